@@ -1,0 +1,1 @@
+//! Settings and the centre's procedures (filled in by the config work).

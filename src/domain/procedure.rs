@@ -1,0 +1,1 @@
+//! The centre's procedures as data (filled in by the config work).

@@ -1,0 +1,103 @@
+//! The event log: the single truth. A trait with two implementations, SQLite (the
+//! embedded default) and Redis (production, several hubs).
+//!
+//! The store knows stored events (sequence number, envelope, JSON body and hash) and
+//! nothing above them: it never parses a body.
+//!
+//! Ordering contract every implementation keeps: `append` is all-or-nothing, the first
+//! event of a batch has `seq == head + 1`, sequence numbers are dense, and when
+//! `append` returns `Ok` the whole batch is durable.
+
+pub mod chain;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// One event as it is kept in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Global, dense, increasing position in the log, from 1.
+    pub seq: u64,
+    /// When the hub accepted the command that caused it.
+    pub at: DateTime<Utc>,
+    /// The user id (or `system`) whose command caused it.
+    pub actor: String,
+    /// The client's command id, for de-duplication; `None` for events no command caused.
+    pub command_id: Option<String>,
+    /// The event kind, e.g. `incident.opened`.
+    pub kind: String,
+    /// The event's canonical JSON (including `kind`).
+    pub body: String,
+    /// Hex SHA-256 over the previous hash and this event (see [`chain`]).
+    pub hash: String,
+}
+
+/// A serialised state as of `seq`, so start-up replays only the tail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub body: String,
+}
+
+/// What walking the hash chain found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub ok: bool,
+    /// How many events were checked.
+    pub events: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_bad_seq: Option<u64>,
+}
+
+/// How durable the store is configured to be, for `/readyz` and the start-up log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durability {
+    /// `sqlite` or `redis`.
+    pub store: String,
+    /// True when an acknowledged command survives a power cut.
+    pub durable: bool,
+    /// Human-readable detail, e.g. `WAL, synchronous=FULL`.
+    pub detail: String,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store cannot be reached or refused the write; nothing of the batch is kept.
+    #[error("event log unavailable: {0}")]
+    Unavailable(String),
+    /// Another writer appended first: the log's head is not what the writer expected.
+    #[error("log head is at seq {found}, the writer expected {expected}")]
+    Conflict { expected: u64, found: u64 },
+    /// The stored data cannot be read back as written.
+    #[error("event log corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// An append-only, hash-chained event log.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// Appends a batch atomically; returns when it is durable. The first event's `seq`
+    /// must be the head's plus one, else [`StoreError::Conflict`].
+    async fn append(&self, batch: &[StoredEvent]) -> Result<(), StoreError>;
+
+    /// Up to `limit` events with `seq > after`, in order.
+    async fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The last event's `seq` and hash; `(0, chain::GENESIS)` for an empty log.
+    async fn head(&self) -> Result<(u64, String), StoreError>;
+
+    /// The newest snapshot, if any.
+    async fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Keeps a snapshot; older ones may be dropped.
+    async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// Walks the whole chain and reports the first event whose hash does not match.
+    async fn verify(&self) -> Result<VerifyReport, StoreError>;
+
+    /// How durable this store is configured to be.
+    async fn durability(&self) -> Result<Durability, StoreError>;
+}

@@ -1,0 +1,1 @@
+//! SQLite event log (filled in by the store work).
