@@ -1,0 +1,231 @@
+//! Incidents: what happened, as the centre understands it. An incident moves
+//! `new → assessed → dispatched → in_progress → resolved → closed`; it may be
+//! cancelled while open and reopened (back to `assessed`) once finished.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::geo::Location;
+use super::ids::{AssignmentId, ContactId, IncidentId, UserId};
+use super::triage::{Priority, TriageMethod, Validity};
+use super::{Lifecycle, wire_enum};
+
+wire_enum!(
+    /// Where an incident is in its lifecycle.
+    IncidentStatus {
+        New => "new",
+        Assessed => "assessed",
+        Dispatched => "dispatched",
+        InProgress => "in_progress",
+        Resolved => "resolved",
+        Closed => "closed",
+        Cancelled => "cancelled",
+    }
+);
+
+impl Lifecycle for IncidentStatus {
+    const ENTITY: &'static str = "incident";
+
+    fn next(self) -> &'static [Self] {
+        use IncidentStatus::*;
+        match self {
+            // New → dispatched only when a supervisor waived the assessment step.
+            New => &[Assessed, Dispatched, Cancelled],
+            Assessed => &[Dispatched, Resolved, Cancelled],
+            // Back to assessed when every resource sent has declined or been stood down.
+            Dispatched => &[InProgress, Assessed, Resolved, Cancelled],
+            InProgress => &[Resolved, Cancelled],
+            // Reopening goes back to assessed.
+            Resolved => &[Closed, Assessed],
+            Closed => &[Assessed],
+            Cancelled => &[Assessed],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        IncidentStatus::name(self)
+    }
+}
+
+impl IncidentStatus {
+    /// Still being handled: not resolved, closed or cancelled.
+    pub fn is_open(self) -> bool {
+        use IncidentStatus::*;
+        matches!(self, New | Assessed | Dispatched | InProgress)
+    }
+}
+
+/// One validity and priority decision, kept in order so reviews can see reassessments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub validity: Validity,
+    pub priority: Option<Priority>,
+    pub method: TriageMethod,
+    pub reason: String,
+    /// The priority rule or matrix cell that produced the priority, when a method did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<IncidentId>,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// A free-text note on the incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub text: String,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// A supervisor's recorded waiver of one procedure rule on this incident.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Override {
+    pub rule: String,
+    pub justification: String,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// One incident as the state knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: IncidentId,
+    /// Human reference, `INC-2026-000123`.
+    pub reference: String,
+    #[serde(rename = "type")]
+    pub incident_type: String,
+    pub description: String,
+    pub location: Location,
+    pub status: IncidentStatus,
+    pub validity: Validity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub assessments: Vec<Assessment>,
+    /// Call-script answers by question id.
+    #[serde(default)]
+    pub answers: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub notes: Vec<Note>,
+    #[serde(default)]
+    pub contact_ids: Vec<ContactId>,
+    #[serde(default)]
+    pub assignment_ids: Vec<AssignmentId>,
+    #[serde(default)]
+    pub overrides: Vec<Override>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    pub opened_by: UserId,
+    pub opened_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatched_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_progress_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
+    /// How often the incident was reopened.
+    #[serde(default)]
+    pub reopened: u32,
+}
+
+impl Incident {
+    /// True when a supervisor has waived `rule` on this incident.
+    pub fn is_overridden(&self, rule: &str) -> bool {
+        self.overrides.iter().any(|o| o.rule == rule)
+    }
+
+    /// Sets the timestamp that belongs to entering `status`.
+    pub fn stamp(&mut self, status: IncidentStatus, at: DateTime<Utc>) {
+        use IncidentStatus::*;
+        let slot = match status {
+            New => return,
+            Assessed => &mut self.assessed_at,
+            Dispatched => &mut self.dispatched_at,
+            InProgress => &mut self.in_progress_at,
+            Resolved => &mut self.resolved_at,
+            Closed => &mut self.closed_at,
+            Cancelled => &mut self.cancelled_at,
+        };
+        slot.get_or_insert(at);
+    }
+}
+
+/// Procedure rules a supervisor may waive on one incident with `incident.override`.
+pub mod rules {
+    /// Dispatch needs validity and priority assessed (and the report not false or a duplicate).
+    pub const DISPATCH_REQUIRES_ASSESSMENT: &str = "dispatch_requires_assessment";
+    /// Closing needs every required action of every assignment done.
+    pub const CLOSE_REQUIRES_ACTIONS: &str = "close_requires_actions";
+    /// Assigning a resource that lacks the type's required skills.
+    pub const REQUIRED_SKILLS: &str = "required_skills";
+
+    /// Every rule, with what it protects, for error messages and the conformance report.
+    pub const ALL: &[(&str, &str)] = &[
+        (DISPATCH_REQUIRES_ASSESSMENT, "validity and priority assessed before dispatch"),
+        (CLOSE_REQUIRES_ACTIONS, "every required action done before closing"),
+        (REQUIRED_SKILLS, "resources sent have the skills the incident type requires"),
+    ];
+
+    pub fn is_known(rule: &str) -> bool {
+        ALL.iter().any(|(r, _)| *r == rule)
+    }
+}
+
+/// The human reference for the `n`th incident of the year of `at`.
+pub fn reference(at: DateTime<Utc>, n: u32) -> String {
+    format!("INC-{}-{:06}", at.year(), n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use IncidentStatus::*;
+
+    #[test]
+    fn incident_lifecycle_table() {
+        let allowed = [
+            (New, Assessed),
+            (New, Dispatched),
+            (New, Cancelled),
+            (Assessed, Dispatched),
+            (Assessed, Resolved),
+            (Assessed, Cancelled),
+            (Dispatched, InProgress),
+            (Dispatched, Assessed),
+            (Dispatched, Resolved),
+            (Dispatched, Cancelled),
+            (InProgress, Resolved),
+            (InProgress, Cancelled),
+            (Resolved, Closed),
+            (Resolved, Assessed),
+            (Closed, Assessed),
+            (Cancelled, Assessed),
+        ];
+        for &from in IncidentStatus::ALL {
+            for &to in IncidentStatus::ALL {
+                assert_eq!(from.check_move(to).is_ok(), allowed.contains(&(from, to)), "{from} -> {to}");
+            }
+        }
+        assert_eq!(New.check_move(Closed).unwrap_err().to_string(), "incident cannot go from new to closed");
+    }
+
+    #[test]
+    fn references_are_year_and_six_digits() {
+        let at = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(reference(at, 123), "INC-2026-000123");
+    }
+}

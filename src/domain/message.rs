@@ -1,0 +1,103 @@
+//! Messages: broadcasts to everyone, a team, an incident's responders or one resource,
+//! and direct guidance to one user, with per-recipient acknowledgement.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::DomainError;
+use super::ids::{IncidentId, MessageId, ResourceId, UserId};
+
+/// Who a message is for. On the wire: `all`, `team:<name>`, `incident:<id>`,
+/// `resource:<id>`, `user:<id>`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Audience {
+    All,
+    Team(String),
+    Incident(IncidentId),
+    Resource(ResourceId),
+    /// A direct message, seen by the sender and the recipient alone.
+    User(UserId),
+}
+
+impl fmt::Display for Audience {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Audience::All => f.write_str("all"),
+            Audience::Team(t) => write!(f, "team:{t}"),
+            Audience::Incident(i) => write!(f, "incident:{i}"),
+            Audience::Resource(r) => write!(f, "resource:{r}"),
+            Audience::User(u) => write!(f, "user:{u}"),
+        }
+    }
+}
+
+impl FromStr for Audience {
+    type Err = DomainError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || DomainError::validation("audience", "use all, team:<name>, incident:<id>, resource:<id> or user:<id>");
+        if s == "all" {
+            return Ok(Audience::All);
+        }
+        let (scope, name) = s.split_once(':').ok_or_else(bad)?;
+        if name.trim().is_empty() {
+            return Err(bad());
+        }
+        Ok(match scope {
+            "team" => Audience::Team(name.to_string()),
+            "incident" => Audience::Incident(name.into()),
+            "resource" => Audience::Resource(name.into()),
+            "user" => Audience::User(name.into()),
+            _ => return Err(bad()),
+        })
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One message as the state knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub audience: Audience,
+    pub text: String,
+    pub requires_ack: bool,
+    pub sent_by: UserId,
+    pub sent_at: DateTime<Utc>,
+    /// The users it was addressed to when it was sent (acknowledgement is tracked
+    /// against this list).
+    pub recipients: Vec<UserId>,
+    /// Who acknowledged, and when.
+    #[serde(default)]
+    pub acks: BTreeMap<UserId, DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audiences_round_trip_through_their_wire_form() {
+        for s in ["all", "team:north", "incident:inc_4", "resource:res_2", "user:usr_9"] {
+            let a: Audience = s.parse().unwrap();
+            assert_eq!(a.to_string(), s);
+        }
+        assert!("team:".parse::<Audience>().is_err());
+        assert!("planet:mars".parse::<Audience>().is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! Resources: the people, vehicles and teams a centre can send.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{ResourceId, UserId};
+use super::{Lifecycle, wire_enum};
+
+wire_enum!(
+    /// What kind of resource it is (speeds and recommendation differ).
+    ResourceType {
+        Person => "person",
+        Vehicle => "vehicle",
+        Team => "team",
+    }
+);
+
+wire_enum!(
+    /// Whether a resource can be sent, and what it is doing.
+    ResourceStatus {
+        Available => "available",
+        Assigned => "assigned",
+        EnRoute => "en_route",
+        OnScene => "on_scene",
+        Unavailable => "unavailable",
+        OffDuty => "off_duty",
+    }
+);
+
+impl Lifecycle for ResourceStatus {
+    const ENTITY: &'static str = "resource";
+
+    /// Any status may follow any other except itself: the field and the desk both
+    /// correct statuses, and the assignment lifecycle guards the working states.
+    fn next(self) -> &'static [Self] {
+        use ResourceStatus::*;
+        match self {
+            Available => &[Assigned, EnRoute, OnScene, Unavailable, OffDuty],
+            Assigned => &[Available, EnRoute, OnScene, Unavailable, OffDuty],
+            EnRoute => &[Available, Assigned, OnScene, Unavailable, OffDuty],
+            OnScene => &[Available, Assigned, EnRoute, Unavailable, OffDuty],
+            Unavailable => &[Available, Assigned, EnRoute, OnScene, OffDuty],
+            OffDuty => &[Available, Assigned, EnRoute, OnScene, Unavailable],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        ResourceStatus::name(self)
+    }
+}
+
+/// A last known position and when it was reported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub lat: f64,
+    pub lon: f64,
+    pub at: DateTime<Utc>,
+}
+
+/// One resource as the state knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub id: ResourceId,
+    pub name: String,
+    pub resource_type: ResourceType,
+    pub skills: Vec<String>,
+    pub team: String,
+    pub status: ResourceStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Position>,
+    /// The field user who carries this resource's phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    pub status_at: DateTime<Utc>,
+}
+
+impl Resource {
+    pub fn has_skill(&self, skill: &str) -> bool {
+        self.skills.iter().any(|s| s == skill)
+    }
+}

@@ -1,0 +1,231 @@
+//! Commands: what clients ask the hub to do. Names are imperative `noun.verb`, exactly
+//! as in PROTOCOL.md; inside a command `kind` is always the command's name.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::assignment::{ActionSpec, AssignmentStatus};
+use crate::domain::contact::{Caller, Channel, ContactReason};
+use crate::domain::geo::Location;
+use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::message::Audience;
+use crate::domain::resource::{ResourceStatus, ResourceType};
+use crate::domain::triage::{Priority, TriageMethod, Validity};
+use crate::domain::user::Role;
+
+/// Every command the engine understands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Command {
+    #[serde(rename = "contact.receive")]
+    ContactReceive {
+        channel: Channel,
+        #[serde(default)]
+        caller: Caller,
+        #[serde(default)]
+        location: Option<Location>,
+        summary: String,
+        #[serde(default)]
+        reason: ContactReason,
+    },
+    #[serde(rename = "contact.take")]
+    ContactTake { contact_id: ContactId },
+    #[serde(rename = "contact.link")]
+    ContactLink { contact_id: ContactId, incident_id: IncidentId },
+    #[serde(rename = "contact.close")]
+    ContactClose {
+        contact_id: ContactId,
+        outcome: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+
+    #[serde(rename = "incident.open")]
+    IncidentOpen {
+        #[serde(default)]
+        contact_id: Option<ContactId>,
+        #[serde(rename = "type", alias = "incident_type")]
+        incident_type: String,
+        description: String,
+        location: Location,
+    },
+    #[serde(rename = "incident.answer")]
+    IncidentAnswer { incident_id: IncidentId, answers: BTreeMap<String, serde_json::Value> },
+    #[serde(rename = "incident.assess")]
+    IncidentAssess {
+        incident_id: IncidentId,
+        validity: Validity,
+        #[serde(default)]
+        priority: Option<Priority>,
+        method: TriageMethod,
+        #[serde(default)]
+        reason: String,
+        /// For `duplicate`: the incident this one repeats.
+        #[serde(default)]
+        duplicate_of: Option<IncidentId>,
+        /// For the `matrix` method: the impact row.
+        #[serde(default)]
+        impact: Option<String>,
+        /// For the `matrix` method: the urgency column.
+        #[serde(default)]
+        urgency: Option<String>,
+    },
+    #[serde(rename = "incident.note")]
+    IncidentNote { incident_id: IncidentId, text: String },
+    #[serde(rename = "incident.resolve")]
+    IncidentResolve { incident_id: IncidentId, outcome: String, summary: String },
+    #[serde(rename = "incident.close")]
+    IncidentClose { incident_id: IncidentId },
+    #[serde(rename = "incident.reopen")]
+    IncidentReopen { incident_id: IncidentId, reason: String },
+    #[serde(rename = "incident.cancel")]
+    IncidentCancel { incident_id: IncidentId, reason: String },
+    #[serde(rename = "incident.override")]
+    IncidentOverride { incident_id: IncidentId, rule: String, justification: String },
+
+    #[serde(rename = "user.create")]
+    UserCreate {
+        username: String,
+        role: Role,
+        password: String,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        resource_id: Option<ResourceId>,
+        /// Argon2id hash of `password`, computed by the hub before the command reaches
+        /// the single writer (hashing is slow and salted, so it stays out of the engine).
+        #[serde(skip)]
+        password_hash: Option<String>,
+    },
+    #[serde(rename = "user.disable")]
+    UserDisable { user_id: UserId },
+    #[serde(rename = "user.password")]
+    UserPassword {
+        user_id: UserId,
+        password: String,
+        #[serde(skip)]
+        password_hash: Option<String>,
+    },
+
+    #[serde(rename = "resource.register")]
+    ResourceRegister {
+        name: String,
+        resource_type: ResourceType,
+        #[serde(default)]
+        skills: Vec<String>,
+        team: String,
+        #[serde(default)]
+        user_id: Option<UserId>,
+        #[serde(default)]
+        location: Option<Location>,
+    },
+    #[serde(rename = "resource.status")]
+    ResourceStatus { resource_id: ResourceId, status: ResourceStatus },
+    #[serde(rename = "resource.locate")]
+    ResourceLocate { resource_id: ResourceId, lat: f64, lon: f64 },
+
+    #[serde(rename = "assignment.create")]
+    AssignmentCreate {
+        incident_id: IncidentId,
+        resource_id: ResourceId,
+        #[serde(default)]
+        responsibilities: Option<String>,
+        #[serde(default)]
+        actions: Option<Vec<ActionSpec>>,
+        #[serde(default)]
+        reason: Option<String>,
+    },
+    #[serde(rename = "assignment.acknowledge")]
+    AssignmentAcknowledge { assignment_id: AssignmentId },
+    #[serde(rename = "assignment.decline")]
+    AssignmentDecline { assignment_id: AssignmentId, reason: String },
+    #[serde(rename = "assignment.progress")]
+    AssignmentProgress { assignment_id: AssignmentId, status: AssignmentStatus },
+    #[serde(rename = "assignment.action_done")]
+    AssignmentActionDone {
+        assignment_id: AssignmentId,
+        action_id: String,
+        #[serde(default)]
+        note: Option<String>,
+    },
+    #[serde(rename = "assignment.cancel")]
+    AssignmentCancel { assignment_id: AssignmentId, reason: String },
+    #[serde(rename = "checkin")]
+    Checkin {
+        assignment_id: AssignmentId,
+        ok: bool,
+        #[serde(default)]
+        note: Option<String>,
+    },
+
+    #[serde(rename = "message.broadcast")]
+    MessageBroadcast {
+        audience: Audience,
+        text: String,
+        #[serde(default)]
+        requires_ack: bool,
+    },
+    #[serde(rename = "message.acknowledge")]
+    MessageAcknowledge { message_id: MessageId },
+}
+
+impl Command {
+    /// The command's wire name, e.g. `incident.open`.
+    pub fn kind(&self) -> &'static str {
+        use Command::*;
+        match self {
+            ContactReceive { .. } => "contact.receive",
+            ContactTake { .. } => "contact.take",
+            ContactLink { .. } => "contact.link",
+            ContactClose { .. } => "contact.close",
+            IncidentOpen { .. } => "incident.open",
+            IncidentAnswer { .. } => "incident.answer",
+            IncidentAssess { .. } => "incident.assess",
+            IncidentNote { .. } => "incident.note",
+            IncidentResolve { .. } => "incident.resolve",
+            IncidentClose { .. } => "incident.close",
+            IncidentReopen { .. } => "incident.reopen",
+            IncidentCancel { .. } => "incident.cancel",
+            IncidentOverride { .. } => "incident.override",
+            UserCreate { .. } => "user.create",
+            UserDisable { .. } => "user.disable",
+            UserPassword { .. } => "user.password",
+            ResourceRegister { .. } => "resource.register",
+            ResourceStatus { .. } => "resource.status",
+            ResourceLocate { .. } => "resource.locate",
+            AssignmentCreate { .. } => "assignment.create",
+            AssignmentAcknowledge { .. } => "assignment.acknowledge",
+            AssignmentDecline { .. } => "assignment.decline",
+            AssignmentProgress { .. } => "assignment.progress",
+            AssignmentActionDone { .. } => "assignment.action_done",
+            AssignmentCancel { .. } => "assignment.cancel",
+            Checkin { .. } => "checkin",
+            MessageBroadcast { .. } => "message.broadcast",
+            MessageAcknowledge { .. } => "message.acknowledge",
+        }
+    }
+
+    /// The incident a command concerns directly, for tracing spans.
+    pub fn incident_id(&self) -> Option<&IncidentId> {
+        use Command::*;
+        match self {
+            ContactLink { incident_id, .. }
+            | IncidentAnswer { incident_id, .. }
+            | IncidentAssess { incident_id, .. }
+            | IncidentNote { incident_id, .. }
+            | IncidentResolve { incident_id, .. }
+            | IncidentClose { incident_id }
+            | IncidentReopen { incident_id, .. }
+            | IncidentCancel { incident_id, .. }
+            | IncidentOverride { incident_id, .. }
+            | AssignmentCreate { incident_id, .. } => Some(incident_id),
+            _ => None,
+        }
+    }
+
+    /// Parses a command from JSON with an error message a client can act on.
+    pub fn from_json(value: serde_json::Value) -> Result<Command, String> {
+        serde_json::from_value(value).map_err(|e| e.to_string())
+    }
+}

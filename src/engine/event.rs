@@ -1,0 +1,221 @@
+//! Events: what happened, past tense `noun.verbed`. An event that creates something
+//! carries the whole object under its noun; the others carry the ids they concern and
+//! the fields that changed. Who and when live in the [`Record`] envelope.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::assignment::{Assignment, AssignmentStatus};
+use crate::domain::contact::Contact;
+use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
+use crate::domain::message::Message;
+use crate::domain::resource::{Resource, ResourceStatus};
+use crate::domain::triage::Priority;
+use crate::domain::user::User;
+use crate::store::StoredEvent;
+
+/// Every event the engine emits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Event {
+    #[serde(rename = "contact.received")]
+    ContactReceived { contact: Contact },
+    #[serde(rename = "contact.taken")]
+    ContactTaken { contact_id: ContactId },
+    #[serde(rename = "contact.linked")]
+    ContactLinked { contact_id: ContactId, incident_id: IncidentId },
+    #[serde(rename = "contact.closed")]
+    ContactClosed {
+        contact_id: ContactId,
+        outcome: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
+    #[serde(rename = "incident.opened")]
+    IncidentOpened { incident: Incident },
+    #[serde(rename = "incident.answered")]
+    IncidentAnswered {
+        incident_id: IncidentId,
+        answers: BTreeMap<String, serde_json::Value>,
+        /// The priority the call script's rules give so far, and the rule.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        suggested_priority: Option<Priority>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rule: Option<String>,
+    },
+    #[serde(rename = "incident.assessed")]
+    IncidentAssessed { incident_id: IncidentId, assessment: Assessment },
+    #[serde(rename = "incident.noted")]
+    IncidentNoted { incident_id: IncidentId, note: Note },
+    /// A status change that follows from another step (dispatch, first resource en
+    /// route, assessment, every resource stood down).
+    #[serde(rename = "incident.status_changed")]
+    IncidentStatusChanged { incident_id: IncidentId, from: IncidentStatus, status: IncidentStatus },
+    #[serde(rename = "incident.resolved")]
+    IncidentResolved { incident_id: IncidentId, outcome: String, summary: String },
+    #[serde(rename = "incident.closed")]
+    IncidentClosed { incident_id: IncidentId },
+    #[serde(rename = "incident.reopened")]
+    IncidentReopened { incident_id: IncidentId, reason: String },
+    #[serde(rename = "incident.cancelled")]
+    IncidentCancelled { incident_id: IncidentId, reason: String },
+    #[serde(rename = "incident.overridden")]
+    IncidentOverridden { incident_id: IncidentId, rule: String, justification: String },
+
+    #[serde(rename = "user.created")]
+    UserCreated { user: User },
+    #[serde(rename = "user.disabled")]
+    UserDisabled { user_id: UserId },
+    #[serde(rename = "user.password_changed")]
+    UserPasswordChanged { user_id: UserId, password_hash: String },
+
+    #[serde(rename = "resource.registered")]
+    ResourceRegistered { resource: Resource },
+    #[serde(rename = "resource.status_changed")]
+    ResourceStatusChanged { resource_id: ResourceId, from: ResourceStatus, status: ResourceStatus },
+    #[serde(rename = "resource.located")]
+    ResourceLocated { resource_id: ResourceId, lat: f64, lon: f64 },
+
+    #[serde(rename = "assignment.created")]
+    AssignmentCreated { assignment: Assignment },
+    #[serde(rename = "assignment.acknowledged")]
+    AssignmentAcknowledged { assignment_id: AssignmentId },
+    #[serde(rename = "assignment.declined")]
+    AssignmentDeclined { assignment_id: AssignmentId, reason: String },
+    #[serde(rename = "assignment.progressed")]
+    AssignmentProgressed { assignment_id: AssignmentId, status: AssignmentStatus },
+    #[serde(rename = "assignment.action_done")]
+    AssignmentActionDone {
+        assignment_id: AssignmentId,
+        action_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    #[serde(rename = "assignment.cancelled")]
+    AssignmentCancelled { assignment_id: AssignmentId, reason: String },
+    #[serde(rename = "checkin.recorded")]
+    CheckinRecorded {
+        assignment_id: AssignmentId,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
+    #[serde(rename = "message.broadcast")]
+    MessageBroadcast { message: Message },
+    #[serde(rename = "message.acknowledged")]
+    MessageAcknowledged { message_id: MessageId, user_id: UserId },
+}
+
+impl Event {
+    /// The event's wire name, e.g. `incident.opened`.
+    pub fn kind(&self) -> &'static str {
+        use Event::*;
+        match self {
+            ContactReceived { .. } => "contact.received",
+            ContactTaken { .. } => "contact.taken",
+            ContactLinked { .. } => "contact.linked",
+            ContactClosed { .. } => "contact.closed",
+            IncidentOpened { .. } => "incident.opened",
+            IncidentAnswered { .. } => "incident.answered",
+            IncidentAssessed { .. } => "incident.assessed",
+            IncidentNoted { .. } => "incident.noted",
+            IncidentStatusChanged { .. } => "incident.status_changed",
+            IncidentResolved { .. } => "incident.resolved",
+            IncidentClosed { .. } => "incident.closed",
+            IncidentReopened { .. } => "incident.reopened",
+            IncidentCancelled { .. } => "incident.cancelled",
+            IncidentOverridden { .. } => "incident.overridden",
+            UserCreated { .. } => "user.created",
+            UserDisabled { .. } => "user.disabled",
+            UserPasswordChanged { .. } => "user.password_changed",
+            ResourceRegistered { .. } => "resource.registered",
+            ResourceStatusChanged { .. } => "resource.status_changed",
+            ResourceLocated { .. } => "resource.located",
+            AssignmentCreated { .. } => "assignment.created",
+            AssignmentAcknowledged { .. } => "assignment.acknowledged",
+            AssignmentDeclined { .. } => "assignment.declined",
+            AssignmentProgressed { .. } => "assignment.progressed",
+            AssignmentActionDone { .. } => "assignment.action_done",
+            AssignmentCancelled { .. } => "assignment.cancelled",
+            CheckinRecorded { .. } => "checkin.recorded",
+            MessageBroadcast { .. } => "message.broadcast",
+            MessageAcknowledged { .. } => "message.acknowledged",
+        }
+    }
+
+    /// The id this event created, as it appears in a command result's `data`.
+    pub fn created(&self) -> Option<(&'static str, String)> {
+        use Event::*;
+        match self {
+            ContactReceived { contact } => Some(("contact_id", contact.id.to_string())),
+            IncidentOpened { incident } => Some(("incident_id", incident.id.to_string())),
+            UserCreated { user } => Some(("user_id", user.id.to_string())),
+            ResourceRegistered { resource } => Some(("resource_id", resource.id.to_string())),
+            AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.to_string())),
+            MessageBroadcast { message } => Some(("message_id", message.id.to_string())),
+            _ => None,
+        }
+    }
+
+    /// A copy safe to send to clients: secrets removed. `None` when nothing was secret.
+    pub fn redacted(&self) -> Option<Event> {
+        match self {
+            Event::UserCreated { user } => {
+                let mut user = user.clone();
+                user.password_hash.clear();
+                Some(Event::UserCreated { user })
+            }
+            Event::UserPasswordChanged { user_id, .. } => {
+                Some(Event::UserPasswordChanged { user_id: user_id.clone(), password_hash: String::new() })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The actor id used for events no user caused (timers, start-up seeding).
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// An event with its envelope: position, time, actor and the command that caused it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: UserId,
+    pub command_id: Option<String>,
+    pub event: Event,
+}
+
+impl Record {
+    /// The stored form, chained to `prev_hash`.
+    pub fn to_stored(&self, prev_hash: &str) -> StoredEvent {
+        let body = serde_json::to_string(&self.event).expect("events always serialise");
+        let mut stored = StoredEvent {
+            seq: self.seq,
+            at: self.at,
+            actor: self.actor.to_string(),
+            command_id: self.command_id.clone(),
+            kind: self.event.kind().to_string(),
+            body,
+            hash: String::new(),
+        };
+        stored.hash = crate::store::chain::link(prev_hash, &stored);
+        stored
+    }
+
+    /// Reads a stored event back.
+    pub fn from_stored(stored: &StoredEvent) -> Result<Record, serde_json::Error> {
+        Ok(Record {
+            seq: stored.seq,
+            at: stored.at,
+            actor: UserId(stored.actor.clone()),
+            command_id: stored.command_id.clone(),
+            event: serde_json::from_str(&stored.body)?,
+        })
+    }
+}

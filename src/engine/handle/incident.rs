@@ -1,0 +1,249 @@
+//! `incident.*`: opening, scripting, assessing, resolving, closing, and the
+//! supervisor's override.
+
+use super::{Cx, long, short};
+use crate::domain::Lifecycle;
+use crate::domain::ids::IncidentId;
+use crate::domain::incident::{self, Assessment, Incident, IncidentStatus, Note, rules};
+use crate::domain::triage::{Priority, TriageMethod, Validity};
+use crate::engine::command::Command;
+use crate::engine::error::Error;
+use crate::engine::event::Event;
+
+impl Cx<'_> {
+    pub(super) fn on_incident(&mut self, command: &Command) -> Result<(), Error> {
+        match command {
+            Command::IncidentOpen { .. } => self.open(command)?,
+            Command::IncidentAnswer { incident_id, answers } => {
+                let i = self.incident(incident_id)?;
+                open_status(i)?;
+                let t = self.centre.incident_type(&i.incident_type).ok_or_else(|| unknown_type(&i.incident_type))?;
+                if answers.is_empty() {
+                    return Err(Error::validation("answers", "give at least one answer"));
+                }
+                for (question, value) in answers {
+                    t.check_answer(question, value).map_err(|reason| Error::validation(&format!("answers.{question}"), reason))?;
+                }
+                let mut all = i.answers.clone();
+                all.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
+                let (priority, rule) = t.protocol_priority(&all);
+                self.emit(Event::IncidentAnswered {
+                    incident_id: incident_id.clone(),
+                    answers: answers.clone(),
+                    suggested_priority: Some(priority),
+                    rule,
+                });
+            }
+            Command::IncidentAssess { .. } => self.assess(command)?,
+            Command::IncidentNote { incident_id, text } => {
+                long("text", text)?;
+                self.incident(incident_id)?;
+                let note = Note { text: text.clone(), by: self.actor.user_id.clone(), at: self.now };
+                self.emit(Event::IncidentNoted { incident_id: incident_id.clone(), note });
+            }
+            Command::IncidentResolve { incident_id, outcome, summary } => {
+                short("outcome", outcome)?;
+                long("summary", summary)?;
+                self.incident(incident_id)?.status.check_move(IncidentStatus::Resolved)?;
+                self.emit(Event::IncidentResolved {
+                    incident_id: incident_id.clone(),
+                    outcome: outcome.clone(),
+                    summary: summary.clone(),
+                });
+            }
+            Command::IncidentClose { incident_id } => self.close(incident_id)?,
+            Command::IncidentReopen { incident_id, reason } => {
+                short("reason", reason)?;
+                let i = self.incident(incident_id)?;
+                if i.status.is_open() {
+                    return Err(Error::InvalidTransition { entity: "incident", from: i.status.name().into(), to: "reopened".into() });
+                }
+                i.status.check_move(IncidentStatus::Assessed)?;
+                self.emit(Event::IncidentReopened { incident_id: incident_id.clone(), reason: reason.clone() });
+            }
+            Command::IncidentCancel { incident_id, reason } => {
+                short("reason", reason)?;
+                self.incident(incident_id)?.status.check_move(IncidentStatus::Cancelled)?;
+                self.stand_down_all(incident_id, "incident cancelled")?;
+                self.emit(Event::IncidentCancelled { incident_id: incident_id.clone(), reason: reason.clone() });
+            }
+            Command::IncidentOverride { incident_id, rule, justification } => {
+                if !rules::is_known(rule) {
+                    let known: Vec<&str> = rules::ALL.iter().map(|(r, _)| *r).collect();
+                    return Err(Error::validation("rule", format!("unknown rule; known rules: {}", known.join(", "))));
+                }
+                long("justification", justification)?;
+                if justification.trim().len() < 10 {
+                    return Err(Error::validation("justification", "write at least 10 characters saying why"));
+                }
+                self.incident(incident_id)?;
+                self.emit(Event::IncidentOverridden {
+                    incident_id: incident_id.clone(),
+                    rule: rule.clone(),
+                    justification: justification.clone(),
+                });
+            }
+            _ => unreachable!("dispatch routes only incident commands here"),
+        }
+        Ok(())
+    }
+
+    fn open(&mut self, command: &Command) -> Result<(), Error> {
+        let Command::IncidentOpen { contact_id, incident_type, description, location } = command else { unreachable!() };
+        if self.centre.incident_type(incident_type).is_none() {
+            return Err(unknown_type(incident_type));
+        }
+        long("description", description)?;
+        location.validate("location", true)?;
+        if let Some(c) = contact_id {
+            self.contact(c)?.check_linkable()?;
+        }
+        let id = IncidentId::at_seq(self.next_seq());
+        let incident = Incident {
+            id: id.clone(),
+            reference: incident::reference(self.now, self.state.next_reference(self.now)),
+            incident_type: incident_type.clone(),
+            description: description.clone(),
+            location: location.clone(),
+            status: IncidentStatus::New,
+            validity: Validity::Unverified,
+            priority: None,
+            assessments: Vec::new(),
+            answers: Default::default(),
+            notes: Vec::new(),
+            contact_ids: Vec::new(),
+            assignment_ids: Vec::new(),
+            overrides: Vec::new(),
+            outcome: None,
+            summary: None,
+            opened_by: self.actor.user_id.clone(),
+            opened_at: self.now,
+            assessed_at: None,
+            dispatched_at: None,
+            in_progress_at: None,
+            resolved_at: None,
+            closed_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            reopened: 0,
+        };
+        self.emit(Event::IncidentOpened { incident });
+        if let Some(c) = contact_id {
+            self.take_if_queued(c)?;
+            self.emit(Event::ContactLinked { contact_id: c.clone(), incident_id: id });
+        }
+        Ok(())
+    }
+
+    fn assess(&mut self, command: &Command) -> Result<(), Error> {
+        let Command::IncidentAssess { incident_id, validity, priority, method, reason, duplicate_of, impact, urgency } =
+            command
+        else {
+            unreachable!()
+        };
+        let i = self.incident(incident_id)?;
+        open_status(i)?;
+        if reason.chars().count() > crate::domain::MAX_SHORT_TEXT {
+            return Err(Error::validation("reason", "must be at most 500 characters"));
+        }
+        let (priority, rule) = self.decide_priority(i, *method, *priority, reason, impact.as_deref(), urgency.as_deref())?;
+        if *validity == Validity::Duplicate {
+            let Some(original) = duplicate_of else {
+                return Err(Error::validation("duplicate_of", "name the incident this one duplicates"));
+            };
+            if original == incident_id {
+                return Err(Error::validation("duplicate_of", "an incident cannot duplicate itself"));
+            }
+            self.incident(original)?;
+        }
+        let needs_priority = matches!(validity, Validity::Verified | Validity::Unverified);
+        if needs_priority && priority.is_none() {
+            return Err(Error::validation("priority", "required unless the report is a duplicate or false"));
+        }
+        let from = i.status;
+        let assessment = Assessment {
+            validity: *validity,
+            priority,
+            method: *method,
+            reason: reason.clone(),
+            rule,
+            duplicate_of: duplicate_of.clone(),
+            by: self.actor.user_id.clone(),
+            at: self.now,
+        };
+        self.emit(Event::IncidentAssessed { incident_id: incident_id.clone(), assessment });
+        if from == IncidentStatus::New {
+            self.emit(Event::IncidentStatusChanged { incident_id: incident_id.clone(), from, status: IncidentStatus::Assessed });
+        }
+        Ok(())
+    }
+
+    /// The priority each method gives, and the rule or cell behind it.
+    fn decide_priority(
+        &self,
+        i: &Incident,
+        method: TriageMethod,
+        given: Option<Priority>,
+        reason: &str,
+        impact: Option<&str>,
+        urgency: Option<&str>,
+    ) -> Result<(Option<Priority>, Option<String>), Error> {
+        match method {
+            TriageMethod::Manual => {
+                if reason.trim().is_empty() {
+                    return Err(Error::validation("reason", "the manual method needs a reason"));
+                }
+                Ok((given, None))
+            }
+            TriageMethod::Protocol => {
+                let t = self.centre.incident_type(&i.incident_type).ok_or_else(|| unknown_type(&i.incident_type))?;
+                let (computed, rule) = t.protocol_priority(&i.answers);
+                Ok((Some(given.unwrap_or(computed)), rule.or_else(|| Some("default".into()))))
+            }
+            TriageMethod::Matrix => {
+                let (Some(impact), Some(urgency)) = (impact, urgency) else {
+                    return Err(Error::validation("impact", "the matrix method needs impact and urgency"));
+                };
+                let p = self.centre.matrix.priority(impact, urgency).ok_or_else(|| {
+                    Error::validation("impact", format!("no matrix cell for impact {impact:?} and urgency {urgency:?}"))
+                })?;
+                Ok((Some(given.unwrap_or(p)), Some(format!("{impact}×{urgency}"))))
+            }
+        }
+    }
+
+    fn close(&mut self, incident_id: &IncidentId) -> Result<(), Error> {
+        let i = self.incident(incident_id)?;
+        i.status.check_move(IncidentStatus::Closed)?;
+        if !i.is_overridden(rules::CLOSE_REQUIRES_ACTIONS) {
+            let missing: Vec<String> = i
+                .assignment_ids
+                .iter()
+                .filter_map(|a| self.state.assignments.get(a))
+                .filter(|a| !matches!(a.status, crate::domain::assignment::AssignmentStatus::Cancelled | crate::domain::assignment::AssignmentStatus::Declined))
+                .flat_map(|a| a.missing_required().map(move |x| format!("{} {} ({})", a.id, x.id, x.text)))
+                .collect();
+            if !missing.is_empty() {
+                return Err(Error::ProcedureViolation {
+                    rule: rules::CLOSE_REQUIRES_ACTIONS.into(),
+                    message: format!("required actions not done: {}", missing.join(", ")),
+                });
+            }
+        }
+        self.emit(Event::IncidentClosed { incident_id: incident_id.clone() });
+        Ok(())
+    }
+}
+
+/// Answers and assessments are taken while the incident is being handled.
+fn open_status(i: &Incident) -> Result<(), Error> {
+    if i.status.is_open() {
+        Ok(())
+    } else {
+        Err(Error::InvalidTransition { entity: "incident", from: i.status.name().into(), to: "assessed".into() })
+    }
+}
+
+fn unknown_type(t: &str) -> Error {
+    Error::validation("type", format!("unknown incident type {t:?}; see GET /api/catalogue"))
+}

@@ -1,0 +1,127 @@
+//! `resource.*` and `user.*`: the people and things the centre works with.
+
+use super::{Cx, short};
+use crate::domain::Lifecycle;
+use crate::domain::geo::check_coordinates;
+use crate::domain::ids::{ResourceId, UserId};
+use crate::domain::resource::{Position, Resource, ResourceStatus};
+use crate::domain::user::{Role, User};
+use crate::engine::command::Command;
+use crate::engine::error::Error;
+use crate::engine::event::Event;
+
+impl Cx<'_> {
+    pub(super) fn on_resource(&mut self, command: &Command) -> Result<(), Error> {
+        match command {
+            Command::UserCreate { .. } => self.create_user(command)?,
+            Command::UserDisable { user_id } => {
+                let u = self.user(user_id)?;
+                if u.disabled {
+                    return Err(Error::Conflict(format!("{user_id} is already disabled")));
+                }
+                self.emit(Event::UserDisabled { user_id: user_id.clone() });
+            }
+            Command::UserPassword { user_id, password_hash, .. } => {
+                self.user(user_id)?;
+                let password_hash = prepared(password_hash)?;
+                self.emit(Event::UserPasswordChanged { user_id: user_id.clone(), password_hash });
+            }
+            Command::ResourceRegister { name, resource_type, skills, team, user_id, location } => {
+                short("name", name)?;
+                short("team", team)?;
+                for (i, s) in skills.iter().enumerate() {
+                    short(&format!("skills[{i}]"), s)?;
+                }
+                if let Some(u) = user_id {
+                    self.user(u)?;
+                }
+                let position = match location {
+                    Some(l) => {
+                        l.validate("location", false)?;
+                        l.point().map(|(lat, lon)| Position { lat, lon, at: self.now })
+                    }
+                    None => None,
+                };
+                let resource = Resource {
+                    id: ResourceId::at_seq(self.next_seq()),
+                    name: name.clone(),
+                    resource_type: *resource_type,
+                    skills: skills.clone(),
+                    team: team.clone(),
+                    status: ResourceStatus::Available,
+                    location: position,
+                    user_id: user_id.clone(),
+                    status_at: self.now,
+                };
+                self.emit(Event::ResourceRegistered { resource });
+            }
+            Command::ResourceStatus { resource_id, status } => {
+                let r = self.resource(resource_id)?;
+                r.status.check_move(*status)?;
+                let working = matches!(status, ResourceStatus::Available | ResourceStatus::OffDuty);
+                if working && let Some(a) = self.state.active_assignments_of(resource_id).next() {
+                    return Err(Error::Conflict(format!(
+                        "{resource_id} is on {}; complete, decline or cancel it first",
+                        a.id
+                    )));
+                }
+                let from = r.status;
+                self.emit(Event::ResourceStatusChanged { resource_id: resource_id.clone(), from, status: *status });
+            }
+            Command::ResourceLocate { resource_id, lat, lon } => {
+                check_coordinates("", *lat, *lon).map_err(|_| Error::validation("lat", "lat within ±90 and lon within ±180"))?;
+                self.resource(resource_id)?;
+                self.emit(Event::ResourceLocated { resource_id: resource_id.clone(), lat: *lat, lon: *lon });
+            }
+            _ => unreachable!("dispatch routes only resource and user commands here"),
+        }
+        Ok(())
+    }
+
+    fn create_user(&mut self, command: &Command) -> Result<(), Error> {
+        let Command::UserCreate { username, role, name, resource_id, password_hash, .. } = command else { unreachable!() };
+        check_username(username)?;
+        if self.state.usernames.contains_key(&username.to_lowercase()) {
+            return Err(Error::Conflict(format!("username {username:?} is taken")));
+        }
+        match (role, resource_id) {
+            (Role::Field, None) => return Err(Error::validation("resource_id", "a field user needs the resource they carry")),
+            (_, Some(r)) => {
+                self.resource(r)?;
+            }
+            _ => {}
+        }
+        if let Some(n) = name {
+            short("name", n)?;
+        }
+        let user = User {
+            id: UserId::at_seq(self.next_seq()),
+            username: username.clone(),
+            name: name.clone().unwrap_or_else(|| username.clone()),
+            role: *role,
+            resource_id: resource_id.clone(),
+            disabled: false,
+            password_hash: prepared(password_hash)?,
+        };
+        self.emit(Event::UserCreated { user });
+        Ok(())
+    }
+
+    pub(super) fn user(&self, id: &UserId) -> Result<&User, Error> {
+        self.state.users.get(id).ok_or_else(|| Error::not_found("user", id))
+    }
+}
+
+/// 3–32 characters: lower-case letters, digits, `.`, `_`, `-`.
+fn check_username(username: &str) -> Result<(), Error> {
+    let ok_chars = username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if !(3..=32).contains(&username.len()) || !ok_chars {
+        return Err(Error::validation("username", "3–32 characters: a–z, 0–9, '.', '_' or '-'"));
+    }
+    Ok(())
+}
+
+/// The hub hashes passwords before a command reaches the writer.
+fn prepared(hash: &Option<String>) -> Result<String, Error> {
+    hash.clone().ok_or_else(|| Error::validation("password", "was not prepared by the hub"))
+}

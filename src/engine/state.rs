@@ -1,0 +1,373 @@
+//! The authoritative state: a fold of the event log. [`State::apply`] never fails and
+//! never does I/O; the engine validates before an event exists, so applying one only
+//! records what the event says.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, Record};
+use crate::domain::assignment::Assignment;
+use crate::domain::contact::{Contact, ContactStatus};
+use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::incident::{Incident, IncidentStatus};
+use crate::domain::message::Message;
+use crate::domain::resource::{Position, Resource};
+use crate::domain::user::User;
+
+/// How many command results are kept for de-duplication. Older command ids are
+/// forgotten in log order, so every replica forgets the same ones.
+pub const DEDUPE_WINDOW: usize = 100_000;
+
+/// What a successful command returned: the last seq it wrote and the ids it created.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CommandOutcome {
+    pub seq: u64,
+    pub data: BTreeMap<String, String>,
+}
+
+/// Everything the hub knows, as of `seq`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// The last event applied.
+    pub seq: u64,
+    pub contacts: BTreeMap<ContactId, Contact>,
+    pub incidents: BTreeMap<IncidentId, Incident>,
+    pub resources: BTreeMap<ResourceId, Resource>,
+    pub assignments: BTreeMap<AssignmentId, Assignment>,
+    pub users: BTreeMap<UserId, User>,
+    pub messages: BTreeMap<MessageId, Message>,
+    /// Lower-cased username → id, so usernames stay unique.
+    pub usernames: BTreeMap<String, UserId>,
+    /// Incidents opened per year, for human references.
+    pub references: BTreeMap<i32, u32>,
+    /// Results by `"<actor> <command id>"`, for idempotent retries.
+    pub results: BTreeMap<String, CommandOutcome>,
+    /// The keys of `results` in the order they were written, oldest first.
+    pub result_order: VecDeque<String>,
+    /// Seqs of the events that concern each incident: its timeline.
+    pub timelines: BTreeMap<IncidentId, Vec<u64>>,
+    /// Active (resource-holding) assignments by resource, so the writer never scans.
+    pub active_by_resource: BTreeMap<ResourceId, BTreeSet<AssignmentId>>,
+}
+
+/// The de-duplication key of a command.
+pub fn result_key(actor: &UserId, command_id: &str) -> String {
+    format!("{actor} {command_id}")
+}
+
+impl State {
+    /// The first result of a command already applied, for a retried id.
+    pub fn result_of(&self, actor: &UserId, command_id: &str) -> Option<&CommandOutcome> {
+        self.results.get(&result_key(actor, command_id))
+    }
+
+    /// The next human reference number for the year of `at`.
+    pub fn next_reference(&self, at: DateTime<Utc>) -> u32 {
+        self.references.get(&at.year()).copied().unwrap_or(0) + 1
+    }
+
+    /// The incident an event concerns, if any.
+    pub fn incident_of(&self, event: &Event) -> Option<IncidentId> {
+        use Event::*;
+        match event {
+            IncidentOpened { incident } => Some(incident.id.clone()),
+            ContactLinked { incident_id, .. }
+            | IncidentAnswered { incident_id, .. }
+            | IncidentAssessed { incident_id, .. }
+            | IncidentNoted { incident_id, .. }
+            | IncidentStatusChanged { incident_id, .. }
+            | IncidentResolved { incident_id, .. }
+            | IncidentClosed { incident_id }
+            | IncidentReopened { incident_id, .. }
+            | IncidentCancelled { incident_id, .. }
+            | IncidentOverridden { incident_id, .. } => Some(incident_id.clone()),
+            AssignmentCreated { assignment } => Some(assignment.incident_id.clone()),
+            AssignmentAcknowledged { assignment_id }
+            | AssignmentDeclined { assignment_id, .. }
+            | AssignmentProgressed { assignment_id, .. }
+            | AssignmentActionDone { assignment_id, .. }
+            | AssignmentCancelled { assignment_id, .. }
+            | CheckinRecorded { assignment_id, .. } => {
+                self.assignments.get(assignment_id).map(|a| a.incident_id.clone())
+            }
+            MessageBroadcast { message } => match &message.audience {
+                crate::domain::message::Audience::Incident(id) => Some(id.clone()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Folds one event into the state.
+    pub fn apply(&mut self, rec: &Record) {
+        debug_assert!(rec.seq > self.seq, "events apply in order");
+        self.seq = rec.seq;
+        if let Some(incident_id) = self.incident_of(&rec.event) {
+            self.timelines.entry(incident_id).or_default().push(rec.seq);
+        }
+        self.remember_result(rec);
+        self.apply_event(&rec.event, rec.at, &rec.actor);
+    }
+
+    fn remember_result(&mut self, rec: &Record) {
+        let Some(command_id) = &rec.command_id else { return };
+        let key = result_key(&rec.actor, command_id);
+        let outcome = self.results.entry(key.clone()).or_insert_with(|| {
+            self.result_order.push_back(key);
+            CommandOutcome::default()
+        });
+        outcome.seq = rec.seq;
+        if let Some((name, id)) = rec.event.created() {
+            outcome.data.entry(name.to_string()).or_insert(id);
+        }
+        while self.result_order.len() > DEDUPE_WINDOW {
+            if let Some(old) = self.result_order.pop_front() {
+                self.results.remove(&old);
+            }
+        }
+    }
+
+    fn apply_event(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        use Event::*;
+        match event {
+            ContactReceived { .. } | ContactTaken { .. } | ContactLinked { .. } | ContactClosed { .. } => {
+                self.apply_contact(event, at, actor)
+            }
+            IncidentOpened { .. }
+            | IncidentAnswered { .. }
+            | IncidentAssessed { .. }
+            | IncidentNoted { .. }
+            | IncidentStatusChanged { .. }
+            | IncidentResolved { .. }
+            | IncidentClosed { .. }
+            | IncidentReopened { .. }
+            | IncidentCancelled { .. }
+            | IncidentOverridden { .. } => self.apply_incident(event, at, actor),
+            UserCreated { .. } | UserDisabled { .. } | UserPasswordChanged { .. } => self.apply_user(event),
+            ResourceRegistered { .. } | ResourceStatusChanged { .. } | ResourceLocated { .. } => {
+                self.apply_resource(event, at)
+            }
+            AssignmentCreated { .. }
+            | AssignmentAcknowledged { .. }
+            | AssignmentDeclined { .. }
+            | AssignmentProgressed { .. }
+            | AssignmentActionDone { .. }
+            | AssignmentCancelled { .. }
+            | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
+            MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
+        }
+    }
+
+    fn apply_contact(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        match event {
+            Event::ContactReceived { contact } => {
+                self.contacts.insert(contact.id.clone(), contact.clone());
+            }
+            Event::ContactTaken { contact_id } => {
+                if let Some(c) = self.contacts.get_mut(contact_id) {
+                    c.status = ContactStatus::Taken;
+                    c.taken_at = Some(at);
+                    c.taken_by = Some(actor.clone());
+                }
+            }
+            Event::ContactLinked { contact_id, incident_id } => {
+                if let Some(c) = self.contacts.get_mut(contact_id) {
+                    c.incident_id = Some(incident_id.clone());
+                }
+                if let Some(i) = self.incidents.get_mut(incident_id)
+                    && !i.contact_ids.contains(contact_id)
+                {
+                    i.contact_ids.push(contact_id.clone());
+                }
+            }
+            Event::ContactClosed { contact_id, outcome, note } => {
+                if let Some(c) = self.contacts.get_mut(contact_id) {
+                    c.status = ContactStatus::Closed;
+                    c.closed_at = Some(at);
+                    c.outcome = Some(outcome.clone());
+                    c.note = note.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_incident(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        if let Event::IncidentOpened { incident } = event {
+            let year = incident.opened_at.year();
+            *self.references.entry(year).or_insert(0) += 1;
+            self.incidents.insert(incident.id.clone(), incident.clone());
+            return;
+        }
+        let Some(id) = self.incident_of(event) else { return };
+        let Some(i) = self.incidents.get_mut(&id) else { return };
+        match event {
+            Event::IncidentAnswered { answers, .. } => {
+                i.answers.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            Event::IncidentAssessed { assessment, .. } => {
+                i.validity = assessment.validity;
+                if assessment.priority.is_some() {
+                    i.priority = assessment.priority;
+                }
+                i.assessments.push(assessment.clone());
+            }
+            Event::IncidentNoted { note, .. } => i.notes.push(note.clone()),
+            Event::IncidentStatusChanged { status, .. } => {
+                i.status = *status;
+                i.stamp(*status, at);
+            }
+            Event::IncidentResolved { outcome, summary, .. } => {
+                i.status = IncidentStatus::Resolved;
+                i.stamp(IncidentStatus::Resolved, at);
+                i.outcome = Some(outcome.clone());
+                i.summary = Some(summary.clone());
+            }
+            Event::IncidentClosed { .. } => {
+                i.status = IncidentStatus::Closed;
+                i.stamp(IncidentStatus::Closed, at);
+            }
+            Event::IncidentReopened { .. } => {
+                i.status = IncidentStatus::Assessed;
+                i.reopened += 1;
+                i.resolved_at = None;
+                i.closed_at = None;
+                i.cancelled_at = None;
+            }
+            Event::IncidentCancelled { reason, .. } => {
+                i.status = IncidentStatus::Cancelled;
+                i.stamp(IncidentStatus::Cancelled, at);
+                i.cancel_reason = Some(reason.clone());
+            }
+            Event::IncidentOverridden { rule, justification, .. } => {
+                i.overrides.push(crate::domain::incident::Override {
+                    rule: rule.clone(),
+                    justification: justification.clone(),
+                    by: actor.clone(),
+                    at,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_user(&mut self, event: &Event) {
+        match event {
+            Event::UserCreated { user } => {
+                self.usernames.insert(user.username.to_lowercase(), user.id.clone());
+                if let Some(r) = user.resource_id.as_ref().and_then(|r| self.resources.get_mut(r)) {
+                    r.user_id = Some(user.id.clone());
+                }
+                self.users.insert(user.id.clone(), user.clone());
+            }
+            Event::UserDisabled { user_id } => {
+                if let Some(u) = self.users.get_mut(user_id) {
+                    u.disabled = true;
+                }
+            }
+            Event::UserPasswordChanged { user_id, password_hash } => {
+                if let Some(u) = self.users.get_mut(user_id) {
+                    u.password_hash = password_hash.clone();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_resource(&mut self, event: &Event, at: DateTime<Utc>) {
+        match event {
+            Event::ResourceRegistered { resource } => {
+                self.resources.insert(resource.id.clone(), resource.clone());
+            }
+            Event::ResourceStatusChanged { resource_id, status, .. } => {
+                if let Some(r) = self.resources.get_mut(resource_id) {
+                    r.status = *status;
+                    r.status_at = at;
+                }
+            }
+            Event::ResourceLocated { resource_id, lat, lon } => {
+                if let Some(r) = self.resources.get_mut(resource_id) {
+                    r.location = Some(Position { lat: *lat, lon: *lon, at });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_assignment(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        use crate::domain::assignment::AssignmentStatus as S;
+        if let Event::AssignmentCreated { assignment } = event {
+            if let Some(i) = self.incidents.get_mut(&assignment.incident_id) {
+                i.assignment_ids.push(assignment.id.clone());
+            }
+            self.active_by_resource.entry(assignment.resource_id.clone()).or_default().insert(assignment.id.clone());
+            self.assignments.insert(assignment.id.clone(), assignment.clone());
+            return;
+        }
+        let id = match event {
+            Event::AssignmentAcknowledged { assignment_id }
+            | Event::AssignmentDeclined { assignment_id, .. }
+            | Event::AssignmentProgressed { assignment_id, .. }
+            | Event::AssignmentActionDone { assignment_id, .. }
+            | Event::AssignmentCancelled { assignment_id, .. }
+            | Event::CheckinRecorded { assignment_id, .. } => assignment_id,
+            _ => return,
+        };
+        let Some(a) = self.assignments.get_mut(id) else { return };
+        match event {
+            Event::AssignmentAcknowledged { .. } => a.enter(S::Acknowledged, at),
+            Event::AssignmentDeclined { reason, .. } => {
+                a.enter(S::Declined, at);
+                a.decline_reason = Some(reason.clone());
+            }
+            Event::AssignmentProgressed { status, .. } => a.enter(*status, at),
+            Event::AssignmentActionDone { action_id, note, .. } => {
+                if let Some(action) = a.actions.iter_mut().find(|x| &x.id == action_id) {
+                    action.done_at = Some(at);
+                    action.done_by = Some(actor.clone());
+                    action.note = note.clone();
+                }
+            }
+            Event::AssignmentCancelled { reason, .. } => {
+                a.enter(S::Cancelled, at);
+                a.cancel_reason = Some(reason.clone());
+            }
+            Event::CheckinRecorded { .. } => a.last_checkin_at = Some(at),
+            _ => {}
+        }
+        if !a.status.is_active() {
+            let (resource_id, id) = (a.resource_id.clone(), a.id.clone());
+            if let Some(set) = self.active_by_resource.get_mut(&resource_id) {
+                set.remove(&id);
+                if set.is_empty() {
+                    self.active_by_resource.remove(&resource_id);
+                }
+            }
+        }
+    }
+
+    fn apply_message(&mut self, event: &Event, at: DateTime<Utc>) {
+        match event {
+            Event::MessageBroadcast { message } => {
+                self.messages.insert(message.id.clone(), message.clone());
+            }
+            Event::MessageAcknowledged { message_id, user_id } => {
+                if let Some(m) = self.messages.get_mut(message_id) {
+                    m.acks.entry(user_id.clone()).or_insert(at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Active assignments of a resource.
+    pub fn active_assignments_of<'a>(&'a self, resource_id: &ResourceId) -> impl Iterator<Item = &'a Assignment> + 'a {
+        self.active_by_resource
+            .get(resource_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.assignments.get(id))
+    }
+}

@@ -1,0 +1,102 @@
+//! Who may see an event. Desk roles (operator, supervisor, admin) see all but direct
+//! messages between others; a field user sees its own resource's work, the incidents
+//! it is assigned to and the messages addressed to it; intake sees nothing.
+
+use super::event::{Event, Record};
+use super::state::State;
+use crate::domain::ids::{ResourceId, UserId};
+use crate::domain::message::Audience;
+use crate::domain::user::Role;
+
+/// The audience of one event, computed once by the writer when it is published.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Visibility {
+    /// Operators, supervisors and admins see it.
+    pub desk: bool,
+    /// Every signed-in user sees it (a broadcast to `all`).
+    pub everyone: bool,
+    /// Field users carrying these resources see it.
+    pub resources: Vec<ResourceId>,
+    /// These users see it (direct messages, acknowledgements).
+    pub users: Vec<UserId>,
+}
+
+/// The person looking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Viewer {
+    pub user_id: UserId,
+    pub role: Role,
+    pub resource_id: Option<ResourceId>,
+}
+
+impl Visibility {
+    fn desk() -> Self {
+        Visibility { desk: true, ..Default::default() }
+    }
+
+    /// May `viewer` see the event?
+    pub fn allows(&self, viewer: &Viewer) -> bool {
+        if viewer.role == Role::Intake {
+            return false;
+        }
+        if self.everyone || self.users.contains(&viewer.user_id) {
+            return true;
+        }
+        if viewer.role.sees_everything() {
+            return self.desk;
+        }
+        viewer.resource_id.as_ref().is_some_and(|r| self.resources.contains(r))
+    }
+}
+
+/// Who may see `rec`, judged on the state right after it was applied.
+pub fn of(state: &State, rec: &Record) -> Visibility {
+    use Event::*;
+    match &rec.event {
+        ResourceRegistered { resource } => with_resources(vec![resource.id.clone()]),
+        ResourceStatusChanged { resource_id, .. } | ResourceLocated { resource_id, .. } => {
+            with_resources(vec![resource_id.clone()])
+        }
+        MessageBroadcast { message } => message_audience(state, &message.audience, &message.sent_by),
+        MessageAcknowledged { message_id, user_id } => match state.messages.get(message_id) {
+            Some(m) => {
+                let mut v = message_audience(state, &m.audience, &m.sent_by);
+                v.users.push(user_id.clone());
+                v
+            }
+            None => Visibility::desk(),
+        },
+        _ => match state.incident_of(&rec.event) {
+            Some(incident_id) => with_resources(resources_on(state, &incident_id)),
+            None => Visibility::desk(),
+        },
+    }
+}
+
+fn with_resources(resources: Vec<ResourceId>) -> Visibility {
+    Visibility { desk: true, resources, ..Default::default() }
+}
+
+/// Every resource ever assigned to the incident.
+pub fn resources_on(state: &State, incident_id: &crate::domain::ids::IncidentId) -> Vec<ResourceId> {
+    let Some(i) = state.incidents.get(incident_id) else { return Vec::new() };
+    let mut out: Vec<ResourceId> =
+        i.assignment_ids.iter().filter_map(|a| state.assignments.get(a)).map(|a| a.resource_id.clone()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn message_audience(state: &State, audience: &Audience, sender: &UserId) -> Visibility {
+    match audience {
+        Audience::All => Visibility { desk: true, everyone: true, ..Default::default() },
+        Audience::Team(team) => {
+            with_resources(state.resources.values().filter(|r| &r.team == team).map(|r| r.id.clone()).collect())
+        }
+        Audience::Incident(incident_id) => with_resources(resources_on(state, incident_id)),
+        Audience::Resource(resource_id) => with_resources(vec![resource_id.clone()]),
+        Audience::User(user_id) => {
+            Visibility { desk: false, everyone: false, resources: vec![], users: vec![sender.clone(), user_id.clone()] }
+        }
+    }
+}
