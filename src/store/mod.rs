@@ -9,6 +9,8 @@
 //! `append` returns `Ok` the whole batch is durable.
 
 pub mod chain;
+#[doc(hidden)]
+pub mod contract;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -37,16 +39,20 @@ pub struct StoredEvent {
 /// A serialised state as of `seq`, so start-up replays only the tail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The last event folded into `body`; replay resumes after it.
     pub seq: u64,
+    /// The serialised state; opaque to the store.
     pub body: String,
 }
 
 /// What walking the hash chain found.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
+    /// True when every event links to the one before it.
     pub ok: bool,
-    /// How many events were checked.
+    /// How many events were checked; when `ok` is false this includes the bad one.
     pub events: u64,
+    /// The first seq that is missing, out of order or fails its hash, when `ok` is false.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_bad_seq: Option<u64>,
 }

@@ -1,0 +1,256 @@
+//! The contract every [`EventLog`] keeps, as one reusable test: each implementation's
+//! tests hand a fresh, empty log to [`run_all`]. Kept out of `#[cfg(test)]` so
+//! integration tests (and a future Redis test) can reach it; hidden from the docs.
+//!
+//! The steps run in order on the same log, each starting from the state the previous
+//! one left, and panic with a message naming the step on the first broken promise.
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::{EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, chain};
+
+/// Runs every contract step on `log`, which must be fresh and empty.
+pub async fn run_all(log: &dyn EventLog) {
+    empty_log_starts_at_genesis(log).await;
+    empty_batch_is_a_no_op(log).await;
+    let first = append_round_trips_exactly(log).await;
+    read_from_pages_in_order(log, &first).await;
+    stale_or_early_batch_conflicts_and_changes_nothing(log).await;
+    gapped_batch_is_refused_whole(log).await;
+    second_batch_extends_the_chain(log).await;
+    racing_appends_one_wins(log).await;
+    snapshots_latest_wins(log).await;
+    durability_is_reported(log).await;
+}
+
+/// `n` correctly linked events following `(prev_seq, prev_hash)`, with varied fields:
+/// `command_id` both present and absent, non-ASCII text, millisecond times.
+pub fn chain_events(prev_seq: u64, prev_hash: &str, n: usize) -> Vec<StoredEvent> {
+    let mut prev = prev_hash.to_string();
+    (1..=n as u64)
+        .map(|i| {
+            let seq = prev_seq + i;
+            let mut e = StoredEvent {
+                seq,
+                at: time_of(seq),
+                actor: format!("user-{}", seq % 3),
+                command_id: seq.is_multiple_of(2).then(|| format!("cmd-{seq}")),
+                kind: "incident.noted".to_string(),
+                body: format!(r#"{{"kind":"incident.noted","n":{seq},"text":"Zürich – ✓"}}"#),
+                hash: String::new(),
+            };
+            e.hash = chain::link(&prev, &e);
+            prev = e.hash.clone();
+            e
+        })
+        .collect()
+}
+
+/// A whole-millisecond time that differs per seq (and in the millisecond digits).
+pub fn time_of(seq: u64) -> DateTime<Utc> {
+    let base = Utc
+        .with_ymd_and_hms(2026, 11, 28, 17, 20, 2)
+        .single()
+        .expect("valid base time");
+    base + chrono::Duration::milliseconds(seq as i64 * 1_001 + 123)
+}
+
+async fn head(log: &dyn EventLog, step: &str) -> (u64, String) {
+    match log.head().await {
+        Ok(h) => h,
+        Err(e) => panic!("{step}: head failed: {e}"),
+    }
+}
+
+async fn read_all(log: &dyn EventLog, step: &str) -> Vec<StoredEvent> {
+    match log.read_from(0, usize::MAX).await {
+        Ok(v) => v,
+        Err(e) => panic!("{step}: read_from failed: {e}"),
+    }
+}
+
+async fn append_ok(log: &dyn EventLog, batch: &[StoredEvent], step: &str) {
+    if let Err(e) = log.append(batch).await {
+        panic!("{step}: append failed: {e}");
+    }
+}
+
+async fn empty_log_starts_at_genesis(log: &dyn EventLog) {
+    let step = "empty log";
+    assert_eq!(
+        head(log, step).await,
+        (0, chain::GENESIS.to_string()),
+        "{step}"
+    );
+    assert!(read_all(log, step).await.is_empty(), "{step}: events");
+    assert_eq!(
+        log.latest_snapshot().await.ok(),
+        Some(None),
+        "{step}: snapshot"
+    );
+    assert_eq!(
+        log.verify().await.ok(),
+        Some(VerifyReport {
+            ok: true,
+            events: 0,
+            first_bad_seq: None
+        }),
+        "{step}: verify"
+    );
+}
+
+async fn empty_batch_is_a_no_op(log: &dyn EventLog) {
+    let step = "empty batch";
+    append_ok(log, &[], step).await;
+    assert_eq!(head(log, step).await.0, 0, "{step}");
+}
+
+/// Appends events 1..=5 and reads them back field for field.
+async fn append_round_trips_exactly(log: &dyn EventLog) -> Vec<StoredEvent> {
+    let step = "round trip";
+    let batch = chain_events(0, chain::GENESIS, 5);
+    append_ok(log, &batch, step).await;
+    assert_eq!(read_all(log, step).await, batch, "{step}: events");
+    assert_eq!(
+        head(log, step).await,
+        (5, batch[4].hash.clone()),
+        "{step}: head"
+    );
+    batch
+}
+
+async fn read_from_pages_in_order(log: &dyn EventLog, first: &[StoredEvent]) {
+    let step = "read_from";
+    let page = log.read_from(2, 2).await.ok();
+    assert_eq!(
+        page.as_deref(),
+        Some(&first[2..4]),
+        "{step}: after 2, limit 2"
+    );
+    let tail = log.read_from(3, 100).await.ok();
+    assert_eq!(tail.as_deref(), Some(&first[3..]), "{step}: after 3");
+    assert_eq!(
+        log.read_from(5, 10).await.ok(),
+        Some(vec![]),
+        "{step}: at head"
+    );
+    assert_eq!(
+        log.read_from(0, 0).await.ok(),
+        Some(vec![]),
+        "{step}: limit 0"
+    );
+}
+
+/// Head is 5: a batch starting at 5 (stale) or 7 (early) must conflict.
+async fn stale_or_early_batch_conflicts_and_changes_nothing(log: &dyn EventLog) {
+    let step = "conflict";
+    let before = read_all(log, step).await;
+    let stale = chain_events(4, &before[3].hash, 2);
+    assert_conflict(log.append(&stale).await, 4, 5, "stale batch");
+    let early = chain_events(6, chain::GENESIS, 2);
+    assert_conflict(log.append(&early).await, 6, 5, "early batch");
+    assert_eq!(read_all(log, step).await, before, "{step}: log changed");
+}
+
+fn assert_conflict(got: Result<(), StoreError>, expected: u64, found: u64, step: &str) {
+    match got {
+        Err(StoreError::Conflict {
+            expected: e,
+            found: f,
+        }) => assert_eq!((e, f), (expected, found), "{step}: conflict fields"),
+        other => panic!("{step}: expected Conflict{{{expected}, {found}}}, got {other:?}"),
+    }
+}
+
+/// A batch whose first event fits but which skips a seq keeps nothing, not even the
+/// first event.
+async fn gapped_batch_is_refused_whole(log: &dyn EventLog) {
+    let step = "gapped batch";
+    let before = read_all(log, step).await;
+    let mut batch = chain_events(5, &before[4].hash, 3);
+    batch.remove(1);
+    assert!(log.append(&batch).await.is_err(), "{step}: accepted");
+    let mut dup = chain_events(5, &before[4].hash, 2);
+    dup[1].seq = 6;
+    assert!(log.append(&dup).await.is_err(), "{step}: duplicate seq");
+    assert_eq!(read_all(log, step).await, before, "{step}: log changed");
+}
+
+/// Appends 6..=10 and the whole chain verifies.
+async fn second_batch_extends_the_chain(log: &dyn EventLog) {
+    let step = "second batch";
+    let (seq, hash) = head(log, step).await;
+    let batch = chain_events(seq, &hash, 5);
+    append_ok(log, &batch, step).await;
+    assert_eq!(head(log, step).await, (10, batch[4].hash.clone()), "{step}");
+    let all = read_all(log, step).await;
+    assert_eq!(all.len(), 10, "{step}: count");
+    assert_eq!(&all[5..], &batch[..], "{step}: tail");
+    assert_eq!(
+        log.verify().await.ok(),
+        Some(VerifyReport {
+            ok: true,
+            events: 10,
+            first_bad_seq: None
+        }),
+        "{step}: verify"
+    );
+}
+
+/// Two writers both append seq 11: exactly one wins, the other sees the conflict.
+async fn racing_appends_one_wins(log: &dyn EventLog) {
+    let step = "race";
+    let (seq, hash) = head(log, step).await;
+    let a = chain_events(seq, &hash, 2);
+    let mut b = chain_events(seq, &hash, 1);
+    b[0].actor = "other-writer".to_string();
+    b[0].hash = chain::link(&hash, &b[0]);
+    let (ra, rb) = tokio::join!(log.append(&a), log.append(&b));
+    let winner = match (ra, rb) {
+        (Ok(()), lost) => {
+            assert_conflict(lost, 10, 12, step);
+            a
+        }
+        (lost, Ok(())) => {
+            assert_conflict(lost, 10, 11, step);
+            b
+        }
+        (ra, rb) => panic!("{step}: neither append won: {ra:?} / {rb:?}"),
+    };
+    let last = winner.last().cloned().expect("non-empty batch");
+    assert_eq!(head(log, step).await, (last.seq, last.hash), "{step}: head");
+    assert_eq!(
+        log.read_from(10, 10).await.ok(),
+        Some(winner),
+        "{step}: tail"
+    );
+}
+
+async fn snapshots_latest_wins(log: &dyn EventLog) {
+    let step = "snapshots";
+    for seq in [3, 5, 9] {
+        let snap = Snapshot {
+            seq,
+            body: format!(r#"{{"as_of":{seq}}}"#),
+        };
+        if let Err(e) = log.save_snapshot(&snap).await {
+            panic!("{step}: save {seq} failed: {e}");
+        }
+        assert_eq!(
+            log.latest_snapshot().await.ok(),
+            Some(Some(snap)),
+            "{step}: latest after {seq}"
+        );
+    }
+}
+
+async fn durability_is_reported(log: &dyn EventLog) {
+    let step = "durability";
+    match log.durability().await {
+        Ok(d) => {
+            assert!(!d.store.is_empty(), "{step}: store name");
+            assert!(!d.detail.is_empty(), "{step}: detail");
+        }
+        Err(e) => panic!("{step}: failed: {e}"),
+    }
+}

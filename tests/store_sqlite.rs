@@ -1,0 +1,192 @@
+//! The SQLite event log against real files: reopening, tampering behind the hub's
+//! back with a second connection, read-only verification and throughput.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use muster::store::contract::chain_events;
+use muster::store::sqlite::{SqliteLog, verify_blocking};
+use muster::store::{EventLog, Snapshot, StoreError, VerifyReport, chain};
+use rusqlite::Connection;
+
+fn db_path(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("data").join("muster.db")
+}
+
+/// Opens a fresh log at `path` holding a valid chain of `n` events, in batches of 64.
+async fn log_with(path: &Path, n: usize) -> SqliteLog {
+    let log = SqliteLog::open(path).unwrap();
+    for batch in chain_events(0, chain::GENESIS, n).chunks(64) {
+        log.append(batch).await.unwrap();
+    }
+    log
+}
+
+fn ok_report(events: u64) -> VerifyReport {
+    VerifyReport {
+        ok: true,
+        events,
+        first_bad_seq: None,
+    }
+}
+
+fn bad_report(events: u64, seq: u64) -> VerifyReport {
+    VerifyReport {
+        ok: false,
+        events,
+        first_bad_seq: Some(seq),
+    }
+}
+
+/// A second connection, as a person with the `sqlite3` shell would have.
+fn tamper(path: &Path, sql: &str) {
+    let conn = Connection::open(path).unwrap();
+    assert_eq!(conn.execute(sql, []).unwrap(), 1, "{sql}");
+}
+
+#[tokio::test]
+async fn reopened_file_has_events_head_and_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let written = chain_events(0, chain::GENESIS, 10);
+    let snap = Snapshot {
+        seq: 8,
+        body: r#"{"incidents":[]}"#.to_string(),
+    };
+    {
+        let log = SqliteLog::open(&path).unwrap();
+        log.append(&written[..6]).await.unwrap();
+        log.append(&written[6..]).await.unwrap();
+        log.save_snapshot(&snap).await.unwrap();
+    }
+    let log = SqliteLog::open(&path).unwrap();
+    assert_eq!(log.read_from(0, 100).await.unwrap(), written);
+    assert_eq!(log.head().await.unwrap(), (10, written[9].hash.clone()));
+    assert_eq!(log.latest_snapshot().await.unwrap(), Some(snap));
+    assert_eq!(log.verify().await.unwrap(), ok_report(10));
+    // The reopened log continues the chain, and refuses a stale writer.
+    let stale = chain_events(0, chain::GENESIS, 1);
+    assert!(matches!(
+        log.append(&stale).await,
+        Err(StoreError::Conflict {
+            expected: 0,
+            found: 10
+        })
+    ));
+    log.append(&chain_events(10, &written[9].hash, 1))
+        .await
+        .unwrap();
+    assert_eq!(log.head().await.unwrap().0, 11);
+}
+
+#[tokio::test]
+async fn untouched_log_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = log_with(&db_path(&dir), 20).await;
+    assert_eq!(log.verify().await.unwrap(), ok_report(20));
+}
+
+#[tokio::test]
+async fn edited_body_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 20).await;
+    tamper(
+        &path,
+        r#"UPDATE events SET body = '{"kind":"incident.noted","n":7,"text":"edited"}' WHERE seq = 7"#,
+    );
+    assert_eq!(log.verify().await.unwrap(), bad_report(7, 7));
+}
+
+#[tokio::test]
+async fn edit_with_recomputed_hash_breaks_the_next_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 20).await;
+    let events = log.read_from(0, 20).await.unwrap();
+    let mut forged = events[6].clone();
+    forged.actor = "mallory".to_string();
+    forged.hash = chain::link(&events[5].hash, &forged);
+    tamper(
+        &path,
+        &format!(
+            "UPDATE events SET actor = 'mallory', hash = '{}' WHERE seq = 7",
+            forged.hash
+        ),
+    );
+    assert_eq!(log.verify().await.unwrap(), bad_report(8, 8));
+}
+
+#[tokio::test]
+async fn deleted_event_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 20).await;
+    tamper(&path, "DELETE FROM events WHERE seq = 7");
+    assert_eq!(log.verify().await.unwrap(), bad_report(7, 7));
+}
+
+#[tokio::test]
+async fn verify_walks_pages_past_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 2_500).await;
+    assert_eq!(log.verify().await.unwrap(), ok_report(2_500));
+    tamper(&path, "UPDATE events SET kind = 'x' WHERE seq = 2222");
+    assert_eq!(log.verify().await.unwrap(), bad_report(2_222, 2_222));
+}
+
+#[tokio::test]
+async fn verify_blocking_and_readonly_do_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 20).await;
+    assert_eq!(verify_blocking(&path).unwrap(), ok_report(20));
+
+    let ro = SqliteLog::open_readonly(&path).unwrap();
+    assert_eq!(ro.verify().await.unwrap(), ok_report(20));
+    assert_eq!(ro.read_from(19, 5).await.unwrap().len(), 1);
+    let (seq, hash) = ro.head().await.unwrap();
+    let next = chain_events(seq, &hash, 1);
+    assert!(matches!(
+        ro.append(&next).await,
+        Err(StoreError::Unavailable(_))
+    ));
+    assert_eq!(log.head().await.unwrap().0, 20);
+
+    tamper(&path, "UPDATE events SET body = 'x' WHERE seq = 7");
+    assert_eq!(verify_blocking(&path).unwrap(), bad_report(7, 7));
+
+    // With every connection closed (WAL checkpointed and removed) it still reads.
+    drop((log, ro));
+    assert_eq!(verify_blocking(&path).unwrap(), bad_report(7, 7));
+}
+
+#[test]
+fn verify_blocking_on_a_missing_file_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = verify_blocking(&dir.path().join("absent.db")).unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!dir.path().join("absent.db").exists());
+}
+
+/// `cargo test --release --test store_sqlite -- --ignored --nocapture`: appends 64,000
+/// events in batches of 64 and prints the rate (target: at least 50,000 events/s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "throughput measurement, run by hand"]
+async fn append_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteLog::open(&db_path(&dir)).unwrap();
+    let events = chain_events(0, chain::GENESIS, 64_000);
+    let start = Instant::now();
+    for batch in events.chunks(64) {
+        log.append(batch).await.unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let rate = events.len() as f64 / secs;
+    println!(
+        "appended {} events in {secs:.3}s: {rate:.0} events/s",
+        events.len()
+    );
+    assert_eq!(log.head().await.unwrap().0, 64_000);
+}
