@@ -1,1 +1,144 @@
-//! The runtime.
+//! The runtime around the engine: the sequencer (single writer with group commit),
+//! the read state clients query, the recent-events journal for resume, and the
+//! publication of durable events to subscribers.
+//!
+//! Architecture invariant: an event reaches a subscriber, the read state or the
+//! journal only after the batch holding it is durable in the log.
+
+pub mod journal;
+pub mod recovery;
+pub mod sequencer;
+
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::domain::ids::IncidentId;
+use crate::engine::state::CommandOutcome;
+use crate::engine::visibility::Visibility;
+use crate::engine::{Actor, Command, Engine, Error, Record, State};
+use crate::store::{EventLog, StoreError, StoredEvent};
+use crate::time::Clock;
+use journal::Journal;
+use sequencer::{Sequencer, Submission};
+
+/// One durable event, serialised once for every client that may see it.
+#[derive(Debug)]
+pub struct Published {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub kind: &'static str,
+    /// The incident it concerns, for routing and timelines.
+    pub incident_id: Option<IncidentId>,
+    /// Who may see it, judged when it was written.
+    pub visibility: Visibility,
+    /// `{"type":"event","seq":…,"at":…,"actor":…,"event":{…}}`, secrets removed.
+    pub frame: Utf8Bytes,
+}
+
+impl Published {
+    fn new(rec: &Record, stored: &StoredEvent, visibility: Visibility, incident_id: Option<IncidentId>) -> Self {
+        let body = match rec.event.redacted() {
+            Some(safe) => serde_json::to_string(&safe).expect("events always serialise"),
+            None => stored.body.clone(),
+        };
+        let frame = format!(
+            r#"{{"type":"event","seq":{},"at":"{}","actor":{},"event":{}}}"#,
+            rec.seq,
+            crate::time::rfc3339(rec.at),
+            serde_json::Value::String(stored.actor.clone()),
+            body
+        );
+        Published { seq: rec.seq, at: rec.at, kind: rec.event.kind(), incident_id, visibility, frame: frame.into() }
+    }
+}
+
+/// Tunables of the runtime.
+#[derive(Clone, Debug)]
+pub struct HubOptions {
+    /// Bound of the command queue in front of the writer; submitters wait when full.
+    pub queue: usize,
+    /// Save a snapshot every this many events (0: never).
+    pub snapshot_every: u64,
+    /// Most events the journal keeps in memory.
+    pub journal_capacity: usize,
+    /// How far back (in time) a client may resume; older clients get a snapshot.
+    pub resume_window: chrono::Duration,
+    /// Bound of the publication channel; a subscriber that falls this far behind lags.
+    pub publish_capacity: usize,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        HubOptions {
+            queue: 8_192,
+            snapshot_every: 10_000,
+            journal_capacity: 100_000,
+            resume_window: chrono::Duration::minutes(10),
+            publish_capacity: 65_536,
+        }
+    }
+}
+
+/// A running hub: submit commands, read the durable state, subscribe to events.
+#[derive(Clone)]
+pub struct Hub {
+    submit_tx: mpsc::Sender<Submission>,
+    pub read: Arc<RwLock<State>>,
+    pub journal: Arc<Journal>,
+    events_tx: broadcast::Sender<Arc<Published>>,
+    pub log: Arc<dyn EventLog>,
+    pub engine: Engine,
+    pub clock: Arc<dyn Clock>,
+    pub options: HubOptions,
+}
+
+impl Hub {
+    /// Loads the state from the log and starts the writer task.
+    pub async fn start(engine: Engine, log: Arc<dyn EventLog>, clock: Arc<dyn Clock>, options: HubOptions) -> Result<Hub, StoreError> {
+        let (state, head_hash) = recovery::load(log.as_ref()).await?;
+        let read = Arc::new(RwLock::new(state.clone()));
+        let journal = Arc::new(Journal::new(options.journal_capacity, options.resume_window));
+        let (events_tx, _) = broadcast::channel(options.publish_capacity);
+        let (submit_tx, submit_rx) = mpsc::channel(options.queue);
+        let sequencer = Sequencer {
+            engine: engine.clone(),
+            state,
+            head_hash,
+            log: log.clone(),
+            clock: clock.clone(),
+            read: read.clone(),
+            journal: journal.clone(),
+            events_tx: events_tx.clone(),
+            snapshot_every: options.snapshot_every,
+            stale: false,
+        };
+        tokio::spawn(sequencer.run(submit_rx));
+        Ok(Hub { submit_tx, read, journal, events_tx, log, engine, clock, options })
+    }
+
+    /// Submits a command and waits until it is durable (or refused).
+    pub async fn submit(&self, actor: Actor, command_id: Option<String>, command: Command) -> Result<CommandOutcome, Error> {
+        let (reply, rx) = oneshot::channel();
+        let gone = || Error::Unavailable("the hub is shutting down".into());
+        self.submit_tx.send(Submission { actor, command_id, command, reply }).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// Every durable event from now on, in seq order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
+        self.events_tx.subscribe()
+    }
+
+    /// The seq of the last durable event.
+    pub fn seq(&self) -> u64 {
+        self.read.read().unwrap_or_else(|e| e.into_inner()).seq
+    }
+
+    /// Reads the durable state.
+    pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.read.read().unwrap_or_else(|e| e.into_inner()))
+    }
+}
