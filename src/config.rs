@@ -1,1 +1,853 @@
-//! Settings and the centre's procedures (filled in by the config work).
+//! Settings (`config/muster.toml` plus `MUSTER_*` environment overrides) and the
+//! centre's procedures (`config/centre.toml`) and demo seed (`config/demo/`), loaded and
+//! validated at start-up.
+//!
+//! A bad edit must stop the hub before it serves anyone, with errors a person can act
+//! on: every [`ConfigProblem`] names the file, the line and the field
+//! (`config/centre.toml:42: types[2].escalation: unknown escalation policy urgnet`).
+//! TOML syntax and type errors carry `toml`'s byte spans; semantic problems from
+//! [`procedure::validate`] carry a document path, which the private `locate` module
+//! maps back to a line.
+//!
+//! # Where settings come from
+//!
+//! 1. Built-in defaults ([`Settings::default`]), equal to the shipped `config/muster.toml`.
+//! 2. The settings file. Which file is the caller's choice: a `--config` flag, else
+//!    `MUSTER_CONFIG`, else [`DEFAULT_SETTINGS_PATH`]. A missing default file is fine;
+//!    a missing file that was named explicitly is an error.
+//! 3. Environment variables, see [`Settings::apply_env`].
+//!
+//! Relative paths in settings are relative to the working directory.
+
+mod demo;
+mod locate;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+use thiserror::Error;
+
+pub use self::demo::{Demo, DemoLocation, DemoResource, DemoUser};
+use self::locate::SourceMap;
+use crate::domain::procedure::{self, Centre, Problem};
+
+/// The settings file used when none is named.
+pub const DEFAULT_SETTINGS_PATH: &str = "config/muster.toml";
+
+/// Everything the binary needs to run, with a default for every field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub store: StoreSettings,
+    pub limits: LimitSettings,
+    pub auth: AuthSettings,
+    pub centre: CentreSettings,
+    pub log: LogSettings,
+}
+
+/// Where and to whom the hub listens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address for HTTP and WebSocket; loopback by default so a demo is never exposed.
+    pub bind: SocketAddr,
+    /// Origins allowed to open the WebSocket and call the API from a browser; empty
+    /// means same origin only (guards against cross-site WebSocket hijacking).
+    pub allowed_origins: Vec<String>,
+    /// Serve the web apps from this directory instead of the copy embedded at build
+    /// time, so front-end work needs no rebuild.
+    pub web_dir: Option<PathBuf>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            allowed_origins: Vec::new(),
+            web_dir: None,
+        }
+    }
+}
+
+/// Which event log and how it is kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSettings {
+    pub kind: StoreKind,
+    /// Directory of the SQLite log (created if missing).
+    pub data_dir: PathBuf,
+    /// Redis server for `kind = "redis"`.
+    pub redis_url: String,
+    /// A snapshot every this many events bounds start-up replay time.
+    pub snapshot_every: u64,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            kind: StoreKind::Sqlite,
+            data_dir: PathBuf::from("./data"),
+            redis_url: "redis://127.0.0.1:6379/".to_string(),
+            snapshot_every: 10_000,
+        }
+    }
+}
+
+/// The event log's backend.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// Embedded, single node, nothing to install.
+    #[default]
+    Sqlite,
+    /// Shared by several hub nodes forming one cluster.
+    Redis,
+}
+
+impl FromStr for StoreKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sqlite" => Ok(StoreKind::Sqlite),
+            "redis" => Ok(StoreKind::Redis),
+            _ => Err("expected `sqlite` or `redis`".to_string()),
+        }
+    }
+}
+
+/// Bounds that keep one client, user or burst from hurting everyone else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest WebSocket frame or HTTP body accepted (close 4413 / `too_large`).
+    pub max_frame_bytes: usize,
+    /// Open WebSockets per user (a field phone plus a few tabs).
+    pub max_connections_per_user: usize,
+    /// Sustained commands per connection; bursts up to twice this (close 4429).
+    pub commands_per_second: u32,
+    /// Events queued for one slow client before it is told to resume (close 4409).
+    pub client_queue: usize,
+    /// Time allowed for the first frame (close 4408).
+    pub hello_timeout_secs: u64,
+    /// How often the server pings an idle WebSocket.
+    pub ping_interval_secs: u64,
+    /// A connection silent for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// How far back a reconnecting client may resume from memory before it gets a
+    /// snapshot instead.
+    pub resume_window_secs: u64,
+    /// Open WebSockets in total, so a flood cannot exhaust file descriptors.
+    pub max_connections: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_frame_bytes: 65_536,
+            max_connections_per_user: 8,
+            commands_per_second: 50,
+            client_queue: 1024,
+            hello_timeout_secs: 5,
+            ping_interval_secs: 25,
+            idle_timeout_secs: 60,
+            resume_window_secs: 600,
+            max_connections: 20_000,
+        }
+    }
+}
+
+/// Log-in sessions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Lifetime of a bearer token: one long shift.
+    pub token_ttl_secs: u64,
+    /// Failed log-ins allowed per username and address per minute, against guessing.
+    pub login_attempts_per_minute: u32,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            token_ttl_secs: 43_200,
+            login_attempts_per_minute: 10,
+        }
+    }
+}
+
+/// Which procedures and demo seed to load.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CentreSettings {
+    /// The centre's procedures file.
+    pub procedures: PathBuf,
+    /// Demo users and resources seeded into an empty log; `""` in the file (or
+    /// `MUSTER_DEMO_DIR=""`) means no demo.
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub demo_dir: Option<PathBuf>,
+}
+
+impl Default for CentreSettings {
+    fn default() -> Self {
+        CentreSettings {
+            procedures: PathBuf::from("config/centre.toml"),
+            demo_dir: Some(PathBuf::from("config/demo")),
+        }
+    }
+}
+
+/// TOML has no null, so an empty string is how a file switches an optional path off.
+fn empty_path_is_none<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let raw = Option::<String>::deserialize(d)?;
+    Ok(raw.filter(|s| !s.is_empty()).map(PathBuf::from))
+}
+
+/// How the hub logs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+}
+
+/// Human-readable lines for a terminal, JSON lines for a log collector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("expected `text` or `json`".to_string()),
+        }
+    }
+}
+
+/// One thing wrong with a configuration file, located for the person who edits it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigProblem {
+    pub file: PathBuf,
+    /// 1-based; `None` only when the problem is not in the text (unreadable file,
+    /// environment variable).
+    pub line: Option<usize>,
+    /// Dotted path of the field (`types[2].escalation`), or the variable's name.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = self.file.display();
+        match self.line {
+            Some(line) => write!(f, "{file}:{line}: {}: {}", self.field, self.message),
+            None => write!(f, "{file}: {}: {}", self.field, self.message),
+        }
+    }
+}
+
+/// Every problem found, one per line when displayed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub struct ConfigErrors(pub Vec<ConfigProblem>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl ConfigErrors {
+    fn one(file: &Path, line: Option<usize>, field: &str, message: impl Into<String>) -> Self {
+        ConfigErrors(vec![ConfigProblem {
+            file: file.to_path_buf(),
+            line,
+            field: field.to_string(),
+            message: message.into(),
+        }])
+    }
+}
+
+/// Why the settings could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The settings file is unreadable or wrong; each problem is located.
+    #[error("{0}")]
+    File(ConfigErrors),
+    /// An environment override has a value that cannot be used.
+    #[error("environment variable {var}={value:?}: {message}")]
+    Env {
+        var: String,
+        value: String,
+        message: String,
+    },
+}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(err: ConfigError) -> Self {
+        match err {
+            ConfigError::File(errors) => errors,
+            ConfigError::Env {
+                var,
+                value,
+                message,
+            } => ConfigErrors(vec![ConfigProblem {
+                file: PathBuf::from("environment"),
+                line: None,
+                field: var,
+                message: format!("{value:?}: {message}"),
+            }]),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings file (`path`, else [`DEFAULT_SETTINGS_PATH`] if it exists)
+    /// and applies the process environment's `MUSTER_*` overrides.
+    pub fn load(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        Settings::load_with_env(path, std::env::vars())
+    }
+
+    /// [`Settings::load`] with the environment given, so tests need not mutate the
+    /// process environment.
+    pub fn load_with_env<I, K, V>(path: Option<&Path>, env: I) -> Result<Settings, ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut settings = Settings::read_file(path)?;
+        settings.apply_env(env)?;
+        Ok(settings)
+    }
+
+    /// The file's settings, or the defaults when the default file does not exist.
+    fn read_file(path: Option<&Path>) -> Result<Settings, ConfigError> {
+        let default = Path::new(DEFAULT_SETTINGS_PATH);
+        let file = path.unwrap_or(default);
+        if path.is_none() && !file.exists() {
+            return Ok(Settings::default());
+        }
+        let text = read_text(file).map_err(ConfigError::File)?;
+        Settings::from_toml(file, &text).map_err(ConfigError::File)
+    }
+
+    /// Parses and checks settings text; `file` names it in errors.
+    pub fn from_toml(file: &Path, text: &str) -> Result<Settings, ConfigErrors> {
+        let settings: Settings = parse_toml(file, text)?;
+        locate_problems(file, text, settings.problems())?;
+        Ok(settings)
+    }
+
+    /// Applies `MUSTER_*` overrides from `env`; other variables are ignored.
+    ///
+    /// | variable | setting |
+    /// |---|---|
+    /// | `MUSTER_BIND` | `server.bind` (`host:port`) |
+    /// | `MUSTER_ALLOWED_ORIGINS` | `server.allowed_origins`, comma-separated |
+    /// | `MUSTER_WEB_DIR` | `server.web_dir` (`""` = embedded) |
+    /// | `MUSTER_STORE` | `store.kind` (`sqlite`, `redis`) |
+    /// | `MUSTER_DATA_DIR` | `store.data_dir` |
+    /// | `MUSTER_REDIS_URL` | `store.redis_url` |
+    /// | `MUSTER_SNAPSHOT_EVERY` | `store.snapshot_every` |
+    /// | `MUSTER_MAX_CONNECTIONS_PER_USER` | `limits.max_connections_per_user` |
+    /// | `MUSTER_MAX_CONNECTIONS` | `limits.max_connections` |
+    /// | `MUSTER_COMMANDS_PER_SECOND` | `limits.commands_per_second` |
+    /// | `MUSTER_RESUME_WINDOW_SECS` | `limits.resume_window_secs` |
+    /// | `MUSTER_TOKEN_TTL_SECS` | `auth.token_ttl_secs` |
+    /// | `MUSTER_CENTRE` | `centre.procedures` |
+    /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
+    /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
+    ///
+    /// `MUSTER_CONFIG` names the settings file itself and is read by the CLI before
+    /// loading, not here. A value that cannot be used is an error naming the variable.
+    pub fn apply_env<I, K, V>(&mut self, env: I) -> Result<(), ConfigError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (key, value) in env {
+            let (key, value) = (key.as_ref(), value.as_ref());
+            self.apply_var(key, value)
+                .map_err(|message| ConfigError::Env {
+                    var: key.to_string(),
+                    value: value.to_string(),
+                    message,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Applies one variable; `Err` carries why its value is unusable.
+    fn apply_var(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "MUSTER_BIND" => self.server.bind = parse_value(value)?,
+            "MUSTER_ALLOWED_ORIGINS" => self.server.allowed_origins = parse_origins(value)?,
+            "MUSTER_WEB_DIR" => self.server.web_dir = optional_path(value),
+            "MUSTER_STORE" => self.store.kind = value.parse()?,
+            "MUSTER_DATA_DIR" => self.store.data_dir = required_path(value)?,
+            "MUSTER_REDIS_URL" => self.store.redis_url = check_redis_url(value)?,
+            "MUSTER_SNAPSHOT_EVERY" => self.store.snapshot_every = parse_positive(value)?,
+            "MUSTER_MAX_CONNECTIONS_PER_USER" => {
+                self.limits.max_connections_per_user = parse_positive(value)?
+            }
+            "MUSTER_MAX_CONNECTIONS" => self.limits.max_connections = parse_positive(value)?,
+            "MUSTER_COMMANDS_PER_SECOND" => {
+                self.limits.commands_per_second = parse_positive(value)?
+            }
+            "MUSTER_RESUME_WINDOW_SECS" => self.limits.resume_window_secs = parse_positive(value)?,
+            "MUSTER_TOKEN_TTL_SECS" => self.auth.token_ttl_secs = parse_positive(value)?,
+            "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
+            "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
+            "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Values that parse but cannot work, with paths into the settings file.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut add = |path: &str, message: String| {
+            problems.push(Problem {
+                path: path.to_string(),
+                message,
+            })
+        };
+        for (i, origin) in self.server.allowed_origins.iter().enumerate() {
+            if let Err(message) = check_origin(origin) {
+                add(&format!("server.allowed_origins[{i}]"), message);
+            }
+        }
+        if let Err(message) = check_redis_url(&self.store.redis_url) {
+            add("store.redis_url", message);
+        }
+        for (path, value) in self.positive_numbers() {
+            if value == 0 {
+                add(path, "must be greater than 0".to_string());
+            }
+        }
+        if self.store.data_dir.as_os_str().is_empty() {
+            add("store.data_dir", "must not be empty".to_string());
+        }
+        if self.limits.max_frame_bytes < 1024 {
+            add(
+                "limits.max_frame_bytes",
+                "must be at least 1024".to_string(),
+            );
+        }
+        if self.limits.ping_interval_secs >= self.limits.idle_timeout_secs {
+            let message =
+                "must be shorter than limits.idle_timeout_secs, or idle clients are cut off";
+            add("limits.ping_interval_secs", message.to_string());
+        }
+        problems
+    }
+
+    /// Every numeric setting where 0 would disable the hub rather than mean "none".
+    fn positive_numbers(&self) -> [(&'static str, u64); 11] {
+        let l = &self.limits;
+        let widen = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        [
+            ("store.snapshot_every", self.store.snapshot_every),
+            (
+                "limits.max_connections_per_user",
+                widen(l.max_connections_per_user),
+            ),
+            (
+                "limits.commands_per_second",
+                u64::from(l.commands_per_second),
+            ),
+            ("limits.client_queue", widen(l.client_queue)),
+            ("limits.hello_timeout_secs", l.hello_timeout_secs),
+            ("limits.ping_interval_secs", l.ping_interval_secs),
+            ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("limits.resume_window_secs", l.resume_window_secs),
+            ("limits.max_connections", widen(l.max_connections)),
+            ("auth.token_ttl_secs", self.auth.token_ttl_secs),
+            (
+                "auth.login_attempts_per_minute",
+                u64::from(self.auth.login_attempts_per_minute),
+            ),
+        ]
+    }
+}
+
+fn parse_value<T: FromStr>(value: &str) -> Result<T, String>
+where
+    T::Err: fmt::Display,
+{
+    value.trim().parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// A count or duration where 0 is never meant.
+fn parse_positive<T: FromStr + PartialEq + Default>(value: &str) -> Result<T, String>
+where
+    T::Err: fmt::Display,
+{
+    let n: T = parse_value(value)?;
+    if n == T::default() {
+        return Err("must be greater than 0".to_string());
+    }
+    Ok(n)
+}
+
+fn required_path(value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("must not be empty".to_string());
+    }
+    Ok(PathBuf::from(value))
+}
+
+fn optional_path(value: &str) -> Option<PathBuf> {
+    Some(value).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    let origins: Vec<String> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(String::from)
+        .collect();
+    origins.iter().try_for_each(|o| check_origin(o))?;
+    Ok(origins)
+}
+
+/// An origin as browsers send it: scheme and host, no path.
+fn check_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+        .ok_or_else(|| format!("`{origin}` is not an origin like https://host[:port]"))?;
+    if rest.is_empty() || rest.contains('/') {
+        return Err(format!(
+            "`{origin}` is not an origin like https://host[:port] (no path)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_redis_url(url: &str) -> Result<String, String> {
+    let known = ["redis://", "rediss://", "redis+unix://", "unix://"];
+    if known.iter().any(|scheme| url.starts_with(scheme)) {
+        Ok(url.to_string())
+    } else {
+        Err(format!("`{url}` is not a redis:// or rediss:// URL"))
+    }
+}
+
+/// Reads a configuration file, naming it when it cannot be read.
+fn read_text(file: &Path) -> Result<String, ConfigErrors> {
+    std::fs::read_to_string(file)
+        .map_err(|e| ConfigErrors::one(file, None, "(file)", format!("cannot read: {e}")))
+}
+
+/// Deserialises `text`, turning a syntax or type error into a located problem.
+fn parse_toml<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, ConfigErrors> {
+    toml::from_str(text).map_err(|err| {
+        let map = SourceMap::new(text);
+        let offset = err.span().map_or(0, |s| s.start);
+        let field = error_field(&map, offset, err.message());
+        ConfigErrors::one(file, Some(map.line_of(offset)), &field, err.message())
+    })
+}
+
+/// The field a serde error is about. A missing field's span is the table that lacks
+/// it, so the missing name is appended to that table's path.
+fn error_field(map: &SourceMap<'_>, offset: usize, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match missing {
+        Some(name) => match map.table_at(offset) {
+            Some(table) => format!("{table}.{name}"),
+            None => name.to_string(),
+        },
+        None => map.field_at(offset),
+    }
+}
+
+/// Turns semantic problems into located ones; `Ok` when there are none.
+fn locate_problems(file: &Path, text: &str, problems: Vec<Problem>) -> Result<(), ConfigErrors> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let map = SourceMap::new(text);
+    let located = problems
+        .into_iter()
+        .map(|p| ConfigProblem {
+            file: file.to_path_buf(),
+            line: map.line_of_path(&p.path),
+            field: p.path,
+            message: p.message,
+        })
+        .collect();
+    Err(ConfigErrors(located))
+}
+
+/// Loads and validates the centre's procedures.
+pub fn load_centre(path: &Path) -> Result<Centre, ConfigErrors> {
+    let text = read_text(path)?;
+    centre_from_toml(path, &text)
+}
+
+/// Parses and validates procedures text; `file` names it in errors.
+pub fn centre_from_toml(file: &Path, text: &str) -> Result<Centre, ConfigErrors> {
+    let centre: Centre = parse_toml(file, text)?;
+    locate_problems(file, text, procedure::validate(&centre))?;
+    Ok(centre)
+}
+
+/// Loads the demo seed from `dir/users.toml` and `dir/resources.toml`, reporting the
+/// problems of both files together.
+pub fn load_demo(dir: &Path) -> Result<Demo, ConfigErrors> {
+    let users_path = dir.join("users.toml");
+    let resources_path = dir.join("resources.toml");
+    let users_text = read_text(&users_path);
+    let resources_text = read_text(&resources_path);
+    let (users_text, resources_text) = both(users_text, resources_text)?;
+    let users = parse_toml::<demo::UsersFile>(&users_path, &users_text);
+    let resources = parse_toml::<demo::ResourcesFile>(&resources_path, &resources_text);
+    let (users, resources) = both(users, resources)?;
+    let resource_problems = locate_problems(
+        &resources_path,
+        &resources_text,
+        demo::check_resources(&resources),
+    );
+    let user_problems = locate_problems(
+        &users_path,
+        &users_text,
+        demo::check_users(&users, &resources),
+    );
+    both(user_problems, resource_problems)?;
+    Ok(Demo {
+        users: users.users,
+        resources: resources.resources,
+        intake_keys: users.intake_keys,
+    })
+}
+
+/// Both results, or the errors of whichever failed, merged.
+fn both<A, B>(
+    a: Result<A, ConfigErrors>,
+    b: Result<B, ConfigErrors>,
+) -> Result<(A, B), ConfigErrors> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(mut e), Err(f)) => {
+            e.0.extend(f.0);
+            Err(e)
+        }
+    }
+}
+
+/// Everything start-up loads, already validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub centre: Centre,
+    /// `None` when `centre.demo_dir` is off.
+    pub demo: Option<Demo>,
+}
+
+impl Loaded {
+    /// What was loaded, counted, for `check-config` and the start-up banner.
+    pub fn summary(&self) -> Summary {
+        let demo = self.demo.as_ref();
+        Summary {
+            centre: self.centre.name.clone(),
+            incident_types: self.centre.types.len(),
+            questions: self.centre.types.iter().map(|t| t.questions.len()).sum(),
+            priority_rules: self
+                .centre
+                .types
+                .iter()
+                .map(|t| t.priority_rules.len())
+                .sum(),
+            escalation_policies: self.centre.escalation_policies.len(),
+            demo_users: demo.map_or(0, |d| d.users.len()),
+            demo_resources: demo.map_or(0, |d| d.resources.len()),
+        }
+    }
+}
+
+/// Counts of what a configuration holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub centre: String,
+    pub incident_types: usize,
+    pub questions: usize,
+    pub priority_rules: usize,
+    pub escalation_policies: usize,
+    pub demo_users: usize,
+    pub demo_resources: usize,
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} incident types, {} questions, {} priority rules, {} escalation policies; \
+             demo: {} users, {} resources",
+            self.centre,
+            self.incident_types,
+            self.questions,
+            self.priority_rules,
+            self.escalation_policies,
+            self.demo_users,
+            self.demo_resources
+        )
+    }
+}
+
+/// Loads settings (with the process environment), procedures and demo seed, reporting
+/// the problems of every file that could be reached.
+pub fn load_all(settings_path: Option<&Path>) -> Result<Loaded, ConfigErrors> {
+    load_all_with_env(settings_path, std::env::vars())
+}
+
+/// [`load_all`] with the environment given.
+pub fn load_all_with_env<I, K, V>(
+    settings_path: Option<&Path>,
+    env: I,
+) -> Result<Loaded, ConfigErrors>
+where
+    I: IntoIterator<Item = (K, V)>,
+    K: AsRef<str>,
+    V: AsRef<str>,
+{
+    let settings = Settings::load_with_env(settings_path, env)?;
+    let centre = load_centre(&settings.centre.procedures);
+    let demo = match &settings.centre.demo_dir {
+        Some(dir) => load_demo(dir).map(Some),
+        None => Ok(None),
+    };
+    let (centre, demo) = both(centre, demo)?;
+    Ok(Loaded {
+        settings,
+        centre,
+        demo,
+    })
+}
+
+/// `muster check-config [PATH]`: everything valid, counted, or every problem found.
+pub fn check_all(settings_path: Option<&Path>) -> Result<Summary, ConfigErrors> {
+    load_all(settings_path).map(|loaded| loaded.summary())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let settings = Settings::from_toml(Path::new("m.toml"), "").unwrap();
+        assert_eq!(settings, Settings::default());
+        assert_eq!(settings.server.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.centre.demo_dir, Some(PathBuf::from("config/demo")));
+    }
+
+    #[test]
+    fn an_empty_demo_dir_switches_the_demo_off() {
+        let settings =
+            Settings::from_toml(Path::new("m.toml"), "[centre]\ndemo_dir = \"\"\n").unwrap();
+        assert_eq!(settings.centre.demo_dir, None);
+    }
+
+    #[test]
+    fn settings_problems_name_their_line() {
+        let text = "[limits]\nping_interval_secs = 60\nidle_timeout_secs = 60\nclient_queue = 0\n";
+        let err = Settings::from_toml(Path::new("m.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("m.toml:4: limits.client_queue: must be greater than 0"),
+            "{err}"
+        );
+        assert!(
+            err.contains("m.toml:2: limits.ping_interval_secs: must be shorter"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_settings_keys_are_refused() {
+        let text = "[server]\nbind = \"127.0.0.1:1\"\nbnid = \"x\"\n";
+        let err = Settings::from_toml(Path::new("m.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.toml:3: server.bnid: unknown field"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn env_values_are_validated() {
+        let mut settings = Settings::default();
+        let err = settings
+            .apply_env(env(&[("MUSTER_STORE", "mongo")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("MUSTER_STORE"), "{err}");
+        let err = settings
+            .apply_env(env(&[("MUSTER_SNAPSHOT_EVERY", "0")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("MUSTER_SNAPSHOT_EVERY"), "{err}");
+        let err = settings
+            .apply_env(env(&[(
+                "MUSTER_ALLOWED_ORIGINS",
+                "https://a.example, ftp://b",
+            )]))
+            .unwrap_err();
+        assert!(err.to_string().contains("ftp://b"), "{err}");
+    }
+
+    #[test]
+    fn env_errors_become_located_problems() {
+        let mut settings = Settings::default();
+        let err = settings
+            .apply_env(env(&[("MUSTER_BIND", "nowhere")]))
+            .unwrap_err();
+        let errors = ConfigErrors::from(err);
+        assert_eq!(errors.0[0].field, "MUSTER_BIND");
+        assert!(
+            errors
+                .to_string()
+                .starts_with("environment: MUSTER_BIND: \"nowhere\"")
+        );
+    }
+
+    #[test]
+    fn a_missing_top_level_field_is_named() {
+        let err = centre_from_toml(Path::new("c.toml"), "name = \"x\"\n").unwrap_err();
+        assert_eq!(err.0[0].line, Some(1));
+        assert!(err.0[0].message.contains("missing field"), "{err}");
+    }
+}

@@ -151,7 +151,9 @@ impl Assignment {
 
     /// Required actions not yet done.
     pub fn missing_required(&self) -> impl Iterator<Item = &Action> {
-        self.actions.iter().filter(|a| a.required && a.done_at.is_none())
+        self.actions
+            .iter()
+            .filter(|a| a.required && a.done_at.is_none())
     }
 
     /// Sets the status and the timestamp that belongs to entering it.
@@ -195,7 +197,11 @@ mod tests {
         ];
         for &from in AssignmentStatus::ALL {
             for &to in AssignmentStatus::ALL {
-                assert_eq!(from.check_move(to).is_ok(), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.check_move(to).is_ok(),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
         assert_eq!(
@@ -207,14 +213,26 @@ mod tests {
     #[test]
     fn checklist_numbers_actions_and_rejects_empty_text() {
         let specs = vec![
-            ActionSpec { text: "Assess casualty".into(), required: true },
-            ActionSpec { text: "Report".into(), required: false },
+            ActionSpec {
+                text: "Assess casualty".into(),
+                required: true,
+            },
+            ActionSpec {
+                text: "Report".into(),
+                required: false,
+            },
         ];
         let actions = Assignment::checklist(&specs).unwrap();
         assert_eq!(actions[0].id, "act_1");
         assert_eq!(actions[1].id, "act_2");
         assert!(actions[0].required);
-        let bad = vec![ActionSpec { text: " ".into(), required: false }];
-        assert_eq!(Assignment::checklist(&bad).unwrap_err().to_string(), "actions[0].text: must not be empty");
+        let bad = vec![ActionSpec {
+            text: " ".into(),
+            required: false,
+        }];
+        assert_eq!(
+            Assignment::checklist(&bad).unwrap_err().to_string(),
+            "actions[0].text: must not be empty"
+        );
     }
 }

@@ -84,7 +84,11 @@ pub struct Caller {
 
 impl Caller {
     pub fn validate(&self) -> Result<(), DomainError> {
-        for (field, value) in [("caller.name", &self.name), ("caller.phone", &self.phone), ("caller.email", &self.email)] {
+        for (field, value) in [
+            ("caller.name", &self.name),
+            ("caller.phone", &self.phone),
+            ("caller.email", &self.email),
+        ] {
             if let Some(v) = value {
                 check_text(field, v, MAX_SHORT_TEXT, false)?;
             }
@@ -122,7 +126,11 @@ pub struct Contact {
 }
 
 /// Checks a new contact's fields.
-pub fn validate_new(caller: &Caller, location: Option<&Location>, summary: &str) -> Result<(), DomainError> {
+pub fn validate_new(
+    caller: &Caller,
+    location: Option<&Location>,
+    summary: &str,
+) -> Result<(), DomainError> {
     caller.validate()?;
     if let Some(l) = location {
         l.validate("location", false)?;
@@ -134,7 +142,11 @@ impl Contact {
     /// Linking is allowed until the contact is closed.
     pub fn check_linkable(&self) -> Result<(), DomainError> {
         if self.status == ContactStatus::Closed {
-            return Err(DomainError::InvalidTransition { entity: "contact", from: "closed".into(), to: "linked".into() });
+            return Err(DomainError::InvalidTransition {
+                entity: "contact",
+                from: "closed".into(),
+                to: "linked".into(),
+            });
         }
         Ok(())
     }
@@ -154,12 +166,18 @@ mod tests {
                 assert_eq!(ok, allowed.contains(&(from, to)), "{from} -> {to}");
             }
         }
-        assert_eq!(Taken.check_move(Queued).unwrap_err().to_string(), "contact cannot go from taken to queued");
+        assert_eq!(
+            Taken.check_move(Queued).unwrap_err().to_string(),
+            "contact cannot go from taken to queued"
+        );
     }
 
     #[test]
     fn channels_use_their_wire_names() {
-        assert_eq!(serde_json::to_string(&Channel::WalkIn).unwrap(), "\"walk_in\"");
+        assert_eq!(
+            serde_json::to_string(&Channel::WalkIn).unwrap(),
+            "\"walk_in\""
+        );
         assert!(serde_json::from_str::<Channel>("\"pigeon\"").is_err());
     }
 }

@@ -24,14 +24,20 @@ impl Location {
     /// Checks ranges and that a location says something.
     pub fn validate(&self, field: &str, required: bool) -> Result<(), DomainError> {
         if self.lat.is_some() != self.lon.is_some() {
-            return Err(DomainError::validation(field, "give both lat and lon, or neither"));
+            return Err(DomainError::validation(
+                field,
+                "give both lat and lon, or neither",
+            ));
         }
         if let Some((lat, lon)) = self.point() {
             check_coordinates(field, lat, lon)?;
         }
         let has_text = self.text.as_deref().is_some_and(|t| !t.trim().is_empty());
         if required && !has_text && self.point().is_none() {
-            return Err(DomainError::validation(field, "give a text description or lat and lon"));
+            return Err(DomainError::validation(
+                field,
+                "give a text description or lat and lon",
+            ));
         }
         if let Some(t) = &self.text {
             super::check_text(&format!("{field}.text"), t, super::MAX_SHORT_TEXT, false)?;
@@ -43,10 +49,16 @@ impl Location {
 /// Latitude within ±90, longitude within ±180, both finite.
 pub fn check_coordinates(field: &str, lat: f64, lon: f64) -> Result<(), DomainError> {
     if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-        return Err(DomainError::validation(&format!("{field}.lat"), "must be a number from -90 to 90"));
+        return Err(DomainError::validation(
+            &format!("{field}.lat"),
+            "must be a number from -90 to 90",
+        ));
     }
     if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
-        return Err(DomainError::validation(&format!("{field}.lon"), "must be a number from -180 to 180"));
+        return Err(DomainError::validation(
+            &format!("{field}.lon"),
+            "must be a number from -180 to 180",
+        ));
     }
     Ok(())
 }
@@ -56,7 +68,8 @@ pub fn haversine_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     const EARTH_RADIUS_M: f64 = 6_371_008.8;
     let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
     let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
-    let h = ((lat2 - lat1) / 2.0).sin().powi(2) + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
     2.0 * EARTH_RADIUS_M * h.sqrt().asin()
 }
 
@@ -73,9 +86,16 @@ mod tests {
 
     #[test]
     fn location_validation_names_the_field() {
-        let bad = Location { text: None, lat: Some(91.0), lon: Some(0.0) };
+        let bad = Location {
+            text: None,
+            lat: Some(91.0),
+            lon: Some(0.0),
+        };
         let err = bad.validate("location", true).unwrap_err();
-        assert_eq!(err.to_string(), "location.lat: must be a number from -90 to 90");
+        assert_eq!(
+            err.to_string(),
+            "location.lat: must be a number from -90 to 90"
+        );
         assert!(Location::default().validate("location", true).is_err());
         assert!(Location::default().validate("location", false).is_ok());
     }

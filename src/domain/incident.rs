@@ -175,9 +175,18 @@ pub mod rules {
 
     /// Every rule, with what it protects, for error messages and the conformance report.
     pub const ALL: &[(&str, &str)] = &[
-        (DISPATCH_REQUIRES_ASSESSMENT, "validity and priority assessed before dispatch"),
-        (CLOSE_REQUIRES_ACTIONS, "every required action done before closing"),
-        (REQUIRED_SKILLS, "resources sent have the skills the incident type requires"),
+        (
+            DISPATCH_REQUIRES_ASSESSMENT,
+            "validity and priority assessed before dispatch",
+        ),
+        (
+            CLOSE_REQUIRES_ACTIONS,
+            "every required action done before closing",
+        ),
+        (
+            REQUIRED_SKILLS,
+            "resources sent have the skills the incident type requires",
+        ),
     ];
 
     pub fn is_known(rule: &str) -> bool {
@@ -217,15 +226,24 @@ mod tests {
         ];
         for &from in IncidentStatus::ALL {
             for &to in IncidentStatus::ALL {
-                assert_eq!(from.check_move(to).is_ok(), allowed.contains(&(from, to)), "{from} -> {to}");
+                assert_eq!(
+                    from.check_move(to).is_ok(),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
             }
         }
-        assert_eq!(New.check_move(Closed).unwrap_err().to_string(), "incident cannot go from new to closed");
+        assert_eq!(
+            New.check_move(Closed).unwrap_err().to_string(),
+            "incident cannot go from new to closed"
+        );
     }
 
     #[test]
     fn references_are_year_and_six_digits() {
-        let at = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-03-01T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(reference(at, 123), "INC-2026-000123");
     }
 }

@@ -39,7 +39,12 @@ impl FromStr for Audience {
     type Err = DomainError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || DomainError::validation("audience", "use all, team:<name>, incident:<id>, resource:<id> or user:<id>");
+        let bad = || {
+            DomainError::validation(
+                "audience",
+                "use all, team:<name>, incident:<id>, resource:<id> or user:<id>",
+            )
+        };
         if s == "all" {
             return Ok(Audience::All);
         }
@@ -93,7 +98,13 @@ mod tests {
 
     #[test]
     fn audiences_round_trip_through_their_wire_form() {
-        for s in ["all", "team:north", "incident:inc_4", "resource:res_2", "user:usr_9"] {
+        for s in [
+            "all",
+            "team:north",
+            "incident:inc_4",
+            "resource:res_2",
+            "user:usr_9",
+        ] {
             let a: Audience = s.parse().unwrap();
             assert_eq!(a.to_string(), s);
         }

@@ -25,7 +25,11 @@ pub const MAX_SHORT_TEXT: usize = 500;
 pub enum DomainError {
     /// The lifecycle does not allow this move.
     #[error("{entity} cannot go from {from} to {to}")]
-    InvalidTransition { entity: &'static str, from: String, to: String },
+    InvalidTransition {
+        entity: &'static str,
+        from: String,
+        to: String,
+    },
     /// A field is missing or malformed.
     #[error("{field}: {reason}")]
     Validation { field: String, reason: String },
@@ -36,11 +40,17 @@ pub enum DomainError {
 
 impl DomainError {
     pub fn validation(field: &str, reason: &str) -> Self {
-        DomainError::Validation { field: field.to_string(), reason: reason.to_string() }
+        DomainError::Validation {
+            field: field.to_string(),
+            reason: reason.to_string(),
+        }
     }
 
     pub fn violation(rule: &str, message: impl Into<String>) -> Self {
-        DomainError::ProcedureViolation { rule: rule.to_string(), message: message.into() }
+        DomainError::ProcedureViolation {
+            rule: rule.to_string(),
+            message: message.into(),
+        }
     }
 }
 
@@ -50,7 +60,10 @@ pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result
         return Err(DomainError::validation(field, "must not be empty"));
     }
     if text.chars().count() > max {
-        return Err(DomainError::validation(field, &format!("must be at most {max} characters")));
+        return Err(DomainError::validation(
+            field,
+            &format!("must be at most {max} characters"),
+        ));
     }
     Ok(())
 }
@@ -71,7 +84,11 @@ pub trait Lifecycle: Copy + PartialEq + std::fmt::Debug + serde::Serialize + 'st
         if self.next().contains(&to) {
             Ok(())
         } else {
-            Err(DomainError::InvalidTransition { entity: Self::ENTITY, from: self.name().into(), to: to.name().into() })
+            Err(DomainError::InvalidTransition {
+                entity: Self::ENTITY,
+                from: self.name().into(),
+                to: to.name().into(),
+            })
         }
     }
 }

@@ -22,7 +22,13 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [Role::Operator, Role::Supervisor, Role::Field, Role::Admin, Role::Intake];
+    pub const ALL: [Role; 5] = [
+        Role::Operator,
+        Role::Supervisor,
+        Role::Field,
+        Role::Admin,
+        Role::Intake,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -19,7 +19,11 @@ pub struct Actor {
 impl Actor {
     /// The hub itself: timers and start-up seeding.
     pub fn system() -> Actor {
-        Actor { user_id: UserId(super::event::SYSTEM_ACTOR.into()), role: Role::Admin, resource_id: None }
+        Actor {
+            user_id: UserId(super::event::SYSTEM_ACTOR.into()),
+            role: Role::Admin,
+            resource_id: None,
+        }
     }
 }
 
@@ -44,7 +48,9 @@ pub fn permits(role: Role, command: &Command) -> bool {
         UserCreate { .. } | UserDisable { .. } | UserPassword { .. } | ResourceRegister { .. } => {
             role.can_administer()
         }
-        ResourceStatus { .. } | ResourceLocate { .. } => desk || role.is_field() || role.can_administer(),
+        ResourceStatus { .. } | ResourceLocate { .. } => {
+            desk || role.is_field() || role.can_administer()
+        }
         AssignmentCreate { .. } | AssignmentCancel { .. } => desk,
         // The desk acts for units that report by radio.
         AssignmentAcknowledge { .. }
@@ -60,7 +66,11 @@ pub fn permits(role: Role, command: &Command) -> bool {
 /// The role check, then the scope check for field users.
 pub fn authorize(state: &State, command: &Command, actor: &Actor) -> Result<(), Error> {
     if !permits(actor.role, command) {
-        return Err(Error::Forbidden(format!("a {} may not {}", actor.role.as_str(), command.kind())));
+        return Err(Error::Forbidden(format!(
+            "a {} may not {}",
+            actor.role.as_str(),
+            command.kind()
+        )));
     }
     if actor.role.is_field() {
         check_field_scope(state, command, actor)?;
@@ -71,7 +81,12 @@ pub fn authorize(state: &State, command: &Command, actor: &Actor) -> Result<(), 
 fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<(), Error> {
     use Command::*;
     let own = actor.resource_id.as_ref();
-    let refuse = || Error::Forbidden(format!("{} concerns another resource's work", command.kind()));
+    let refuse = || {
+        Error::Forbidden(format!(
+            "{} concerns another resource's work",
+            command.kind()
+        ))
+    };
     let owns_resource = |r: &ResourceId| own == Some(r);
     match command {
         AssignmentAcknowledge { assignment_id }
@@ -79,7 +94,10 @@ fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<
         | AssignmentProgress { assignment_id, .. }
         | AssignmentActionDone { assignment_id, .. }
         | Checkin { assignment_id, .. } => {
-            let a = state.assignments.get(assignment_id).ok_or_else(|| Error::not_found("assignment", assignment_id))?;
+            let a = state
+                .assignments
+                .get(assignment_id)
+                .ok_or_else(|| Error::not_found("assignment", assignment_id))?;
             if !owns_resource(&a.resource_id) {
                 return Err(refuse());
             }
@@ -90,8 +108,15 @@ fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<
             }
         }
         IncidentNote { incident_id, .. } => {
-            let i = state.incidents.get(incident_id).ok_or_else(|| Error::not_found("incident", incident_id))?;
-            let mine = i.assignment_ids.iter().filter_map(|a| state.assignments.get(a)).any(|a| owns_resource(&a.resource_id));
+            let i = state
+                .incidents
+                .get(incident_id)
+                .ok_or_else(|| Error::not_found("incident", incident_id))?;
+            let mine = i
+                .assignment_ids
+                .iter()
+                .filter_map(|a| state.assignments.get(a))
+                .any(|a| owns_resource(&a.resource_id));
             if !mine {
                 return Err(refuse());
             }

@@ -32,7 +32,10 @@ pub enum Command {
     #[serde(rename = "contact.take")]
     ContactTake { contact_id: ContactId },
     #[serde(rename = "contact.link")]
-    ContactLink { contact_id: ContactId, incident_id: IncidentId },
+    ContactLink {
+        contact_id: ContactId,
+        incident_id: IncidentId,
+    },
     #[serde(rename = "contact.close")]
     ContactClose {
         contact_id: ContactId,
@@ -51,7 +54,10 @@ pub enum Command {
         location: Location,
     },
     #[serde(rename = "incident.answer")]
-    IncidentAnswer { incident_id: IncidentId, answers: BTreeMap<String, serde_json::Value> },
+    IncidentAnswer {
+        incident_id: IncidentId,
+        answers: BTreeMap<String, serde_json::Value>,
+    },
     #[serde(rename = "incident.assess")]
     IncidentAssess {
         incident_id: IncidentId,
@@ -72,17 +78,34 @@ pub enum Command {
         urgency: Option<String>,
     },
     #[serde(rename = "incident.note")]
-    IncidentNote { incident_id: IncidentId, text: String },
+    IncidentNote {
+        incident_id: IncidentId,
+        text: String,
+    },
     #[serde(rename = "incident.resolve")]
-    IncidentResolve { incident_id: IncidentId, outcome: String, summary: String },
+    IncidentResolve {
+        incident_id: IncidentId,
+        outcome: String,
+        summary: String,
+    },
     #[serde(rename = "incident.close")]
     IncidentClose { incident_id: IncidentId },
     #[serde(rename = "incident.reopen")]
-    IncidentReopen { incident_id: IncidentId, reason: String },
+    IncidentReopen {
+        incident_id: IncidentId,
+        reason: String,
+    },
     #[serde(rename = "incident.cancel")]
-    IncidentCancel { incident_id: IncidentId, reason: String },
+    IncidentCancel {
+        incident_id: IncidentId,
+        reason: String,
+    },
     #[serde(rename = "incident.override")]
-    IncidentOverride { incident_id: IncidentId, rule: String, justification: String },
+    IncidentOverride {
+        incident_id: IncidentId,
+        rule: String,
+        justification: String,
+    },
 
     #[serde(rename = "user.create")]
     UserCreate {
@@ -121,9 +144,16 @@ pub enum Command {
         location: Option<Location>,
     },
     #[serde(rename = "resource.status")]
-    ResourceStatus { resource_id: ResourceId, status: ResourceStatus },
+    ResourceStatus {
+        resource_id: ResourceId,
+        status: ResourceStatus,
+    },
     #[serde(rename = "resource.locate")]
-    ResourceLocate { resource_id: ResourceId, lat: f64, lon: f64 },
+    ResourceLocate {
+        resource_id: ResourceId,
+        lat: f64,
+        lon: f64,
+    },
 
     #[serde(rename = "assignment.create")]
     AssignmentCreate {
@@ -139,9 +169,15 @@ pub enum Command {
     #[serde(rename = "assignment.acknowledge")]
     AssignmentAcknowledge { assignment_id: AssignmentId },
     #[serde(rename = "assignment.decline")]
-    AssignmentDecline { assignment_id: AssignmentId, reason: String },
+    AssignmentDecline {
+        assignment_id: AssignmentId,
+        reason: String,
+    },
     #[serde(rename = "assignment.progress")]
-    AssignmentProgress { assignment_id: AssignmentId, status: AssignmentStatus },
+    AssignmentProgress {
+        assignment_id: AssignmentId,
+        status: AssignmentStatus,
+    },
     #[serde(rename = "assignment.action_done")]
     AssignmentActionDone {
         assignment_id: AssignmentId,
@@ -150,7 +186,10 @@ pub enum Command {
         note: Option<String>,
     },
     #[serde(rename = "assignment.cancel")]
-    AssignmentCancel { assignment_id: AssignmentId, reason: String },
+    AssignmentCancel {
+        assignment_id: AssignmentId,
+        reason: String,
+    },
     #[serde(rename = "checkin")]
     Checkin {
         assignment_id: AssignmentId,

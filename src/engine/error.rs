@@ -16,7 +16,11 @@ pub enum Error {
     NotFound { what: &'static str, id: String },
     /// The lifecycle does not allow the move.
     #[error("{entity} cannot go from {from} to {to}")]
-    InvalidTransition { entity: &'static str, from: String, to: String },
+    InvalidTransition {
+        entity: &'static str,
+        from: String,
+        to: String,
+    },
     /// A field is missing or malformed.
     #[error("{field}: {reason}")]
     ValidationFailed { field: String, reason: String },
@@ -47,20 +51,30 @@ impl Error {
     }
 
     pub fn not_found(what: &'static str, id: impl ToString) -> Self {
-        Error::NotFound { what, id: id.to_string() }
+        Error::NotFound {
+            what,
+            id: id.to_string(),
+        }
     }
 
     pub fn validation(field: &str, reason: impl Into<String>) -> Self {
-        Error::ValidationFailed { field: field.to_string(), reason: reason.into() }
+        Error::ValidationFailed {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
     }
 }
 
 impl From<DomainError> for Error {
     fn from(e: DomainError) -> Self {
         match e {
-            DomainError::InvalidTransition { entity, from, to } => Error::InvalidTransition { entity, from, to },
+            DomainError::InvalidTransition { entity, from, to } => {
+                Error::InvalidTransition { entity, from, to }
+            }
             DomainError::Validation { field, reason } => Error::ValidationFailed { field, reason },
-            DomainError::ProcedureViolation { rule, message } => Error::ProcedureViolation { rule, message },
+            DomainError::ProcedureViolation { rule, message } => {
+                Error::ProcedureViolation { rule, message }
+            }
         }
     }
 }

@@ -26,7 +26,10 @@ pub enum Event {
     #[serde(rename = "contact.taken")]
     ContactTaken { contact_id: ContactId },
     #[serde(rename = "contact.linked")]
-    ContactLinked { contact_id: ContactId, incident_id: IncidentId },
+    ContactLinked {
+        contact_id: ContactId,
+        incident_id: IncidentId,
+    },
     #[serde(rename = "contact.closed")]
     ContactClosed {
         contact_id: ContactId,
@@ -48,46 +51,84 @@ pub enum Event {
         rule: Option<String>,
     },
     #[serde(rename = "incident.assessed")]
-    IncidentAssessed { incident_id: IncidentId, assessment: Assessment },
+    IncidentAssessed {
+        incident_id: IncidentId,
+        assessment: Assessment,
+    },
     #[serde(rename = "incident.noted")]
     IncidentNoted { incident_id: IncidentId, note: Note },
     /// A status change that follows from another step (dispatch, first resource en
     /// route, assessment, every resource stood down).
     #[serde(rename = "incident.status_changed")]
-    IncidentStatusChanged { incident_id: IncidentId, from: IncidentStatus, status: IncidentStatus },
+    IncidentStatusChanged {
+        incident_id: IncidentId,
+        from: IncidentStatus,
+        status: IncidentStatus,
+    },
     #[serde(rename = "incident.resolved")]
-    IncidentResolved { incident_id: IncidentId, outcome: String, summary: String },
+    IncidentResolved {
+        incident_id: IncidentId,
+        outcome: String,
+        summary: String,
+    },
     #[serde(rename = "incident.closed")]
     IncidentClosed { incident_id: IncidentId },
     #[serde(rename = "incident.reopened")]
-    IncidentReopened { incident_id: IncidentId, reason: String },
+    IncidentReopened {
+        incident_id: IncidentId,
+        reason: String,
+    },
     #[serde(rename = "incident.cancelled")]
-    IncidentCancelled { incident_id: IncidentId, reason: String },
+    IncidentCancelled {
+        incident_id: IncidentId,
+        reason: String,
+    },
     #[serde(rename = "incident.overridden")]
-    IncidentOverridden { incident_id: IncidentId, rule: String, justification: String },
+    IncidentOverridden {
+        incident_id: IncidentId,
+        rule: String,
+        justification: String,
+    },
 
     #[serde(rename = "user.created")]
     UserCreated { user: User },
     #[serde(rename = "user.disabled")]
     UserDisabled { user_id: UserId },
     #[serde(rename = "user.password_changed")]
-    UserPasswordChanged { user_id: UserId, password_hash: String },
+    UserPasswordChanged {
+        user_id: UserId,
+        password_hash: String,
+    },
 
     #[serde(rename = "resource.registered")]
     ResourceRegistered { resource: Resource },
     #[serde(rename = "resource.status_changed")]
-    ResourceStatusChanged { resource_id: ResourceId, from: ResourceStatus, status: ResourceStatus },
+    ResourceStatusChanged {
+        resource_id: ResourceId,
+        from: ResourceStatus,
+        status: ResourceStatus,
+    },
     #[serde(rename = "resource.located")]
-    ResourceLocated { resource_id: ResourceId, lat: f64, lon: f64 },
+    ResourceLocated {
+        resource_id: ResourceId,
+        lat: f64,
+        lon: f64,
+    },
 
     #[serde(rename = "assignment.created")]
     AssignmentCreated { assignment: Assignment },
     #[serde(rename = "assignment.acknowledged")]
     AssignmentAcknowledged { assignment_id: AssignmentId },
     #[serde(rename = "assignment.declined")]
-    AssignmentDeclined { assignment_id: AssignmentId, reason: String },
+    AssignmentDeclined {
+        assignment_id: AssignmentId,
+        reason: String,
+    },
     #[serde(rename = "assignment.progressed")]
-    AssignmentProgressed { assignment_id: AssignmentId, status: AssignmentStatus },
+    AssignmentProgressed {
+        assignment_id: AssignmentId,
+        status: AssignmentStatus,
+    },
     #[serde(rename = "assignment.action_done")]
     AssignmentActionDone {
         assignment_id: AssignmentId,
@@ -96,7 +137,10 @@ pub enum Event {
         note: Option<String>,
     },
     #[serde(rename = "assignment.cancelled")]
-    AssignmentCancelled { assignment_id: AssignmentId, reason: String },
+    AssignmentCancelled {
+        assignment_id: AssignmentId,
+        reason: String,
+    },
     #[serde(rename = "checkin.recorded")]
     CheckinRecorded {
         assignment_id: AssignmentId,
@@ -108,7 +152,10 @@ pub enum Event {
     #[serde(rename = "message.broadcast")]
     MessageBroadcast { message: Message },
     #[serde(rename = "message.acknowledged")]
-    MessageAcknowledged { message_id: MessageId, user_id: UserId },
+    MessageAcknowledged {
+        message_id: MessageId,
+        user_id: UserId,
+    },
 }
 
 impl Event {
@@ -170,9 +217,10 @@ impl Event {
                 user.password_hash.clear();
                 Some(Event::UserCreated { user })
             }
-            Event::UserPasswordChanged { user_id, .. } => {
-                Some(Event::UserPasswordChanged { user_id: user_id.clone(), password_hash: String::new() })
-            }
+            Event::UserPasswordChanged { user_id, .. } => Some(Event::UserPasswordChanged {
+                user_id: user_id.clone(),
+                password_hash: String::new(),
+            }),
             _ => None,
         }
     }

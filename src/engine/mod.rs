@@ -33,16 +33,33 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(centre: Centre) -> Self {
-        Engine { centre: Arc::new(centre) }
+        Engine {
+            centre: Arc::new(centre),
+        }
     }
 
     /// Decides a command against the current state. On success the events are in the
     /// order they must be applied; the `i`th will get `seq = state.seq + 1 + i`.
-    pub fn handle(&self, state: &State, command: &Command, actor: &Actor, now: DateTime<Utc>) -> Result<Vec<Event>, Error> {
+    pub fn handle(
+        &self,
+        state: &State,
+        command: &Command,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, Error> {
         authz::authorize(state, command, actor)?;
-        let mut cx = handle::Cx { centre: &self.centre, state, actor, now, events: Vec::new() };
+        let mut cx = handle::Cx {
+            centre: &self.centre,
+            state,
+            actor,
+            now,
+            events: Vec::new(),
+        };
         cx.dispatch(command)?;
-        debug_assert!(!cx.events.is_empty(), "an accepted command always records something");
+        debug_assert!(
+            !cx.events.is_empty(),
+            "an accepted command always records something"
+        );
         Ok(cx.events)
     }
 

@@ -89,9 +89,10 @@ impl State {
             | AssignmentProgressed { assignment_id, .. }
             | AssignmentActionDone { assignment_id, .. }
             | AssignmentCancelled { assignment_id, .. }
-            | CheckinRecorded { assignment_id, .. } => {
-                self.assignments.get(assignment_id).map(|a| a.incident_id.clone())
-            }
+            | CheckinRecorded { assignment_id, .. } => self
+                .assignments
+                .get(assignment_id)
+                .map(|a| a.incident_id.clone()),
             MessageBroadcast { message } => match &message.audience {
                 crate::domain::message::Audience::Incident(id) => Some(id.clone()),
                 _ => None,
@@ -112,7 +113,9 @@ impl State {
     }
 
     fn remember_result(&mut self, rec: &Record) {
-        let Some(command_id) = &rec.command_id else { return };
+        let Some(command_id) = &rec.command_id else {
+            return;
+        };
         let key = result_key(&rec.actor, command_id);
         let outcome = self.results.entry(key.clone()).or_insert_with(|| {
             self.result_order.push_back(key);
@@ -132,9 +135,10 @@ impl State {
     fn apply_event(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         use Event::*;
         match event {
-            ContactReceived { .. } | ContactTaken { .. } | ContactLinked { .. } | ContactClosed { .. } => {
-                self.apply_contact(event, at, actor)
-            }
+            ContactReceived { .. }
+            | ContactTaken { .. }
+            | ContactLinked { .. }
+            | ContactClosed { .. } => self.apply_contact(event, at, actor),
             IncidentOpened { .. }
             | IncidentAnswered { .. }
             | IncidentAssessed { .. }
@@ -145,7 +149,9 @@ impl State {
             | IncidentReopened { .. }
             | IncidentCancelled { .. }
             | IncidentOverridden { .. } => self.apply_incident(event, at, actor),
-            UserCreated { .. } | UserDisabled { .. } | UserPasswordChanged { .. } => self.apply_user(event),
+            UserCreated { .. } | UserDisabled { .. } | UserPasswordChanged { .. } => {
+                self.apply_user(event)
+            }
             ResourceRegistered { .. } | ResourceStatusChanged { .. } | ResourceLocated { .. } => {
                 self.apply_resource(event, at)
             }
@@ -172,7 +178,10 @@ impl State {
                     c.taken_by = Some(actor.clone());
                 }
             }
-            Event::ContactLinked { contact_id, incident_id } => {
+            Event::ContactLinked {
+                contact_id,
+                incident_id,
+            } => {
                 if let Some(c) = self.contacts.get_mut(contact_id) {
                     c.incident_id = Some(incident_id.clone());
                 }
@@ -182,7 +191,11 @@ impl State {
                     i.contact_ids.push(contact_id.clone());
                 }
             }
-            Event::ContactClosed { contact_id, outcome, note } => {
+            Event::ContactClosed {
+                contact_id,
+                outcome,
+                note,
+            } => {
                 if let Some(c) = self.contacts.get_mut(contact_id) {
                     c.status = ContactStatus::Closed;
                     c.closed_at = Some(at);
@@ -201,11 +214,16 @@ impl State {
             self.incidents.insert(incident.id.clone(), incident.clone());
             return;
         }
-        let Some(id) = self.incident_of(event) else { return };
-        let Some(i) = self.incidents.get_mut(&id) else { return };
+        let Some(id) = self.incident_of(event) else {
+            return;
+        };
+        let Some(i) = self.incidents.get_mut(&id) else {
+            return;
+        };
         match event {
             Event::IncidentAnswered { answers, .. } => {
-                i.answers.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
+                i.answers
+                    .extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             Event::IncidentAssessed { assessment, .. } => {
                 i.validity = assessment.validity;
@@ -219,7 +237,9 @@ impl State {
                 i.status = *status;
                 i.stamp(*status, at);
             }
-            Event::IncidentResolved { outcome, summary, .. } => {
+            Event::IncidentResolved {
+                outcome, summary, ..
+            } => {
                 i.status = IncidentStatus::Resolved;
                 i.stamp(IncidentStatus::Resolved, at);
                 i.outcome = Some(outcome.clone());
@@ -241,7 +261,11 @@ impl State {
                 i.stamp(IncidentStatus::Cancelled, at);
                 i.cancel_reason = Some(reason.clone());
             }
-            Event::IncidentOverridden { rule, justification, .. } => {
+            Event::IncidentOverridden {
+                rule,
+                justification,
+                ..
+            } => {
                 i.overrides.push(crate::domain::incident::Override {
                     rule: rule.clone(),
                     justification: justification.clone(),
@@ -256,8 +280,13 @@ impl State {
     fn apply_user(&mut self, event: &Event) {
         match event {
             Event::UserCreated { user } => {
-                self.usernames.insert(user.username.to_lowercase(), user.id.clone());
-                if let Some(r) = user.resource_id.as_ref().and_then(|r| self.resources.get_mut(r)) {
+                self.usernames
+                    .insert(user.username.to_lowercase(), user.id.clone());
+                if let Some(r) = user
+                    .resource_id
+                    .as_ref()
+                    .and_then(|r| self.resources.get_mut(r))
+                {
                     r.user_id = Some(user.id.clone());
                 }
                 self.users.insert(user.id.clone(), user.clone());
@@ -267,7 +296,10 @@ impl State {
                     u.disabled = true;
                 }
             }
-            Event::UserPasswordChanged { user_id, password_hash } => {
+            Event::UserPasswordChanged {
+                user_id,
+                password_hash,
+            } => {
                 if let Some(u) = self.users.get_mut(user_id) {
                     u.password_hash = password_hash.clone();
                 }
@@ -281,15 +313,27 @@ impl State {
             Event::ResourceRegistered { resource } => {
                 self.resources.insert(resource.id.clone(), resource.clone());
             }
-            Event::ResourceStatusChanged { resource_id, status, .. } => {
+            Event::ResourceStatusChanged {
+                resource_id,
+                status,
+                ..
+            } => {
                 if let Some(r) = self.resources.get_mut(resource_id) {
                     r.status = *status;
                     r.status_at = at;
                 }
             }
-            Event::ResourceLocated { resource_id, lat, lon } => {
+            Event::ResourceLocated {
+                resource_id,
+                lat,
+                lon,
+            } => {
                 if let Some(r) = self.resources.get_mut(resource_id) {
-                    r.location = Some(Position { lat: *lat, lon: *lon, at });
+                    r.location = Some(Position {
+                        lat: *lat,
+                        lon: *lon,
+                        at,
+                    });
                 }
             }
             _ => {}
@@ -302,8 +346,12 @@ impl State {
             if let Some(i) = self.incidents.get_mut(&assignment.incident_id) {
                 i.assignment_ids.push(assignment.id.clone());
             }
-            self.active_by_resource.entry(assignment.resource_id.clone()).or_default().insert(assignment.id.clone());
-            self.assignments.insert(assignment.id.clone(), assignment.clone());
+            self.active_by_resource
+                .entry(assignment.resource_id.clone())
+                .or_default()
+                .insert(assignment.id.clone());
+            self.assignments
+                .insert(assignment.id.clone(), assignment.clone());
             return;
         }
         let id = match event {
@@ -315,7 +363,9 @@ impl State {
             | Event::CheckinRecorded { assignment_id, .. } => assignment_id,
             _ => return,
         };
-        let Some(a) = self.assignments.get_mut(id) else { return };
+        let Some(a) = self.assignments.get_mut(id) else {
+            return;
+        };
         match event {
             Event::AssignmentAcknowledged { .. } => a.enter(S::Acknowledged, at),
             Event::AssignmentDeclined { reason, .. } => {
@@ -323,7 +373,9 @@ impl State {
                 a.decline_reason = Some(reason.clone());
             }
             Event::AssignmentProgressed { status, .. } => a.enter(*status, at),
-            Event::AssignmentActionDone { action_id, note, .. } => {
+            Event::AssignmentActionDone {
+                action_id, note, ..
+            } => {
                 if let Some(action) = a.actions.iter_mut().find(|x| &x.id == action_id) {
                     action.done_at = Some(at);
                     action.done_by = Some(actor.clone());
@@ -353,7 +405,10 @@ impl State {
             Event::MessageBroadcast { message } => {
                 self.messages.insert(message.id.clone(), message.clone());
             }
-            Event::MessageAcknowledged { message_id, user_id } => {
+            Event::MessageAcknowledged {
+                message_id,
+                user_id,
+            } => {
                 if let Some(m) = self.messages.get_mut(message_id) {
                     m.acks.entry(user_id.clone()).or_insert(at);
                 }
@@ -363,7 +418,10 @@ impl State {
     }
 
     /// Active assignments of a resource.
-    pub fn active_assignments_of<'a>(&'a self, resource_id: &ResourceId) -> impl Iterator<Item = &'a Assignment> + 'a {
+    pub fn active_assignments_of<'a>(
+        &'a self,
+        resource_id: &ResourceId,
+    ) -> impl Iterator<Item = &'a Assignment> + 'a {
         self.active_by_resource
             .get(resource_id)
             .into_iter()

@@ -31,7 +31,10 @@ pub struct Viewer {
 
 impl Visibility {
     fn desk() -> Self {
-        Visibility { desk: true, ..Default::default() }
+        Visibility {
+            desk: true,
+            ..Default::default()
+        }
     }
 
     /// May `viewer` see the event?
@@ -45,7 +48,10 @@ impl Visibility {
         if viewer.role.sees_everything() {
             return self.desk;
         }
-        viewer.resource_id.as_ref().is_some_and(|r| self.resources.contains(r))
+        viewer
+            .resource_id
+            .as_ref()
+            .is_some_and(|r| self.resources.contains(r))
     }
 }
 
@@ -57,8 +63,13 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
         ResourceStatusChanged { resource_id, .. } | ResourceLocated { resource_id, .. } => {
             with_resources(vec![resource_id.clone()])
         }
-        MessageBroadcast { message } => message_audience(state, &message.audience, &message.sent_by),
-        MessageAcknowledged { message_id, user_id } => match state.messages.get(message_id) {
+        MessageBroadcast { message } => {
+            message_audience(state, &message.audience, &message.sent_by)
+        }
+        MessageAcknowledged {
+            message_id,
+            user_id,
+        } => match state.messages.get(message_id) {
             Some(m) => {
                 let mut v = message_audience(state, &m.audience, &m.sent_by);
                 v.users.push(user_id.clone());
@@ -74,14 +85,27 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
 }
 
 fn with_resources(resources: Vec<ResourceId>) -> Visibility {
-    Visibility { desk: true, resources, ..Default::default() }
+    Visibility {
+        desk: true,
+        resources,
+        ..Default::default()
+    }
 }
 
 /// Every resource ever assigned to the incident.
-pub fn resources_on(state: &State, incident_id: &crate::domain::ids::IncidentId) -> Vec<ResourceId> {
-    let Some(i) = state.incidents.get(incident_id) else { return Vec::new() };
-    let mut out: Vec<ResourceId> =
-        i.assignment_ids.iter().filter_map(|a| state.assignments.get(a)).map(|a| a.resource_id.clone()).collect();
+pub fn resources_on(
+    state: &State,
+    incident_id: &crate::domain::ids::IncidentId,
+) -> Vec<ResourceId> {
+    let Some(i) = state.incidents.get(incident_id) else {
+        return Vec::new();
+    };
+    let mut out: Vec<ResourceId> = i
+        .assignment_ids
+        .iter()
+        .filter_map(|a| state.assignments.get(a))
+        .map(|a| a.resource_id.clone())
+        .collect();
     out.sort();
     out.dedup();
     out
@@ -89,14 +113,26 @@ pub fn resources_on(state: &State, incident_id: &crate::domain::ids::IncidentId)
 
 fn message_audience(state: &State, audience: &Audience, sender: &UserId) -> Visibility {
     match audience {
-        Audience::All => Visibility { desk: true, everyone: true, ..Default::default() },
-        Audience::Team(team) => {
-            with_resources(state.resources.values().filter(|r| &r.team == team).map(|r| r.id.clone()).collect())
-        }
+        Audience::All => Visibility {
+            desk: true,
+            everyone: true,
+            ..Default::default()
+        },
+        Audience::Team(team) => with_resources(
+            state
+                .resources
+                .values()
+                .filter(|r| &r.team == team)
+                .map(|r| r.id.clone())
+                .collect(),
+        ),
         Audience::Incident(incident_id) => with_resources(resources_on(state, incident_id)),
         Audience::Resource(resource_id) => with_resources(vec![resource_id.clone()]),
-        Audience::User(user_id) => {
-            Visibility { desk: false, everyone: false, resources: vec![], users: vec![sender.clone(), user_id.clone()] }
-        }
+        Audience::User(user_id) => Visibility {
+            desk: false,
+            everyone: false,
+            resources: vec![],
+            users: vec![sender.clone(), user_id.clone()],
+        },
     }
 }

@@ -27,14 +27,20 @@ pub enum Backlog {
 
 impl Journal {
     pub fn new(capacity: usize, max_age: Duration) -> Self {
-        Journal { events: RwLock::new(VecDeque::with_capacity(capacity.min(65_536))), capacity, max_age }
+        Journal {
+            events: RwLock::new(VecDeque::with_capacity(capacity.min(65_536))),
+            capacity,
+            max_age,
+        }
     }
 
     /// Adds a durable batch, dropping what is too old or beyond capacity.
     pub fn push(&self, batch: &[Arc<Published>], now: DateTime<Utc>) {
         let mut events = self.events.write().unwrap_or_else(|e| e.into_inner());
         events.extend(batch.iter().cloned());
-        while events.len() > self.capacity || events.front().is_some_and(|e| now - e.at > self.max_age) {
+        while events.len() > self.capacity
+            || events.front().is_some_and(|e| now - e.at > self.max_age)
+        {
             events.pop_front();
         }
     }
@@ -56,6 +62,10 @@ impl Journal {
 
     /// The oldest time the journal still covers, if it holds anything.
     pub fn oldest(&self) -> Option<DateTime<Utc>> {
-        self.events.read().unwrap_or_else(|e| e.into_inner()).front().map(|e| e.at)
+        self.events
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .front()
+            .map(|e| e.at)
     }
 }

@@ -39,7 +39,12 @@ pub struct Published {
 }
 
 impl Published {
-    fn new(rec: &Record, stored: &StoredEvent, visibility: Visibility, incident_id: Option<IncidentId>) -> Self {
+    fn new(
+        rec: &Record,
+        stored: &StoredEvent,
+        visibility: Visibility,
+        incident_id: Option<IncidentId>,
+    ) -> Self {
         let body = match rec.event.redacted() {
             Some(safe) => serde_json::to_string(&safe).expect("events always serialise"),
             None => stored.body.clone(),
@@ -51,7 +56,14 @@ impl Published {
             serde_json::Value::String(stored.actor.clone()),
             body
         );
-        Published { seq: rec.seq, at: rec.at, kind: rec.event.kind(), incident_id, visibility, frame: frame.into() }
+        Published {
+            seq: rec.seq,
+            at: rec.at,
+            kind: rec.event.kind(),
+            incident_id,
+            visibility,
+            frame: frame.into(),
+        }
     }
 }
 
@@ -97,10 +109,18 @@ pub struct Hub {
 
 impl Hub {
     /// Loads the state from the log and starts the writer task.
-    pub async fn start(engine: Engine, log: Arc<dyn EventLog>, clock: Arc<dyn Clock>, options: HubOptions) -> Result<Hub, StoreError> {
+    pub async fn start(
+        engine: Engine,
+        log: Arc<dyn EventLog>,
+        clock: Arc<dyn Clock>,
+        options: HubOptions,
+    ) -> Result<Hub, StoreError> {
         let (state, head_hash) = recovery::load(log.as_ref()).await?;
         let read = Arc::new(RwLock::new(state.clone()));
-        let journal = Arc::new(Journal::new(options.journal_capacity, options.resume_window));
+        let journal = Arc::new(Journal::new(
+            options.journal_capacity,
+            options.resume_window,
+        ));
         let (events_tx, _) = broadcast::channel(options.publish_capacity);
         let (submit_tx, submit_rx) = mpsc::channel(options.queue);
         let sequencer = Sequencer {
@@ -116,14 +136,36 @@ impl Hub {
             stale: false,
         };
         tokio::spawn(sequencer.run(submit_rx));
-        Ok(Hub { submit_tx, read, journal, events_tx, log, engine, clock, options })
+        Ok(Hub {
+            submit_tx,
+            read,
+            journal,
+            events_tx,
+            log,
+            engine,
+            clock,
+            options,
+        })
     }
 
     /// Submits a command and waits until it is durable (or refused).
-    pub async fn submit(&self, actor: Actor, command_id: Option<String>, command: Command) -> Result<CommandOutcome, Error> {
+    pub async fn submit(
+        &self,
+        actor: Actor,
+        command_id: Option<String>,
+        command: Command,
+    ) -> Result<CommandOutcome, Error> {
         let (reply, rx) = oneshot::channel();
         let gone = || Error::Unavailable("the hub is shutting down".into());
-        self.submit_tx.send(Submission { actor, command_id, command, reply }).await.map_err(|_| gone())?;
+        self.submit_tx
+            .send(Submission {
+                actor,
+                command_id,
+                command,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }
 

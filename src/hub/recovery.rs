@@ -18,7 +18,10 @@ pub async fn load(log: &dyn EventLog) -> Result<(State, String), StoreError> {
     replay(log, &mut state, None).await?;
     let (head, hash) = log.head().await?;
     if head != state.seq {
-        return Err(StoreError::Corrupt(format!("replayed to seq {}, but the log's head is {head}", state.seq)));
+        return Err(StoreError::Corrupt(format!(
+            "replayed to seq {}, but the log's head is {head}",
+            state.seq
+        )));
     }
     Ok((state, hash))
 }
@@ -31,7 +34,11 @@ pub async fn state_at(log: &dyn EventLog, until: DateTime<Utc>) -> Result<State,
 }
 
 /// Applies the log after `state.seq`, stopping before the first event later than `until`.
-pub async fn replay(log: &dyn EventLog, state: &mut State, until: Option<DateTime<Utc>>) -> Result<(), StoreError> {
+pub async fn replay(
+    log: &dyn EventLog,
+    state: &mut State,
+    until: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
     loop {
         let page = log.read_from(state.seq, PAGE).await?;
         if page.is_empty() {
@@ -41,8 +48,9 @@ pub async fn replay(log: &dyn EventLog, state: &mut State, until: Option<DateTim
             if until.is_some_and(|u| stored.at > u) {
                 return Ok(());
             }
-            let rec = Record::from_stored(stored)
-                .map_err(|e| StoreError::Corrupt(format!("event {} cannot be read: {e}", stored.seq)))?;
+            let rec = Record::from_stored(stored).map_err(|e| {
+                StoreError::Corrupt(format!("event {} cannot be read: {e}", stored.seq))
+            })?;
             state.apply(&rec);
         }
     }

@@ -110,7 +110,12 @@ impl Sequencer {
 
     /// Decides one command, applying its events to the writer's state so the next
     /// command in the batch sees them.
-    fn decide(&mut self, s: &Submission, now: chrono::DateTime<chrono::Utc>, out: &mut Vec<Record>) -> Result<CommandOutcome, Error> {
+    fn decide(
+        &mut self,
+        s: &Submission,
+        now: chrono::DateTime<chrono::Utc>,
+        out: &mut Vec<Record>,
+    ) -> Result<CommandOutcome, Error> {
         let span = info_span!("command", id = s.command_id.as_deref().unwrap_or(""), kind = s.command.kind(),
             incident = s.command.incident_id().map(|i| i.as_str()).unwrap_or(""), user = %s.actor.user_id);
         let _enter = span.enter();
@@ -119,7 +124,13 @@ impl Sequencer {
         {
             return Ok(first.clone());
         }
-        let records = self.engine.records(&self.state, &s.command, &s.actor, s.command_id.as_deref(), now)?;
+        let records = self.engine.records(
+            &self.state,
+            &s.command,
+            &s.actor,
+            s.command_id.as_deref(),
+            now,
+        )?;
         let mut outcome = CommandOutcome::default();
         for r in &records {
             self.state.apply(r);
@@ -138,7 +149,12 @@ impl Sequencer {
         let mut batch = Vec::with_capacity(records.len());
         for (rec, st) in records.iter().zip(stored) {
             read.apply(rec);
-            batch.push(Arc::new(Published::new(rec, st, visibility::of(&read, rec), read.incident_of(&rec.event))));
+            batch.push(Arc::new(Published::new(
+                rec,
+                st,
+                visibility::of(&read, rec),
+                read.incident_of(&rec.event),
+            )));
         }
         drop(read);
         self.journal.push(&batch, self.clock.now());
@@ -150,7 +166,9 @@ impl Sequencer {
 
     fn maybe_snapshot(&self, written: u64) {
         let seq = self.state.seq;
-        if self.snapshot_every == 0 || seq / self.snapshot_every == (seq - written) / self.snapshot_every {
+        if self.snapshot_every == 0
+            || seq / self.snapshot_every == (seq - written) / self.snapshot_every
+        {
             return;
         }
         let state = self.state.clone();

@@ -18,23 +18,51 @@ impl Cx<'_> {
         match command {
             Command::AssignmentCreate { .. } => self.create_assignment(command)?,
             Command::AssignmentAcknowledge { assignment_id } => {
-                self.assignment(assignment_id)?.status.check_move(AssignmentStatus::Acknowledged)?;
-                self.emit(Event::AssignmentAcknowledged { assignment_id: assignment_id.clone() });
+                self.assignment(assignment_id)?
+                    .status
+                    .check_move(AssignmentStatus::Acknowledged)?;
+                self.emit(Event::AssignmentAcknowledged {
+                    assignment_id: assignment_id.clone(),
+                });
             }
-            Command::AssignmentDecline { assignment_id, reason } => {
+            Command::AssignmentDecline {
+                assignment_id,
+                reason,
+            } => {
                 short("reason", reason)?;
-                self.assignment(assignment_id)?.status.check_move(AssignmentStatus::Declined)?;
-                self.emit(Event::AssignmentDeclined { assignment_id: assignment_id.clone(), reason: reason.clone() });
+                self.assignment(assignment_id)?
+                    .status
+                    .check_move(AssignmentStatus::Declined)?;
+                self.emit(Event::AssignmentDeclined {
+                    assignment_id: assignment_id.clone(),
+                    reason: reason.clone(),
+                });
                 self.after_release(assignment_id)?;
             }
-            Command::AssignmentProgress { assignment_id, status } => self.progress(assignment_id, *status)?,
-            Command::AssignmentActionDone { assignment_id, action_id, note } => {
+            Command::AssignmentProgress {
+                assignment_id,
+                status,
+            } => self.progress(assignment_id, *status)?,
+            Command::AssignmentActionDone {
+                assignment_id,
+                action_id,
+                note,
+            } => {
                 optional("note", note.as_ref())?;
                 let a = self.assignment(assignment_id)?;
-                if matches!(a.status, AssignmentStatus::Declined | AssignmentStatus::Cancelled) {
-                    return Err(Error::InvalidTransition { entity: "assignment", from: a.status.name().into(), to: "action_done".into() });
+                if matches!(
+                    a.status,
+                    AssignmentStatus::Declined | AssignmentStatus::Cancelled
+                ) {
+                    return Err(Error::InvalidTransition {
+                        entity: "assignment",
+                        from: a.status.name().into(),
+                        to: "action_done".into(),
+                    });
                 }
-                let action = a.action(action_id).ok_or_else(|| Error::not_found("action", action_id))?;
+                let action = a
+                    .action(action_id)
+                    .ok_or_else(|| Error::not_found("action", action_id))?;
                 if action.done_at.is_some() {
                     return Err(Error::Conflict(format!("{action_id} is already done")));
                 }
@@ -44,19 +72,39 @@ impl Cx<'_> {
                     note: note.clone(),
                 });
             }
-            Command::AssignmentCancel { assignment_id, reason } => {
+            Command::AssignmentCancel {
+                assignment_id,
+                reason,
+            } => {
                 short("reason", reason)?;
-                self.assignment(assignment_id)?.status.check_move(AssignmentStatus::Cancelled)?;
-                self.emit(Event::AssignmentCancelled { assignment_id: assignment_id.clone(), reason: reason.clone() });
+                self.assignment(assignment_id)?
+                    .status
+                    .check_move(AssignmentStatus::Cancelled)?;
+                self.emit(Event::AssignmentCancelled {
+                    assignment_id: assignment_id.clone(),
+                    reason: reason.clone(),
+                });
                 self.after_release(assignment_id)?;
             }
-            Command::Checkin { assignment_id, ok, note } => {
+            Command::Checkin {
+                assignment_id,
+                ok,
+                note,
+            } => {
                 optional("note", note.as_ref())?;
                 let a = self.assignment(assignment_id)?;
                 if !a.status.is_active() {
-                    return Err(Error::InvalidTransition { entity: "assignment", from: a.status.name().into(), to: "checked_in".into() });
+                    return Err(Error::InvalidTransition {
+                        entity: "assignment",
+                        from: a.status.name().into(),
+                        to: "checked_in".into(),
+                    });
                 }
-                self.emit(Event::CheckinRecorded { assignment_id: assignment_id.clone(), ok: *ok, note: note.clone() });
+                self.emit(Event::CheckinRecorded {
+                    assignment_id: assignment_id.clone(),
+                    ok: *ok,
+                    note: note.clone(),
+                });
             }
             _ => unreachable!("dispatch routes only assignment commands here"),
         }
@@ -64,26 +112,52 @@ impl Cx<'_> {
     }
 
     fn create_assignment(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::AssignmentCreate { incident_id, resource_id, responsibilities, actions, reason } = command else {
+        let Command::AssignmentCreate {
+            incident_id,
+            resource_id,
+            responsibilities,
+            actions,
+            reason,
+        } = command
+        else {
             unreachable!()
         };
         let incident = self.incident(incident_id)?;
         let resource = self.resource(resource_id)?;
         if !incident.status.is_open() {
-            return Err(Error::InvalidTransition { entity: "incident", from: incident.status.name().into(), to: "dispatched".into() });
+            return Err(Error::InvalidTransition {
+                entity: "incident",
+                from: incident.status.name().into(),
+                to: "dispatched".into(),
+            });
         }
         self.check_dispatch_allowed(incident_id)?;
         if resource.status != ResourceStatus::Available {
-            return Err(Error::Conflict(format!("{resource_id} is {}, not available", resource.status)));
+            return Err(Error::Conflict(format!(
+                "{resource_id} is {}, not available",
+                resource.status
+            )));
         }
         let t = self.centre.incident_type(&incident.incident_type);
-        let missing: Vec<&String> =
-            t.map(|t| t.required_skills.iter().filter(|s| !resource.has_skill(s)).collect()).unwrap_or_default();
-        if !missing.is_empty() && !incident.is_overridden(rules::REQUIRED_SKILLS) && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        let missing: Vec<&String> = t
+            .map(|t| {
+                t.required_skills
+                    .iter()
+                    .filter(|s| !resource.has_skill(s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !missing.is_empty()
+            && !incident.is_overridden(rules::REQUIRED_SKILLS)
+            && reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
             let names: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
             return Err(Error::ProcedureViolation {
                 rule: rules::REQUIRED_SKILLS.into(),
-                message: format!("{resource_id} lacks required skills {}; give a reason to send it anyway", names.join(", ")),
+                message: format!(
+                    "{resource_id} lacks required skills {}; give a reason to send it anyway",
+                    names.join(", ")
+                ),
             });
         }
         let responsibilities = match responsibilities {
@@ -94,7 +168,15 @@ impl Cx<'_> {
         let specs: Vec<ActionSpec> = match actions {
             Some(a) => a.clone(),
             None => t
-                .map(|t| t.actions.iter().map(|a| ActionSpec { text: a.text.clone(), required: a.required }).collect())
+                .map(|t| {
+                    t.actions
+                        .iter()
+                        .map(|a| ActionSpec {
+                            text: a.text.clone(),
+                            required: a.required,
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         if let Some(r) = reason {
@@ -124,7 +206,11 @@ impl Cx<'_> {
         self.emit(Event::AssignmentCreated { assignment });
         self.set_resource_status(resource_id, ResourceStatus::Assigned)?;
         if matches!(from, IncidentStatus::New | IncidentStatus::Assessed) {
-            self.emit(Event::IncidentStatusChanged { incident_id: incident_id.clone(), from, status: IncidentStatus::Dispatched });
+            self.emit(Event::IncidentStatusChanged {
+                incident_id: incident_id.clone(),
+                from,
+                status: IncidentStatus::Dispatched,
+            });
         }
         Ok(())
     }
@@ -139,31 +225,54 @@ impl Cx<'_> {
         let problem = if i.assessments.is_empty() || i.priority.is_none() {
             Some("assess validity and priority before dispatch".to_string())
         } else if matches!(i.validity, Validity::FalseReport | Validity::Duplicate) {
-            Some(format!("the report is assessed as {}; reassess before dispatch", serde_json::to_value(i.validity).unwrap_or_default().as_str().unwrap_or("invalid")))
+            Some(format!(
+                "the report is assessed as {}; reassess before dispatch",
+                serde_json::to_value(i.validity)
+                    .unwrap_or_default()
+                    .as_str()
+                    .unwrap_or("invalid")
+            ))
         } else {
             None
         };
         match problem {
-            Some(message) => Err(Error::ProcedureViolation { rule: rules::DISPATCH_REQUIRES_ASSESSMENT.into(), message }),
+            Some(message) => Err(Error::ProcedureViolation {
+                rule: rules::DISPATCH_REQUIRES_ASSESSMENT.into(),
+                message,
+            }),
             None => Ok(()),
         }
     }
 
-    fn progress(&mut self, assignment_id: &AssignmentId, status: AssignmentStatus) -> Result<(), Error> {
+    fn progress(
+        &mut self,
+        assignment_id: &AssignmentId,
+        status: AssignmentStatus,
+    ) -> Result<(), Error> {
         if !status.is_progress() {
-            return Err(Error::validation("status", "use en_route, on_scene or completed"));
+            return Err(Error::validation(
+                "status",
+                "use en_route, on_scene or completed",
+            ));
         }
         let a = self.assignment(assignment_id)?;
         a.status.check_move(status)?;
         let (resource_id, incident_id) = (a.resource_id.clone(), a.incident_id.clone());
-        self.emit(Event::AssignmentProgressed { assignment_id: assignment_id.clone(), status });
+        self.emit(Event::AssignmentProgressed {
+            assignment_id: assignment_id.clone(),
+            status,
+        });
         match status.resource_status() {
             Some(rs) => self.set_resource_status(&resource_id, rs)?,
             None => self.free_resource(&resource_id, assignment_id)?,
         }
         let i = self.incident(&incident_id)?;
         if i.status == IncidentStatus::Dispatched {
-            self.emit(Event::IncidentStatusChanged { incident_id, from: IncidentStatus::Dispatched, status: IncidentStatus::InProgress });
+            self.emit(Event::IncidentStatusChanged {
+                incident_id,
+                from: IncidentStatus::Dispatched,
+                status: IncidentStatus::InProgress,
+            });
         }
         Ok(())
     }
@@ -182,13 +291,21 @@ impl Cx<'_> {
             .filter_map(|id| self.state.assignments.get(id))
             .any(|x| x.status.is_active());
         if i.status == IncidentStatus::Dispatched && !others_active {
-            self.emit(Event::IncidentStatusChanged { incident_id, from: IncidentStatus::Dispatched, status: IncidentStatus::Assessed });
+            self.emit(Event::IncidentStatusChanged {
+                incident_id,
+                from: IncidentStatus::Dispatched,
+                status: IncidentStatus::Assessed,
+            });
         }
         Ok(())
     }
 
     /// Stands down every active assignment of an incident (on cancellation).
-    pub(super) fn stand_down_all(&mut self, incident_id: &IncidentId, reason: &str) -> Result<(), Error> {
+    pub(super) fn stand_down_all(
+        &mut self,
+        incident_id: &IncidentId,
+        reason: &str,
+    ) -> Result<(), Error> {
         let active: Vec<(AssignmentId, ResourceId)> = self
             .incident(incident_id)?
             .assignment_ids
@@ -198,7 +315,10 @@ impl Cx<'_> {
             .map(|a| (a.id.clone(), a.resource_id.clone()))
             .collect();
         for (assignment_id, resource_id) in active {
-            self.emit(Event::AssignmentCancelled { assignment_id: assignment_id.clone(), reason: reason.to_string() });
+            self.emit(Event::AssignmentCancelled {
+                assignment_id: assignment_id.clone(),
+                reason: reason.to_string(),
+            });
             self.free_resource(&resource_id, &assignment_id)?;
         }
         Ok(())
@@ -206,20 +326,38 @@ impl Cx<'_> {
 
     /// The resource goes back to available unless another assignment still holds it
     /// or someone took it off the board meanwhile.
-    fn free_resource(&mut self, resource_id: &ResourceId, ending: &AssignmentId) -> Result<(), Error> {
-        let still_held = self.state.active_assignments_of(resource_id).any(|a| &a.id != ending);
+    fn free_resource(
+        &mut self,
+        resource_id: &ResourceId,
+        ending: &AssignmentId,
+    ) -> Result<(), Error> {
+        let still_held = self
+            .state
+            .active_assignments_of(resource_id)
+            .any(|a| &a.id != ending);
         let r = self.resource(resource_id)?;
-        let working = matches!(r.status, ResourceStatus::Assigned | ResourceStatus::EnRoute | ResourceStatus::OnScene);
+        let working = matches!(
+            r.status,
+            ResourceStatus::Assigned | ResourceStatus::EnRoute | ResourceStatus::OnScene
+        );
         if !still_held && working {
             self.set_resource_status(resource_id, ResourceStatus::Available)?;
         }
         Ok(())
     }
 
-    fn set_resource_status(&mut self, resource_id: &ResourceId, status: ResourceStatus) -> Result<(), Error> {
+    fn set_resource_status(
+        &mut self,
+        resource_id: &ResourceId,
+        status: ResourceStatus,
+    ) -> Result<(), Error> {
         let from = self.resource(resource_id)?.status;
         if from != status {
-            self.emit(Event::ResourceStatusChanged { resource_id: resource_id.clone(), from, status });
+            self.emit(Event::ResourceStatusChanged {
+                resource_id: resource_id.clone(),
+                from,
+                status,
+            });
         }
         Ok(())
     }

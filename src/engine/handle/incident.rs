@@ -14,15 +14,23 @@ impl Cx<'_> {
     pub(super) fn on_incident(&mut self, command: &Command) -> Result<(), Error> {
         match command {
             Command::IncidentOpen { .. } => self.open(command)?,
-            Command::IncidentAnswer { incident_id, answers } => {
+            Command::IncidentAnswer {
+                incident_id,
+                answers,
+            } => {
                 let i = self.incident(incident_id)?;
                 open_status(i)?;
-                let t = self.centre.incident_type(&i.incident_type).ok_or_else(|| unknown_type(&i.incident_type))?;
+                let t = self
+                    .centre
+                    .incident_type(&i.incident_type)
+                    .ok_or_else(|| unknown_type(&i.incident_type))?;
                 if answers.is_empty() {
                     return Err(Error::validation("answers", "give at least one answer"));
                 }
                 for (question, value) in answers {
-                    t.check_answer(question, value).map_err(|reason| Error::validation(&format!("answers.{question}"), reason))?;
+                    t.check_answer(question, value).map_err(|reason| {
+                        Error::validation(&format!("answers.{question}"), reason)
+                    })?;
                 }
                 let mut all = i.answers.clone();
                 all.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -38,13 +46,26 @@ impl Cx<'_> {
             Command::IncidentNote { incident_id, text } => {
                 long("text", text)?;
                 self.incident(incident_id)?;
-                let note = Note { text: text.clone(), by: self.actor.user_id.clone(), at: self.now };
-                self.emit(Event::IncidentNoted { incident_id: incident_id.clone(), note });
+                let note = Note {
+                    text: text.clone(),
+                    by: self.actor.user_id.clone(),
+                    at: self.now,
+                };
+                self.emit(Event::IncidentNoted {
+                    incident_id: incident_id.clone(),
+                    note,
+                });
             }
-            Command::IncidentResolve { incident_id, outcome, summary } => {
+            Command::IncidentResolve {
+                incident_id,
+                outcome,
+                summary,
+            } => {
                 short("outcome", outcome)?;
                 long("summary", summary)?;
-                self.incident(incident_id)?.status.check_move(IncidentStatus::Resolved)?;
+                self.incident(incident_id)?
+                    .status
+                    .check_move(IncidentStatus::Resolved)?;
                 self.emit(Event::IncidentResolved {
                     incident_id: incident_id.clone(),
                     outcome: outcome.clone(),
@@ -52,29 +73,57 @@ impl Cx<'_> {
                 });
             }
             Command::IncidentClose { incident_id } => self.close(incident_id)?,
-            Command::IncidentReopen { incident_id, reason } => {
+            Command::IncidentReopen {
+                incident_id,
+                reason,
+            } => {
                 short("reason", reason)?;
                 let i = self.incident(incident_id)?;
                 if i.status.is_open() {
-                    return Err(Error::InvalidTransition { entity: "incident", from: i.status.name().into(), to: "reopened".into() });
+                    return Err(Error::InvalidTransition {
+                        entity: "incident",
+                        from: i.status.name().into(),
+                        to: "reopened".into(),
+                    });
                 }
                 i.status.check_move(IncidentStatus::Assessed)?;
-                self.emit(Event::IncidentReopened { incident_id: incident_id.clone(), reason: reason.clone() });
+                self.emit(Event::IncidentReopened {
+                    incident_id: incident_id.clone(),
+                    reason: reason.clone(),
+                });
             }
-            Command::IncidentCancel { incident_id, reason } => {
+            Command::IncidentCancel {
+                incident_id,
+                reason,
+            } => {
                 short("reason", reason)?;
-                self.incident(incident_id)?.status.check_move(IncidentStatus::Cancelled)?;
+                self.incident(incident_id)?
+                    .status
+                    .check_move(IncidentStatus::Cancelled)?;
                 self.stand_down_all(incident_id, "incident cancelled")?;
-                self.emit(Event::IncidentCancelled { incident_id: incident_id.clone(), reason: reason.clone() });
+                self.emit(Event::IncidentCancelled {
+                    incident_id: incident_id.clone(),
+                    reason: reason.clone(),
+                });
             }
-            Command::IncidentOverride { incident_id, rule, justification } => {
+            Command::IncidentOverride {
+                incident_id,
+                rule,
+                justification,
+            } => {
                 if !rules::is_known(rule) {
                     let known: Vec<&str> = rules::ALL.iter().map(|(r, _)| *r).collect();
-                    return Err(Error::validation("rule", format!("unknown rule; known rules: {}", known.join(", "))));
+                    return Err(Error::validation(
+                        "rule",
+                        format!("unknown rule; known rules: {}", known.join(", ")),
+                    ));
                 }
                 long("justification", justification)?;
                 if justification.trim().len() < 10 {
-                    return Err(Error::validation("justification", "write at least 10 characters saying why"));
+                    return Err(Error::validation(
+                        "justification",
+                        "write at least 10 characters saying why",
+                    ));
                 }
                 self.incident(incident_id)?;
                 self.emit(Event::IncidentOverridden {
@@ -89,7 +138,15 @@ impl Cx<'_> {
     }
 
     fn open(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::IncidentOpen { contact_id, incident_type, description, location } = command else { unreachable!() };
+        let Command::IncidentOpen {
+            contact_id,
+            incident_type,
+            description,
+            location,
+        } = command
+        else {
+            unreachable!()
+        };
         if self.centre.incident_type(incident_type).is_none() {
             return Err(unknown_type(incident_type));
         }
@@ -130,35 +187,65 @@ impl Cx<'_> {
         self.emit(Event::IncidentOpened { incident });
         if let Some(c) = contact_id {
             self.take_if_queued(c)?;
-            self.emit(Event::ContactLinked { contact_id: c.clone(), incident_id: id });
+            self.emit(Event::ContactLinked {
+                contact_id: c.clone(),
+                incident_id: id,
+            });
         }
         Ok(())
     }
 
     fn assess(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::IncidentAssess { incident_id, validity, priority, method, reason, duplicate_of, impact, urgency } =
-            command
+        let Command::IncidentAssess {
+            incident_id,
+            validity,
+            priority,
+            method,
+            reason,
+            duplicate_of,
+            impact,
+            urgency,
+        } = command
         else {
             unreachable!()
         };
         let i = self.incident(incident_id)?;
         open_status(i)?;
         if reason.chars().count() > crate::domain::MAX_SHORT_TEXT {
-            return Err(Error::validation("reason", "must be at most 500 characters"));
+            return Err(Error::validation(
+                "reason",
+                "must be at most 500 characters",
+            ));
         }
-        let (priority, rule) = self.decide_priority(i, *method, *priority, reason, impact.as_deref(), urgency.as_deref())?;
+        let (priority, rule) = self.decide_priority(
+            i,
+            *method,
+            *priority,
+            reason,
+            impact.as_deref(),
+            urgency.as_deref(),
+        )?;
         if *validity == Validity::Duplicate {
             let Some(original) = duplicate_of else {
-                return Err(Error::validation("duplicate_of", "name the incident this one duplicates"));
+                return Err(Error::validation(
+                    "duplicate_of",
+                    "name the incident this one duplicates",
+                ));
             };
             if original == incident_id {
-                return Err(Error::validation("duplicate_of", "an incident cannot duplicate itself"));
+                return Err(Error::validation(
+                    "duplicate_of",
+                    "an incident cannot duplicate itself",
+                ));
             }
             self.incident(original)?;
         }
         let needs_priority = matches!(validity, Validity::Verified | Validity::Unverified);
         if needs_priority && priority.is_none() {
-            return Err(Error::validation("priority", "required unless the report is a duplicate or false"));
+            return Err(Error::validation(
+                "priority",
+                "required unless the report is a duplicate or false",
+            ));
         }
         let from = i.status;
         let assessment = Assessment {
@@ -171,9 +258,16 @@ impl Cx<'_> {
             by: self.actor.user_id.clone(),
             at: self.now,
         };
-        self.emit(Event::IncidentAssessed { incident_id: incident_id.clone(), assessment });
+        self.emit(Event::IncidentAssessed {
+            incident_id: incident_id.clone(),
+            assessment,
+        });
         if from == IncidentStatus::New {
-            self.emit(Event::IncidentStatusChanged { incident_id: incident_id.clone(), from, status: IncidentStatus::Assessed });
+            self.emit(Event::IncidentStatusChanged {
+                incident_id: incident_id.clone(),
+                from,
+                status: IncidentStatus::Assessed,
+            });
         }
         Ok(())
     }
@@ -191,23 +285,45 @@ impl Cx<'_> {
         match method {
             TriageMethod::Manual => {
                 if reason.trim().is_empty() {
-                    return Err(Error::validation("reason", "the manual method needs a reason"));
+                    return Err(Error::validation(
+                        "reason",
+                        "the manual method needs a reason",
+                    ));
                 }
                 Ok((given, None))
             }
             TriageMethod::Protocol => {
-                let t = self.centre.incident_type(&i.incident_type).ok_or_else(|| unknown_type(&i.incident_type))?;
+                let t = self
+                    .centre
+                    .incident_type(&i.incident_type)
+                    .ok_or_else(|| unknown_type(&i.incident_type))?;
                 let (computed, rule) = t.protocol_priority(&i.answers);
-                Ok((Some(given.unwrap_or(computed)), rule.or_else(|| Some("default".into()))))
+                Ok((
+                    Some(given.unwrap_or(computed)),
+                    rule.or_else(|| Some("default".into())),
+                ))
             }
             TriageMethod::Matrix => {
                 let (Some(impact), Some(urgency)) = (impact, urgency) else {
-                    return Err(Error::validation("impact", "the matrix method needs impact and urgency"));
+                    return Err(Error::validation(
+                        "impact",
+                        "the matrix method needs impact and urgency",
+                    ));
                 };
-                let p = self.centre.matrix.priority(impact, urgency).ok_or_else(|| {
-                    Error::validation("impact", format!("no matrix cell for impact {impact:?} and urgency {urgency:?}"))
-                })?;
-                Ok((Some(given.unwrap_or(p)), Some(format!("{impact}×{urgency}"))))
+                let p = self
+                    .centre
+                    .matrix
+                    .priority(impact, urgency)
+                    .ok_or_else(|| {
+                        Error::validation(
+                            "impact",
+                            format!("no matrix cell for impact {impact:?} and urgency {urgency:?}"),
+                        )
+                    })?;
+                Ok((
+                    Some(given.unwrap_or(p)),
+                    Some(format!("{impact}×{urgency}")),
+                ))
             }
         }
     }
@@ -220,8 +336,17 @@ impl Cx<'_> {
                 .assignment_ids
                 .iter()
                 .filter_map(|a| self.state.assignments.get(a))
-                .filter(|a| !matches!(a.status, crate::domain::assignment::AssignmentStatus::Cancelled | crate::domain::assignment::AssignmentStatus::Declined))
-                .flat_map(|a| a.missing_required().map(move |x| format!("{} {} ({})", a.id, x.id, x.text)))
+                .filter(|a| {
+                    !matches!(
+                        a.status,
+                        crate::domain::assignment::AssignmentStatus::Cancelled
+                            | crate::domain::assignment::AssignmentStatus::Declined
+                    )
+                })
+                .flat_map(|a| {
+                    a.missing_required()
+                        .map(move |x| format!("{} {} ({})", a.id, x.id, x.text))
+                })
                 .collect();
             if !missing.is_empty() {
                 return Err(Error::ProcedureViolation {
@@ -230,7 +355,9 @@ impl Cx<'_> {
                 });
             }
         }
-        self.emit(Event::IncidentClosed { incident_id: incident_id.clone() });
+        self.emit(Event::IncidentClosed {
+            incident_id: incident_id.clone(),
+        });
         Ok(())
     }
 }
@@ -240,10 +367,17 @@ fn open_status(i: &Incident) -> Result<(), Error> {
     if i.status.is_open() {
         Ok(())
     } else {
-        Err(Error::InvalidTransition { entity: "incident", from: i.status.name().into(), to: "assessed".into() })
+        Err(Error::InvalidTransition {
+            entity: "incident",
+            from: i.status.name().into(),
+            to: "assessed".into(),
+        })
     }
 }
 
 fn unknown_type(t: &str) -> Error {
-    Error::validation("type", format!("unknown incident type {t:?}; see GET /api/catalogue"))
+    Error::validation(
+        "type",
+        format!("unknown incident type {t:?}; see GET /api/catalogue"),
+    )
 }

@@ -11,7 +11,11 @@ use crate::engine::event::Event;
 impl Cx<'_> {
     pub(super) fn on_message(&mut self, command: &Command) -> Result<(), Error> {
         match command {
-            Command::MessageBroadcast { audience, text, requires_ack } => {
+            Command::MessageBroadcast {
+                audience,
+                text,
+                requires_ack,
+            } => {
                 long("text", text)?;
                 let recipients = self.recipients(audience)?;
                 let message = Message {
@@ -27,15 +31,26 @@ impl Cx<'_> {
                 self.emit(Event::MessageBroadcast { message });
             }
             Command::MessageAcknowledge { message_id } => {
-                let m = self.state.messages.get(message_id).ok_or_else(|| Error::not_found("message", message_id))?;
+                let m = self
+                    .state
+                    .messages
+                    .get(message_id)
+                    .ok_or_else(|| Error::not_found("message", message_id))?;
                 let me = &self.actor.user_id;
                 if !m.recipients.contains(me) {
-                    return Err(Error::Forbidden(format!("{message_id} was not addressed to you")));
+                    return Err(Error::Forbidden(format!(
+                        "{message_id} was not addressed to you"
+                    )));
                 }
                 if m.acks.contains_key(me) {
-                    return Err(Error::Conflict(format!("{message_id} is already acknowledged")));
+                    return Err(Error::Conflict(format!(
+                        "{message_id} is already acknowledged"
+                    )));
                 }
-                self.emit(Event::MessageAcknowledged { message_id: message_id.clone(), user_id: me.clone() });
+                self.emit(Event::MessageAcknowledged {
+                    message_id: message_id.clone(),
+                    user_id: me.clone(),
+                });
             }
             _ => unreachable!("dispatch routes only message commands here"),
         }
@@ -46,7 +61,10 @@ impl Cx<'_> {
     fn recipients(&self, audience: &Audience) -> Result<Vec<UserId>, Error> {
         let state = self.state;
         let users_of = |resources: Vec<crate::domain::ids::ResourceId>| -> Vec<UserId> {
-            resources.iter().filter_map(|r| state.resources.get(r)?.user_id.clone()).collect()
+            resources
+                .iter()
+                .filter_map(|r| state.resources.get(r)?.user_id.clone())
+                .collect()
         };
         let out = match audience {
             Audience::All => state
@@ -56,7 +74,12 @@ impl Cx<'_> {
                 .map(|u| u.id.clone())
                 .collect(),
             Audience::Team(team) => {
-                let members: Vec<_> = state.resources.values().filter(|r| &r.team == team).map(|r| r.id.clone()).collect();
+                let members: Vec<_> = state
+                    .resources
+                    .values()
+                    .filter(|r| &r.team == team)
+                    .map(|r| r.id.clone())
+                    .collect();
                 if members.is_empty() {
                     return Err(Error::not_found("team", team));
                 }

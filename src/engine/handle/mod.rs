@@ -36,9 +36,10 @@ impl Cx<'_> {
     pub fn dispatch(&mut self, command: &Command) -> Result<(), Error> {
         use Command::*;
         match command {
-            ContactReceive { .. } | ContactTake { .. } | ContactLink { .. } | ContactClose { .. } => {
-                self.on_contact(command)
-            }
+            ContactReceive { .. }
+            | ContactTake { .. }
+            | ContactLink { .. }
+            | ContactClose { .. } => self.on_contact(command),
             IncidentOpen { .. }
             | IncidentAnswer { .. }
             | IncidentAssess { .. }
@@ -75,19 +76,31 @@ impl Cx<'_> {
     }
 
     pub fn contact(&self, id: &ContactId) -> Result<&Contact, Error> {
-        self.state.contacts.get(id).ok_or_else(|| Error::not_found("contact", id))
+        self.state
+            .contacts
+            .get(id)
+            .ok_or_else(|| Error::not_found("contact", id))
     }
 
     pub fn incident(&self, id: &IncidentId) -> Result<&Incident, Error> {
-        self.state.incidents.get(id).ok_or_else(|| Error::not_found("incident", id))
+        self.state
+            .incidents
+            .get(id)
+            .ok_or_else(|| Error::not_found("incident", id))
     }
 
     pub fn resource(&self, id: &ResourceId) -> Result<&Resource, Error> {
-        self.state.resources.get(id).ok_or_else(|| Error::not_found("resource", id))
+        self.state
+            .resources
+            .get(id)
+            .ok_or_else(|| Error::not_found("resource", id))
     }
 
     pub fn assignment(&self, id: &AssignmentId) -> Result<&Assignment, Error> {
-        self.state.assignments.get(id).ok_or_else(|| Error::not_found("assignment", id))
+        self.state
+            .assignments
+            .get(id)
+            .ok_or_else(|| Error::not_found("assignment", id))
     }
 }
 

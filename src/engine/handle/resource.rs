@@ -19,14 +19,30 @@ impl Cx<'_> {
                 if u.disabled {
                     return Err(Error::Conflict(format!("{user_id} is already disabled")));
                 }
-                self.emit(Event::UserDisabled { user_id: user_id.clone() });
+                self.emit(Event::UserDisabled {
+                    user_id: user_id.clone(),
+                });
             }
-            Command::UserPassword { user_id, password_hash, .. } => {
+            Command::UserPassword {
+                user_id,
+                password_hash,
+                ..
+            } => {
                 self.user(user_id)?;
                 let password_hash = prepared(password_hash)?;
-                self.emit(Event::UserPasswordChanged { user_id: user_id.clone(), password_hash });
+                self.emit(Event::UserPasswordChanged {
+                    user_id: user_id.clone(),
+                    password_hash,
+                });
             }
-            Command::ResourceRegister { name, resource_type, skills, team, user_id, location } => {
+            Command::ResourceRegister {
+                name,
+                resource_type,
+                skills,
+                team,
+                user_id,
+                location,
+            } => {
                 short("name", name)?;
                 short("team", team)?;
                 for (i, s) in skills.iter().enumerate() {
@@ -38,7 +54,11 @@ impl Cx<'_> {
                 let position = match location {
                     Some(l) => {
                         l.validate("location", false)?;
-                        l.point().map(|(lat, lon)| Position { lat, lon, at: self.now })
+                        l.point().map(|(lat, lon)| Position {
+                            lat,
+                            lon,
+                            at: self.now,
+                        })
                     }
                     None => None,
                 };
@@ -55,7 +75,10 @@ impl Cx<'_> {
                 };
                 self.emit(Event::ResourceRegistered { resource });
             }
-            Command::ResourceStatus { resource_id, status } => {
+            Command::ResourceStatus {
+                resource_id,
+                status,
+            } => {
                 let r = self.resource(resource_id)?;
                 r.status.check_move(*status)?;
                 let working = matches!(status, ResourceStatus::Available | ResourceStatus::OffDuty);
@@ -66,12 +89,25 @@ impl Cx<'_> {
                     )));
                 }
                 let from = r.status;
-                self.emit(Event::ResourceStatusChanged { resource_id: resource_id.clone(), from, status: *status });
+                self.emit(Event::ResourceStatusChanged {
+                    resource_id: resource_id.clone(),
+                    from,
+                    status: *status,
+                });
             }
-            Command::ResourceLocate { resource_id, lat, lon } => {
-                check_coordinates("", *lat, *lon).map_err(|_| Error::validation("lat", "lat within ±90 and lon within ±180"))?;
+            Command::ResourceLocate {
+                resource_id,
+                lat,
+                lon,
+            } => {
+                check_coordinates("", *lat, *lon)
+                    .map_err(|_| Error::validation("lat", "lat within ±90 and lon within ±180"))?;
                 self.resource(resource_id)?;
-                self.emit(Event::ResourceLocated { resource_id: resource_id.clone(), lat: *lat, lon: *lon });
+                self.emit(Event::ResourceLocated {
+                    resource_id: resource_id.clone(),
+                    lat: *lat,
+                    lon: *lon,
+                });
             }
             _ => unreachable!("dispatch routes only resource and user commands here"),
         }
@@ -79,13 +115,28 @@ impl Cx<'_> {
     }
 
     fn create_user(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::UserCreate { username, role, name, resource_id, password_hash, .. } = command else { unreachable!() };
+        let Command::UserCreate {
+            username,
+            role,
+            name,
+            resource_id,
+            password_hash,
+            ..
+        } = command
+        else {
+            unreachable!()
+        };
         check_username(username)?;
         if self.state.usernames.contains_key(&username.to_lowercase()) {
             return Err(Error::Conflict(format!("username {username:?} is taken")));
         }
         match (role, resource_id) {
-            (Role::Field, None) => return Err(Error::validation("resource_id", "a field user needs the resource they carry")),
+            (Role::Field, None) => {
+                return Err(Error::validation(
+                    "resource_id",
+                    "a field user needs the resource they carry",
+                ));
+            }
             (_, Some(r)) => {
                 self.resource(r)?;
             }
@@ -108,20 +159,29 @@ impl Cx<'_> {
     }
 
     pub(super) fn user(&self, id: &UserId) -> Result<&User, Error> {
-        self.state.users.get(id).ok_or_else(|| Error::not_found("user", id))
+        self.state
+            .users
+            .get(id)
+            .ok_or_else(|| Error::not_found("user", id))
     }
 }
 
 /// 3–32 characters: lower-case letters, digits, `.`, `_`, `-`.
 fn check_username(username: &str) -> Result<(), Error> {
-    let ok_chars = username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    let ok_chars = username
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
     if !(3..=32).contains(&username.len()) || !ok_chars {
-        return Err(Error::validation("username", "3–32 characters: a–z, 0–9, '.', '_' or '-'"));
+        return Err(Error::validation(
+            "username",
+            "3–32 characters: a–z, 0–9, '.', '_' or '-'",
+        ));
     }
     Ok(())
 }
 
 /// The hub hashes passwords before a command reaches the writer.
 fn prepared(hash: &Option<String>) -> Result<String, Error> {
-    hash.clone().ok_or_else(|| Error::validation("password", "was not prepared by the hub"))
+    hash.clone()
+        .ok_or_else(|| Error::validation("password", "was not prepared by the hub"))
 }

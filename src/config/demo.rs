@@ -1,0 +1,155 @@
+//! The demo centre's people and resources (`config/demo/`): DEMO ONLY.
+//!
+//! Loaded so `cargo run` shows a working centre with nothing to set up. The hub seeds
+//! these into an empty log; outside the demo they do not exist.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::procedure::{Problem, ResourceKind};
+use crate::domain::user::Role;
+
+/// Everything the demo seeds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Demo {
+    pub users: Vec<DemoUser>,
+    pub resources: Vec<DemoResource>,
+    /// Bearer keys a channel gateway may use on `POST /api/intake/contacts`.
+    pub intake_keys: Vec<String>,
+}
+
+/// `config/demo/users.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UsersFile {
+    #[serde(default)]
+    pub intake_keys: Vec<String>,
+    #[serde(default)]
+    pub users: Vec<DemoUser>,
+}
+
+/// `config/demo/resources.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourcesFile {
+    #[serde(default)]
+    pub resources: Vec<DemoResource>,
+}
+
+/// A demo log-in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoUser {
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    pub role: Role,
+    /// Plain text because it is a published demo password; hashed when seeded.
+    pub password: String,
+    /// Key of the resource a field user acts for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+}
+
+/// A demo person, vehicle or team.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoResource {
+    /// Stable name users refer to it by (the resource id is assigned when seeded).
+    pub key: String,
+    pub name: String,
+    pub resource_type: ResourceKind,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub team: String,
+    /// Where it starts the demo.
+    pub location: DemoLocation,
+}
+
+/// A starting position with a human description.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoLocation {
+    pub lat: f64,
+    pub lon: f64,
+    pub text: String,
+}
+
+/// Problems in the users file, with paths into it.
+pub(crate) fn check_users(users: &UsersFile, resources: &ResourcesFile) -> Vec<Problem> {
+    let keys: BTreeSet<&str> = resources.resources.iter().map(|r| r.key.as_str()).collect();
+    let mut problems = Vec::new();
+    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+    let mut names = BTreeSet::new();
+    let mut linked = BTreeSet::new();
+    for (i, user) in users.users.iter().enumerate() {
+        let at = format!("users[{i}]");
+        if user.username.trim().is_empty() {
+            add(format!("{at}.username"), "a user needs a username".into());
+        } else if !names.insert(user.username.as_str()) {
+            add(
+                format!("{at}.username"),
+                format!("duplicate username `{}`", user.username),
+            );
+        }
+        if user.password.is_empty() {
+            add(format!("{at}.password"), "a user needs a password".into());
+        }
+        match (&user.resource, user.role.is_field()) {
+            (None, true) => add(
+                format!("{at}.resource"),
+                "a field user must be linked to a resource".into(),
+            ),
+            (Some(key), _) if !keys.contains(key.as_str()) => add(
+                format!("{at}.resource"),
+                format!("unknown resource `{key}`"),
+            ),
+            (Some(key), _) if !linked.insert(key.as_str()) => add(
+                format!("{at}.resource"),
+                format!("resource `{key}` is linked to two users"),
+            ),
+            _ => {}
+        }
+    }
+    for (i, key) in users.intake_keys.iter().enumerate() {
+        if key.trim().is_empty() {
+            add(format!("intake_keys[{i}]"), "an intake key is blank".into());
+        }
+    }
+    problems
+}
+
+/// Problems in the resources file, with paths into it.
+pub(crate) fn check_resources(resources: &ResourcesFile) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut add = |path: String, message: String| problems.push(Problem { path, message });
+    let mut keys = BTreeSet::new();
+    for (i, r) in resources.resources.iter().enumerate() {
+        let at = format!("resources[{i}]");
+        if r.key.trim().is_empty() {
+            add(format!("{at}.key"), "a resource needs a key".into());
+        } else if !keys.insert(r.key.as_str()) {
+            add(
+                format!("{at}.key"),
+                format!("duplicate resource key `{}`", r.key),
+            );
+        }
+        if r.name.trim().is_empty() {
+            add(format!("{at}.name"), "a resource needs a name".into());
+        }
+        if !(-90.0..=90.0).contains(&r.location.lat) {
+            add(
+                format!("{at}.location.lat"),
+                "latitude must be within -90..90".into(),
+            );
+        }
+        if !(-180.0..=180.0).contains(&r.location.lon) {
+            add(
+                format!("{at}.location.lon"),
+                "longitude must be within -180..180".into(),
+            );
+        }
+    }
+    problems
+}
