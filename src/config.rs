@@ -19,7 +19,7 @@
 //!
 //! Relative paths in settings are relative to the working directory.
 
-mod demo;
+pub mod demo;
 mod locate;
 
 use std::fmt;

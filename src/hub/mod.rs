@@ -5,6 +5,7 @@
 //! Architecture invariant: an event reaches a subscriber, the read state or the
 //! journal only after the batch holding it is durable in the log.
 
+pub mod demo;
 pub mod journal;
 pub mod recovery;
 pub mod sequencer;
