@@ -18,9 +18,12 @@
 //! Dependencies point one way: `http` → `hub` → `engine` → `domain`; `store` knows
 //! stored events and nothing above them.
 
+pub mod auth;
+pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod hub;
+pub mod server;
 pub mod store;
 pub mod time;

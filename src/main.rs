@@ -1,1 +1,225 @@
-fn main() {}
+//! The `muster` command: parses the command line, sets up tracing, and calls the
+//! library. Everything that can be tested lives in the library.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use muster::config::{self, Loaded};
+use muster::hub::recovery;
+use muster::store::EventLog;
+use muster::store::sqlite::{SqliteLog, verify_blocking};
+use muster::time::SystemClock;
+
+#[derive(Parser)]
+#[command(
+    name = "muster",
+    version,
+    about = "Real-time incident coordination hub for contact centres"
+)]
+struct Cli {
+    /// Settings file (default: $MUSTER_CONFIG, else config/muster.toml).
+    #[arg(long, global = true, env = "MUSTER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the hub (the default).
+    Serve,
+    /// Validate the settings and the centre's procedures; exit non-zero on errors.
+    CheckConfig {
+        /// Settings file to check (default: as for serve).
+        path: Option<PathBuf>,
+    },
+    /// Walk the log's hash chain and report the first event that does not match.
+    VerifyLog,
+    /// Print the state as it was at a moment (time travel over the log).
+    Replay {
+        /// RFC 3339 time, e.g. 2026-11-28T17:00:00Z.
+        #[arg(long)]
+        until: String,
+    },
+    /// Measure durable commands per second against a fresh SQLite log.
+    Bench {
+        #[arg(long, default_value_t = 64)]
+        submitters: usize,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Also run with group commit off (one fsync per command).
+        #[arg(long)]
+        naive: bool,
+        /// Where the benchmark log goes (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Append forever, printing `ok <id>` per acknowledged command (crash tests).
+    #[command(hide = true)]
+    Stress {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 16)]
+        submitters: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::CheckConfig { path } => check_config(path.or(cli.config)),
+        cmd => {
+            let loaded = load(cli.config.as_deref())?;
+            init_tracing(&loaded);
+            runtime.block_on(run(cmd, loaded))
+        }
+    }
+}
+
+fn load(path: Option<&std::path::Path>) -> anyhow::Result<Loaded> {
+    config::load_all(path).map_err(|e| anyhow::anyhow!("configuration has errors:\n{e}"))
+}
+
+fn init_tracing(loaded: &Loaded) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match loaded.settings.log.format {
+        config::LogFormat::Json => builder.json().init(),
+        config::LogFormat::Text => builder.init(),
+    }
+}
+
+fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
+    match config::check_all(path.as_deref()) {
+        Ok(summary) => {
+            println!("configuration ok: {summary}");
+            Ok(())
+        }
+        Err(errors) => {
+            eprintln!("{errors}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
+    match cmd {
+        Cmd::Serve => serve(loaded).await,
+        Cmd::VerifyLog => {
+            let path = muster::server::sqlite_path(&loaded);
+            let report =
+                verify_blocking(&path).with_context(|| format!("reading {}", path.display()))?;
+            println!("{}", serde_json::to_string(&report)?);
+            if !report.ok {
+                std::process::exit(2);
+            }
+            Ok(())
+        }
+        Cmd::Replay { until } => {
+            let until = chrono::DateTime::parse_from_rfc3339(&until)
+                .context("--until must be an RFC 3339 time")?;
+            let log = SqliteLog::open_readonly(&muster::server::sqlite_path(&loaded))?;
+            let mut state =
+                recovery::state_at(&log as &dyn EventLog, until.with_timezone(&chrono::Utc))
+                    .await?;
+            for u in state.users.values_mut() {
+                u.password_hash.clear();
+            }
+            println!("{}", serde_json::to_string_pretty(&state)?);
+            Ok(())
+        }
+        Cmd::Bench {
+            submitters,
+            seconds,
+            naive,
+            dir,
+            json,
+        } => bench(loaded, submitters, seconds, naive, dir, json).await,
+        Cmd::Stress { dir, submitters } => {
+            let demo = loaded.demo.context("stress needs the demo centre")?;
+            muster::bench::stress(&dir, &loaded.centre, &demo, submitters).await?;
+            Ok(())
+        }
+        Cmd::CheckConfig { .. } => unreachable!("handled before the runtime starts"),
+    }
+}
+
+async fn serve(loaded: Loaded) -> anyhow::Result<()> {
+    let hub = muster::server::start_hub(&loaded, Arc::new(SystemClock)).await?;
+    println!(
+        "muster: hub ready at seq {} (log in {})",
+        hub.seq(),
+        loaded.settings.store.data_dir.display()
+    );
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn bench(
+    loaded: Loaded,
+    submitters: usize,
+    seconds: u64,
+    naive: bool,
+    dir: Option<PathBuf>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let demo = loaded
+        .demo
+        .context("the benchmark seeds the demo centre; set centre.demo_dir")?;
+    let tmp = tempdir_in_target()?;
+    let dir = dir.unwrap_or_else(|| tmp.clone());
+    std::fs::create_dir_all(&dir)?;
+    let mut modes = vec![false];
+    if naive {
+        modes.push(true);
+    }
+    for naive in modes {
+        let r = muster::bench::durable(
+            &dir,
+            &loaded.centre,
+            &demo,
+            submitters,
+            Duration::from_secs(seconds),
+            naive,
+        )
+        .await?;
+        if json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!(
+                "{:<22} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append",
+                r.mode,
+                r.submitters,
+                r.commands,
+                r.seconds,
+                r.commands_per_sec,
+                r.p50_us,
+                r.p99_us,
+                r.max_us,
+                r.errors,
+                r.commands_per_batch,
+                r.append_us
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+fn tempdir_in_target() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("muster-bench-{}", std::process::id()));
+    if dir.exists() {
+        bail!("{} already exists", dir.display());
+    }
+    Ok(dir)
+}

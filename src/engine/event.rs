@@ -246,7 +246,7 @@ impl Record {
         let mut stored = StoredEvent {
             seq: self.seq,
             at: self.at,
-            actor: self.actor.to_string(),
+            actor: self.actor.0.clone(),
             command_id: self.command_id.clone(),
             kind: self.event.kind().to_string(),
             body,

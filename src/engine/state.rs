@@ -2,7 +2,7 @@
 //! never does I/O; the engine validates before an event exists, so applying one only
 //! records what the event says.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ pub struct State {
     /// Incidents opened per year, for human references.
     pub references: BTreeMap<i32, u32>,
     /// Results by `"<actor> <command id>"`, for idempotent retries.
-    pub results: BTreeMap<String, CommandOutcome>,
+    pub results: HashMap<String, CommandOutcome>,
     /// The keys of `results` in the order they were written, oldest first.
     pub result_order: VecDeque<String>,
     /// Seqs of the events that concern each incident: its timeline.
@@ -54,7 +54,11 @@ pub struct State {
 
 /// The de-duplication key of a command.
 pub fn result_key(actor: &UserId, command_id: &str) -> String {
-    format!("{actor} {command_id}")
+    let mut key = String::with_capacity(actor.0.len() + 1 + command_id.len());
+    key.push_str(&actor.0);
+    key.push(' ');
+    key.push_str(command_id);
+    key
 }
 
 impl State {

@@ -7,8 +7,11 @@
 
 pub mod demo;
 pub mod journal;
+pub mod metrics;
+mod publisher;
 pub mod recovery;
 pub mod sequencer;
+pub mod snapshotter;
 
 use std::sync::{Arc, RwLock};
 
@@ -50,13 +53,16 @@ impl Published {
             Some(safe) => serde_json::to_string(&safe).expect("events always serialise"),
             None => stored.body.clone(),
         };
-        let frame = format!(
-            r#"{{"type":"event","seq":{},"at":"{}","actor":{},"event":{}}}"#,
-            rec.seq,
-            crate::time::rfc3339(rec.at),
-            serde_json::Value::String(stored.actor.clone()),
-            body
-        );
+        let mut frame = String::with_capacity(body.len() + stored.actor.len() + 96);
+        frame.push_str(r#"{"type":"event","seq":"#);
+        frame.push_str(itoa::Buffer::new().format(rec.seq));
+        frame.push_str(r#","at":""#);
+        crate::time::write_rfc3339(&mut frame, rec.at);
+        frame.push_str(r#"","actor":"#);
+        frame.push_str(&serde_json::to_string(&stored.actor).expect("strings serialise"));
+        frame.push_str(r#","event":"#);
+        frame.push_str(&body);
+        frame.push('}');
         Published {
             seq: rec.seq,
             at: rec.at,
@@ -81,16 +87,19 @@ pub struct HubOptions {
     pub resume_window: chrono::Duration,
     /// Bound of the publication channel; a subscriber that falls this far behind lags.
     pub publish_capacity: usize,
+    /// Most commands decided into one batch (1 turns group commit off, for comparison).
+    pub max_batch: usize,
 }
 
 impl Default for HubOptions {
     fn default() -> Self {
         HubOptions {
             queue: 8_192,
-            snapshot_every: 10_000,
+            snapshot_every: 100_000,
             journal_capacity: 100_000,
             resume_window: chrono::Duration::minutes(10),
             publish_capacity: 65_536,
+            max_batch: sequencer::MAX_BATCH,
         }
     }
 }
@@ -106,6 +115,7 @@ pub struct Hub {
     pub engine: Engine,
     pub clock: Arc<dyn Clock>,
     pub options: HubOptions,
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl Hub {
@@ -118,24 +128,42 @@ impl Hub {
     ) -> Result<Hub, StoreError> {
         let (state, head_hash) = recovery::load(log.as_ref()).await?;
         let read = Arc::new(RwLock::new(state.clone()));
+        let state_for_snapshots = if options.snapshot_every > 0 {
+            state.clone()
+        } else {
+            State::default()
+        };
         let journal = Arc::new(Journal::new(
             options.journal_capacity,
             options.resume_window,
         ));
         let (events_tx, _) = broadcast::channel(options.publish_capacity);
         let (submit_tx, submit_rx) = mpsc::channel(options.queue);
+        let metrics = Arc::new(metrics::Metrics::default());
+        let (publish_tx, publish_rx) = mpsc::channel(4);
+        let publisher = publisher::Publisher {
+            read: read.clone(),
+            journal: journal.clone(),
+            events_tx: events_tx.clone(),
+            snapshots: snapshotter::Snapshotter::start(
+                state_for_snapshots,
+                log.clone(),
+                options.snapshot_every,
+            ),
+            clock: clock.clone(),
+        };
         let sequencer = Sequencer {
             engine: engine.clone(),
+            durable_seq: state.seq,
             state,
             head_hash,
             log: log.clone(),
             clock: clock.clone(),
-            read: read.clone(),
-            journal: journal.clone(),
-            events_tx: events_tx.clone(),
-            snapshot_every: options.snapshot_every,
-            stale: false,
+            publish_tx,
+            max_batch: options.max_batch.max(1),
+            metrics: metrics.clone(),
         };
+        tokio::spawn(publisher.run(publish_rx));
         tokio::spawn(sequencer.run(submit_rx));
         Ok(Hub {
             submit_tx,
@@ -146,6 +174,7 @@ impl Hub {
             engine,
             clock,
             options,
+            metrics,
         })
     }
 

@@ -1,19 +1,27 @@
 //! The single writer. One task owns the authoritative [`State`]; commands arrive on a
-//! bounded channel; every command waiting is decided in order, their events are
-//! appended as one batch (one transaction, one fsync), and only then are results
-//! released and events published. If the append fails, every command of the batch
-//! fails with `unavailable`, the state is rebuilt from the log, and nothing of the
-//! batch is ever published.
+//! bounded channel; every command waiting is decided in order and their events are
+//! appended as one batch (one transaction, one fsync). Only then are results released
+//! and events published.
+//!
+//! Group commit is pipelined one deep: while batch *k* is being made durable, the
+//! writer decides batch *k + 1* against the state that includes *k*. If *k*'s append
+//! fails, *k + 1* is refused too (it was decided on state that never became true),
+//! every command of both fails with `unavailable`, the state is rebuilt from the log,
+//! and nothing of either batch is ever published.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, oneshot};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tracing::{error, info, info_span, warn};
 
-use super::{Published, journal::Journal, recovery};
+use super::metrics::Metrics;
+use super::publisher::{Durable, Reply};
+use super::recovery;
 use crate::engine::state::CommandOutcome;
-use crate::engine::{Actor, Command, Engine, Error, Record, State, visibility};
-use crate::store::{EventLog, Snapshot, StoreError};
+use crate::engine::{Actor, Command, Engine, Error, Record, State};
+use crate::store::{EventLog, StoreError, StoredEvent};
 use crate::time::Clock;
 
 /// The most commands decided into one batch.
@@ -28,93 +36,109 @@ pub struct Submission {
     pub reply: oneshot::Sender<Result<CommandOutcome, Error>>,
 }
 
+/// A decided batch: its records, their stored (chained) form, and the replies to send
+/// once it is durable.
+#[derive(Default)]
+struct Batch {
+    records: Vec<Record>,
+    /// Shared with the append task, so the batch is never copied.
+    stored: Arc<Vec<StoredEvent>>,
+    replies: Vec<Reply>,
+}
+
 /// What the writer needs, handed over by [`super::Hub::start`].
 pub(super) struct Sequencer {
     pub engine: Engine,
-    /// The writer's own state: ahead of the log only while a batch is being appended.
+    /// The writer's own state: ahead of the log while batches are being appended.
     pub state: State,
     pub head_hash: String,
     pub log: Arc<dyn EventLog>,
     pub clock: Arc<dyn Clock>,
-    /// The state clients read: advanced only by durable batches.
-    pub read: Arc<RwLock<State>>,
-    pub journal: Arc<Journal>,
-    pub events_tx: broadcast::Sender<Arc<Published>>,
-    pub snapshot_every: u64,
-    /// Set while the log is failing: the writer must reload before deciding anything.
-    pub stale: bool,
+    /// Durable batches go here, in order, to be published and answered.
+    pub publish_tx: mpsc::Sender<Durable>,
+    /// The seq of the last batch handed to the publisher.
+    pub durable_seq: u64,
+    pub max_batch: usize,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Sequencer {
     pub async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
-        while let Some(first) = rx.recv().await {
-            let mut batch = Vec::with_capacity(64);
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(s) => batch.push(s),
-                    Err(_) => break,
+        let mut inflight: Option<(JoinHandle<Result<(), StoreError>>, Batch)> = None;
+        let mut next = Batch::default();
+        let mut open = true;
+        while open || inflight.is_some() {
+            let room = next.replies.len() < self.max_batch;
+            tokio::select! {
+                biased;
+                done = async { (&mut inflight.as_mut().expect("guarded").0).await }, if inflight.is_some() => {
+                    let (_, batch) = inflight.take().expect("guarded");
+                    match done {
+                        Ok(Ok(())) => self.release(batch).await,
+                        Ok(Err(e)) => self.fail(batch, &mut next, &e.to_string()).await,
+                        Err(e) => self.fail(batch, &mut next, &e.to_string()).await,
+                    }
+                }
+                sub = rx.recv(), if open && room => match sub {
+                    Some(s) => {
+                        self.decide(s, &mut next);
+                        while next.replies.len() < self.max_batch {
+                            match rx.try_recv() {
+                                Ok(s) => self.decide(s, &mut next),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    None => open = false,
+                },
+            }
+            if inflight.is_none() && !next.replies.is_empty() {
+                let batch = std::mem::take(&mut next);
+                if batch.records.is_empty() {
+                    // Nothing to write and nothing before it in flight: answer now.
+                    self.release(batch).await;
+                } else {
+                    inflight = Some((self.spawn_append(&batch), batch));
                 }
             }
-            self.process(batch).await;
         }
         info!("sequencer stopped: every submitter is gone");
     }
 
-    async fn process(&mut self, batch: Vec<Submission>) {
-        if self.stale && !self.reload().await {
-            for s in batch {
-                let _ = s.reply.send(Err(unavailable()));
+    fn spawn_append(&self, batch: &Batch) -> JoinHandle<Result<(), StoreError>> {
+        let log = self.log.clone();
+        let stored = Arc::clone(&batch.stored);
+        let metrics = self.metrics.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let result = log.append(&stored).await;
+            if result.is_ok() {
+                Metrics::add(&metrics.batches, 1);
+                Metrics::add(&metrics.events, stored.len() as u64);
+                Metrics::add(&metrics.append_micros, started.elapsed().as_micros() as u64);
+            } else {
+                Metrics::add(&metrics.append_failures, 1);
             }
-            return;
-        }
-        let now = self.clock.now();
-        let mut records: Vec<Record> = Vec::with_capacity(batch.len() * 2);
-        let mut replies = Vec::with_capacity(batch.len());
-        for s in batch {
-            let result = self.decide(&s, now, &mut records);
-            replies.push((s.reply, result));
-        }
-        if records.is_empty() {
-            for (tx, r) in replies {
-                let _ = tx.send(r);
-            }
-            return;
-        }
-        let stored: Vec<_> = records
-            .iter()
-            .map(|r| {
-                let s = r.to_stored(&self.head_hash);
-                self.head_hash.clone_from(&s.hash);
-                s
-            })
-            .collect();
-        match self.log.append(&stored).await {
-            Ok(()) => {
-                self.publish(&records, &stored);
-                for (tx, r) in replies {
-                    let _ = tx.send(r);
-                }
-                self.maybe_snapshot(records.len() as u64);
-            }
-            Err(e) => {
-                error!(error = %e, events = records.len(), "append failed; refusing the batch and reloading");
-                for (tx, _) in replies {
-                    let _ = tx.send(Err(unavailable()));
-                }
-                self.stale = true;
-                self.reload().await;
-            }
-        }
+            result
+        })
     }
 
-    /// Decides one command, applying its events to the writer's state so the next
-    /// command in the batch sees them.
-    fn decide(
+    /// Decides one command into `batch`, applying its events to the writer's state so
+    /// the next command sees them.
+    fn decide(&mut self, s: Submission, batch: &mut Batch) {
+        let result = self.decide_one(&s, self.clock.now(), batch);
+        Metrics::add(&self.metrics.commands, 1);
+        if result.is_err() {
+            Metrics::add(&self.metrics.rejected, 1);
+        }
+        batch.replies.push((s.reply, result));
+    }
+
+    fn decide_one(
         &mut self,
         s: &Submission,
-        now: chrono::DateTime<chrono::Utc>,
-        out: &mut Vec<Record>,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
     ) -> Result<CommandOutcome, Error> {
         let span = info_span!("command", id = s.command_id.as_deref().unwrap_or(""), kind = s.command.kind(),
             incident = s.command.incident_id().map(|i| i.as_str()).unwrap_or(""), user = %s.actor.user_id);
@@ -132,57 +156,55 @@ impl Sequencer {
             now,
         )?;
         let mut outcome = CommandOutcome::default();
-        for r in &records {
-            self.state.apply(r);
+        for r in records {
+            self.state.apply(&r);
             outcome.seq = r.seq;
             if let Some((name, id)) = r.event.created() {
                 outcome.data.entry(name.to_string()).or_insert(id);
             }
+            let stored = r.to_stored(&self.head_hash);
+            self.head_hash.clone_from(&stored.hash);
+            Arc::get_mut(&mut batch.stored)
+                .expect("a batch being decided is not shared yet")
+                .push(stored);
+            batch.records.push(r);
         }
-        out.extend(records);
         Ok(outcome)
     }
 
-    /// After a durable append: advance the read state, keep the journal, fan out.
-    fn publish(&mut self, records: &[Record], stored: &[crate::store::StoredEvent]) {
-        let mut read = self.read.write().unwrap_or_else(|e| e.into_inner());
-        let mut batch = Vec::with_capacity(records.len());
-        for (rec, st) in records.iter().zip(stored) {
-            read.apply(rec);
-            batch.push(Arc::new(Published::new(
-                rec,
-                st,
-                visibility::of(&read, rec),
-                read.incident_of(&rec.event),
-            )));
+    /// A durable batch: hand it to the publisher, which answers after publishing.
+    async fn release(&mut self, batch: Batch) {
+        if let Some(last) = batch.records.last() {
+            self.durable_seq = last.seq;
         }
-        drop(read);
-        self.journal.push(&batch, self.clock.now());
-        for p in batch {
-            // No receiver is fine: nobody is watching yet.
-            let _ = self.events_tx.send(p);
-        }
+        let durable = Durable {
+            records: batch.records,
+            stored: batch.stored,
+            replies: batch.replies,
+        };
+
+        // The publisher only stops when the hub does; then nobody awaits the replies.
+        let _ = self.publish_tx.send(durable).await;
     }
 
-    fn maybe_snapshot(&self, written: u64) {
-        let seq = self.state.seq;
-        if self.snapshot_every == 0
-            || seq / self.snapshot_every == (seq - written) / self.snapshot_every
+    /// The batch in flight failed: refuse it and the one decided after it, rebuild.
+    async fn fail(&mut self, failed: Batch, next: &mut Batch, why: &str) {
+        error!(
+            error = why,
+            events = failed.records.len(),
+            "append failed; refusing the batch and reloading"
+        );
+        for (tx, _) in failed
+            .replies
+            .into_iter()
+            .chain(std::mem::take(next).replies)
         {
-            return;
+            let _ = tx.send(Err(unavailable()));
         }
-        let state = self.state.clone();
-        let log = self.log.clone();
-        tokio::spawn(async move {
-            let body = tokio::task::spawn_blocking(move || serde_json::to_string(&state)).await;
-            match body {
-                Ok(Ok(body)) => match log.save_snapshot(&Snapshot { seq, body }).await {
-                    Ok(()) => info!(seq, "snapshot saved"),
-                    Err(e) => warn!(seq, error = %e, "snapshot not saved"),
-                },
-                _ => warn!(seq, "snapshot could not be serialised"),
-            }
-        });
+        while !self.reload().await {
+            // Keep refusing while the log is down rather than deciding on a guess.
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
     }
 
     /// Rebuilds the writer's state from the log, then publishes whatever the log holds
@@ -200,7 +222,6 @@ impl Sequencer {
                 info!(seq = state.seq, "state reloaded from the log");
                 self.state = state;
                 self.head_hash = hash;
-                self.stale = false;
                 true
             }
             Err(e) => {
@@ -210,11 +231,10 @@ impl Sequencer {
         }
     }
 
-    /// Publishes every logged event the read state has not seen yet.
+    /// Publishes every logged event not yet handed to the publisher.
     async fn catch_up(&mut self) -> Result<(), StoreError> {
         loop {
-            let after = self.read.read().unwrap_or_else(|e| e.into_inner()).seq;
-            let stored = self.log.read_from(after, 4_096).await?;
+            let stored = self.log.read_from(self.durable_seq, 4_096).await?;
             if stored.is_empty() {
                 return Ok(());
             }
@@ -223,7 +243,12 @@ impl Sequencer {
                 .map(Record::from_stored)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            self.publish(&records, &stored);
+            self.release(Batch {
+                records,
+                stored: Arc::new(stored),
+                replies: Vec::new(),
+            })
+            .await;
         }
     }
 }

@@ -15,7 +15,7 @@ pub fn link(prev_hash: &str, event: &StoredEvent) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
-    h.update(event.seq.to_string().as_bytes());
+    h.update(itoa::Buffer::new().format(event.seq).as_bytes());
     h.update(b"\n");
     h.update(crate::time::rfc3339(event.at).as_bytes());
     h.update(b"\n");

@@ -1,0 +1,283 @@
+//! `muster bench`: drives the sequencer with concurrent submitters of realistic desk
+//! commands against a real SQLite log on disk and reports durable commands per second
+//! and time-to-durable percentiles. Also the `stress` loop the crash test kills.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::config::Demo;
+use crate::domain::procedure::Centre;
+use crate::engine::{Actor, Command, Engine, Error};
+use crate::hub::{Hub, HubOptions, demo};
+use crate::store::StoreError;
+use crate::store::sqlite::SqliteLog;
+use crate::time::SystemClock;
+
+/// What a benchmark run measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub mode: &'static str,
+    pub submitters: usize,
+    pub commands: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub commands_per_sec: f64,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    /// Commands per group commit, on average.
+    pub commands_per_batch: f64,
+    /// Time one append took, on average (microseconds).
+    pub append_us: f64,
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error("event log: {0}")]
+    Store(#[from] StoreError),
+    #[error("seeding the demo: {0}")]
+    Seed(#[from] Error),
+    #[error("the demo has no user named {0}")]
+    MissingUser(&'static str),
+}
+
+/// Starts a hub on a fresh SQLite log in `dir` with the demo seeded (cheap hashes).
+pub async fn fresh_hub(
+    dir: &Path,
+    centre: &Centre,
+    demo: &Demo,
+    options: HubOptions,
+) -> Result<Hub, BenchError> {
+    let path = dir.join("bench.sqlite");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    let log = Arc::new(SqliteLog::open(&path)?);
+    let hub = Hub::start(
+        Engine::new(centre.clone()),
+        log,
+        Arc::new(SystemClock),
+        options,
+    )
+    .await?;
+    demo::seed(&hub, demo, |_| "bench-not-a-real-hash".into()).await?;
+    Ok(hub)
+}
+
+/// Runs `submitters` closed-loop submitters for `duration`; `naive` turns group commit
+/// off (one fsync per command) so the two can be compared.
+pub async fn durable(
+    dir: &Path,
+    centre: &Centre,
+    demo: &Demo,
+    submitters: usize,
+    duration: Duration,
+    naive: bool,
+) -> Result<Report, BenchError> {
+    let options = HubOptions {
+        max_batch: if naive {
+            1
+        } else {
+            HubOptions::default().max_batch
+        },
+        snapshot_every: 0,
+        ..HubOptions::default()
+    };
+    let hub = fresh_hub(dir, centre, demo, options).await?;
+    let actor = operator(&hub)?;
+    let start = Instant::now();
+    let deadline = start + duration;
+    let tasks: Vec<_> = (0..submitters)
+        .map(|n| {
+            let (hub, actor) = (hub.clone(), actor.clone());
+            tokio::spawn(async move { submitter(hub, actor, n, deadline, |_| {}).await })
+        })
+        .collect();
+    let mut samples = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (s, e) = t.await.expect("submitter task does not panic");
+        samples.extend(s);
+        errors += e;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let m = &hub.metrics;
+    let batches = crate::hub::metrics::Metrics::get(&m.batches).max(1) as f64;
+    let commands_per_batch = crate::hub::metrics::Metrics::get(&m.commands) as f64 / batches;
+    let append_us = crate::hub::metrics::Metrics::get(&m.append_micros) as f64 / batches;
+    samples.sort_unstable();
+    let pct = |p: f64| {
+        samples
+            .get(((samples.len() as f64 * p) as usize).min(samples.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
+    Ok(Report {
+        mode: if naive {
+            "one fsync per command"
+        } else {
+            "group commit"
+        },
+        submitters,
+        commands: samples.len() as u64,
+        errors,
+        seconds,
+        commands_per_sec: samples.len() as f64 / seconds,
+        p50_us: pct(0.50),
+        p99_us: pct(0.99),
+        max_us: samples.last().copied().unwrap_or(0),
+        commands_per_batch,
+        append_us,
+    })
+}
+
+/// Appends forever with `submitters` tasks, printing `ok <command id>` for every command
+/// whose result came back, so a test can kill the process and check the log.
+pub async fn stress(
+    dir: &Path,
+    centre: &Centre,
+    demo: &Demo,
+    submitters: usize,
+) -> Result<(), BenchError> {
+    let log = Arc::new(SqliteLog::open(&dir.join("stress.sqlite"))?);
+    let options = HubOptions {
+        snapshot_every: 500,
+        ..HubOptions::default()
+    };
+    let hub = Hub::start(
+        Engine::new(centre.clone()),
+        log,
+        Arc::new(SystemClock),
+        options,
+    )
+    .await?;
+    demo::seed(&hub, demo, |_| "stress-not-a-real-hash".into()).await?;
+    let actor = operator(&hub)?;
+    let far = Instant::now() + Duration::from_secs(3_600);
+    let run = std::process::id();
+    let tasks: Vec<_> = (0..submitters)
+        .map(|n| {
+            let (hub, actor) = (hub.clone(), actor.clone());
+            tokio::spawn(async move {
+                submitter(hub, actor, n + run as usize * 1_000, far, |id| {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "ok {id}");
+                    let _ = out.flush();
+                })
+                .await
+            })
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
+    }
+    Ok(())
+}
+
+fn operator(hub: &Hub) -> Result<Actor, BenchError> {
+    hub.with_state(|s| {
+        let id = s.usernames.get("operator")?;
+        let u = s.users.get(id)?;
+        Some(Actor {
+            user_id: u.id.clone(),
+            role: u.role,
+            resource_id: None,
+        })
+    })
+    .ok_or(BenchError::MissingUser("operator"))
+}
+
+/// One closed-loop submitter: a realistic desk cycle (receive, open, assess, note,
+/// note, close the contact) until `deadline`. Returns microsecond samples and errors.
+async fn submitter(
+    hub: Hub,
+    actor: Actor,
+    n: usize,
+    deadline: Instant,
+    on_ok: impl Fn(&str),
+) -> (Vec<u64>, u64) {
+    let mut samples = Vec::with_capacity(100_000);
+    let mut errors = 0;
+    let mut i = 0u64;
+    while Instant::now() < deadline {
+        let mut ids = std::collections::BTreeMap::new();
+        for step in 0..6 {
+            let Some(command) = cycle_step(step, &ids) else {
+                break;
+            };
+            i += 1;
+            let command_id = format!("b{n}-{i}");
+            let t = Instant::now();
+            match hub
+                .submit(actor.clone(), Some(command_id.clone()), command)
+                .await
+            {
+                Ok(out) => {
+                    samples.push(t.elapsed().as_micros() as u64);
+                    on_ok(&command_id);
+                    ids.extend(out.data);
+                }
+                Err(_) => errors += 1,
+            }
+        }
+    }
+    (samples, errors)
+}
+
+/// The `step`th command of a desk cycle, built directly (the load generator's JSON
+/// is not what is being measured here).
+fn cycle_step(step: usize, ids: &std::collections::BTreeMap<String, String>) -> Option<Command> {
+    use crate::domain::contact::{Caller, Channel, ContactReason};
+    use crate::domain::geo::Location;
+    use crate::domain::triage::{Priority, TriageMethod, Validity};
+    let place = || Location {
+        text: Some("Civic Centre, level 2".into()),
+        lat: Some(51.5074),
+        lon: Some(-0.1278),
+    };
+    let incident_id = || ids.get("incident_id").map(|s| s.as_str().into());
+    let contact_id = || ids.get("contact_id").map(|s| s.as_str().into());
+    Some(match step {
+        0 => Command::ContactReceive {
+            channel: Channel::Phone,
+            caller: Caller {
+                name: Some("Caller".into()),
+                phone: Some("+44 20 7946 0000".into()),
+                email: None,
+            },
+            location: Some(place()),
+            summary: "Person collapsed near the lifts".into(),
+            reason: ContactReason::Report,
+        },
+        1 => Command::IncidentOpen {
+            contact_id: Some(contact_id()?),
+            incident_type: "medical_emergency".into(),
+            description: "Adult collapsed, breathing".into(),
+            location: place(),
+        },
+        2 => Command::IncidentAssess {
+            incident_id: incident_id()?,
+            validity: Validity::Verified,
+            priority: Some(Priority::P2),
+            method: TriageMethod::Manual,
+            reason: "caller on scene, patient breathing".into(),
+            duplicate_of: None,
+            impact: None,
+            urgency: None,
+        },
+        3 | 4 => Command::IncidentNote {
+            incident_id: incident_id()?,
+            text: "Caller staying with the patient".into(),
+        },
+        _ => Command::ContactClose {
+            contact_id: contact_id()?,
+            outcome: "linked to incident".into(),
+            note: None,
+        },
+    })
+}

@@ -1,0 +1,73 @@
+//! The publisher: the stage after the log. It receives durable batches from the writer
+//! in order, advances the read state, builds each event's frame once, keeps the
+//! journal, fans events out, and only then answers the commands of the batch (a
+//! command's result arrives after its own events). Running it beside the writer lets
+//! deciding the next batch overlap with publishing the last one.
+
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::snapshotter::Snapshotter;
+use super::{Published, journal::Journal};
+use crate::engine::state::CommandOutcome;
+use crate::engine::{Error, Record, State, visibility};
+use crate::store::StoredEvent;
+use crate::time::Clock;
+
+pub(super) type Reply = (
+    oneshot::Sender<Result<CommandOutcome, Error>>,
+    Result<CommandOutcome, Error>,
+);
+
+/// A batch that is durable in the log, with the answers owed for it.
+pub(super) struct Durable {
+    pub records: Vec<Record>,
+    pub stored: Arc<Vec<StoredEvent>>,
+    pub replies: Vec<Reply>,
+}
+
+pub(super) struct Publisher {
+    /// The state clients read: advanced only by durable batches.
+    pub read: Arc<RwLock<State>>,
+    pub journal: Arc<Journal>,
+    pub events_tx: broadcast::Sender<Arc<Published>>,
+    pub snapshots: Option<Snapshotter>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Publisher {
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Durable>) {
+        while let Some(batch) = rx.recv().await {
+            self.publish(batch);
+        }
+    }
+
+    fn publish(&mut self, batch: Durable) {
+        if !batch.records.is_empty() {
+            let mut read = self.read.write().unwrap_or_else(|e| e.into_inner());
+            let mut out = Vec::with_capacity(batch.records.len());
+            for (rec, st) in batch.records.iter().zip(batch.stored.iter()) {
+                read.apply(rec);
+                out.push(Arc::new(Published::new(
+                    rec,
+                    st,
+                    visibility::of(&read, rec),
+                    read.incident_of(&rec.event),
+                )));
+            }
+            drop(read);
+            self.journal.push(&out, self.clock.now());
+            for p in out {
+                // No receiver is fine: nobody is watching yet.
+                let _ = self.events_tx.send(p);
+            }
+            if let Some(s) = &self.snapshots {
+                s.offer(batch.records.into());
+            }
+        }
+        for (tx, result) in batch.replies {
+            let _ = tx.send(result);
+        }
+    }
+}
