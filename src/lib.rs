@@ -23,6 +23,7 @@ pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod http;
 pub mod hub;
 pub mod server;
 pub mod store;

@@ -84,3 +84,79 @@ async fn hash_demo_passwords(
     .await
     .unwrap_or_default()
 }
+
+/// Everything a running server shares between its HTTP routes and its sockets.
+pub struct App {
+    pub hub: Hub,
+    pub tokens: Arc<crate::hub::tokens::Tokens>,
+    pub registry: Arc<crate::hub::connections::Registry>,
+    pub settings: Arc<crate::config::Settings>,
+    /// SHA-256 (hex) of each accepted intake key.
+    pub intake_keys: Vec<String>,
+    /// Log-in attempts per account.
+    pub login_by_account: crate::http::throttle::Throttle,
+    /// Log-in attempts per client address.
+    pub login_by_address: crate::http::throttle::Throttle,
+    /// Told once when the server starts shutting down.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl App {
+    /// Builds the shared state around a started hub and spawns its background tasks
+    /// (fan-out, session revocation on user changes).
+    pub fn new(
+        hub: Hub,
+        loaded: &Loaded,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Arc<App> {
+        let s = &loaded.settings;
+        let tokens = Arc::new(crate::hub::tokens::Tokens::new(chrono::Duration::seconds(
+            s.auth.token_ttl_secs as i64,
+        )));
+        let registry = Arc::new(crate::hub::connections::Registry::new(
+            s.limits.client_queue,
+        ));
+        let intake_keys = loaded
+            .demo
+            .iter()
+            .flat_map(|d| d.intake_keys.iter())
+            .map(|k| crate::auth::token_hash(k))
+            .collect();
+        let per_minute = s.auth.login_attempts_per_minute;
+        let app = Arc::new(App {
+            hub,
+            tokens,
+            registry,
+            settings: Arc::new(s.clone()),
+            intake_keys,
+            login_by_account: crate::http::throttle::Throttle::new(per_minute),
+            login_by_address: crate::http::throttle::Throttle::new(per_minute * 10),
+            shutdown,
+        });
+        crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
+        spawn_revoker(app.clone());
+        app
+    }
+}
+
+/// Ends the sessions of users who are disabled or whose password changed, on every
+/// hub that sees the event.
+fn spawn_revoker(app: Arc<App>) {
+    let mut events = app.hub.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(p) if matches!(p.kind, "user.disabled" | "user.password_changed") => {
+                    let user = serde_json::from_str::<serde_json::Value>(&p.frame)
+                        .ok()
+                        .and_then(|v| v["event"]["user_id"].as_str().map(str::to_string));
+                    if let Some(u) = user {
+                        app.tokens.revoke_user(&crate::domain::ids::UserId(u));
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}

@@ -5,6 +5,7 @@
 //! Architecture invariant: an event reaches a subscriber, the read state or the
 //! journal only after the batch holding it is durable in the log.
 
+pub mod connections;
 pub mod demo;
 pub mod journal;
 pub mod metrics;
@@ -12,6 +13,7 @@ mod publisher;
 pub mod recovery;
 pub mod sequencer;
 pub mod snapshotter;
+pub mod tokens;
 
 use std::sync::{Arc, RwLock};
 

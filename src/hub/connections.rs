@@ -1,0 +1,326 @@
+//! The connection registry and the fan-out. Every open socket is registered with its
+//! viewer (user, role, resource) and a bounded queue. The fan-out task routes each
+//! durable event, already serialised once, to the queues of the connections that may
+//! see it: desk connections as a group, field connections through the by-resource and
+//! by-user indexes. It never waits on a client: a full queue closes that connection
+//! with 4409 so it resumes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+
+use dashmap::DashMap;
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+use tracing::warn;
+
+use super::Published;
+use crate::domain::ids::{ResourceId, UserId};
+use crate::domain::user::Role;
+use crate::engine::visibility::Viewer;
+
+/// Identifies one connection for the life of the process.
+pub type ConnId = u64;
+
+/// Close code: the client fell too far behind and must resume.
+pub const CLOSE_TOO_FAR_BEHIND: u16 = 4409;
+
+/// An event frame on its way to one connection, with its seq for de-duplication.
+pub type Outbound = (u64, Utf8Bytes);
+
+/// A request to close one connection, settable from any task.
+#[derive(Debug, Default)]
+pub struct Closer {
+    code: AtomicU16,
+    notify: Notify,
+}
+
+impl Closer {
+    /// Asks the connection to close with `code`; the first request wins.
+    pub fn close(&self, code: u16) {
+        if self
+            .code
+            .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits for a close request and returns its code.
+    pub async fn requested(&self) -> u16 {
+        loop {
+            let code = self.code.load(Ordering::Acquire);
+            if code != 0 {
+                return code;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// One registered connection.
+#[derive(Debug)]
+pub struct Conn {
+    pub id: ConnId,
+    pub viewer: Viewer,
+    /// The session it was opened with, so a log-out closes exactly its sockets.
+    pub token_hash: String,
+    tx: mpsc::Sender<Outbound>,
+    pub closer: Closer,
+}
+
+impl Conn {
+    fn is_desk(&self) -> bool {
+        self.viewer.role.sees_everything()
+    }
+
+    /// Queues a frame; a full queue closes the connection instead of waiting.
+    fn push(&self, seq: u64, frame: &Utf8Bytes) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((seq, frame.clone())) {
+            self.closer.close(CLOSE_TOO_FAR_BEHIND);
+        }
+    }
+}
+
+/// Every open connection, indexed for routing.
+pub struct Registry {
+    all: DashMap<ConnId, Arc<Conn>>,
+    desk: DashMap<ConnId, Arc<Conn>>,
+    by_user: DashMap<UserId, Vec<Arc<Conn>>>,
+    by_resource: DashMap<ResourceId, Vec<Arc<Conn>>>,
+    next_id: AtomicU64,
+    /// Bound of each connection's queue.
+    queue: usize,
+    /// The seq of the last event the fan-out has routed: a connection holds back a
+    /// command's result until its events have been routed, so results follow events.
+    routed_tx: watch::Sender<u64>,
+}
+
+/// Removes the connection from every index when the socket's task ends.
+pub struct Registration {
+    registry: Arc<Registry>,
+    pub conn: Arc<Conn>,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.remove(&self.conn);
+    }
+}
+
+impl Registry {
+    pub fn new(queue: usize) -> Self {
+        Registry {
+            all: DashMap::new(),
+            desk: DashMap::new(),
+            by_user: DashMap::new(),
+            by_resource: DashMap::new(),
+            next_id: AtomicU64::new(1),
+            queue: queue.max(1),
+            routed_tx: watch::channel(0).0,
+        }
+    }
+
+    /// How many connections this user has open.
+    pub fn count_for(&self, user_id: &UserId) -> usize {
+        self.by_user.get(user_id).map_or(0, |v| v.len())
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Watches the seq of the last routed event.
+    pub fn routed(&self) -> watch::Receiver<u64> {
+        self.routed_tx.subscribe()
+    }
+
+    /// Registers a connection; events it may see are queued from now on.
+    pub fn register(
+        self: &Arc<Self>,
+        viewer: Viewer,
+        token_hash: String,
+    ) -> (Registration, mpsc::Receiver<Outbound>) {
+        let (tx, rx) = mpsc::channel(self.queue);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn {
+            id,
+            viewer,
+            token_hash,
+            tx,
+            closer: Closer::default(),
+        });
+        self.all.insert(id, conn.clone());
+        if conn.is_desk() {
+            self.desk.insert(id, conn.clone());
+        }
+        self.by_user
+            .entry(conn.viewer.user_id.clone())
+            .or_default()
+            .push(conn.clone());
+        if let Some(r) = &conn.viewer.resource_id {
+            self.by_resource
+                .entry(r.clone())
+                .or_default()
+                .push(conn.clone());
+        }
+        (
+            Registration {
+                registry: self.clone(),
+                conn,
+            },
+            rx,
+        )
+    }
+
+    fn remove(&self, conn: &Conn) {
+        self.all.remove(&conn.id);
+        self.desk.remove(&conn.id);
+        remove_from(&self.by_user, &conn.viewer.user_id, conn.id);
+        if let Some(r) = &conn.viewer.resource_id {
+            remove_from(&self.by_resource, r, conn.id);
+        }
+    }
+
+    /// Closes every connection matching `pred` with `code`.
+    pub fn close_where(&self, code: u16, pred: impl Fn(&Conn) -> bool) {
+        for c in self.all.iter() {
+            if pred(c.value()) {
+                c.closer.close(code);
+            }
+        }
+    }
+
+    /// Routes one event to every connection that may see it.
+    pub fn deliver(&self, p: &Published) {
+        let v = &p.visibility;
+        if v.everyone {
+            for c in self.all.iter() {
+                if c.viewer.role != Role::Intake {
+                    c.push(p.seq, &p.frame);
+                }
+            }
+            return;
+        }
+        if v.desk {
+            for c in self.desk.iter() {
+                c.push(p.seq, &p.frame);
+            }
+        }
+        let mut sent: Vec<ConnId> = Vec::new();
+        let mut send = |c: &Arc<Conn>| {
+            if !(v.desk && c.is_desk()) && !sent.contains(&c.id) {
+                sent.push(c.id);
+                c.push(p.seq, &p.frame);
+            }
+        };
+        for r in &v.resources {
+            if let Some(conns) = self.by_resource.get(r) {
+                conns.iter().for_each(&mut send);
+            }
+        }
+        for u in &v.users {
+            if let Some(conns) = self.by_user.get(u) {
+                conns.iter().for_each(&mut send);
+            }
+        }
+    }
+
+    /// Panics if the indexes disagree; for tests.
+    pub fn check_invariants(&self) {
+        for c in self.all.iter() {
+            let conn = c.value();
+            assert_eq!(
+                self.desk.contains_key(&conn.id),
+                conn.is_desk(),
+                "desk index for {}",
+                conn.id
+            );
+            let in_user = self
+                .by_user
+                .get(&conn.viewer.user_id)
+                .is_some_and(|v| v.iter().any(|x| x.id == conn.id));
+            assert!(
+                in_user,
+                "connection {} missing from its user's index",
+                conn.id
+            );
+            if let Some(r) = &conn.viewer.resource_id {
+                assert!(
+                    self.by_resource
+                        .get(r)
+                        .is_some_and(|v| v.iter().any(|x| x.id == conn.id))
+                );
+            }
+        }
+        for index in [&self.by_user as &dyn IndexCheck, &self.by_resource] {
+            index.check(&self.all);
+        }
+        assert!(
+            self.desk.iter().all(|c| self.all.contains_key(c.key())),
+            "desk index holds a closed connection"
+        );
+    }
+}
+
+trait IndexCheck {
+    fn check(&self, all: &DashMap<ConnId, Arc<Conn>>);
+}
+
+impl<K: std::hash::Hash + Eq + std::fmt::Debug> IndexCheck for DashMap<K, Vec<Arc<Conn>>> {
+    fn check(&self, all: &DashMap<ConnId, Arc<Conn>>) {
+        for e in self.iter() {
+            assert!(!e.value().is_empty(), "empty index entry for {:?}", e.key());
+            assert!(
+                e.value().iter().all(|c| all.contains_key(&c.id)),
+                "index {:?} holds a closed connection",
+                e.key()
+            );
+        }
+    }
+}
+
+fn remove_from<K: std::hash::Hash + Eq + Clone>(
+    index: &DashMap<K, Vec<Arc<Conn>>>,
+    key: &K,
+    id: ConnId,
+) {
+    let empty = match index.get_mut(key) {
+        Some(mut v) => {
+            v.retain(|c| c.id != id);
+            v.is_empty()
+        }
+        None => false,
+    };
+    if empty {
+        index.remove_if(key, |_, v| v.is_empty());
+    }
+}
+
+/// Runs the fan-out: every published event, in order, to the connections that may
+/// see it. If the fan-out itself falls behind the publisher, every connection is told
+/// to resume rather than silently missing events.
+pub fn spawn_fanout(registry: Arc<Registry>, mut events: broadcast::Receiver<Arc<Published>>) {
+    tokio::spawn(async move {
+        loop {
+            match events.recv().await {
+                Ok(p) => {
+                    registry.deliver(&p);
+                    registry.routed_tx.send_replace(p.seq);
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    warn!(
+                        missed = n,
+                        "fan-out fell behind; every connection must resume"
+                    );
+                    registry.close_where(CLOSE_TOO_FAR_BEHIND, |_| true);
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+}
