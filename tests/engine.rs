@@ -601,7 +601,9 @@ fn incident_from_call_to_close() {
             assert_eq!(rule, rules::CLOSE_REQUIRES_ACTIONS);
             assert_eq!(
                 message,
-                &format!("required actions not done: {asg} act_5 (Report the outcome to control)")
+                &format!(
+                    "before closing: required action {asg} act_5 (Report the outcome to control) not done"
+                )
             );
         }
         other => panic!("{other:?}"),
@@ -2568,4 +2570,71 @@ mod replay {
             run(&ops, midpoint)?;
         }
     }
+}
+
+#[test]
+fn closing_is_refused_while_a_resource_is_still_out_and_an_override_stands_it_down() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let sup = w.actor("supervisor");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    let amara = w.resource_of("field1");
+    let asg = w.assign(&op, &inc, &amara);
+    w.ok(&op, incident_resolve(&inc));
+    let e = w.err(&op, incident_close(&inc));
+    assert_eq!(e.code(), "procedure_violation");
+    assert!(
+        e.to_string().contains(&format!("{asg} is still notified")),
+        "{e}"
+    );
+
+    w.ok(
+        &sup,
+        incident_override(
+            &inc,
+            rules::CLOSE_REQUIRES_ACTIONS,
+            "crew released by phone, checklist done on paper",
+        ),
+    );
+    let recs = w.ok(&op, incident_close(&inc));
+    assert_eq!(
+        kinds(&recs),
+        [
+            "assignment.cancelled",
+            "resource.status_changed",
+            "incident.closed"
+        ]
+    );
+    assert_eq!(w.state.resources[&amara].status, ResourceStatus::Available);
+    assert_eq!(
+        w.state.assignments[&asg].status,
+        AssignmentStatus::Cancelled
+    );
+}
+
+#[test]
+fn relinking_a_contact_moves_it_between_incidents() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let con = ContactId(created(
+        &w.ok(&op, contact_receive("smoke seen")),
+        "contact_id",
+    ));
+    let first = w.open(&op, "fire_alarm");
+    let second = w.open(&op, "fire_alarm");
+    w.ok(&op, contact_link(&con, &first));
+    w.ok(&op, contact_link(&con, &second));
+    assert!(w.state.incidents[&first].contact_ids.is_empty());
+    assert_eq!(w.state.incidents[&second].contact_ids, vec![con.clone()]);
+    assert_eq!(w.state.contacts[&con].incident_id.as_ref(), Some(&second));
+}
+
+#[test]
+fn a_resource_carries_one_field_user() {
+    let mut w = World::demo();
+    let admin = w.actor("admin");
+    let amara = w.resource_of("field1");
+    let e = w.err(&admin, user_create("field1b", Role::Field, Some(&amara)));
+    assert_eq!(e.code(), "conflict");
+    assert!(e.to_string().contains("already carried by"), "{e}");
 }

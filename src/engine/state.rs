@@ -186,8 +186,12 @@ impl State {
                 contact_id,
                 incident_id,
             } => {
-                if let Some(c) = self.contacts.get_mut(contact_id) {
-                    c.incident_id = Some(incident_id.clone());
+                let previous = self
+                    .contacts
+                    .get_mut(contact_id)
+                    .and_then(|c| c.incident_id.replace(incident_id.clone()));
+                if let Some(old) = previous.and_then(|p| self.incidents.get_mut(&p)) {
+                    old.contact_ids.retain(|c| c != contact_id);
                 }
                 if let Some(i) = self.incidents.get_mut(incident_id)
                     && !i.contact_ids.contains(contact_id)
@@ -315,6 +319,13 @@ impl State {
     fn apply_resource(&mut self, event: &Event, at: DateTime<Utc>) {
         match event {
             Event::ResourceRegistered { resource } => {
+                if let Some(u) = resource
+                    .user_id
+                    .as_ref()
+                    .and_then(|u| self.users.get_mut(u))
+                {
+                    u.resource_id = Some(resource.id.clone());
+                }
                 self.resources.insert(resource.id.clone(), resource.clone());
             }
             Event::ResourceStatusChanged {

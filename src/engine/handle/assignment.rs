@@ -222,18 +222,17 @@ impl Cx<'_> {
         if i.is_overridden(rules::DISPATCH_REQUIRES_ASSESSMENT) {
             return Ok(());
         }
-        let problem = if i.assessments.is_empty() || i.priority.is_none() {
-            Some("assess validity and priority before dispatch".to_string())
-        } else if matches!(i.validity, Validity::FalseReport | Validity::Duplicate) {
-            Some(format!(
-                "the report is assessed as {}; reassess before dispatch",
-                serde_json::to_value(i.validity)
-                    .unwrap_or_default()
-                    .as_str()
-                    .unwrap_or("invalid")
-            ))
-        } else {
-            None
+        let problem = match i.validity {
+            Validity::FalseReport => {
+                Some("the report is assessed as false_report; reassess before dispatch".to_string())
+            }
+            Validity::Duplicate => {
+                Some("the report is assessed as a duplicate; dispatch to the original".to_string())
+            }
+            _ if i.assessments.is_empty() || i.priority.is_none() => {
+                Some("assess validity and priority before dispatch".to_string())
+            }
+            _ => None,
         };
         match problem {
             Some(message) => Err(Error::ProcedureViolation {

@@ -331,34 +331,51 @@ impl Cx<'_> {
     fn close(&mut self, incident_id: &IncidentId) -> Result<(), Error> {
         let i = self.incident(incident_id)?;
         i.status.check_move(IncidentStatus::Closed)?;
-        if !i.is_overridden(rules::CLOSE_REQUIRES_ACTIONS) {
-            let missing: Vec<String> = i
-                .assignment_ids
-                .iter()
-                .filter_map(|a| self.state.assignments.get(a))
-                .filter(|a| {
-                    !matches!(
-                        a.status,
-                        crate::domain::assignment::AssignmentStatus::Cancelled
-                            | crate::domain::assignment::AssignmentStatus::Declined
-                    )
-                })
-                .flat_map(|a| {
-                    a.missing_required()
-                        .map(move |x| format!("{} {} ({})", a.id, x.id, x.text))
-                })
-                .collect();
-            if !missing.is_empty() {
+        let waived = i.is_overridden(rules::CLOSE_REQUIRES_ACTIONS);
+        let checks_actions = self
+            .centre
+            .incident_type(&i.incident_type)
+            .is_none_or(|t| t.closure.require_required_actions);
+        if !waived {
+            let mut open = self.still_open_work(i, checks_actions);
+            if !open.is_empty() {
+                open.sort();
                 return Err(Error::ProcedureViolation {
                     rule: rules::CLOSE_REQUIRES_ACTIONS.into(),
-                    message: format!("required actions not done: {}", missing.join(", ")),
+                    message: format!("before closing: {}", open.join("; ")),
                 });
             }
         }
+        // With the rule waived, whoever is still out is stood down as the incident closes.
+        self.stand_down_all(incident_id, "incident closed")?;
         self.emit(Event::IncidentClosed {
             incident_id: incident_id.clone(),
         });
         Ok(())
+    }
+
+    /// What keeps an incident from closing: resources still out, required actions not done.
+    fn still_open_work(&self, i: &crate::domain::incident::Incident, actions: bool) -> Vec<String> {
+        use crate::domain::assignment::AssignmentStatus::{Cancelled, Declined};
+        let live = i
+            .assignment_ids
+            .iter()
+            .filter_map(|a| self.state.assignments.get(a))
+            .filter(|a| !matches!(a.status, Cancelled | Declined));
+        let mut out = Vec::new();
+        for a in live {
+            if a.status.is_active() {
+                out.push(format!("{} is still {}", a.id, a.status));
+            }
+            if actions {
+                out.extend(
+                    a.missing_required().map(|x| {
+                        format!("required action {} {} ({}) not done", a.id, x.id, x.text)
+                    }),
+                );
+            }
+        }
+        out
     }
 }
 

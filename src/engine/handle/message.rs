@@ -64,6 +64,7 @@ impl Cx<'_> {
             resources
                 .iter()
                 .filter_map(|r| state.resources.get(r)?.user_id.clone())
+                .filter(|u| state.users.get(u).is_some_and(|u| !u.disabled))
                 .collect()
         };
         let out = match audience {

@@ -49,7 +49,13 @@ impl Cx<'_> {
                     short(&format!("skills[{i}]"), s)?;
                 }
                 if let Some(u) = user_id {
-                    self.user(u)?;
+                    let user = self.user(u)?;
+                    if user.role != Role::Field || user.resource_id.is_some() {
+                        return Err(Error::validation(
+                            "user_id",
+                            "link a field user who carries no resource yet",
+                        ));
+                    }
                 }
                 let position = match location {
                     Some(l) => {
@@ -138,7 +144,11 @@ impl Cx<'_> {
                 ));
             }
             (_, Some(r)) => {
-                self.resource(r)?;
+                if let Some(other) = &self.resource(r)?.user_id {
+                    return Err(Error::Conflict(format!(
+                        "{r} is already carried by {other}"
+                    )));
+                }
             }
             _ => {}
         }
