@@ -155,14 +155,34 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {
-    let hub = muster::server::start_hub(&loaded, Arc::new(SystemClock)).await?;
+    let bind = loaded.settings.server.bind;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    let running = muster::server::Running::start(&loaded, listener, Arc::new(SystemClock)).await?;
     println!(
-        "muster: hub ready at seq {} (log in {})",
-        hub.seq(),
-        loaded.settings.store.data_dir.display()
+        "muster: serving http://{} (seq {})",
+        running.addr,
+        running.app.hub.seq()
     );
-    tokio::signal::ctrl_c().await?;
+    if let Some(demo) = &loaded.demo {
+        let names: Vec<&str> = demo.users.iter().map(|u| u.username.as_str()).collect();
+        println!("demo log-ins (password muster-demo): {}", names.join(", "));
+        println!("demo intake key: {}", demo.intake_keys.join(", "));
+    }
+    wait_for_signal().await;
+    println!("muster: shutting down");
+    running.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
 }
 
 async fn bench(

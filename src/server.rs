@@ -160,3 +160,42 @@ fn spawn_revoker(app: Arc<App>) {
         }
     });
 }
+
+/// A server started on a listener: its shared state, its address, and the handle to
+/// stop it. Tests start one on port 0; `muster serve` starts one and waits for a signal.
+pub struct Running {
+    pub app: Arc<App>,
+    pub addr: std::net::SocketAddr,
+    stop_tx: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts the hub and serves it on `listener`.
+    pub async fn start(
+        loaded: &Loaded,
+        listener: tokio::net::TcpListener,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Running, StartError> {
+        let hub = start_hub(loaded, clock).await?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let app = App::new(hub, loaded, stop_rx);
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Unsupported(format!("listener has no address: {e}")))?;
+        let routes = crate::http::routes(app.clone());
+        let task = tokio::spawn(crate::http::serve(listener, app.clone(), routes));
+        Ok(Running {
+            app,
+            addr,
+            stop_tx,
+            task,
+        })
+    }
+
+    /// Stops accepting, closes every socket with 1001 and waits for the server to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop_tx.send(true);
+        let _ = self.task.await;
+    }
+}

@@ -11,6 +11,7 @@ pub mod error;
 pub mod event;
 mod handle;
 pub mod state;
+pub mod view;
 pub mod visibility;
 
 use std::sync::Arc;

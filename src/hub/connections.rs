@@ -24,8 +24,16 @@ pub type ConnId = u64;
 /// Close code: the client fell too far behind and must resume.
 pub const CLOSE_TOO_FAR_BEHIND: u16 = 4409;
 
-/// An event frame on its way to one connection, with its seq for de-duplication.
-pub type Outbound = (u64, Utf8Bytes);
+/// What the socket's writer sends, in queue order.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A durable event's frame, with its seq so a resumed client gets no duplicates.
+    Event(u64, Utf8Bytes),
+    /// Any other text frame (results, pongs), in order behind the events before it.
+    Text(Utf8Bytes),
+    /// A WebSocket ping (server keep-alive).
+    Ping,
+}
 
 /// A request to close one connection, settable from any task.
 #[derive(Debug, Default)]
@@ -75,10 +83,14 @@ impl Conn {
     }
 
     /// Queues a frame; a full queue closes the connection instead of waiting.
-    fn push(&self, seq: u64, frame: &Utf8Bytes) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send((seq, frame.clone())) {
+    pub fn push(&self, item: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(item) {
             self.closer.close(CLOSE_TOO_FAR_BEHIND);
         }
+    }
+
+    fn push_event(&self, seq: u64, frame: &Utf8Bytes) {
+        self.push(Outbound::Event(seq, frame.clone()));
     }
 }
 
@@ -201,21 +213,21 @@ impl Registry {
         if v.everyone {
             for c in self.all.iter() {
                 if c.viewer.role != Role::Intake {
-                    c.push(p.seq, &p.frame);
+                    c.push_event(p.seq, &p.frame);
                 }
             }
             return;
         }
         if v.desk {
             for c in self.desk.iter() {
-                c.push(p.seq, &p.frame);
+                c.push_event(p.seq, &p.frame);
             }
         }
         let mut sent: Vec<ConnId> = Vec::new();
         let mut send = |c: &Arc<Conn>| {
             if !(v.desk && c.is_desk()) && !sent.contains(&c.id) {
                 sent.push(c.id);
-                c.push(p.seq, &p.frame);
+                c.push_event(p.seq, &p.frame);
             }
         };
         for r in &v.resources {

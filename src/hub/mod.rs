@@ -45,7 +45,7 @@ pub struct Published {
 }
 
 impl Published {
-    fn new(
+    pub fn new(
         rec: &Record,
         stored: &StoredEvent,
         visibility: Visibility,
@@ -204,6 +204,14 @@ impl Hub {
     /// Every durable event from now on, in seq order.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events_tx.subscribe()
+    }
+
+    /// The published events after `seq` still in memory (tests and diagnostics).
+    pub fn journal_after(&self, seq: u64) -> Vec<Arc<Published>> {
+        match self.journal.after(seq, self.seq()) {
+            journal::Backlog::Events(e) => e,
+            journal::Backlog::TooOld => Vec::new(),
+        }
     }
 
     /// The seq of the last durable event.

@@ -1,0 +1,485 @@
+//! One WebSocket client, from `hello` to close. The reader (this task) handles the
+//! client's frames, its rate limit, session revocation, expiry and shutdown; a writer
+//! task drains the connection's bounded queue, where the fan-out puts events and the
+//! reader puts results behind the events they follow.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tracing::{Span, debug, info};
+
+use super::commands::{prepare, result_json};
+use crate::engine::Command;
+use crate::engine::state::CommandOutcome;
+use crate::hub::Published;
+use crate::hub::connections::{Conn, Outbound};
+use crate::hub::journal::Backlog;
+use crate::hub::tokens::{Revoked, Session};
+use crate::server::App;
+
+/// Close codes from PROTOCOL.md.
+pub mod close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const BAD_FIRST_FRAME: u16 = 4400;
+    pub const UNAUTHENTICATED: u16 = 4401;
+    pub const HELLO_TIMEOUT: u16 = 4408;
+    pub const TOO_FAR_BEHIND: u16 = 4409;
+    pub const TOO_LARGE: u16 = 4413;
+    pub const RATE_LIMITED: u16 = 4429;
+}
+
+type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
+type Stream<S> = SplitStream<WebSocketStream<S>>;
+
+#[derive(Deserialize)]
+struct Hello {
+    #[serde(rename = "type")]
+    kind: String,
+    token: String,
+    #[serde(default)]
+    resume_from: Option<u64>,
+}
+
+/// Serves one socket until it closes.
+pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    ws: WebSocketStream<S>,
+    app: Arc<App>,
+) {
+    let (mut sink, mut stream) = ws.split();
+    let (session, resume_from) = match hello(&mut stream, &app).await {
+        Ok(h) => h,
+        Err((code, reason)) => return close_now(&mut sink, code, reason).await,
+    };
+    Span::current()
+        .record("user", session.user_id.as_str())
+        .record("role", session.role.as_str());
+    if app.registry.count_for(&session.user_id) >= app.settings.limits.max_connections_per_user {
+        return close_now(
+            &mut sink,
+            close::RATE_LIMITED,
+            "too many connections for this user",
+        )
+        .await;
+    }
+    let (registration, queue) = app
+        .registry
+        .register(session.viewer(), session.token_hash.clone());
+    let conn = registration.conn.clone();
+    let last_sent = match welcome(&mut sink, &app, &session, resume_from).await {
+        Ok(seq) => seq,
+        Err(_) => return,
+    };
+    info!(
+        resumed = resume_from.is_some(),
+        seq = last_sent,
+        "connected"
+    );
+    let writer = tokio::spawn(write(sink, queue, conn.clone(), last_sent));
+    let code = read(&mut stream, &app, &session, &conn).await;
+    conn.closer.close(code);
+    drop(registration);
+    let _ = writer.await;
+    debug!(code, "disconnected");
+}
+
+/// Waits for the first frame: a valid `hello` within the time limit, with a live token.
+async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut Stream<S>,
+    app: &App,
+) -> Result<(Session, Option<u64>), (u16, &'static str)> {
+    let limit = Duration::from_secs(app.settings.limits.hello_timeout_secs);
+    let first = match tokio::time::timeout(limit, stream.next()).await {
+        Err(_) => return Err((close::HELLO_TIMEOUT, "no hello within the time limit")),
+        Ok(None) => return Err((close::GOING_AWAY, "closed before hello")),
+        Ok(Some(Err(e))) => return Err(frame_error(&e)),
+        Ok(Some(Ok(m))) => m,
+    };
+    let Message::Text(text) = first else {
+        return Err((
+            close::BAD_FIRST_FRAME,
+            "the first frame must be a text hello",
+        ));
+    };
+    let hello: Hello = serde_json::from_str(&text).map_err(|_| {
+        (
+            close::BAD_FIRST_FRAME,
+            "the first frame must be {\"type\":\"hello\",\"token\":…}",
+        )
+    })?;
+    if hello.kind != "hello" {
+        return Err((close::BAD_FIRST_FRAME, "the first frame must be a hello"));
+    }
+    let session = app
+        .tokens
+        .authenticate(&hello.token, app.hub.clock.now())
+        .ok_or((
+            close::UNAUTHENTICATED,
+            "token unknown or expired; log in again",
+        ))?;
+    Ok((session, hello.resume_from))
+}
+
+/// Sends the welcome and whatever the client missed; returns the last seq it now has.
+async fn welcome<S: AsyncRead + AsyncWrite + Unpin>(
+    sink: &mut Sink<S>,
+    app: &App,
+    session: &Session,
+    resume_from: Option<u64>,
+) -> Result<u64, WsError> {
+    let user = app.hub.with_state(|s| {
+        s.users.get(&session.user_id).map(|u| serde_json::json!({"id": u.id, "name": u.name, "role": u.role, "resource_id": u.resource_id}))
+    });
+    if let Some(after) = resume_from
+        && let Some(backlog) = backlog(app, session, after).await
+    {
+        let head = backlog
+            .last()
+            .map_or(0, |(seq, _)| *seq)
+            .max(app.hub.seq())
+            .max(after);
+        let hello =
+            serde_json::json!({"type": "welcome", "user": user, "seq": head, "resumed": true});
+        sink.feed(Message::text(hello.to_string())).await?;
+        let mut last = after;
+        for (seq, frame) in backlog {
+            sink.feed(Message::Text(frame)).await?;
+            last = seq;
+        }
+        sink.flush().await?;
+        return Ok(last.max(head));
+    }
+    let (seq, snapshot) = app
+        .hub
+        .with_state(|s| (s.seq, crate::engine::view::state_for(s, &session.viewer())));
+    let hello = serde_json::json!({"type": "welcome", "user": user, "seq": seq, "resumed": false, "snapshot": snapshot});
+    sink.send(Message::text(hello.to_string())).await?;
+    Ok(seq)
+}
+
+/// The events after `after` this client may see, from memory or the log; `None` when
+/// that is beyond the resume window (the client gets a snapshot instead).
+async fn backlog(app: &App, session: &Session, after: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
+    let viewer = session.viewer();
+    let head = app.hub.seq();
+    if after > head {
+        return None;
+    }
+    let published: Vec<Arc<Published>> = match app.hub.journal.after(after, head) {
+        Backlog::Events(events) => events,
+        Backlog::TooOld => from_log(app, after, head).await?,
+    };
+    Some(
+        published
+            .iter()
+            .filter(|p| p.visibility.allows(&viewer))
+            .map(|p| (p.seq, p.frame.clone()))
+            .collect(),
+    )
+}
+
+/// Reads missed events back from the log, if the first of them is inside the window.
+/// Visibility is judged on today's state (the journal keeps what it was when sent).
+async fn from_log(app: &App, after: u64, head: u64) -> Option<Vec<Arc<Published>>> {
+    let log = app.hub.log.clone();
+    let first = log.read_from(after, 1).await.ok()?.into_iter().next()?;
+    if app.hub.clock.now() - first.at > app.hub.options.resume_window {
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut seq = after;
+    while seq < head {
+        let page = log.read_from(seq, 1_024).await.ok()?;
+        if page.is_empty() {
+            break;
+        }
+        let records = page
+            .iter()
+            .map(crate::engine::Record::from_stored)
+            .collect::<Result<Vec<_>, _>>()
+            .ok()?;
+        app.hub.with_state(|s| {
+            for (rec, st) in records.iter().zip(&page) {
+                out.push(Arc::new(Published::new(
+                    rec,
+                    st,
+                    crate::engine::visibility::of(s, rec),
+                    s.incident_of(&rec.event),
+                )));
+            }
+        });
+        seq = page.last().map_or(head, |e| e.seq);
+    }
+    Some(out)
+}
+
+/// Drains the connection's queue into the socket until a close is asked for.
+async fn write<S: AsyncRead + AsyncWrite + Unpin>(
+    mut sink: Sink<S>,
+    mut queue: mpsc::Receiver<Outbound>,
+    conn: Arc<Conn>,
+    mut last_sent: u64,
+) {
+    loop {
+        let item = tokio::select! {
+            biased;
+            code = conn.closer.requested() => return close_when_possible(sink, code).await,
+            item = queue.recv() => item,
+        };
+        let message = match item {
+            Some(Outbound::Event(seq, _)) if seq <= last_sent => continue,
+            Some(Outbound::Event(seq, frame)) => {
+                last_sent = seq;
+                Message::Text(frame)
+            }
+            Some(Outbound::Text(frame)) => Message::Text(frame),
+            Some(Outbound::Ping) => Message::Ping(Default::default()),
+            None => return,
+        };
+        let sent = tokio::select! {
+            biased;
+            code = conn.closer.requested() => return close_when_possible(sink, code).await,
+            sent = sink.send(message) => sent,
+        };
+        if sent.is_err() {
+            conn.closer.close(close::GOING_AWAY);
+            return;
+        }
+    }
+}
+
+/// Sends the close frame if the peer is still reading, but never waits long for a
+/// peer that stopped.
+async fn close_when_possible<S: AsyncRead + AsyncWrite + Unpin>(mut sink: Sink<S>, code: u16) {
+    let reason = match code {
+        close::TOO_FAR_BEHIND => "too far behind; reconnect with resume_from",
+        close::UNAUTHENTICATED => "session ended; log in again",
+        close::RATE_LIMITED => "too many commands; slow down",
+        close::TOO_LARGE => "frame too large",
+        close::GOING_AWAY => "server going away",
+        _ => "",
+    };
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        sink.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
+
+async fn close_now<S: AsyncRead + AsyncWrite + Unpin>(
+    sink: &mut Sink<S>,
+    code: u16,
+    reason: &'static str,
+) {
+    let frame = CloseFrame {
+        code: CloseCode::from(code),
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(5),
+        sink.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
+
+/// Maps a read error to the close code the client gets.
+fn frame_error(e: &WsError) -> (u16, &'static str) {
+    match e {
+        WsError::Capacity(_) => (close::TOO_LARGE, "frame too large"),
+        WsError::Utf8(_) => (close::BAD_FIRST_FRAME, "text frames must be UTF-8"),
+        _ => (close::GOING_AWAY, "connection error"),
+    }
+}
+
+/// What the reader loop asks for next.
+type Pending = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = (String, Result<CommandOutcome, crate::engine::Error>)>
+            + Send,
+    >,
+>;
+
+/// Reads the client's frames until the connection should close; returns the code.
+async fn read<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut Stream<S>,
+    app: &Arc<App>,
+    session: &Session,
+    conn: &Arc<Conn>,
+) -> u16 {
+    let limits = &app.settings.limits;
+    let mut bucket = Bucket::new(limits.commands_per_second);
+    let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
+    let mut revoked = app.tokens.revocations();
+    let mut shutdown = app.shutdown.clone();
+    let mut routed = app.registry.routed();
+    let idle = Duration::from_secs(limits.idle_timeout_secs);
+    let mut ping = tokio::time::interval(Duration::from_secs(limits.ping_interval_secs));
+    ping.reset();
+    let mut last_heard = Instant::now();
+    let expires = tokio::time::Instant::now()
+        + (session.expires_at - app.hub.clock.now())
+            .to_std()
+            .unwrap_or_default();
+    loop {
+        tokio::select! {
+            biased;
+            code = conn.closer.requested() => return code,
+            _ = super::stopping(&mut shutdown) => return close::GOING_AWAY,
+            r = revoked.recv() => match r {
+                Ok(Revoked::Token(t)) if t == session.token_hash => return close::UNAUTHENTICATED,
+                Ok(Revoked::User(u)) if u == session.user_id => return close::UNAUTHENTICATED,
+                _ => {}
+            },
+            _ = tokio::time::sleep_until(expires) => return close::UNAUTHENTICATED,
+            Some((id, result)) = pending.next() => {
+                if let Ok(o) = &result {
+                    // Results follow their events: wait until the fan-out has routed them.
+                    let _ = routed.wait_for(|s| *s >= o.seq).await;
+                }
+                conn.push(Outbound::Text(result_json(&id, &result).into()));
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > idle {
+                    return close::GOING_AWAY;
+                }
+                conn.push(Outbound::Ping);
+            }
+            frame = stream.next() => {
+                last_heard = Instant::now();
+                let message = match frame {
+                    None => return close::GOING_AWAY,
+                    Some(Err(e)) => return frame_error(&e).0,
+                    Some(Ok(m)) => m,
+                };
+                match message {
+                    Message::Text(text) => {
+                        if let Some(code) = on_text(&text, app, session, conn, &mut bucket, &mut pending) {
+                            return code;
+                        }
+                    }
+                    Message::Binary(_) => conn.push(Outbound::Text(error_frame(None, "bad_request", "send JSON in text frames").into())),
+                    Message::Close(_) => return close::GOING_AWAY,
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Handles one text frame; returns a close code when the connection must end.
+fn on_text(
+    text: &str,
+    app: &Arc<App>,
+    session: &Session,
+    conn: &Conn,
+    bucket: &mut Bucket,
+    pending: &mut FuturesUnordered<Pending>,
+) -> Option<u16> {
+    let value: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => {
+            conn.push(Outbound::Text(
+                error_frame(None, "bad_request", &format!("not JSON: {e}")).into(),
+            ));
+            return None;
+        }
+    };
+    match value.get("type").and_then(|t| t.as_str()) {
+        Some("ping") => conn.push(Outbound::Text(Utf8Bytes::from_static(r#"{"type":"pong"}"#))),
+        Some("command") => {
+            if !bucket.take() {
+                return Some(close::RATE_LIMITED);
+            }
+            let id = value
+                .get("id")
+                .and_then(|i| i.as_str())
+                .unwrap_or("")
+                .to_string();
+            if id.is_empty() || id.len() > 128 {
+                conn.push(Outbound::Text(
+                    error_frame(
+                        None,
+                        "bad_request",
+                        "a command needs an id: a string of 1 to 128 characters",
+                    )
+                    .into(),
+                ));
+                return None;
+            }
+            match Command::from_json(value.get("command").cloned().unwrap_or_default()) {
+                Ok(command) => pending.push(submit(app.clone(), session.actor(), id, command)),
+                Err(why) => conn.push(Outbound::Text(
+                    error_frame(Some(&id), "bad_request", &why).into(),
+                )),
+            }
+        }
+        Some(other) => conn.push(Outbound::Text(
+            error_frame(
+                None,
+                "bad_request",
+                &format!("unknown frame type {other:?}; use command or ping"),
+            )
+            .into(),
+        )),
+        None => conn.push(Outbound::Text(
+            error_frame(None, "bad_request", "a frame needs a \"type\"").into(),
+        )),
+    }
+    None
+}
+
+fn submit(app: Arc<App>, actor: crate::engine::Actor, id: String, command: Command) -> Pending {
+    Box::pin(async move {
+        let result = match prepare(command).await {
+            Ok(command) => app.hub.submit(actor, Some(id.clone()), command).await,
+            Err(e) => Err(e),
+        };
+        (id, result)
+    })
+}
+
+fn error_frame(id: Option<&str>, code: &str, message: &str) -> String {
+    serde_json::json!({"type": "result", "id": id, "ok": false, "error": {"code": code, "message": message}}).to_string()
+}
+
+/// A per-connection token bucket: `rate` commands a second, bursts of twice that.
+struct Bucket {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Bucket {
+            tokens: rate * 2.0,
+            rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.rate * 2.0);
+        self.last = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
