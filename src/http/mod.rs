@@ -3,4 +3,10 @@
 //! each socket gets a small, bounded WebSocket configuration, and every other path
 //! answered by the warp filters in [`api`].
 
+pub mod api;
+pub mod commands;
+pub mod error;
+pub mod handlers;
+pub mod ops;
 pub mod throttle;
+pub mod web;
