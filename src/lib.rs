@@ -25,6 +25,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod hub;
+pub mod load;
 pub mod server;
 pub mod store;
 pub mod time;

@@ -60,6 +60,20 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Play load against a running hub over real WebSockets.
+    Load {
+        #[command(subcommand)]
+        scenario: LoadScenario,
+        /// The hub's address.
+        #[arg(long, default_value = "127.0.0.1:8080", global = true)]
+        addr: std::net::SocketAddr,
+        /// The hub's process id, to read its memory and CPU from /proc.
+        #[arg(long, global = true)]
+        pid: Option<u32>,
+        /// Demo password of the users the generator logs in as.
+        #[arg(long, default_value = "muster-demo", global = true)]
+        password: String,
+    },
     /// Append forever, printing `ok <id>` per acknowledged command (crash tests).
     #[command(hide = true)]
     Stress {
@@ -67,6 +81,26 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long, default_value_t = 16)]
         submitters: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum LoadScenario {
+    /// Idle authenticated sockets: the hub's memory per socket and idle CPU.
+    Idle {
+        #[arg(long, default_value_t = 15_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        hold_secs: u64,
+    },
+    /// Every event to every watcher, events sent on a fixed schedule.
+    Fanout {
+        #[arg(long, default_value_t = 2_000)]
+        watchers: usize,
+        #[arg(long, default_value_t = 20)]
+        rate: u32,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
     },
 }
 
@@ -145,6 +179,12 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             dir,
             json,
         } => bench(loaded, submitters, seconds, naive, dir, json).await,
+        Cmd::Load {
+            scenario,
+            addr,
+            pid,
+            password,
+        } => run_load(scenario, addr, pid, &password).await,
         Cmd::Stress { dir, submitters } => {
             let demo = loaded.demo.context("stress needs the demo centre")?;
             muster::bench::stress(&dir, &loaded.centre, &demo, submitters).await?;
@@ -233,6 +273,43 @@ async fn bench(
         }
     }
     let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+async fn run_load(
+    scenario: LoadScenario,
+    addr: std::net::SocketAddr,
+    pid: Option<u32>,
+    password: &str,
+) -> anyhow::Result<()> {
+    let pid = pid.context("--pid: the hub's process id, to read its memory and CPU")?;
+    let watcher = muster::load::login(addr, "supervisor", password).await?;
+    let report = match scenario {
+        LoadScenario::Idle {
+            connections,
+            hold_secs,
+        } => serde_json::to_value(
+            muster::load::idle(
+                addr,
+                pid,
+                &watcher,
+                connections,
+                Duration::from_secs(hold_secs),
+            )
+            .await?,
+        )?,
+        LoadScenario::Fanout {
+            watchers,
+            rate,
+            seconds,
+        } => {
+            let sender = muster::load::login(addr, "operator", password).await?;
+            serde_json::to_value(
+                muster::load::fanout(addr, pid, &watcher, &sender, watchers, rate, seconds).await?,
+            )?
+        }
+    };
+    println!("{report}");
     Ok(())
 }
 

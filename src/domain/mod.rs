@@ -11,6 +11,7 @@ pub mod ids;
 pub mod incident;
 pub mod message;
 pub mod procedure;
+pub mod recommend;
 pub mod resource;
 pub mod triage;
 pub mod user;

@@ -262,9 +262,4 @@ impl Command {
             _ => None,
         }
     }
-
-    /// Parses a command from JSON with an error message a client can act on.
-    pub fn from_json(value: serde_json::Value) -> Result<Command, String> {
-        serde_json::from_value(value).map_err(|e| e.to_string())
-    }
 }

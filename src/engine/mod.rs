@@ -7,12 +7,16 @@
 
 pub mod authz;
 pub mod command;
+pub mod conformance;
 pub mod error;
 pub mod event;
 mod handle;
 pub mod state;
 pub mod view;
 pub mod visibility;
+
+#[cfg(test)]
+pub(crate) mod test_world;
 
 use std::sync::Arc;
 

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{Span, debug, info};
 
-use super::commands::{prepare, result_json};
+use super::commands::{parse, prepare_for, result_json};
 use crate::engine::Command;
 use crate::engine::state::CommandOutcome;
 use crate::hub::Published;
@@ -418,11 +418,9 @@ fn on_text(
                 ));
                 return None;
             }
-            match Command::from_json(value.get("command").cloned().unwrap_or_default()) {
+            match parse(value.get("command").cloned().unwrap_or_default()) {
                 Ok(command) => pending.push(submit(app.clone(), session.actor(), id, command)),
-                Err(why) => conn.push(Outbound::Text(
-                    error_frame(Some(&id), "bad_request", &why).into(),
-                )),
+                Err(e) => conn.push(Outbound::Text(result_json(&id, &Err(e)).into())),
             }
         }
         Some(other) => conn.push(Outbound::Text(
@@ -442,7 +440,7 @@ fn on_text(
 
 fn submit(app: Arc<App>, actor: crate::engine::Actor, id: String, command: Command) -> Pending {
     Box::pin(async move {
-        let result = match prepare(command).await {
+        let result = match prepare_for(&actor, command).await {
             Ok(command) => app.hub.submit(actor, Some(id.clone()), command).await,
             Err(e) => Err(e),
         };

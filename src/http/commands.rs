@@ -1,12 +1,215 @@
-//! Stand-in until the API branch lands.
+//! What HTTP (`POST /api/commands`) and the WebSocket share about commands: parsing
+//! the client's JSON, preparing what the single writer must not do itself (hashing
+//! passwords), and the `result` object sent back.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::auth::{MIN_PASSWORD_LEN, hash_password};
 use crate::engine::state::CommandOutcome;
-use crate::engine::{Command, Error};
-pub async fn prepare(command: Command) -> Result<Command, Error> {
-    Ok(command)
+use crate::engine::{Actor, Command, Error, authz};
+
+/// Longest client command id kept for de-duplication.
+pub const MAX_COMMAND_ID_LEN: usize = 128;
+
+/// Longest password accepted, so hashing cost stays bounded.
+pub const MAX_PASSWORD_LEN: usize = 1_024;
+
+/// Parses a command, `bad_request` with serde's message when the kind is unknown or a
+/// field has the wrong type.
+pub fn parse(command: Value) -> Result<Command, Error> {
+    serde_json::from_value(command).map_err(|e| Error::BadRequest(format!("command: {e}")))
 }
+
+/// Checks a client's command id: non-empty and short.
+pub fn check_id(id: &str) -> Result<(), Error> {
+    if id.trim().is_empty() || id.len() > MAX_COMMAND_ID_LEN {
+        return Err(Error::BadRequest(format!(
+            "id must be 1 to {MAX_COMMAND_ID_LEN} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Does what must happen before a command reaches the writer: passwords of
+/// `user.create` and `user.password` are checked and hashed (Argon2id, off the async
+/// runtime) into the command's `password_hash`; the plain text is dropped.
+pub async fn prepare(command: Command) -> Result<Command, Error> {
+    match command {
+        Command::UserCreate {
+            username,
+            role,
+            password,
+            name,
+            resource_id,
+            ..
+        } => Ok(Command::UserCreate {
+            username,
+            role,
+            password: String::new(),
+            name,
+            resource_id,
+            password_hash: Some(hash(password).await?),
+        }),
+        Command::UserPassword {
+            user_id, password, ..
+        } => Ok(Command::UserPassword {
+            user_id,
+            password: String::new(),
+            password_hash: Some(hash(password).await?),
+        }),
+        other => Ok(other),
+    }
+}
+
+/// [`prepare`] after the role check, so a role that may not send the command never
+/// costs the server a password hash. The engine checks again, with the scope.
+pub async fn prepare_for(actor: &Actor, command: Command) -> Result<Command, Error> {
+    if !authz::permits(actor.role, &command) {
+        return Err(Error::Forbidden(format!(
+            "a {} may not {}",
+            actor.role.as_str(),
+            command.kind()
+        )));
+    }
+    prepare(command).await
+}
+
+async fn hash(password: String) -> Result<String, Error> {
+    let length = password.chars().count();
+    if length < MIN_PASSWORD_LEN {
+        return Err(Error::validation(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    if length > MAX_PASSWORD_LEN {
+        return Err(Error::validation(
+            "password",
+            format!("must be at most {MAX_PASSWORD_LEN} characters"),
+        ));
+    }
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|_| Error::Unavailable("could not hash the password; try again".into()))
+}
+
+/// The result frame, fields in wire order (`type` first).
+#[derive(Serialize)]
+struct ResultFrame<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: Option<&'a str>,
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a std::collections::BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorBody<'a>>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+/// `{"type":"result","id":…,"ok":true,"seq":N,"data":{…}}` or
+/// `{"type":"result","id":…,"ok":false,"error":{"code","message"}}`.
 pub fn result_json(id: &str, result: &Result<CommandOutcome, Error>) -> String {
-    match result {
-        Ok(o) => serde_json::json!({"type":"result","id":id,"ok":true,"seq":o.seq,"data":o.data}).to_string(),
-        Err(e) => serde_json::json!({"type":"result","id":id,"ok":false,"error":{"code":e.code(),"message":e.to_string()}}).to_string(),
+    result_json_for(Some(id), result)
+}
+
+/// [`result_json`] for a command that may have no id (`"id": null`), as intake allows.
+pub fn result_json_for(id: Option<&str>, result: &Result<CommandOutcome, Error>) -> String {
+    let message;
+    let frame = match result {
+        Ok(out) => ResultFrame {
+            kind: "result",
+            id,
+            ok: true,
+            seq: Some(out.seq),
+            data: Some(&out.data),
+            error: None,
+        },
+        Err(e) => {
+            message = e.to_string();
+            ResultFrame {
+                kind: "result",
+                id,
+                ok: false,
+                seq: None,
+                data: None,
+                error: Some(ErrorBody {
+                    code: e.code(),
+                    message: &message,
+                }),
+            }
+        }
+    };
+    serde_json::to_string(&frame).expect("result frames serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn unknown_kinds_and_wrong_types_are_bad_requests_with_serde_s_message() {
+        let e = parse(json!({"kind": "incident.explode"})).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+        assert!(e.to_string().contains("incident.explode"), "{e}");
+        let e = parse(json!({"kind": "incident.note", "incident_id": 7, "text": "x"})).unwrap_err();
+        assert!(e.to_string().contains("invalid type"), "{e}");
+        assert!(
+            parse(json!({"kind": "incident.note", "incident_id": "inc_1", "text": "x"})).is_ok()
+        );
+    }
+
+    #[test]
+    fn results_put_type_first_and_carry_data_or_error() {
+        let ok = CommandOutcome {
+            seq: 42,
+            data: [("incident_id".to_string(), "inc_42".to_string())].into(),
+        };
+        assert_eq!(
+            result_json("c1", &Ok(ok)),
+            r#"{"type":"result","id":"c1","ok":true,"seq":42,"data":{"incident_id":"inc_42"}}"#
+        );
+        let err = Err(Error::Forbidden("a field may not incident.open".into()));
+        assert_eq!(
+            result_json("c2", &err),
+            r#"{"type":"result","id":"c2","ok":false,"error":{"code":"forbidden","message":"a field may not incident.open"}}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn short_passwords_are_refused_before_hashing() {
+        let cmd = parse(json!({
+            "kind": "user.create", "username": "new", "role": "operator", "password": "short"
+        }))
+        .unwrap();
+        let e = prepare(cmd).await.unwrap_err();
+        assert_eq!(e.code(), "validation_failed");
+        assert!(e.to_string().starts_with("password:"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn roles_that_may_not_send_a_command_are_refused_before_hashing() {
+        let cmd = parse(json!({
+            "kind": "user.password", "user_id": "usr_1", "password": "long enough"
+        }))
+        .unwrap();
+        let field = Actor {
+            user_id: "usr_9".into(),
+            role: crate::domain::user::Role::Field,
+            resource_id: None,
+        };
+        assert_eq!(
+            prepare_for(&field, cmd).await.unwrap_err().code(),
+            "forbidden"
+        );
     }
 }

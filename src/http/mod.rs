@@ -3,9 +3,14 @@
 //! each socket gets a small, bounded WebSocket configuration, and every other path
 //! answered by the warp filters.
 
+pub mod api;
 pub mod client;
 pub mod commands;
+pub mod error;
+pub mod handlers;
+pub mod ops;
 pub mod throttle;
+pub mod web;
 pub mod ws;
 
 use std::convert::Infallible;
@@ -122,14 +127,7 @@ pub async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-/// Every HTTP route (stand-in until the API branch lands).
-pub fn routes(_app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
-    warp::path("healthz")
-        .map(|| warp::reply::json(&serde_json::json!({"ok": true})))
-        .recover(|_| async {
-            Ok::<_, Infallible>(warp::reply::with_status(
-                "not found",
-                http::StatusCode::NOT_FOUND,
-            ))
-        })
+/// Every HTTP route but `/ws`.
+pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    api::routes(app)
 }

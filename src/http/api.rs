@@ -1,0 +1,235 @@
+//! The HTTP API's filters, one function a route, all assembled in [`routes`]. Each
+//! route matches its path first and its method second, so an unknown path is a 404
+//! and a known path with the wrong method a 405. Handlers live in [`super::handlers`]
+//! and [`super::ops`]; every refusal becomes JSON in [`super::error::recover`].
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use warp::reply::Response;
+use warp::{Filter, Rejection, Reply};
+
+use super::error::{ApiError, recover};
+use super::{handlers, ops, web};
+use crate::hub::tokens::Session;
+use crate::server::App;
+
+/// Every route but `GET /ws`, with errors recovered into the JSON error shape and a
+/// tracing span (with a request id) around each request.
+pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
+    let api = login(app.clone())
+        .or(logout(app.clone()))
+        .unify()
+        .or(state(app.clone()))
+        .unify()
+        .or(incident(app.clone()))
+        .unify()
+        .or(recommendations(app.clone()))
+        .unify()
+        .or(command(app.clone()))
+        .unify()
+        .or(intake(app.clone()))
+        .unify()
+        .or(catalogue(app.clone()))
+        .unify()
+        .or(performance(app.clone()))
+        .unify()
+        .or(audit(app.clone()))
+        .unify()
+        .boxed();
+    let ops = healthz()
+        .or(readyz(app.clone()))
+        .unify()
+        .or(metrics(app.clone()))
+        .unify();
+    api.or(ops)
+        .unify()
+        .or(web::routes(app))
+        .unify()
+        .recover(recover)
+        .with(warp::trace(request_span()))
+}
+
+/// A span per request: `request{id, method, path}`. The id is the client's
+/// `x-request-id` (when short) or a counter, so logs of one request can be grepped.
+fn request_span() -> impl Fn(warp::trace::Info<'_>) -> tracing::Span + Clone {
+    let next = Arc::new(AtomicU64::new(1));
+    move |info: warp::trace::Info<'_>| {
+        let id = info
+            .request_headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 64)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("r{}", next.fetch_add(1, Ordering::Relaxed)));
+        tracing::info_span!("request", id = %id, method = %info.method(), path = %info.path())
+    }
+}
+
+// ----- shared filters --------------------------------------------------------------
+
+/// Injects the shared state.
+fn with_app(app: Arc<App>) -> impl Filter<Extract = (Arc<App>,), Error = Infallible> + Clone {
+    warp::any().map(move || app.clone())
+}
+
+/// The caller's session from `Authorization: Bearer <token>`, else `unauthorized`.
+fn with_session(app: Arc<App>) -> impl Filter<Extract = (Session,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(with_app(app))
+        .and_then(|header: Option<String>, app: Arc<App>| async move {
+            handlers::authenticate(&app, header.as_deref()).map_err(Rejection::from)
+        })
+}
+
+/// Passes only requests carrying one of the centre's intake keys.
+fn with_intake_key(app: Arc<App>) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(with_app(app))
+        .and_then(|header: Option<String>, app: Arc<App>| async move {
+            handlers::check_intake_key(&app, header.as_deref()).map_err(Rejection::from)
+        })
+        .untuple_one()
+}
+
+/// A JSON body of at most `max_frame_bytes` (64 KiB), parsed with serde's message
+/// as the `bad_request` when it does not fit `T`.
+fn json_body<T: DeserializeOwned + Send + 'static>(
+    app: &App,
+) -> impl Filter<Extract = (T,), Error = Rejection> + Clone + use<T> {
+    warp::body::content_length_limit(app.settings.limits.max_frame_bytes as u64)
+        .and(warp::body::bytes())
+        .and_then(|body: Bytes| async move {
+            serde_json::from_slice::<T>(&body)
+                .map_err(|e| Rejection::from(ApiError::bad_request(e.to_string())))
+        })
+}
+
+/// The client's IP address, `unknown` when the transport does not say.
+fn client_address() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    warp::addr::remote().map(|addr: Option<SocketAddr>| {
+        addr.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+    })
+}
+
+// ----- routes ----------------------------------------------------------------------
+
+/// `POST /api/login {username, password}`.
+fn login(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "login")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(client_address())
+        .and(json_body(&app))
+        .and_then(handlers::login)
+}
+
+/// `POST /api/logout`.
+fn logout(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "logout")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::logout)
+}
+
+/// `GET /api/state`.
+fn state(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "state")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::state)
+}
+
+/// `GET /api/incidents/{id}`.
+fn incident(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "incidents" / String)
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::incident)
+}
+
+/// `GET /api/incidents/{id}/recommendations`.
+fn recommendations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "incidents" / String / "recommendations")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::recommendations)
+}
+
+/// `POST /api/commands {id, command}`.
+fn command(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "commands")
+        .and(warp::post())
+        .and(with_app(app.clone()))
+        .and(with_session(app.clone()))
+        .and(json_body(&app))
+        .and_then(handlers::command)
+}
+
+/// `POST /api/intake/contacts` with an intake key.
+fn intake(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "intake" / "contacts")
+        .and(warp::post())
+        .and(with_intake_key(app.clone()))
+        .and(with_app(app.clone()))
+        .and(json_body(&app))
+        .and_then(handlers::intake)
+}
+
+/// `GET /api/catalogue`.
+fn catalogue(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "catalogue")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(ops::catalogue)
+}
+
+/// `GET /api/reports/performance?from&to&by`.
+fn performance(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "reports" / "performance")
+        .and(warp::get())
+        .and(with_session(app))
+        .and(warp::query::<ops::PerformanceQuery>())
+        .and_then(ops::performance)
+}
+
+/// `GET /api/audit/verify`.
+fn audit(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "audit" / "verify")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(ops::audit_verify)
+}
+
+/// `GET /healthz`.
+fn healthz() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("healthz")
+        .and(warp::get())
+        .and_then(ops::healthz)
+}
+
+/// `GET /readyz`.
+fn readyz(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("readyz")
+        .and(warp::get())
+        .and(with_app(app))
+        .and_then(ops::readyz)
+}
+
+/// `GET /metrics`.
+fn metrics(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("metrics")
+        .and(warp::get())
+        .and(with_app(app))
+        .and_then(ops::metrics)
+}

@@ -1,0 +1,341 @@
+//! Handlers of the API's working routes (sessions, views, commands, intake): plain
+//! async functions of the shared state and the parsed request, returning a response
+//! or an [`ApiError`] rejection.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use warp::Rejection;
+use warp::http::{StatusCode, header};
+use warp::reply::{Reply, Response};
+
+use super::commands;
+use super::error::{ApiError, status_for};
+use crate::auth::{hash_password, token_hash, verify_password};
+use crate::domain::ids::{IncidentId, UserId};
+use crate::domain::recommend;
+use crate::domain::user::{Role, User};
+use crate::engine::state::CommandOutcome;
+use crate::engine::{Actor, Error, Record, view};
+use crate::hub::tokens::Session;
+use crate::server::App;
+use crate::store::EventLog;
+
+/// The same answer for an unknown user, a disabled one and a wrong password, so the
+/// API does not say which usernames exist.
+const BAD_CREDENTIALS: &str = "wrong username or password";
+
+/// `POST /api/login` body.
+#[derive(Debug, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// `POST /api/commands` body.
+#[derive(Debug, Deserialize)]
+pub struct CommandRequest {
+    /// The client's id for the command; a retry with the same id is answered with the
+    /// first result and appends nothing.
+    pub id: String,
+    /// Parsed by [`commands::parse`] rather than serde here, so an unknown kind is
+    /// answered with a result object like any refused command.
+    pub command: Value,
+}
+
+/// JSON with a status.
+pub fn json_reply(value: &impl serde::Serialize, status: StatusCode) -> Response {
+    warp::reply::with_status(warp::reply::json(value), status).into_response()
+}
+
+/// The token from `Authorization: Bearer <token>`.
+pub fn bearer(header: Option<&str>) -> Option<&str> {
+    let (scheme, token) = header?.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The live session a request's `Authorization` header opens.
+pub fn authenticate(app: &App, header: Option<&str>) -> Result<Session, ApiError> {
+    let token = bearer(header).ok_or_else(|| {
+        ApiError::unauthorized("log in first: send Authorization: Bearer <token>")
+    })?;
+    app.tokens
+        .authenticate(token, app.hub.clock.now())
+        .ok_or_else(|| ApiError::unauthorized("your session has ended; log in again"))
+}
+
+/// Ok when the request carries one of the centre's intake keys (only SHA-256 hashes
+/// of the keys are kept).
+pub fn check_intake_key(app: &App, header: Option<&str>) -> Result<(), ApiError> {
+    let key = bearer(header)
+        .ok_or_else(|| ApiError::unauthorized("send the intake key as Authorization: Bearer"))?;
+    let hash = token_hash(key);
+    if app.intake_keys.iter().any(|k| k == &hash) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthorized("unknown intake key"))
+    }
+}
+
+/// `POST /api/login`: throttled per account and per address before any password is
+/// checked; the check runs off the async runtime.
+pub async fn login(
+    app: Arc<App>,
+    address: String,
+    req: LoginRequest,
+) -> Result<Response, Rejection> {
+    let account = req.username.trim().to_lowercase();
+    let now = Instant::now();
+    if !app.login_by_account.allow(&account, now) || !app.login_by_address.allow(&address, now) {
+        return Err(ApiError::rate_limited("too many log-in attempts; wait a minute").into());
+    }
+    let user = app.hub.with_state(|s| {
+        s.usernames
+            .get(&account)
+            .and_then(|id| s.users.get(id))
+            .cloned()
+    });
+    let user = check_password(user, req.password).await?;
+    let (token, session) = app.tokens.issue(&user, app.hub.clock.now());
+    let body = json!({
+        "token": token,
+        "user": login_user(&user),
+        "expires_at": crate::time::rfc3339(session.expires_at),
+    });
+    let reply =
+        warp::reply::with_header(warp::reply::json(&body), header::CACHE_CONTROL, "no-store");
+    Ok(reply.into_response())
+}
+
+/// The user when the password matches and the account is enabled. An unknown user is
+/// checked against a dummy hash so both refusals take as long.
+async fn check_password(user: Option<User>, password: String) -> Result<User, ApiError> {
+    let stored = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = tokio::task::spawn_blocking(move || {
+        let hash: &str = match &stored {
+            Some(h) => h,
+            None => dummy_hash(),
+        };
+        verify_password(&password, hash)
+    })
+    .await
+    .map_err(|_| ApiError::unavailable("could not check the password; try again"))?;
+    match user {
+        Some(u) if matches && !u.disabled => Ok(u),
+        _ => Err(ApiError::unauthorized(BAD_CREDENTIALS)),
+    }
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hash_password("not a real password, only for timing"))
+}
+
+/// `{id, name, role, resource_id?, username}` for the log-in answer.
+fn login_user(user: &User) -> Value {
+    let mut v = json!({
+        "id": user.id,
+        "username": user.username,
+        "name": user.name,
+        "role": user.role,
+    });
+    if let Some(r) = &user.resource_id {
+        v["resource_id"] = json!(r);
+    }
+    v
+}
+
+/// `POST /api/logout`: ends this session (its sockets are told).
+pub async fn logout(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+    app.tokens.revoke(&session.token_hash);
+    Ok(json_reply(&json!({"ok": true}), StatusCode::OK))
+}
+
+/// `GET /api/state`: the caller's view.
+pub async fn state(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+    let viewer = session.viewer();
+    let view = app.hub.with_state(|s| view::state_for(s, &viewer));
+    Ok(json_reply(&view, StatusCode::OK))
+}
+
+/// `GET /api/incidents/{id}`: the incident with its timeline (read from the log) and
+/// conformance; `not_found` when the caller may not see it.
+pub async fn incident(id: String, app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+    let viewer = session.viewer();
+    let id = IncidentId(id);
+    let not_found = || ApiError::not_found(format!("incident {id} not found"));
+    let seqs = app
+        .hub
+        .with_state(|s| {
+            view::may_see_incident(s, &viewer, &id)
+                .then(|| s.timelines.get(&id).cloned().unwrap_or_default())
+        })
+        .ok_or_else(not_found)?;
+    let events = read_records(app.hub.log.as_ref(), &seqs).await?;
+    let detail = app
+        .hub
+        .with_state(|s| view::incident_detail(s, &viewer, &id, &events))
+        .ok_or_else(not_found)?;
+    Ok(json_reply(&detail, StatusCode::OK))
+}
+
+/// The records at `seqs` (ascending), read in contiguous runs.
+async fn read_records(log: &dyn EventLog, seqs: &[u64]) -> Result<Vec<Record>, ApiError> {
+    let unavailable = |e: String| {
+        tracing::warn!(error = %e, "reading a timeline");
+        ApiError::unavailable("the event log cannot be read now; try again")
+    };
+    let mut out = Vec::with_capacity(seqs.len());
+    for run in seqs.chunk_by(|a, b| b == &(a + 1)) {
+        let stored = log
+            .read_from(run[0] - 1, run.len())
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        for s in &stored {
+            out.push(Record::from_stored(s).map_err(|e| unavailable(e.to_string()))?);
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /api/incidents/{id}/recommendations`: operators and supervisors only.
+pub async fn recommendations(
+    id: String,
+    app: Arc<App>,
+    session: Session,
+) -> Result<Response, Rejection> {
+    if !session.role.can_dispatch() {
+        return Err(ApiError::forbidden("only the desk may ask for recommendations").into());
+    }
+    let id = IncidentId(id);
+    let centre = app.hub.engine.centre.clone();
+    let ranked = app.hub.with_state(|s| {
+        let incident = s.incidents.get(&id)?;
+        let ranked = centre
+            .incident_type(&incident.incident_type)
+            .map(|kind| {
+                recommend::rank(
+                    kind,
+                    &incident.location,
+                    s.resources.values(),
+                    &centre.speeds_kmh,
+                )
+            })
+            .unwrap_or_default();
+        Some(ranked)
+    });
+    let ranked = ranked.ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))?;
+    let body = json!({ "incident_id": id, "recommendations": ranked });
+    Ok(json_reply(&body, StatusCode::OK))
+}
+
+/// `POST /api/commands`: the WebSocket's result object; HTTP 200 when accepted, the
+/// error's status when refused.
+pub async fn command(
+    app: Arc<App>,
+    session: Session,
+    req: CommandRequest,
+) -> Result<Response, Rejection> {
+    let result = run_command(&app, session.actor(), &req.id, req.command).await;
+    Ok(result_reply(Some(&req.id), &result))
+}
+
+async fn run_command(
+    app: &App,
+    actor: Actor,
+    id: &str,
+    command: Value,
+) -> Result<CommandOutcome, Error> {
+    commands::check_id(id)?;
+    let command = commands::parse(command)?;
+    let command = commands::prepare_for(&actor, command).await?;
+    app.hub.submit(actor, Some(id.to_string()), command).await
+}
+
+fn result_reply(id: Option<&str>, result: &Result<CommandOutcome, Error>) -> Response {
+    let status = match result {
+        Ok(_) => StatusCode::OK,
+        Err(e) => status_for(e.code()),
+    };
+    let body = commands::result_json_for(id, result);
+    let reply = warp::reply::with_header(body, header::CONTENT_TYPE, "application/json");
+    warp::reply::with_status(reply, status).into_response()
+}
+
+/// The actor every intake gateway submits as.
+pub fn intake_actor() -> Actor {
+    Actor {
+        user_id: UserId("intake".into()),
+        role: Role::Intake,
+        resource_id: None,
+    }
+}
+
+/// `POST /api/intake/contacts`: a `contact.receive` from a gateway, `kind` optional,
+/// `id` (optional) de-duplicating retries.
+pub async fn intake(app: Arc<App>, body: Value) -> Result<Response, Rejection> {
+    let (id, command) = match intake_command(body) {
+        Ok(parsed) => parsed,
+        Err(e) => return Ok(result_reply(None, &Err(e))),
+    };
+    let result = app.hub.submit(intake_actor(), id.clone(), command).await;
+    Ok(result_reply(id.as_deref(), &result))
+}
+
+/// Splits an intake body into its id and its `contact.receive` command.
+fn intake_command(body: Value) -> Result<(Option<String>, crate::engine::Command), Error> {
+    let Value::Object(mut fields) = body else {
+        return Err(Error::BadRequest("the body must be a JSON object".into()));
+    };
+    let id = match fields.remove("id") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            commands::check_id(&s)?;
+            Some(s)
+        }
+        Some(_) => return Err(Error::BadRequest("id must be a string".into())),
+    };
+    match fields.get("kind") {
+        None => {
+            fields.insert("kind".into(), json!("contact.receive"));
+        }
+        Some(k) if k == "contact.receive" => {}
+        Some(_) => {
+            return Err(Error::BadRequest(
+                "intake only takes contact.receive".into(),
+            ));
+        }
+    }
+    Ok((id, commands::parse(Value::Object(fields))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        assert_eq!(bearer(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer(Some("Basic abc")), None);
+        assert_eq!(bearer(Some("Bearer")), None);
+        assert_eq!(bearer(None), None);
+    }
+
+    #[test]
+    fn intake_bodies_become_contact_receive() {
+        let (id, cmd) = intake_command(json!({
+            "id": "gw-1", "channel": "sms", "summary": "Tree down", "caller": {"phone": "+44"}
+        }))
+        .unwrap();
+        assert_eq!(id.as_deref(), Some("gw-1"));
+        assert_eq!(cmd.kind(), "contact.receive");
+        let e = intake_command(json!({"kind": "incident.open"})).unwrap_err();
+        assert_eq!(e.code(), "bad_request");
+        let e = intake_command(json!({"channel": "pigeon", "summary": "x"})).unwrap_err();
+        assert!(e.to_string().contains("pigeon"), "{e}");
+    }
+}

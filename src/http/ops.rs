@@ -1,0 +1,186 @@
+//! Handlers of the reference and operations routes: the catalogue, reports, the audit
+//! walk of the hash chain, health, readiness and Prometheus metrics.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::json;
+use warp::Rejection;
+use warp::http::{StatusCode, header};
+use warp::reply::{Reply, Response};
+
+use super::error::ApiError;
+use super::handlers::json_reply;
+use crate::hub::metrics::Metrics;
+use crate::hub::tokens::Session;
+use crate::server::App;
+
+/// `GET /api/catalogue`: the services the centre offers, with their call scripts and
+/// targets (`{name, types: […]}`).
+pub async fn catalogue(app: Arc<App>, _session: Session) -> Result<Response, Rejection> {
+    Ok(json_reply(
+        &app.hub.engine.centre.catalogue(),
+        StatusCode::OK,
+    ))
+}
+
+/// The query of `GET /api/reports/performance`.
+#[derive(Debug, Default, Deserialize)]
+pub struct PerformanceQuery {
+    /// Start of the period (RFC 3339 or a date), echoed back.
+    pub from: Option<String>,
+    /// End of the period, echoed back.
+    pub to: Option<String>,
+    /// Grouping: `operator`, `team`, `type` (default) or `priority`.
+    pub by: Option<String>,
+}
+
+/// The groupings a performance report may use.
+pub const REPORT_GROUPS: [&str; 4] = ["operator", "team", "type", "priority"];
+
+/// `GET /api/reports/performance`: supervisors only. The route and its checks are
+/// final; the KPIs come with the review work.
+pub async fn performance(session: Session, q: PerformanceQuery) -> Result<Response, Rejection> {
+    require_reviewer(&session)?;
+    let by = q.by.unwrap_or_else(|| "type".into());
+    if !REPORT_GROUPS.contains(&by.as_str()) {
+        return Err(ApiError::bad_request("by must be operator, team, type or priority").into());
+    }
+    let body = json!({
+        "from": q.from,
+        "to": q.to,
+        "by": by,
+        "groups": [],
+        "note": "KPIs are not computed yet: the review work implements them",
+    });
+    Ok(json_reply(&body, StatusCode::OK))
+}
+
+/// `GET /api/audit/verify`: supervisors only; walks the whole hash chain.
+pub async fn audit_verify(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+    require_reviewer(&session)?;
+    let report = app.hub.log.verify().await.map_err(|e| {
+        tracing::warn!(error = %e, "audit verify");
+        ApiError::unavailable("the event log cannot be read now; try again")
+    })?;
+    Ok(json_reply(&report, StatusCode::OK))
+}
+
+fn require_reviewer(session: &Session) -> Result<(), ApiError> {
+    if session.role.can_review() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("only a supervisor may do this"))
+    }
+}
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Result<Response, Rejection> {
+    Ok(json_reply(&json!({"ok": true}), StatusCode::OK))
+}
+
+/// `GET /readyz`: 200 when the event log answers (and the server is not stopping),
+/// with how durable it is; 503 otherwise.
+pub async fn readyz(app: Arc<App>) -> Result<Response, Rejection> {
+    let seq = app.hub.seq();
+    if *app.shutdown.borrow() {
+        let body = json!({"ready": false, "reason": "shutting down", "seq": seq});
+        return Ok(json_reply(&body, StatusCode::SERVICE_UNAVAILABLE));
+    }
+    let store = async {
+        app.hub.log.head().await?;
+        app.hub.log.durability().await
+    };
+    Ok(match store.await {
+        Ok(durability) => json_reply(
+            &json!({"ready": true, "store": durability, "seq": seq}),
+            StatusCode::OK,
+        ),
+        Err(e) => json_reply(
+            &json!({"ready": false, "reason": e.to_string(), "seq": seq}),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
+    })
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
+    let body = prometheus_text(&app);
+    let reply = warp::reply::with_header(
+        body,
+        header::CONTENT_TYPE,
+        "text/plain; version=0.0.4; charset=utf-8",
+    );
+    Ok(reply.into_response())
+}
+
+/// The hub's counters and the server's gauges, in exposition format.
+pub fn prometheus_text(app: &App) -> String {
+    let m = &app.hub.metrics;
+    let count = |c| Metrics::get(c) as f64;
+    let metrics: [(&str, &str, &str, f64); 9] = [
+        (
+            "muster_commands_total",
+            "counter",
+            "Commands decided (accepted, refused or de-duplicated).",
+            count(&m.commands),
+        ),
+        (
+            "muster_commands_rejected_total",
+            "counter",
+            "Commands refused with an error.",
+            count(&m.rejected),
+        ),
+        (
+            "muster_events_total",
+            "counter",
+            "Events made durable.",
+            count(&m.events),
+        ),
+        (
+            "muster_batches_total",
+            "counter",
+            "Group commits made durable.",
+            count(&m.batches),
+        ),
+        (
+            "muster_append_failures_total",
+            "counter",
+            "Appends to the event log that failed.",
+            count(&m.append_failures),
+        ),
+        (
+            "muster_append_seconds_total",
+            "counter",
+            "Time spent in durable appends.",
+            count(&m.append_micros) / 1e6,
+        ),
+        (
+            "muster_connections",
+            "gauge",
+            "Open WebSocket connections.",
+            app.registry.len() as f64,
+        ),
+        (
+            "muster_sessions",
+            "gauge",
+            "Live log-in sessions.",
+            app.tokens.len() as f64,
+        ),
+        (
+            "muster_seq",
+            "gauge",
+            "Seq of the last durable event.",
+            app.hub.seq() as f64,
+        ),
+    ];
+    let mut out = String::with_capacity(1_536);
+    for (name, kind, help, value) in metrics {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
+    out
+}

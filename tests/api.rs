@@ -1,0 +1,611 @@
+//! The HTTP API through `warp::test::request()` against `routes(app)`, with a real hub
+//! on a temporary SQLite log and the demo centre seeded (real Argon2id hashing of the
+//! one demo password): sessions and their throttle, views by role, incident detail,
+//! commands and idempotency, intake, reference and operations routes, error shapes,
+//! and that no password hash ever leaves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warp::test::RequestBuilder;
+
+use muster::config::{Loaded, load_all_with_env};
+use muster::http::api::routes;
+use muster::server::{App, start_hub};
+use muster::time::SystemClock;
+
+const DEMO_PASSWORD: &str = "muster-demo";
+
+/// A running hub and the shared state the routes need; the directory lives as long.
+struct Api {
+    app: Arc<App>,
+    _dir: tempfile::TempDir,
+    _shutdown_tx: tokio::sync::watch::Sender<bool>,
+}
+
+/// One answer: status and body (JSON when it parses, else a string).
+struct Answer {
+    status: u16,
+    body: Value,
+    text: String,
+}
+
+fn crate_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn loaded(data_dir: &std::path::Path) -> Loaded {
+    let no_env = std::iter::empty::<(String, String)>();
+    let mut loaded = load_all_with_env(Some(&crate_path("config/muster.toml")), no_env)
+        .expect("shipped configuration is valid");
+    loaded.settings.store.data_dir = data_dir.to_path_buf();
+    loaded
+}
+
+impl Api {
+    async fn start() -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let loaded = loaded(dir.path());
+        let hub = start_hub(&loaded, Arc::new(SystemClock)).await.unwrap();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        Api {
+            app: App::new(hub, &loaded, shutdown_rx),
+            _dir: dir,
+            _shutdown_tx: shutdown_tx,
+        }
+    }
+
+    async fn send(&self, req: RequestBuilder) -> Answer {
+        let res = req.reply(&routes(self.app.clone())).await;
+        let text = String::from_utf8(res.body().to_vec()).unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+        Answer {
+            status: res.status().as_u16(),
+            body,
+            text,
+        }
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(with_token(
+            warp::test::request().method("GET").path(path),
+            token,
+        ))
+        .await
+    }
+
+    async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
+        let req = warp::test::request().method("POST").path(path).json(body);
+        self.send(with_token(req, token)).await
+    }
+
+    async fn login(&self, username: &str) -> Answer {
+        let body = json!({"username": username, "password": DEMO_PASSWORD});
+        self.post("/api/login", None, &body).await
+    }
+
+    /// Logs in and returns the token and the user object.
+    async fn session(&self, username: &str) -> (String, Value) {
+        let a = self.login(username).await;
+        assert_eq!(a.status, 200, "{username}: {}", a.text);
+        (
+            a.body["token"].as_str().unwrap().to_string(),
+            a.body["user"].clone(),
+        )
+    }
+
+    async fn command(&self, token: &str, id: &str, command: Value) -> Answer {
+        let body = json!({"id": id, "command": command});
+        self.post("/api/commands", Some(token), &body).await
+    }
+
+    /// Opens a medical emergency at the Civic Centre, assesses it `P2` and assigns the
+    /// resource `resource_id`; returns the incident id.
+    async fn dispatched_incident(&self, token: &str, resource_id: &str) -> String {
+        let open = self
+            .command(
+                token,
+                "open-1",
+                json!({
+                    "kind": "incident.open", "type": "medical_emergency",
+                    "description": "Person collapsed at the entrance",
+                    "location": {"text": "Civic Centre", "lat": 51.5074, "lon": -0.1278}
+                }),
+            )
+            .await;
+        assert_eq!(open.status, 200, "{}", open.text);
+        let id = open.body["data"]["incident_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let assess = json!({
+            "kind": "incident.assess", "incident_id": id, "validity": "verified",
+            "priority": "P2", "method": "manual", "reason": "caller on scene"
+        });
+        assert_eq!(self.command(token, "assess-1", assess).await.status, 200);
+        let assign =
+            json!({"kind": "assignment.create", "incident_id": id, "resource_id": resource_id});
+        let a = self.command(token, "assign-1", assign).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        id
+    }
+}
+
+fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    match token {
+        Some(t) => req.header("authorization", format!("Bearer {t}")),
+        None => req,
+    }
+}
+
+fn error_code(a: &Answer) -> &str {
+    a.body["error"]["code"].as_str().unwrap_or("")
+}
+
+// ----- sessions -----------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_gives_a_token_and_refuses_unknown_users_and_bad_passwords_alike() {
+    let api = Api::start().await;
+    let ok = api.login("operator").await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert!(ok.body["token"].as_str().unwrap().len() >= 32);
+    assert_eq!(ok.body["user"]["role"], "operator");
+    assert_eq!(ok.body["user"]["name"], "Priya Shah");
+    assert!(ok.body["user"]["id"].as_str().unwrap().starts_with("usr_"));
+    assert!(ok.body["expires_at"].as_str().unwrap().ends_with('Z'));
+    let field = api.login("field1").await;
+    assert!(
+        field.body["user"]["resource_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("res_")
+    );
+
+    let wrong = api
+        .post(
+            "/api/login",
+            None,
+            &json!({"username": "operator", "password": "nope-nope"}),
+        )
+        .await;
+    let unknown = api
+        .post(
+            "/api/login",
+            None,
+            &json!({"username": "nobody", "password": DEMO_PASSWORD}),
+        )
+        .await;
+    assert_eq!((wrong.status, error_code(&wrong)), (401, "unauthorized"));
+    assert_eq!(wrong.body, unknown.body, "no user enumeration");
+    assert_eq!(unknown.status, 401);
+}
+
+#[tokio::test]
+async fn a_thousand_rapid_guesses_on_one_account_are_mostly_refused_unchecked() {
+    let api = Api::start().await;
+    let guess = json!({"username": "supervisor", "password": "guess-guess"});
+    let (mut refused, mut limited) = (0, 0);
+    for _ in 0..1_000 {
+        match api.post("/api/login", None, &guess).await.status {
+            401 => refused += 1,
+            429 => limited += 1,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(refused <= 100, "{refused} guesses were evaluated");
+    assert_eq!(refused + limited, 1_000);
+    let limited = api.post("/api/login", None, &guess).await;
+    assert_eq!(error_code(&limited), "rate_limited");
+}
+
+#[tokio::test]
+async fn logout_revokes_the_token() {
+    let api = Api::start().await;
+    let (token, _) = api.session("operator").await;
+    assert_eq!(api.get("/api/state", Some(&token)).await.status, 200);
+    let out = api.post("/api/logout", Some(&token), &json!({})).await;
+    assert_eq!((out.status, &out.body), (200, &json!({"ok": true})));
+    let after = api.get("/api/state", Some(&token)).await;
+    assert_eq!((after.status, error_code(&after)), (401, "unauthorized"));
+    assert!(
+        after.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("log in")
+    );
+    let none = api.get("/api/state", None).await;
+    assert_eq!((none.status, error_code(&none)), (401, "unauthorized"));
+}
+
+// ----- views ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn state_is_everything_for_the_desk_and_only_its_own_for_a_field_user() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let (f1, field1) = api.session("field1").await;
+    let (f2, _) = api.session("field2").await;
+    let res1 = field1["resource_id"].as_str().unwrap();
+    api.dispatched_incident(&op, res1).await;
+
+    let desk = api.get("/api/state", Some(&op)).await.body;
+    for key in [
+        "incidents",
+        "resources",
+        "contacts",
+        "assignments",
+        "cases",
+        "messages",
+        "users",
+    ] {
+        assert!(desk[key].is_array(), "{key}");
+    }
+    assert!(desk["seq"].as_u64().unwrap() > 0);
+    assert_eq!(desk["incidents"].as_array().unwrap().len(), 1);
+    assert!(desk["resources"].as_array().unwrap().len() > 1);
+    assert!(desk["users"].as_array().unwrap().len() > 1);
+
+    let own = api.get("/api/state", Some(&f1)).await.body;
+    assert_eq!(own["incidents"].as_array().unwrap().len(), 1);
+    assert_eq!(own["assignments"].as_array().unwrap().len(), 1);
+    assert_eq!(own["resources"].as_array().unwrap().len(), 1);
+    assert_eq!(own["resources"][0]["id"], res1);
+    assert_eq!(own["users"].as_array().unwrap().len(), 1);
+    assert_eq!(own["contacts"], json!([]));
+
+    let other = api.get("/api/state", Some(&f2)).await.body;
+    assert_eq!(other["incidents"], json!([]));
+    assert_eq!(other["assignments"], json!([]));
+}
+
+#[tokio::test]
+async fn incident_detail_has_timeline_and_conformance_and_hides_from_unassigned_field_users() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let (f1, field1) = api.session("field1").await;
+    let (f2, _) = api.session("field2").await;
+    let id = api
+        .dispatched_incident(&op, field1["resource_id"].as_str().unwrap())
+        .await;
+    let path = format!("/api/incidents/{id}");
+
+    let d = api.get(&path, Some(&op)).await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    assert_eq!(d.body["id"], id.as_str());
+    let timeline = d.body["timeline"].as_array().unwrap();
+    assert_eq!(timeline[0]["event"]["kind"], "incident.opened");
+    for e in timeline {
+        assert!(e["seq"].is_u64() && e["at"].is_string() && e["actor"].is_string());
+    }
+    assert!(
+        timeline
+            .iter()
+            .any(|e| e["event"]["kind"] == "assignment.created")
+    );
+    assert_eq!(d.body["conformance"]["verdict"], "not_conforming");
+    let steps = d.body["conformance"]["steps"].as_array().unwrap();
+    assert_eq!(steps[0]["step"], "assessed");
+    assert_eq!(steps[0]["status"], "done");
+    assert_eq!(steps[1]["status"], "done");
+
+    assert_eq!(api.get(&path, Some(&f1)).await.status, 200);
+    let hidden = api.get(&path, Some(&f2)).await;
+    let missing = api.get("/api/incidents/inc_999999", Some(&op)).await;
+    assert_eq!((hidden.status, error_code(&hidden)), (404, "not_found"));
+    assert_eq!(missing.status, 404);
+}
+
+#[tokio::test]
+async fn recommendations_rank_skilled_resources_for_the_desk_only() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let (f1, field1) = api.session("field1").await;
+    let id = api
+        .dispatched_incident(&op, field1["resource_id"].as_str().unwrap())
+        .await;
+    let path = format!("/api/incidents/{id}/recommendations");
+    let r = api.get(&path, Some(&op)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let ranked = r.body["recommendations"].as_array().unwrap();
+    assert!(!ranked.is_empty());
+    for x in ranked {
+        assert!(x["resource_id"].is_string() && x["score"].is_number());
+        assert!(
+            x["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "has first_aid")
+        );
+        assert_ne!(
+            x["resource_id"], field1["resource_id"],
+            "the assigned one is busy"
+        );
+    }
+    let forbidden = api.get(&path, Some(&f1)).await;
+    assert_eq!(
+        (forbidden.status, error_code(&forbidden)),
+        (403, "forbidden")
+    );
+}
+
+// ----- commands -------------------------------------------------------------------------
+
+#[tokio::test]
+async fn commands_return_result_objects_and_retries_append_once() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let receive = json!({
+        "kind": "contact.receive", "channel": "phone", "summary": "Smoke in the stairwell",
+        "caller": {"name": "Jo"}
+    });
+    let first = api.command(&op, "c-1", receive.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert!(
+        first
+            .text
+            .starts_with(r#"{"type":"result","id":"c-1","ok":true"#),
+        "{}",
+        first.text
+    );
+    assert!(
+        first.body["data"]["contact_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("con_")
+    );
+    let seq = api.app.hub.seq();
+    let again = api.command(&op, "c-1", receive).await;
+    assert_eq!(again.body, first.body, "same result for the same id");
+    assert_eq!(api.app.hub.seq(), seq, "nothing appended on retry");
+
+    let bad = api
+        .command(&op, "c-2", json!({"kind": "incident.explode"}))
+        .await;
+    assert_eq!((bad.status, bad.body["ok"].clone()), (400, json!(false)));
+    assert_eq!(bad.body["error"]["code"], "bad_request");
+    assert!(
+        bad.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("incident.explode")
+    );
+
+    let (f1, _) = api.session("field1").await;
+    let open = json!({"kind": "incident.open", "type": "fire_alarm", "description": "x",
+                      "location": {"text": "here"}});
+    let refused = api.command(&f1, "c-3", open).await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].clone()),
+        (403, json!("forbidden"))
+    );
+    assert_eq!(refused.body["type"], "result");
+    assert_eq!(refused.body["id"], "c-3");
+}
+
+#[tokio::test]
+async fn user_creation_hashes_the_password_and_no_hash_ever_leaves() {
+    let api = Api::start().await;
+    let (admin, _) = api.session("admin").await;
+    let short = json!({"kind": "user.create", "username": "newbie", "role": "operator", "password": "short"});
+    let refused = api.command(&admin, "u-0", short).await;
+    assert_eq!(
+        (refused.status, refused.body["error"]["code"].clone()),
+        (422, json!("validation_failed"))
+    );
+    let create = json!({"kind": "user.create", "username": "newbie", "role": "operator",
+                        "password": "correct horse battery", "name": "New Bie"});
+    let created = api.command(&admin, "u-1", create).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let logged_in = api
+        .post(
+            "/api/login",
+            None,
+            &json!({"username": "newbie", "password": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(logged_in.status, 200, "{}", logged_in.text);
+
+    let (op, _) = api.session("operator").await;
+    let (sup, _) = api.session("supervisor").await;
+    let mut bodies = vec![created.text, logged_in.text];
+    for token in [&admin, &op, &sup] {
+        bodies.push(api.get("/api/state", Some(token)).await.text);
+    }
+    let user_id = created.body["data"]["user_id"].as_str().unwrap();
+    assert!(bodies[2].contains(user_id), "admin sees the new user");
+    for body in &bodies {
+        assert!(!body.contains("argon2"), "a hash leaked: {body}");
+        assert!(!body.contains("password_hash"));
+        assert!(!body.contains("correct horse"));
+    }
+}
+
+// ----- intake -----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn intake_takes_contacts_with_the_demo_key_only() {
+    let api = Api::start().await;
+    let contact = json!({"id": "gw-7", "channel": "sms", "summary": "Tree across the road",
+                         "caller": {"phone": "+44 7700 900000"}});
+    let ok = api
+        .post("/api/intake/contacts", Some("demo-intake-key"), &contact)
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.body["ok"], true);
+    assert_eq!(ok.body["id"], "gw-7");
+    let contact_id = ok.body["data"]["contact_id"].as_str().unwrap().to_string();
+    let seq = api.app.hub.seq();
+    let again = api
+        .post("/api/intake/contacts", Some("demo-intake-key"), &contact)
+        .await;
+    assert_eq!(again.body["data"]["contact_id"], contact_id.as_str());
+    assert_eq!(api.app.hub.seq(), seq);
+
+    let wrong = api
+        .post("/api/intake/contacts", Some("not-the-key"), &contact)
+        .await;
+    assert_eq!((wrong.status, error_code(&wrong)), (401, "unauthorized"));
+    let (op, _) = api.session("operator").await;
+    let session = api.post("/api/intake/contacts", Some(&op), &contact).await;
+    assert_eq!(session.status, 401, "a session is not an intake key");
+    let key = api.get("/api/state", Some("demo-intake-key")).await;
+    assert_eq!(key.status, 401, "an intake key is not a session");
+    let state = api.get("/api/state", Some(&op)).await.body;
+    assert_eq!(state["contacts"][0]["received_by"], "intake");
+}
+
+// ----- reference and operations ---------------------------------------------------------
+
+#[tokio::test]
+async fn catalogue_lists_the_services_with_their_scripts() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let c = api.get("/api/catalogue", Some(&op)).await;
+    assert_eq!(c.status, 200);
+    assert!(c.body["name"].is_string());
+    let types = c.body["types"].as_array().unwrap();
+    assert!(types.iter().any(|t| t["id"] == "medical_emergency"));
+    for t in types {
+        for key in [
+            "id",
+            "name",
+            "description",
+            "default_priority",
+            "questions",
+            "targets",
+        ] {
+            assert!(!t[key].is_null(), "{key} in {t}");
+        }
+        for q in t["questions"].as_array().unwrap() {
+            assert!(q["id"].is_string() && q["text"].is_string() && q["kind"].is_string());
+            assert!(q["required"].is_boolean());
+        }
+    }
+    assert_eq!(api.get("/api/catalogue", None).await.status, 401);
+}
+
+#[tokio::test]
+async fn supervisors_verify_the_audit_chain_and_see_reports() {
+    let api = Api::start().await;
+    let (sup, _) = api.session("supervisor").await;
+    let (op, _) = api.session("operator").await;
+    let v = api.get("/api/audit/verify", Some(&sup)).await;
+    assert_eq!(v.status, 200, "{}", v.text);
+    assert_eq!(v.body["ok"], true);
+    assert_eq!(v.body["events"].as_u64().unwrap(), api.app.hub.seq());
+    assert!(v.body.get("first_bad_seq").is_none());
+    assert_eq!(api.get("/api/audit/verify", Some(&op)).await.status, 403);
+
+    let r = api
+        .get(
+            "/api/reports/performance?by=team&from=2026-01-01",
+            Some(&sup),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        (r.body["by"].clone(), r.body["groups"].clone()),
+        (json!("team"), json!([]))
+    );
+    assert_eq!(r.body["from"], "2026-01-01");
+    assert_eq!(
+        api.get("/api/reports/performance?by=moon", Some(&sup))
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        api.get("/api/reports/performance", Some(&op)).await.status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let api = Api::start().await;
+    let h = api.get("/healthz", None).await;
+    assert_eq!((h.status, &h.body), (200, &json!({"ok": true})));
+    let r = api.get("/readyz", None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["ready"], true);
+    assert_eq!(r.body["store"]["store"], "sqlite");
+    assert_eq!(r.body["seq"].as_u64().unwrap(), api.app.hub.seq());
+    let _session = api.session("operator").await;
+    let m = api.get("/metrics", None).await;
+    assert_eq!(m.status, 200);
+    for name in [
+        "muster_commands_total",
+        "muster_commands_rejected_total",
+        "muster_events_total",
+        "muster_batches_total",
+        "muster_append_failures_total",
+        "muster_append_seconds_total",
+        "muster_connections 0",
+        "muster_sessions 1",
+    ] {
+        assert!(m.text.contains(name), "{name} missing:\n{}", m.text);
+    }
+    assert!(
+        m.text
+            .contains(&format!("muster_seq {}", api.app.hub.seq()))
+    );
+}
+
+// ----- errors and the web apps --------------------------------------------------------------
+
+#[tokio::test]
+async fn refusals_from_warp_have_the_error_shape_too() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let unknown = api.get("/api/nothing-here", Some(&op)).await;
+    assert_eq!((unknown.status, error_code(&unknown)), (404, "not_found"));
+    let method = api.get("/api/login", None).await;
+    assert_eq!(method.status, 405);
+    assert_eq!(error_code(&method), "bad_request");
+    let bad_json = api
+        .send(
+            warp::test::request()
+                .method("POST")
+                .path("/api/login")
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(
+        (bad_json.status, error_code(&bad_json)),
+        (400, "bad_request")
+    );
+    let missing = api
+        .post("/api/commands", Some(&op), &json!({"command": {}}))
+        .await;
+    assert!(
+        missing.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("id")
+    );
+    let huge =
+        json!({"id": "big", "command": {"kind": "incident.note", "text": "x".repeat(70_000)}});
+    let too_large = api.post("/api/commands", Some(&op), &huge).await;
+    assert_eq!(
+        (too_large.status, error_code(&too_large)),
+        (413, "too_large")
+    );
+}
+
+#[tokio::test]
+async fn the_web_apps_are_served_and_unknown_files_are_json_404s() {
+    let api = Api::start().await;
+    let index = api.get("/", None).await;
+    assert_eq!(index.status, 200);
+    assert!(index.text.contains("<title>Muster</title>"));
+    for link in ["/console", "/board", "/field"] {
+        assert!(index.text.contains(link));
+    }
+    let missing = api.get("/no-such-page.html", None).await;
+    assert_eq!((missing.status, error_code(&missing)), (404, "not_found"));
+    let post = api.post("/elsewhere", None, &json!({})).await;
+    assert_eq!(post.status, 404);
+}
