@@ -10,7 +10,6 @@ use futures_util::stream::{FuturesUnordered, SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -51,30 +50,29 @@ struct Hello {
 
 /// Serves one socket until it closes.
 pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
-    ws: WebSocketStream<S>,
+    mut ws: WebSocketStream<S>,
     app: Arc<App>,
 ) {
-    let (mut sink, mut stream) = ws.split();
-    let (session, resume_from) = match hello(&mut stream, &app).await {
+    let (session, resume_from) = match Box::pin(hello(&mut ws, &app)).await {
         Ok(h) => h,
-        Err((code, reason)) => return close_now(&mut sink, code, reason).await,
+        Err((code, reason)) => return close_now(&mut ws, code, reason).await,
     };
     Span::current()
         .record("user", session.user_id.as_str())
         .record("role", session.role.as_str());
     if app.registry.count_for(&session.user_id) >= app.settings.limits.max_connections_per_user {
         return close_now(
-            &mut sink,
+            &mut ws,
             close::RATE_LIMITED,
             "too many connections for this user",
         )
         .await;
     }
-    let (registration, queue) = app
+    let registration = app
         .registry
         .register(session.viewer(), session.token_hash.clone());
     let conn = registration.conn.clone();
-    let last_sent = match welcome(&mut sink, &app, &session, resume_from).await {
+    let last_sent = match Box::pin(welcome(ws.get_mut(), &app, &session, resume_from)).await {
         Ok(seq) => seq,
         Err(_) => return,
     };
@@ -83,7 +81,8 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         seq = last_sent,
         "connected"
     );
-    let writer = tokio::spawn(write(sink, queue, conn.clone(), last_sent));
+    let (sink, mut stream) = ws.split();
+    let writer = tokio::spawn(write(sink, conn.clone(), last_sent));
     let code = read(&mut stream, &app, &session, &conn).await;
     conn.closer.close(code);
     drop(registration);
@@ -93,7 +92,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
 
 /// Waits for the first frame: a valid `hello` within the time limit, with a live token.
 async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
-    stream: &mut Stream<S>,
+    stream: &mut WebSocketStream<S>,
     app: &App,
 ) -> Result<(Session, Option<u64>), (u16, &'static str)> {
     let limit = Duration::from_secs(app.settings.limits.hello_timeout_secs);
@@ -128,15 +127,18 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
     Ok((session, hello.resume_from))
 }
 
-/// Sends the welcome and whatever the client missed; returns the last seq it now has.
-async fn welcome<S: AsyncRead + AsyncWrite + Unpin>(
-    sink: &mut Sink<S>,
+/// Sends the welcome and whatever the client missed, straight to the socket (see
+/// [`super::frame`]); returns the last seq the client now has.
+async fn welcome<W: AsyncWrite + Unpin>(
+    io: &mut W,
     app: &App,
     session: &Session,
     resume_from: Option<u64>,
-) -> Result<u64, WsError> {
+) -> std::io::Result<u64> {
     let user = app.hub.with_state(|s| {
-        s.users.get(&session.user_id).map(|u| serde_json::json!({"id": u.id, "name": u.name, "role": u.role, "resource_id": u.resource_id}))
+        s.users
+            .get(&session.user_id)
+            .map(crate::engine::view::user_json)
     });
     if let Some(after) = resume_from
         && let Some(backlog) = backlog(app, session, after).await
@@ -147,21 +149,18 @@ async fn welcome<S: AsyncRead + AsyncWrite + Unpin>(
             .max(app.hub.seq())
             .max(after);
         let hello =
-            serde_json::json!({"type": "welcome", "user": user, "seq": head, "resumed": true});
-        sink.feed(Message::text(hello.to_string())).await?;
-        let mut last = after;
-        for (seq, frame) in backlog {
-            sink.feed(Message::Text(frame)).await?;
-            last = seq;
-        }
-        sink.flush().await?;
-        return Ok(last.max(head));
+            serde_json::json!({"type": "welcome", "user": user, "seq": head, "resumed": true})
+                .to_string();
+        let mut frames: Vec<&[u8]> = vec![hello.as_bytes()];
+        frames.extend(backlog.iter().map(|(_, f)| f.as_bytes()));
+        super::frame::write_texts(io, &frames).await?;
+        return Ok(head);
     }
     let (seq, snapshot) = app
         .hub
         .with_state(|s| (s.seq, crate::engine::view::state_for(s, &session.viewer())));
-    let hello = serde_json::json!({"type": "welcome", "user": user, "seq": seq, "resumed": false, "snapshot": snapshot});
-    sink.send(Message::text(hello.to_string())).await?;
+    let hello = serde_json::json!({"type": "welcome", "user": user, "seq": seq, "resumed": false, "snapshot": snapshot}).to_string();
+    super::frame::write_texts(io, &[hello.as_bytes()]).await?;
     Ok(seq)
 }
 
@@ -224,7 +223,6 @@ async fn from_log(app: &App, after: u64, head: u64) -> Option<Vec<Arc<Published>
 /// Drains the connection's queue into the socket until a close is asked for.
 async fn write<S: AsyncRead + AsyncWrite + Unpin>(
     mut sink: Sink<S>,
-    mut queue: mpsc::Receiver<Outbound>,
     conn: Arc<Conn>,
     mut last_sent: u64,
 ) {
@@ -232,17 +230,16 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
         let item = tokio::select! {
             biased;
             code = conn.closer.requested() => return close_when_possible(sink, code).await,
-            item = queue.recv() => item,
+            item = conn.queue.pop() => item,
         };
         let message = match item {
-            Some(Outbound::Event(seq, _)) if seq <= last_sent => continue,
-            Some(Outbound::Event(seq, frame)) => {
+            Outbound::Event(seq, _) if seq <= last_sent => continue,
+            Outbound::Event(seq, frame) => {
                 last_sent = seq;
                 Message::Text(frame)
             }
-            Some(Outbound::Text(frame)) => Message::Text(frame),
-            Some(Outbound::Ping) => Message::Ping(Default::default()),
-            None => return,
+            Outbound::Text(frame) => Message::Text(frame),
+            Outbound::Ping => Message::Ping(Default::default()),
         };
         let sent = tokio::select! {
             biased;
@@ -279,7 +276,7 @@ async fn close_when_possible<S: AsyncRead + AsyncWrite + Unpin>(mut sink: Sink<S
 }
 
 async fn close_now<S: AsyncRead + AsyncWrite + Unpin>(
-    sink: &mut Sink<S>,
+    ws: &mut WebSocketStream<S>,
     code: u16,
     reason: &'static str,
 ) {
@@ -287,11 +284,7 @@ async fn close_now<S: AsyncRead + AsyncWrite + Unpin>(
         code: CloseCode::from(code),
         reason: reason.into(),
     };
-    let _ = tokio::time::timeout(
-        Duration::from_secs(5),
-        sink.send(Message::Close(Some(frame))),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), ws.close(Some(frame))).await;
 }
 
 /// Maps a read error to the close code the client gets.

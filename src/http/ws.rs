@@ -17,7 +17,7 @@ use tracing::{Instrument, debug, info_span};
 use crate::server::App;
 
 /// Read buffer per socket: enough for the usual small frame; larger ones grow it.
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 
 /// The WebSocket limits every socket gets.
 pub fn config(max_frame_bytes: usize) -> WebSocketConfig {

@@ -9,7 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 
 use dashmap::DashMap;
-use tokio::sync::{Notify, broadcast, mpsc, watch};
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use tokio::sync::{Notify, broadcast, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::warn;
 
@@ -73,8 +76,63 @@ pub struct Conn {
     pub viewer: Viewer,
     /// The session it was opened with, so a log-out closes exactly its sockets.
     pub token_hash: String,
-    tx: mpsc::Sender<Outbound>,
+    /// Frames waiting for the socket's writer.
+    pub queue: Queue,
     pub closer: Closer,
+}
+
+/// A bounded single-consumer queue that allocates only while it holds something, so
+/// an idle connection costs a few words rather than a channel's first block.
+#[derive(Debug)]
+pub struct Queue {
+    items: Mutex<VecDeque<Outbound>>,
+    ready: Notify,
+    capacity: usize,
+}
+
+impl Queue {
+    fn new(capacity: usize) -> Self {
+        Queue {
+            items: Mutex::new(VecDeque::new()),
+            ready: Notify::new(),
+            capacity,
+        }
+    }
+
+    /// Adds an item; false (and nothing added) when the queue is full.
+    fn push(&self, item: Outbound) -> bool {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        if items.len() >= self.capacity {
+            return false;
+        }
+        items.push_back(item);
+        drop(items);
+        self.ready.notify_one();
+        true
+    }
+
+    /// The next item, waiting for one.
+    pub async fn pop(&self) -> Outbound {
+        loop {
+            let ready = self.ready.notified();
+            tokio::pin!(ready);
+            ready.as_mut().enable();
+            if let Some(item) = self.try_pop() {
+                return item;
+            }
+            ready.await;
+        }
+    }
+
+    /// The next item if there is one; gives memory back once drained.
+    pub fn try_pop(&self) -> Option<Outbound> {
+        let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
+        let item = items.pop_front();
+        if items.is_empty() && items.capacity() > 64 {
+            items.shrink_to(8);
+        }
+        item
+    }
 }
 
 impl Conn {
@@ -84,7 +142,7 @@ impl Conn {
 
     /// Queues a frame; a full queue closes the connection instead of waiting.
     pub fn push(&self, item: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.tx.try_send(item) {
+        if !self.queue.push(item) {
             self.closer.close(CLOSE_TOO_FAR_BEHIND);
         }
     }
@@ -152,18 +210,14 @@ impl Registry {
     }
 
     /// Registers a connection; events it may see are queued from now on.
-    pub fn register(
-        self: &Arc<Self>,
-        viewer: Viewer,
-        token_hash: String,
-    ) -> (Registration, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(self.queue);
+    pub fn register(self: &Arc<Self>, viewer: Viewer, token_hash: String) -> Registration {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let queue = Queue::new(self.queue);
         let conn = Arc::new(Conn {
             id,
             viewer,
             token_hash,
-            tx,
+            queue,
             closer: Closer::default(),
         });
         self.all.insert(id, conn.clone());
@@ -180,13 +234,10 @@ impl Registry {
                 .or_default()
                 .push(conn.clone());
         }
-        (
-            Registration {
-                registry: self.clone(),
-                conn,
-            },
-            rx,
-        )
+        Registration {
+            registry: self.clone(),
+            conn,
+        }
     }
 
     fn remove(&self, conn: &Conn) {
