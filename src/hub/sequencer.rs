@@ -27,6 +27,9 @@ use crate::time::Clock;
 /// The most commands decided into one batch.
 pub const MAX_BATCH: usize = 1_024;
 
+/// How long the writer waits between attempts to reload from a log that is down.
+const RELOAD_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// A command on its way to the writer.
 pub struct Submission {
     pub actor: Actor,
@@ -75,8 +78,8 @@ impl Sequencer {
                     let (_, batch) = inflight.take().expect("guarded");
                     match done {
                         Ok(Ok(())) => self.release(batch).await,
-                        Ok(Err(e)) => self.fail(batch, &mut next, &e.to_string()).await,
-                        Err(e) => self.fail(batch, &mut next, &e.to_string()).await,
+                        Ok(Err(e)) => self.fail(batch, &mut next, &e.to_string(), &mut rx).await,
+                        Err(e) => self.fail(batch, &mut next, &e.to_string(), &mut rx).await,
                     }
                 }
                 sub = rx.recv(), if open && room => match sub {
@@ -188,7 +191,15 @@ impl Sequencer {
     }
 
     /// The batch in flight failed: refuse it and the one decided after it, rebuild.
-    async fn fail(&mut self, failed: Batch, next: &mut Batch, why: &str) {
+    /// While the log cannot even be read, commands that arrive are refused at once
+    /// rather than left waiting in the queue for the log to return.
+    async fn fail(
+        &mut self,
+        failed: Batch,
+        next: &mut Batch,
+        why: &str,
+        rx: &mut mpsc::Receiver<Submission>,
+    ) {
         error!(
             error = why,
             events = failed.records.len(),
@@ -201,10 +212,28 @@ impl Sequencer {
         {
             let _ = tx.send(Err(unavailable()));
         }
+        let mut open = true;
         while !self.reload().await {
             // Keep refusing while the log is down rather than deciding on a guess.
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let retry = tokio::time::sleep(RELOAD_RETRY);
+            tokio::pin!(retry);
+            loop {
+                tokio::select! {
+                    _ = &mut retry => break,
+                    sub = rx.recv(), if open => match sub {
+                        Some(s) => self.refuse(s),
+                        None => open = false,
+                    },
+                }
+            }
         }
+    }
+
+    /// Answers a command with `unavailable` without deciding it.
+    fn refuse(&self, s: Submission) {
+        Metrics::add(&self.metrics.commands, 1);
+        Metrics::add(&self.metrics.rejected, 1);
+        let _ = s.reply.send(Err(unavailable()));
     }
 
     /// Rebuilds the writer's state from the log, then publishes whatever the log holds
