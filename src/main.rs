@@ -24,6 +24,21 @@ struct Cli {
     /// Settings file (default: $MUSTER_CONFIG, else config/muster.toml).
     #[arg(long, global = true, env = "MUSTER_CONFIG")]
     config: Option<PathBuf>,
+    /// Address to serve on (overrides MUSTER_BIND and the file).
+    #[arg(long, global = true)]
+    bind: Option<String>,
+    /// Event log: sqlite or redis (overrides MUSTER_STORE).
+    #[arg(long, global = true)]
+    store: Option<String>,
+    /// Where the SQLite log lives (overrides MUSTER_DATA_DIR).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Redis URL for the redis store (overrides MUSTER_REDIS_URL).
+    #[arg(long, global = true)]
+    redis_url: Option<String>,
+    /// Log format: text or json (overrides MUSTER_LOG_FORMAT).
+    #[arg(long, global = true)]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -60,6 +75,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Manage users while the hub is stopped (a running hub: use user.create as admin).
+    User {
+        #[command(subcommand)]
+        action: UserCmd,
+    },
     /// Play load against a running hub over real WebSockets.
     Load {
         #[command(subcommand)]
@@ -81,6 +101,23 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long, default_value_t = 16)]
         submitters: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Add a user; the password is read from MUSTER_USER_PASSWORD or standard input.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// operator, supervisor, field, admin
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// The resource a field user carries.
+        #[arg(long)]
+        resource_id: Option<String>,
     },
 }
 
@@ -107,18 +144,40 @@ enum LoadScenario {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let flags = flag_overrides(&cli);
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::CheckConfig { path } => check_config(path.or(cli.config)),
         cmd => {
-            let loaded = load(cli.config.as_deref())?;
+            let loaded = load(cli.config.as_deref(), flags)?;
             init_tracing(&loaded);
             runtime.block_on(run(cmd, loaded))
         }
     }
 }
 
-fn load(path: Option<&std::path::Path>) -> anyhow::Result<Loaded> {
-    config::load_all(path).map_err(|e| anyhow::anyhow!("configuration has errors:\n{e}"))
+/// Command-line flags as the settings overrides they stand for (they win over the
+/// environment, which wins over the file).
+fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
+    let flags = [
+        ("MUSTER_BIND", cli.bind.clone()),
+        ("MUSTER_STORE", cli.store.clone()),
+        (
+            "MUSTER_DATA_DIR",
+            cli.data_dir.as_ref().map(|p| p.display().to_string()),
+        ),
+        ("MUSTER_REDIS_URL", cli.redis_url.clone()),
+        ("MUSTER_LOG_FORMAT", cli.log_format.clone()),
+    ];
+    flags
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect()
+}
+
+fn load(path: Option<&std::path::Path>, flags: Vec<(String, String)>) -> anyhow::Result<Loaded> {
+    let env = std::env::vars().chain(flags);
+    config::load_all_with_env(path, env)
+        .map_err(|e| anyhow::anyhow!("configuration has errors:\n{e}"))
 }
 
 fn init_tracing(loaded: &Loaded) {
@@ -179,6 +238,15 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             dir,
             json,
         } => bench(loaded, submitters, seconds, naive, dir, json).await,
+        Cmd::User {
+            action:
+                UserCmd::Add {
+                    username,
+                    role,
+                    name,
+                    resource_id,
+                },
+        } => add_user(&loaded, username, &role, name, resource_id).await,
         Cmd::Load {
             scenario,
             addr,
@@ -310,6 +378,56 @@ async fn run_load(
         }
     };
     println!("{report}");
+    Ok(())
+}
+
+async fn add_user(
+    loaded: &Loaded,
+    username: String,
+    role: &str,
+    name: Option<String>,
+    resource_id: Option<String>,
+) -> anyhow::Result<()> {
+    use muster::engine::{Actor, Command, Engine};
+    let role: muster::domain::user::Role = serde_json::from_value(serde_json::json!(role))
+        .context("--role: operator, supervisor, field or admin")?;
+    let password = match std::env::var("MUSTER_USER_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprint!("password for {username}: ");
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    if password.len() < muster::auth::MIN_PASSWORD_LEN {
+        bail!(
+            "the password needs at least {} characters",
+            muster::auth::MIN_PASSWORD_LEN
+        );
+    }
+    let log = muster::server::open_log(loaded).await?;
+    let hub = muster::hub::Hub::start(
+        Engine::new(loaded.centre.clone()),
+        log,
+        Arc::new(SystemClock),
+        muster::server::hub_options(loaded),
+    )
+    .await?;
+    let hash = tokio::task::spawn_blocking(move || muster::auth::hash_password(&password)).await?;
+    let command = Command::UserCreate {
+        username,
+        role,
+        password: String::new(),
+        name,
+        resource_id: resource_id.map(|r| r.as_str().into()),
+        password_hash: Some(hash),
+    };
+    let out = hub
+        .submit(Actor::system(), None, command)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
+    println!("{}", out.data.get("user_id").cloned().unwrap_or_default());
     Ok(())
 }
 

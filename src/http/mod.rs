@@ -84,7 +84,7 @@ where
 async fn connection<S>(
     stream: TcpStream,
     peer: SocketAddr,
-    _permit: OwnedSemaphorePermit,
+    permit: OwnedSemaphorePermit,
     app: Arc<App>,
     routes: S,
     tracker: TaskTracker,
@@ -98,13 +98,16 @@ async fn connection<S>(
     // Small pushes must not wait for Nagle's 40 ms.
     let _ = stream.set_nodelay(true);
     let mut shutdown = app.shutdown.clone();
+    // A socket upgraded from this connection keeps holding its place under the cap.
+    let permit = Arc::new(permit);
     let service = service_fn(move |req: http::Request<Incoming>| {
         let mut routes = routes.clone();
         let app = app.clone();
         let tracker = tracker.clone();
+        let permit = permit.clone();
         async move {
             if req.uri().path() == "/ws" {
-                Ok::<_, Infallible>(ws::upgrade(req, app, peer, &tracker))
+                Ok::<_, Infallible>(ws::upgrade(req, app, peer, &tracker, permit))
             } else {
                 routes.call(req).await
             }

@@ -35,6 +35,7 @@ pub fn upgrade(
     app: Arc<App>,
     peer: SocketAddr,
     tracker: &TaskTracker,
+    permit: Arc<tokio::sync::OwnedSemaphorePermit>,
 ) -> warp::reply::Response {
     let key = match check_handshake(req.headers()) {
         Ok(key) => key,
@@ -53,6 +54,7 @@ pub fn upgrade(
         info_span!("ws", peer = %peer, user = tracing::field::Empty, role = tracing::field::Empty);
     tracker.spawn(
         async move {
+            let _permit = permit;
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let ws = WebSocketStream::from_raw_socket(

@@ -43,10 +43,15 @@ pub fn user_command(
     }
 }
 
-/// Seeds the demo into the hub when the log has no users yet. `hash` turns a password
+/// Seeds the demo into the hub when none of the demo's users exists yet. `hash` turns a password
 /// into its stored hash (Argon2id in the server; anything in tests).
 pub async fn seed(hub: &Hub, demo: &Demo, hash: impl Fn(&str) -> String) -> Result<bool, Error> {
-    if hub.with_state(|s| !s.users.is_empty()) {
+    let seeded = hub.with_state(|s| {
+        demo.users
+            .iter()
+            .any(|u| s.usernames.contains_key(&u.username.to_lowercase()))
+    });
+    if seeded {
         return Ok(false);
     }
     let mut ids = BTreeMap::new();

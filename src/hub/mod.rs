@@ -129,6 +129,14 @@ impl Hub {
         options: HubOptions,
     ) -> Result<Hub, StoreError> {
         let (state, head_hash) = recovery::load(log.as_ref()).await?;
+        let last_at = match state.seq {
+            0 => DateTime::<Utc>::MIN_UTC,
+            seq => log
+                .read_from(seq - 1, 1)
+                .await?
+                .first()
+                .map_or(DateTime::<Utc>::MIN_UTC, |e| e.at),
+        };
         let read = Arc::new(RwLock::new(state.clone()));
         let state_for_snapshots = if options.snapshot_every > 0 {
             state.clone()
@@ -164,6 +172,7 @@ impl Hub {
             publish_tx,
             max_batch: options.max_batch.max(1),
             metrics: metrics.clone(),
+            last_at,
         };
         tokio::spawn(publisher.run(publish_rx));
         tokio::spawn(sequencer.run(submit_rx));

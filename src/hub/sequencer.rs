@@ -63,6 +63,8 @@ pub(super) struct Sequencer {
     pub durable_seq: u64,
     pub max_batch: usize,
     pub metrics: Arc<Metrics>,
+    /// The time of the last event decided (see [`Self::now`]).
+    pub last_at: DateTime<Utc>,
 }
 
 impl Sequencer {
@@ -108,6 +110,14 @@ impl Sequencer {
         info!("sequencer stopped: every submitter is gone");
     }
 
+    /// The clock, but never earlier than the last event decided: a wall clock stepped
+    /// back must not stamp the log out of order.
+    fn now(&mut self) -> DateTime<Utc> {
+        let now = self.clock.now().max(self.last_at);
+        self.last_at = now;
+        now
+    }
+
     fn spawn_append(&self, batch: &Batch) -> JoinHandle<Result<(), StoreError>> {
         let log = self.log.clone();
         let stored = Arc::clone(&batch.stored);
@@ -129,7 +139,8 @@ impl Sequencer {
     /// Decides one command into `batch`, applying its events to the writer's state so
     /// the next command sees them.
     fn decide(&mut self, s: Submission, batch: &mut Batch) {
-        let result = self.decide_one(&s, self.clock.now(), batch);
+        let now = self.now();
+        let result = self.decide_one(&s, now, batch);
         Metrics::add(&self.metrics.commands, 1);
         if result.is_err() {
             Metrics::add(&self.metrics.rejected, 1);
