@@ -68,7 +68,7 @@ async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
     let token = muster::load::login(addr, "operator", "muster-demo")
         .await
         .unwrap();
-    let mut ws = connect(addr, &token).await;
+    let ws = connect(addr, &token).await;
     let (tx, mut rx) = ws.split();
     let sender = tokio::spawn(async move {
         let mut tx = tx;

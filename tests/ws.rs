@@ -119,7 +119,7 @@ async fn a_resumed_field_client_gets_exactly_the_visible_events_it_missed() {
         .await;
     let asg = r["data"]["assignment_id"].as_str().unwrap().to_string();
     let token = s.token("field1");
-    let mut field = Client::hello(&s.url(), &token, None).await;
+    let field = Client::hello(&s.url(), &token, None).await;
     let resume_from = field.last_seq;
     drop(field);
 
@@ -394,16 +394,11 @@ async fn a_client_that_stops_reading_is_closed_with_4409_and_others_carry_on() {
         fast.next().await.expect("the fast client got everything");
     }
     let mut slow = slow;
-    let mut code = None;
-    loop {
-        match slow.ws.next_frame_or_close().await {
-            Some(c) => {
-                code = c;
-                break;
-            }
-            None => continue,
+    let code = loop {
+        if let Some(code) = slow.ws.next_frame_or_close().await {
+            break code;
         }
-    }
+    };
     assert_eq!(code, Some(4409));
     s.running.app.registry.check_invariants();
 }

@@ -26,7 +26,7 @@ wire_enum!(
 wire_enum!(
     /// Why the person got in touch.
     ContactReason {
-        /// A new report of something happening.
+        /// A new report of something happening (the default).
         Report => "report",
         /// A question about an incident or the service.
         Query => "query",
@@ -37,6 +37,8 @@ wire_enum!(
     }
 );
 
+// Declared by `wire_enum!`, so the default cannot be derived on the variant.
+#[allow(clippy::derivable_impls)]
 impl Default for ContactReason {
     fn default() -> Self {
         ContactReason::Report

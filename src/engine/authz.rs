@@ -102,10 +102,10 @@ fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<
                 return Err(refuse());
             }
         }
-        ResourceStatus { resource_id, .. } | ResourceLocate { resource_id, .. } => {
-            if !owns_resource(resource_id) {
-                return Err(refuse());
-            }
+        ResourceStatus { resource_id, .. } | ResourceLocate { resource_id, .. }
+            if !owns_resource(resource_id) =>
+        {
+            return Err(refuse());
         }
         IncidentNote { incident_id, .. } => {
             let i = state

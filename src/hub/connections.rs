@@ -276,7 +276,7 @@ impl Registry {
         }
         let mut sent: Vec<ConnId> = Vec::new();
         let mut send = |c: &Arc<Conn>| {
-            if !(v.desk && c.is_desk()) && !sent.contains(&c.id) {
+            if (!v.desk || !c.is_desk()) && !sent.contains(&c.id) {
                 sent.push(c.id);
                 c.push_event(p.seq, &p.frame);
             }
