@@ -426,3 +426,104 @@ impl NextFrame for server::Ws {
 fn _unused(_: Value) {
     let _ = next_json;
 }
+
+#[tokio::test]
+async fn a_restarted_hub_resumes_clients_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = TestServer::start_in(dir.path(), |_| {}).await;
+    let token_op = first.token("operator");
+    let mut op = Client::hello(&first.url(), &token_op, None).await;
+    let from = op.last_seq;
+    let mut sent = Vec::new();
+    for i in 0..5 {
+        let (_, r) = op.command(json!({"kind": "contact.receive", "channel": "radio", "summary": format!("unit {i} reporting")})).await;
+        sent.push(r["seq"].as_u64().unwrap());
+    }
+    drop(op);
+    first.running.shutdown().await;
+
+    let second = TestServer::start_in(dir.path(), |_| {}).await;
+    let mut again = Client::hello(&second.url(), &second.token("operator"), Some(from)).await;
+    assert_eq!(
+        again.welcome["resumed"], true,
+        "the journal is empty after a restart; the log serves"
+    );
+    let mut got = Vec::new();
+    while got.len() < sent.len() {
+        let v = again.next().await.unwrap();
+        if v["event"]["kind"] == "contact.received" {
+            got.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    assert_eq!(got, sent);
+}
+
+#[tokio::test]
+async fn a_client_beyond_the_resume_window_gets_a_snapshot() {
+    let clock = muster::time::ManualClock::new(chrono::Utc::now());
+    let s = TestServer::start_with(
+        |l| l.settings.limits.resume_window_secs = 60,
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
+    let token = s.token("operator");
+    let mut op = Client::hello(&s.url(), &token, None).await;
+    let from = op.last_seq;
+    op.command(json!({"kind": "contact.receive", "channel": "phone", "summary": "old news"}))
+        .await;
+    clock.advance(chrono::Duration::seconds(61));
+    let late = Client::hello(&s.url(), &token, Some(from)).await;
+    assert_eq!(late.welcome["resumed"], false);
+    assert!(
+        late.welcome["snapshot"]["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["summary"] == "old news")
+    );
+}
+
+#[tokio::test]
+async fn json_ping_gets_a_pong_and_a_flood_of_commands_is_closed_with_4429() {
+    let s = TestServer::start_with(
+        |l| l.settings.limits.commands_per_second = 5,
+        std::sync::Arc::new(muster::time::SystemClock),
+    )
+    .await;
+    let mut c = s.client("operator").await;
+    c.send_raw(r#"{"type":"ping"}"#).await;
+    assert_eq!(c.next().await.unwrap(), json!({"type": "pong"}));
+    for i in 0..50 {
+        c.send_raw(&json!({"type": "command", "id": format!("f{i}"), "command": {"kind": "contact.take", "contact_id": "con_1"}}).to_string()).await;
+    }
+    assert_eq!(c.closed().await, Some(4429));
+}
+
+#[tokio::test]
+async fn a_user_may_hold_only_the_configured_number_of_sockets() {
+    let s = TestServer::start_with(
+        |l| l.settings.limits.max_connections_per_user = 2,
+        std::sync::Arc::new(muster::time::SystemClock),
+    )
+    .await;
+    let token = s.token("field4");
+    let _a = Client::hello(&s.url(), &token, None).await;
+    let _b = Client::hello(&s.url(), &token, None).await;
+    let mut third = Client::connect(&s.url()).await;
+    third
+        .send(Message::text(
+            json!({"type": "hello", "token": token}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(server::close_code(&mut third).await, Some(4429));
+    assert_eq!(
+        s.running.app.registry.count_for(
+            &s.running
+                .app
+                .hub
+                .with_state(|st| st.usernames["field4"].clone())
+        ),
+        2
+    );
+}

@@ -176,6 +176,13 @@ async fn backlog(app: &App, session: &Session, after: u64) -> Option<Vec<(u64, U
         Backlog::Events(events) => events,
         Backlog::TooOld => from_log(app, after, head).await?,
     };
+    let window = app.hub.options.resume_window;
+    if published
+        .first()
+        .is_some_and(|p| app.hub.clock.now() - p.at > window)
+    {
+        return None;
+    }
     Some(
         published
             .iter()

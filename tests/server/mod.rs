@@ -29,7 +29,8 @@ pub fn loaded(dir: &Path) -> Loaded {
 
 pub struct TestServer {
     pub running: Running,
-    pub dir: tempfile::TempDir,
+    /// The data directory, when this server owns it.
+    pub dir: Option<tempfile::TempDir>,
 }
 
 impl TestServer {
@@ -39,13 +40,26 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Loaded), clock: Arc<dyn Clock>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let mut l = loaded(dir.path());
+        let running = Self::run(dir.path(), tweak, clock).await;
+        TestServer {
+            running,
+            dir: Some(dir),
+        }
+    }
+
+    /// A server over an existing data directory (to restart on the same log).
+    pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut Loaded)) -> TestServer {
+        let running = Self::run(dir, tweak, Arc::new(SystemClock)).await;
+        TestServer { running, dir: None }
+    }
+
+    async fn run(dir: &Path, tweak: impl FnOnce(&mut Loaded), clock: Arc<dyn Clock>) -> Running {
+        let mut l = loaded(dir);
         tweak(&mut l);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let running = Running::start(&l, listener, clock)
+        Running::start(&l, listener, clock)
             .await
-            .expect("server starts");
-        TestServer { running, dir }
+            .expect("server starts")
     }
 
     pub fn url(&self) -> String {
