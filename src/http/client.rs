@@ -53,6 +53,8 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     mut ws: WebSocketStream<S>,
     app: Arc<App>,
 ) {
+    // Listen for revocations before the token is checked, so none can slip between.
+    let revoked = app.tokens.revocations();
     let (session, resume_from) = match Box::pin(hello(&mut ws, &app)).await {
         Ok(h) => h,
         Err((code, reason)) => return close_now(&mut ws, code, reason).await,
@@ -83,7 +85,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     );
     let (sink, mut stream) = ws.split();
     let writer = tokio::spawn(write(sink, conn.clone(), last_sent));
-    let code = read(&mut stream, &app, &session, &conn).await;
+    let code = read(&mut stream, &app, &session, &conn, revoked).await;
     conn.closer.close(code);
     drop(registration);
     let _ = writer.await;
@@ -143,18 +145,16 @@ async fn welcome<W: AsyncWrite + Unpin>(
     if let Some(after) = resume_from
         && let Some(backlog) = backlog(app, session, after).await
     {
-        let head = backlog
-            .last()
-            .map_or(0, |(seq, _)| *seq)
-            .max(app.hub.seq())
-            .max(after);
+        // `covered` is the last seq the backlog looked at (seen or not): everything
+        // after it reaches this socket live, so the welcome must not claim more.
+        let (events, covered) = backlog;
         let hello =
-            serde_json::json!({"type": "welcome", "user": user, "seq": head, "resumed": true})
+            serde_json::json!({"type": "welcome", "user": user, "seq": covered, "resumed": true})
                 .to_string();
         let mut frames: Vec<&[u8]> = vec![hello.as_bytes()];
-        frames.extend(backlog.iter().map(|(_, f)| f.as_bytes()));
+        frames.extend(events.iter().map(|(_, f)| f.as_bytes()));
         super::frame::write_texts(io, &frames).await?;
-        return Ok(head);
+        return Ok(covered);
     }
     let (seq, snapshot) = app
         .hub
@@ -164,9 +164,10 @@ async fn welcome<W: AsyncWrite + Unpin>(
     Ok(seq)
 }
 
-/// The events after `after` this client may see, from memory or the log; `None` when
-/// that is beyond the resume window (the client gets a snapshot instead).
-async fn backlog(app: &App, session: &Session, after: u64) -> Option<Vec<(u64, Utf8Bytes)>> {
+/// The events after `after` this client may see, from memory or the log, and the last
+/// seq examined; `None` when that is beyond the resume window (the client gets a
+/// snapshot instead).
+async fn backlog(app: &App, session: &Session, after: u64) -> Option<(Vec<(u64, Utf8Bytes)>, u64)> {
     let viewer = session.viewer();
     let head = app.hub.seq();
     if after > head {
@@ -183,13 +184,13 @@ async fn backlog(app: &App, session: &Session, after: u64) -> Option<Vec<(u64, U
     {
         return None;
     }
-    Some(
-        published
-            .iter()
-            .filter(|p| p.visibility.allows(&viewer))
-            .map(|p| (p.seq, p.frame.clone()))
-            .collect(),
-    )
+    let covered = published.last().map_or(after, |p| p.seq);
+    let visible = published
+        .iter()
+        .filter(|p| p.visibility.allows(&viewer))
+        .map(|p| (p.seq, p.frame.clone()))
+        .collect();
+    Some((visible, covered))
 }
 
 /// Reads missed events back from the log, if the first of them is inside the window.
@@ -317,11 +318,12 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
     app: &Arc<App>,
     session: &Session,
     conn: &Arc<Conn>,
+    mut revoked: tokio::sync::broadcast::Receiver<Revoked>,
 ) -> u16 {
     let limits = &app.settings.limits;
     let mut bucket = Bucket::new(limits.commands_per_second);
     let mut pending: FuturesUnordered<Pending> = FuturesUnordered::new();
-    let mut revoked = app.tokens.revocations();
+
     let mut shutdown = app.shutdown.clone();
     let mut routed = app.registry.routed();
     let idle = Duration::from_secs(limits.idle_timeout_secs);
