@@ -44,9 +44,12 @@ fn last_assessment(w: &World, id: &IncidentId) -> (Option<Priority>, Option<Stri
     (a.priority, a.rule.clone(), a.method)
 }
 
+/// Call-script answers, the priority they give and the rule that gives it.
+type ProtocolCase<'a> = (&'a [(&'a str, Value)], Priority, &'a str);
+
 #[test]
 fn protocol_method_follows_the_call_script_rules() {
-    let cases: [(&[(&str, Value)], Priority, &str); 6] = [
+    let cases: [ProtocolCase<'_>; 6] = [
         (
             &[
                 ("breathing", json!(false)),
