@@ -48,6 +48,42 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub centre: CentreSettings,
     pub log: LogSettings,
+    pub notify: NotifySettings,
+}
+
+/// Notification channels beyond the WebSocket.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySettings {
+    /// The gateway the escalation ladder's `alternative_channel` rung POSTs to
+    /// (`http://host:port/path`); `""` means none, and those attempts are recorded
+    /// as failed.
+    pub webhook_url: String,
+    /// How long one delivery attempt may take.
+    pub webhook_timeout_ms: u64,
+}
+
+impl Default for NotifySettings {
+    fn default() -> Self {
+        NotifySettings {
+            webhook_url: String::new(),
+            webhook_timeout_ms: 3_000,
+        }
+    }
+}
+
+impl NotifySettings {
+    /// The configured gateway, if any (invalid URLs are reported by `problems`).
+    pub fn webhook(&self) -> Option<crate::notify::Webhook> {
+        if self.webhook_url.is_empty() {
+            return None;
+        }
+        crate::notify::Webhook::parse(
+            &self.webhook_url,
+            std::time::Duration::from_millis(self.webhook_timeout_ms),
+        )
+        .ok()
+    }
 }
 
 /// Where and to whom the hub listens.
@@ -375,6 +411,7 @@ impl Settings {
     /// | `MUSTER_CENTRE` | `centre.procedures` |
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
+    /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
     ///
     /// `MUSTER_CONFIG` names the settings file itself and is read by the CLI before
     /// loading, not here. A value that cannot be used is an error naming the variable.
@@ -418,6 +455,7 @@ impl Settings {
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
+            "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
             _ => {}
         }
         Ok(())
@@ -444,6 +482,14 @@ impl Settings {
             if value == 0 {
                 add(path, "must be greater than 0".to_string());
             }
+        }
+        if !self.notify.webhook_url.is_empty()
+            && let Err(e) = crate::notify::Webhook::parse(
+                &self.notify.webhook_url,
+                std::time::Duration::from_millis(self.notify.webhook_timeout_ms),
+            )
+        {
+            add("notify.webhook_url", e.to_string());
         }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());

@@ -26,6 +26,7 @@ pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod load;
+pub mod notify;
 pub mod server;
 pub mod store;
 pub mod time;

@@ -103,7 +103,7 @@ pub struct App {
 
 impl App {
     /// Builds the shared state around a started hub and spawns its background tasks
-    /// (fan-out, session revocation on user changes).
+    /// (fan-out, session revocation on user changes, notification delivery, timers).
     pub fn new(
         hub: Hub,
         loaded: &Loaded,
@@ -135,6 +135,8 @@ impl App {
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
+        crate::notify::spawn(app.hub.clone(), s.notify.webhook());
+        crate::hub::timers::spawn(app.hub.clone());
         app
     }
 }

@@ -68,6 +68,25 @@ fn samples() -> Vec<Command> {
         checkin(&asg, true),
         broadcast(Audience::All, "Radio check at noon", false),
         message_ack(&MessageId("msg_1".into())),
+        Command::TimerEscalate {
+            assignment_id: asg.clone(),
+            level: 1,
+        },
+        Command::TimerCheckinMissed {
+            assignment_id: asg.clone(),
+            due_at: start_time(),
+        },
+        Command::TimerTargetBreached {
+            incident_id: inc.clone(),
+            target: "dispatch".into(),
+        },
+        Command::NotificationRecord {
+            assignment_id: asg.clone(),
+            channel: "sms".into(),
+            level: 2,
+            error: None,
+            status: Some("HTTP 200".into()),
+        },
     ]
 }
 
@@ -104,6 +123,10 @@ fn wire_kind(c: &Command) -> &'static str {
         Checkin { .. } => "checkin",
         MessageBroadcast { .. } => "message.broadcast",
         MessageAcknowledge { .. } => "message.acknowledge",
+        TimerEscalate { .. } => "timer.escalate",
+        TimerCheckinMissed { .. } => "timer.checkin_missed",
+        TimerTargetBreached { .. } => "timer.target_breached",
+        NotificationRecord { .. } => "notification.record",
     }
 }
 
@@ -177,8 +200,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 28);
-    assert_eq!(kinds.len(), 28, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 32);
+    assert_eq!(kinds.len(), 32, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }

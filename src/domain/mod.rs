@@ -6,6 +6,7 @@
 
 pub mod assignment;
 pub mod contact;
+pub mod duplicate;
 pub mod geo;
 pub mod ids;
 pub mod incident;

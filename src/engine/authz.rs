@@ -25,6 +25,11 @@ impl Actor {
             resource_id: None,
         }
     }
+
+    /// Is this the hub itself? Real users' ids never equal the system actor's.
+    pub fn is_system(&self) -> bool {
+        self.user_id.0 == super::event::SYSTEM_ACTOR
+    }
 }
 
 /// May `role` issue this kind of command at all? Exhaustive over commands, so a new
@@ -60,11 +65,19 @@ pub fn permits(role: Role, command: &Command) -> bool {
         | Checkin { .. } => desk || role.is_field(),
         MessageBroadcast { .. } => desk,
         MessageAcknowledge { .. } => role != Role::Intake,
+        // Only the hub itself (see `authorize`): no role may send them.
+        TimerEscalate { .. }
+        | TimerCheckinMissed { .. }
+        | TimerTargetBreached { .. }
+        | NotificationRecord { .. } => false,
     }
 }
 
 /// The role check, then the scope check for field users.
 pub fn authorize(state: &State, command: &Command, actor: &Actor) -> Result<(), Error> {
+    if command.is_internal() && actor.is_system() {
+        return Ok(());
+    }
     if !permits(actor.role, command) {
         return Err(Error::Forbidden(format!(
             "a {} may not {}",

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::{ActionSpec, AssignmentStatus};
@@ -207,6 +208,43 @@ pub enum Command {
     },
     #[serde(rename = "message.acknowledge")]
     MessageAcknowledge { message_id: MessageId },
+
+    /// Internal (system actor only): the next rung of an unacknowledged assignment's
+    /// escalation ladder is due. `level` counts rungs from 1.
+    #[serde(rename = "timer.escalate")]
+    TimerEscalate {
+        assignment_id: AssignmentId,
+        level: u32,
+    },
+    /// Internal: a deployed resource's welfare check-in due at `due_at` did not come.
+    #[serde(rename = "timer.checkin_missed")]
+    TimerCheckinMissed {
+        assignment_id: AssignmentId,
+        #[serde(with = "crate::time::serde_millis")]
+        due_at: DateTime<Utc>,
+    },
+    /// Internal: one of the incident's response targets (`dispatch`, `acknowledge`,
+    /// `arrive`, `resolve`) ran out.
+    #[serde(rename = "timer.target_breached")]
+    TimerTargetBreached {
+        incident_id: IncidentId,
+        target: String,
+    },
+    /// Internal: the outcome of one delivery attempt on a notification channel, written
+    /// after the attempt so the log holds the delivery evidence.
+    #[serde(rename = "notification.record")]
+    NotificationRecord {
+        assignment_id: AssignmentId,
+        channel: String,
+        /// The escalation rung that asked for it.
+        level: u32,
+        /// `None` when delivered; otherwise why it failed.
+        #[serde(default)]
+        error: Option<String>,
+        /// What the gateway answered (e.g. `HTTP 200`), when it answered.
+        #[serde(default)]
+        status: Option<String>,
+    },
 }
 
 impl Command {
@@ -242,7 +280,24 @@ impl Command {
             Checkin { .. } => "checkin",
             MessageBroadcast { .. } => "message.broadcast",
             MessageAcknowledge { .. } => "message.acknowledge",
+            TimerEscalate { .. } => "timer.escalate",
+            TimerCheckinMissed { .. } => "timer.checkin_missed",
+            TimerTargetBreached { .. } => "timer.target_breached",
+            NotificationRecord { .. } => "notification.record",
         }
+    }
+
+    /// Commands only the hub itself issues (timers, delivery outcomes): every real
+    /// role is refused them.
+    pub fn is_internal(&self) -> bool {
+        use Command::*;
+        matches!(
+            self,
+            TimerEscalate { .. }
+                | TimerCheckinMissed { .. }
+                | TimerTargetBreached { .. }
+                | NotificationRecord { .. }
+        )
     }
 
     /// The incident a command concerns directly, for tracing spans.
@@ -258,6 +313,7 @@ impl Command {
             | IncidentReopen { incident_id, .. }
             | IncidentCancel { incident_id, .. }
             | IncidentOverride { incident_id, .. }
+            | TimerTargetBreached { incident_id, .. }
             | AssignmentCreate { incident_id, .. } => Some(incident_id),
             _ => None,
         }

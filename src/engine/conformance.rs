@@ -1,9 +1,8 @@
 //! Did an incident's handling follow the procedure? A report step by step (assessed,
 //! dispatched, required actions done, outcome recorded), each `done`, `overridden`
-//! (a supervisor waived it with a justification) or `missing`, and a verdict.
-//!
-//! Deliberately minimal: every step is judged against the whole procedure, whatever
-//! the incident's status. The procedures work extends the steps and their rules here.
+//! (a supervisor waived it with a justification), `missing` (the incident moved past
+//! the point where the step was required without it) or `pending` (not yet due for
+//! the incident's status), and a verdict.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -23,12 +22,14 @@ pub struct Report {
     pub steps: Vec<Step>,
 }
 
-/// `conforming` when no step is missing.
+/// `not_conforming` when a step is missing; `pending` while steps are still to come;
+/// otherwise `conforming`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Conforming,
     NotConforming,
+    Pending,
 }
 
 /// Where one step stands.
@@ -38,6 +39,8 @@ pub enum StepStatus {
     Done,
     Missing,
     Overridden,
+    /// Not required yet at the incident's status.
+    Pending,
 }
 
 /// One step of the procedure: when and by whom it was done (or waived).
@@ -79,12 +82,21 @@ impl Step {
         self
     }
 
-    /// Marks a missing step overridden when a supervisor waived its rule.
+    /// A step not done while the incident has not reached the point that requires it
+    /// is still to come, not missing.
+    fn pending_unless(mut self, due: bool) -> Step {
+        if self.status == StepStatus::Missing && !due {
+            self.status = StepStatus::Pending;
+        }
+        self
+    }
+
+    /// Marks a missing (or pending) step overridden when a supervisor waived its rule.
     fn or_overridden(mut self, incident: &Incident) -> Step {
         let waiver = self
             .rule
             .and_then(|r| incident.overrides.iter().find(|o| o.rule == r));
-        if let (StepStatus::Missing, Some(o)) = (self.status, waiver) {
+        if let (StepStatus::Missing | StepStatus::Pending, Some(o)) = (self.status, waiver) {
             self.status = StepStatus::Overridden;
             self.at = Some(o.at);
             self.by = Some(o.by.clone());
@@ -101,18 +113,47 @@ pub fn assess(state: &State, incident: &Incident, events: &[Record]) -> Report {
         .iter()
         .filter_map(|a| state.assignments.get(a))
         .collect();
+    let stage = stage(incident);
+    let due = |from: u8| stage >= from && stage != CANCELLED;
     let steps = vec![
-        assessed(incident).or_overridden(incident),
-        dispatched(&assignments),
-        actions_done(&assignments).or_overridden(incident),
-        outcome_recorded(incident, events),
+        assessed(incident)
+            .pending_unless(due(DISPATCHED))
+            .or_overridden(incident),
+        dispatched(&assignments).pending_unless(due(RESOLVED)),
+        actions_done(&assignments)
+            .pending_unless(due(CLOSED))
+            .or_overridden(incident),
+        outcome_recorded(incident, events).pending_unless(due(RESOLVED)),
     ];
     let verdict = if steps.iter().any(|s| s.status == StepStatus::Missing) {
         Verdict::NotConforming
+    } else if steps.iter().any(|s| s.status == StepStatus::Pending) && stage < CANCELLED {
+        Verdict::Pending
     } else {
         Verdict::Conforming
     };
     Report { verdict, steps }
+}
+
+const DISPATCHED: u8 = 2;
+const RESOLVED: u8 = 4;
+const CLOSED: u8 = 5;
+/// Cancelled: nothing further is required, so nothing not done is missing.
+const CANCELLED: u8 = 6;
+
+/// How far along the lifecycle the incident is, for deciding what is due. A dispatch
+/// with the assessment waived counts as reaching dispatch.
+fn stage(incident: &Incident) -> u8 {
+    use crate::domain::incident::IncidentStatus::*;
+    match incident.status {
+        New => 0,
+        Assessed => 1,
+        Dispatched => DISPATCHED,
+        InProgress => 3,
+        Resolved => RESOLVED,
+        Closed => CLOSED,
+        Cancelled => CANCELLED,
+    }
 }
 
 /// Validity and priority decided: the first assessment that set a priority.
@@ -187,7 +228,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_incident_misses_every_step() {
+    fn a_new_incident_has_every_step_pending() {
         let mut w = World::seeded();
         let op = w.actor("operator");
         w.ok(
@@ -205,8 +246,8 @@ mod tests {
         );
         let i = w.state.incidents.values().next().unwrap();
         let r = assess(&w.state, i, &w.log);
-        assert_eq!(r.verdict, Verdict::NotConforming);
-        assert!(r.steps.iter().all(|s| s.status == StepStatus::Missing));
+        assert_eq!(r.verdict, Verdict::Pending);
+        assert!(r.steps.iter().all(|s| s.status == StepStatus::Pending));
     }
 
     #[test]
@@ -219,8 +260,8 @@ mod tests {
             vec![
                 ("assessed", StepStatus::Done),
                 ("dispatched", StepStatus::Done),
-                ("required_actions_done", StepStatus::Missing),
-                ("outcome_recorded", StepStatus::Missing),
+                ("required_actions_done", StepStatus::Pending),
+                ("outcome_recorded", StepStatus::Pending),
             ]
         );
         assert_eq!(r.steps[0].by, Some(w.user_id("operator")));
@@ -245,6 +286,6 @@ mod tests {
         assert_eq!(step.by, Some(w.user_id("supervisor")));
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["steps"][2]["status"], "overridden");
-        assert_eq!(json["verdict"], "not_conforming");
+        assert_eq!(json["verdict"], "pending");
     }
 }

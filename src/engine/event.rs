@@ -9,9 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::{Assignment, AssignmentStatus};
 use crate::domain::contact::Contact;
+use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
+use crate::domain::procedure::EscalationAction;
 use crate::domain::resource::{Resource, ResourceStatus};
 use crate::domain::triage::Priority;
 use crate::domain::user::User;
@@ -39,7 +41,13 @@ pub enum Event {
     },
 
     #[serde(rename = "incident.opened")]
-    IncidentOpened { incident: Incident },
+    IncidentOpened {
+        incident: Incident,
+        /// Open incidents of the same type close in space and time: possible
+        /// duplicates for the operator to link or dismiss.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        duplicates: Vec<Candidate>,
+    },
     #[serde(rename = "incident.answered")]
     IncidentAnswered {
         incident_id: IncidentId,
@@ -156,6 +164,51 @@ pub enum Event {
         message_id: MessageId,
         user_id: UserId,
     },
+
+    /// A rung of the escalation ladder fired for an unacknowledged assignment.
+    #[serde(rename = "assignment.escalated")]
+    AssignmentEscalated {
+        assignment_id: AssignmentId,
+        level: u32,
+        action: EscalationAction,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<String>,
+        /// For `suggest_next_resource`: the best other resource now.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        suggested_resource_id: Option<ResourceId>,
+    },
+    /// A deployed resource did not check in by `due_at`.
+    #[serde(rename = "checkin.missed")]
+    CheckinMissed {
+        assignment_id: AssignmentId,
+        #[serde(with = "crate::time::serde_millis")]
+        due_at: DateTime<Utc>,
+    },
+    /// A response target ran out before its step was done.
+    #[serde(rename = "target.breached")]
+    TargetBreached {
+        incident_id: IncidentId,
+        target: String,
+        priority: Priority,
+        #[serde(with = "crate::time::serde_millis")]
+        due_at: DateTime<Utc>,
+    },
+    /// A notification reached its channel (for the webhook: the gateway accepted it).
+    #[serde(rename = "notification.sent")]
+    NotificationSent {
+        assignment_id: AssignmentId,
+        channel: String,
+        level: u32,
+        status: String,
+    },
+    /// A delivery attempt failed; the ladder goes on regardless.
+    #[serde(rename = "notification.failed")]
+    NotificationFailed {
+        assignment_id: AssignmentId,
+        channel: String,
+        level: u32,
+        error: String,
+    },
 }
 
 impl Event {
@@ -192,6 +245,11 @@ impl Event {
             CheckinRecorded { .. } => "checkin.recorded",
             MessageBroadcast { .. } => "message.broadcast",
             MessageAcknowledged { .. } => "message.acknowledged",
+            AssignmentEscalated { .. } => "assignment.escalated",
+            CheckinMissed { .. } => "checkin.missed",
+            TargetBreached { .. } => "target.breached",
+            NotificationSent { .. } => "notification.sent",
+            NotificationFailed { .. } => "notification.failed",
         }
     }
 
@@ -200,7 +258,7 @@ impl Event {
         use Event::*;
         match self {
             ContactReceived { contact } => Some(("contact_id", contact.id.to_string())),
-            IncidentOpened { incident } => Some(("incident_id", incident.id.to_string())),
+            IncidentOpened { incident, .. } => Some(("incident_id", incident.id.to_string())),
             UserCreated { user } => Some(("user_id", user.id.to_string())),
             ResourceRegistered { resource } => Some(("resource_id", resource.id.to_string())),
             AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.to_string())),

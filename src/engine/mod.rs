@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 mod handle;
 pub mod state;
+pub mod timers;
 pub mod view;
 pub mod visibility;
 

@@ -50,6 +50,16 @@ pub struct State {
     pub timelines: BTreeMap<IncidentId, Vec<u64>>,
     /// Active (resource-holding) assignments by resource, so the writer never scans.
     pub active_by_resource: BTreeMap<ResourceId, BTreeSet<AssignmentId>>,
+    /// The last escalation rung fired per assignment, so the ladder continues (and
+    /// never repeats) across restarts.
+    #[serde(default)]
+    pub escalations: BTreeMap<AssignmentId, u32>,
+    /// The due time of the last missed check-in per assignment: each fires once.
+    #[serde(default)]
+    pub missed_checkins: BTreeMap<AssignmentId, DateTime<Utc>>,
+    /// The response targets already breached per incident: each fires once.
+    #[serde(default)]
+    pub breaches: BTreeMap<IncidentId, BTreeSet<String>>,
 }
 
 /// The de-duplication key of a command.
@@ -76,7 +86,8 @@ impl State {
     pub fn incident_of(&self, event: &Event) -> Option<IncidentId> {
         use Event::*;
         match event {
-            IncidentOpened { incident } => Some(incident.id.clone()),
+            IncidentOpened { incident, .. } => Some(incident.id.clone()),
+            TargetBreached { incident_id, .. } => Some(incident_id.clone()),
             ContactLinked { incident_id, .. }
             | IncidentAnswered { incident_id, .. }
             | IncidentAssessed { incident_id, .. }
@@ -93,7 +104,11 @@ impl State {
             | AssignmentProgressed { assignment_id, .. }
             | AssignmentActionDone { assignment_id, .. }
             | AssignmentCancelled { assignment_id, .. }
-            | CheckinRecorded { assignment_id, .. } => self
+            | CheckinRecorded { assignment_id, .. }
+            | AssignmentEscalated { assignment_id, .. }
+            | CheckinMissed { assignment_id, .. }
+            | NotificationSent { assignment_id, .. }
+            | NotificationFailed { assignment_id, .. } => self
                 .assignments
                 .get(assignment_id)
                 .map(|a| a.incident_id.clone()),
@@ -167,7 +182,56 @@ impl State {
             | AssignmentCancelled { .. }
             | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
             MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
+            AssignmentEscalated { .. }
+            | CheckinMissed { .. }
+            | TargetBreached { .. }
+            | NotificationSent { .. }
+            | NotificationFailed { .. } => self.apply_timer(event),
         }
+    }
+
+    /// Remembers what the timers fired, so each fires once and a restart continues.
+    fn apply_timer(&mut self, event: &Event) {
+        match event {
+            Event::AssignmentEscalated {
+                assignment_id,
+                level,
+                ..
+            } => {
+                let fired = self.escalations.entry(assignment_id.clone()).or_insert(0);
+                *fired = (*fired).max(*level);
+            }
+            Event::CheckinMissed {
+                assignment_id,
+                due_at,
+            } => {
+                self.missed_checkins.insert(assignment_id.clone(), *due_at);
+            }
+            Event::TargetBreached {
+                incident_id,
+                target,
+                ..
+            } => {
+                self.breaches
+                    .entry(incident_id.clone())
+                    .or_default()
+                    .insert(target.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// Assignments created on the (UTC) day of `now`, per resource: the workload the
+    /// recommendation spreads.
+    pub fn jobs_today(&self, now: DateTime<Utc>) -> BTreeMap<ResourceId, u32> {
+        let today = now.date_naive();
+        let mut out = BTreeMap::new();
+        for a in self.assignments.values() {
+            if a.notified_at.date_naive() == today {
+                *out.entry(a.resource_id.clone()).or_insert(0) += 1;
+            }
+        }
+        out
     }
 
     fn apply_contact(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
@@ -216,7 +280,7 @@ impl State {
     }
 
     fn apply_incident(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
-        if let Event::IncidentOpened { incident } = event {
+        if let Event::IncidentOpened { incident, .. } = event {
             let year = incident.opened_at.year();
             *self.references.entry(year).or_insert(0) += 1;
             self.incidents.insert(incident.id.clone(), incident.clone());

@@ -282,7 +282,7 @@ mod tests {
             .collect();
         assert_eq!(kinds[0], "incident.opened");
         assert!(kinds.contains(&"assignment.created"));
-        assert_eq!(d["conformance"]["verdict"], "not_conforming");
+        assert_eq!(d["conformance"]["verdict"], "pending");
         assert_eq!(d["conformance"]["steps"][0]["step"], "assessed");
         assert_eq!(d["conformance"]["steps"][0]["status"], "done");
         assert_eq!(d["conformance"]["steps"][1]["status"], "done");

@@ -222,6 +222,7 @@ pub async fn recommendations(
                     &incident.location,
                     s.resources.values(),
                     &centre.speeds_kmh,
+                    &s.jobs_today(app.hub.clock.now()),
                 )
             })
             .unwrap_or_default();

@@ -13,6 +13,7 @@ mod publisher;
 pub mod recovery;
 pub mod sequencer;
 pub mod snapshotter;
+pub mod timers;
 pub mod tokens;
 
 use std::sync::{Arc, RwLock};

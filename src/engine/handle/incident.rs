@@ -184,7 +184,17 @@ impl Cx<'_> {
             cancel_reason: None,
             reopened: 0,
         };
-        self.emit(Event::IncidentOpened { incident });
+        let duplicates = crate::domain::duplicate::candidates(
+            &self.centre.duplicate,
+            incident_type,
+            location.point(),
+            self.now,
+            self.state.incidents.values(),
+        );
+        self.emit(Event::IncidentOpened {
+            incident,
+            duplicates,
+        });
         if let Some(c) = contact_id {
             self.take_if_queued(c)?;
             self.emit(Event::ContactLinked {

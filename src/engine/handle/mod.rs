@@ -7,6 +7,7 @@ mod contact;
 mod incident;
 mod message;
 mod resource;
+mod timer;
 
 use chrono::{DateTime, Utc};
 
@@ -63,6 +64,10 @@ impl Cx<'_> {
             | AssignmentCancel { .. }
             | Checkin { .. } => self.on_assignment(command),
             MessageBroadcast { .. } | MessageAcknowledge { .. } => self.on_message(command),
+            TimerEscalate { .. }
+            | TimerCheckinMissed { .. }
+            | TimerTargetBreached { .. }
+            | NotificationRecord { .. } => self.on_timer(command),
         }
     }
 

@@ -1,0 +1,149 @@
+//! The internal commands the hub issues: timer rungs and delivery outcomes. Each
+//! re-checks against the state that it is still due, so a duplicate (a second tick,
+//! a second hub) is refused with `conflict` and records nothing.
+
+use super::Cx;
+use crate::domain::ids::{AssignmentId, IncidentId};
+use crate::domain::procedure::EscalationAction;
+use crate::domain::recommend;
+use crate::engine::command::Command;
+use crate::engine::error::Error;
+use crate::engine::event::Event;
+use crate::engine::timers;
+
+impl Cx<'_> {
+    pub(super) fn on_timer(&mut self, command: &Command) -> Result<(), Error> {
+        match command {
+            Command::TimerEscalate {
+                assignment_id,
+                level,
+            } => self.escalate(assignment_id, *level),
+            Command::TimerCheckinMissed {
+                assignment_id,
+                due_at,
+            } => {
+                let a = self.assignment(assignment_id)?;
+                let next = timers::next_checkin(self.state, self.centre, a);
+                if next != Some(*due_at) || *due_at > self.now {
+                    return Err(not_due("check-in", assignment_id.as_str()));
+                }
+                self.emit(Event::CheckinMissed {
+                    assignment_id: assignment_id.clone(),
+                    due_at: *due_at,
+                });
+                Ok(())
+            }
+            Command::TimerTargetBreached {
+                incident_id,
+                target,
+            } => self.breach(incident_id, target),
+            Command::NotificationRecord {
+                assignment_id,
+                channel,
+                level,
+                error,
+                status,
+            } => {
+                self.assignment(assignment_id)?;
+                let event = match error {
+                    Some(error) => Event::NotificationFailed {
+                        assignment_id: assignment_id.clone(),
+                        channel: channel.clone(),
+                        level: *level,
+                        error: error.clone(),
+                    },
+                    None => Event::NotificationSent {
+                        assignment_id: assignment_id.clone(),
+                        channel: channel.clone(),
+                        level: *level,
+                        status: status.clone().unwrap_or_else(|| "delivered".into()),
+                    },
+                };
+                self.emit(event);
+                Ok(())
+            }
+            _ => unreachable!("dispatch routes only internal commands here"),
+        }
+    }
+
+    /// Fires rung `level` when it is exactly the next one and its time has come.
+    fn escalate(&mut self, assignment_id: &AssignmentId, level: u32) -> Result<(), Error> {
+        let a = self.assignment(assignment_id)?;
+        let Some((next, step, at)) = timers::next_escalation(self.state, self.centre, a) else {
+            return Err(not_due("escalation", assignment_id.as_str()));
+        };
+        if next != level || at > self.now {
+            return Err(not_due("escalation", assignment_id.as_str()));
+        }
+        let suggested_resource_id = match step.action {
+            EscalationAction::SuggestNextResource => self.next_best_resource(assignment_id)?,
+            _ => None,
+        };
+        let channel = match step.action {
+            EscalationAction::AlternativeChannel => step.channel.clone(),
+            EscalationAction::Renotify => Some("websocket".into()),
+            _ => None,
+        };
+        self.emit(Event::AssignmentEscalated {
+            assignment_id: assignment_id.clone(),
+            level,
+            action: step.action,
+            channel,
+            suggested_resource_id,
+        });
+        Ok(())
+    }
+
+    /// The best-ranked resource not already on the assignment's incident.
+    fn next_best_resource(
+        &self,
+        assignment_id: &AssignmentId,
+    ) -> Result<Option<crate::domain::ids::ResourceId>, Error> {
+        let a = self.assignment(assignment_id)?;
+        let i = self.incident(&a.incident_id)?;
+        let Some(kind) = self.centre.incident_type(&i.incident_type) else {
+            return Ok(None);
+        };
+        let on_it = crate::engine::visibility::resources_on(self.state, &i.id);
+        let ranked = recommend::rank(
+            kind,
+            &i.location,
+            self.state
+                .resources
+                .values()
+                .filter(|r| !on_it.contains(&r.id)),
+            &self.centre.speeds_kmh,
+            &self.state.jobs_today(self.now),
+        );
+        Ok(ranked.into_iter().next().map(|r| r.resource_id))
+    }
+
+    fn breach(&mut self, incident_id: &IncidentId, target: &str) -> Result<(), Error> {
+        let i = self.incident(incident_id)?;
+        if !timers::TARGETS.contains(&target) {
+            return Err(Error::validation(
+                "target",
+                format!("unknown target; known: {}", timers::TARGETS.join(", ")),
+            ));
+        }
+        let Some((priority, due_at)) = timers::target_deadline(self.state, self.centre, i, target)
+        else {
+            return Err(not_due("target", incident_id.as_str()));
+        };
+        if due_at > self.now {
+            return Err(not_due("target", incident_id.as_str()));
+        }
+        self.emit(Event::TargetBreached {
+            incident_id: incident_id.clone(),
+            target: target.to_string(),
+            priority,
+            due_at,
+        });
+        Ok(())
+    }
+}
+
+/// A timer that is no longer (or not yet) due: already fired, or the step was done.
+fn not_due(what: &str, id: &str) -> Error {
+    Error::Conflict(format!("no {what} is due for {id}"))
+}

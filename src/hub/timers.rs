@@ -1,0 +1,65 @@
+//! Runs the engine's timers: every tick, [`fire_due`] asks `engine::timers::due` what
+//! is due on the read state at the hub clock's `now` and submits it as the system
+//! actor. Command ids are derived from what fires (`timer:escalate:asg_…:2`), so a
+//! second tick or a second hub de-duplicates, and the engine re-checks each anyway.
+
+use std::time::Duration;
+
+use crate::engine::state::CommandOutcome;
+use crate::engine::{Actor, Command, Error, timers};
+use crate::hub::Hub;
+
+/// How often the background task looks (real time).
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Submits everything due now; returns each command with its result, in order.
+pub async fn fire_due(hub: &Hub) -> Vec<(Command, Result<CommandOutcome, Error>)> {
+    let now = hub.clock.now();
+    let due = hub.with_state(|s| timers::due(s, &hub.engine.centre, now));
+    let mut out = Vec::with_capacity(due.len());
+    for command in due {
+        let id = command_id(&command);
+        let result = hub.submit(Actor::system(), Some(id), command.clone()).await;
+        out.push((command, result));
+    }
+    out
+}
+
+/// The stable id of a timer command: the same firing always gets the same id.
+pub fn command_id(command: &Command) -> String {
+    match command {
+        Command::TimerEscalate {
+            assignment_id,
+            level,
+        } => format!("timer:escalate:{assignment_id}:{level}"),
+        Command::TimerCheckinMissed {
+            assignment_id,
+            due_at,
+        } => format!(
+            "timer:checkin_missed:{assignment_id}:{}",
+            crate::time::rfc3339(*due_at)
+        ),
+        Command::TimerTargetBreached {
+            incident_id,
+            target,
+        } => format!("timer:target_breached:{incident_id}:{target}"),
+        other => format!("timer:{}", other.kind()),
+    }
+}
+
+/// Fires due timers every [`TICK`] until the hub goes away.
+pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            for (command, result) in fire_due(&hub).await {
+                match result {
+                    Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(e) => tracing::warn!(kind = command.kind(), error = %e, "timer refused"),
+                }
+            }
+        }
+    })
+}
