@@ -212,6 +212,25 @@ pub enum Event {
 }
 
 impl Event {
+    /// The assignment an event is about, if it is about one.
+    pub fn assignment_id(&self) -> Option<&AssignmentId> {
+        use Event::*;
+        match self {
+            AssignmentCreated { assignment } => Some(&assignment.id),
+            AssignmentAcknowledged { assignment_id }
+            | AssignmentDeclined { assignment_id, .. }
+            | AssignmentProgressed { assignment_id, .. }
+            | AssignmentActionDone { assignment_id, .. }
+            | AssignmentCancelled { assignment_id, .. }
+            | CheckinRecorded { assignment_id, .. }
+            | AssignmentEscalated { assignment_id, .. }
+            | CheckinMissed { assignment_id, .. }
+            | NotificationSent { assignment_id, .. }
+            | NotificationFailed { assignment_id, .. } => Some(assignment_id),
+            _ => None,
+        }
+    }
+
     /// The event's wire name, e.g. `incident.opened`.
     pub fn kind(&self) -> &'static str {
         use Event::*;

@@ -77,6 +77,16 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
             }
             None => Visibility::desk(),
         },
+        // An assignment's own events go to its resource, not to every crew on the
+        // incident: a field user sees its own assignments (the incident's own events,
+        // below, reach every crew on it).
+        event if event.assignment_id().is_some() => {
+            let resource = event
+                .assignment_id()
+                .and_then(|a| state.assignments.get(a))
+                .map(|a| a.resource_id.clone());
+            with_resources(resource.into_iter().collect())
+        }
         _ => match state.incident_of(&rec.event) {
             Some(incident_id) => with_resources(resources_on(state, &incident_id)),
             None => Visibility::desk(),
