@@ -527,3 +527,31 @@ async fn a_user_may_hold_only_the_configured_number_of_sockets() {
         2
     );
 }
+
+#[tokio::test]
+async fn every_frame_names_its_type_first() {
+    let s = TestServer::start().await;
+    let mut ws = Client::connect(&s.url()).await;
+    ws.send(Message::text(
+        json!({"type": "hello", "token": s.token("operator")}).to_string(),
+    ))
+    .await
+    .unwrap();
+    let mut texts = Vec::new();
+    ws.send(Message::text(r#"{"type":"command","id":"t1","command":{"kind":"contact.receive","channel":"chat","summary":"hello"}}"#)).await.unwrap();
+    ws.send(Message::text(r#"{"type":"command","id":"t2","command":{"kind":"contact.take","contact_id":"con_missing"}}"#)).await.unwrap();
+    ws.send(Message::text("junk")).await.unwrap();
+    while texts.len() < 5 {
+        match futures_util::StreamExt::next(&mut ws)
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            Message::Text(t) => texts.push(t.to_string()),
+            _ => continue,
+        }
+    }
+    for t in &texts {
+        assert!(t.starts_with(r#"{"type":""#), "type is not first in {t}");
+    }
+}
