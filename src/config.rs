@@ -206,6 +206,9 @@ pub struct AuthSettings {
     pub token_ttl_secs: u64,
     /// Failed log-ins allowed per username and address per minute, against guessing.
     pub login_attempts_per_minute: u32,
+    /// SHA-256 (hex) of each intake key a channel gateway may use; the keys themselves
+    /// are never written down here (`muster intake-key` makes one and prints both).
+    pub intake_key_hashes: Vec<String>,
 }
 
 impl Default for AuthSettings {
@@ -213,6 +216,7 @@ impl Default for AuthSettings {
         AuthSettings {
             token_ttl_secs: 43_200,
             login_attempts_per_minute: 10,
+            intake_key_hashes: Vec::new(),
         }
     }
 }
@@ -408,6 +412,7 @@ impl Settings {
     /// | `MUSTER_COMMANDS_PER_SECOND` | `limits.commands_per_second` |
     /// | `MUSTER_RESUME_WINDOW_SECS` | `limits.resume_window_secs` |
     /// | `MUSTER_TOKEN_TTL_SECS` | `auth.token_ttl_secs` |
+    /// | `MUSTER_INTAKE_KEY_HASHES` | `auth.intake_key_hashes` (comma-separated) |
     /// | `MUSTER_CENTRE` | `centre.procedures` |
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
@@ -452,6 +457,13 @@ impl Settings {
             }
             "MUSTER_RESUME_WINDOW_SECS" => self.limits.resume_window_secs = parse_positive(value)?,
             "MUSTER_TOKEN_TTL_SECS" => self.auth.token_ttl_secs = parse_positive(value)?,
+            "MUSTER_INTAKE_KEY_HASHES" => {
+                self.auth.intake_key_hashes = value
+                    .split(',')
+                    .map(|h| h.trim().to_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            }
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,

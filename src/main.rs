@@ -75,6 +75,9 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Make a new intake key for a channel gateway: prints the key (give it to the
+    /// gateway) and its SHA-256 (put it in auth.intake_key_hashes).
+    IntakeKey,
     /// Manage users while the hub is stopped (a running hub: use user.create as admin).
     User {
         #[command(subcommand)]
@@ -147,6 +150,11 @@ fn main() -> anyhow::Result<()> {
     let flags = flag_overrides(&cli);
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::CheckConfig { path } => check_config(path.or(cli.config)),
+        Cmd::IntakeKey => {
+            let key = muster::auth::new_token();
+            println!("key:    {key}\nsha256: {}", muster::auth::token_hash(&key));
+            Ok(())
+        }
         cmd => {
             let loaded = load(cli.config.as_deref(), flags)?;
             init_tracing(&loaded);
@@ -258,7 +266,9 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             muster::bench::stress(&dir, &loaded.centre, &demo, submitters).await?;
             Ok(())
         }
-        Cmd::CheckConfig { .. } => unreachable!("handled before the runtime starts"),
+        Cmd::CheckConfig { .. } | Cmd::IntakeKey => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }
 

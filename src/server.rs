@@ -116,11 +116,13 @@ impl App {
         let registry = Arc::new(crate::hub::connections::Registry::new(
             s.limits.client_queue,
         ));
-        let intake_keys = loaded
+        let demo_keys = loaded
             .demo
             .iter()
             .flat_map(|d| d.intake_keys.iter())
-            .map(|k| crate::auth::token_hash(k))
+            .map(|k| crate::auth::token_hash(k));
+        let intake_keys = demo_keys
+            .chain(s.auth.intake_key_hashes.iter().cloned())
             .collect();
         let per_minute = s.auth.login_attempts_per_minute;
         let app = Arc::new(App {

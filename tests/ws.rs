@@ -555,3 +555,32 @@ async fn every_frame_names_its_type_first() {
         assert!(t.starts_with(r#"{"type":""#), "type is not first in {t}");
     }
 }
+
+#[tokio::test]
+async fn a_configured_intake_key_is_accepted_by_its_hash_alone() {
+    let hash = muster::auth::token_hash("gateway-key-1");
+    let s = TestServer::start_with(
+        move |l| l.settings.auth.intake_key_hashes = vec![hash],
+        std::sync::Arc::new(muster::time::SystemClock),
+    )
+    .await;
+    let contact = json!({"channel": "sms", "summary": "Water pouring through the ceiling"});
+    let (status, body) = server::http(
+        s.running.addr,
+        "POST",
+        "/api/intake/contacts",
+        Some("gateway-key-1"),
+        Some(&contact),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = server::http(
+        s.running.addr,
+        "POST",
+        "/api/intake/contacts",
+        Some("gateway-key-2"),
+        Some(&contact),
+    )
+    .await;
+    assert_eq!(status, 401);
+}
