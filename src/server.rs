@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::{Loaded, StoreKind};
 use crate::engine::{Engine, Error};
 use crate::hub::{Hub, HubOptions, demo};
+use crate::store::redis::RedisLog;
 use crate::store::sqlite::SqliteLog;
 use crate::store::{EventLog, StoreError};
 use crate::time::Clock;
@@ -30,9 +31,23 @@ pub fn sqlite_path(loaded: &Loaded) -> std::path::PathBuf {
 pub async fn open_log(loaded: &Loaded) -> Result<Arc<dyn EventLog>, StartError> {
     match loaded.settings.store.kind {
         StoreKind::Sqlite => Ok(Arc::new(SqliteLog::open(&sqlite_path(loaded))?)),
-        StoreKind::Redis => Err(StartError::Unsupported(
-            "the Redis store is not built yet; use store.kind = \"sqlite\"".into(),
+        StoreKind::Redis => Ok(Arc::new(
+            RedisLog::open(&loaded.settings.store.redis_url, &loaded.centre.name).await?,
         )),
+    }
+}
+
+/// Logs how durable the log is configured to be, loudly when it is not: an operator
+/// must know what a crash can lose before trusting acknowledgements.
+async fn log_durability(log: &dyn EventLog) {
+    match log.durability().await {
+        Ok(d) if d.durable => {
+            tracing::info!(store = %d.store, detail = %d.detail, "event log is durable")
+        }
+        Ok(d) => {
+            tracing::warn!(store = %d.store, detail = %d.detail, "event log is NOT durable")
+        }
+        Err(e) => tracing::warn!(error = %e, "event log durability unknown"),
     }
 }
 
@@ -49,6 +64,7 @@ pub fn hub_options(loaded: &Loaded) -> HubOptions {
 /// has no users yet.
 pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, StartError> {
     let log = open_log(loaded).await?;
+    log_durability(log.as_ref()).await;
     let hub = Hub::start(
         Engine::new(loaded.centre.clone()),
         log,
