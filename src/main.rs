@@ -45,8 +45,14 @@ enum Cmd {
         #[arg(long)]
         until: String,
     },
-    /// Measure durable commands per second against a fresh SQLite log.
+    /// Measure durable commands per second against a fresh SQLite log (or Redis).
     Bench {
+        /// `sqlite` (a fresh file) or `redis` (fresh keys on --redis-url, deleted after).
+        #[arg(long, default_value = "sqlite")]
+        store: String,
+        /// The Redis server for `--store redis`.
+        #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+        redis_url: String,
         #[arg(long, default_value_t = 64)]
         submitters: usize,
         #[arg(long, default_value_t = 10)]
@@ -173,12 +179,21 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Bench {
+            store,
+            redis_url,
             submitters,
             seconds,
             naive,
             dir,
             json,
-        } => bench(loaded, submitters, seconds, naive, dir, json).await,
+        } => {
+            let redis = match store.as_str() {
+                "sqlite" => None,
+                "redis" => Some(redis_url),
+                other => bail!("--store {other}: expected sqlite or redis"),
+            };
+            bench(loaded, redis, submitters, seconds, naive, dir, json).await
+        }
         Cmd::Load {
             scenario,
             addr,
@@ -227,6 +242,7 @@ async fn wait_for_signal() {
 
 async fn bench(
     loaded: Loaded,
+    redis: Option<String>,
     submitters: usize,
     seconds: u64,
     naive: bool,
@@ -244,15 +260,22 @@ async fn bench(
         modes.push(true);
     }
     for naive in modes {
-        let r = muster::bench::durable(
-            &dir,
-            &loaded.centre,
-            &demo,
-            submitters,
-            Duration::from_secs(seconds),
-            naive,
-        )
-        .await?;
+        let r = match &redis {
+            None => {
+                muster::bench::durable(
+                    &dir,
+                    &loaded.centre,
+                    &demo,
+                    submitters,
+                    Duration::from_secs(seconds),
+                    naive,
+                )
+                .await?
+            }
+            Some(url) => {
+                bench_redis(url, &loaded.centre, &demo, submitters, seconds, naive).await?
+            }
+        };
         if json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
@@ -274,6 +297,32 @@ async fn bench(
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// One run on fresh keys (a namespace of its own) in the Redis at `url`, deleted after.
+async fn bench_redis(
+    url: &str,
+    centre: &muster::domain::procedure::Centre,
+    demo: &muster::config::Demo,
+    submitters: usize,
+    seconds: u64,
+    naive: bool,
+) -> anyhow::Result<muster::bench::Report> {
+    let space = format!("bench-{}-{}", std::process::id(), naive);
+    let log = muster::store::redis::RedisLog::open(url, &space).await?;
+    log.delete_all().await?;
+    let d = log.durability().await?;
+    eprintln!("redis: {}", d.detail);
+    let hub = muster::bench::hub_on(
+        Arc::new(log.clone()),
+        centre,
+        demo,
+        muster::bench::bench_options(naive),
+    )
+    .await?;
+    let r = muster::bench::measure(hub, submitters, Duration::from_secs(seconds), naive).await?;
+    log.delete_all().await?;
+    Ok(r)
 }
 
 async fn run_load(

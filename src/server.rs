@@ -126,9 +126,7 @@ impl App {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Arc<App> {
         let s = &loaded.settings;
-        let tokens = Arc::new(crate::hub::tokens::Tokens::new(chrono::Duration::seconds(
-            s.auth.token_ttl_secs as i64,
-        )));
+        let tokens = Arc::new(tokens_for(loaded));
         let registry = Arc::new(crate::hub::connections::Registry::new(
             s.limits.client_queue,
         ));
@@ -155,6 +153,26 @@ impl App {
     }
 }
 
+/// Sessions in memory for SQLite (one hub), in Redis when the log is there (every hub
+/// behind the load balancer must know every session).
+fn tokens_for(loaded: &Loaded) -> crate::hub::tokens::Tokens {
+    use crate::hub::tokens::Tokens;
+    let ttl = chrono::Duration::seconds(loaded.settings.auth.token_ttl_secs as i64);
+    match loaded.settings.store.kind {
+        StoreKind::Sqlite => Tokens::new(ttl),
+        StoreKind::Redis => {
+            match Tokens::redis(ttl, &loaded.settings.store.redis_url, &loaded.centre.name) {
+                Ok(t) => t,
+                Err(e) => {
+                    // The URL was validated with the settings; this is not expected.
+                    tracing::error!(error = %e, "sessions fall back to this hub's memory");
+                    Tokens::new(ttl)
+                }
+            }
+        }
+    }
+}
+
 /// Ends the sessions of users who are disabled or whose password changed, on every
 /// hub that sees the event.
 fn spawn_revoker(app: Arc<App>) {
@@ -167,7 +185,7 @@ fn spawn_revoker(app: Arc<App>) {
                         .ok()
                         .and_then(|v| v["event"]["user_id"].as_str().map(str::to_string));
                     if let Some(u) = user {
-                        app.tokens.revoke_user(&crate::domain::ids::UserId(u));
+                        app.tokens.revoke_user(&crate::domain::ids::UserId(u)).await;
                     }
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

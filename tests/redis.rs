@@ -193,3 +193,300 @@ async fn the_same_resource_assigned_from_two_hubs_at_once_goes_to_one() {
     let count = |s: &TestServer| s.running.app.hub.with_state(|st| st.seq);
     assert_eq!(count(&a), count(&b));
 }
+
+// ---- sessions on every hub -----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_one_hub_works_on_another_and_logout_closes_it_everywhere() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let b = hub_on(&redis).await;
+    let token = a.token("operator2").await;
+    let mut on_b = Client::hello(&b.url(), &token, None).await;
+    let now = b.running.app.hub.clock.now();
+    assert!(
+        b.running
+            .app
+            .tokens
+            .authenticate(&token, now)
+            .await
+            .is_some()
+    );
+    a.running
+        .app
+        .tokens
+        .revoke(&muster::auth::token_hash(&token))
+        .await;
+    assert_eq!(on_b.closed().await, Some(4401));
+    assert!(
+        b.running
+            .app
+            .tokens
+            .authenticate(&token, now)
+            .await
+            .is_none()
+    );
+}
+
+// ---- faults --------------------------------------------------------------------------
+
+/// `GET path` on `addr`; the status code.
+async fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 12];
+    s.read_exact(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[9..12]).parse().unwrap()
+}
+
+fn contact(n: usize) -> muster::engine::Command {
+    serde_json::from_value(json!({"kind": "contact.receive", "channel": "phone",
+        "caller": {"name": format!("Caller {n}")}, "summary": "Smoke in the stairwell"}))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_under_load_loses_nothing_acknowledged() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let hub = a.running.app.hub.clone();
+    let actor = muster::bench::operator(&hub).unwrap();
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (hub, actor, acked, refused, stop) = (
+                hub.clone(),
+                actor.clone(),
+                acked.clone(),
+                refused.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let id = format!("k{t}-{i}");
+                    let started = Instant::now();
+                    match hub
+                        .submit(actor.clone(), Some(id.clone()), contact(i))
+                        .await
+                    {
+                        Ok(_) => acked.lock().unwrap().push(id),
+                        Err(muster::engine::Error::Unavailable(_)) => {
+                            assert!(started.elapsed() < Duration::from_secs(3), "slow refusal");
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = acked.lock().unwrap().len();
+    assert!(before > 0, "no load before the kill");
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(http_status(a.running.addr, "/readyz").await, 503);
+    let during = acked.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        acked.lock().unwrap().len(),
+        during,
+        "acknowledged while Redis was down"
+    );
+    assert!(refused.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    redis.restart();
+    let until = Instant::now() + Duration::from_secs(5);
+    while acked.lock().unwrap().len() < during + 50 {
+        assert!(
+            Instant::now() < until,
+            "the hub did not carry on after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(http_status(a.running.addr, "/readyz").await, 200);
+
+    let log = RedisLog::open(&redis.url(), &a.running.app.hub.engine.centre.name)
+        .await
+        .unwrap();
+    let logged: std::collections::HashSet<String> = log
+        .read_from(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.command_id)
+        .collect();
+    let acked = acked.lock().unwrap();
+    let lost: Vec<_> = acked.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged commands lost",
+        lost.len(),
+        acked.len()
+    );
+    assert!(log.verify().await.unwrap().ok);
+}
+
+/// `muster serve` as a child process on Redis, on port 0; its address.
+fn spawn_hub(
+    redis: &RedisServer,
+    dir: &std::path::Path,
+) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+        .current_dir(root)
+        .env("MUSTER_CONFIG", root.join("config/muster.toml"))
+        .env("MUSTER_BIND", "127.0.0.1:0")
+        .env("MUSTER_STORE", "redis")
+        .env("MUSTER_REDIS_URL", redis.url())
+        .env("MUSTER_DATA_DIR", dir)
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
+        .spawn()
+        .expect("muster starts");
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    for line in out.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("muster: serving http://") {
+            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
+            return (child, addr);
+        }
+    }
+    let err = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    panic!("muster serve did not start: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_hubs_clients_resume_on_another_and_miss_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let b = hub_on(&redis).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut a_proc, a_addr) = spawn_hub(&redis, dir.path());
+    let token = b.token("supervisor").await;
+    let mut sup = Client::hello(&format!("ws://{a_addr}/ws"), &token, None).await;
+    let start_seq = sup.last_seq;
+
+    let hub = b.running.app.hub.clone();
+    let actor = muster::bench::operator(&hub).unwrap();
+    let load = tokio::spawn(async move {
+        for i in 0..300 {
+            let r = hub
+                .submit(actor.clone(), Some(format!("h{i}")), contact(i))
+                .await;
+            assert!(r.is_ok(), "{r:?}");
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 40 {
+        let v = sup.next().await.expect("events before the kill");
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    a_proc.kill().unwrap();
+    a_proc.wait().unwrap();
+    // Whatever was already on the wire from A still counts; then A is gone.
+    while let Some(v) = sup.next().await {
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    let mut resumed = Client::hello(&b.url(), &token, Some(sup.last_seq)).await;
+    assert_eq!(resumed.welcome["resumed"], true, "{}", resumed.welcome);
+    load.await.unwrap();
+    let head = b.running.app.hub.seq();
+    while resumed.last_seq < head {
+        let v = resumed.next().await.expect("resumed events");
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    let want: Vec<u64> = (start_seq + 1..=head).collect();
+    assert_eq!(seen, want, "the supervisor missed or repeated events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_writing_at_once_retry_their_conflicts_and_keep_one_chain() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let b = hub_on(&redis).await;
+    let mut tasks = Vec::new();
+    for (h, s) in [(0, &a), (1, &b)] {
+        for t in 0..4 {
+            let hub = s.running.app.hub.clone();
+            let actor = muster::bench::operator(&hub).unwrap();
+            tasks.push(tokio::spawn(async move {
+                let mut ok = Vec::new();
+                for i in 0..40 {
+                    let id = format!("w{h}-{t}-{i}");
+                    match hub
+                        .submit(actor.clone(), Some(id.clone()), contact(i))
+                        .await
+                    {
+                        Ok(_) => ok.push(id),
+                        Err(muster::engine::Error::Conflict(_)) => {}
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                ok
+            }));
+        }
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    let conflicts = |s: &TestServer| {
+        muster::hub::metrics::Metrics::get(&s.running.app.hub.metrics.append_conflicts)
+    };
+    assert!(conflicts(&a) + conflicts(&b) > 0, "the hubs never raced");
+    assert!(
+        acked.len() > 300,
+        "only {} of 320 went through",
+        acked.len()
+    );
+    let log = &a.running.app.hub.log;
+    assert!(log.verify().await.unwrap().ok);
+    let logged: Vec<String> = log
+        .read_from(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.command_id)
+        .filter(|id| id.starts_with('w'))
+        .collect();
+    acked.sort();
+    let mut sorted = logged.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, acked,
+        "the log holds exactly the acknowledged commands"
+    );
+    let head = log.head().await.unwrap().0;
+    caught_up(&a, head).await;
+    caught_up(&b, head).await;
+}

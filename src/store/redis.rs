@@ -223,6 +223,18 @@ impl RedisLog {
         parse_entries(entries)
     }
 
+    /// Deletes this centre's keys: for benchmarks and tests on throw-away namespaces,
+    /// never called by the hub.
+    pub async fn delete_all(&self) -> Result<(), StoreError> {
+        redis::cmd("DEL")
+            .arg(&self.keys.events)
+            .arg(&self.keys.head)
+            .arg(&self.keys.snapshot)
+            .query_async::<()>(&mut self.conn.clone())
+            .await
+            .map_err(unavailable)
+    }
+
     /// Runs the append script; `prev_hash` is checked when given.
     async fn append_checked(
         &self,
