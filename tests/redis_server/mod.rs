@@ -81,6 +81,13 @@ impl RedisServer {
             .expect("redis-server starts");
         self.child = Some(child);
         self.wait_ready();
+        // A port another test took in the meantime: ours exited, theirs answered.
+        let exited = self.child.as_mut().map(|c| c.try_wait());
+        assert!(
+            matches!(exited, Some(Ok(None))),
+            "redis-server on port {} exited: {exited:?}",
+            self.port
+        );
     }
 
     fn wait_ready(&self) {
