@@ -342,37 +342,29 @@ async fn redis_killed_under_load_loses_nothing_acknowledged() {
     assert!(log.verify().await.unwrap().ok);
 }
 
-/// `muster serve` as a child process on Redis, on port 0; its address.
-fn spawn_hub(
-    redis: &RedisServer,
-    dir: &std::path::Path,
-) -> (std::process::Child, std::net::SocketAddr) {
-    use std::io::BufRead;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
-        .current_dir(root)
-        .env("MUSTER_CONFIG", root.join("config/muster.toml"))
-        .env("MUSTER_BIND", "127.0.0.1:0")
-        .env("MUSTER_STORE", "redis")
-        .env("MUSTER_REDIS_URL", redis.url())
-        .env("MUSTER_DATA_DIR", dir)
-        .arg("serve")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap())
-        .spawn()
-        .expect("muster starts");
-    let out = std::io::BufReader::new(child.stdout.take().unwrap());
-    for line in out.lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("muster: serving http://") {
-            let addr = rest.split_whitespace().next().unwrap().parse().unwrap();
-            return (child, addr);
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    let err = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
-    panic!("muster serve did not start: {err}");
+/// A hub on a runtime of its own, so the test can kill it outright: shutting the
+/// runtime down drops every task and socket at once, with no graceful close (the
+/// in-process equivalent of SIGKILL; the built binary in a shared target directory
+/// may belong to another branch, so it is not spawned).
+fn hub_on_own_runtime(redis: &RedisServer) -> (tokio::runtime::Runtime, TestServer) {
+    let url = redis.url();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let hub = rt.block_on(TestServer::start_with(
+            move |l| {
+                l.settings.store.kind = StoreKind::Redis;
+                l.settings.store.redis_url = url;
+            },
+            Arc::new(SystemClock),
+        ));
+        (rt, hub)
+    })
+    .join()
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -381,10 +373,9 @@ async fn a_killed_hubs_clients_resume_on_another_and_miss_nothing() {
         return;
     };
     let b = hub_on(&redis).await;
-    let dir = tempfile::tempdir().unwrap();
-    let (mut a_proc, a_addr) = spawn_hub(&redis, dir.path());
+    let (a_runtime, a) = hub_on_own_runtime(&redis);
     let token = b.token("supervisor").await;
-    let mut sup = Client::hello(&format!("ws://{a_addr}/ws"), &token, None).await;
+    let mut sup = Client::hello(&a.url(), &token, None).await;
     let start_seq = sup.last_seq;
 
     let hub = b.running.app.hub.clone();
@@ -407,8 +398,7 @@ async fn a_killed_hubs_clients_resume_on_another_and_miss_nothing() {
             seen.push(v["seq"].as_u64().unwrap());
         }
     }
-    a_proc.kill().unwrap();
-    a_proc.wait().unwrap();
+    a_runtime.shutdown_background();
     // Whatever was already on the wire from A still counts; then A is gone.
     while let Some(v) = sup.next().await {
         if v["type"] == "event" {
@@ -427,6 +417,7 @@ async fn a_killed_hubs_clients_resume_on_another_and_miss_nothing() {
     }
     let want: Vec<u64> = (start_seq + 1..=head).collect();
     assert_eq!(seen, want, "the supervisor missed or repeated events");
+    drop(a);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

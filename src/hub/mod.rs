@@ -166,6 +166,7 @@ impl Hub {
             max_batch: options.max_batch.max(1),
             metrics: metrics.clone(),
             shared: log.shared(),
+            read: read.clone(),
         };
         let foreign = log
             .shared()

@@ -40,6 +40,10 @@ pub const MAX_BATCH: usize = 1_024;
 /// appended again before its commands are answered `conflict`.
 pub const CONFLICT_RETRIES: u32 = 5;
 
+/// The random pause before a retry after a conflict is up to this many microseconds
+/// per attempt so far.
+const CONFLICT_BACKOFF_MICROS: u64 = 1_000;
+
 /// How long the writer waits between attempts to reload from a log that is down.
 const RELOAD_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -91,6 +95,9 @@ pub(super) struct Sequencer {
     pub metrics: Arc<Metrics>,
     /// Other hubs append to the same log ([`EventLog::shared`]).
     pub shared: bool,
+    /// The publisher's state (durable events only): after a conflict the writer
+    /// starts again from a copy of it rather than from the snapshot and the log.
+    pub read: Arc<std::sync::RwLock<State>>,
 }
 
 impl Sequencer {
@@ -379,6 +386,67 @@ impl Sequencer {
         }
     }
 
+    /// After a conflict: the writer's state becomes the durable one (a copy of the
+    /// publisher's, once it has published everything released) plus what the other
+    /// hubs appended since, read from the log, checked against the chain from
+    /// `durable_hash` (the hash at the durable seq), and published. Falls back to a
+    /// full [`reload`](Self::reload) if anything does not fit. True when the log
+    /// answered.
+    async fn resync(&mut self, durable_hash: &str) -> bool {
+        self.state = self.durable_state().await;
+        self.head_hash = durable_hash.to_string();
+        self.apply_log().await
+    }
+
+    /// Applies and publishes what the log holds after the writer's state, which must
+    /// be durable (nothing in flight). True when the log answered.
+    async fn apply_log(&mut self) -> bool {
+        loop {
+            let page = match self.log.read_from(self.state.seq, 4_096).await {
+                Ok(page) => page,
+                Err(_) => return self.reload().await,
+            };
+            if page.is_empty() {
+                return true;
+            }
+            let linked = chain::check(self.state.seq, self.head_hash.clone(), &page);
+            let records = page
+                .iter()
+                .map(Record::from_stored)
+                .collect::<Result<Vec<_>, _>>();
+            let (Ok((_, last)), Ok(records)) = (linked, records) else {
+                warn!(
+                    seq = self.state.seq,
+                    "the log does not follow on; reloading"
+                );
+                return self.reload().await;
+            };
+            for r in &records {
+                self.state.apply(r);
+            }
+            self.head_hash = last;
+            self.release(Batch {
+                records,
+                stored: Arc::new(page),
+                ..Batch::default()
+            })
+            .await;
+        }
+    }
+
+    /// A copy of the publisher's state once it has applied every batch released.
+    async fn durable_state(&self) -> State {
+        loop {
+            {
+                let read = self.read.read().unwrap_or_else(|e| e.into_inner());
+                if read.seq >= self.durable_seq {
+                    return read.clone();
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+    }
+
     /// Our batch lost the race to another hub: catch up, then decide the same
     /// commands (the failed batch's and the one decided after it) again, into `next`,
     /// which the loop appends. After [`CONFLICT_RETRIES`] losses they are answered
@@ -399,8 +467,11 @@ impl Sequencer {
             commands = redo.len(),
             "another hub appended first; catching up"
         );
-        if attempts > CONFLICT_RETRIES || !self.reload().await {
-            let why = if attempts > CONFLICT_RETRIES {
+        // The writer's state holds the lost batches' decisions: start again from the
+        // log in every case, even when the commands are not tried again.
+        let synced = self.resync(&failed.prev_hash).await;
+        if !synced || attempts > CONFLICT_RETRIES {
+            let why = if synced {
                 Error::Conflict(
                     "other hubs kept changing the log at the same moment; try again".into(),
                 )
@@ -410,7 +481,7 @@ impl Sequencer {
             for (tx, _) in replies {
                 let _ = tx.send(Err(why.clone()));
             }
-            if attempts <= CONFLICT_RETRIES {
+            if !synced {
                 self.fail(
                     Batch::default(),
                     next,
@@ -420,6 +491,23 @@ impl Sequencer {
                 .await;
             }
             return;
+        }
+        // Two hubs that lost to each other would race again at once; a short random
+        // pause lets one of them through first, then what it appended is applied.
+        let pause = rand::random_range(0..attempts as u64 * CONFLICT_BACKOFF_MICROS);
+        tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+        if !self.apply_log().await {
+            for (tx, _) in replies {
+                let _ = tx.send(Err(unavailable()));
+            }
+            return self
+                .fail(
+                    Batch::default(),
+                    next,
+                    "log unavailable after a conflict",
+                    rx,
+                )
+                .await;
         }
         next.attempts = attempts;
         for ((reply, _), r) in replies.zip(redo) {
