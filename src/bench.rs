@@ -1,6 +1,7 @@
 //! `muster bench`: drives the sequencer with concurrent submitters of realistic desk
-//! commands against a real SQLite log on disk and reports durable commands per second
-//! and time-to-durable percentiles. Also the `stress` loop the crash test kills.
+//! commands against a real log (SQLite on disk, or a Redis server) and reports durable
+//! commands per second and time-to-durable percentiles. Also the `stress` loop the
+//! crash test kills.
 
 use std::io::Write;
 use std::path::Path;
@@ -13,8 +14,8 @@ use crate::config::Demo;
 use crate::domain::procedure::Centre;
 use crate::engine::{Actor, Command, Engine, Error};
 use crate::hub::{Hub, HubOptions, demo};
-use crate::store::StoreError;
 use crate::store::sqlite::SqliteLog;
+use crate::store::{EventLog, StoreError};
 use crate::time::SystemClock;
 
 /// What a benchmark run measured.
@@ -58,6 +59,16 @@ pub async fn fresh_hub(
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let log = Arc::new(SqliteLog::open(&path)?);
+    hub_on(log, centre, demo, options).await
+}
+
+/// Starts a hub on `log` (which must be empty) with the demo seeded (cheap hashes).
+pub async fn hub_on(
+    log: Arc<dyn EventLog>,
+    centre: &Centre,
+    demo: &Demo,
+    options: HubOptions,
+) -> Result<Hub, BenchError> {
     let hub = Hub::start(
         Engine::new(centre.clone()),
         log,
@@ -79,7 +90,13 @@ pub async fn durable(
     duration: Duration,
     naive: bool,
 ) -> Result<Report, BenchError> {
-    let options = HubOptions {
+    let hub = fresh_hub(dir, centre, demo, bench_options(naive)).await?;
+    measure(hub, submitters, duration, naive).await
+}
+
+/// Hub options for a benchmark: no snapshots; `naive` turns group commit off.
+pub fn bench_options(naive: bool) -> HubOptions {
+    HubOptions {
         max_batch: if naive {
             1
         } else {
@@ -87,8 +104,16 @@ pub async fn durable(
         },
         snapshot_every: 0,
         ..HubOptions::default()
-    };
-    let hub = fresh_hub(dir, centre, demo, options).await?;
+    }
+}
+
+/// Runs `submitters` closed-loop submitters for `duration` against a started hub.
+pub async fn measure(
+    hub: Hub,
+    submitters: usize,
+    duration: Duration,
+    naive: bool,
+) -> Result<Report, BenchError> {
     let actor = operator(&hub)?;
     let start = Instant::now();
     let deadline = start + duration;
@@ -179,7 +204,8 @@ pub async fn stress(
     Ok(())
 }
 
-fn operator(hub: &Hub) -> Result<Actor, BenchError> {
+/// The demo's `operator`, the actor every benchmark submitter acts as.
+pub fn operator(hub: &Hub) -> Result<Actor, BenchError> {
     hub.with_state(|s| {
         let id = s.usernames.get("operator")?;
         let u = s.users.get(id)?;
@@ -194,7 +220,7 @@ fn operator(hub: &Hub) -> Result<Actor, BenchError> {
 
 /// One closed-loop submitter: a realistic desk cycle (receive, open, assess, note,
 /// note, close the contact) until `deadline`. Returns microsecond samples and errors.
-async fn submitter(
+pub async fn submitter(
     hub: Hub,
     actor: Actor,
     n: usize,

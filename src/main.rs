@@ -60,7 +60,9 @@ enum Cmd {
         #[arg(long)]
         until: String,
     },
-    /// Measure durable commands per second against a fresh SQLite log.
+    /// Measure durable commands per second against a fresh SQLite log (or Redis).
+    /// With the global `--store redis --redis-url URL`, against Redis (fresh keys,
+    /// deleted after).
     Bench {
         #[arg(long, default_value_t = 64)]
         submitters: usize,
@@ -245,7 +247,13 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             naive,
             dir,
             json,
-        } => bench(loaded, submitters, seconds, naive, dir, json).await,
+        } => {
+            let redis = match loaded.settings.store.kind {
+                config::StoreKind::Sqlite => None,
+                config::StoreKind::Redis => Some(loaded.settings.store.redis_url.clone()),
+            };
+            bench(loaded, redis, submitters, seconds, naive, dir, json).await
+        }
         Cmd::User {
             action:
                 UserCmd::Add {
@@ -305,6 +313,7 @@ async fn wait_for_signal() {
 
 async fn bench(
     loaded: Loaded,
+    redis: Option<String>,
     submitters: usize,
     seconds: u64,
     naive: bool,
@@ -322,15 +331,22 @@ async fn bench(
         modes.push(true);
     }
     for naive in modes {
-        let r = muster::bench::durable(
-            &dir,
-            &loaded.centre,
-            &demo,
-            submitters,
-            Duration::from_secs(seconds),
-            naive,
-        )
-        .await?;
+        let r = match &redis {
+            None => {
+                muster::bench::durable(
+                    &dir,
+                    &loaded.centre,
+                    &demo,
+                    submitters,
+                    Duration::from_secs(seconds),
+                    naive,
+                )
+                .await?
+            }
+            Some(url) => {
+                bench_redis(url, &loaded.centre, &demo, submitters, seconds, naive).await?
+            }
+        };
         if json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
@@ -352,6 +368,32 @@ async fn bench(
     }
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
+}
+
+/// One run on fresh keys (a namespace of its own) in the Redis at `url`, deleted after.
+async fn bench_redis(
+    url: &str,
+    centre: &muster::domain::procedure::Centre,
+    demo: &muster::config::Demo,
+    submitters: usize,
+    seconds: u64,
+    naive: bool,
+) -> anyhow::Result<muster::bench::Report> {
+    let space = format!("bench-{}-{}", std::process::id(), naive);
+    let log = muster::store::redis::RedisLog::open(url, &space).await?;
+    log.delete_all().await?;
+    let d = log.durability().await?;
+    eprintln!("redis: {}", d.detail);
+    let hub = muster::bench::hub_on(
+        Arc::new(log.clone()),
+        centre,
+        demo,
+        muster::bench::bench_options(naive),
+    )
+    .await?;
+    let r = muster::bench::measure(hub, submitters, Duration::from_secs(seconds), naive).await?;
+    log.delete_all().await?;
+    Ok(r)
 }
 
 async fn run_load(

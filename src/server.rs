@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::{Loaded, StoreKind};
 use crate::engine::{Engine, Error};
 use crate::hub::{Hub, HubOptions, demo};
+use crate::store::redis::RedisLog;
 use crate::store::sqlite::SqliteLog;
 use crate::store::{EventLog, StoreError};
 use crate::time::Clock;
@@ -30,9 +31,23 @@ pub fn sqlite_path(loaded: &Loaded) -> std::path::PathBuf {
 pub async fn open_log(loaded: &Loaded) -> Result<Arc<dyn EventLog>, StartError> {
     match loaded.settings.store.kind {
         StoreKind::Sqlite => Ok(Arc::new(SqliteLog::open(&sqlite_path(loaded))?)),
-        StoreKind::Redis => Err(StartError::Unsupported(
-            "the Redis store is not built yet; use store.kind = \"sqlite\"".into(),
+        StoreKind::Redis => Ok(Arc::new(
+            RedisLog::open(&loaded.settings.store.redis_url, &loaded.centre.name).await?,
         )),
+    }
+}
+
+/// Logs how durable the log is configured to be, loudly when it is not: an operator
+/// must know what a crash can lose before trusting acknowledgements.
+async fn log_durability(log: &dyn EventLog) {
+    match log.durability().await {
+        Ok(d) if d.durable => {
+            tracing::info!(store = %d.store, detail = %d.detail, "event log is durable")
+        }
+        Ok(d) => {
+            tracing::warn!(store = %d.store, detail = %d.detail, "event log is NOT durable")
+        }
+        Err(e) => tracing::warn!(error = %e, "event log durability unknown"),
     }
 }
 
@@ -49,6 +64,7 @@ pub fn hub_options(loaded: &Loaded) -> HubOptions {
 /// has no users yet.
 pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, StartError> {
     let log = open_log(loaded).await?;
+    log_durability(log.as_ref()).await;
     let hub = Hub::start(
         Engine::new(loaded.centre.clone()),
         log,
@@ -110,9 +126,7 @@ impl App {
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Arc<App> {
         let s = &loaded.settings;
-        let tokens = Arc::new(crate::hub::tokens::Tokens::new(chrono::Duration::seconds(
-            s.auth.token_ttl_secs as i64,
-        )));
+        let tokens = Arc::new(tokens_for(loaded));
         let registry = Arc::new(crate::hub::connections::Registry::new(
             s.limits.client_queue,
         ));
@@ -143,6 +157,26 @@ impl App {
     }
 }
 
+/// Sessions in memory for SQLite (one hub), in Redis when the log is there (every hub
+/// behind the load balancer must know every session).
+fn tokens_for(loaded: &Loaded) -> crate::hub::tokens::Tokens {
+    use crate::hub::tokens::Tokens;
+    let ttl = chrono::Duration::seconds(loaded.settings.auth.token_ttl_secs as i64);
+    match loaded.settings.store.kind {
+        StoreKind::Sqlite => Tokens::new(ttl),
+        StoreKind::Redis => {
+            match Tokens::redis(ttl, &loaded.settings.store.redis_url, &loaded.centre.name) {
+                Ok(t) => t,
+                Err(e) => {
+                    // The URL was validated with the settings; this is not expected.
+                    tracing::error!(error = %e, "sessions fall back to this hub's memory");
+                    Tokens::new(ttl)
+                }
+            }
+        }
+    }
+}
+
 /// Ends the sessions of users who are disabled or whose password changed, on every
 /// hub that sees the event.
 fn spawn_revoker(app: Arc<App>) {
@@ -155,7 +189,7 @@ fn spawn_revoker(app: Arc<App>) {
                         .ok()
                         .and_then(|v| v["event"]["user_id"].as_str().map(str::to_string));
                     if let Some(u) = user {
-                        app.tokens.revoke_user(&crate::domain::ids::UserId(u));
+                        app.tokens.revoke_user(&crate::domain::ids::UserId(u)).await;
                     }
                 }
                 Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

@@ -118,7 +118,7 @@ async fn a_resumed_field_client_gets_exactly_the_visible_events_it_missed() {
         .command(json!({"kind": "assignment.create", "incident_id": incident, "resource_id": res}))
         .await;
     let asg = r["data"]["assignment_id"].as_str().unwrap().to_string();
-    let token = s.token("field1");
+    let token = s.token("field1").await;
     let field = Client::hello(&s.url(), &token, None).await;
     let resume_from = field.last_seq;
     drop(field);
@@ -177,7 +177,7 @@ async fn a_resumed_field_client_gets_exactly_the_visible_events_it_missed() {
 #[tokio::test]
 async fn a_retried_command_id_on_a_new_connection_returns_the_first_result() {
     let s = TestServer::start().await;
-    let token = s.token("operator");
+    let token = s.token("operator").await;
     let mut a = Client::hello(&s.url(), &token, None).await;
     let cmd = json!({"kind": "contact.receive", "channel": "sms", "summary": "Streetlight down"});
     let (_, first) = a.command_with_id("retry-1", cmd.clone()).await;
@@ -325,12 +325,13 @@ async fn a_foreign_origin_is_refused_before_the_upgrade() {
 #[tokio::test]
 async fn logging_out_or_disabling_closes_the_users_sockets() {
     let s = TestServer::start().await;
-    let token = s.token("operator2");
+    let token = s.token("operator2").await;
     let mut c = Client::hello(&s.url(), &token, None).await;
     s.running
         .app
         .tokens
-        .revoke(&muster::auth::token_hash(&token));
+        .revoke(&muster::auth::token_hash(&token))
+        .await;
     assert_eq!(c.closed().await, Some(4401));
 
     let mut c = s.client("field3").await;
@@ -371,7 +372,8 @@ async fn a_client_that_stops_reading_is_closed_with_4409_and_others_carry_on() {
     )
     .await;
     let slow =
-        Client::hello_with_tiny_buffer(&s.url(), s.running.addr, &s.token("supervisor")).await;
+        Client::hello_with_tiny_buffer(&s.url(), s.running.addr, &s.token("supervisor").await)
+            .await;
     let mut fast = s.client("supervisor").await;
     let mut op = s.client("operator").await;
     let text = "x".repeat(3_000);
@@ -431,7 +433,7 @@ fn _unused(_: Value) {
 async fn a_restarted_hub_resumes_clients_from_the_log() {
     let dir = tempfile::tempdir().unwrap();
     let first = TestServer::start_in(dir.path(), |_| {}).await;
-    let token_op = first.token("operator");
+    let token_op = first.token("operator").await;
     let mut op = Client::hello(&first.url(), &token_op, None).await;
     let from = op.last_seq;
     let mut sent = Vec::new();
@@ -443,7 +445,7 @@ async fn a_restarted_hub_resumes_clients_from_the_log() {
     first.running.shutdown().await;
 
     let second = TestServer::start_in(dir.path(), |_| {}).await;
-    let mut again = Client::hello(&second.url(), &second.token("operator"), Some(from)).await;
+    let mut again = Client::hello(&second.url(), &second.token("operator").await, Some(from)).await;
     assert_eq!(
         again.welcome["resumed"], true,
         "the journal is empty after a restart; the log serves"
@@ -466,7 +468,7 @@ async fn a_client_beyond_the_resume_window_gets_a_snapshot() {
         std::sync::Arc::new(clock.clone()),
     )
     .await;
-    let token = s.token("operator");
+    let token = s.token("operator").await;
     let mut op = Client::hello(&s.url(), &token, None).await;
     let from = op.last_seq;
     op.command(json!({"kind": "contact.receive", "channel": "phone", "summary": "old news"}))
@@ -506,7 +508,7 @@ async fn a_user_may_hold_only_the_configured_number_of_sockets() {
         std::sync::Arc::new(muster::time::SystemClock),
     )
     .await;
-    let token = s.token("field4");
+    let token = s.token("field4").await;
     let _a = Client::hello(&s.url(), &token, None).await;
     let _b = Client::hello(&s.url(), &token, None).await;
     let mut third = Client::connect(&s.url()).await;
@@ -533,7 +535,7 @@ async fn every_frame_names_its_type_first() {
     let s = TestServer::start().await;
     let mut ws = Client::connect(&s.url()).await;
     ws.send(Message::text(
-        json!({"type": "hello", "token": s.token("operator")}).to_string(),
+        json!({"type": "hello", "token": s.token("operator").await}).to_string(),
     ))
     .await
     .unwrap();

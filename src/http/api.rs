@@ -82,7 +82,9 @@ fn with_session(app: Arc<App>) -> impl Filter<Extract = (Session,), Error = Reje
     warp::header::optional::<String>("authorization")
         .and(with_app(app))
         .and_then(|header: Option<String>, app: Arc<App>| async move {
-            handlers::authenticate(&app, header.as_deref()).map_err(Rejection::from)
+            handlers::authenticate(&app, header.as_deref())
+                .await
+                .map_err(Rejection::from)
         })
 }
 

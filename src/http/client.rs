@@ -122,6 +122,7 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
     let session = app
         .tokens
         .authenticate(&hello.token, app.hub.clock.now())
+        .await
         .ok_or((
             close::UNAUTHENTICATED,
             "token unknown or expired; log in again",

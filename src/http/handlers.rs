@@ -58,12 +58,13 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
 }
 
 /// The live session a request's `Authorization` header opens.
-pub fn authenticate(app: &App, header: Option<&str>) -> Result<Session, ApiError> {
+pub async fn authenticate(app: &App, header: Option<&str>) -> Result<Session, ApiError> {
     let token = bearer(header).ok_or_else(|| {
         ApiError::unauthorized("log in first: send Authorization: Bearer <token>")
     })?;
     app.tokens
         .authenticate(token, app.hub.clock.now())
+        .await
         .ok_or_else(|| ApiError::unauthorized("your session has ended; log in again"))
 }
 
@@ -99,7 +100,14 @@ pub async fn login(
             .cloned()
     });
     let user = check_password(user, req.password).await?;
-    let (token, session) = app.tokens.issue(&user, app.hub.clock.now());
+    let (token, session) = app
+        .tokens
+        .issue(&user, app.hub.clock.now())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "log-in");
+            ApiError::unavailable("sessions cannot be started now; try again")
+        })?;
     let body = json!({
         "token": token,
         "user": login_user(&user),
@@ -150,7 +158,7 @@ fn login_user(user: &User) -> Value {
 
 /// `POST /api/logout`: ends this session (its sockets are told).
 pub async fn logout(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
-    app.tokens.revoke(&session.token_hash);
+    app.tokens.revoke(&session.token_hash).await;
     Ok(json_reply(&json!({"ok": true}), StatusCode::OK))
 }
 

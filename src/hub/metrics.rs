@@ -15,6 +15,8 @@ pub struct Metrics {
     pub batches: AtomicU64,
     /// Appends that failed.
     pub append_failures: AtomicU64,
+    /// Appends that lost the race to another hub on a shared log (and were retried).
+    pub append_conflicts: AtomicU64,
     /// Total time spent in durable appends, microseconds.
     pub append_micros: AtomicU64,
 }

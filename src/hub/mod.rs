@@ -7,6 +7,7 @@
 
 pub mod connections;
 pub mod demo;
+mod follow;
 pub mod journal;
 pub mod metrics;
 mod publisher;
@@ -174,9 +175,14 @@ impl Hub {
             max_batch: options.max_batch.max(1),
             metrics: metrics.clone(),
             last_at,
+            shared: log.shared(),
+            read: read.clone(),
         };
+        let foreign = log
+            .shared()
+            .then(|| follow::spawn(log.clone(), read.clone()));
         tokio::spawn(publisher.run(publish_rx));
-        tokio::spawn(sequencer.run(submit_rx));
+        tokio::spawn(sequencer.run(submit_rx, foreign));
         Ok(Hub {
             submit_tx,
             read,

@@ -15,15 +15,21 @@ pub async fn load(log: &dyn EventLog) -> Result<(State, String), StoreError> {
             .map_err(|e| StoreError::Corrupt(format!("snapshot at seq {}: {e}", snap.seq)))?,
         None => State::default(),
     };
-    replay(log, &mut state, None).await?;
-    let (head, hash) = log.head().await?;
-    if head != state.seq {
-        return Err(StoreError::Corrupt(format!(
-            "replayed to seq {}, but the log's head is {head}",
-            state.seq
-        )));
+    // On a shared log other hubs may append while this one replays: replay again
+    // until the head stands still at what was replayed.
+    loop {
+        replay(log, &mut state, None).await?;
+        let (head, hash) = log.head().await?;
+        if head == state.seq {
+            return Ok((state, hash));
+        }
+        if head < state.seq || !log.shared() {
+            return Err(StoreError::Corrupt(format!(
+                "replayed to seq {}, but the log's head is {head}",
+                state.seq
+            )));
+        }
     }
-    Ok((state, hash))
 }
 
 /// The state as it was at `until` (time travel): every event at or before it, from zero.

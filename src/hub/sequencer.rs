@@ -8,6 +8,15 @@
 //! fails, *k + 1* is refused too (it was decided on state that never became true),
 //! every command of both fails with `unavailable`, the state is rebuilt from the log,
 //! and nothing of either batch is ever published.
+//!
+//! On a shared log (Redis, several hubs) two more things happen. Events other hubs
+//! wrote arrive from the tail; when nothing of this hub's is in flight they are
+//! applied to the writer's state and handed to the publisher like its own (events at
+//! or below the durable seq are this hub's own, and skipped). And an append can lose
+//! the optimistic race ([`StoreError::Conflict`]): the writer then catches up from the
+//! log, re-decides the same commands against the new state and appends again, up to
+//! [`CONFLICT_RETRIES`] times, before answering `conflict`. A log with one writer
+//! (SQLite) never conflicts, and keeps none of this on its path.
 
 use std::sync::Arc;
 
@@ -21,11 +30,19 @@ use super::publisher::{Durable, Reply};
 use super::recovery;
 use crate::engine::state::CommandOutcome;
 use crate::engine::{Actor, Command, Engine, Error, Record, State};
-use crate::store::{EventLog, StoreError, StoredEvent};
+use crate::store::{EventLog, StoreError, StoredEvent, chain};
 use crate::time::Clock;
 
 /// The most commands decided into one batch.
 pub const MAX_BATCH: usize = 1_024;
+
+/// How many times a batch that lost the race to another hub is re-decided and
+/// appended again before its commands are answered `conflict`.
+pub const CONFLICT_RETRIES: u32 = 5;
+
+/// The random pause before a retry after a conflict is up to this many microseconds
+/// per attempt so far.
+const CONFLICT_BACKOFF_MICROS: u64 = 1_000;
 
 /// How long the writer waits between attempts to reload from a log that is down.
 const RELOAD_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
@@ -39,6 +56,13 @@ pub struct Submission {
     pub reply: oneshot::Sender<Result<CommandOutcome, Error>>,
 }
 
+/// A command kept so it can be decided again after a conflict.
+struct Redo {
+    actor: Actor,
+    command_id: Option<String>,
+    command: Command,
+}
+
 /// A decided batch: its records, their stored (chained) form, and the replies to send
 /// once it is durable.
 #[derive(Default)]
@@ -47,6 +71,12 @@ struct Batch {
     /// Shared with the append task, so the batch is never copied.
     stored: Arc<Vec<StoredEvent>>,
     replies: Vec<Reply>,
+    /// Shared logs only: the commands, in the order of `replies`, to re-decide.
+    redo: Vec<Redo>,
+    /// Shared logs only: the head hash the batch follows, checked by the append.
+    prev_hash: String,
+    /// How many times this batch's commands lost the race to another hub.
+    attempts: u32,
 }
 
 /// What the writer needs, handed over by [`super::Hub::start`].
@@ -65,10 +95,21 @@ pub(super) struct Sequencer {
     pub metrics: Arc<Metrics>,
     /// The time of the last event decided (see [`Self::now`]).
     pub last_at: DateTime<Utc>,
+    /// Other hubs append to the same log ([`EventLog::shared`]).
+    pub shared: bool,
+    /// The publisher's state (durable events only): after a conflict the writer
+    /// starts again from a copy of it rather than from the snapshot and the log.
+    pub read: Arc<std::sync::RwLock<State>>,
 }
 
 impl Sequencer {
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Submission>) {
+    /// Decides and appends until every submitter is gone. `foreign` carries events
+    /// read from a shared log's tail (`None` for a log with one writer).
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Submission>,
+        mut foreign: Option<mpsc::Receiver<Vec<StoredEvent>>>,
+    ) {
         let mut inflight: Option<(JoinHandle<Result<(), StoreError>>, Batch)> = None;
         let mut next = Batch::default();
         let mut open = true;
@@ -80,6 +121,9 @@ impl Sequencer {
                     let (_, batch) = inflight.take().expect("guarded");
                     match done {
                         Ok(Ok(())) => self.release(batch).await,
+                        Ok(Err(StoreError::Conflict { .. })) if self.shared => {
+                            self.conflicted(batch, &mut next, &mut rx).await
+                        }
                         Ok(Err(e)) => self.fail(batch, &mut next, &e.to_string(), &mut rx).await,
                         Err(e) => self.fail(batch, &mut next, &e.to_string(), &mut rx).await,
                     }
@@ -95,6 +139,11 @@ impl Sequencer {
                         }
                     }
                     None => open = false,
+                },
+                got = async { foreign.as_mut().expect("guarded").recv().await },
+                    if foreign.is_some() && inflight.is_none() => match got {
+                    Some(events) => self.absorb(events).await,
+                    None => foreign = None,
                 },
             }
             if inflight.is_none() && !next.replies.is_empty() {
@@ -122,9 +171,13 @@ impl Sequencer {
         let log = self.log.clone();
         let stored = Arc::clone(&batch.stored);
         let metrics = self.metrics.clone();
+        let prev_hash = self.shared.then(|| batch.prev_hash.clone());
         tokio::spawn(async move {
             let started = std::time::Instant::now();
-            let result = log.append(&stored).await;
+            let result = match prev_hash {
+                Some(prev) => log.append_after(&prev, &stored).await,
+                None => log.append(&stored).await,
+            };
             if result.is_ok() {
                 Metrics::add(&metrics.batches, 1);
                 Metrics::add(&metrics.events, stored.len() as u64);
@@ -139,6 +192,9 @@ impl Sequencer {
     /// Decides one command into `batch`, applying its events to the writer's state so
     /// the next command sees them.
     fn decide(&mut self, s: Submission, batch: &mut Batch) {
+        if self.shared && batch.replies.is_empty() {
+            batch.prev_hash.clone_from(&self.head_hash);
+        }
         let now = self.now();
         let result = self.decide_one(&s, now, batch);
         Metrics::add(&self.metrics.commands, 1);
@@ -146,6 +202,13 @@ impl Sequencer {
             Metrics::add(&self.metrics.rejected, 1);
         }
         batch.replies.push((s.reply, result));
+        if self.shared {
+            batch.redo.push(Redo {
+                actor: s.actor,
+                command_id: s.command_id,
+                command: s.command,
+            });
+        }
     }
 
     fn decide_one(
@@ -253,7 +316,7 @@ impl Sequencer {
     async fn reload(&mut self) -> bool {
         let result = async {
             let (state, hash) = recovery::load(self.log.as_ref()).await?;
-            self.catch_up().await?;
+            self.catch_up(state.seq).await?;
             Ok::<_, StoreError>((state, hash))
         }
         .await;
@@ -271,10 +334,11 @@ impl Sequencer {
         }
     }
 
-    /// Publishes every logged event not yet handed to the publisher.
-    async fn catch_up(&mut self) -> Result<(), StoreError> {
-        loop {
-            let stored = self.log.read_from(self.durable_seq, 4_096).await?;
+    /// Publishes the logged events up to `upto` not yet handed to the publisher.
+    async fn catch_up(&mut self, upto: u64) -> Result<(), StoreError> {
+        while self.durable_seq < upto {
+            let want = (upto - self.durable_seq).min(4_096) as usize;
+            let stored = self.log.read_from(self.durable_seq, want).await?;
             if stored.is_empty() {
                 return Ok(());
             }
@@ -286,9 +350,185 @@ impl Sequencer {
             self.release(Batch {
                 records,
                 stored: Arc::new(stored),
-                replies: Vec::new(),
+                ..Batch::default()
             })
             .await;
+        }
+        Ok(())
+    }
+
+    /// Events another hub wrote, from the tail, while nothing of ours is in flight
+    /// (so the writer's state is the durable one). Our own, at or below the durable
+    /// seq, are skipped; a gap or a broken link means the tail missed something, and
+    /// the log itself is read instead.
+    async fn absorb(&mut self, events: Vec<StoredEvent>) {
+        let fresh: Vec<StoredEvent> = events
+            .into_iter()
+            .filter(|e| e.seq > self.durable_seq)
+            .collect();
+        if fresh.is_empty() {
+            return;
+        }
+        let linked = chain::check(self.state.seq, self.head_hash.clone(), &fresh);
+        let records = fresh
+            .iter()
+            .map(Record::from_stored)
+            .collect::<Result<Vec<_>, _>>();
+        match (linked, records) {
+            (Ok((_, hash)), Ok(records)) => {
+                for r in &records {
+                    self.state.apply(r);
+                }
+                self.head_hash = hash;
+                self.release(Batch {
+                    records,
+                    stored: Arc::new(fresh),
+                    ..Batch::default()
+                })
+                .await;
+            }
+            _ => {
+                warn!(
+                    seq = self.durable_seq,
+                    "the tail does not follow on; reading the log"
+                );
+                self.reload().await;
+            }
+        }
+    }
+
+    /// After a conflict: the writer's state becomes the durable one (a copy of the
+    /// publisher's, once it has published everything released) plus what the other
+    /// hubs appended since, read from the log, checked against the chain from
+    /// `durable_hash` (the hash at the durable seq), and published. Falls back to a
+    /// full [`reload`](Self::reload) if anything does not fit. True when the log
+    /// answered.
+    async fn resync(&mut self, durable_hash: &str) -> bool {
+        self.state = self.durable_state().await;
+        self.head_hash = durable_hash.to_string();
+        self.apply_log().await
+    }
+
+    /// Applies and publishes what the log holds after the writer's state, which must
+    /// be durable (nothing in flight). True when the log answered.
+    async fn apply_log(&mut self) -> bool {
+        loop {
+            let page = match self.log.read_from(self.state.seq, 4_096).await {
+                Ok(page) => page,
+                Err(_) => return self.reload().await,
+            };
+            if page.is_empty() {
+                return true;
+            }
+            let linked = chain::check(self.state.seq, self.head_hash.clone(), &page);
+            let records = page
+                .iter()
+                .map(Record::from_stored)
+                .collect::<Result<Vec<_>, _>>();
+            let (Ok((_, last)), Ok(records)) = (linked, records) else {
+                warn!(
+                    seq = self.state.seq,
+                    "the log does not follow on; reloading"
+                );
+                return self.reload().await;
+            };
+            for r in &records {
+                self.state.apply(r);
+            }
+            self.head_hash = last;
+            self.release(Batch {
+                records,
+                stored: Arc::new(page),
+                ..Batch::default()
+            })
+            .await;
+        }
+    }
+
+    /// A copy of the publisher's state once it has applied every batch released.
+    async fn durable_state(&self) -> State {
+        loop {
+            {
+                let read = self.read.read().unwrap_or_else(|e| e.into_inner());
+                if read.seq >= self.durable_seq {
+                    return read.clone();
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+        }
+    }
+
+    /// Our batch lost the race to another hub: catch up, then decide the same
+    /// commands (the failed batch's and the one decided after it) again, into `next`,
+    /// which the loop appends. After [`CONFLICT_RETRIES`] losses they are answered
+    /// `conflict`.
+    async fn conflicted(
+        &mut self,
+        failed: Batch,
+        next: &mut Batch,
+        rx: &mut mpsc::Receiver<Submission>,
+    ) {
+        let attempts = failed.attempts + 1;
+        Metrics::add(&self.metrics.append_conflicts, 1);
+        let later = std::mem::take(next);
+        let replies = failed.replies.into_iter().chain(later.replies);
+        let redo: Vec<_> = failed.redo.into_iter().chain(later.redo).collect();
+        info!(
+            attempts,
+            commands = redo.len(),
+            "another hub appended first; catching up"
+        );
+        // The writer's state holds the lost batches' decisions: start again from the
+        // log in every case, even when the commands are not tried again.
+        let synced = self.resync(&failed.prev_hash).await;
+        if !synced || attempts > CONFLICT_RETRIES {
+            let why = if synced {
+                Error::Conflict(
+                    "other hubs kept changing the log at the same moment; try again".into(),
+                )
+            } else {
+                unavailable()
+            };
+            for (tx, _) in replies {
+                let _ = tx.send(Err(why.clone()));
+            }
+            if !synced {
+                self.fail(
+                    Batch::default(),
+                    next,
+                    "log unavailable after a conflict",
+                    rx,
+                )
+                .await;
+            }
+            return;
+        }
+        // Two hubs that lost to each other would race again at once; a short random
+        // pause lets one of them through first, then what it appended is applied.
+        let pause = rand::random_range(0..attempts as u64 * CONFLICT_BACKOFF_MICROS);
+        tokio::time::sleep(std::time::Duration::from_micros(pause)).await;
+        if !self.apply_log().await {
+            for (tx, _) in replies {
+                let _ = tx.send(Err(unavailable()));
+            }
+            return self
+                .fail(
+                    Batch::default(),
+                    next,
+                    "log unavailable after a conflict",
+                    rx,
+                )
+                .await;
+        }
+        next.attempts = attempts;
+        for ((reply, _), r) in replies.zip(redo) {
+            let s = Submission {
+                actor: r.actor,
+                command_id: r.command_id,
+                command: r.command,
+                reply,
+            };
+            self.decide(s, next);
         }
     }
 }

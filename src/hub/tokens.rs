@@ -1,10 +1,23 @@
 //! Sessions: opaque bearer tokens, kept only as their SHA-256, each with an expiry.
 //! Logging out, disabling a user or expiry ends a session; every open socket of it is
 //! told through the revocation channel.
+//!
+//! Two homes for sessions. With SQLite (one hub) they live in this process's memory.
+//! With Redis (several hubs behind a load balancer) they live in Redis, one key per
+//! token hash with the session's expiry as its TTL, so a token issued on one hub
+//! opens sockets on every hub; revocations are published on a Redis channel every hub
+//! subscribes to, so logging out on one hub closes the sockets on all of them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
 use dashmap::DashMap;
+use futures_util::StreamExt;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
+use tracing::warn;
 
 use crate::auth::{new_token, token_hash};
 use crate::domain::ids::{ResourceId, UserId};
@@ -13,7 +26,7 @@ use crate::engine::Actor;
 use crate::engine::visibility::Viewer;
 
 /// A signed-in user's session.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// SHA-256 of the bearer token, hex: the session's key.
     pub token_hash: String,
@@ -48,25 +61,101 @@ pub enum Revoked {
     User(UserId),
 }
 
-/// The live sessions of this hub.
+impl Revoked {
+    /// `t:<hash>` or `u:<user id>`, as published on the Redis channel.
+    fn encode(&self) -> String {
+        match self {
+            Revoked::Token(h) => format!("t:{h}"),
+            Revoked::User(u) => format!("u:{}", u.0),
+        }
+    }
+
+    fn decode(text: &str) -> Option<Revoked> {
+        match text.split_once(':')? {
+            ("t", h) => Some(Revoked::Token(h.to_string())),
+            ("u", u) => Some(Revoked::User(UserId(u.to_string()))),
+            _ => None,
+        }
+    }
+}
+
+/// Why a session could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the session store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The sessions every hub shares through Redis.
+struct Shared {
+    conn: ConnectionManager,
+    /// `muster:{centre}:`; keys are `…session:<hash>` and `…user-sessions:<user id>`.
+    prefix: String,
+    /// This hub's live sessions, counted for `/metrics` only.
+    issued: AtomicUsize,
+}
+
+impl Shared {
+    fn session_key(&self, hash: &str) -> String {
+        format!("{}session:{hash}", self.prefix)
+    }
+
+    fn user_key(&self, user: &UserId) -> String {
+        format!("{}user-sessions:{}", self.prefix, user.0)
+    }
+
+    fn channel(&self) -> String {
+        format!("{}revoked", self.prefix)
+    }
+}
+
+/// The live sessions: in this hub's memory, or in Redis for every hub.
 pub struct Tokens {
     by_hash: DashMap<String, Session>,
+    shared: Option<Arc<Shared>>,
     ttl: Duration,
     revoked_tx: broadcast::Sender<Revoked>,
 }
 
 impl Tokens {
+    /// Sessions in this process's memory (one hub).
     pub fn new(ttl: Duration) -> Self {
         let (revoked_tx, _) = broadcast::channel(1_024);
         Tokens {
             by_hash: DashMap::new(),
+            shared: None,
             ttl,
             revoked_tx,
         }
     }
 
+    /// Sessions in the Redis at `url`, under the centre's hash tag, shared by every
+    /// hub. Connects lazily; spawns the task that listens for other hubs' revocations.
+    pub fn redis(ttl: Duration, url: &str, centre: &str) -> Result<Self, TokenError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(1)))
+            .set_response_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_number_of_retries(1);
+        let conn =
+            ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
+        let shared = Arc::new(Shared {
+            conn,
+            prefix: format!("muster:{{{}}}:", crate::store::redis::slug(centre)),
+            issued: AtomicUsize::new(0),
+        });
+        let mut tokens = Tokens::new(ttl);
+        tokio::spawn(listen(client, shared.channel(), tokens.revoked_tx.clone()));
+        tokens.shared = Some(shared);
+        Ok(tokens)
+    }
+
     /// Starts a session for `user`; returns the bearer token (shown once) and the session.
-    pub fn issue(&self, user: &User, now: DateTime<Utc>) -> (String, Session) {
+    pub async fn issue(
+        &self,
+        user: &User,
+        now: DateTime<Utc>,
+    ) -> Result<(String, Session), TokenError> {
         let token = new_token();
         let session = Session {
             token_hash: token_hash(&token),
@@ -75,15 +164,61 @@ impl Tokens {
             resource_id: user.resource_id.clone(),
             expires_at: now + self.ttl,
         };
-        self.by_hash
-            .insert(session.token_hash.clone(), session.clone());
-        (token, session)
+        match &self.shared {
+            None => {
+                self.by_hash
+                    .insert(session.token_hash.clone(), session.clone());
+            }
+            Some(sh) => {
+                let ttl_ms = self.ttl.num_milliseconds().max(1);
+                let json = serde_json::to_string(&session)
+                    .map_err(|e| TokenError::Unavailable(e.to_string()))?;
+                let user_key = sh.user_key(&session.user_id);
+                redis::pipe()
+                    .atomic()
+                    .cmd("SET")
+                    .arg(sh.session_key(&session.token_hash))
+                    .arg(json)
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .ignore()
+                    .cmd("SADD")
+                    .arg(&user_key)
+                    .arg(&session.token_hash)
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&user_key)
+                    .arg(ttl_ms)
+                    .ignore()
+                    .query_async::<()>(&mut sh.conn.clone())
+                    .await
+                    .map_err(unavailable)?;
+                sh.issued.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok((token, session))
     }
 
-    /// The live session a bearer token opens, if any.
-    pub fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Option<Session> {
+    /// The live session a bearer token opens, if any. With Redis, a session store that
+    /// cannot be reached opens nothing (fail closed).
+    pub async fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Option<Session> {
         let hash = token_hash(token);
-        let session = self.by_hash.get(&hash)?.clone();
+        let session = match &self.shared {
+            None => self.by_hash.get(&hash)?.clone(),
+            Some(sh) => {
+                let got: Result<Option<String>, _> = redis::cmd("GET")
+                    .arg(sh.session_key(&hash))
+                    .query_async(&mut sh.conn.clone())
+                    .await;
+                match got {
+                    Ok(json) => serde_json::from_str(&json?).ok()?,
+                    Err(e) => {
+                        warn!(error = %e, "session store unavailable; refusing the token");
+                        return None;
+                    }
+                }
+            }
+        };
         if session.expires_at <= now {
             self.by_hash.remove(&hash);
             return None;
@@ -91,17 +226,54 @@ impl Tokens {
         Some(session)
     }
 
-    /// Ends one session (log-out).
-    pub fn revoke(&self, token_hash: &str) {
-        if self.by_hash.remove(token_hash).is_some() {
-            let _ = self.revoked_tx.send(Revoked::Token(token_hash.to_string()));
+    /// Ends one session (log-out), on every hub.
+    pub async fn revoke(&self, token_hash: &str) {
+        match &self.shared {
+            None => {
+                if self.by_hash.remove(token_hash).is_some() {
+                    let _ = self.revoked_tx.send(Revoked::Token(token_hash.to_string()));
+                }
+            }
+            Some(sh) => {
+                let result = redis::pipe()
+                    .cmd("DEL")
+                    .arg(sh.session_key(token_hash))
+                    .ignore()
+                    .cmd("PUBLISH")
+                    .arg(sh.channel())
+                    .arg(Revoked::Token(token_hash.to_string()).encode())
+                    .ignore()
+                    .query_async::<()>(&mut sh.conn.clone())
+                    .await;
+                self.after_shared_revoke(sh, result);
+            }
         }
     }
 
-    /// Ends every session of a user (disabled, password changed).
-    pub fn revoke_user(&self, user_id: &UserId) {
-        self.by_hash.retain(|_, s| &s.user_id != user_id);
-        let _ = self.revoked_tx.send(Revoked::User(user_id.clone()));
+    /// Ends every session of a user (disabled, password changed), on every hub.
+    pub async fn revoke_user(&self, user_id: &UserId) {
+        match &self.shared {
+            None => {
+                self.by_hash.retain(|_, s| &s.user_id != user_id);
+                let _ = self.revoked_tx.send(Revoked::User(user_id.clone()));
+            }
+            Some(sh) => {
+                let result = revoke_user_in_redis(sh, user_id).await;
+                self.after_shared_revoke(sh, result);
+            }
+        }
+    }
+
+    /// Logs a revocation Redis did not take: the session may stay usable elsewhere.
+    fn after_shared_revoke(&self, sh: &Shared, result: redis::RedisResult<()>) {
+        match result {
+            Ok(()) => {
+                let _ = sh
+                    .issued
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            }
+            Err(e) => warn!(error = %e, "revocation not stored in redis"),
+        }
     }
 
     /// Revocations from now on.
@@ -109,16 +281,78 @@ impl Tokens {
         self.revoked_tx.subscribe()
     }
 
-    /// Drops expired sessions (called from time to time).
+    /// Drops expired sessions (called from time to time); Redis expires its own.
     pub fn sweep(&self, now: DateTime<Utc>) {
         self.by_hash.retain(|_, s| s.expires_at > now);
     }
 
+    /// Live sessions in memory; with Redis, those this hub started (approximately).
     pub fn len(&self) -> usize {
-        self.by_hash.len()
+        match &self.shared {
+            None => self.by_hash.len(),
+            Some(sh) => sh.issued.load(Ordering::Relaxed),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_hash.is_empty()
+        self.len() == 0
     }
+}
+
+fn unavailable(e: redis::RedisError) -> TokenError {
+    TokenError::Unavailable(e.to_string())
+}
+
+/// Deletes every session of the user and tells every hub.
+async fn revoke_user_in_redis(sh: &Shared, user_id: &UserId) -> redis::RedisResult<()> {
+    let mut conn = sh.conn.clone();
+    let user_key = sh.user_key(user_id);
+    let hashes: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&user_key)
+        .query_async(&mut conn)
+        .await?;
+    let mut pipe = redis::pipe();
+    for h in &hashes {
+        pipe.cmd("DEL").arg(sh.session_key(h)).ignore();
+    }
+    pipe.cmd("DEL").arg(&user_key).ignore();
+    pipe.cmd("PUBLISH")
+        .arg(sh.channel())
+        .arg(Revoked::User(user_id.clone()).encode())
+        .ignore();
+    pipe.query_async(&mut conn).await
+}
+
+/// Forwards revocations published by any hub (this one included) to this hub's
+/// sockets; resubscribes after Redis comes back. Ends when nobody can listen anymore.
+async fn listen(client: redis::Client, channel: String, tx: broadcast::Sender<Revoked>) {
+    let retry = std::time::Duration::from_millis(200);
+    loop {
+        match subscribe(&client, &channel).await {
+            Ok(pubsub) => {
+                let mut messages = pubsub.into_on_message();
+                while let Some(msg) = messages.next().await {
+                    let text: String = msg.get_payload().unwrap_or_default();
+                    if let Some(r) = Revoked::decode(&text) {
+                        let _ = tx.send(r);
+                    }
+                }
+                warn!("revocation channel closed; resubscribing");
+            }
+            Err(e) => warn!(error = %e, "cannot subscribe to revocations; retrying"),
+        }
+        tokio::time::sleep(retry).await;
+    }
+}
+
+async fn subscribe(
+    client: &redis::Client,
+    channel: &str,
+) -> redis::RedisResult<redis::aio::PubSub> {
+    let mut pubsub =
+        tokio::time::timeout(std::time::Duration::from_secs(2), client.get_async_pubsub())
+            .await
+            .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
+    pubsub.subscribe(channel).await?;
+    Ok(pubsub)
 }

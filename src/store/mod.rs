@@ -11,6 +11,7 @@
 pub mod chain;
 #[doc(hidden)]
 pub mod contract;
+pub mod redis;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -106,4 +107,36 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// How durable this store is configured to be.
     async fn durability(&self) -> Result<Durability, StoreError>;
+
+    /// Like [`append`](Self::append), and the head's hash must be `prev_hash` too.
+    /// Stores that only one writer uses need not check it (the default).
+    async fn append_after(&self, prev_hash: &str, batch: &[StoredEvent]) -> Result<(), StoreError> {
+        let _ = prev_hash;
+        self.append(batch).await
+    }
+
+    /// True when other hubs may append to the same log, so this hub must follow it
+    /// ([`tail`](Self::tail)) and retry its appends on [`StoreError::Conflict`].
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// A follower of the events appended from now on, by this hub or others.
+    async fn tail(&self) -> Result<Box<dyn Tail>, StoreError> {
+        Err(StoreError::Unavailable(
+            "this store has one writer; there is nothing to follow".into(),
+        ))
+    }
+}
+
+/// Follows a shared log: waits (briefly) for events appended after a seq.
+#[async_trait]
+pub trait Tail: Send + 'static {
+    /// Up to `limit` events with `seq > after`, waiting up to about a second for the
+    /// first; empty when none came.
+    async fn next_after(
+        &mut self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
 }

@@ -67,16 +67,20 @@ impl TestServer {
     }
 
     /// A token for a demo user, issued directly.
-    pub fn token(&self, username: &str) -> String {
+    pub async fn token(&self, username: &str) -> String {
         let app = &self.running.app;
         let user = app
             .hub
             .with_state(|s| s.users[&s.usernames[username]].clone());
-        app.tokens.issue(&user, app.hub.clock.now()).0
+        app.tokens
+            .issue(&user, app.hub.clock.now())
+            .await
+            .expect("session starts")
+            .0
     }
 
     pub async fn client(&self, username: &str) -> Client {
-        Client::hello(&self.url(), &self.token(username), None).await
+        Client::hello(&self.url(), &self.token(username).await, None).await
     }
 }
 

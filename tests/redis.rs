@@ -1,0 +1,485 @@
+//! The Redis event log and several hubs sharing it, against a real `redis-server`.
+
+mod redis_server;
+
+use muster::store::EventLog;
+use muster::store::contract;
+use muster::store::redis::RedisLog;
+use redis_server::RedisServer;
+
+#[tokio::test]
+async fn redis_keeps_the_store_contract() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let log = RedisLog::open(&redis.url(), "contract").await.unwrap();
+    contract::run_all(&log).await;
+    let d = log.durability().await.unwrap();
+    assert!(d.durable, "{d:?}");
+    assert!(d.detail.contains("appendfsync=always"), "{d:?}");
+}
+
+#[tokio::test]
+async fn redis_append_checks_the_head_hash() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let log = RedisLog::open(&redis.url(), "hash").await.unwrap();
+    let first = contract::chain_events(0, muster::store::chain::GENESIS, 2);
+    log.append(&first).await.unwrap();
+    let next = contract::chain_events(2, &first[1].hash, 1);
+    let err = log.append_after("not-the-head", &next).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            muster::store::StoreError::Conflict {
+                expected: 2,
+                found: 2
+            }
+        ),
+        "{err:?}"
+    );
+    log.append_after(&first[1].hash, &next).await.unwrap();
+    assert_eq!(log.head().await.unwrap().0, 3);
+}
+
+#[tokio::test]
+async fn unreachable_redis_fails_fast() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = std::time::Instant::now();
+    let got = RedisLog::open(&format!("redis://127.0.0.1:{port}/"), "x").await;
+    assert!(
+        matches!(got, Err(muster::store::StoreError::Unavailable(_))),
+        "{got:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn everysec_is_reported_as_not_durable() {
+    let Some(redis) = RedisServer::start_with("everysec") else {
+        return;
+    };
+    let log = RedisLog::open(&redis.url(), "d").await.unwrap();
+    let d = log.durability().await.unwrap();
+    assert!(!d.durable && d.detail.contains("second"), "{d:?}");
+}
+
+// ---- several hubs on one Redis -------------------------------------------------------
+
+mod server;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use muster::config::StoreKind;
+use muster::time::SystemClock;
+use serde_json::{Value, json};
+use server::{Client, TestServer, kind};
+
+/// A real server on port 0 whose log is `redis`.
+async fn hub_on(redis: &RedisServer) -> TestServer {
+    let url = redis.url();
+    TestServer::start_with(
+        move |l| {
+            l.settings.store.kind = StoreKind::Redis;
+            l.settings.store.redis_url = url;
+        },
+        Arc::new(SystemClock),
+    )
+    .await
+}
+
+fn resource_of(s: &TestServer, username: &str) -> String {
+    s.running.app.hub.with_state(|st| {
+        st.users[&st.usernames[username]]
+            .resource_id
+            .clone()
+            .unwrap()
+            .0
+    })
+}
+
+async fn assessed_incident(op: &mut Client) -> String {
+    let (_, r) = op.command(json!({"kind": "contact.receive", "channel": "phone", "caller": {"name": "Ada"}, "summary": "Man collapsed in the lobby", "location": {"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278}})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let contact = r["data"]["contact_id"].as_str().unwrap().to_string();
+    let (_, r) = op.command(json!({"kind": "incident.open", "contact_id": contact, "type": "medical_emergency", "description": "Adult collapsed", "location": {"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278}})).await;
+    let incident = r["data"]["incident_id"].as_str().unwrap().to_string();
+    let (_, r) = op.command(json!({"kind": "incident.assess", "incident_id": incident, "validity": "verified", "priority": "P1", "method": "manual", "reason": "not breathing normally"})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    incident
+}
+
+/// Waits until `hub` has published up to `seq`.
+async fn caught_up(hub: &TestServer, seq: u64) {
+    let until = Instant::now() + Duration::from_secs(5);
+    while hub.running.app.hub.seq() < seq {
+        assert!(
+            Instant::now() < until,
+            "hub stuck at {}",
+            hub.running.app.hub.seq()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+fn assignment_id(r: &Value) -> String {
+    r["data"]["assignment_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_show_one_live_picture() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let b = hub_on(&redis).await;
+    let mut op = a.client("operator").await;
+    let mut sup = a.client("supervisor").await;
+    let mut field1 = b.client("field1").await;
+
+    let incident = assessed_incident(&mut op).await;
+    let res = resource_of(&b, "field1");
+    let (_, r) = op
+        .command(json!({"kind": "assignment.create", "incident_id": incident, "resource_id": res}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let acked_at = Instant::now();
+    let asg = assignment_id(&r);
+    let got = field1.until_event("assignment.created").await;
+    let took = acked_at.elapsed();
+    assert!(took < Duration::from_millis(100), "hub B took {took:?}");
+    assert_eq!(
+        got.last().unwrap()["event"]["assignment"]["id"],
+        asg.as_str()
+    );
+
+    let (_, r) = field1
+        .command(json!({"kind": "assignment.acknowledge", "assignment_id": asg}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    let seen = sup.until_event("assignment.acknowledged").await;
+    assert_eq!(kind(seen.last().unwrap()), "assignment.acknowledged");
+    assert!(a.running.app.hub.log.verify().await.unwrap().ok);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_resource_assigned_from_two_hubs_at_once_goes_to_one() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let b = hub_on(&redis).await;
+    let mut op_a = a.client("operator").await;
+    let mut op_b = b.client("operator2").await;
+    let incident = assessed_incident(&mut op_a).await;
+    caught_up(&b, a.running.app.hub.seq()).await;
+    let res = resource_of(&a, "field1");
+    let cmd = json!({"kind": "assignment.create", "incident_id": incident, "resource_id": res});
+    let ((_, ra), (_, rb)) = tokio::join!(op_a.command(cmd.clone()), op_b.command(cmd));
+    let oks = [&ra, &rb].iter().filter(|r| r["ok"] == true).count();
+    assert_eq!(oks, 1, "exactly one wins: {ra} / {rb}");
+    let loser = if ra["ok"] == true { &rb } else { &ra };
+    assert_eq!(loser["error"]["code"], "conflict", "{loser}");
+    let report = a.running.app.hub.log.verify().await.unwrap();
+    assert!(report.ok, "{report:?}");
+    caught_up(&a, b.running.app.hub.seq()).await;
+    caught_up(&b, a.running.app.hub.seq()).await;
+    let count = |s: &TestServer| s.running.app.hub.with_state(|st| st.seq);
+    assert_eq!(count(&a), count(&b));
+}
+
+// ---- sessions on every hub -----------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_from_one_hub_works_on_another_and_logout_closes_it_everywhere() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let b = hub_on(&redis).await;
+    let token = a.token("operator2").await;
+    let mut on_b = Client::hello(&b.url(), &token, None).await;
+    let now = b.running.app.hub.clock.now();
+    assert!(
+        b.running
+            .app
+            .tokens
+            .authenticate(&token, now)
+            .await
+            .is_some()
+    );
+    a.running
+        .app
+        .tokens
+        .revoke(&muster::auth::token_hash(&token))
+        .await;
+    assert_eq!(on_b.closed().await, Some(4401));
+    assert!(
+        b.running
+            .app
+            .tokens
+            .authenticate(&token, now)
+            .await
+            .is_none()
+    );
+}
+
+// ---- faults --------------------------------------------------------------------------
+
+/// `GET path` on `addr`; the status code.
+async fn http_status(addr: std::net::SocketAddr, path: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 12];
+    s.read_exact(&mut buf).await.unwrap();
+    String::from_utf8_lossy(&buf[9..12]).parse().unwrap()
+}
+
+fn contact(n: usize) -> muster::engine::Command {
+    serde_json::from_value(json!({"kind": "contact.receive", "channel": "phone",
+        "caller": {"name": format!("Caller {n}")}, "summary": "Smoke in the stairwell"}))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_killed_under_load_loses_nothing_acknowledged() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let hub = a.running.app.hub.clone();
+    let actor = muster::bench::operator(&hub).unwrap();
+    let acked = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (hub, actor, acked, refused, stop) = (
+                hub.clone(),
+                actor.clone(),
+                acked.clone(),
+                refused.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i += 1;
+                    let id = format!("k{t}-{i}");
+                    let started = Instant::now();
+                    match hub
+                        .submit(actor.clone(), Some(id.clone()), contact(i))
+                        .await
+                    {
+                        Ok(_) => acked.lock().unwrap().push(id),
+                        Err(muster::engine::Error::Unavailable(_)) => {
+                            assert!(started.elapsed() < Duration::from_secs(3), "slow refusal");
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let before = acked.lock().unwrap().len();
+    assert!(before > 0, "no load before the kill");
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(http_status(a.running.addr, "/readyz").await, 503);
+    let during = acked.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        acked.lock().unwrap().len(),
+        during,
+        "acknowledged while Redis was down"
+    );
+    assert!(refused.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    redis.restart();
+    let until = Instant::now() + Duration::from_secs(5);
+    while acked.lock().unwrap().len() < during + 50 {
+        assert!(
+            Instant::now() < until,
+            "the hub did not carry on after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(http_status(a.running.addr, "/readyz").await, 200);
+
+    let log = RedisLog::open(&redis.url(), &a.running.app.hub.engine.centre.name)
+        .await
+        .unwrap();
+    let logged: std::collections::HashSet<String> = log
+        .read_from(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.command_id)
+        .collect();
+    let acked = acked.lock().unwrap().clone();
+    let lost: Vec<_> = acked.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged commands lost",
+        lost.len(),
+        acked.len()
+    );
+    assert!(log.verify().await.unwrap().ok);
+}
+
+/// A hub on a runtime of its own, so the test can kill it outright: shutting the
+/// runtime down drops every task and socket at once, with no graceful close (the
+/// in-process equivalent of SIGKILL; the built binary in a shared target directory
+/// may belong to another branch, so it is not spawned).
+fn hub_on_own_runtime(redis: &RedisServer) -> (tokio::runtime::Runtime, TestServer) {
+    let url = redis.url();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let hub = rt.block_on(TestServer::start_with(
+            move |l| {
+                l.settings.store.kind = StoreKind::Redis;
+                l.settings.store.redis_url = url;
+            },
+            Arc::new(SystemClock),
+        ));
+        (rt, hub)
+    })
+    .join()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_hubs_clients_resume_on_another_and_miss_nothing() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let b = hub_on(&redis).await;
+    let (a_runtime, a) = hub_on_own_runtime(&redis);
+    let token = b.token("supervisor").await;
+    let mut sup = Client::hello(&a.url(), &token, None).await;
+    let start_seq = sup.last_seq;
+
+    let hub = b.running.app.hub.clone();
+    let actor = muster::bench::operator(&hub).unwrap();
+    let load = tokio::spawn(async move {
+        for i in 0..300 {
+            let r = hub
+                .submit(actor.clone(), Some(format!("h{i}")), contact(i))
+                .await;
+            assert!(r.is_ok(), "{r:?}");
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while seen.len() < 40 {
+        let v = sup.next().await.expect("events before the kill");
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    a_runtime.shutdown_background();
+    // Whatever was already on the wire from A still counts; then A is gone.
+    while let Some(v) = sup.next().await {
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    let mut resumed = Client::hello(&b.url(), &token, Some(sup.last_seq)).await;
+    assert_eq!(resumed.welcome["resumed"], true, "{}", resumed.welcome);
+    load.await.unwrap();
+    let head = b.running.app.hub.seq();
+    while resumed.last_seq < head {
+        let v = resumed.next().await.expect("resumed events");
+        if v["type"] == "event" {
+            seen.push(v["seq"].as_u64().unwrap());
+        }
+    }
+    let want: Vec<u64> = (start_seq + 1..=head).collect();
+    assert_eq!(seen, want, "the supervisor missed or repeated events");
+    drop(a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hubs_writing_at_once_retry_their_conflicts_and_keep_one_chain() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = hub_on(&redis).await;
+    let b = hub_on(&redis).await;
+    let mut tasks = Vec::new();
+    for (h, s) in [(0, &a), (1, &b)] {
+        for t in 0..4 {
+            let hub = s.running.app.hub.clone();
+            let actor = muster::bench::operator(&hub).unwrap();
+            tasks.push(tokio::spawn(async move {
+                let mut ok = Vec::new();
+                for i in 0..40 {
+                    let id = format!("w{h}-{t}-{i}");
+                    match hub
+                        .submit(actor.clone(), Some(id.clone()), contact(i))
+                        .await
+                    {
+                        Ok(_) => ok.push(id),
+                        Err(muster::engine::Error::Conflict(_)) => {}
+                        Err(e) => panic!("unexpected {e:?}"),
+                    }
+                }
+                ok
+            }));
+        }
+    }
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    let conflicts = |s: &TestServer| {
+        muster::hub::metrics::Metrics::get(&s.running.app.hub.metrics.append_conflicts)
+    };
+    assert!(conflicts(&a) + conflicts(&b) > 0, "the hubs never raced");
+    assert!(
+        acked.len() > 300,
+        "only {} of 320 went through",
+        acked.len()
+    );
+    let log = &a.running.app.hub.log;
+    assert!(log.verify().await.unwrap().ok);
+    let logged: Vec<String> = log
+        .read_from(0, usize::MAX)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.command_id)
+        .filter(|id| id.starts_with('w'))
+        .collect();
+    acked.sort();
+    let mut sorted = logged.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted, acked,
+        "the log holds exactly the acknowledged commands"
+    );
+    let head = log.head().await.unwrap().0;
+    caught_up(&a, head).await;
+    caught_up(&b, head).await;
+}
