@@ -604,6 +604,10 @@ async fn the_web_apps_are_served_and_unknown_files_are_json_404s() {
     for link in ["/console", "/board", "/field"] {
         assert!(index.text.contains(link));
     }
+    // Every file under web/ is embedded (build.rs), nested ones included.
+    for path in ["/console", "/board", "/field", "/lib/muster.js", "/vendor/leaflet/leaflet.js"] {
+        assert_eq!(api.get(path, None).await.status, 200, "{path}");
+    }
     let missing = api.get("/no-such-page.html", None).await;
     assert_eq!((missing.status, error_code(&missing)), (404, "not_found"));
     let post = api.post("/elsewhere", None, &json!({})).await;

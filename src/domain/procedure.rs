@@ -512,6 +512,12 @@ pub struct CatalogueType {
     pub questions: Vec<Question>,
     pub validity_checks: Vec<String>,
     pub required_skills: Vec<String>,
+    /// The assignment template, so the console can pre-fill (and let the operator edit)
+    /// what an assignment asks of the resource.
+    pub responsibilities: String,
+    pub actions: Vec<ActionTemplate>,
+    /// How often a deployed resource checks in, so the field app can count down.
+    pub checkin_interval_secs: u64,
     pub targets: Targets,
 }
 
@@ -526,6 +532,9 @@ impl From<&IncidentType> for CatalogueType {
             questions: t.questions.clone(),
             validity_checks: t.validity_checks.clone(),
             required_skills: t.required_skills.clone(),
+            responsibilities: t.responsibilities.clone(),
+            actions: t.actions.clone(),
+            checkin_interval_secs: t.checkin_interval_secs,
             targets: t.targets.clone(),
         }
     }

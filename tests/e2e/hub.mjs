@@ -1,0 +1,67 @@
+// Starts a real hub for the browser tests: builds the binary (a no-op when it is up
+// to date), copies it so a concurrent build cannot swap it mid-test, and runs
+// `muster serve` from the repo root on a free port with a fresh data directory.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export async function startHub() {
+  if (!process.env.MUSTER_E2E_SKIP_BUILD) {
+    execFileSync('cargo', ['build', '--quiet', '--bin', 'muster'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  const targetDir = process.env.CARGO_TARGET_DIR ? resolve(ROOT, process.env.CARGO_TARGET_DIR) : join(ROOT, 'target');
+  const dir = mkdtempSync(join(tmpdir(), 'muster-e2e-'));
+  const bin = join(dir, 'muster');
+  // MUSTER_BIN: a binary built elsewhere (e.g. when the target directory is shared).
+  copyFileSync(process.env.MUSTER_BIN || join(targetDir, 'debug', 'muster'), bin);
+  const child = spawn(bin, ['serve'], {
+    cwd: ROOT,
+    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: join(dir, 'data'), MUSTER_WEB_DIR: '', RUST_LOG: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('the hub did not start within 60 s')), 60000);
+    child.once('exit', (code) => fail(new Error(`the hub exited with ${code}`)));
+    lines.once('line', (line) => {
+      clearTimeout(timer);
+      const m = /^muster: serving (http:\/\/\S+)/.exec(line);
+      m ? ok(m[1]) : fail(new Error(`unexpected first line: ${line}`));
+    });
+  });
+  lines.on('line', () => {}); // keep draining stdout
+  return {
+    url,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode != null ? r() : child.once('exit', r)));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A tiny API client for setting up and checking from the test side. */
+export function apiFor(url) {
+  const call = async (method, path, token, body) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const json = await res.json();
+    if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  return {
+    login: async (username) => (await call('POST', '/api/login', null, { username, password: 'muster-demo' })).token,
+    get: (path, token) => call('GET', path, token),
+    command: (token, command) => call('POST', '/api/commands', token, { id: `e2e-${Math.random().toString(36).slice(2)}`, command }),
+    intake: (body) => call('POST', '/api/intake/contacts', 'demo-intake-key', body),
+  };
+}

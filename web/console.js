@@ -1,0 +1,335 @@
+// The operator console: queue → take → open incident → call script (live priority) →
+// assess → recommendations → assign, and the incident page that follows it to closure.
+// Panels with forms are built once per selection and only their read-only parts are
+// redrawn on events, so a live update never eats what the operator is typing.
+
+import { api } from './lib/muster.js';
+import { h, fill, age, clock, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
+import { bindBroadcast, bindGuidance } from './lib/desk.js';
+
+const client = startApp(['operator', 'supervisor', 'admin']);
+const $ = (id) => document.getElementById(id);
+let types = {};
+let current = null; // the incident on the page
+let page = null; // its live parts
+
+if (client) {
+  api('/api/catalogue').then((c) => {
+    types = Object.fromEntries(c.types.map((t) => [t.id, t]));
+    renderAll();
+  }).catch((e) => console.warn('catalogue', e));
+  client.subscribe(throttleFrame(renderAll));
+  client.subscribe((f) => { if (f && current && f.event.incident_id === current) refreshDetail(); });
+  bindBroadcast(client, $('broadcast'), $('sent'), () => current);
+  bindGuidance(client, $('guidance'));
+  setInterval(tickClocks, 1000);
+  document.addEventListener('keydown', onKey);
+}
+
+function onKey(e) {
+  if (!e.altKey) return;
+  if (e.key === 'n' || e.key === 'N') { e.preventDefault(); takeNext(); }
+  if (e.key === 'i' || e.key === 'I') { e.preventDefault(); $('incidents').querySelector('button')?.focus(); }
+}
+
+function renderAll() {
+  renderQueue();
+  renderMine();
+  renderIncidents();
+  if (current) updatePage();
+}
+
+// ----- the queue and my contacts ------------------------------------------------------
+
+function queued() {
+  return Object.values(client.store.contacts).filter((c) => c.status === 'queued')
+    .sort((a, b) => a.received_at.localeCompare(b.received_at));
+}
+
+function renderQueue() {
+  const items = queued();
+  if (!items.length) return fill($('queue'), h('li', { class: 'muted' }, 'Nobody waiting.'));
+  fill($('queue'), items.map((c) => h('li', { dataset: { contact: c.id } },
+    h('strong', {}, c.caller?.name || c.caller?.phone || 'Unknown caller'), ` · ${words(c.channel)} · `,
+    h('span', { dataset: { since: c.received_at } }, age(c.received_at)), ' waiting',
+    h('div', {}, c.summary),
+    h('button', { type: 'button', 'aria-label': `Take contact: ${c.summary}`, onclick: () => take(c.id) }, 'Take'))));
+}
+
+async function takeNext() {
+  const next = queued()[0];
+  if (next) await take(next.id);
+}
+
+async function take(id) {
+  if (await run(client, { kind: 'contact.take', contact_id: id }) === undefined) return;
+  renderMine();
+  $('mine').querySelector('select')?.focus();
+}
+
+function renderMine() {
+  const box = $('mine');
+  const mine = Object.values(client.store.contacts)
+    .filter((c) => c.status === 'taken' && c.taken_by === client.user.id && !c.incident_id);
+  // Keep the forms the operator is filling in: only add and remove whole entries.
+  const ids = new Set(mine.map((c) => c.id));
+  for (const el of [...box.children]) if (!ids.has(el.dataset.contact)) el.remove();
+  for (const c of mine) if (!box.querySelector(`[data-contact="${c.id}"]`)) box.append(contactForm(c));
+  if (!mine.length && !box.children.length) box.append(h('p', { class: 'muted', dataset: { contact: '' } }, 'None.'));
+  else box.querySelector('[data-contact=""]')?.remove();
+}
+
+function contactForm(c) {
+  const typeSel = h('select', { name: 'type', required: true, 'aria-label': 'Incident type' },
+    h('option', { value: '' }, 'Choose the incident type…'),
+    Object.values(types).map((t) => h('option', { value: t.id }, t.name)));
+  const desc = h('textarea', { name: 'description', rows: 2, required: true }, c.summary);
+  const where = h('input', { name: 'location', value: c.location?.text || '', required: true });
+  const dupes = duplicateCandidates(c);
+  return h('form', { class: 'rec', dataset: { contact: c.id }, onsubmit: async (e) => {
+    e.preventDefault();
+    const location = { ...(c.location || {}), text: where.value.trim() };
+    const data = await run(client, { kind: 'incident.open', contact_id: c.id, type: typeSel.value, description: desc.value.trim(), location });
+    if (data?.incident_id) select(data.incident_id, true);
+  } },
+  h('p', {}, h('strong', {}, c.caller?.name || c.caller?.phone || 'Caller'), ': ', c.summary),
+  h('label', {}, 'Incident type', typeSel),
+  h('label', {}, 'Description', desc),
+  h('label', {}, 'Location', where),
+  dupes.length > 0 && h('div', { role: 'group', 'aria-label': 'Possible duplicates' },
+    h('p', { class: 'muted' }, 'Possible duplicates — link instead of opening a new incident:'),
+    dupes.map((i) => h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'contact.link', contact_id: c.id, incident_id: i.id }).then((d) => d && select(i.id)) },
+      `Link to ${i.reference} (${words(i.type)}, ${i.location?.text || ''})`))),
+  h('button', { type: 'submit' }, 'Open incident'), ' ',
+  h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'contact.close', contact_id: c.id, outcome: 'no_action' }) }, 'Close contact (no action)'));
+}
+
+/** Open incidents near the contact (250 m) or at the same place by name. */
+function duplicateCandidates(c) {
+  const loc = c.location || {};
+  return Object.values(client.store.incidents).filter((i) => OPEN_INCIDENT.includes(i.status)).filter((i) => {
+    const l = i.location || {};
+    if (loc.lat != null && l.lat != null) return Math.hypot(loc.lat - l.lat, (loc.lon - l.lon) * 0.62) * 111000 < 250;
+    return loc.text && l.text && loc.text.trim().toLowerCase() === l.text.trim().toLowerCase();
+  }).slice(0, 3);
+}
+
+// ----- the incident list ----------------------------------------------------------------
+
+/** The target the incident runs against now, as [label, deadline ms, length ms]. */
+function target(i) {
+  const t = types[i.type]?.targets?.[i.priority || types[i.type]?.default_priority];
+  if (!t) return null;
+  const from = Date.parse(i.opened_at);
+  if (['new', 'assessed'].includes(i.status)) return ['dispatch', from + t.dispatch_secs * 1000, t.dispatch_secs * 1000];
+  if (i.status === 'dispatched') return ['arrive', from + t.arrive_secs * 1000, t.arrive_secs * 1000];
+  if (i.status === 'in_progress') return ['resolve', from + t.resolve_secs * 1000, t.resolve_secs * 1000];
+  return null;
+}
+
+function renderIncidents() {
+  const open = Object.values(client.store.incidents).filter((i) => OPEN_INCIDENT.includes(i.status))
+    .sort((a, b) => (a.priority || 'P9').localeCompare(b.priority || 'P9') || a.opened_at.localeCompare(b.opened_at));
+  if (!open.length) return fill($('incidents'), h('li', { class: 'muted' }, 'No open incidents.'));
+  fill($('incidents'), open.map((i) => {
+    const t = target(i);
+    return h('li', { class: i.id === current ? 'selected' : '', dataset: { incident: i.id, status: i.status } },
+      h('button', { type: 'button', class: 'link', onclick: () => select(i.id, true) }, `${i.reference} · ${types[i.type]?.name || words(i.type)}`), ' ',
+      badge(i.status), ' ', i.priority ? badge(i.priority) : h('span', { class: 'muted' }, 'no priority'),
+      h('div', { class: 'muted' }, i.location?.text || '', ' · age ', h('span', { dataset: { since: i.opened_at } }, age(i.opened_at))),
+      t && h('div', { dataset: { deadline: t[1], span: t[2] } }, `${t[0]} target`));
+  }));
+  tickClocks();
+}
+
+function tickClocks() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = age(el.dataset.since, now);
+  for (const el of document.querySelectorAll('[data-deadline]')) {
+    const left = Number(el.dataset.deadline) - now;
+    el.className = left < 0 ? 'clock-late' : left < Number(el.dataset.span) * 0.25 ? 'clock-near' : 'clock-ok';
+    const word = el.textContent.split(' target')[0];
+    el.textContent = `${word} target: ${left < 0 ? `${age(new Date(now + left).toISOString(), now)} over` : `${Math.ceil(left / 1000)} s left`}`;
+  }
+}
+
+// ----- the incident page -----------------------------------------------------------------
+
+function select(id, focus) {
+  current = id;
+  const i = client.store.incidents[id];
+  if (!i) return;
+  page = buildPage(i);
+  fill($('page'), page.root);
+  updatePage();
+  refreshDetail();
+  renderIncidents();
+  if (focus) ($('page').querySelector('#script select, #script input') || $('page')).focus();
+}
+
+function buildPage(i) {
+  const t = types[i.type] || { questions: [], actions: [] };
+  const parts = {
+    head: h('div'), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
+    recs: h('div', { id: 'recs' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
+    notes: h('ul', { class: 'plain' }), timeline: h('ol', { class: 'timeline' }), conformance: h('ul', { class: 'plain' }),
+  };
+  const script = h('form', { id: 'script', onsubmit: (e) => e.preventDefault() },
+    t.questions.map((q) => question(i, q)));
+  const assess = assessForm(i, t);
+  const assign = assignForm(t);
+  parts.sections = {
+    script: h('section', { 'aria-labelledby': 'h-script' }, h('h3', { id: 'h-script' }, 'Call script'),
+      h('p', { class: 'muted' }, h('span', { class: 'req-mark' }, '*'), ' required question'), script,
+      h('p', {}, 'Computed priority: '), parts.suggested),
+    assess: h('section', { 'aria-labelledby': 'h-assess' }, h('h3', { id: 'h-assess' }, 'Assess validity and priority'),
+      (t.validity_checks || []).length > 0 && h('ul', {}, t.validity_checks.map((v) => h('li', {}, v))), assess),
+    dispatch: h('section', { 'aria-labelledby': 'h-recs' }, h('h3', { id: 'h-recs' }, 'Recommended resources'), assign.form, parts.recs),
+    resolve: resolveForm(i),
+  };
+  parts.assign = assign;
+  parts.root = h('div', {}, parts.head, parts.sections.script, parts.sections.assess, parts.sections.dispatch,
+    h('h3', {}, 'Assignments'), parts.assignments,
+    h('h3', {}, 'Notes'), parts.notes, noteForm(i),
+    parts.sections.resolve,
+    h('h3', {}, 'Conformance'), parts.conformance,
+    h('h3', {}, 'Timeline'), parts.timeline);
+  return parts;
+}
+
+function question(i, q) {
+  const id = `q-${q.id}`;
+  const send = (value) => run(client, { kind: 'incident.answer', incident_id: i.id, answers: { [q.id]: value } });
+  let input;
+  const have = i.answers?.[q.id];
+  if (q.kind === 'yes_no') {
+    input = h('select', { id, required: q.required, onchange: (e) => e.target.value && send(e.target.value === 'yes') },
+      h('option', { value: '' }, '—'), h('option', { value: 'yes', selected: have === true }, 'Yes'), h('option', { value: 'no', selected: have === false }, 'No'));
+  } else if (q.kind === 'choice') {
+    input = h('select', { id, required: q.required, onchange: (e) => e.target.value && send(e.target.value) },
+      h('option', { value: '' }, '—'), (q.options || []).map((o) => h('option', { value: o, selected: have === o }, words(o))));
+  } else if (q.kind === 'number') {
+    input = h('input', { id, type: 'number', min: 0, required: q.required, value: have ?? '', onchange: (e) => e.target.value !== '' && send(Number(e.target.value)) });
+  } else {
+    input = h('input', { id, type: 'text', required: q.required, value: have ?? '', onchange: (e) => send(e.target.value) });
+  }
+  return h('label', { for: id }, q.text, q.required && h('span', { class: 'req-mark', 'aria-label': 'required' }, ' *'), input);
+}
+
+function assessForm(i, t) {
+  const validity = h('select', { name: 'validity', 'aria-label': 'Validity' }, ['verified', 'unverified', 'duplicate', 'false_report'].map((v) => h('option', { value: v }, words(v))));
+  const priority = h('select', { name: 'priority', 'aria-label': 'Priority' }, h('option', { value: '' }, 'as computed'), ['P1', 'P2', 'P3', 'P4'].map((p) => h('option', { value: p }, p)));
+  const method = h('select', { name: 'method', 'aria-label': 'Method' }, ['protocol', 'manual', 'matrix'].map((m) => h('option', { value: m }, m)));
+  const reason = h('input', { name: 'reason', 'aria-label': 'Reason', placeholder: 'why this validity and priority' });
+  const dup = h('input', { name: 'duplicate_of', 'aria-label': 'Duplicate of (incident id)' });
+  return h('form', { onsubmit: async (e) => {
+    e.preventDefault();
+    const cmd = { kind: 'incident.assess', incident_id: i.id, validity: validity.value, method: method.value, reason: reason.value.trim() };
+    if (priority.value) cmd.priority = priority.value;
+    if (validity.value === 'duplicate') cmd.duplicate_of = dup.value.trim();
+    if (await run(client, cmd) !== undefined) setTimeout(() => $('recs').querySelector('button')?.focus(), 300);
+  } },
+  h('div', { class: 'grid2' }, h('label', {}, 'Validity', validity), h('label', {}, 'Priority', priority),
+    h('label', {}, 'Method', method), h('label', {}, 'Reason', reason), h('label', {}, 'Duplicate of', dup)),
+  h('button', { type: 'submit' }, 'Assess'), ` Default priority for ${t.name || 'this type'}: ${t.default_priority || '—'}`);
+}
+
+function assignForm(t) {
+  const resp = h('textarea', { id: 'responsibilities', rows: 2 }, t.responsibilities || '');
+  const actions = h('textarea', { id: 'actions', rows: 4 }, (t.actions || []).map((a) => `${a.text}${a.required ? ' *' : ''}`).join('\n'));
+  const form = h('div', {}, h('label', { for: 'responsibilities' }, 'Responsibilities'), resp,
+    h('label', { for: 'actions' }, 'Actions, one a line (end with * when required)'), actions);
+  const read = () => ({
+    responsibilities: resp.value.trim(),
+    actions: actions.value.split('\n').map((l) => l.trim()).filter(Boolean)
+      .map((l) => ({ text: l.replace(/\s*\*$/, ''), required: l.endsWith('*') })),
+  });
+  return { form, read };
+}
+
+function resolveForm(i) {
+  const outcome = h('input', { 'aria-label': 'Outcome', placeholder: 'e.g. treated_on_scene' });
+  const summary = h('input', { 'aria-label': 'Summary' });
+  return h('section', { 'aria-labelledby': 'h-resolve' }, h('h3', { id: 'h-resolve' }, 'Resolve and close'),
+    h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'incident.resolve', incident_id: i.id, outcome: outcome.value.trim(), summary: summary.value.trim() }); } },
+      h('div', { class: 'grid2' }, h('label', {}, 'Outcome', outcome), h('label', {}, 'Summary', summary)),
+      h('button', { type: 'submit' }, 'Resolve')),
+    h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'incident.close', incident_id: i.id }) }, 'Close incident'));
+}
+
+function noteForm(i) {
+  const text = h('input', { 'aria-label': 'Note' });
+  return h('form', { onsubmit: async (e) => {
+    e.preventDefault();
+    if (!text.value.trim()) return;
+    if (await run(client, { kind: 'incident.note', incident_id: i.id, text: text.value.trim() }) !== undefined) text.value = '';
+  } }, text, ' ', h('button', { type: 'submit' }, 'Add note'));
+}
+
+let recsFor = null;
+function updatePage() {
+  const i = client.store.incidents[current];
+  if (!i || !page) return;
+  const t = types[i.type] || {};
+  fill(page.head, h('h2', {}, `${i.reference} · ${t.name || words(i.type)} `, badge(i.status), ' ', i.priority ? badge(i.priority) : ''),
+    h('p', {}, i.description), h('p', { class: 'muted' }, i.location?.text || '', ' · opened ', clock(i.opened_at),
+      ' · validity ', words(i.validity)));
+  const s = i.suggested;
+  page.suggested.textContent = s?.priority ? `${s.priority} — rule: ${s.rule || 'default'}` : `${t.default_priority || '—'} (type default; answer the script)`;
+  const open = OPEN_INCIDENT.includes(i.status);
+  page.sections.script.hidden = !['new', 'assessed'].includes(i.status);
+  page.sections.assess.hidden = !open;
+  page.sections.dispatch.hidden = !['assessed', 'dispatched', 'in_progress'].includes(i.status);
+  page.sections.resolve.hidden = !['dispatched', 'in_progress', 'resolved'].includes(i.status);
+  if (!page.sections.dispatch.hidden && recsFor !== `${i.id}:${i.status}:${i.assignment_ids.length}`) {
+    recsFor = `${i.id}:${i.status}:${i.assignment_ids.length}`;
+    loadRecs(i);
+  }
+  fill(page.assignments, i.assignment_ids.map((id) => client.store.assignments[id]).filter(Boolean).map((a) => {
+    const r = client.store.resources[a.resource_id];
+    const done = a.actions.filter((x) => x.done_at).length;
+    return h('li', { dataset: { assignment: a.id, status: a.status } }, h('strong', {}, r?.name || a.resource_id), ' ', badge(a.status), ' ',
+      a.acknowledged_at ? `acknowledged ${clock(a.acknowledged_at)}` : a.status === 'notified' ? h('span', {}, 'awaiting acknowledgement for ', h('span', { dataset: { since: a.notified_at } }, age(a.notified_at))) : '',
+      ` · actions ${done}/${a.actions.length} done`);
+  }));
+  fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ' — ', n.text)));
+}
+
+async function loadRecs(i) {
+  try {
+    const r = await api(`/api/incidents/${encodeURIComponent(i.id)}/recommendations`);
+    if (current !== i.id) return;
+    const assigned = new Set(i.assignment_ids.map((a) => client.store.assignments[a]?.resource_id));
+    fill(page.recs, r.recommendations.slice(0, 6).map((x) => h('div', { class: 'rec', dataset: { resource: x.resource_id } },
+      h('strong', {}, x.name), ` · score ${Number(x.score).toFixed(2)}`, x.eta_secs != null ? ` · ETA ${Math.round(x.eta_secs / 60)} min` : '',
+      h('ul', {}, (x.reasons || []).map((why) => h('li', {}, why))),
+      assigned.has(x.resource_id) ? h('span', {}, 'Assigned')
+        : h('button', { type: 'button', 'aria-label': `Assign ${x.name}`, onclick: () => assign(i.id, x.resource_id) }, `Assign ${x.name}`))));
+  } catch (e) { fill(page.recs, h('p', {}, `Recommendations unavailable: ${e.message}`)); }
+}
+
+function assign(incidentId, resourceId) {
+  const { responsibilities, actions } = page.assign.read();
+  run(client, { kind: 'assignment.create', incident_id: incidentId, resource_id: resourceId, responsibilities, actions });
+}
+
+// The timeline and conformance come from the hub (the log), refreshed after events.
+let detailTimer = null;
+function refreshDetail() {
+  clearTimeout(detailTimer);
+  detailTimer = setTimeout(async () => {
+    const id = current;
+    try {
+      const d = await api(`/api/incidents/${encodeURIComponent(id)}`);
+      if (id !== current || !page) return;
+      fill(page.timeline, d.timeline.map((e) => h('li', {}, clock(e.at), ' ', words(e.event.kind), describe(e.event))));
+      fill(page.conformance, h('li', {}, 'Verdict: ', words(d.conformance?.verdict)),
+        (d.conformance?.steps || []).map((s) => h('li', { class: `conf-${s.status}` }, `${words(s.step)}: ${words(s.status)}`)));
+    } catch (e) { console.warn('incident detail', e); }
+  }, 250);
+}
+
+function describe(e) {
+  const bits = [e.status, e.assessment?.priority, e.note?.text, e.reason, e.outcome].filter(Boolean);
+  return bits.length ? ` — ${bits.join(', ')}` : '';
+}

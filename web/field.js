@@ -1,0 +1,189 @@
+// The field app: one person's assignments on a phone. Everything is one tap, buttons
+// are big, and every action goes through the client's outbox, so taps made in a tunnel
+// are shown as queued and delivered once the phone is back online.
+
+import { api } from './lib/muster.js';
+import { h, fill, badge, words, age, startApp, run, throttleFrame } from './lib/ui.js';
+
+const client = startApp(['field']);
+const me = client?.session.user;
+const list = document.getElementById('assignments');
+const msgBox = document.getElementById('messages');
+const ui = new Map(); // assignment id → {declining, reason}: survives re-renders
+const fetching = new Set();
+let types = {};
+let known = null; // assignment ids seen, to notice new ones
+
+const ACTIVE = ['notified', 'acknowledged', 'en_route', 'on_scene'];
+const STEPS = ['acknowledged', 'en_route', 'on_scene', 'completed'];
+
+if (client) {
+  api('/api/catalogue').then((c) => { types = Object.fromEntries(c.types.map((t) => [t.id, t])); render(); }).catch(() => {});
+  client.subscribe(throttleFrame(render));
+  setInterval(tick, 1000);
+}
+
+function mine() {
+  const rid = client.user.resource_id || me.resource_id;
+  return Object.values(client.store.assignments)
+    .filter((a) => a.resource_id === rid)
+    .sort((a, b) => ACTIVE.includes(b.status) - ACTIVE.includes(a.status) || b.notified_at.localeCompare(a.notified_at));
+}
+
+function render() {
+  // Typing a decline reason: do not pull the field out from under the thumb.
+  const active = document.activeElement;
+  if (active && list.contains(active) && active.tagName === 'TEXTAREA') return;
+  const assignments = mine();
+  noticeNew(assignments);
+  renderMessages();
+  if (!assignments.length) return fill(list, h('p', { class: 'muted' }, 'No assignments.'));
+  const focusedId = active && list.contains(active) ? active.id : null;
+  fill(list, assignments.map(card));
+  tick();
+  if (focusedId) document.getElementById(focusedId)?.focus();
+}
+
+function noticeNew(assignments) {
+  const ids = new Set(assignments.map((a) => a.id));
+  if (known) {
+    const fresh = assignments.filter((a) => !known.has(a.id) && a.status === 'notified');
+    // Browsers only allow vibration after the user has touched the page.
+    if (fresh.length && navigator.vibrate && navigator.userActivation?.hasBeenActive) navigator.vibrate([300, 100, 300]);
+  }
+  known = ids;
+}
+
+function card(a) {
+  const inc = client.store.incidents[a.incident_id];
+  if (!inc && !fetching.has(a.incident_id)) fetchIncident(a.incident_id);
+  const state = ui.get(a.id) || {};
+  const queuedAck = client.queued('assignment.acknowledge', (c) => c.assignment_id === a.id);
+  const type = types[inc?.type]?.name || words(inc?.type || 'Incident');
+  const isNew = a.status === 'notified';
+  return h('article', { class: `card${isNew ? ' new' : ''}`, 'aria-labelledby': `t-${a.id}`, dataset: { assignment: a.id, status: a.status } },
+    h('h3', { id: `t-${a.id}` }, `${type}${inc?.priority ? ` · ${inc.priority}` : ''}`, ' ', badge(a.status)),
+    inc && h('p', { class: 'where' }, inc.location?.text || 'Location not given'),
+    inc && h('p', {}, inc.description),
+    h('p', {}, h('strong', {}, 'Your responsibilities: '), a.responsibilities),
+    progressSteps(a),
+    queuedAck && h('p', { class: 'queued', role: 'status' }, 'Acknowledgement queued — it is sent as soon as you are back online.'),
+    isNew && !queuedAck && h('div', { class: 'row' },
+      h('button', { class: 'big', type: 'button', onclick: () => run(client, { kind: 'assignment.acknowledge', assignment_id: a.id }) }, 'Acknowledge'),
+      h('button', { class: 'big danger', type: 'button', 'aria-expanded': String(!!state.declining), onclick: () => { ui.set(a.id, { ...state, declining: !state.declining }); render(); } }, 'Decline')),
+    isNew && state.declining && declineForm(a, state),
+    ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && progressButtons(a),
+    ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && checkin(a, inc),
+    a.actions.length > 0 && checklist(a),
+  );
+}
+
+function progressSteps(a) {
+  const at = STEPS.indexOf(a.status);
+  return h('ol', { class: 'steps', 'aria-label': 'Progress' }, STEPS.map((s, i) =>
+    h('li', { class: i < at ? 'done' : '', 'aria-current': i === at ? 'step' : null }, words(s))));
+}
+
+function progressButtons(a) {
+  const next = { acknowledged: ['en_route'], en_route: ['on_scene', 'completed'], on_scene: ['completed'] }[a.status] || [];
+  const label = { en_route: 'En route', on_scene: 'On scene', completed: 'Completed' };
+  const pending = client.queued('assignment.progress', (c) => c.assignment_id === a.id);
+  return h('div', { class: 'row' }, next.map((s) =>
+    h('button', { class: 'big', type: 'button', disabled: pending, onclick: () => run(client, { kind: 'assignment.progress', assignment_id: a.id, status: s }) }, label[s])));
+}
+
+function declineForm(a, state) {
+  const id = `reason-${a.id}`;
+  const text = h('textarea', { id, rows: 2, oninput: (e) => ui.set(a.id, { ...state, declining: true, reason: e.target.value }) });
+  text.value = state.reason || '';
+  return h('form', { onsubmit: (e) => {
+    e.preventDefault();
+    const reason = text.value.trim();
+    if (!reason) return text.focus();
+    ui.delete(a.id);
+    text.blur();
+    run(client, { kind: 'assignment.decline', assignment_id: a.id, reason });
+  } },
+  h('label', { for: id }, 'Why can you not take it?'), text,
+  h('button', { class: 'big danger', type: 'submit' }, 'Send decline'));
+}
+
+function checklist(a) {
+  return h('ul', { class: 'checklist', 'aria-label': 'Actions' }, a.actions.map((x) => {
+    const queued = client.queued('assignment.action_done', (c) => c.assignment_id === a.id && c.action_id === x.id);
+    const box = h('input', { type: 'checkbox', id: `act-${a.id}-${x.id}`, checked: !!x.done_at || queued,
+      disabled: !!x.done_at || queued || !['acknowledged', 'en_route', 'on_scene'].includes(a.status),
+      onchange: () => run(client, { kind: 'assignment.action_done', assignment_id: a.id, action_id: x.id }) });
+    return h('li', {}, h('label', { for: box.id }, box,
+      h('span', { class: x.required ? 'req' : '' }, x.text), x.done_at ? ' — done' : queued ? ' — queued' : ''));
+  }));
+}
+
+function checkin(a, inc) {
+  const every = types[inc?.type]?.checkin_interval_secs || 300;
+  const from = a.last_checkin_at || a.on_scene_at || a.en_route_at || a.acknowledged_at || a.notified_at;
+  return h('div', {},
+    h('button', { class: 'big secondary', type: 'button', onclick: () => run(client, { kind: 'checkin', assignment_id: a.id, ok: true }) }, 'Check in: I am OK'),
+    h('p', { class: 'muted', dataset: { due: String(Date.parse(from) + every * 1000) } }, ''));
+}
+
+function tick() {
+  for (const el of list.querySelectorAll('[data-due]')) {
+    const left = Math.round((Number(el.dataset.due) - Date.now()) / 1000);
+    el.textContent = left >= 0 ? `Next check-in due in ${Math.floor(left / 60)} min ${left % 60} s` : `Check-in overdue by ${age(new Date(Number(el.dataset.due)).toISOString())}`;
+  }
+}
+
+async function fetchIncident(id) {
+  // A field user first hears of an incident through its assignment; fetch its details.
+  fetching.add(id);
+  try {
+    const inc = await api(`/api/incidents/${encodeURIComponent(id)}`);
+    delete inc.timeline; delete inc.conformance; delete inc.assignments;
+    client.store.incidents[id] = inc;
+    render();
+  } catch { fetching.delete(id); }
+}
+
+function renderMessages() {
+  const open = Object.values(client.store.messages)
+    .filter((m) => m.requires_ack && !(m.acks || {})[me.id] && m.sent_by !== me.id);
+  fill(msgBox, open.map((m) => {
+    const queued = client.queued('message.acknowledge', (c) => c.message_id === m.id);
+    return h('div', { class: 'msg', role: 'region', 'aria-label': 'Message from control' },
+      h('p', {}, h('strong', {}, 'Message from control: '), m.text),
+      queued ? h('p', { class: 'queued' }, 'Acknowledgement queued.')
+        : h('button', { class: 'big', type: 'button', onclick: () => run(client, { kind: 'message.acknowledge', message_id: m.id }) }, 'Acknowledge message'));
+  }));
+}
+
+// ----- location sharing (throttled: at most every 30 s, and only after moving) -----
+const shareBtn = document.getElementById('share');
+const locStatus = document.getElementById('loc-status');
+let watch = null;
+let lastSent = { t: 0, lat: 0, lon: 0 };
+shareBtn?.addEventListener('click', () => {
+  if (watch != null) {
+    navigator.geolocation.clearWatch(watch);
+    watch = null;
+    shareBtn.setAttribute('aria-pressed', 'false');
+    shareBtn.textContent = 'Share my location';
+    locStatus.textContent = 'Location sharing is off.';
+    return;
+  }
+  if (!navigator.geolocation) { locStatus.textContent = 'This browser cannot share its location.'; return; }
+  shareBtn.setAttribute('aria-pressed', 'true');
+  shareBtn.textContent = 'Stop sharing my location';
+  locStatus.textContent = 'Finding you…';
+  watch = navigator.geolocation.watchPosition(onPosition, (e) => { locStatus.textContent = `Location unavailable: ${e.message}`; }, { enableHighAccuracy: true, maximumAge: 10000 });
+});
+
+function onPosition(p) {
+  const { latitude: lat, longitude: lon } = p.coords;
+  const moved = Math.hypot(lat - lastSent.lat, (lon - lastSent.lon) * Math.cos(lat * Math.PI / 180)) * 111000;
+  if (Date.now() - lastSent.t < 30000 || moved < 25) return;
+  lastSent = { t: Date.now(), lat, lon };
+  const rid = client.user.resource_id || me.resource_id;
+  run(client, { kind: 'resource.locate', resource_id: rid, lat, lon });
+  locStatus.textContent = `Location shared at ${new Date().toLocaleTimeString()}.`;
+}

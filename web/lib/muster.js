@@ -1,0 +1,287 @@
+// The one client all three apps use: log-in, the WebSocket session (hello with
+// resume_from, welcome with a snapshot or the missed events), commands with
+// client-side ids matched to their results, reconnect with jittered backoff, an
+// offline queue that survives a reload, and a local store kept current by events.
+//
+// Why the outbox holds every command until its result arrives (not only the ones made
+// offline): a command sent just before the socket dropped may or may not have reached
+// the hub. Resending it with the same id is safe — the hub answers a repeated id with
+// the first result and appends nothing — so "resend everything unanswered" is both
+// simple and exactly-once.
+
+import { emptyStore, fromSnapshot, applyEvent } from './store.js';
+
+const SESSION_KEY = 'muster.session';
+
+// ----- log-in ---------------------------------------------------------------------
+
+/** The session of this tab, `{token, user, expires_at}`, or null. */
+export function currentSession() {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) || 'null');
+    if (s && Date.parse(s.expires_at) > Date.now()) return s;
+  } catch { /* a corrupt entry is treated as logged out */ }
+  return null;
+}
+
+/** `POST /api/login`; keeps the token for this tab only (sessionStorage). */
+export async function login(username, password) {
+  const res = await fetch('/api/login', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error?.message || `log-in failed (${res.status})`);
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(body));
+  return body;
+}
+
+/** Forgets the token (and tells the hub when it can). */
+export async function logout() {
+  const s = currentSession();
+  sessionStorage.removeItem(SESSION_KEY);
+  if (s) await fetch('/api/logout', { method: 'POST', headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
+}
+
+/** The app a role belongs in. */
+export function homeFor(role) {
+  return { operator: '/console', supervisor: '/board', admin: '/board', field: '/field' }[role] || '/';
+}
+
+/** The session, or a trip to the log-in page that comes back here afterwards. */
+export function requireSession(roles) {
+  const s = currentSession();
+  if (!s || (roles && !roles.includes(s.user.role))) {
+    location.replace(`/?next=${encodeURIComponent(location.pathname)}`);
+    return null;
+  }
+  return s;
+}
+
+/** Authenticated GET of the API as JSON. */
+export async function api(path) {
+  const s = currentSession();
+  const res = await fetch(path, { headers: { authorization: `Bearer ${s?.token}` } });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error?.message || `${path}: ${res.status}`);
+  return body;
+}
+
+/** A unique command id; randomUUID needs a secure context, so fall back on plain http. */
+export function newId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+// ----- the session ------------------------------------------------------------------
+
+/** A failed command: `code` is the protocol's error code. */
+export class CommandError extends Error {
+  constructor(error) {
+    super(error?.message || 'command refused');
+    this.code = error?.code || 'unknown';
+  }
+}
+
+export class Client {
+  /** `session` from log-in; `onChange(frame|null)` is called after each change. */
+  constructor(session) {
+    this.session = session;
+    this.user = session.user;
+    const k = `muster.${session.user.id}`;
+    this.keys = { saved: `${k}.saved`, outbox: `${k}.outbox` };
+    this.listeners = new Set();
+    this.pending = new Map(); // command id → {resolve, reject}
+    this.outbox = load(this.keys.outbox, []);
+    const saved = load(this.keys.saved, null);
+    // The store and its seq are saved together, so resuming from that seq is exact.
+    this.store = saved?.store || emptyStore();
+    this.seq = saved?.seq ?? null;
+    this.state = 'connecting';
+    this.resumed = null;
+    this.attempt = 0;
+    this.ws = null;
+    this.timer = null;
+    addEventListener('online', () => this.connectSoon(0));
+    addEventListener('offline', () => this.goOffline());
+    addEventListener('pagehide', () => this.save());
+  }
+
+  /** Calls `fn(frame)` after every applied event (and `fn(null)` on other changes). */
+  subscribe(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  notify(frame) {
+    for (const fn of this.listeners) {
+      try { fn(frame); } catch (e) { console.warn('muster: listener failed', e); }
+    }
+  }
+
+  connect() {
+    clearTimeout(this.timer);
+    if (this.ws) return;
+    if (!navigator.onLine) return this.setState('offline');
+    this.setState(this.attempt ? 'reconnecting' : 'connecting');
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+    this.ws = ws;
+    ws.onopen = () => {
+      const hello = { type: 'hello', token: this.session.token };
+      if (this.seq != null) hello.resume_from = this.seq;
+      ws.send(JSON.stringify(hello));
+    };
+    ws.onmessage = (m) => this.onFrame(JSON.parse(m.data));
+    ws.onclose = (ev) => this.onClose(ws, ev.code);
+  }
+
+  /** Reconnect after `delay` ms, or with jittered exponential backoff. */
+  connectSoon(delay) {
+    clearTimeout(this.timer);
+    const base = Math.min(15000, 500 * 2 ** this.attempt);
+    // Jitter spreads a whole floor reconnecting after a hub restart.
+    const wait = delay ?? base * (0.5 + Math.random() / 2);
+    this.timer = setTimeout(() => this.connect(), wait);
+  }
+
+  onClose(ws, code) {
+    if (ws !== this.ws) return;
+    this.ws = null;
+    this.attempt += 1;
+    if (code === 4401) {
+      // Token expired or revoked: log in again, then come back; the outbox is kept.
+      sessionStorage.removeItem(SESSION_KEY);
+      location.replace(`/?next=${encodeURIComponent(location.pathname)}&expired=1`);
+      return;
+    }
+    if (code === 4409) {
+      // Too far behind to resume: start again from a snapshot.
+      this.seq = null;
+    }
+    if (!navigator.onLine) return this.setState('offline');
+    this.setState('reconnecting');
+    this.connectSoon();
+  }
+
+  /** The network is gone: drop the socket now rather than wait for it to time out. */
+  goOffline() {
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = ws.onmessage = null;
+      if (ws.readyState === WebSocket.OPEN) ws.close();
+    }
+    this.setState('offline');
+  }
+
+  onFrame(f) {
+    switch (f.type) {
+      case 'welcome':
+        this.attempt = 0;
+        this.resumed = f.resumed;
+        this.user = f.user || this.user;
+        if (!f.resumed) {
+          this.store = fromSnapshot(f.snapshot || {});
+          this.seq = f.seq;
+        }
+        this.save();
+        this.setState('live');
+        this.flush();
+        break;
+      case 'event':
+        if (this.seq != null && f.seq <= this.seq) return; // already applied
+        applyEvent(this.store, f);
+        this.seq = f.seq;
+        this.saveSoon();
+        this.notify(f);
+        break;
+      case 'result': this.onResult(f); break;
+      default: break;
+    }
+  }
+
+  onResult(f) {
+    if (f.id == null) {
+      console.warn('muster: the hub refused a frame', f.error);
+      return;
+    }
+    this.outbox = this.outbox.filter((c) => c.id !== f.id);
+    store(this.keys.outbox, this.outbox);
+    const p = this.pending.get(f.id);
+    this.pending.delete(f.id);
+    if (p) (f.ok ? p.resolve(f.data || {}) : p.reject(new CommandError(f.error)));
+    this.notify(null);
+  }
+
+  /**
+   * Sends a command `{kind, …}`; resolves with the result's `data` or rejects with a
+   * CommandError. Offline, the command waits in the outbox (kept across reloads).
+   */
+  command(command) {
+    const entry = { id: newId(), command };
+    this.outbox.push(entry);
+    store(this.keys.outbox, this.outbox);
+    const promise = new Promise((resolve, reject) => this.pending.set(entry.id, { resolve, reject }));
+    if (this.state === 'live') this.sendEntry(entry);
+    this.notify(null);
+    return promise;
+  }
+
+  /** Whether a command of `kind` matching `pred` is still waiting for its result. */
+  queued(kind, pred = () => true) {
+    return this.outbox.some((c) => c.command.kind === kind && pred(c.command));
+  }
+
+  sendEntry(entry) {
+    this.ws?.send(JSON.stringify({ type: 'command', id: entry.id, command: entry.command }));
+  }
+
+  /** Resends every unanswered command, in the order they were made. */
+  flush() {
+    for (const entry of this.outbox) this.sendEntry(entry);
+  }
+
+  setState(state) {
+    this.state = state;
+    this.notify(null);
+  }
+
+  saveSoon() {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = setTimeout(() => this.save(), 150);
+  }
+
+  save() {
+    if (this.seq != null) store(this.keys.saved, { seq: this.seq, store: this.store });
+  }
+}
+
+function load(key, fallback) {
+  try { return JSON.parse(localStorage.getItem(key)) ?? fallback; } catch { return fallback; }
+}
+
+function store(key, value) {
+  try { localStorage.setItem(key, JSON.stringify(value)); } catch (e) { console.warn('muster: cannot save', key, e); }
+}
+
+// ----- the connection indicator -----------------------------------------------------
+
+/**
+ * Keeps `el` showing the connection: text (never colour alone) plus a `data-state`
+ * for styling, and `data-resumed` on <html> once the session resumed.
+ */
+export function bindIndicator(client, el) {
+  const render = () => {
+    const q = client.outbox.length;
+    const words = { live: 'Live', connecting: 'Connecting…', reconnecting: 'Reconnecting…', offline: 'Offline' }[client.state];
+    el.textContent = q && client.state !== 'live' ? `${words} · ${q} queued` : q ? `${words} · sending ${q}` : words;
+    el.dataset.state = client.state;
+    el.setAttribute('role', 'status');
+    el.setAttribute('aria-live', 'polite');
+    if (client.resumed != null) document.documentElement.dataset.resumed = String(client.resumed);
+  };
+  client.subscribe(render);
+  render();
+}

@@ -1,0 +1,105 @@
+// The local store: the objects a user may see, filled from the welcome snapshot and
+// kept current by applying events in seq order. Pure data in, data out, so the same
+// code serves all three apps and the store can be saved to localStorage as JSON.
+
+const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users'];
+
+/** An empty store. */
+export function emptyStore() {
+  const s = {};
+  for (const c of COLLECTIONS) s[c] = {};
+  return s;
+}
+
+/** A store from a snapshot (`GET /api/state` shape: arrays of objects with ids). */
+export function fromSnapshot(snapshot) {
+  const s = emptyStore();
+  for (const c of COLLECTIONS) {
+    for (const item of snapshot[c] || []) s[c][item.id] = item;
+  }
+  return s;
+}
+
+// Incident states the hub moves to on these events without a separate status_changed.
+const INCIDENT_STATUS_ON = {
+  'incident.resolved': 'resolved',
+  'incident.closed': 'closed',
+  'incident.reopened': 'assessed',
+  'incident.cancelled': 'cancelled',
+};
+
+/**
+ * Applies one event frame `{seq, at, actor, event}` to the store in place. Unknown
+ * kinds (alerts such as `assignment.escalated`) change nothing here; apps show them.
+ */
+export function applyEvent(s, frame) {
+  const e = frame.event;
+  const at = frame.at;
+  const inc = e.incident_id && s.incidents[e.incident_id];
+  const asg = e.assignment_id && s.assignments[e.assignment_id];
+  switch (e.kind) {
+    case 'contact.received': s.contacts[e.contact.id] = e.contact; break;
+    case 'contact.taken': patch(s.contacts[e.contact_id], { status: 'taken', taken_at: at, taken_by: frame.actor }); break;
+    case 'contact.linked':
+      patch(s.contacts[e.contact_id], { incident_id: e.incident_id });
+      if (inc && !inc.contact_ids.includes(e.contact_id)) inc.contact_ids.push(e.contact_id);
+      break;
+    case 'contact.closed': patch(s.contacts[e.contact_id], { status: 'closed', closed_at: at, outcome: e.outcome }); break;
+    case 'incident.opened': s.incidents[e.incident.id] = e.incident; break;
+    case 'incident.answered':
+      if (inc) {
+        inc.answers = { ...inc.answers, ...e.answers };
+        // Kept beside the incident so the script can show the live priority and rule.
+        inc.suggested = { priority: e.suggested_priority || null, rule: e.rule || null };
+      }
+      break;
+    case 'incident.assessed':
+      if (inc) {
+        inc.assessments = [...(inc.assessments || []), e.assessment];
+        inc.validity = e.assessment.validity;
+        if (e.assessment.priority) inc.priority = e.assessment.priority;
+        inc.assessed_at = inc.assessed_at || at;
+      }
+      break;
+    case 'incident.noted': if (inc) inc.notes = [...(inc.notes || []), e.note]; break;
+    case 'incident.status_changed': patch(inc, { status: e.status, [`${e.status}_at`]: at }); break;
+    case 'incident.resolved': patch(inc, { outcome: e.outcome, summary: e.summary }); break;
+    case 'incident.overridden':
+      if (inc) inc.overrides = [...(inc.overrides || []), { rule: e.rule, justification: e.justification, by: frame.actor, at }];
+      break;
+    case 'resource.registered': s.resources[e.resource.id] = e.resource; break;
+    case 'resource.status_changed': patch(s.resources[e.resource_id], { status: e.status, status_at: at }); break;
+    case 'resource.located': patch(s.resources[e.resource_id], { location: { lat: e.lat, lon: e.lon, at } }); break;
+    case 'assignment.created': {
+      const a = e.assignment;
+      s.assignments[a.id] = a;
+      const i = s.incidents[a.incident_id];
+      if (i && !i.assignment_ids.includes(a.id)) i.assignment_ids.push(a.id);
+      break;
+    }
+    case 'assignment.acknowledged': patch(asg, { status: 'acknowledged', acknowledged_at: at }); break;
+    case 'assignment.declined': patch(asg, { status: 'declined', declined_at: at, decline_reason: e.reason }); break;
+    case 'assignment.progressed': patch(asg, { status: e.status, [`${e.status}_at`]: at }); break;
+    case 'assignment.action_done': {
+      const action = asg && asg.actions.find((x) => x.id === e.action_id);
+      patch(action, { done_at: at, done_by: frame.actor, note: e.note });
+      break;
+    }
+    case 'assignment.cancelled': patch(asg, { status: 'cancelled', cancelled_at: at, cancel_reason: e.reason }); break;
+    case 'checkin.recorded': patch(asg, { last_checkin_at: at }); break;
+    case 'message.broadcast': s.messages[e.message.id] = e.message; break;
+    case 'message.acknowledged': {
+      const m = s.messages[e.message_id];
+      if (m) m.acks = { ...(m.acks || {}), [e.user_id]: at };
+      break;
+    }
+    case 'user.created': s.users[e.user.id] = e.user; break;
+    case 'user.disabled': patch(s.users[e.user_id], { disabled: true }); break;
+    default: break;
+  }
+  if (INCIDENT_STATUS_ON[e.kind]) patch(inc, { status: INCIDENT_STATUS_ON[e.kind], [`${INCIDENT_STATUS_ON[e.kind]}_at`]: at });
+}
+
+function patch(obj, fields) {
+  if (obj) Object.assign(obj, fields);
+}
