@@ -62,7 +62,7 @@ pub async fn fresh_hub(
     hub_on(log, centre, demo, options).await
 }
 
-/// Starts a hub on `log` (which must be empty) with the demo seeded (cheap hashes).
+/// Starts a hub on `log` with the demo seeded (cheap hashes) unless it already is.
 pub async fn hub_on(
     log: Arc<dyn EventLog>,
     centre: &Centre,
@@ -174,14 +174,7 @@ pub async fn stress(
         snapshot_every: 500,
         ..HubOptions::default()
     };
-    let hub = Hub::start(
-        Engine::new(centre.clone()),
-        log,
-        Arc::new(SystemClock),
-        options,
-    )
-    .await?;
-    demo::seed(&hub, demo, |_| "stress-not-a-real-hash".into()).await?;
+    let hub = hub_on(log, centre, demo, options).await?;
     let actor = operator(&hub)?;
     let far = Instant::now() + Duration::from_secs(3_600);
     let run = std::process::id();

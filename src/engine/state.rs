@@ -85,6 +85,15 @@ impl State {
     /// The incident an event concerns, if any.
     pub fn incident_of(&self, event: &Event) -> Option<IncidentId> {
         use Event::*;
+        if let Some(assignment_id) = event.assignment_id() {
+            return match event {
+                AssignmentCreated { assignment } => Some(assignment.incident_id.clone()),
+                _ => self
+                    .assignments
+                    .get(assignment_id)
+                    .map(|a| a.incident_id.clone()),
+            };
+        }
         match event {
             IncidentOpened { incident, .. } => Some(incident.id.clone()),
             TargetBreached { incident_id, .. } => Some(incident_id.clone()),
@@ -98,20 +107,7 @@ impl State {
             | IncidentReopened { incident_id, .. }
             | IncidentCancelled { incident_id, .. }
             | IncidentOverridden { incident_id, .. } => Some(incident_id.clone()),
-            AssignmentCreated { assignment } => Some(assignment.incident_id.clone()),
-            AssignmentAcknowledged { assignment_id }
-            | AssignmentDeclined { assignment_id, .. }
-            | AssignmentProgressed { assignment_id, .. }
-            | AssignmentActionDone { assignment_id, .. }
-            | AssignmentCancelled { assignment_id, .. }
-            | CheckinRecorded { assignment_id, .. }
-            | AssignmentEscalated { assignment_id, .. }
-            | CheckinMissed { assignment_id, .. }
-            | NotificationSent { assignment_id, .. }
-            | NotificationFailed { assignment_id, .. } => self
-                .assignments
-                .get(assignment_id)
-                .map(|a| a.incident_id.clone()),
+
             MessageBroadcast { message } => match &message.audience {
                 crate::domain::message::Audience::Incident(id) => Some(id.clone()),
                 _ => None,
