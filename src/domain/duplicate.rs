@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use super::geo::haversine_m;
 use super::ids::IncidentId;
-use super::incident::Incident;
 use super::procedure::DuplicateRule;
 
 /// An open incident a new report may repeat.
@@ -21,37 +20,40 @@ pub struct Candidate {
     pub minutes_apart: i64,
 }
 
-/// The open incidents of `incident_type` within the rule's distance and time of a
-/// report at `point` made at `now`, nearest first (ties by id, so it is deterministic).
+/// The open incidents among `recent` (openings of the same type: when, which, where)
+/// within the rule's distance and time of a report at `point` made at `now`, nearest
+/// first (ties by id, so it is deterministic), at most [`MAX_CANDIDATES`]. Whether an
+/// incident is still open is asked only of the nearest, so a busy hour costs little.
 /// Reports without coordinates cannot be compared and have no candidates.
 pub fn candidates<'a>(
     rule: &DuplicateRule,
-    incident_type: &str,
     point: Option<(f64, f64)>,
     now: DateTime<Utc>,
-    open: impl IntoIterator<Item = &'a Incident>,
+    recent: impl IntoIterator<Item = (DateTime<Utc>, &'a IncidentId, Option<(f64, f64)>)>,
+    is_open: impl Fn(&IncidentId) -> bool,
 ) -> Vec<Candidate> {
     let Some(here) = point else {
         return Vec::new();
     };
-    let mut out: Vec<Candidate> = open
+    let mut near: Vec<Candidate> = recent
         .into_iter()
-        .filter(|i| i.status.is_open() && i.incident_type == incident_type)
-        .filter_map(|i| {
-            let there = i.location.point()?;
+                .filter_map(|(at, id, there)| {
+            let there = there?;
+            // A degree of latitude is about 111 km: most reports are ruled out without
+            // the trigonometry.
+            if (there.0 - here.0).abs() * 111_000.0 > rule.distance_m {
+                return None;
+            }
             let distance_m = haversine_m(here, there);
-            let apart = (now - i.opened_at).num_seconds().abs();
-            (distance_m <= rule.distance_m && apart <= rule.window_secs as i64).then(|| Candidate {
-                incident_id: i.id.clone(),
-                distance_m: distance_m.round(),
-                minutes_apart: apart / 60,
-            })
+            let apart = (now - at).num_seconds().abs();
+            let near = distance_m <= rule.distance_m && apart <= rule.window_secs as i64;
+            near.then(|| Candidate { incident_id: id.clone(), distance_m: distance_m.round(), minutes_apart: apart / 60 })
         })
         .collect();
-    out.sort_by(|a, b| {
-        a.distance_m
-            .total_cmp(&b.distance_m)
-            .then_with(|| a.incident_id.cmp(&b.incident_id))
-    });
-    out
+    near.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then_with(|| a.incident_id.cmp(&b.incident_id)));
+    // An operator weighs a handful of candidates, not a whole busy hour of them.
+    near.into_iter().filter(|c| is_open(&c.incident_id)).take(MAX_CANDIDATES).collect()
 }
+
+/// The most candidates an opened incident carries, nearest first.
+pub const MAX_CANDIDATES: usize = 5;

@@ -43,11 +43,16 @@ pub struct State {
     /// Incidents opened per year, for human references.
     pub references: BTreeMap<i32, u32>,
     /// Results by `"<actor> <command id>"`, for idempotent retries.
-    pub results: HashMap<String, CommandOutcome>,
+        /// (foldhash: every command looks itself up here, and SipHash showed in profiles.)
+    pub results: HashMap<String, CommandOutcome, foldhash::fast::RandomState>,
     /// The keys of `results` in the order they were written, oldest first.
     pub result_order: VecDeque<String>,
     /// Seqs of the events that concern each incident: its timeline.
     pub timelines: BTreeMap<IncidentId, Vec<u64>>,
+            /// The latest incidents opened, per type, newest last, with when and where:
+    /// duplicate detection looks back through these without scanning every incident.
+    #[serde(default)]
+    pub opened: BTreeMap<String, VecDeque<Opened>>,
     /// Active (resource-holding) assignments by resource, so the writer never scans.
     pub active_by_resource: BTreeMap<ResourceId, BTreeSet<AssignmentId>>,
     /// The last escalation rung fired per assignment, so the ladder continues (and
@@ -62,6 +67,17 @@ pub struct State {
     pub breaches: BTreeMap<IncidentId, BTreeSet<String>>,
 }
 
+/// How many recent openings per incident type are kept for duplicate detection.
+pub const OPENED_KEPT: usize = 256;
+
+/// One incident's opening, as duplicate detection needs it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Opened {
+    pub at: DateTime<Utc>,
+    pub id: IncidentId,
+    pub point: Option<(f64, f64)>,
+}
+
 /// The de-duplication key of a command.
 pub fn result_key(actor: &UserId, command_id: &str) -> String {
     let mut key = String::with_capacity(actor.0.len() + 1 + command_id.len());
@@ -72,6 +88,11 @@ pub fn result_key(actor: &UserId, command_id: &str) -> String {
 }
 
 impl State {
+            /// The latest openings of a type at or after `since`, newest first.
+    pub fn opened_since<'a>(&'a self, incident_type: &str, since: DateTime<Utc>) -> impl Iterator<Item = &'a Opened> + 'a {
+        self.opened.get(incident_type).into_iter().flat_map(|q| q.iter().rev()).take_while(move |o| o.at >= since)
+    }
+
     /// The first result of a command already applied, for a retried id.
     pub fn result_of(&self, actor: &UserId, command_id: &str) -> Option<&CommandOutcome> {
         self.results.get(&result_key(actor, command_id))
@@ -279,6 +300,11 @@ impl State {
         if let Event::IncidentOpened { incident, .. } = event {
             let year = incident.opened_at.year();
             *self.references.entry(year).or_insert(0) += 1;
+            let recent = self.opened.entry(incident.incident_type.clone()).or_default();
+            recent.push_back(Opened { at: incident.opened_at, id: incident.id.clone(), point: incident.location.point() });
+            if recent.len() > OPENED_KEPT {
+                recent.pop_front();
+            }
             self.incidents.insert(incident.id.clone(), incident.clone());
             return;
         }
