@@ -605,7 +605,13 @@ async fn the_web_apps_are_served_and_unknown_files_are_json_404s() {
         assert!(index.text.contains(link));
     }
     // Every file under web/ is embedded (build.rs), nested ones included.
-    for path in ["/console", "/board", "/field", "/lib/muster.js", "/vendor/leaflet/leaflet.js"] {
+    for path in [
+        "/console",
+        "/board",
+        "/field",
+        "/lib/muster.js",
+        "/vendor/leaflet/leaflet.js",
+    ] {
         assert_eq!(api.get(path, None).await.status, 200, "{path}");
     }
     let missing = api.get("/no-such-page.html", None).await;

@@ -9,9 +9,12 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use muster::domain::assignment::AssignmentStatus;
+use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::ContactStatus;
 use muster::domain::geo::Location;
-use muster::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use muster::domain::ids::{
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+};
 use muster::domain::incident::{IncidentStatus, rules};
 use muster::domain::message::Audience;
 use muster::domain::resource::ResourceStatus;
@@ -33,6 +36,7 @@ fn samples() -> Vec<Command> {
     let inc = IncidentId("inc_1".into());
     let res = ResourceId("res_1".into());
     let asg = AssignmentId("asg_1".into());
+    let case = CaseId("case_1".into());
     vec![
         contact_receive("Smoke in the stairwell"),
         contact_take(&con),
@@ -68,6 +72,10 @@ fn samples() -> Vec<Command> {
         checkin(&asg, true),
         broadcast(Audience::All, "Radio check at noon", false),
         message_ack(&MessageId("msg_1".into())),
+        case_open(CaseType::Complaint, Some(&inc), "Nobody came for an hour"),
+        case_assign(&case, &UserId("usr_1".into())),
+        case_respond(&case, "We are sorry"),
+        case_close(&case, CaseOutcome::Upheld, Some("late_dispatch")),
         Command::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -123,6 +131,10 @@ fn wire_kind(c: &Command) -> &'static str {
         Checkin { .. } => "checkin",
         MessageBroadcast { .. } => "message.broadcast",
         MessageAcknowledge { .. } => "message.acknowledge",
+        CaseOpen { .. } => "case.open",
+        CaseAssign { .. } => "case.assign",
+        CaseRespond { .. } => "case.respond",
+        CaseClose { .. } => "case.close",
         TimerEscalate { .. } => "timer.escalate",
         TimerCheckinMissed { .. } => "timer.checkin_missed",
         TimerTargetBreached { .. } => "timer.target_breached",
@@ -156,6 +168,10 @@ const DESK: &[&str] = &[
     "checkin",
     "message.broadcast",
     "message.acknowledge",
+    "case.open",
+    "case.assign",
+    "case.respond",
+    "case.close",
 ];
 
 const ADMIN: &[&str] = &[
@@ -200,8 +216,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 32);
-    assert_eq!(kinds.len(), 32, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 36);
+    assert_eq!(kinds.len(), 36, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -227,8 +243,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 23);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 24);
+    assert_eq!(expected_kinds(Role::Operator).len(), 27);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 28);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

@@ -5,6 +5,7 @@
 //! return a typed [`DomainError`] when a step is refused.
 
 pub mod assignment;
+pub mod case;
 pub mod contact;
 pub mod duplicate;
 pub mod geo;

@@ -65,6 +65,8 @@ pub fn permits(role: Role, command: &Command) -> bool {
         | Checkin { .. } => desk || role.is_field(),
         MessageBroadcast { .. } => desk,
         MessageAcknowledge { .. } => role != Role::Intake,
+        // Queries and complaints are handled at the desk.
+        CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => desk,
         // Only the hub itself (see `authorize`): no role may send them.
         TimerEscalate { .. }
         | TimerCheckinMissed { .. }

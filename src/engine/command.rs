@@ -7,9 +7,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::{ActionSpec, AssignmentStatus};
+use crate::domain::case::{CaseOutcome, CaseType};
 use crate::domain::contact::{Caller, Channel, ContactReason};
 use crate::domain::geo::Location;
-use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+};
 use crate::domain::message::Audience;
 use crate::domain::resource::{ResourceStatus, ResourceType};
 use crate::domain::triage::{Priority, TriageMethod, Validity};
@@ -209,6 +212,28 @@ pub enum Command {
     #[serde(rename = "message.acknowledge")]
     MessageAcknowledge { message_id: MessageId },
 
+    #[serde(rename = "case.open")]
+    CaseOpen {
+        case_type: CaseType,
+        #[serde(default)]
+        incident_id: Option<IncidentId>,
+        #[serde(default)]
+        contact_id: Option<ContactId>,
+        from: String,
+        text: String,
+    },
+    #[serde(rename = "case.assign")]
+    CaseAssign { case_id: CaseId, user_id: UserId },
+    #[serde(rename = "case.respond")]
+    CaseRespond { case_id: CaseId, response: String },
+    #[serde(rename = "case.close")]
+    CaseClose {
+        case_id: CaseId,
+        outcome: CaseOutcome,
+        #[serde(default)]
+        root_cause: Option<String>,
+    },
+
     /// Internal (system actor only): the next rung of an unacknowledged assignment's
     /// escalation ladder is due. `level` counts rungs from 1.
     #[serde(rename = "timer.escalate")]
@@ -280,6 +305,10 @@ impl Command {
             Checkin { .. } => "checkin",
             MessageBroadcast { .. } => "message.broadcast",
             MessageAcknowledge { .. } => "message.acknowledge",
+            CaseOpen { .. } => "case.open",
+            CaseAssign { .. } => "case.assign",
+            CaseRespond { .. } => "case.respond",
+            CaseClose { .. } => "case.close",
             TimerEscalate { .. } => "timer.escalate",
             TimerCheckinMissed { .. } => "timer.checkin_missed",
             TimerTargetBreached { .. } => "timer.target_breached",

@@ -8,9 +8,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::{Assignment, AssignmentStatus};
+use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
-use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::procedure::EscalationAction;
@@ -165,6 +168,20 @@ pub enum Event {
         user_id: UserId,
     },
 
+    #[serde(rename = "case.opened")]
+    CaseOpened { case: Case },
+    #[serde(rename = "case.assigned")]
+    CaseAssigned { case_id: CaseId, user_id: UserId },
+    #[serde(rename = "case.responded")]
+    CaseResponded { case_id: CaseId, response: String },
+    #[serde(rename = "case.closed")]
+    CaseClosed {
+        case_id: CaseId,
+        outcome: CaseOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root_cause: Option<String>,
+    },
+
     /// A rung of the escalation ladder fired for an unacknowledged assignment.
     #[serde(rename = "assignment.escalated")]
     AssignmentEscalated {
@@ -264,6 +281,10 @@ impl Event {
             CheckinRecorded { .. } => "checkin.recorded",
             MessageBroadcast { .. } => "message.broadcast",
             MessageAcknowledged { .. } => "message.acknowledged",
+            CaseOpened { .. } => "case.opened",
+            CaseAssigned { .. } => "case.assigned",
+            CaseResponded { .. } => "case.responded",
+            CaseClosed { .. } => "case.closed",
             AssignmentEscalated { .. } => "assignment.escalated",
             CheckinMissed { .. } => "checkin.missed",
             TargetBreached { .. } => "target.breached",
@@ -282,6 +303,7 @@ impl Event {
             ResourceRegistered { resource } => Some(("resource_id", resource.id.to_string())),
             AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.to_string())),
             MessageBroadcast { message } => Some(("message_id", message.id.to_string())),
+            CaseOpened { case } => Some(("case_id", case.id.to_string())),
             _ => None,
         }
     }

@@ -9,8 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{Event, Record};
 use crate::domain::assignment::Assignment;
+use crate::domain::case::{Case, CaseStatus};
 use crate::domain::contact::{Contact, ContactStatus};
-use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::message::Message;
 use crate::domain::resource::{Position, Resource};
@@ -60,6 +63,9 @@ pub struct State {
     /// The response targets already breached per incident: each fires once.
     #[serde(default)]
     pub breaches: BTreeMap<IncidentId, BTreeSet<String>>,
+    /// Queries and complaints.
+    #[serde(default)]
+    pub cases: BTreeMap<CaseId, Case>,
 }
 
 /// The de-duplication key of a command.
@@ -182,11 +188,52 @@ impl State {
             | AssignmentCancelled { .. }
             | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
             MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
+            CaseOpened { .. } | CaseAssigned { .. } | CaseResponded { .. } | CaseClosed { .. } => {
+                self.apply_case(event, at)
+            }
             AssignmentEscalated { .. }
             | CheckinMissed { .. }
             | TargetBreached { .. }
             | NotificationSent { .. }
             | NotificationFailed { .. } => self.apply_timer(event),
+        }
+    }
+
+    fn apply_case(&mut self, event: &Event, at: DateTime<Utc>) {
+        if let Event::CaseOpened { case } = event {
+            self.cases.insert(case.id.clone(), case.clone());
+            return;
+        }
+        let id = match event {
+            Event::CaseAssigned { case_id, .. }
+            | Event::CaseResponded { case_id, .. }
+            | Event::CaseClosed { case_id, .. } => case_id,
+            _ => return,
+        };
+        let Some(c) = self.cases.get_mut(id) else {
+            return;
+        };
+        match event {
+            Event::CaseAssigned { user_id, .. } => {
+                c.status = CaseStatus::Assigned;
+                c.assigned_to = Some(user_id.clone());
+            }
+            Event::CaseResponded { response, .. } => {
+                c.status = CaseStatus::Responded;
+                c.response = Some(response.clone());
+                c.responded_at = Some(at);
+            }
+            Event::CaseClosed {
+                outcome,
+                root_cause,
+                ..
+            } => {
+                c.status = CaseStatus::Closed;
+                c.outcome = Some(*outcome);
+                c.root_cause = root_cause.clone();
+                c.closed_at = Some(at);
+            }
+            _ => {}
         }
     }
 

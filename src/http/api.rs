@@ -30,6 +30,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(recommendations(app.clone()))
         .unify()
+        .or(case(app.clone()))
+        .unify()
         .or(command(app.clone()))
         .unify()
         .or(intake(app.clone()))
@@ -164,6 +166,15 @@ fn recommendations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = 
         .and(with_app(app.clone()))
         .and(with_session(app))
         .and_then(handlers::recommendations)
+}
+
+/// `GET /api/cases/{id}`: the evidence pack.
+fn case(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "cases" / String)
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::case)
 }
 
 /// `POST /api/commands {id, command}`.

@@ -13,9 +13,12 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use muster::config::{Demo, load_centre, load_demo};
 use muster::domain::assignment::{ActionSpec, AssignmentStatus};
+use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::{Caller, Channel, ContactReason};
 use muster::domain::geo::Location;
-use muster::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use muster::domain::ids::{
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+};
 use muster::domain::message::Audience;
 use muster::domain::procedure::Centre;
 use muster::domain::triage::{Priority, TriageMethod, Validity};
@@ -605,5 +608,37 @@ pub fn broadcast(audience: Audience, text: &str, requires_ack: bool) -> Command 
 pub fn message_ack(id: &MessageId) -> Command {
     Command::MessageAcknowledge {
         message_id: id.clone(),
+    }
+}
+
+pub fn case_open(case_type: CaseType, incident: Option<&IncidentId>, text: &str) -> Command {
+    Command::CaseOpen {
+        case_type,
+        incident_id: incident.cloned(),
+        contact_id: None,
+        from: "Jo Bloggs".into(),
+        text: text.into(),
+    }
+}
+
+pub fn case_assign(id: &CaseId, user: &UserId) -> Command {
+    Command::CaseAssign {
+        case_id: id.clone(),
+        user_id: user.clone(),
+    }
+}
+
+pub fn case_respond(id: &CaseId, response: &str) -> Command {
+    Command::CaseRespond {
+        case_id: id.clone(),
+        response: response.into(),
+    }
+}
+
+pub fn case_close(id: &CaseId, outcome: CaseOutcome, root_cause: Option<&str>) -> Command {
+    Command::CaseClose {
+        case_id: id.clone(),
+        outcome,
+        root_cause: root_cause.map(str::to_string),
     }
 }

@@ -3,6 +3,7 @@
 //! incident moved on), so `apply` stays a plain record of what happened.
 
 mod assignment;
+mod case;
 mod contact;
 mod incident;
 mod message;
@@ -64,6 +65,9 @@ impl Cx<'_> {
             | AssignmentCancel { .. }
             | Checkin { .. } => self.on_assignment(command),
             MessageBroadcast { .. } | MessageAcknowledge { .. } => self.on_message(command),
+            CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => {
+                self.on_case(command)
+            }
             TimerEscalate { .. }
             | TimerCheckinMissed { .. }
             | TimerTargetBreached { .. }
