@@ -8,7 +8,8 @@ mod support;
 use serde_json::{Value, json};
 
 use muster::domain::case::{CaseOutcome, CaseStatus, CaseType};
-use muster::domain::ids::{CaseId, ContactId, IncidentId};
+use muster::domain::ids::{CaseId, ContactId, IncidentId, PlanId};
+use muster::domain::support::PlanStatus;
 use muster::engine::visibility;
 use server::{Client, TestServer, http};
 use support::*;
@@ -160,6 +161,117 @@ fn case_events_replay_to_the_same_state() {
 }
 
 // ==================================================================================
+// Engine: support plans
+// ==================================================================================
+
+fn propose(w: &mut World) -> PlanId {
+    let sup = w.actor("supervisor");
+    let operator = w.user_id("operator");
+    let recs = w.ok(
+        &sup,
+        support_propose(&operator, &["intake", "communication"], "coaching"),
+    );
+    PlanId(created(&recs, "plan_id"))
+}
+
+#[test]
+fn a_plan_is_active_only_once_the_colleague_agrees() {
+    let mut w = World::demo();
+    let id = propose(&mut w);
+    let p = &w.state.plans[&id];
+    assert_eq!(p.status, PlanStatus::Proposed);
+    assert_eq!(p.proposed_by, w.user_id("supervisor"));
+    assert_eq!(p.review_on, review_date(28));
+    let sup = w.actor("supervisor");
+    let op = w.actor("operator");
+    let op2 = w.actor("operator2");
+    // Neither the proposer nor another operator may agree for the colleague.
+    assert_eq!(w.err(&sup, support_agree(&id)).code(), "forbidden");
+    assert_eq!(w.err(&op2, support_agree(&id)).code(), "not_found");
+    // Not active yet, so not reviewable.
+    let e = w.err(&sup, support_review(&id, "done"));
+    assert_eq!(
+        e.to_string(),
+        "support plan cannot go from proposed to reviewed"
+    );
+    let recs = w.ok(&op, support_agree(&id));
+    assert_eq!(kinds(&recs), ["support.agreed"]);
+    let p = &w.state.plans[&id];
+    assert_eq!(p.status, PlanStatus::Active);
+    assert_eq!(p.agreed_by, Some(op.user_id.clone()));
+    assert_eq!(p.agreed_at, Some(w.now));
+    assert!(p.proposed_at < w.now);
+    assert_eq!(w.err(&op, support_agree(&id)).code(), "invalid_transition");
+    // Notes by either party or a supervisor; not by another operator.
+    w.ok(&op, support_note(&id, "Shadowed Sam on nights"));
+    w.ok(&sup, support_note(&id, "Good progress"));
+    assert_eq!(w.err(&op2, support_note(&id, "nosy")).code(), "not_found");
+    assert_eq!(w.state.plans[&id].notes.len(), 2);
+    // Review by the proposer (the colleague may not review their own plan).
+    assert_eq!(w.err(&op, support_review(&id, "fine")).code(), "forbidden");
+    w.ok(&sup, support_review(&id, "Confident on intake now"));
+    let p = &w.state.plans[&id];
+    assert_eq!(p.status, PlanStatus::Reviewed);
+    assert_eq!(p.review_outcome.as_deref(), Some("Confident on intake now"));
+}
+
+#[test]
+fn proposals_are_validated_against_the_centres_lists() {
+    let mut w = World::demo();
+    let sup = w.actor("supervisor");
+    let op = w.actor("operator");
+    let operator = w.user_id("operator");
+    let operator2 = w.user_id("operator2");
+    let field1 = w.user_id("field1");
+    let e = w.err(&sup, support_propose(&operator, &["cooking"], "coaching"));
+    assert_eq!(e.code(), "validation_failed");
+    assert!(e.to_string().starts_with("areas[0]: must be one of"), "{e}");
+    let e = w.err(&sup, support_propose(&operator, &[], "coaching"));
+    assert_eq!(e.code(), "validation_failed");
+    let e = w.err(&sup, support_propose(&operator, &["intake"], "karaoke"));
+    assert!(e.to_string().starts_with("support_type:"), "{e}");
+    let e = w.err(&sup, support_propose(&field1, &["intake"], "coaching"));
+    assert!(e.to_string().starts_with("colleague_id:"), "{e}");
+    let mut past = support_propose(&operator, &["intake"], "coaching");
+    if let muster::engine::Command::SupportPropose { review_on, .. } = &mut past {
+        *review_on = review_date(-1);
+    }
+    assert!(w.err(&sup, past).to_string().starts_with("review_on:"));
+    // An operator may ask for support for themselves, not for a colleague.
+    let e = w.err(&op, support_propose(&operator2, &["intake"], "coaching"));
+    assert_eq!(e.code(), "forbidden");
+    w.ok(
+        &op,
+        support_propose(&operator, &["systems"], "guidance_notes"),
+    );
+}
+
+#[test]
+fn plans_are_seen_by_the_parties_and_supervisors_only() {
+    let mut w = World::demo();
+    let id = propose(&mut w);
+    let seq = w.state.seq;
+    assert!(w.sees(&w.viewer("operator"), seq));
+    assert!(w.sees(&w.viewer("supervisor"), seq));
+    assert!(!w.sees(&w.viewer("operator2"), seq));
+    assert!(!w.sees(&w.viewer("admin"), seq));
+    assert!(!w.sees(&w.viewer("field1"), seq));
+    let plans = |name: &str| {
+        muster::engine::view::state_for(&w.state, &w.viewer(name))["plans"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(plans("operator"), 1);
+    assert_eq!(plans("supervisor"), 1);
+    assert_eq!(plans("operator2"), 0);
+    assert_eq!(plans("admin"), 0);
+    let op = w.actor("operator");
+    w.ok(&op, support_agree(&id));
+    assert!(!w.sees(&w.viewer("operator2"), w.state.seq));
+}
+
+// ==================================================================================
 // Server: the complaint flow over the WebSocket
 // ==================================================================================
 
@@ -243,4 +355,52 @@ async fn complaint_flow_end_to_end() {
     let (_, state) = get(&s, "/api/state", &token).await;
     assert_eq!(state["cases"][0]["status"], "closed");
     assert_eq!(state["cases"][0]["outcome"], "upheld");
+}
+
+#[tokio::test]
+async fn support_flow_over_the_websocket() {
+    let s = TestServer::start().await;
+    let mut sup = s.client("supervisor").await;
+    let mut op = s.client("operator").await;
+    let mut op2 = s.client("operator2").await;
+    let operator = s
+        .running
+        .app
+        .hub
+        .with_state(|st| st.usernames["operator"].0.clone());
+    let review_on = (chrono::Utc::now() + chrono::Duration::days(28)).date_naive();
+    let d = ok(&mut sup, json!({"kind": "support.propose", "colleague_id": operator, "areas": ["intake"], "support_type": "coaching", "review_on": review_on.to_string(), "notes": "After the Tuesday call"})).await;
+    let plan = d["plan_id"].as_str().unwrap().to_string();
+    // The colleague sees the proposal on its socket; it is not active yet.
+    let seen = op.until_event("support.proposed").await;
+    let proposed = &seen.last().unwrap()["event"]["plan"];
+    assert_eq!(proposed["id"], plan);
+    assert_eq!(proposed["status"], "proposed");
+    let op_token = s.token("operator").await;
+    let (_, state) = get(&s, "/api/state", &op_token).await;
+    assert_eq!(state["plans"][0]["status"], "proposed");
+    ok(&mut op, json!({"kind": "support.agree", "plan_id": plan})).await;
+    let (_, state) = get(&s, "/api/state", &op_token).await;
+    assert_eq!(state["plans"][0]["status"], "active");
+    assert_eq!(state["plans"][0]["agreed_by"], operator);
+    assert!(state["plans"][0]["agreed_at"].is_string());
+    sup.until_event("support.agreed").await;
+    // Another operator sees none of it, on its socket or in its state.
+    // A desk event after the plan's: everything before it in op2's stream is all
+    // op2 was sent meanwhile.
+    ok(
+        &mut op,
+        json!({"kind": "contact.receive", "channel": "phone", "summary": "Later call"}),
+    )
+    .await;
+    let frames = op2.until_event("contact.received").await;
+    assert!(
+        frames
+            .iter()
+            .all(|f| !server::kind(f).starts_with("support.")),
+        "{frames:?}"
+    );
+    let op2_token = s.token("operator2").await;
+    let (_, state) = get(&s, "/api/state", &op2_token).await;
+    assert_eq!(state["plans"], json!([]));
 }

@@ -13,7 +13,7 @@ use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::ContactStatus;
 use muster::domain::geo::Location;
 use muster::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
 };
 use muster::domain::incident::{IncidentStatus, rules};
 use muster::domain::message::Audience;
@@ -37,6 +37,7 @@ fn samples() -> Vec<Command> {
     let res = ResourceId("res_1".into());
     let asg = AssignmentId("asg_1".into());
     let case = CaseId("case_1".into());
+    let plan = PlanId("plan_1".into());
     vec![
         contact_receive("Smoke in the stairwell"),
         contact_take(&con),
@@ -76,6 +77,10 @@ fn samples() -> Vec<Command> {
         case_assign(&case, &UserId("usr_1".into())),
         case_respond(&case, "We are sorry"),
         case_close(&case, CaseOutcome::Upheld, Some("late_dispatch")),
+        support_propose(&UserId("usr_1".into()), &["intake"], "coaching"),
+        support_agree(&plan),
+        support_note(&plan, "Went well"),
+        support_review(&plan, "No further support needed"),
         Command::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -135,6 +140,10 @@ fn wire_kind(c: &Command) -> &'static str {
         CaseAssign { .. } => "case.assign",
         CaseRespond { .. } => "case.respond",
         CaseClose { .. } => "case.close",
+        SupportPropose { .. } => "support.propose",
+        SupportAgree { .. } => "support.agree",
+        SupportNote { .. } => "support.note",
+        SupportReview { .. } => "support.review",
         TimerEscalate { .. } => "timer.escalate",
         TimerCheckinMissed { .. } => "timer.checkin_missed",
         TimerTargetBreached { .. } => "timer.target_breached",
@@ -172,6 +181,10 @@ const DESK: &[&str] = &[
     "case.assign",
     "case.respond",
     "case.close",
+    "support.propose",
+    "support.agree",
+    "support.note",
+    "support.review",
 ];
 
 const ADMIN: &[&str] = &[
@@ -216,8 +229,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 36);
-    assert_eq!(kinds.len(), 36, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 40);
+    assert_eq!(kinds.len(), 40, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -243,8 +256,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 27);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 28);
+    assert_eq!(expected_kinds(Role::Operator).len(), 31);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 32);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

@@ -15,6 +15,7 @@ pub mod message;
 pub mod procedure;
 pub mod recommend;
 pub mod resource;
+pub mod support;
 pub mod triage;
 pub mod user;
 

@@ -67,6 +67,10 @@ pub fn permits(role: Role, command: &Command) -> bool {
         MessageAcknowledge { .. } => role != Role::Intake,
         // Queries and complaints are handled at the desk.
         CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => desk,
+        // Between desk colleagues; the handler checks who is a party to the plan.
+        SupportPropose { .. } | SupportAgree { .. } | SupportNote { .. } | SupportReview { .. } => {
+            desk
+        }
         // Only the hub itself (see `authorize`): no role may send them.
         TimerEscalate { .. }
         | TimerCheckinMissed { .. }

@@ -11,7 +11,7 @@ use crate::domain::case::{CaseOutcome, CaseType};
 use crate::domain::contact::{Caller, Channel, ContactReason};
 use crate::domain::geo::Location;
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
 };
 use crate::domain::message::Audience;
 use crate::domain::resource::{ResourceStatus, ResourceType};
@@ -234,6 +234,23 @@ pub enum Command {
         root_cause: Option<String>,
     },
 
+    #[serde(rename = "support.propose")]
+    SupportPropose {
+        colleague_id: UserId,
+        areas: Vec<String>,
+        support_type: String,
+        /// `YYYY-MM-DD`.
+        review_on: chrono::NaiveDate,
+        #[serde(default)]
+        notes: Option<String>,
+    },
+    #[serde(rename = "support.agree")]
+    SupportAgree { plan_id: PlanId },
+    #[serde(rename = "support.note")]
+    SupportNote { plan_id: PlanId, text: String },
+    #[serde(rename = "support.review")]
+    SupportReview { plan_id: PlanId, outcome: String },
+
     /// Internal (system actor only): the next rung of an unacknowledged assignment's
     /// escalation ladder is due. `level` counts rungs from 1.
     #[serde(rename = "timer.escalate")]
@@ -309,6 +326,10 @@ impl Command {
             CaseAssign { .. } => "case.assign",
             CaseRespond { .. } => "case.respond",
             CaseClose { .. } => "case.close",
+            SupportPropose { .. } => "support.propose",
+            SupportAgree { .. } => "support.agree",
+            SupportNote { .. } => "support.note",
+            SupportReview { .. } => "support.review",
             TimerEscalate { .. } => "timer.escalate",
             TimerCheckinMissed { .. } => "timer.checkin_missed",
             TimerTargetBreached { .. } => "timer.target_breached",

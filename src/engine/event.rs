@@ -12,12 +12,13 @@ use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
 };
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::procedure::EscalationAction;
 use crate::domain::resource::{Resource, ResourceStatus};
+use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
 use crate::domain::user::User;
 use crate::store::StoredEvent;
@@ -182,6 +183,16 @@ pub enum Event {
         root_cause: Option<String>,
     },
 
+    #[serde(rename = "support.proposed")]
+    SupportProposed { plan: Plan },
+    /// The colleague agreed: who and when are in the envelope.
+    #[serde(rename = "support.agreed")]
+    SupportAgreed { plan_id: PlanId },
+    #[serde(rename = "support.noted")]
+    SupportNoted { plan_id: PlanId, text: String },
+    #[serde(rename = "support.reviewed")]
+    SupportReviewed { plan_id: PlanId, outcome: String },
+
     /// A rung of the escalation ladder fired for an unacknowledged assignment.
     #[serde(rename = "assignment.escalated")]
     AssignmentEscalated {
@@ -248,6 +259,18 @@ impl Event {
         }
     }
 
+    /// The support plan an event is about, if it is about one.
+    pub fn plan_id(&self) -> Option<&PlanId> {
+        use Event::*;
+        match self {
+            SupportProposed { plan } => Some(&plan.id),
+            SupportAgreed { plan_id }
+            | SupportNoted { plan_id, .. }
+            | SupportReviewed { plan_id, .. } => Some(plan_id),
+            _ => None,
+        }
+    }
+
     /// The event's wire name, e.g. `incident.opened`.
     pub fn kind(&self) -> &'static str {
         use Event::*;
@@ -285,6 +308,10 @@ impl Event {
             CaseAssigned { .. } => "case.assigned",
             CaseResponded { .. } => "case.responded",
             CaseClosed { .. } => "case.closed",
+            SupportProposed { .. } => "support.proposed",
+            SupportAgreed { .. } => "support.agreed",
+            SupportNoted { .. } => "support.noted",
+            SupportReviewed { .. } => "support.reviewed",
             AssignmentEscalated { .. } => "assignment.escalated",
             CheckinMissed { .. } => "checkin.missed",
             TargetBreached { .. } => "target.breached",
@@ -304,6 +331,7 @@ impl Event {
             AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.to_string())),
             MessageBroadcast { message } => Some(("message_id", message.id.to_string())),
             CaseOpened { case } => Some(("case_id", case.id.to_string())),
+            SupportProposed { plan } => Some(("plan_id", plan.id.to_string())),
             _ => None,
         }
     }

@@ -12,11 +12,12 @@ use crate::domain::assignment::Assignment;
 use crate::domain::case::{Case, CaseStatus};
 use crate::domain::contact::{Contact, ContactStatus};
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
 };
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::message::Message;
 use crate::domain::resource::{Position, Resource};
+use crate::domain::support::{Plan, PlanNote, PlanStatus};
 use crate::domain::user::User;
 
 /// How many command results are kept for de-duplication. Older command ids are
@@ -66,6 +67,9 @@ pub struct State {
     /// Queries and complaints.
     #[serde(default)]
     pub cases: BTreeMap<CaseId, Case>,
+    /// Colleague support plans.
+    #[serde(default)]
+    pub plans: BTreeMap<PlanId, Plan>,
 }
 
 /// The de-duplication key of a command.
@@ -191,6 +195,10 @@ impl State {
             CaseOpened { .. } | CaseAssigned { .. } | CaseResponded { .. } | CaseClosed { .. } => {
                 self.apply_case(event, at)
             }
+            SupportProposed { .. }
+            | SupportAgreed { .. }
+            | SupportNoted { .. }
+            | SupportReviewed { .. } => self.apply_support(event, at, actor),
             AssignmentEscalated { .. }
             | CheckinMissed { .. }
             | TargetBreached { .. }
@@ -232,6 +240,35 @@ impl State {
                 c.outcome = Some(*outcome);
                 c.root_cause = root_cause.clone();
                 c.closed_at = Some(at);
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_support(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        if let Event::SupportProposed { plan } = event {
+            self.plans.insert(plan.id.clone(), plan.clone());
+            return;
+        }
+        let Some(p) = event.plan_id().and_then(|id| self.plans.get_mut(id)) else {
+            return;
+        };
+        match event {
+            Event::SupportAgreed { .. } => {
+                p.status = PlanStatus::Active;
+                p.agreed_by = Some(actor.clone());
+                p.agreed_at = Some(at);
+            }
+            Event::SupportNoted { text, .. } => p.notes.push(PlanNote {
+                text: text.clone(),
+                by: actor.clone(),
+                at,
+            }),
+            Event::SupportReviewed { outcome, .. } => {
+                p.status = PlanStatus::Reviewed;
+                p.reviewed_by = Some(actor.clone());
+                p.reviewed_at = Some(at);
+                p.review_outcome = Some(outcome.clone());
             }
             _ => {}
         }

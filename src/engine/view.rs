@@ -40,6 +40,7 @@ fn desk_view(state: &State, viewer: &Viewer) -> Value {
         "cases": if may_see_cases(viewer) { to_array(state.cases.values()) } else { json!([]) },
         "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
+        "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
     })
 }
 
@@ -62,6 +63,7 @@ fn field_view(state: &State, viewer: &Viewer) -> Value {
         "cases": [],
         "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
         "users": to_array_with(state.users.get(&viewer.user_id), user_json),
+        "plans": [],
     })
 }
 
@@ -75,6 +77,7 @@ fn empty_view(seq: u64) -> Value {
         "cases": [],
         "messages": [],
         "users": [],
+        "plans": [],
     })
 }
 
@@ -173,6 +176,11 @@ pub fn incident_detail(
         serde_json::to_value(report).expect("reports serialise"),
     );
     Some(value)
+}
+
+/// May `viewer` see a support plan? Its two parties and supervisors only.
+pub fn plan_visible(plan: &crate::domain::support::Plan, viewer: &Viewer) -> bool {
+    viewer.role == Role::Supervisor || plan.involves(&viewer.user_id)
 }
 
 /// May `viewer` see cases? They are handled at the desk (operators, supervisors);

@@ -17,7 +17,7 @@ use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::{Caller, Channel, ContactReason};
 use muster::domain::geo::Location;
 use muster::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
 };
 use muster::domain::message::Audience;
 use muster::domain::procedure::Centre;
@@ -640,5 +640,40 @@ pub fn case_close(id: &CaseId, outcome: CaseOutcome, root_cause: Option<&str>) -
         case_id: id.clone(),
         outcome,
         root_cause: root_cause.map(str::to_string),
+    }
+}
+
+/// A review date `days` after the test clock's start.
+pub fn review_date(days: i64) -> chrono::NaiveDate {
+    (start_time() + Duration::days(days)).date_naive()
+}
+
+pub fn support_propose(colleague: &UserId, areas: &[&str], support_type: &str) -> Command {
+    Command::SupportPropose {
+        colleague_id: colleague.clone(),
+        areas: areas.iter().map(|a| a.to_string()).collect(),
+        support_type: support_type.into(),
+        review_on: review_date(28),
+        notes: None,
+    }
+}
+
+pub fn support_agree(id: &PlanId) -> Command {
+    Command::SupportAgree {
+        plan_id: id.clone(),
+    }
+}
+
+pub fn support_note(id: &PlanId, text: &str) -> Command {
+    Command::SupportNote {
+        plan_id: id.clone(),
+        text: text.into(),
+    }
+}
+
+pub fn support_review(id: &PlanId, outcome: &str) -> Command {
+    Command::SupportReview {
+        plan_id: id.clone(),
+        outcome: outcome.into(),
     }
 }

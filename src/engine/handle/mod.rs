@@ -8,6 +8,7 @@ mod contact;
 mod incident;
 mod message;
 mod resource;
+mod support;
 mod timer;
 
 use chrono::{DateTime, Utc};
@@ -68,6 +69,10 @@ impl Cx<'_> {
             CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => {
                 self.on_case(command)
             }
+            SupportPropose { .. }
+            | SupportAgree { .. }
+            | SupportNote { .. }
+            | SupportReview { .. } => self.on_support(command),
             TimerEscalate { .. }
             | TimerCheckinMissed { .. }
             | TimerTargetBreached { .. }
