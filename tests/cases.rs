@@ -8,7 +8,8 @@ mod support;
 use serde_json::{Value, json};
 
 use muster::domain::case::{CaseOutcome, CaseStatus, CaseType};
-use muster::domain::ids::{CaseId, ContactId, IncidentId, PlanId};
+use muster::domain::ids::{CaseId, ContactId, ImprovementId, IncidentId, PlanId};
+use muster::domain::improvement::ImprovementStatus;
 use muster::domain::support::PlanStatus;
 use muster::engine::visibility;
 use server::{Client, TestServer, http};
@@ -269,6 +270,83 @@ fn plans_are_seen_by_the_parties_and_supervisors_only() {
     let op = w.actor("operator");
     w.ok(&op, support_agree(&id));
     assert!(!w.sees(&w.viewer("operator2"), w.state.seq));
+}
+
+// ==================================================================================
+// Engine: improvement actions
+// ==================================================================================
+
+#[test]
+fn improvements_run_open_in_progress_done() {
+    let mut w = World::demo();
+    let plan = propose(&mut w);
+    let sup = w.actor("supervisor");
+    let op = w.actor("operator");
+    let op2 = w.actor("operator2");
+    let owner = w.user_id("operator");
+    assert_eq!(
+        w.err(&op, improvement_raise(&owner, &[], None)).code(),
+        "forbidden"
+    );
+    let recs = w.ok(
+        &sup,
+        improvement_raise(&owner, &["resource_selection"], Some(&plan)),
+    );
+    let id = ImprovementId(created(&recs, "improvement_id"));
+    let i = &w.state.improvements[&id];
+    assert_eq!(i.status, ImprovementStatus::Open);
+    assert_eq!(i.plan_id, Some(plan));
+    assert_eq!(i.raised_by, sup.user_id);
+    let e = w.err(&op, improvement_update(&id, ImprovementStatus::Done, None));
+    assert_eq!(e.to_string(), "improvement cannot go from open to done");
+    let e = w.err(
+        &op2,
+        improvement_update(&id, ImprovementStatus::InProgress, None),
+    );
+    assert_eq!(e.code(), "forbidden");
+    w.ok(
+        &op,
+        improvement_update(&id, ImprovementStatus::InProgress, Some("Started")),
+    );
+    w.ok(&sup, improvement_update(&id, ImprovementStatus::Done, None));
+    let i = &w.state.improvements[&id];
+    assert_eq!(i.status, ImprovementStatus::Done);
+    assert_eq!(i.history.len(), 2);
+    assert_eq!(i.history[0].note.as_deref(), Some("Started"));
+    let e = w.err(
+        &sup,
+        improvement_update(&id, ImprovementStatus::Dropped, None),
+    );
+    assert_eq!(e.code(), "invalid_transition");
+}
+
+#[test]
+fn improvements_are_validated() {
+    let mut w = World::demo();
+    let sup = w.actor("supervisor");
+    let owner = w.user_id("operator");
+    let e = w.err(&sup, improvement_raise(&owner, &["cooking"], None));
+    assert!(e.to_string().starts_with("areas[0]:"), "{e}");
+    let missing = PlanId("plan_999".into());
+    let e = w.err(&sup, improvement_raise(&owner, &[], Some(&missing)));
+    assert_eq!(e.code(), "not_found");
+    let nobody = muster::domain::ids::UserId("usr_999".into());
+    assert_eq!(
+        w.err(&sup, improvement_raise(&nobody, &[], None)).code(),
+        "not_found"
+    );
+    let mut late = improvement_raise(&owner, &[], None);
+    if let muster::engine::Command::ImprovementRaise { due_on, title, .. } = &mut late {
+        *due_on = review_date(-3);
+        title.push('!');
+    }
+    assert!(w.err(&sup, late).to_string().starts_with("due_on:"));
+    let missing = ImprovementId("imp_999".into());
+    let e = w.err(
+        &sup,
+        improvement_update(&missing, ImprovementStatus::InProgress, None),
+    );
+    assert_eq!(e.code(), "not_found");
 }
 
 // ==================================================================================

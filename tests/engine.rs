@@ -13,7 +13,8 @@ use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::ContactStatus;
 use muster::domain::geo::Location;
 use muster::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
 };
 use muster::domain::incident::{IncidentStatus, rules};
 use muster::domain::message::Audience;
@@ -81,6 +82,12 @@ fn samples() -> Vec<Command> {
         support_agree(&plan),
         support_note(&plan, "Went well"),
         support_review(&plan, "No further support needed"),
+        improvement_raise(&UserId("usr_1".into()), &["resource_selection"], None),
+        improvement_update(
+            &ImprovementId("imp_1".into()),
+            muster::domain::improvement::ImprovementStatus::InProgress,
+            None,
+        ),
         Command::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -144,6 +151,8 @@ fn wire_kind(c: &Command) -> &'static str {
         SupportAgree { .. } => "support.agree",
         SupportNote { .. } => "support.note",
         SupportReview { .. } => "support.review",
+        ImprovementRaise { .. } => "improvement.raise",
+        ImprovementUpdate { .. } => "improvement.update",
         TimerEscalate { .. } => "timer.escalate",
         TimerCheckinMissed { .. } => "timer.checkin_missed",
         TimerTargetBreached { .. } => "timer.target_breached",
@@ -185,6 +194,7 @@ const DESK: &[&str] = &[
     "support.agree",
     "support.note",
     "support.review",
+    "improvement.update",
 ];
 
 const ADMIN: &[&str] = &[
@@ -221,6 +231,7 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
     };
     if role == Role::Supervisor {
         kinds.insert("incident.override");
+        kinds.insert("improvement.raise");
     }
     kinds
 }
@@ -229,8 +240,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 40);
-    assert_eq!(kinds.len(), 40, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 42);
+    assert_eq!(kinds.len(), 42, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -256,8 +267,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 31);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 32);
+    assert_eq!(expected_kinds(Role::Operator).len(), 32);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 34);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

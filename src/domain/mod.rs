@@ -10,6 +10,7 @@ pub mod contact;
 pub mod duplicate;
 pub mod geo;
 pub mod ids;
+pub mod improvement;
 pub mod incident;
 pub mod message;
 pub mod procedure;

@@ -11,8 +11,10 @@ use crate::domain::case::{CaseOutcome, CaseType};
 use crate::domain::contact::{Caller, Channel, ContactReason};
 use crate::domain::geo::Location;
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
 };
+use crate::domain::improvement::ImprovementStatus;
 use crate::domain::message::Audience;
 use crate::domain::resource::{ResourceStatus, ResourceType};
 use crate::domain::triage::{Priority, TriageMethod, Validity};
@@ -251,6 +253,26 @@ pub enum Command {
     #[serde(rename = "support.review")]
     SupportReview { plan_id: PlanId, outcome: String },
 
+    #[serde(rename = "improvement.raise")]
+    ImprovementRaise {
+        title: String,
+        finding: String,
+        owner_id: UserId,
+        /// `YYYY-MM-DD`.
+        due_on: chrono::NaiveDate,
+        #[serde(default)]
+        areas: Vec<String>,
+        #[serde(default)]
+        plan_id: Option<PlanId>,
+    },
+    #[serde(rename = "improvement.update")]
+    ImprovementUpdate {
+        improvement_id: ImprovementId,
+        status: ImprovementStatus,
+        #[serde(default)]
+        note: Option<String>,
+    },
+
     /// Internal (system actor only): the next rung of an unacknowledged assignment's
     /// escalation ladder is due. `level` counts rungs from 1.
     #[serde(rename = "timer.escalate")]
@@ -330,6 +352,8 @@ impl Command {
             SupportAgree { .. } => "support.agree",
             SupportNote { .. } => "support.note",
             SupportReview { .. } => "support.review",
+            ImprovementRaise { .. } => "improvement.raise",
+            ImprovementUpdate { .. } => "improvement.update",
             TimerEscalate { .. } => "timer.escalate",
             TimerCheckinMissed { .. } => "timer.checkin_missed",
             TimerTargetBreached { .. } => "timer.target_breached",

@@ -12,8 +12,10 @@ use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
 };
+use crate::domain::improvement::{Improvement, ImprovementStatus};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::procedure::EscalationAction;
@@ -193,6 +195,16 @@ pub enum Event {
     #[serde(rename = "support.reviewed")]
     SupportReviewed { plan_id: PlanId, outcome: String },
 
+    #[serde(rename = "improvement.raised")]
+    ImprovementRaised { improvement: Improvement },
+    #[serde(rename = "improvement.updated")]
+    ImprovementUpdated {
+        improvement_id: ImprovementId,
+        status: ImprovementStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
     /// A rung of the escalation ladder fired for an unacknowledged assignment.
     #[serde(rename = "assignment.escalated")]
     AssignmentEscalated {
@@ -312,6 +324,8 @@ impl Event {
             SupportAgreed { .. } => "support.agreed",
             SupportNoted { .. } => "support.noted",
             SupportReviewed { .. } => "support.reviewed",
+            ImprovementRaised { .. } => "improvement.raised",
+            ImprovementUpdated { .. } => "improvement.updated",
             AssignmentEscalated { .. } => "assignment.escalated",
             CheckinMissed { .. } => "checkin.missed",
             TargetBreached { .. } => "target.breached",
@@ -332,6 +346,9 @@ impl Event {
             MessageBroadcast { message } => Some(("message_id", message.id.to_string())),
             CaseOpened { case } => Some(("case_id", case.id.to_string())),
             SupportProposed { plan } => Some(("plan_id", plan.id.to_string())),
+            ImprovementRaised { improvement } => {
+                Some(("improvement_id", improvement.id.to_string()))
+            }
             _ => None,
         }
     }

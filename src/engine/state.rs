@@ -12,8 +12,10 @@ use crate::domain::assignment::Assignment;
 use crate::domain::case::{Case, CaseStatus};
 use crate::domain::contact::{Contact, ContactStatus};
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
 };
+use crate::domain::improvement::{Improvement, ImprovementUpdate};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::message::Message;
 use crate::domain::resource::{Position, Resource};
@@ -70,6 +72,9 @@ pub struct State {
     /// Colleague support plans.
     #[serde(default)]
     pub plans: BTreeMap<PlanId, Plan>,
+    /// Improvement actions raised from reviews.
+    #[serde(default)]
+    pub improvements: BTreeMap<ImprovementId, Improvement>,
 }
 
 /// The de-duplication key of a command.
@@ -199,6 +204,9 @@ impl State {
             | SupportAgreed { .. }
             | SupportNoted { .. }
             | SupportReviewed { .. } => self.apply_support(event, at, actor),
+            ImprovementRaised { .. } | ImprovementUpdated { .. } => {
+                self.apply_improvement(event, at, actor)
+            }
             AssignmentEscalated { .. }
             | CheckinMissed { .. }
             | TargetBreached { .. }
@@ -269,6 +277,31 @@ impl State {
                 p.reviewed_by = Some(actor.clone());
                 p.reviewed_at = Some(at);
                 p.review_outcome = Some(outcome.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_improvement(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        match event {
+            Event::ImprovementRaised { improvement } => {
+                self.improvements
+                    .insert(improvement.id.clone(), improvement.clone());
+            }
+            Event::ImprovementUpdated {
+                improvement_id,
+                status,
+                note,
+            } => {
+                if let Some(i) = self.improvements.get_mut(improvement_id) {
+                    i.status = *status;
+                    i.history.push(ImprovementUpdate {
+                        status: *status,
+                        note: note.clone(),
+                        by: actor.clone(),
+                        at,
+                    });
+                }
             }
             _ => {}
         }

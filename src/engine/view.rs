@@ -41,6 +41,7 @@ fn desk_view(state: &State, viewer: &Viewer) -> Value {
         "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
         "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
+        "improvements": to_array(state.improvements.values()),
     })
 }
 
@@ -64,6 +65,7 @@ fn field_view(state: &State, viewer: &Viewer) -> Value {
         "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
         "users": to_array_with(state.users.get(&viewer.user_id), user_json),
         "plans": [],
+        "improvements": [],
     })
 }
 
@@ -78,6 +80,7 @@ fn empty_view(seq: u64) -> Value {
         "messages": [],
         "users": [],
         "plans": [],
+        "improvements": [],
     })
 }
 

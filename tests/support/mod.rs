@@ -17,7 +17,8 @@ use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::{Caller, Channel, ContactReason};
 use muster::domain::geo::Location;
 use muster::domain::ids::{
-    AssignmentId, CaseId, ContactId, IncidentId, MessageId, PlanId, ResourceId, UserId,
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
 };
 use muster::domain::message::Audience;
 use muster::domain::procedure::Centre;
@@ -675,5 +676,28 @@ pub fn support_review(id: &PlanId, outcome: &str) -> Command {
     Command::SupportReview {
         plan_id: id.clone(),
         outcome: outcome.into(),
+    }
+}
+
+pub fn improvement_raise(owner: &UserId, areas: &[&str], plan: Option<&PlanId>) -> Command {
+    Command::ImprovementRaise {
+        title: "Faster resource selection on nights".into(),
+        finding: "p90 time to dispatch 1.8x the team's median over 24 incidents".into(),
+        owner_id: owner.clone(),
+        due_on: review_date(42),
+        areas: areas.iter().map(|a| a.to_string()).collect(),
+        plan_id: plan.cloned(),
+    }
+}
+
+pub fn improvement_update(
+    id: &ImprovementId,
+    status: muster::domain::improvement::ImprovementStatus,
+    note: Option<&str>,
+) -> Command {
+    Command::ImprovementUpdate {
+        improvement_id: id.clone(),
+        status,
+        note: note.map(str::to_string),
     }
 }

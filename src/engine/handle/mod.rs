@@ -5,6 +5,7 @@
 mod assignment;
 mod case;
 mod contact;
+mod improvement;
 mod incident;
 mod message;
 mod resource;
@@ -73,6 +74,7 @@ impl Cx<'_> {
             | SupportAgree { .. }
             | SupportNote { .. }
             | SupportReview { .. } => self.on_support(command),
+            ImprovementRaise { .. } | ImprovementUpdate { .. } => self.on_improvement(command),
             TimerEscalate { .. }
             | TimerCheckinMissed { .. }
             | TimerTargetBreached { .. }
