@@ -7,11 +7,17 @@ mod support;
 
 use serde_json::{Value, json};
 
+use muster::domain::assignment::AssignmentStatus;
 use muster::domain::case::{CaseOutcome, CaseStatus, CaseType};
+use muster::domain::ids::AssignmentId;
 use muster::domain::ids::{CaseId, ContactId, ImprovementId, IncidentId, PlanId};
 use muster::domain::improvement::ImprovementStatus;
+use muster::domain::incident::rules;
+use muster::domain::review::{self, GroupBy, Report};
 use muster::domain::support::PlanStatus;
+use muster::domain::triage::Priority;
 use muster::engine::visibility;
+use muster::engine::{Actor, Command, Record};
 use server::{Client, TestServer, http};
 use support::*;
 
@@ -350,6 +356,198 @@ fn improvements_are_validated() {
 }
 
 // ==================================================================================
+// Review: KPIs on a hand-built log with known answers
+// ==================================================================================
+
+/// Runs `command` exactly `secs` after the previous command.
+fn after(w: &mut World, secs: i64, actor: &Actor, command: Command) -> Vec<Record> {
+    w.advance(secs - 1);
+    w.ok(actor, command)
+}
+
+/// Five fire alarms answered after 10–50 s; the first reassessed up (P2 → P1), the
+/// second down (P2 → P3); three dispatched 60, 100 and 200 s after the call and
+/// acknowledged after 5, 30 and 90 s; the first on scene 115 s after it was notified;
+/// one override; one upheld complaint and one query.
+fn reviewed_world() -> World {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let sup = w.actor("supervisor");
+    let answer = [10, 20, 30, 40, 50];
+    let dispatch = [60, 100, 200];
+    let ack = [5, 30, 90];
+    let crews = ["amara-okafor", "rapid-response-1", "farah-nasser"];
+    let mut incidents = Vec::new();
+    for (k, a) in answer.into_iter().enumerate() {
+        let con = ContactId(created(
+            &after(&mut w, 1, &op, contact_receive("Alarm sounding")),
+            "contact_id",
+        ));
+        after(&mut w, a, &op, contact_take(&con));
+        let inc = IncidentId(created(
+            &after(&mut w, 1, &op, incident_open("fire_alarm", Some(&con))),
+            "incident_id",
+        ));
+        after(
+            &mut w,
+            1,
+            &op,
+            assess_manual(&inc, Priority::P2, "credible"),
+        );
+        let third = match k {
+            0 => assess_manual(&inc, Priority::P1, "people trapped"),
+            1 => assess_manual(&inc, Priority::P3, "drill confirmed"),
+            _ => incident_note(&inc, "Caller still on the line"),
+        };
+        after(&mut w, 1, &op, third);
+        if k < 3 {
+            let res = w.resource(crews[k]);
+            let d = dispatch[k] - a - 3;
+            let recs = after(
+                &mut w,
+                d,
+                &op,
+                assignment_create(&inc, &res, Some("nearest")),
+            );
+            let asg = AssignmentId(created(&recs, "assignment_id"));
+            after(&mut w, ack[k], &op, acknowledge(&asg));
+            if k == 0 {
+                after(&mut w, 10, &op, progress(&asg, AssignmentStatus::EnRoute));
+                after(&mut w, 100, &op, progress(&asg, AssignmentStatus::OnScene));
+            }
+        }
+        incidents.push(inc);
+    }
+    w.ok(
+        &sup,
+        incident_override(
+            &incidents[3],
+            rules::CLOSE_REQUIRES_ACTIONS,
+            "checked by phone",
+        ),
+    );
+    let case = CaseId(created(
+        &w.ok(
+            &op,
+            case_open(CaseType::Complaint, Some(&incidents[0]), "Slow"),
+        ),
+        "case_id",
+    ));
+    w.ok(&op, case_respond(&case, "Sorry"));
+    w.ok(
+        &op,
+        case_close(&case, CaseOutcome::Upheld, Some("late_dispatch")),
+    );
+    w.ok(&op, case_open(CaseType::Query, Some(&incidents[1]), "Why?"));
+    w
+}
+
+fn report(w: &World, by: GroupBy) -> Report {
+    let far = start_time() + chrono::Duration::days(365);
+    review::compute(&w.engine.centre, &w.log, start_time(), far, by)
+}
+
+#[test]
+fn kpis_by_type_have_the_known_figures() {
+    let w = reviewed_world();
+    let r = report(&w, GroupBy::Type);
+    assert_eq!(r.groups.len(), 1, "{:#?}", r.groups);
+    let g = &r.groups[0];
+    assert_eq!(g.key, "fire_alarm");
+    assert_eq!(g.contacts, 5);
+    let i = &g.intervals;
+    // Answer 10..50 s; targets by final priority: P1 10 ✓, P3 30 ✓, P2 15 ✗✗✗.
+    assert_eq!(i.answer.count, 5);
+    assert_eq!(i.answer.median_secs, Some(30));
+    assert_eq!(i.answer.p90_secs, Some(50));
+    assert_eq!(i.answer.within_target, Some(0.4));
+    // Dispatch 60 (P1 ≤ 60 ✓), 100 (P3 ≤ 600 ✓), 200 (P2 ≤ 120 ✗).
+    assert_eq!(i.dispatch.count, 3);
+    assert_eq!(i.dispatch.median_secs, Some(100));
+    assert_eq!(i.dispatch.p90_secs, Some(200));
+    assert_eq!(i.dispatch.within_target, Some(2.0 / 3.0));
+    // Acknowledge 5 (P1 ≤ 30 ✓), 30 (P3 ≤ 120 ✓), 90 (P2 ≤ 60 ✗).
+    assert_eq!(i.acknowledge.median_secs, Some(30));
+    assert_eq!(i.acknowledge.p90_secs, Some(90));
+    assert_eq!(i.acknowledge.within_target, Some(2.0 / 3.0));
+    // On scene 5 + 10 + 100 s after notification (P1 target 300 ✓).
+    assert_eq!(i.arrive.count, 1);
+    assert_eq!(i.arrive.median_secs, Some(115));
+    assert_eq!(i.arrive.within_target, Some(1.0));
+    assert_eq!(i.resolve.count, 0);
+    assert_eq!(i.resolve.median_secs, None);
+    assert_eq!(i.resolve.within_target, None);
+    let manual = &g.reassessed["manual"];
+    assert_eq!((manual.assessed, manual.up, manual.down), (5, 1, 1));
+    assert_eq!(g.overrides, 1);
+    assert_eq!(g.escalations, 0);
+    assert_eq!(g.missed_checkins, 0);
+    assert_eq!((g.complaints, g.upheld_complaints), (1, 1));
+}
+
+#[test]
+fn kpis_group_by_priority_channel_and_operator() {
+    let w = reviewed_world();
+    let r = report(&w, GroupBy::Priority);
+    let keys: Vec<&str> = r.groups.iter().map(|g| g.key.as_str()).collect();
+    assert_eq!(keys, ["P1", "P2", "P3"]);
+    let p2 = &r.groups[1];
+    assert_eq!(p2.contacts, 3);
+    assert_eq!(p2.intervals.answer.median_secs, Some(40));
+    assert_eq!(p2.intervals.answer.within_target, Some(0.0));
+    assert_eq!(r.groups[0].reassessed["manual"].up, 1);
+    assert_eq!(r.groups[2].reassessed["manual"].down, 1);
+    assert_eq!(r.groups[0].upheld_complaints, 1);
+    let r = report(&w, GroupBy::Channel);
+    assert_eq!(r.groups.len(), 1);
+    assert_eq!(
+        (r.groups[0].key.as_str(), r.groups[0].contacts),
+        ("phone", 5)
+    );
+    let r = report(&w, GroupBy::Operator);
+    assert_eq!(r.groups[0].key, w.user_id("operator").0);
+    let r = report(&w, GroupBy::Team);
+    assert!(r.groups.iter().any(|g| g.key == "none" && g.contacts == 2));
+}
+
+#[test]
+fn the_period_bounds_what_is_counted() {
+    let w = reviewed_world();
+    let early = review::compute(
+        &w.engine.centre,
+        &w.log,
+        start_time() - chrono::Duration::days(1),
+        start_time(),
+        GroupBy::Type,
+    );
+    assert!(early.groups.is_empty());
+    let later = review::compute(
+        &w.engine.centre,
+        &w.log,
+        w.now + chrono::Duration::seconds(1),
+        w.now + chrono::Duration::days(1),
+        GroupBy::Type,
+    );
+    assert!(later.groups.is_empty());
+}
+
+#[test]
+fn kpis_export_as_csv() {
+    let w = reviewed_world();
+    let csv = review::to_csv(&report(&w, GroupBy::Type));
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert!(lines[0].starts_with("key,contacts,answer_count,answer_median_secs"));
+    assert!(lines[0].ends_with("complaints,upheld_complaints"));
+    assert!(
+        lines[1].starts_with("fire_alarm,5,5,30,50,0.4000,3,100,200,0.6667,"),
+        "{}",
+        lines[1]
+    );
+    assert!(lines[1].ends_with(",1,1,0,0,1,1,1"), "{}", lines[1]);
+}
+
+// ==================================================================================
 // Server: the complaint flow over the WebSocket
 // ==================================================================================
 
@@ -433,6 +631,25 @@ async fn complaint_flow_end_to_end() {
     let (_, state) = get(&s, "/api/state", &token).await;
     assert_eq!(state["cases"][0]["status"], "closed");
     assert_eq!(state["cases"][0]["outcome"], "upheld");
+    // The review counts it.
+    let (status, report) = get(&s, "/api/reports/performance?by=type", &token).await;
+    assert_eq!(status, 200, "{report}");
+    let groups = report["groups"].as_array().unwrap();
+    let sum = |f: &str| groups.iter().map(|g| g[f].as_u64().unwrap()).sum::<u64>();
+    assert_eq!(sum("complaints"), 1, "{report}");
+    assert_eq!(sum("upheld_complaints"), 1, "{report}");
+    let fire = groups.iter().find(|g| g["key"] == "fire_alarm").unwrap();
+    assert_eq!(fire["contacts"], 1);
+    assert!(fire["intervals"]["answer"]["count"].is_u64(), "{fire}");
+    let (status, _) = get(
+        &s,
+        "/api/reports/performance?by=channel&from=2020-01-01&to=2099-12-31",
+        &token,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = get(&s, "/api/reports/performance?from=yesterday", &token).await;
+    assert_eq!(status, 400);
 }
 
 #[tokio::test]

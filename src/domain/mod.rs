@@ -16,6 +16,7 @@ pub mod message;
 pub mod procedure;
 pub mod recommend;
 pub mod resource;
+pub mod review;
 pub mod support;
 pub mod triage;
 pub mod user;

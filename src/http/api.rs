@@ -210,8 +210,10 @@ fn catalogue(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Reject
 fn performance(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "reports" / "performance")
         .and(warp::get())
+        .and(with_app(app.clone()))
         .and(with_session(app))
         .and(warp::query::<ops::PerformanceQuery>())
+        .and(warp::header::optional::<String>("accept"))
         .and_then(ops::performance)
 }
 
