@@ -9,9 +9,13 @@ use std::collections::BTreeSet;
 use serde_json::json;
 
 use muster::domain::assignment::AssignmentStatus;
+use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::ContactStatus;
 use muster::domain::geo::Location;
-use muster::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use muster::domain::ids::{
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
+};
 use muster::domain::incident::{IncidentStatus, rules};
 use muster::domain::message::Audience;
 use muster::domain::resource::ResourceStatus;
@@ -33,6 +37,8 @@ fn samples() -> Vec<Command> {
     let inc = IncidentId("inc_1".into());
     let res = ResourceId("res_1".into());
     let asg = AssignmentId("asg_1".into());
+    let case = CaseId("case_1".into());
+    let plan = PlanId("plan_1".into());
     vec![
         contact_receive("Smoke in the stairwell"),
         contact_take(&con),
@@ -68,6 +74,20 @@ fn samples() -> Vec<Command> {
         checkin(&asg, true),
         broadcast(Audience::All, "Radio check at noon", false),
         message_ack(&MessageId("msg_1".into())),
+        case_open(CaseType::Complaint, Some(&inc), "Nobody came for an hour"),
+        case_assign(&case, &UserId("usr_1".into())),
+        case_respond(&case, "We are sorry"),
+        case_close(&case, CaseOutcome::Upheld, Some("late_dispatch")),
+        support_propose(&UserId("usr_1".into()), &["intake"], "coaching"),
+        support_agree(&plan),
+        support_note(&plan, "Went well"),
+        support_review(&plan, "No further support needed"),
+        improvement_raise(&UserId("usr_1".into()), &["resource_selection"], None),
+        improvement_update(
+            &ImprovementId("imp_1".into()),
+            muster::domain::improvement::ImprovementStatus::InProgress,
+            None,
+        ),
         Command::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -123,6 +143,16 @@ fn wire_kind(c: &Command) -> &'static str {
         Checkin { .. } => "checkin",
         MessageBroadcast { .. } => "message.broadcast",
         MessageAcknowledge { .. } => "message.acknowledge",
+        CaseOpen { .. } => "case.open",
+        CaseAssign { .. } => "case.assign",
+        CaseRespond { .. } => "case.respond",
+        CaseClose { .. } => "case.close",
+        SupportPropose { .. } => "support.propose",
+        SupportAgree { .. } => "support.agree",
+        SupportNote { .. } => "support.note",
+        SupportReview { .. } => "support.review",
+        ImprovementRaise { .. } => "improvement.raise",
+        ImprovementUpdate { .. } => "improvement.update",
         TimerEscalate { .. } => "timer.escalate",
         TimerCheckinMissed { .. } => "timer.checkin_missed",
         TimerTargetBreached { .. } => "timer.target_breached",
@@ -156,6 +186,15 @@ const DESK: &[&str] = &[
     "checkin",
     "message.broadcast",
     "message.acknowledge",
+    "case.open",
+    "case.assign",
+    "case.respond",
+    "case.close",
+    "support.propose",
+    "support.agree",
+    "support.note",
+    "support.review",
+    "improvement.update",
 ];
 
 const ADMIN: &[&str] = &[
@@ -192,6 +231,7 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
     };
     if role == Role::Supervisor {
         kinds.insert("incident.override");
+        kinds.insert("improvement.raise");
     }
     kinds
 }
@@ -200,8 +240,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 32);
-    assert_eq!(kinds.len(), 32, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 42);
+    assert_eq!(kinds.len(), 42, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -227,8 +267,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 23);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 24);
+    assert_eq!(expected_kinds(Role::Operator).len(), 32);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 34);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

@@ -5,15 +5,19 @@
 //! return a typed [`DomainError`] when a step is refused.
 
 pub mod assignment;
+pub mod case;
 pub mod contact;
 pub mod duplicate;
 pub mod geo;
 pub mod ids;
+pub mod improvement;
 pub mod incident;
 pub mod message;
 pub mod procedure;
 pub mod recommend;
 pub mod resource;
+pub mod review;
+pub mod support;
 pub mod triage;
 pub mod user;
 

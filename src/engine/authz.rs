@@ -65,6 +65,16 @@ pub fn permits(role: Role, command: &Command) -> bool {
         | Checkin { .. } => desk || role.is_field(),
         MessageBroadcast { .. } => desk,
         MessageAcknowledge { .. } => role != Role::Intake,
+        // Queries and complaints are handled at the desk.
+        CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => desk,
+        // Raised from a review, which is a supervisor's; the owner (any desk user)
+        // reports progress, checked in the handler.
+        ImprovementRaise { .. } => role.can_review(),
+        ImprovementUpdate { .. } => desk,
+        // Between desk colleagues; the handler checks who is a party to the plan.
+        SupportPropose { .. } | SupportAgree { .. } | SupportNote { .. } | SupportReview { .. } => {
+            desk
+        }
         // Only the hub itself (see `authorize`): no role may send them.
         TimerEscalate { .. }
         | TimerCheckinMissed { .. }

@@ -7,9 +7,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::{ActionSpec, AssignmentStatus};
+use crate::domain::case::{CaseOutcome, CaseType};
 use crate::domain::contact::{Caller, Channel, ContactReason};
 use crate::domain::geo::Location;
-use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
+};
+use crate::domain::improvement::ImprovementStatus;
 use crate::domain::message::Audience;
 use crate::domain::resource::{ResourceStatus, ResourceType};
 use crate::domain::triage::{Priority, TriageMethod, Validity};
@@ -209,6 +214,65 @@ pub enum Command {
     #[serde(rename = "message.acknowledge")]
     MessageAcknowledge { message_id: MessageId },
 
+    #[serde(rename = "case.open")]
+    CaseOpen {
+        case_type: CaseType,
+        #[serde(default)]
+        incident_id: Option<IncidentId>,
+        #[serde(default)]
+        contact_id: Option<ContactId>,
+        from: String,
+        text: String,
+    },
+    #[serde(rename = "case.assign")]
+    CaseAssign { case_id: CaseId, user_id: UserId },
+    #[serde(rename = "case.respond")]
+    CaseRespond { case_id: CaseId, response: String },
+    #[serde(rename = "case.close")]
+    CaseClose {
+        case_id: CaseId,
+        outcome: CaseOutcome,
+        #[serde(default)]
+        root_cause: Option<String>,
+    },
+
+    #[serde(rename = "support.propose")]
+    SupportPropose {
+        colleague_id: UserId,
+        areas: Vec<String>,
+        support_type: String,
+        /// `YYYY-MM-DD`.
+        review_on: chrono::NaiveDate,
+        #[serde(default)]
+        notes: Option<String>,
+    },
+    #[serde(rename = "support.agree")]
+    SupportAgree { plan_id: PlanId },
+    #[serde(rename = "support.note")]
+    SupportNote { plan_id: PlanId, text: String },
+    #[serde(rename = "support.review")]
+    SupportReview { plan_id: PlanId, outcome: String },
+
+    #[serde(rename = "improvement.raise")]
+    ImprovementRaise {
+        title: String,
+        finding: String,
+        owner_id: UserId,
+        /// `YYYY-MM-DD`.
+        due_on: chrono::NaiveDate,
+        #[serde(default)]
+        areas: Vec<String>,
+        #[serde(default)]
+        plan_id: Option<PlanId>,
+    },
+    #[serde(rename = "improvement.update")]
+    ImprovementUpdate {
+        improvement_id: ImprovementId,
+        status: ImprovementStatus,
+        #[serde(default)]
+        note: Option<String>,
+    },
+
     /// Internal (system actor only): the next rung of an unacknowledged assignment's
     /// escalation ladder is due. `level` counts rungs from 1.
     #[serde(rename = "timer.escalate")]
@@ -280,6 +344,16 @@ impl Command {
             Checkin { .. } => "checkin",
             MessageBroadcast { .. } => "message.broadcast",
             MessageAcknowledge { .. } => "message.acknowledge",
+            CaseOpen { .. } => "case.open",
+            CaseAssign { .. } => "case.assign",
+            CaseRespond { .. } => "case.respond",
+            CaseClose { .. } => "case.close",
+            SupportPropose { .. } => "support.propose",
+            SupportAgree { .. } => "support.agree",
+            SupportNote { .. } => "support.note",
+            SupportReview { .. } => "support.review",
+            ImprovementRaise { .. } => "improvement.raise",
+            ImprovementUpdate { .. } => "improvement.update",
             TimerEscalate { .. } => "timer.escalate",
             TimerCheckinMissed { .. } => "timer.checkin_missed",
             TimerTargetBreached { .. } => "timer.target_breached",

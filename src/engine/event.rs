@@ -8,13 +8,19 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::assignment::{Assignment, AssignmentStatus};
+use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
-use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
+};
+use crate::domain::improvement::{Improvement, ImprovementStatus};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::procedure::EscalationAction;
 use crate::domain::resource::{Resource, ResourceStatus};
+use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
 use crate::domain::user::User;
 use crate::store::StoredEvent;
@@ -165,6 +171,40 @@ pub enum Event {
         user_id: UserId,
     },
 
+    #[serde(rename = "case.opened")]
+    CaseOpened { case: Case },
+    #[serde(rename = "case.assigned")]
+    CaseAssigned { case_id: CaseId, user_id: UserId },
+    #[serde(rename = "case.responded")]
+    CaseResponded { case_id: CaseId, response: String },
+    #[serde(rename = "case.closed")]
+    CaseClosed {
+        case_id: CaseId,
+        outcome: CaseOutcome,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        root_cause: Option<String>,
+    },
+
+    #[serde(rename = "support.proposed")]
+    SupportProposed { plan: Plan },
+    /// The colleague agreed: who and when are in the envelope.
+    #[serde(rename = "support.agreed")]
+    SupportAgreed { plan_id: PlanId },
+    #[serde(rename = "support.noted")]
+    SupportNoted { plan_id: PlanId, text: String },
+    #[serde(rename = "support.reviewed")]
+    SupportReviewed { plan_id: PlanId, outcome: String },
+
+    #[serde(rename = "improvement.raised")]
+    ImprovementRaised { improvement: Improvement },
+    #[serde(rename = "improvement.updated")]
+    ImprovementUpdated {
+        improvement_id: ImprovementId,
+        status: ImprovementStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
     /// A rung of the escalation ladder fired for an unacknowledged assignment.
     #[serde(rename = "assignment.escalated")]
     AssignmentEscalated {
@@ -231,6 +271,18 @@ impl Event {
         }
     }
 
+    /// The support plan an event is about, if it is about one.
+    pub fn plan_id(&self) -> Option<&PlanId> {
+        use Event::*;
+        match self {
+            SupportProposed { plan } => Some(&plan.id),
+            SupportAgreed { plan_id }
+            | SupportNoted { plan_id, .. }
+            | SupportReviewed { plan_id, .. } => Some(plan_id),
+            _ => None,
+        }
+    }
+
     /// The event's wire name, e.g. `incident.opened`.
     pub fn kind(&self) -> &'static str {
         use Event::*;
@@ -264,6 +316,16 @@ impl Event {
             CheckinRecorded { .. } => "checkin.recorded",
             MessageBroadcast { .. } => "message.broadcast",
             MessageAcknowledged { .. } => "message.acknowledged",
+            CaseOpened { .. } => "case.opened",
+            CaseAssigned { .. } => "case.assigned",
+            CaseResponded { .. } => "case.responded",
+            CaseClosed { .. } => "case.closed",
+            SupportProposed { .. } => "support.proposed",
+            SupportAgreed { .. } => "support.agreed",
+            SupportNoted { .. } => "support.noted",
+            SupportReviewed { .. } => "support.reviewed",
+            ImprovementRaised { .. } => "improvement.raised",
+            ImprovementUpdated { .. } => "improvement.updated",
             AssignmentEscalated { .. } => "assignment.escalated",
             CheckinMissed { .. } => "checkin.missed",
             TargetBreached { .. } => "target.breached",
@@ -282,6 +344,11 @@ impl Event {
             ResourceRegistered { resource } => Some(("resource_id", resource.id.to_string())),
             AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.to_string())),
             MessageBroadcast { message } => Some(("message_id", message.id.to_string())),
+            CaseOpened { case } => Some(("case_id", case.id.to_string())),
+            SupportProposed { plan } => Some(("plan_id", plan.id.to_string())),
+            ImprovementRaised { improvement } => {
+                Some(("improvement_id", improvement.id.to_string()))
+            }
             _ => None,
         }
     }

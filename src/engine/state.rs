@@ -9,11 +9,17 @@ use serde::{Deserialize, Serialize};
 
 use super::event::{Event, Record};
 use crate::domain::assignment::Assignment;
+use crate::domain::case::{Case, CaseStatus};
 use crate::domain::contact::{Contact, ContactStatus};
-use crate::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use crate::domain::ids::{
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
+};
+use crate::domain::improvement::{Improvement, ImprovementUpdate};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::message::Message;
 use crate::domain::resource::{Position, Resource};
+use crate::domain::support::{Plan, PlanNote, PlanStatus};
 use crate::domain::user::User;
 
 /// How many command results are kept for de-duplication. Older command ids are
@@ -65,6 +71,15 @@ pub struct State {
     /// The response targets already breached per incident: each fires once.
     #[serde(default)]
     pub breaches: BTreeMap<IncidentId, BTreeSet<String>>,
+    /// Queries and complaints.
+    #[serde(default)]
+    pub cases: BTreeMap<CaseId, Case>,
+    /// Colleague support plans.
+    #[serde(default)]
+    pub plans: BTreeMap<PlanId, Plan>,
+    /// Improvement actions raised from reviews.
+    #[serde(default)]
+    pub improvements: BTreeMap<ImprovementId, Improvement>,
 }
 
 /// How many recent openings per incident type are kept for duplicate detection.
@@ -199,11 +214,113 @@ impl State {
             | AssignmentCancelled { .. }
             | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
             MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
+            CaseOpened { .. } | CaseAssigned { .. } | CaseResponded { .. } | CaseClosed { .. } => {
+                self.apply_case(event, at)
+            }
+            SupportProposed { .. }
+            | SupportAgreed { .. }
+            | SupportNoted { .. }
+            | SupportReviewed { .. } => self.apply_support(event, at, actor),
+            ImprovementRaised { .. } | ImprovementUpdated { .. } => {
+                self.apply_improvement(event, at, actor)
+            }
             AssignmentEscalated { .. }
             | CheckinMissed { .. }
             | TargetBreached { .. }
             | NotificationSent { .. }
             | NotificationFailed { .. } => self.apply_timer(event),
+        }
+    }
+
+    fn apply_case(&mut self, event: &Event, at: DateTime<Utc>) {
+        if let Event::CaseOpened { case } = event {
+            self.cases.insert(case.id.clone(), case.clone());
+            return;
+        }
+        let id = match event {
+            Event::CaseAssigned { case_id, .. }
+            | Event::CaseResponded { case_id, .. }
+            | Event::CaseClosed { case_id, .. } => case_id,
+            _ => return,
+        };
+        let Some(c) = self.cases.get_mut(id) else {
+            return;
+        };
+        match event {
+            Event::CaseAssigned { user_id, .. } => {
+                c.status = CaseStatus::Assigned;
+                c.assigned_to = Some(user_id.clone());
+            }
+            Event::CaseResponded { response, .. } => {
+                c.status = CaseStatus::Responded;
+                c.response = Some(response.clone());
+                c.responded_at = Some(at);
+            }
+            Event::CaseClosed {
+                outcome,
+                root_cause,
+                ..
+            } => {
+                c.status = CaseStatus::Closed;
+                c.outcome = Some(*outcome);
+                c.root_cause = root_cause.clone();
+                c.closed_at = Some(at);
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_support(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        if let Event::SupportProposed { plan } = event {
+            self.plans.insert(plan.id.clone(), plan.clone());
+            return;
+        }
+        let Some(p) = event.plan_id().and_then(|id| self.plans.get_mut(id)) else {
+            return;
+        };
+        match event {
+            Event::SupportAgreed { .. } => {
+                p.status = PlanStatus::Active;
+                p.agreed_by = Some(actor.clone());
+                p.agreed_at = Some(at);
+            }
+            Event::SupportNoted { text, .. } => p.notes.push(PlanNote {
+                text: text.clone(),
+                by: actor.clone(),
+                at,
+            }),
+            Event::SupportReviewed { outcome, .. } => {
+                p.status = PlanStatus::Reviewed;
+                p.reviewed_by = Some(actor.clone());
+                p.reviewed_at = Some(at);
+                p.review_outcome = Some(outcome.clone());
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_improvement(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
+        match event {
+            Event::ImprovementRaised { improvement } => {
+                self.improvements
+                    .insert(improvement.id.clone(), improvement.clone());
+            }
+            Event::ImprovementUpdated {
+                improvement_id,
+                status,
+                note,
+            } => {
+                if let Some(i) = self.improvements.get_mut(improvement_id) {
+                    i.status = *status;
+                    i.history.push(ImprovementUpdate {
+                        status: *status,
+                        note: note.clone(),
+                        by: actor.clone(),
+                        at,
+                    });
+                }
+            }
+            _ => {}
         }
     }
 

@@ -12,7 +12,7 @@ use super::event::Record;
 use super::state::State;
 use super::visibility::{self, Viewer};
 use crate::domain::assignment::Assignment;
-use crate::domain::ids::IncidentId;
+use crate::domain::ids::{CaseId, IncidentId};
 use crate::domain::message::{Audience, Message};
 use crate::domain::user::{Role, User};
 
@@ -37,9 +37,11 @@ fn desk_view(state: &State, viewer: &Viewer) -> Value {
         "resources": to_array(state.resources.values()),
         "contacts": to_array(state.contacts.values()),
         "assignments": to_array(state.assignments.values()),
-        "cases": [],
+        "cases": if may_see_cases(viewer) { to_array(state.cases.values()) } else { json!([]) },
         "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
+        "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
+        "improvements": to_array(state.improvements.values()),
     })
 }
 
@@ -62,6 +64,8 @@ fn field_view(state: &State, viewer: &Viewer) -> Value {
         "cases": [],
         "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
         "users": to_array_with(state.users.get(&viewer.user_id), user_json),
+        "plans": [],
+        "improvements": [],
     })
 }
 
@@ -75,6 +79,8 @@ fn empty_view(seq: u64) -> Value {
         "cases": [],
         "messages": [],
         "users": [],
+        "plans": [],
+        "improvements": [],
     })
 }
 
@@ -173,6 +179,68 @@ pub fn incident_detail(
         serde_json::to_value(report).expect("reports serialise"),
     );
     Some(value)
+}
+
+/// May `viewer` see a support plan? Its two parties and supervisors only.
+pub fn plan_visible(plan: &crate::domain::support::Plan, viewer: &Viewer) -> bool {
+    viewer.role == Role::Supervisor || plan.involves(&viewer.user_id)
+}
+
+/// May `viewer` see cases? They are handled at the desk (operators, supervisors);
+/// admins and field users do not see complaints about colleagues.
+pub fn may_see_cases(viewer: &Viewer) -> bool {
+    viewer.role.can_dispatch()
+}
+
+/// The seqs of every linked incident's timeline, merged in log order: what the caller
+/// reads from the log for [`case_evidence`].
+pub fn case_timeline_seqs(state: &State, id: &CaseId) -> Vec<u64> {
+    let Some(case) = state.cases.get(id) else {
+        return Vec::new();
+    };
+    let mut seqs: Vec<u64> = case
+        .incident_ids
+        .iter()
+        .filter_map(|i| state.timelines.get(i))
+        .flatten()
+        .copied()
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs
+}
+
+/// The evidence pack of a case: the case, and for each linked incident its detail with
+/// `timeline` and `conformance` (who knew what when, and whether the procedure was
+/// followed), plus the messages sent about it. `None` when the viewer may not see it.
+pub fn case_evidence(
+    state: &State,
+    viewer: &Viewer,
+    id: &CaseId,
+    events: &[Record],
+) -> Option<Value> {
+    if !may_see_cases(viewer) {
+        return None;
+    }
+    let case = state.cases.get(id)?;
+    let incidents: Vec<Value> = case
+        .incident_ids
+        .iter()
+        .filter_map(|i| {
+            let mut detail = incident_detail(state, viewer, i, events)?;
+            let messages = state.messages.values().filter(|m| {
+                m.audience == Audience::Incident(i.clone()) && message_visible(m, viewer)
+            });
+            detail
+                .as_object_mut()?
+                .insert("messages".into(), to_array(messages));
+            Some(detail)
+        })
+        .collect();
+    Some(json!({
+        "case": case,
+        "incidents": incidents,
+    }))
 }
 
 /// One timeline entry, `{seq, at, actor, event: {kind, …}}`, secrets removed.

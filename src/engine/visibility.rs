@@ -19,6 +19,8 @@ pub struct Visibility {
     pub resources: Vec<ResourceId>,
     /// These users see it (direct messages, acknowledgements).
     pub users: Vec<UserId>,
+    /// Every supervisor sees it (support plans: the parties and supervisors only).
+    pub supervisors: bool,
 }
 
 /// The person looking.
@@ -43,6 +45,9 @@ impl Visibility {
             return false;
         }
         if self.everyone || self.users.contains(&viewer.user_id) {
+            return true;
+        }
+        if self.supervisors && viewer.role == Role::Supervisor {
             return true;
         }
         if viewer.role.sees_everything() {
@@ -77,6 +82,7 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
             }
             None => Visibility::desk(),
         },
+        event if event.plan_id().is_some() => plan_audience(state, event),
         // An assignment's own events go to its resource, not to every crew on the
         // incident: a field user sees its own assignments (the incident's own events,
         // below, reach every crew on it).
@@ -91,6 +97,21 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
             Some(incident_id) => with_resources(resources_on(state, &incident_id)),
             None => Visibility::desk(),
         },
+    }
+}
+
+/// A support plan's events go to its two parties and to supervisors, never to other
+/// operators: support is personal.
+fn plan_audience(state: &State, event: &Event) -> Visibility {
+    let users = event
+        .plan_id()
+        .and_then(|id| state.plans.get(id))
+        .map(|p| p.parties().into_iter().cloned().collect())
+        .unwrap_or_default();
+    Visibility {
+        users,
+        supervisors: true,
+        ..Default::default()
     }
 }
 
@@ -143,6 +164,7 @@ fn message_audience(state: &State, audience: &Audience, sender: &UserId) -> Visi
             everyone: false,
             resources: vec![],
             users: vec![sender.clone(), user_id.clone()],
+            supervisors: false,
         },
     }
 }

@@ -30,6 +30,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(recommendations(app.clone()))
         .unify()
+        .or(case(app.clone()))
+        .unify()
         .or(command(app.clone()))
         .unify()
         .or(intake(app.clone()))
@@ -166,6 +168,15 @@ fn recommendations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = 
         .and_then(handlers::recommendations)
 }
 
+/// `GET /api/cases/{id}`: the evidence pack.
+fn case(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "cases" / String)
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::case)
+}
+
 /// `POST /api/commands {id, command}`.
 fn command(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "commands")
@@ -199,8 +210,10 @@ fn catalogue(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Reject
 fn performance(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "reports" / "performance")
         .and(warp::get())
+        .and(with_app(app.clone()))
         .and(with_session(app))
         .and(warp::query::<ops::PerformanceQuery>())
+        .and(warp::header::optional::<String>("accept"))
         .and_then(ops::performance)
 }
 

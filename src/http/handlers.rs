@@ -14,7 +14,7 @@ use warp::reply::{Reply, Response};
 use super::commands;
 use super::error::{ApiError, status_for};
 use crate::auth::{hash_password, token_hash, verify_password};
-use crate::domain::ids::{IncidentId, UserId};
+use crate::domain::ids::{CaseId, IncidentId, UserId};
 use crate::domain::recommend;
 use crate::domain::user::{Role, User};
 use crate::engine::state::CommandOutcome;
@@ -188,6 +188,28 @@ pub async fn incident(id: String, app: Arc<App>, session: Session) -> Result<Res
         .with_state(|s| view::incident_detail(s, &viewer, &id, &events))
         .ok_or_else(not_found)?;
     Ok(json_reply(&detail, StatusCode::OK))
+}
+
+/// `GET /api/cases/{id}`: the case's evidence pack (the case, each linked incident's
+/// timeline, conformance and messages); operators and supervisors only, `not_found`
+/// otherwise so a case's existence does not leak.
+pub async fn case(id: String, app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+    let viewer = session.viewer();
+    let id = CaseId(id);
+    let not_found = || ApiError::not_found(format!("case {id} not found"));
+    let seqs = app
+        .hub
+        .with_state(|s| {
+            (view::may_see_cases(&viewer) && s.cases.contains_key(&id))
+                .then(|| view::case_timeline_seqs(s, &id))
+        })
+        .ok_or_else(not_found)?;
+    let events = read_records(app.hub.log.as_ref(), &seqs).await?;
+    let pack = app
+        .hub
+        .with_state(|s| view::case_evidence(s, &viewer, &id, &events))
+        .ok_or_else(not_found)?;
+    Ok(json_reply(&pack, StatusCode::OK))
 }
 
 /// The records at `seqs` (ascending), read in contiguous runs.

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::json;
 use warp::Rejection;
@@ -12,6 +13,8 @@ use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
 use super::handlers::json_reply;
+use crate::domain::review::{self, GroupBy, Review};
+use crate::engine::Record;
 use crate::hub::metrics::Metrics;
 use crate::hub::tokens::Session;
 use crate::server::App;
@@ -32,29 +35,99 @@ pub struct PerformanceQuery {
     pub from: Option<String>,
     /// End of the period, echoed back.
     pub to: Option<String>,
-    /// Grouping: `operator`, `team`, `type` (default) or `priority`.
+    /// Grouping: `operator`, `team`, `type` (default), `priority` or `channel`.
     pub by: Option<String>,
 }
 
-/// The groupings a performance report may use.
-pub const REPORT_GROUPS: [&str; 4] = ["operator", "team", "type", "priority"];
+/// How many records one read of the log returns while building a report.
+const REPORT_PAGE: usize = 10_000;
 
-/// `GET /api/reports/performance`: supervisors only. The route and its checks are
-/// final; the KPIs come with the review work.
-pub async fn performance(session: Session, q: PerformanceQuery) -> Result<Response, Rejection> {
+/// `GET /api/reports/performance`: supervisors only. Reads the log page by page into a
+/// [`Review`] and answers the KPIs per group as JSON, or as CSV when the client
+/// accepts `text/csv`.
+pub async fn performance(
+    app: Arc<App>,
+    session: Session,
+    q: PerformanceQuery,
+    accept: Option<String>,
+) -> Result<Response, Rejection> {
     require_reviewer(&session)?;
-    let by = q.by.unwrap_or_else(|| "type".into());
-    if !REPORT_GROUPS.contains(&by.as_str()) {
-        return Err(ApiError::bad_request("by must be operator, team, type or priority").into());
+    let by = match q.by.as_deref() {
+        None => GroupBy::Type,
+        Some(b) => GroupBy::parse(b).ok_or_else(|| {
+            ApiError::bad_request("by must be operator, team, type, priority or channel")
+        })?,
+    };
+    let from = parse_bound("from", q.from.as_deref(), false)?.unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let to = parse_bound("to", q.to.as_deref(), true)?.unwrap_or(DateTime::<Utc>::MAX_UTC);
+    if to <= from {
+        return Err(ApiError::bad_request("to must be after from").into());
     }
-    let body = json!({
-        "from": q.from,
-        "to": q.to,
-        "by": by,
-        "groups": [],
-        "note": "KPIs are not computed yet: the review work implements them",
-    });
-    Ok(json_reply(&body, StatusCode::OK))
+    let mut review = Review::new(from, to);
+    let mut after = 0;
+    loop {
+        let page = app
+            .hub
+            .log
+            .read_from(after, REPORT_PAGE)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "reading the log for a report");
+                ApiError::unavailable("the event log cannot be read now; try again")
+            })?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for stored in &page {
+            let rec = Record::from_stored(stored)
+                .map_err(|e| ApiError::unavailable(format!("unreadable event: {e}")))?;
+            review.push(&rec);
+        }
+    }
+    let report = review.finish(&app.hub.engine.centre, by);
+    if accept.is_some_and(|a| a.contains("text/csv")) {
+        let reply = warp::reply::with_header(
+            review::to_csv(&report),
+            header::CONTENT_TYPE,
+            "text/csv; charset=utf-8",
+        );
+        return Ok(reply.into_response());
+    }
+    Ok(json_reply(&report_json(&report, &q), StatusCode::OK))
+}
+
+/// The report as JSON, with the period echoed as the caller gave it (open ends null).
+fn report_json(report: &review::Report, q: &PerformanceQuery) -> serde_json::Value {
+    let mut v = serde_json::to_value(report).expect("reports serialise");
+    v["from"] = json!(q.from);
+    v["to"] = json!(q.to);
+    v
+}
+
+/// A period bound: RFC 3339, or a date (`from`: its start; `to`: the end of that day).
+fn parse_bound(
+    field: &str,
+    value: Option<&str>,
+    end_of_day: bool,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let Some(v) = value.filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    let date = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request(format!("{field} must be a date (YYYY-MM-DD) or RFC 3339"))
+    })?;
+    let date = if end_of_day {
+        date.succ_opt().unwrap_or(date)
+    } else {
+        date
+    };
+    Ok(Some(
+        date.and_hms_opt(0, 0, 0)
+            .expect("midnight exists")
+            .and_utc(),
+    ))
 }
 
 /// `GET /api/audit/verify`: supervisors only; walks the whole hash chain.

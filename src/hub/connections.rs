@@ -291,6 +291,13 @@ impl Registry {
                 conns.iter().for_each(&mut send);
             }
         }
+        if v.supervisors && !v.desk {
+            for c in self.desk.iter() {
+                if c.viewer.role == Role::Supervisor {
+                    send(c.value());
+                }
+            }
+        }
     }
 
     /// Panics if the indexes disagree; for tests.

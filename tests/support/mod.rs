@@ -13,9 +13,13 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use muster::config::{Demo, load_centre, load_demo};
 use muster::domain::assignment::{ActionSpec, AssignmentStatus};
+use muster::domain::case::{CaseOutcome, CaseType};
 use muster::domain::contact::{Caller, Channel, ContactReason};
 use muster::domain::geo::Location;
-use muster::domain::ids::{AssignmentId, ContactId, IncidentId, MessageId, ResourceId, UserId};
+use muster::domain::ids::{
+    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
+    UserId,
+};
 use muster::domain::message::Audience;
 use muster::domain::procedure::Centre;
 use muster::domain::triage::{Priority, TriageMethod, Validity};
@@ -605,5 +609,95 @@ pub fn broadcast(audience: Audience, text: &str, requires_ack: bool) -> Command 
 pub fn message_ack(id: &MessageId) -> Command {
     Command::MessageAcknowledge {
         message_id: id.clone(),
+    }
+}
+
+pub fn case_open(case_type: CaseType, incident: Option<&IncidentId>, text: &str) -> Command {
+    Command::CaseOpen {
+        case_type,
+        incident_id: incident.cloned(),
+        contact_id: None,
+        from: "Jo Bloggs".into(),
+        text: text.into(),
+    }
+}
+
+pub fn case_assign(id: &CaseId, user: &UserId) -> Command {
+    Command::CaseAssign {
+        case_id: id.clone(),
+        user_id: user.clone(),
+    }
+}
+
+pub fn case_respond(id: &CaseId, response: &str) -> Command {
+    Command::CaseRespond {
+        case_id: id.clone(),
+        response: response.into(),
+    }
+}
+
+pub fn case_close(id: &CaseId, outcome: CaseOutcome, root_cause: Option<&str>) -> Command {
+    Command::CaseClose {
+        case_id: id.clone(),
+        outcome,
+        root_cause: root_cause.map(str::to_string),
+    }
+}
+
+/// A review date `days` after the test clock's start.
+pub fn review_date(days: i64) -> chrono::NaiveDate {
+    (start_time() + Duration::days(days)).date_naive()
+}
+
+pub fn support_propose(colleague: &UserId, areas: &[&str], support_type: &str) -> Command {
+    Command::SupportPropose {
+        colleague_id: colleague.clone(),
+        areas: areas.iter().map(|a| a.to_string()).collect(),
+        support_type: support_type.into(),
+        review_on: review_date(28),
+        notes: None,
+    }
+}
+
+pub fn support_agree(id: &PlanId) -> Command {
+    Command::SupportAgree {
+        plan_id: id.clone(),
+    }
+}
+
+pub fn support_note(id: &PlanId, text: &str) -> Command {
+    Command::SupportNote {
+        plan_id: id.clone(),
+        text: text.into(),
+    }
+}
+
+pub fn support_review(id: &PlanId, outcome: &str) -> Command {
+    Command::SupportReview {
+        plan_id: id.clone(),
+        outcome: outcome.into(),
+    }
+}
+
+pub fn improvement_raise(owner: &UserId, areas: &[&str], plan: Option<&PlanId>) -> Command {
+    Command::ImprovementRaise {
+        title: "Faster resource selection on nights".into(),
+        finding: "p90 time to dispatch 1.8x the team's median over 24 incidents".into(),
+        owner_id: owner.clone(),
+        due_on: review_date(42),
+        areas: areas.iter().map(|a| a.to_string()).collect(),
+        plan_id: plan.cloned(),
+    }
+}
+
+pub fn improvement_update(
+    id: &ImprovementId,
+    status: muster::domain::improvement::ImprovementStatus,
+    note: Option<&str>,
+) -> Command {
+    Command::ImprovementUpdate {
+        improvement_id: id.clone(),
+        status,
+        note: note.map(str::to_string),
     }
 }

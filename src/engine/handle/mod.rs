@@ -3,10 +3,13 @@
 //! incident moved on), so `apply` stays a plain record of what happened.
 
 mod assignment;
+mod case;
 mod contact;
+mod improvement;
 mod incident;
 mod message;
 mod resource;
+mod support;
 mod timer;
 
 use chrono::{DateTime, Utc};
@@ -64,6 +67,14 @@ impl Cx<'_> {
             | AssignmentCancel { .. }
             | Checkin { .. } => self.on_assignment(command),
             MessageBroadcast { .. } | MessageAcknowledge { .. } => self.on_message(command),
+            CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => {
+                self.on_case(command)
+            }
+            SupportPropose { .. }
+            | SupportAgree { .. }
+            | SupportNote { .. }
+            | SupportReview { .. } => self.on_support(command),
+            ImprovementRaise { .. } | ImprovementUpdate { .. } => self.on_improvement(command),
             TimerEscalate { .. }
             | TimerCheckinMissed { .. }
             | TimerTargetBreached { .. }

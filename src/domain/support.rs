@@ -1,0 +1,158 @@
+//! Colleague support plans: a supervisor (or a colleague asking for help) proposes
+//! support in named areas of the centre's taxonomy with a type of support and a review
+//! date. The plan is active only once the colleague agrees, so support is agreed, not
+//! imposed; both parties and times are recorded. Notes follow, then a review.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{PlanId, UserId};
+use super::{DomainError, Lifecycle, wire_enum};
+
+wire_enum!(
+    /// Where a support plan is.
+    PlanStatus {
+        /// Proposed, waiting for the colleague to agree.
+        Proposed => "proposed",
+        /// Agreed by the colleague: support is under way.
+        Active => "active",
+        /// Reviewed on (or after) the agreed date.
+        Reviewed => "reviewed",
+    }
+);
+
+impl Lifecycle for PlanStatus {
+    const ENTITY: &'static str = "support plan";
+
+    fn next(self) -> &'static [Self] {
+        use PlanStatus::*;
+        match self {
+            Proposed => &[Active],
+            Active => &[Reviewed],
+            Reviewed => &[],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        PlanStatus::name(self)
+    }
+}
+
+/// A note on a plan, by either party or a supervisor.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlanNote {
+    pub text: String,
+    pub by: UserId,
+    pub at: DateTime<Utc>,
+}
+
+/// One support plan as the state knows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: PlanId,
+    /// Whom the support is for.
+    pub colleague_id: UserId,
+    pub proposed_by: UserId,
+    pub proposed_at: DateTime<Utc>,
+    pub areas: Vec<String>,
+    pub support_type: String,
+    pub review_on: NaiveDate,
+    pub status: PlanStatus,
+    #[serde(default)]
+    pub notes: Vec<PlanNote>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreed_by: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agreed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_by: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_outcome: Option<String>,
+}
+
+impl Plan {
+    /// The two people a plan is between.
+    pub fn parties(&self) -> [&UserId; 2] {
+        [&self.colleague_id, &self.proposed_by]
+    }
+
+    pub fn involves(&self, user: &UserId) -> bool {
+        self.parties().contains(&user)
+    }
+}
+
+/// Checks a proposal against the centre's taxonomy: at least one area, every area and
+/// the type from the centre's lists, no area twice, and a review date not in the past.
+pub fn validate_proposal(
+    areas: &[String],
+    support_type: &str,
+    review_on: NaiveDate,
+    today: NaiveDate,
+    known_areas: &[String],
+    known_types: &[String],
+) -> Result<(), DomainError> {
+    if areas.is_empty() {
+        return Err(DomainError::validation("areas", "name at least one area"));
+    }
+    for (i, a) in areas.iter().enumerate() {
+        if !known_areas.contains(a) {
+            return Err(DomainError::validation(
+                &format!("areas[{i}]"),
+                &format!("must be one of: {}", known_areas.join(", ")),
+            ));
+        }
+        if areas[..i].contains(a) {
+            return Err(DomainError::validation(
+                &format!("areas[{i}]"),
+                "is named twice",
+            ));
+        }
+    }
+    if !known_types.iter().any(|t| t == support_type) {
+        return Err(DomainError::validation(
+            "support_type",
+            &format!("must be one of: {}", known_types.join(", ")),
+        ));
+    }
+    if review_on < today {
+        return Err(DomainError::validation(
+            "review_on",
+            "must not be in the past",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proposals_use_the_centres_lists() {
+        let areas = vec!["intake".to_string(), "monitoring".to_string()];
+        let types = vec!["coaching".to_string()];
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let today = d("2026-03-02");
+        let ok = |a: &[&str], t: &str, on: &str| {
+            let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+            validate_proposal(&a, t, d(on), today, &areas, &types)
+        };
+        assert!(ok(&["intake"], "coaching", "2026-03-02").is_ok());
+        assert!(ok(&[], "coaching", "2026-04-01").is_err());
+        assert!(ok(&["cooking"], "coaching", "2026-04-01").is_err());
+        assert!(ok(&["intake", "intake"], "coaching", "2026-04-01").is_err());
+        assert!(ok(&["intake"], "karaoke", "2026-04-01").is_err());
+        assert!(ok(&["intake"], "coaching", "2026-03-01").is_err());
+    }
+
+    #[test]
+    fn a_plan_is_active_only_after_agreement() {
+        use PlanStatus::*;
+        assert!(Proposed.check_move(Active).is_ok());
+        assert!(Proposed.check_move(Reviewed).is_err());
+        assert!(Active.check_move(Reviewed).is_ok());
+        assert!(Reviewed.check_move(Active).is_err());
+    }
+}

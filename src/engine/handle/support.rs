@@ -1,0 +1,146 @@
+//! `support.*`: colleague support plans. Only the colleague agrees; either party or a
+//! supervisor adds notes; the proposer or a supervisor reviews.
+
+use super::{Cx, long, short};
+use crate::domain::Lifecycle;
+use crate::domain::ids::{PlanId, UserId};
+use crate::domain::support::{self, Plan, PlanStatus};
+use crate::domain::user::Role;
+use crate::engine::command::Command;
+use crate::engine::error::Error;
+use crate::engine::event::Event;
+
+impl Cx<'_> {
+    pub(super) fn on_support(&mut self, command: &Command) -> Result<(), Error> {
+        match command {
+            Command::SupportPropose {
+                colleague_id,
+                areas,
+                support_type,
+                review_on,
+                notes,
+            } => self.propose(colleague_id, areas, support_type, *review_on, notes)?,
+            Command::SupportAgree { plan_id } => {
+                let p = self.plan(plan_id)?;
+                if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
+                    return Err(self.not_party(plan_id));
+                }
+                if p.colleague_id != self.actor.user_id {
+                    return Err(Error::Forbidden(format!(
+                        "only the colleague may agree to {plan_id}"
+                    )));
+                }
+                p.status.check_move(PlanStatus::Active)?;
+                self.emit(Event::SupportAgreed {
+                    plan_id: plan_id.clone(),
+                });
+            }
+            Command::SupportNote { plan_id, text } => {
+                long("text", text)?;
+                let p = self.plan(plan_id)?;
+                if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
+                    return Err(self.not_party(plan_id));
+                }
+                self.emit(Event::SupportNoted {
+                    plan_id: plan_id.clone(),
+                    text: text.clone(),
+                });
+            }
+            Command::SupportReview { plan_id, outcome } => {
+                short("outcome", outcome)?;
+                let p = self.plan(plan_id)?;
+                if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
+                    return Err(self.not_party(plan_id));
+                }
+                if p.proposed_by != self.actor.user_id && !self.is_supervisor() {
+                    return Err(Error::Forbidden(format!(
+                        "only the proposer or a supervisor may review {plan_id}"
+                    )));
+                }
+                p.status.check_move(PlanStatus::Reviewed)?;
+                self.emit(Event::SupportReviewed {
+                    plan_id: plan_id.clone(),
+                    outcome: outcome.clone(),
+                });
+            }
+            _ => unreachable!("dispatch routes only support commands here"),
+        }
+        Ok(())
+    }
+
+    fn propose(
+        &mut self,
+        colleague_id: &UserId,
+        areas: &[String],
+        support_type: &str,
+        review_on: chrono::NaiveDate,
+        notes: &Option<String>,
+    ) -> Result<(), Error> {
+        super::optional("notes", notes.as_ref())?;
+        let colleague = self.user(colleague_id)?;
+        if colleague.disabled || !colleague.role.can_dispatch() {
+            return Err(Error::validation(
+                "colleague_id",
+                "must be an active operator or supervisor",
+            ));
+        }
+        // An operator may ask for support for themselves; proposing it for someone
+        // else is a supervisor's call.
+        if colleague_id != &self.actor.user_id && !self.is_supervisor() {
+            return Err(Error::Forbidden(
+                "only a supervisor may propose support for someone else".into(),
+            ));
+        }
+        support::validate_proposal(
+            areas,
+            support_type,
+            review_on,
+            self.now.date_naive(),
+            &self.centre.support_areas,
+            &self.centre.support_types,
+        )?;
+        let by = self.actor.user_id.clone();
+        let plan = Plan {
+            id: PlanId::at_seq(self.next_seq()),
+            colleague_id: colleague_id.clone(),
+            proposed_by: by.clone(),
+            proposed_at: self.now,
+            areas: areas.to_vec(),
+            support_type: support_type.to_string(),
+            review_on,
+            status: PlanStatus::Proposed,
+            notes: notes
+                .iter()
+                .filter(|n| !n.trim().is_empty())
+                .map(|n| support::PlanNote {
+                    text: n.clone(),
+                    by: by.clone(),
+                    at: self.now,
+                })
+                .collect(),
+            agreed_by: None,
+            agreed_at: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            review_outcome: None,
+        };
+        self.emit(Event::SupportProposed { plan });
+        Ok(())
+    }
+
+    pub fn plan(&self, id: &PlanId) -> Result<&Plan, Error> {
+        self.state
+            .plans
+            .get(id)
+            .ok_or_else(|| Error::not_found("support plan", id))
+    }
+
+    fn is_supervisor(&self) -> bool {
+        self.actor.role == Role::Supervisor
+    }
+
+    /// Other operators may not learn a plan exists: refuse as if it did not.
+    fn not_party(&self, id: &PlanId) -> Error {
+        Error::not_found("support plan", id)
+    }
+}
