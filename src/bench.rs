@@ -226,7 +226,7 @@ pub async fn submitter(
     while Instant::now() < deadline {
         let mut ids = std::collections::BTreeMap::new();
         for step in 0..6 {
-                        let Some(command) = cycle_step(step, &ids, i) else {
+            let Some(command) = cycle_step(step, &ids, i) else {
                 break;
             };
             i += 1;
@@ -250,14 +250,25 @@ pub async fn submitter(
 
 /// The `step`th command of a desk cycle, built directly (the load generator's JSON
 /// is not what is being measured here).
-fn cycle_step(step: usize, ids: &std::collections::BTreeMap<String, String>, n: u64) -> Option<Command> {
+fn cycle_step(
+    step: usize,
+    ids: &std::collections::BTreeMap<String, String>,
+    n: u64,
+) -> Option<Command> {
     use crate::domain::contact::{Caller, Channel, ContactReason};
     use crate::domain::geo::Location;
     use crate::domain::triage::{Priority, TriageMethod, Validity};
-        // Incidents spread over a city about 10 km across, as a centre's are; the same
+    // Incidents spread over a city about 10 km across, as a centre's are; the same
     // spot every time would make every report a duplicate of every other.
-    let (dlat, dlon) = ((n * 7919 % 1000) as f64 / 10_000.0, (n * 104_729 % 1000) as f64 / 7_000.0);
-    let place = || Location { text: Some("Civic Centre, level 2".into()), lat: Some(51.46 + dlat), lon: Some(-0.20 + dlon) };
+    let (dlat, dlon) = (
+        (n * 7919 % 1000) as f64 / 10_000.0,
+        (n * 104_729 % 1000) as f64 / 7_000.0,
+    );
+    let place = || Location {
+        text: Some("Civic Centre, level 2".into()),
+        lat: Some(51.46 + dlat),
+        lon: Some(-0.20 + dlon),
+    };
     let incident_id = || ids.get("incident_id").map(|s| s.as_str().into());
     let contact_id = || ids.get("contact_id").map(|s| s.as_str().into());
     Some(match step {

@@ -37,7 +37,7 @@ pub fn candidates<'a>(
     };
     let mut near: Vec<Candidate> = recent
         .into_iter()
-                .filter_map(|(at, id, there)| {
+        .filter_map(|(at, id, there)| {
             let there = there?;
             // A degree of latitude is about 111 km: most reports are ruled out without
             // the trigonometry.
@@ -47,12 +47,23 @@ pub fn candidates<'a>(
             let distance_m = haversine_m(here, there);
             let apart = (now - at).num_seconds().abs();
             let near = distance_m <= rule.distance_m && apart <= rule.window_secs as i64;
-            near.then(|| Candidate { incident_id: id.clone(), distance_m: distance_m.round(), minutes_apart: apart / 60 })
+            near.then(|| Candidate {
+                incident_id: id.clone(),
+                distance_m: distance_m.round(),
+                minutes_apart: apart / 60,
+            })
         })
         .collect();
-    near.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m).then_with(|| a.incident_id.cmp(&b.incident_id)));
+    near.sort_by(|a, b| {
+        a.distance_m
+            .total_cmp(&b.distance_m)
+            .then_with(|| a.incident_id.cmp(&b.incident_id))
+    });
     // An operator weighs a handful of candidates, not a whole busy hour of them.
-    near.into_iter().filter(|c| is_open(&c.incident_id)).take(MAX_CANDIDATES).collect()
+    near.into_iter()
+        .filter(|c| is_open(&c.incident_id))
+        .take(MAX_CANDIDATES)
+        .collect()
 }
 
 /// The most candidates an opened incident carries, nearest first.

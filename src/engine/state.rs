@@ -49,13 +49,13 @@ pub struct State {
     /// Incidents opened per year, for human references.
     pub references: BTreeMap<i32, u32>,
     /// Results by `"<actor> <command id>"`, for idempotent retries.
-        /// (foldhash: every command looks itself up here, and SipHash showed in profiles.)
+    /// (foldhash: every command looks itself up here, and SipHash showed in profiles.)
     pub results: HashMap<String, CommandOutcome, foldhash::fast::RandomState>,
     /// The keys of `results` in the order they were written, oldest first.
     pub result_order: VecDeque<String>,
     /// Seqs of the events that concern each incident: its timeline.
     pub timelines: BTreeMap<IncidentId, Vec<u64>>,
-            /// The latest incidents opened, per type, newest last, with when and where:
+    /// The latest incidents opened, per type, newest last, with when and where:
     /// duplicate detection looks back through these without scanning every incident.
     #[serde(default)]
     pub opened: BTreeMap<String, VecDeque<Opened>>,
@@ -103,9 +103,17 @@ pub fn result_key(actor: &UserId, command_id: &str) -> String {
 }
 
 impl State {
-            /// The latest openings of a type at or after `since`, newest first.
-    pub fn opened_since<'a>(&'a self, incident_type: &str, since: DateTime<Utc>) -> impl Iterator<Item = &'a Opened> + 'a {
-        self.opened.get(incident_type).into_iter().flat_map(|q| q.iter().rev()).take_while(move |o| o.at >= since)
+    /// The latest openings of a type at or after `since`, newest first.
+    pub fn opened_since<'a>(
+        &'a self,
+        incident_type: &str,
+        since: DateTime<Utc>,
+    ) -> impl Iterator<Item = &'a Opened> + 'a {
+        self.opened
+            .get(incident_type)
+            .into_iter()
+            .flat_map(|q| q.iter().rev())
+            .take_while(move |o| o.at >= since)
     }
 
     /// The first result of a command already applied, for a retried id.
@@ -417,8 +425,15 @@ impl State {
         if let Event::IncidentOpened { incident, .. } = event {
             let year = incident.opened_at.year();
             *self.references.entry(year).or_insert(0) += 1;
-            let recent = self.opened.entry(incident.incident_type.clone()).or_default();
-            recent.push_back(Opened { at: incident.opened_at, id: incident.id.clone(), point: incident.location.point() });
+            let recent = self
+                .opened
+                .entry(incident.incident_type.clone())
+                .or_default();
+            recent.push_back(Opened {
+                at: incident.opened_at,
+                id: incident.id.clone(),
+                point: incident.location.point(),
+            });
             if recent.len() > OPENED_KEPT {
                 recent.pop_front();
             }

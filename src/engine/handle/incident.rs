@@ -184,11 +184,24 @@ impl Cx<'_> {
             cancel_reason: None,
             reopened: 0,
         };
-                let since = self.now - chrono::Duration::seconds(self.centre.duplicate.window_secs as i64);
-                let recent = self.state.opened_since(incident_type, since).map(|o| (o.at, &o.id, o.point));
-        let is_open = |id: &IncidentId| self.state.incidents.get(id).is_some_and(|i| i.status.is_open());
-        let duplicates =
-            crate::domain::duplicate::candidates(&self.centre.duplicate, location.point(), self.now, recent, is_open);
+        let since = self.now - chrono::Duration::seconds(self.centre.duplicate.window_secs as i64);
+        let recent = self
+            .state
+            .opened_since(incident_type, since)
+            .map(|o| (o.at, &o.id, o.point));
+        let is_open = |id: &IncidentId| {
+            self.state
+                .incidents
+                .get(id)
+                .is_some_and(|i| i.status.is_open())
+        };
+        let duplicates = crate::domain::duplicate::candidates(
+            &self.centre.duplicate,
+            location.point(),
+            self.now,
+            recent,
+            is_open,
+        );
         self.emit(Event::IncidentOpened {
             incident,
             duplicates,
