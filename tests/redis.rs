@@ -79,7 +79,7 @@ use std::time::{Duration, Instant};
 use muster::config::StoreKind;
 use muster::time::SystemClock;
 use serde_json::{Value, json};
-use server::{Client, TestServer, kind};
+use server::{Client, TestServer, assessed_incident, kind, resource_of};
 
 /// A real server on port 0 whose log is `redis`.
 async fn hub_on(redis: &RedisServer) -> TestServer {
@@ -92,27 +92,6 @@ async fn hub_on(redis: &RedisServer) -> TestServer {
         Arc::new(SystemClock),
     )
     .await
-}
-
-fn resource_of(s: &TestServer, username: &str) -> String {
-    s.running.app.hub.with_state(|st| {
-        st.users[&st.usernames[username]]
-            .resource_id
-            .clone()
-            .unwrap()
-            .0
-    })
-}
-
-async fn assessed_incident(op: &mut Client) -> String {
-    let (_, r) = op.command(json!({"kind": "contact.receive", "channel": "phone", "caller": {"name": "Ada"}, "summary": "Man collapsed in the lobby", "location": {"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278}})).await;
-    assert_eq!(r["ok"], true, "{r}");
-    let contact = r["data"]["contact_id"].as_str().unwrap().to_string();
-    let (_, r) = op.command(json!({"kind": "incident.open", "contact_id": contact, "type": "medical_emergency", "description": "Adult collapsed", "location": {"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278}})).await;
-    let incident = r["data"]["incident_id"].as_str().unwrap().to_string();
-    let (_, r) = op.command(json!({"kind": "incident.assess", "incident_id": incident, "validity": "verified", "priority": "P1", "method": "manual", "reason": "not breathing normally"})).await;
-    assert_eq!(r["ok"], true, "{r}");
-    incident
 }
 
 /// Waits until `hub` has published up to `seq`.

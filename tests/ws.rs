@@ -6,31 +6,9 @@ use std::time::Duration;
 
 use futures_util::SinkExt;
 use serde_json::{Value, json};
-use server::{Client, TestServer, kind, next_json};
+use server::{Client, TestServer, assessed_incident, kind, next_json, resource_of};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-fn resource_of(s: &TestServer, username: &str) -> String {
-    s.running.app.hub.with_state(|st| {
-        st.users[&st.usernames[username]]
-            .resource_id
-            .clone()
-            .unwrap()
-            .0
-    })
-}
-
-/// Opens and assesses an incident as `op`; returns its id.
-async fn assessed_incident(op: &mut Client) -> String {
-    let (_, r) = op.command(json!({"kind": "contact.receive", "channel": "phone", "caller": {"name": "Ada"}, "summary": "Man collapsed in the lobby", "location": {"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278}})).await;
-    assert_eq!(r["ok"], true, "{r}");
-    let contact = r["data"]["contact_id"].as_str().unwrap().to_string();
-    let (_, r) = op.command(json!({"kind": "incident.open", "contact_id": contact, "type": "medical_emergency", "description": "Adult collapsed", "location": {"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278}})).await;
-    let incident = r["data"]["incident_id"].as_str().unwrap().to_string();
-    let (_, r) = op.command(json!({"kind": "incident.assess", "incident_id": incident, "validity": "verified", "priority": "P1", "method": "manual", "reason": "not breathing normally"})).await;
-    assert_eq!(r["ok"], true, "{r}");
-    incident
-}
 
 #[tokio::test]
 async fn a_whole_incident_across_operator_field_and_supervisor() {

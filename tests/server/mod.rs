@@ -281,3 +281,28 @@ pub async fn http(
             .unwrap_or_default(),
     )
 }
+
+/// The resource a demo field user carries.
+pub fn resource_of(s: &TestServer, username: &str) -> String {
+    s.running.app.hub.with_state(|st| {
+        st.users[&st.usernames[username]]
+            .resource_id
+            .clone()
+            .unwrap()
+            .0
+    })
+}
+
+/// Receives a contact, opens a P1 medical emergency from it and assesses it, as `op`;
+/// returns the incident's id.
+pub async fn assessed_incident(op: &mut Client) -> String {
+    let place = json!({"text": "Civic Centre lobby", "lat": 51.5074, "lon": -0.1278});
+    let (_, r) = op.command(json!({"kind": "contact.receive", "channel": "phone", "caller": {"name": "Ada"}, "summary": "Man collapsed in the lobby", "location": place})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    let contact = r["data"]["contact_id"].as_str().unwrap().to_string();
+    let (_, r) = op.command(json!({"kind": "incident.open", "contact_id": contact, "type": "medical_emergency", "description": "Adult collapsed", "location": place})).await;
+    let incident = r["data"]["incident_id"].as_str().unwrap().to_string();
+    let (_, r) = op.command(json!({"kind": "incident.assess", "incident_id": incident, "validity": "verified", "priority": "P1", "method": "manual", "reason": "not breathing normally"})).await;
+    assert_eq!(r["ok"], true, "{r}");
+    incident
+}
