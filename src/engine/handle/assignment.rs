@@ -28,17 +28,7 @@ impl Cx<'_> {
             Command::AssignmentDecline {
                 assignment_id,
                 reason,
-            } => {
-                short("reason", reason)?;
-                self.assignment(assignment_id)?
-                    .status
-                    .check_move(AssignmentStatus::Declined)?;
-                self.emit(Event::AssignmentDeclined {
-                    assignment_id: assignment_id.clone(),
-                    reason: reason.clone(),
-                });
-                self.after_release(assignment_id)?;
-            }
+            } => self.end(assignment_id, reason, AssignmentStatus::Declined)?,
             Command::AssignmentProgress {
                 assignment_id,
                 status,
@@ -75,17 +65,7 @@ impl Cx<'_> {
             Command::AssignmentCancel {
                 assignment_id,
                 reason,
-            } => {
-                short("reason", reason)?;
-                self.assignment(assignment_id)?
-                    .status
-                    .check_move(AssignmentStatus::Cancelled)?;
-                self.emit(Event::AssignmentCancelled {
-                    assignment_id: assignment_id.clone(),
-                    reason: reason.clone(),
-                });
-                self.after_release(assignment_id)?;
-            }
+            } => self.end(assignment_id, reason, AssignmentStatus::Cancelled)?,
             Command::Checkin {
                 assignment_id,
                 ok,
@@ -274,6 +254,29 @@ impl Cx<'_> {
             });
         }
         Ok(())
+    }
+
+    /// Declines or cancels an assignment with a reason, then releases what it held.
+    fn end(
+        &mut self,
+        assignment_id: &AssignmentId,
+        reason: &str,
+        to: AssignmentStatus,
+    ) -> Result<(), Error> {
+        short("reason", reason)?;
+        self.assignment(assignment_id)?.status.check_move(to)?;
+        let (assignment_id, reason) = (assignment_id.clone(), reason.to_string());
+        self.emit(match to {
+            AssignmentStatus::Declined => Event::AssignmentDeclined {
+                assignment_id: assignment_id.clone(),
+                reason,
+            },
+            _ => Event::AssignmentCancelled {
+                assignment_id: assignment_id.clone(),
+                reason,
+            },
+        });
+        self.after_release(&assignment_id)
     }
 
     /// After a decline or cancellation: free the resource, and send the incident back
