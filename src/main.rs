@@ -85,16 +85,34 @@ enum Cmd {
         #[command(subcommand)]
         action: UserCmd,
     },
-    /// Play load against a running hub over real WebSockets.
+    /// Play load against a running hub over real WebSockets: a scenario file
+    /// (bench/scenarios/*.toml) or one of the built-in shapes.
     Load {
         #[command(subcommand)]
-        scenario: LoadScenario,
-        /// The hub's address.
-        #[arg(long, default_value = "127.0.0.1:8080", global = true)]
-        addr: std::net::SocketAddr,
+        shape: Option<LoadScenario>,
+        /// A scenario file.
+        #[arg(long)]
+        scenario: Option<PathBuf>,
+        /// Play the scenario's [quick] sizes.
+        #[arg(long)]
+        quick: bool,
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// Also write the JSON to this file.
+        #[arg(long)]
+        json_out: Option<PathBuf>,
+        /// The hub's address (host:port, http:// optional).
+        #[arg(long, alias = "addr", default_value = "127.0.0.1:8080", global = true)]
+        url: String,
         /// The hub's process id, to read its memory and CPU from /proc.
-        #[arg(long, global = true)]
-        pid: Option<u32>,
+        #[arg(long, alias = "pid", global = true)]
+        hub_pid: Option<u32>,
+        /// The ceiling server (bench/ceiling.rs) to play the same runs against.
+        #[arg(long)]
+        ceiling_url: Option<String>,
+        #[arg(long)]
+        ceiling_pid: Option<u32>,
         /// Demo password of the users the generator logs in as.
         #[arg(long, default_value = "muster-demo", global = true)]
         password: String,
@@ -264,11 +282,42 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
                 },
         } => add_user(&loaded, username, &role, name, resource_id).await,
         Cmd::Load {
+            shape,
             scenario,
-            addr,
-            pid,
+            quick,
+            json,
+            json_out,
+            url,
+            hub_pid,
+            ceiling_url,
+            ceiling_pid,
             password,
-        } => run_load(scenario, addr, pid, &password).await,
+        } => {
+            let hub = muster::load::Target {
+                addr: socket_addr(&url)?,
+                pid: hub_pid,
+                password,
+                ceiling: false,
+            };
+            let ceiling = match ceiling_url {
+                Some(u) => Some(muster::load::Target {
+                    addr: socket_addr(&u)?,
+                    pid: ceiling_pid,
+                    password: String::new(),
+                    ceiling: true,
+                }),
+                None => None,
+            };
+            match (shape, scenario) {
+                (Some(shape), None) => run_shape(shape, &hub).await,
+                (None, Some(path)) => {
+                    let out = Output { json, json_out };
+                    let redis = loaded.settings.store.redis_url.clone();
+                    run_scenario(&path, quick, &out, &hub, ceiling.as_ref(), &redis).await
+                }
+                _ => bail!("give either --scenario FILE or a shape (idle, fanout)"),
+            }
+        }
         Cmd::Stress { dir, submitters } => {
             let demo = loaded.demo.context("stress needs the demo centre")?;
             muster::bench::stress(&dir, &loaded.centre, &demo, submitters).await?;
@@ -396,37 +445,78 @@ async fn bench_redis(
     Ok(r)
 }
 
-async fn run_load(
-    scenario: LoadScenario,
-    addr: std::net::SocketAddr,
-    pid: Option<u32>,
-    password: &str,
+/// `host:port`, with or without `http://` or `ws://`.
+fn socket_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
+    let bare = url
+        .trim_start_matches("http://")
+        .trim_start_matches("ws://")
+        .trim_end_matches('/');
+    bare.parse()
+        .with_context(|| format!("{url}: expected host:port, e.g. 127.0.0.1:8080"))
+}
+
+/// Where a scenario's report goes.
+struct Output {
+    json: bool,
+    json_out: Option<PathBuf>,
+}
+
+async fn run_scenario(
+    path: &std::path::Path,
+    quick: bool,
+    out: &Output,
+    hub: &muster::load::Target,
+    ceiling: Option<&muster::load::Target>,
+    redis_url: &str,
 ) -> anyhow::Result<()> {
-    let pid = pid.context("--pid: the hub's process id, to read its memory and CPU")?;
-    let watcher = muster::load::login(addr, "supervisor", password).await?;
-    let report = match scenario {
+    muster::load::net::raise_nofile();
+    let scenario = muster::load::scenario::Scenario::load(path, quick)?;
+    let reports = muster::load::run::scenario(&scenario, hub, ceiling, redis_url).await?;
+    if let Some(file) = &out.json_out {
+        std::fs::write(file, serde_json::to_string_pretty(&reports)?)
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    if out.json {
+        println!("{}", serde_json::to_string(&reports)?);
+    } else {
+        print!("{}", muster::load::report::table(&reports));
+    }
+    let failed: Vec<_> = reports
+        .iter()
+        .flat_map(|r| r.checks.iter().filter(|c| !c.ok).map(move |c| (r, c)))
+        .map(|(r, c)| format!("{} {}: {} ({})", r.scenario, r.label, c.name, c.detail))
+        .collect();
+    if !failed.is_empty() {
+        bail!("checks failed:\n{}", failed.join("\n"));
+    }
+    Ok(())
+}
+
+async fn run_shape(shape: LoadScenario, hub: &muster::load::Target) -> anyhow::Result<()> {
+    muster::load::net::raise_nofile();
+    let report = match shape {
         LoadScenario::Idle {
             connections,
             hold_secs,
         } => serde_json::to_value(
-            muster::load::idle(
-                addr,
-                pid,
-                &watcher,
-                connections,
-                Duration::from_secs(hold_secs),
-            )
-            .await?,
+            muster::load::run::idle_run(hub, connections, Duration::from_secs(hold_secs)).await?,
         )?,
         LoadScenario::Fanout {
             watchers,
             rate,
             seconds,
         } => {
-            let sender = muster::load::login(addr, "operator", password).await?;
-            serde_json::to_value(
-                muster::load::fanout(addr, pid, &watcher, &sender, watchers, rate, seconds).await?,
-            )?
+            let plan = muster::load::fanout::Plan {
+                watchers,
+                rate: f64::from(rate),
+                seconds: seconds as f64,
+                senders: 1,
+                pad: 0,
+                drop_within: None,
+                slow: None,
+                grace: 3.0,
+            };
+            serde_json::to_value(muster::load::fanout::run(hub, &plan).await?)?
         }
     };
     println!("{report}");

@@ -1,0 +1,290 @@
+//! Runs a scenario's runs against the hub (and the ceiling server, when given) and
+//! turns what they found into figures and checks.
+
+use std::time::Duration;
+
+use super::fanout::{self, Outcome, Plan};
+use super::report::{Better, Check, Figure, RunReport, load_average};
+use super::scenario::{Kind, Params, Scenario};
+use super::{LoadError, Target, centre, durable, net, restart};
+
+/// Plays every run of `scenario`; the ceiling, when given, plays the same runs.
+pub async fn scenario(
+    s: &Scenario,
+    hub: &Target,
+    ceiling: Option<&Target>,
+    redis_url: &str,
+) -> Result<Vec<RunReport>, LoadError> {
+    let mut out = Vec::new();
+    for (i, p) in s.runs.iter().enumerate() {
+        let label = p.label.clone().unwrap_or_else(|| format!("run {}", i + 1));
+        let load_average = load_average();
+        let (figures, checks, detail) = match s.kind {
+            Kind::Idle => idle(hub, ceiling, p).await?,
+            Kind::Fanout => fan(hub, ceiling, p).await?,
+            Kind::Storm => storm(hub, p).await?,
+            Kind::Slow => slow(hub, p).await?,
+            Kind::Centre => centre::report(&centre::run(hub, p).await?, p),
+            Kind::Restart => restart::report(&restart::run(hub, p).await?, p),
+            Kind::Durable => durable::report(&durable::run(p, redis_url).await?, p),
+        };
+        out.push(RunReport {
+            scenario: s.id.clone(),
+            label,
+            load_average,
+            figures,
+            checks,
+            detail,
+        });
+    }
+    Ok(out)
+}
+
+type Found = (Vec<Figure>, Vec<Check>, serde_json::Value);
+
+fn plan(p: &Params) -> Plan {
+    Plan {
+        watchers: p.connections,
+        rate: p.rate,
+        seconds: p.seconds,
+        senders: p.senders,
+        pad: p.pad,
+        drop_within: None,
+        slow: None,
+        grace: 3.0,
+    }
+}
+
+/// What idle sockets cost the server.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Idle {
+    pub connections: usize,
+    pub rss_before_kib: u64,
+    pub rss_after_kib: u64,
+    pub kib_per_connection: f64,
+    pub idle_secs: f64,
+    /// Server CPU while the sockets sat idle, as a share of one core.
+    pub idle_cpu_share: f64,
+    pub connect_secs: f64,
+}
+
+/// Opens `n` authenticated sockets, holds them idle for `hold` (they answer the
+/// server's pings), and reports the server's memory per socket and its idle CPU.
+pub async fn idle_run(target: &Target, n: usize, hold: Duration) -> Result<Idle, LoadError> {
+    let token = target.token("supervisor").await?;
+    let before = target
+        .usage()
+        .ok_or_else(|| LoadError::Proc("idle needs the server's pid".into()))?;
+    let started = std::time::Instant::now();
+    let sockets = net::connect_many(target.addr, std::slice::from_ref(&token), n, 256).await?;
+    let connect_secs = started.elapsed().as_secs_f64();
+    let readers: Vec<_> = sockets
+        .into_iter()
+        .map(|mut ws| {
+            tokio::spawn(async move {
+                use futures_util::StreamExt;
+                while ws.next().await.is_some() {}
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let settled = target.usage().unwrap_or(before);
+    tokio::time::sleep(hold).await;
+    let after = target.usage().unwrap_or(settled);
+    for r in readers {
+        r.abort();
+    }
+    Ok(Idle {
+        connections: n,
+        rss_before_kib: before.rss_kib,
+        rss_after_kib: after.rss_kib,
+        kib_per_connection: after.rss_kib.saturating_sub(before.rss_kib) as f64 / n as f64,
+        idle_secs: hold.as_secs_f64(),
+        idle_cpu_share: (after.cpu_secs - settled.cpu_secs) / hold.as_secs_f64(),
+        connect_secs,
+    })
+}
+
+async fn idle(hub: &Target, ceiling: Option<&Target>, p: &Params) -> Result<Found, LoadError> {
+    let hold = Duration::from_secs_f64(p.seconds);
+    let h = idle_run(hub, p.connections, hold).await?;
+    let c = match ceiling {
+        Some(c) => Some(idle_run(c, p.connections, hold).await?),
+        None => None,
+    };
+    let mut rss = Figure::new(
+        "server RSS per connection",
+        h.kib_per_connection,
+        "KiB",
+        Better::Lower,
+    )
+    .floor(p.kib_per_conn_floor);
+    let mut cpu = Figure::new(
+        "idle CPU",
+        h.idle_cpu_share * 100.0,
+        "% core",
+        Better::Lower,
+    )
+    .floor(p.cpu_floor.map(|f| f * 100.0));
+    if let Some(c) = &c {
+        rss = rss.ceiling(c.kib_per_connection);
+        cpu = cpu.ceiling(c.idle_cpu_share * 100.0);
+    }
+    let checks = vec![Check::new(
+        "all connected",
+        true,
+        format!("{} sockets in {:.1} s", h.connections, h.connect_secs),
+    )];
+    let detail = serde_json::json!({"hub": h, "ceiling": c});
+    Ok((vec![rss, cpu], checks, detail))
+}
+
+/// Figures every fan-out shape shares.
+fn delivery_figures(o: &Outcome, p: &Params, c: Option<&Outcome>) -> Vec<Figure> {
+    let mut p99 =
+        Figure::new("delivery p99", o.delivery.p99_ms, "ms", Better::Lower).floor(p.p99_floor_ms);
+    let mut rate = Figure::new("deliveries/s", o.deliveries_per_sec, "/s", Better::Higher);
+    let mut per = Figure::new(
+        "hub CPU per delivery",
+        o.hub_cpu_us_per_delivery,
+        "µs",
+        Better::Lower,
+    );
+    if let Some(c) = c {
+        p99 = p99.ceiling(c.delivery.p99_ms);
+        rate = rate.ceiling(c.deliveries_per_sec);
+        per = per.ceiling(c.hub_cpu_us_per_delivery);
+    }
+    let cpu = Figure::new("hub CPU", o.hub_cpu_share * 100.0, "% core", Better::Lower);
+    let band = Figure::new(
+        "40 ms band / neighbours",
+        o.delivery.band_40ms_ratio,
+        "x",
+        Better::Lower,
+    );
+    vec![p99, rate, per, cpu, band]
+}
+
+fn completeness(o: &Outcome) -> Vec<Check> {
+    vec![
+        Check::new(
+            "every event delivered",
+            o.lost == 0,
+            format!(
+                "{} of {} ({} lost)",
+                o.deliveries, o.deliveries_expected, o.lost
+            ),
+        ),
+        Check::new(
+            "none duplicated",
+            o.duplicates == 0 && o.seq_out_of_order == 0,
+            format!(
+                "{} duplicates, {} seq not increasing",
+                o.duplicates, o.seq_out_of_order
+            ),
+        ),
+        Check::new(
+            "no command errors",
+            o.errors.is_empty(),
+            format!("{:?}", o.errors),
+        ),
+    ]
+}
+
+async fn fan(hub: &Target, ceiling: Option<&Target>, p: &Params) -> Result<Found, LoadError> {
+    let h = fanout::run(hub, &plan(p)).await?;
+    let c = match ceiling {
+        Some(c) => Some(fanout::run(c, &plan(p)).await?),
+        None => None,
+    };
+    let figures = delivery_figures(&h, p, c.as_ref());
+    let mut checks = completeness(&h);
+    checks.push(Check::new(
+        "no 40 ms cluster",
+        h.delivery.band_40ms_ratio < 3.0 || h.delivery.p50_ms > 30.0,
+        format!(
+            "38–44 ms band is {:.1}x its neighbours",
+            h.delivery.band_40ms_ratio
+        ),
+    ));
+    Ok((figures, checks, serde_json::json!({"hub": h, "ceiling": c})))
+}
+
+async fn storm(hub: &Target, p: &Params) -> Result<Found, LoadError> {
+    let mut plan = plan(p);
+    plan.drop_within = Some(p.drop_within_secs);
+    plan.grace = p.catch_up_floor_secs.unwrap_or(10.0) + 5.0;
+    let o = fanout::run(hub, &plan).await?;
+    let catch_up = Figure::new(
+        "catch-up, slowest client",
+        o.catch_up_max_secs,
+        "s",
+        Better::Lower,
+    )
+    .floor(p.catch_up_floor_secs);
+    let p99 = Figure::new(
+        "delivery p99 (incl. resumed)",
+        o.delivery.p99_ms,
+        "ms",
+        Better::Lower,
+    );
+    let mut checks = completeness(&o);
+    checks.push(Check::new(
+        "every client resumed",
+        o.resumed as usize == o.watchers && o.snapshots == 0,
+        format!(
+            "{} resumed, {} got a snapshot, {} clients",
+            o.resumed, o.snapshots, o.watchers
+        ),
+    ));
+    Ok((
+        vec![catch_up, p99],
+        checks,
+        serde_json::to_value(&o).unwrap_or_default(),
+    ))
+}
+
+async fn slow(hub: &Target, p: &Params) -> Result<Found, LoadError> {
+    let mut base = plan(p);
+    base.grace = p.stall_secs + 10.0;
+    let baseline = fanout::run(hub, &base).await?;
+    let mut with_slow = base.clone();
+    with_slow.slow = Some((p.slow_share, p.stall_secs));
+    let o = fanout::run(hub, &with_slow).await?;
+    let others = Figure::new(
+        "others' p99 with slow ones",
+        o.delivery.p99_ms,
+        "ms",
+        Better::Lower,
+    )
+    .floor(Some(baseline.delivery.p99_ms * 1.1));
+    let base_fig = Figure::new(
+        "others' p99, none slow",
+        baseline.delivery.p99_ms,
+        "ms",
+        Better::Lower,
+    );
+    let rss = Figure::new(
+        "hub RSS peak",
+        o.hub_rss_peak_kib as f64 / 1024.0,
+        "MiB",
+        Better::Lower,
+    );
+    let closed = o.closes.get(&4409).copied().unwrap_or(0);
+    let mut checks = completeness(&o);
+    checks.push(Check::new(
+        "slow clients closed with 4409",
+        closed as usize >= o.slow_watchers && o.slow_watchers > 0,
+        format!(
+            "{closed} closed with 4409 of {} slow; closes {:?}",
+            o.slow_watchers, o.closes
+        ),
+    ));
+    checks.push(Check::new(
+        "slow clients resumed",
+        o.snapshots == 0 && o.resumed >= closed,
+        format!("{} resumed, {} snapshots", o.resumed, o.snapshots),
+    ));
+    let detail = serde_json::json!({"baseline": baseline, "with_slow": o});
+    Ok((vec![base_fig, others, rss], checks, detail))
+}
