@@ -101,12 +101,20 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
     let n_slow = plan.slow.map_or(0, |(share, _)| {
         ((plan.watchers as f64 * share).ceil() as usize).min(plan.watchers)
     });
+    // Watchers join as clients that were already connected (resuming from the head):
+    // a fresh welcome carries the caller's whole view, which grows with every run's
+    // contacts and would be measured instead of the fan-out.
+    let head = net::connect(target.addr, &watcher_token, None, false)
+        .await?
+        .1
+        .seq;
     let connecting = now_us();
     let sockets = net::connect_many(
         target.addr,
         std::slice::from_ref(&watcher_token),
         plan.watchers - n_slow,
         256,
+        Some(head),
     )
     .await?;
     let connect_secs = (now_us() - connecting) as f64 / 1e6;
@@ -140,6 +148,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
             addr: target.addr,
             token: watcher_token.clone(),
             total,
+            head,
             deadline,
             drop_at,
             stall,
@@ -314,6 +323,8 @@ struct Watcher {
     addr: SocketAddr,
     token: String,
     total: u64,
+    /// The hub's seq when the run began: watchers resume from it.
+    head: u64,
     deadline: u64,
     drop_at: Option<u64>,
     stall: Option<(u64, u64)>,
@@ -331,12 +342,12 @@ impl Watcher {
     async fn run(mut self, ws: Option<Ws>) -> WatchOut {
         let mut out = WatchOut::default();
         let mut seen = vec![0u64; (self.total as usize).div_ceil(64)];
-        let mut last_seq = 0u64;
+        let mut last_seq = self.head;
         let mut pending = Vec::with_capacity(256);
         let mut dropped_at: Option<u64> = None;
         let mut ws = match ws {
             Some(ws) => Some(ws),
-            None => self.reconnect(None, &mut out, true).await,
+            None => self.reconnect(Some(self.head), &mut out, true).await,
         };
         while out.distinct < self.total && now_us() < self.deadline {
             let Some(socket) = ws.as_mut() else { break };

@@ -134,12 +134,14 @@ pub async fn connect(
 }
 
 /// Opens `n` sockets with the given tokens (round robin), at most `parallel`
-/// handshakes at a time.
+/// handshakes at a time, each resuming after `resume_from` when given (a client that
+/// was already connected: no snapshot in its welcome).
 pub async fn connect_many(
     addr: SocketAddr,
     tokens: &[String],
     n: usize,
     parallel: usize,
+    resume_from: Option<u64>,
 ) -> Result<Vec<Ws>, LoadError> {
     check_room(n)?;
     let gate = Arc::new(Semaphore::new(parallel));
@@ -148,7 +150,9 @@ pub async fn connect_many(
             let (gate, token) = (gate.clone(), tokens[i % tokens.len()].clone());
             tokio::spawn(async move {
                 let _p = gate.acquire_owned().await;
-                connect(addr, &token, None, false).await.map(|(ws, _)| ws)
+                connect(addr, &token, resume_from, false)
+                    .await
+                    .map(|(ws, _)| ws)
             })
         })
         .collect();

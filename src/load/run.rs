@@ -76,7 +76,8 @@ pub async fn idle_run(target: &Target, n: usize, hold: Duration) -> Result<Idle,
         .usage()
         .ok_or_else(|| LoadError::Proc("idle needs the server's pid".into()))?;
     let started = std::time::Instant::now();
-    let sockets = net::connect_many(target.addr, std::slice::from_ref(&token), n, 256).await?;
+    let sockets =
+        net::connect_many(target.addr, std::slice::from_ref(&token), n, 256, None).await?;
     let connect_secs = started.elapsed().as_secs_f64();
     let readers: Vec<_> = sockets
         .into_iter()
