@@ -45,6 +45,8 @@ pub struct Centre {
     pub deliveries_per_sec: f64,
     pub errors: BTreeMap<String, u64>,
     pub dropped_connections: u64,
+    /// Close codes the hub sent (0 = closed without a close frame).
+    pub closes: BTreeMap<u16, u64>,
     pub hub_cpu_share: f64,
     pub hub_rss_kib: u64,
     pub connect_secs: f64,
@@ -65,6 +67,7 @@ struct Shared {
     dropped: AtomicU64,
     next_id: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
+    closes: Mutex<BTreeMap<u16, u64>>,
     resources: Mutex<Vec<String>>,
 }
 
@@ -137,11 +140,24 @@ async fn open(addr: SocketAddr, token: &str, shared: &Arc<Shared>) -> Result<Des
     tokio::spawn(async move {
         let mut pending = Vec::with_capacity(64);
         loop {
-            let Some(Ok(msg)) = stream.next().await else {
-                s.dropped.fetch_add(1, Ordering::Relaxed);
-                break;
+            let code = match stream.next().await {
+                Some(Ok(Message::Text(t))) => Ok(t),
+                Some(Ok(Message::Close(f))) => Err(f.map_or(0, |f| u16::from(f.code))),
+                Some(Ok(_)) => continue,
+                _ => Err(0),
             };
-            let Message::Text(t) = msg else { continue };
+            let t = match code {
+                Ok(t) => t,
+                Err(code) => {
+                    s.dropped.fetch_add(1, Ordering::Relaxed);
+                    *s.closes
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .entry(code)
+                        .or_default() += 1;
+                    break;
+                }
+            };
             if t.starts_with("{\"type\":\"event\"") {
                 s.events.fetch_add(1, Ordering::Relaxed);
                 if let Some((due, _)) = stamp_of(&t) {
@@ -429,6 +445,7 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
         dropped: AtomicU64::new(0),
         next_id: AtomicU64::new(0),
         errors: Mutex::new(BTreeMap::new()),
+        closes: Mutex::new(BTreeMap::new()),
         resources: Mutex::new(Vec::new()),
     });
     register_resources(target, p.resources, &shared).await?;
@@ -534,6 +551,11 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
             .unwrap_or_else(|e| e.into_inner())
             .clone(),
         dropped_connections: dropped,
+        closes: shared
+            .closes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone(),
         hub_cpu_share: cpu,
         hub_rss_kib: rss,
         connect_secs,
@@ -576,7 +598,10 @@ pub fn report(c: &Centre, p: &Params) -> (Vec<Figure>, Vec<Check>, Value) {
         Check::new(
             "no connection dropped",
             c.dropped_connections == 0,
-            format!("{} dropped", c.dropped_connections),
+            format!(
+                "{} dropped, close codes {:?}",
+                c.dropped_connections, c.closes
+            ),
         ),
     ];
     (figures, checks, serde_json::to_value(c).unwrap_or_default())

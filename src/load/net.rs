@@ -10,6 +10,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::LoadError;
 
@@ -110,7 +111,13 @@ pub async fn connect(
     small_rcvbuf: bool,
 ) -> Result<(Ws, Welcome), LoadError> {
     let stream = tcp(addr, small_rcvbuf).await?;
-    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws"), stream)
+    // Small buffers, as the hub uses: tungstenite's default 128 KiB read buffer per
+    // socket would make 10,000 watchers cost the generator over a gigabyte.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(0);
+    let request = format!("ws://{addr}/ws");
+    let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .map_err(|e| LoadError::Connect(e.to_string()))?;
     let mut hello = serde_json::json!({"type": "hello", "token": token});
