@@ -56,6 +56,8 @@ pub struct Centre {
 type Pending = DashMap<String, oneshot::Sender<Value>>;
 
 struct Shared {
+    /// Tells this run's command ids from an earlier run's on the same hub.
+    run: u64,
     pending: Pending,
     delivery: Recorder,
     command: Recorder,
@@ -94,7 +96,9 @@ impl Desk {
     /// `due` in `rec`. `None` when it failed (counted by code).
     async fn command(&self, due: u64, command: Value, rec: &Recorder) -> Option<Value> {
         tokio::time::sleep_until(instant_of(due).into()).await;
-        let id = format!("c{}", self.shared.next_id.fetch_add(1, Ordering::Relaxed));
+        // Unique across runs too: the hub answers a repeated id with the first result.
+        let n = self.shared.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = format!("c{}-{n}", self.shared.run);
         let (done, result) = oneshot::channel();
         self.shared.pending.insert(id.clone(), done);
         let frame = json!({"type": "command", "id": id, "command": command}).to_string();
@@ -434,6 +438,9 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
     let addr = target.addr;
     net::check_room(p.operators + p.supervisors + p.field + 40)?;
     let shared = Arc::new(Shared {
+        run: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64),
         pending: DashMap::new(),
         delivery: Recorder::default(),
         command: Recorder::default(),
@@ -471,8 +478,12 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
     let start = now_us() + 500_000;
     let end = start + (p.seconds * 1e6) as u64;
     let phone_desks = phones.clone();
+    // Only `ping_phones` phones ping: phones share the eight demo field users, and a
+    // user's sockets all see its resource's pings, so more would multiply deliveries
+    // in a way no real roster (one phone per user) does.
     let ping_tasks: Vec<_> = phones
         .into_iter()
+        .take(p.ping_phones)
         .enumerate()
         .map(|(i, phone)| {
             let resource = phones_as[i % phones_as.len()].1.clone();

@@ -73,6 +73,8 @@ pub struct Outcome {
 
 /// The send schedule every sender shares.
 struct Schedule {
+    /// Wall-clock microseconds when the run was planned.
+    run: u128,
     start_us: u64,
     rate: f64,
     total: u64,
@@ -120,6 +122,9 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
     let connect_secs = (now_us() - connecting) as f64 / 1e6;
     let total = (plan.rate * plan.seconds).round() as u64;
     let sched = Arc::new(Schedule {
+        run: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros()),
         start_us: now_us() + 1_000_000,
         rate: plan.rate,
         total,
@@ -269,7 +274,8 @@ async fn send(
         let due = sched.due(i);
         tokio::time::sleep_until(instant_of(due).into()).await;
         // The id carries the stamp too, so the result can be timed without a map.
-        let cmd = serde_json::json!({"type": "command", "id": format!("due:{due} #{i}"),
+        // The wall clock makes ids unique across runs on one hub (it dedupes by id).
+        let cmd = serde_json::json!({"type": "command", "id": format!("due:{due} #{i} {}", sched.run),
             "command": {"kind": "contact.receive", "channel": "api",
                         "summary": format!("due:{due} #{i} {}", sched.pad)}});
         tx.send(Message::text(cmd.to_string()))

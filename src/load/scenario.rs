@@ -82,6 +82,8 @@ pub struct Params {
     pub checkins: usize,
     /// Seconds between a phone's location pings.
     pub ping_secs: f64,
+    /// How many phones ping (the first ones: one per demo field user by default).
+    pub ping_phones: usize,
     /// Resources registered for the run (each incident needs one free).
     pub resources: usize,
     // storm
@@ -127,6 +129,7 @@ impl Default for Params {
             notes: 3,
             checkins: 1,
             ping_secs: 10.0,
+            ping_phones: 8,
             resources: 100,
             drop_within_secs: 5.0,
             slow_share: 0.01,
