@@ -44,6 +44,9 @@ pub struct Centre {
     pub support_types: Vec<String>,
     /// Deadlines for queries and complaints.
     pub case_targets: CaseTargets,
+    /// The thresholds the review's finding rules fire at (`[review]`; defaults apply).
+    #[serde(default)]
+    pub review: super::findings::Thresholds,
 }
 
 impl Centre {
@@ -581,6 +584,9 @@ pub fn validate(centre: &Centre) -> Vec<Problem> {
     check_list("root_causes", &centre.root_causes, &mut p);
     check_list("support_areas", &centre.support_areas, &mut p);
     check_list("support_types", &centre.support_types, &mut p);
+    for (field, message) in centre.review.problems() {
+        p.add(format!("review.{field}"), message);
+    }
     p.0
 }
 
@@ -997,6 +1003,7 @@ mod tests {
                 acknowledge_hours: 24,
                 respond_working_days: 10,
             },
+            review: Default::default(),
         }
     }
 
