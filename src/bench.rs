@@ -310,3 +310,87 @@ fn cycle_step(
         },
     })
 }
+
+/// What `muster bench report` measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewBench {
+    /// Events in the log.
+    pub log_events: u64,
+    pub by: &'static str,
+    /// Wall time of each report (read, fold, KPIs, findings, improvements), in ms.
+    pub runs_ms: Vec<f64>,
+    pub best_ms: f64,
+    pub groups: usize,
+    pub findings: Vec<crate::domain::findings::Finding>,
+    /// The live state, replayed from the whole log as a restarting hub would.
+    pub state_events: u64,
+    pub state_replay_ms: f64,
+    /// Resident memory before replaying, and while holding the state (kB, /proc).
+    pub rss_before_kb: u64,
+    pub rss_with_state_kb: u64,
+}
+
+/// Why the report bench failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewBenchError {
+    #[error("reading the log: {0}")]
+    Read(#[from] crate::http::ops::ReviewReadError),
+    #[error("replaying the state: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Builds the performance report over the whole of `log` `runs` times by the HTTP
+/// route's path, then replays the live state and reports the memory it holds.
+pub async fn report(
+    log: &dyn EventLog,
+    centre: &Centre,
+    by: crate::domain::review::GroupBy,
+    runs: usize,
+) -> Result<ReviewBench, ReviewBenchError> {
+    use chrono::{DateTime, Utc};
+    let (log_events, _) = log.head().await?;
+    let mut runs_ms = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let review =
+            crate::http::ops::read_review(log, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+                .await?;
+        let report = review.finish(centre, by);
+        runs_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        last = Some(report);
+    }
+    let report = last.expect("at least one run");
+    let rss_before_kb = rss_kb();
+    let t = Instant::now();
+    let mut state = crate::engine::State::default();
+    crate::hub::recovery::replay(log, &mut state, None).await?;
+    let state_replay_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rss_with_state_kb = rss_kb();
+    let state_events = state.seq;
+    drop(state);
+    Ok(ReviewBench {
+        log_events,
+        by: by.name(),
+        best_ms: runs_ms.iter().copied().fold(f64::INFINITY, f64::min),
+        runs_ms,
+        groups: report.groups.len(),
+        findings: report.findings,
+        state_events,
+        state_replay_ms,
+        rss_before_kb,
+        rss_with_state_kb,
+    })
+}
+
+/// This process's resident set size in kB (0 where /proc is missing).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}

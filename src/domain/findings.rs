@@ -110,6 +110,8 @@ pub struct Measures {
     /// Complaints opened in the period, and how many of them were upheld.
     pub complaints: usize,
     pub upheld_complaints: usize,
+    /// User id → name, so messages name people as supervisors know them.
+    pub names: BTreeMap<String, String>,
 }
 
 /// One finding, in the shape the report and the review page use.
@@ -233,8 +235,12 @@ pub fn slow_dispatch(m: &Measures, t: &Thresholds) -> Vec<Finding> {
         }
         let mut f = SLOW_DISPATCH.finding(op, p90 as f64, line, v.len());
         f.baseline = Some(median as f64);
+        let who = m
+            .names
+            .get(op)
+            .map_or_else(|| op.clone(), |n| format!("{n} ({op})"));
         f.message = format!(
-            "{op}'s 90th-percentile time to dispatch is {}, above {} ({}× the team's median of {}) over {} incidents.",
+            "{who}'s 90th-percentile time to dispatch is {}, above {} ({}× the team's median of {}) over {} incidents.",
             duration(p90 as f64),
             duration(line),
             t.slow_dispatch_factor,
@@ -459,7 +465,8 @@ mod tests {
         // The nearest-rank p90 of 20 is the 18th value: three slow ones put it at 200.
         let mut own = vec![60; 17];
         own.extend([200, 200, 200]);
-        let m = with_operator("usr_3", own);
+        let mut m = with_operator("usr_3", own);
+        m.names.insert("usr_3".into(), "Ada Lovelace".into());
         let f = slow_dispatch(&m, &Thresholds::default());
         assert_eq!(f.len(), 1, "{f:?}");
         let f = &f[0];
@@ -475,7 +482,7 @@ mod tests {
         );
         assert_eq!(f.samples, 20);
         assert!(
-            f.message.contains("usr_3") && f.message.contains("3 min 20 s"),
+            f.message.starts_with("Ada Lovelace (usr_3)'s") && f.message.contains("3 min 20 s"),
             "{}",
             f.message
         );

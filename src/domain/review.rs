@@ -141,6 +141,34 @@ enum Counted {
     Override,
 }
 
+/// Event kinds the review never reads: notes, scripts, messages, deliveries, users,
+/// resource movements, support, checklist ticks. A reader may skip them unparsed.
+pub const SKIPPED_KINDS: &[&str] = &[
+    "incident.noted",
+    "incident.answered",
+    "incident.closed",
+    "incident.status_changed",
+    "contact.closed",
+    "assignment.action_done",
+    "checkin.recorded",
+    "resource.status_changed",
+    "resource.located",
+    "message.broadcast",
+    "message.acknowledged",
+    "notification.sent",
+    "notification.failed",
+    "user.disabled",
+    "user.password_changed",
+    "support.noted",
+    "target.breached",
+];
+
+/// Whether the review reads events of this kind (folding the others changes nothing
+/// it measures).
+pub fn needs(kind: &str) -> bool {
+    !SKIPPED_KINDS.contains(&kind)
+}
+
 /// A report being built from the log, record by record.
 pub struct Review {
     from: DateTime<Utc>,
@@ -165,7 +193,7 @@ impl Review {
         if rec.at >= self.to {
             return;
         }
-        self.state.apply(rec);
+        self.state.apply_untracked(rec);
         if rec.at < self.from {
             return;
         }
@@ -338,8 +366,11 @@ impl Grouper<'_> {
             self.measure_acknowledgements(i, &mut m);
         }
         m.dispatch.sort_unstable();
-        for v in m.dispatch_by_operator.values_mut() {
+        for (id, v) in m.dispatch_by_operator.iter_mut() {
             v.sort_unstable();
+            if let Some(u) = st.users.get(&crate::domain::ids::UserId(id.clone())) {
+                m.names.insert(id.clone(), u.name.clone());
+            }
         }
         for c in st.cases.values() {
             if c.case_type == CaseType::Complaint && in_period(c.opened_at) {

@@ -93,6 +93,20 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
                 .map(|a| a.resource_id.clone());
             with_resources(resource.into_iter().collect())
         }
+        // A case's missed deadline: supervisors and whoever is handling it.
+        TargetBreached {
+            case_id: Some(case_id),
+            ..
+        } => Visibility {
+            users: state
+                .cases
+                .get(case_id)
+                .and_then(|c| c.assigned_to.clone())
+                .into_iter()
+                .collect(),
+            supervisors: true,
+            ..Default::default()
+        },
         _ => match state.incident_of(&rec.event) {
             Some(incident_id) => with_resources(resources_on(state, &incident_id)),
             None => Visibility::desk(),

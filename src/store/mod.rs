@@ -121,6 +121,34 @@ pub trait EventLog: Send + Sync + 'static {
         false
     }
 
+    /// Like [`read_from`](Self::read_from), leaving out events whose kind is in `skip`
+    /// (the kind is part of the envelope, so the store still never parses a body):
+    /// up to `limit` of the others. Readers that need a few kinds of a long log (the
+    /// review) read much less. The default filters a plain read.
+    async fn read_from_skipping(
+        &self,
+        after: u64,
+        limit: usize,
+        skip: &'static [&'static str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut after = after;
+        loop {
+            let page = self.read_from(after, limit).await?;
+            let Some(end) = page.last().map(|e| e.seq) else {
+                return Ok(page);
+            };
+            let kept: Vec<StoredEvent> = page
+                .into_iter()
+                .filter(|e| !skip.contains(&e.kind.as_str()))
+                .collect();
+            // A page wholly skipped is not the end: read on from its last event.
+            if !kept.is_empty() {
+                return Ok(kept);
+            }
+            after = end;
+        }
+    }
+
     /// A follower of the events appended from now on, by this hub or others.
     async fn tail(&self) -> Result<Box<dyn Tail>, StoreError> {
         Err(StoreError::Unavailable(

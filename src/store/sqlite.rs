@@ -149,6 +149,24 @@ impl EventLog for SqliteLog {
         .await
     }
 
+    async fn read_from_skipping(
+        &self,
+        after: u64,
+        limit: usize,
+        skip: &'static [&'static str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.call(move |conn| {
+            read_raw_skipping(conn, after, limit, skip)?
+                .into_iter()
+                .map(RawEvent::into_event)
+                .collect()
+        })
+        .await
+    }
+
     async fn head(&self) -> Result<(u64, String), StoreError> {
         self.call(|conn| head_of(conn)).await
     }
@@ -347,6 +365,31 @@ fn read_raw(conn: &Connection, after: u64, limit: usize) -> Result<Vec<RawEvent>
     let mut st = conn.prepare_cached(SQL_READ_FROM).map_err(unavailable)?;
     let rows = st
         .query_map(params![after, limit], RawEvent::from_row)
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
+}
+
+/// Up to `limit` rows with `seq > after` whose kind is not in `skip`, in order. The
+/// skipped rows' bodies are never copied out of SQLite.
+fn read_raw_skipping(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+    skip: &[&str],
+) -> Result<Vec<RawEvent>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let marks = vec!["?"; skip.len()].join(",");
+    let sql = format!(
+        "SELECT seq, at, actor, command_id, kind, body, hash FROM events \
+         WHERE seq > ? AND kind NOT IN ({marks}) ORDER BY seq LIMIT ?"
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(unavailable)?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&after];
+    values.extend(skip.iter().map(|k| k as &dyn rusqlite::ToSql));
+    values.push(&limit);
+    let rows = st
+        .query_map(values.as_slice(), RawEvent::from_row)
         .map_err(unavailable)?;
     rows.collect::<Result<_, _>>().map_err(unavailable)
 }
