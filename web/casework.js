@@ -128,7 +128,7 @@ function casePage(cx, c) {
     update() {
       const now = client.store.cases[c.id];
       if (!now) return;
-      fill(parts.head, h('h2', {}, `${words(now.case_type)} ${now.id} `, badge(now.status), now.outcome ? [' ', badge(now.outcome)] : ''),
+      fill(parts.head, h('h2', {}, `${now.case_type === 'complaint' ? 'Complaint' : 'Query'} ${now.id} `, badge(now.status), now.outcome ? [' ', badge(now.outcome)] : ''),
         h('p', {}, h('strong', {}, now.from), ': ', now.text),
         h('p', { class: 'muted' }, `opened ${now.opened_at.slice(0, 16).replace('T', ' ')} by ${userName(client, now.opened_by)} · `, deadlineText(now, cx.catalogue())));
       fill(parts.state, h('dl', { class: 'facts' },

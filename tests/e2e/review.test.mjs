@@ -140,6 +140,16 @@ test('the case page shows the evidence pack with the incident timeline', async (
   assert.match(await page.locator('#page').textContent(), /upheld/);
   assert.match(await page.locator('#page').textContent(), /late dispatch/);
   await page.screenshot({ path: join(SHOTS, 'case-desktop.png') });
+
+  // The printable pack opens in a new tab when the hub makes one; otherwise the tab
+  // closes again and the page says why.
+  const [tab] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('button', { name: 'Printable evidence pack' }).click()]);
+  const opened = await Promise.race([
+    tab.waitForURL(/^blob:/, { timeout: 5000 }).then(() => true),
+    tab.waitForEvent('close', { timeout: 5000 }).then(() => false),
+  ]);
+  if (opened) assert.match(await tab.locator('body').textContent(), /INC-/);
+  else assert.match(await page.locator('#errors').textContent(), /printable evidence packs/);
 });
 
 test('findings in the report can be turned into improvement actions that move through their states', async () => {
