@@ -19,6 +19,7 @@ const INTERVALS = [
 ];
 const DAY = 86400000;
 const MAX_WEEKS = 60; // a year and a bit: one report request each
+const WEEKS_AT_ONCE = 3;
 const DUE_WITHIN_DAYS = 14;
 const charts = []; // live uPlot instances, destroyed before each redraw
 let catalogue = { types: [] };
@@ -88,14 +89,24 @@ async function load() {
   }
 }
 
-/** One report per week of the period (the last week may be short). */
-function loadWeeks({ from, to, by }) {
+/**
+ * One report per week of the period (the last week may be short), a few at a time:
+ * each one reads the whole log on the hub, so a year's trend must not ask for 53 at once.
+ */
+async function loadWeeks({ from, to, by }) {
   const starts = [];
   for (let d = Date.parse(from); d <= Date.parse(to) && starts.length < MAX_WEEKS; d += 7 * DAY) starts.push(d);
-  return Promise.all(starts.map(async (start) => {
-    const end = Math.min(start + 6 * DAY, Date.parse(to));
-    return { start, report: await api(reportPath({ from: isoDay(start), to: isoDay(end), by })) };
-  }));
+  const out = new Array(starts.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < starts.length) {
+      const i = next++;
+      const end = Math.min(starts[i] + 6 * DAY, Date.parse(to));
+      out[i] = { start: starts[i], report: await api(reportPath({ from: isoDay(starts[i]), to: isoDay(end), by })) };
+    }
+  };
+  await Promise.all(Array.from({ length: WEEKS_AT_ONCE }, worker));
+  return out;
 }
 
 async function downloadCsv() {
@@ -265,6 +276,9 @@ function renderTrend() {
 
 // ----- findings and improvement actions -----------------------------------------------------
 
+/** `dispatch_p90_secs` → "dispatch 90th percentile". */
+const figureLabel = (name) => words(String(name).replace(/_secs$/, '')).replace(/\bp90\b/, '90th percentile');
+
 const describeFigure = (figureName, v) => {
   if (v == null) return '—';
   if (/secs/.test(figureName)) return duration(v);
@@ -282,7 +296,7 @@ function renderFindings() {
     h('strong', {}, f.message),
     h('div', { class: 'muted' }, `rule ${f.rule} · area ${words(f.area)} · ${words(f.by)} ${f.by === 'operator' ? groupNameBy('operator', f.key) : words(f.key)}`),
     h('dl', { class: 'figures' },
-      h('dt', {}, words(f.figure)), h('dd', {}, describeFigure(f.figure, f.value)),
+      h('dt', {}, figureLabel(f.figure)), h('dd', {}, describeFigure(f.figure, f.value)),
       h('dt', {}, 'threshold'), h('dd', {}, describeFigure(f.figure, f.threshold)),
       f.baseline != null && [h('dt', {}, 'baseline'), h('dd', {}, describeFigure(f.figure, f.baseline))],
       h('dt', {}, 'samples'), h('dd', {}, f.samples)),
@@ -376,7 +390,7 @@ function improvementItem(i, r, id) {
   return h('li', { dataset: { improvement: id, status } },
     h('strong', {}, i?.title || r?.title), ' ', badge(status),
     i && h('div', { class: 'muted' }, `owner ${userName(i.owner_id)} · due ${i.due_on}`, i.areas?.length ? ` · ${i.areas.map(words).join(', ')}` : ''),
-    r && h('div', { class: `moved moved-${r.moved}` }, `${words(r.figure)}: ${describeFigure(r.figure, r.before)} → ${describeFigure(r.figure, r.after)} `,
+    r && h('div', { class: `moved moved-${r.moved}` }, `${figureLabel(r.figure)}: ${describeFigure(r.figure, r.before)} → ${describeFigure(r.figure, r.after)} `,
       h('strong', {}, MOVED[r.moved] || words(r.moved))),
     i && (NEXT[status] || []).length > 0 && h('div', { class: 'actions' }, note, ' ',
       NEXT[status].map(([to, label]) => h('button', { type: 'button', class: to === 'dropped' ? 'secondary' : '', onclick: () => {

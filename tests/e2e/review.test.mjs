@@ -165,6 +165,8 @@ test('findings in the report can be turned into improvement actions that move th
     if (!(res.headers()['content-type'] || '').includes('json')) return route.fulfill({ response: res });
     const body = await res.json();
     body.findings = [finding];
+    body.improvements = [{ improvement_id: 'imp-e2e-old', title: 'Earlier action', status: 'done', finding_id: 'fnd-e2e-0',
+      figure: 'dispatch_p90_secs', before: 300, after: 200, moved: 'better' }];
     return route.fulfill({ response: res, json: body });
   });
   await logIn(page, 'supervisor', '/review');
@@ -172,6 +174,8 @@ test('findings in the report can be turned into improvement actions that move th
   const item = page.locator('#findings [data-finding="fnd-e2e-1"]');
   assert.match(await item.textContent(), /5\.0 min/);
   assert.match(await item.textContent(), /3\.0 min/);
+  // An action from an earlier review says whether its figure moved, in words.
+  assert.match(await page.locator('#improvements [data-improvement="imp-e2e-old"]').textContent(), /5\.0 min → 3\.3 min ▼ better/);
   await item.getByRole('button', { name: 'Raise improvement action' }).click();
   await item.getByLabel('Title').fill('Coach on choosing resources');
   assert.equal(await item.getByLabel('Owner').inputValue(), operator.id, 'the operator the finding is about owns it by default');
