@@ -145,8 +145,9 @@ test('the case page shows the evidence pack with the incident timeline', async (
   // closes again and the page says why.
   const [tab] = await Promise.all([page.context().waitForEvent('page'), page.getByRole('button', { name: 'Printable evidence pack' }).click()]);
   const opened = await Promise.race([
-    tab.waitForURL(/^blob:/, { timeout: 5000 }).then(() => true),
-    tab.waitForEvent('close', { timeout: 5000 }).then(() => false),
+    // Waiting for the URL fails as soon as the tab closes: that too means "not opened".
+    tab.waitForURL(/^blob:/, { timeout: 5000 }).then(() => true, () => false),
+    tab.waitForEvent('close', { timeout: 5000 }).then(() => false, () => false),
   ]);
   if (opened) assert.match(await tab.locator('body').textContent(), /INC-/);
   else assert.match(await page.locator('#errors').textContent(), /printable evidence packs/);
@@ -184,10 +185,12 @@ test('findings in the report can be turned into improvement actions that move th
   await action.waitFor();
   assert.equal(await action.getAttribute('data-status'), 'open');
   await item.getByText('Action raised: Coach on choosing resources (open)').waitFor();
+  const id = await action.getAttribute('data-improvement');
   await action.getByRole('button', { name: 'Start' }).click();
-  await page.locator('#improvements [data-improvement][data-status="in_progress"]').waitFor();
-  await page.locator('#improvements [data-improvement]').getByRole('button', { name: 'Mark done' }).click();
-  await page.locator('#improvements [data-improvement][data-status="done"]').waitFor();
+  const raised = page.locator(`#improvements [data-improvement="${id}"]`);
+  await page.locator(`#improvements [data-improvement="${id}"][data-status="in_progress"]`).waitFor();
+  await raised.getByRole('button', { name: 'Mark done' }).click();
+  await page.locator(`#improvements [data-improvement="${id}"][data-status="done"]`).waitFor();
 });
 
 test('a support plan: proposed, agreed by the colleague alone, unseen by another operator, due on the review page', async () => {
@@ -217,7 +220,7 @@ test('a support plan: proposed, agreed by the colleague alone, unseen by another
 
   const { page: other } = await open('plans-operator2');
   await logIn(other, 'operator2', '/console');
-  await other.waitForTimeout(300);
+  await other.locator('#plan-list').getByText('No support plans.').waitFor();
   assert.equal(await other.locator('#plan-list [data-plan]').count(), 0, 'another operator sees no plan');
 
   await sup.goto('/review');
