@@ -17,13 +17,13 @@ const DAY = 86400000;
  * (and forgets the incident that was there); `catalogue()` answers the catalogue.
  */
 export function bindCasework(client, { caseList, planList, newCase, newPlan, show, catalogue }) {
-  const cx = { client, show, catalogue, current: null, page: null };
+  const cx = { client, show, catalogue, caseList, planList, current: null, page: null };
   newCase.addEventListener('click', () => openCaseForm(cx));
   newPlan.textContent = client.user.role === 'supervisor' ? 'Propose support' : 'Ask for support';
   newPlan.addEventListener('click', () => openPlanForm(cx));
   const render = () => {
-    renderCases(cx, caseList);
-    renderPlans(cx, planList);
+    renderCases(cx);
+    renderPlans(cx);
     cx.page?.update();
   };
   client.subscribe(throttleFrame(render));
@@ -62,8 +62,8 @@ function deadlineText(c, cat) {
   return `respond by ${due.slice(0, 10)}${late ? ' (overdue)' : ''}`;
 }
 
-function renderCases(cx, list) {
-  const { client } = cx;
+function renderCases(cx) {
+  const { client, caseList: list } = cx;
   const cases = Object.values(client.store.cases)
     .sort((a, b) => (a.status === 'closed') - (b.status === 'closed') || b.opened_at.localeCompare(a.opened_at));
   if (!cases.length) return fill(list, h('li', { class: 'muted' }, 'No cases.'));
@@ -111,7 +111,7 @@ function selectCase(cx, id, focus) {
   cx.show(cx.page.root, focus);
   cx.page.update();
   cx.page.refresh();
-  renderCases(cx, document.getElementById('case-list'));
+  renderCases(cx);
 }
 
 function casePage(cx, c) {
@@ -236,8 +236,8 @@ async function printable(id) {
 
 // ----- support plans -------------------------------------------------------------------------
 
-function renderPlans(cx, list) {
-  const { client } = cx;
+function renderPlans(cx) {
+  const { client, planList: list } = cx;
   const plans = Object.values(client.store.plans)
     .sort((a, b) => (a.status === 'reviewed') - (b.status === 'reviewed') || a.review_on.localeCompare(b.review_on));
   if (!plans.length) return fill(list, h('li', { class: 'muted' }, 'No support plans.'));
@@ -291,7 +291,7 @@ function selectPlan(cx, id, focus) {
   cx.page = planPage(cx, p);
   cx.show(cx.page.root, focus);
   cx.page.update();
-  renderPlans(cx, document.getElementById('plan-list'));
+  renderPlans(cx);
 }
 
 function planPage(cx, p) {

@@ -28,9 +28,8 @@ let weeks = []; // [{start, report}] for the trend
 // Names of operators and plans come from the store: draw once the first snapshot is in
 // (or after a few seconds without one, with ids for names).
 const live = client && new Promise((resolve) => {
-  const check = () => client.state === 'live' && resolve();
-  client.subscribe(check);
-  check();
+  const stop = client.subscribe(() => { if (client.state === 'live') { stop(); resolve(); } });
+  if (client.state === 'live') resolve();
   setTimeout(resolve, 3000);
 });
 
@@ -169,7 +168,7 @@ function renderTable() {
     cell('missed_checkins', total((g) => g.missed_checkins)), cell('escalations', total((g) => g.escalations)),
     cell('overrides', total((g) => g.overrides)), cell('complaints', total((g) => g.complaints)),
     cell('upheld_complaints', total((g) => g.upheld_complaints))));
-  const empty = !groups.length && h('tbody', {}, h('tr', {}, h('td', { colspan: 28, class: 'muted' }, 'Nothing happened in this period.')));
+  const empty = !groups.length && h('tbody', {}, h('tr', {}, h('td', { colspan: 29, class: 'muted' }, 'Nothing happened in this period.')));
   fill($('kpis'), h('caption', { class: 'sr-only' }, 'Key figures per group'), head, h('tbody', {}, rows), foot, empty);
 }
 
@@ -314,8 +313,9 @@ function raiseForm(f) {
   const title = h('input', { id: `${uid}-title`, required: true, value: f.message.slice(0, 120) });
   const owner = h('select', { id: `${uid}-owner`, required: true }, ownerOptions(f));
   const due = h('input', { id: `${uid}-due`, type: 'date', required: true, value: isoDay(Date.now() + 30 * DAY), min: isoDay(Date.now()) });
-  const areas = catalogue.support_areas || (f.area ? [f.area] : []);
-  const boxes = areas.map((a) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: a, checked: a === f.area }), ` ${words(a)}`));
+  // The centre's areas when the catalogue lists them; else the finding's own, as an id.
+  const areas = catalogue.support_areas || (f.area ? [String(f.area).trim().replaceAll(' ', '_')] : []);
+  const boxes = areas.map((a) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: a, checked: words(a) === words(String(f.area).replaceAll(' ', '_')) }), ` ${words(a)}`));
   const plans = Object.values(client.store.plans).filter((p) => p.status !== 'reviewed');
   const plan = h('select', { id: `${uid}-plan` }, h('option', { value: '' }, 'none'),
     plans.map((p) => h('option', { value: p.id }, `${userName(p.colleague_id)}: ${p.areas.map(words).join(', ')}`)));

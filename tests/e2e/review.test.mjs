@@ -227,3 +227,27 @@ test('a support plan: proposed, agreed by the colleague alone, unseen by another
   await sup.locator(`#plans-due [data-plan="${planId}"]`).waitFor();
   assert.match(await sup.locator(`#plans-due [data-plan="${planId}"]`).textContent(), new RegExp(soon));
 });
+
+test('an operator opens a query in the console, answers it and closes it', async () => {
+  const { page } = await open('case-operator');
+  await logIn(page, 'operator', '/console');
+  await page.getByRole('button', { name: 'Open a case' }).click();
+  await page.locator('#nc-type').selectOption('query');
+  await page.locator('#nc-incident').selectOption(seeded.plan[2].incident);
+  await page.locator('#nc-from').fill('Building 3 manager');
+  await page.locator('#nc-text').fill('Was an ambulance called?');
+  await page.getByRole('button', { name: 'Open case' }).click();
+  await page.getByRole('heading', { name: /^Query case_.* open$/ }).waitFor();
+  const id = await page.locator('#case-list li.selected').getAttribute('data-case');
+  await page.locator('#page [data-evidence] .timeline li').first().waitFor();
+
+  await page.getByRole('button', { name: 'Assign' }).click();
+  await page.locator(`#case-list [data-case="${id}"][data-status="assigned"]`).waitFor();
+  await page.locator('#case-response').fill('No ambulance was needed: the first aider treated them on scene.');
+  await page.getByRole('button', { name: 'Send response' }).click();
+  await page.locator(`#case-list [data-case="${id}"][data-status="responded"]`).waitFor();
+  assert.equal(await page.locator('#case-outcome').inputValue(), 'answered', 'a query is closed as answered');
+  await page.getByRole('button', { name: 'Close case' }).click();
+  await page.locator(`#case-list [data-case="${id}"][data-status="closed"]`).waitFor();
+  assert.match(await page.locator('#page').textContent(), /Outcome\s*answered/);
+});
