@@ -34,6 +34,9 @@ pub struct Report {
     pub commands_per_batch: f64,
     /// Time one append took, on average (microseconds).
     pub append_us: f64,
+    /// CPU time (user + system) of the whole process per command, submitters included
+    /// (microseconds): what a command costs, whatever else the machine is doing.
+    pub cpu_us_per_command: f64,
 }
 
 /// Why a benchmark could not run.
@@ -115,6 +118,7 @@ pub async fn measure(
     naive: bool,
 ) -> Result<Report, BenchError> {
     let actor = operator(&hub)?;
+    let cpu_before = own_cpu_secs();
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = (0..submitters)
@@ -131,6 +135,7 @@ pub async fn measure(
         errors += e;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_secs = own_cpu_secs() - cpu_before;
     let m = &hub.metrics;
     let batches = crate::hub::metrics::Metrics::get(&m.batches).max(1) as f64;
     let commands_per_batch = crate::hub::metrics::Metrics::get(&m.commands) as f64 / batches;
@@ -158,7 +163,13 @@ pub async fn measure(
         max_us: samples.last().copied().unwrap_or(0),
         commands_per_batch,
         append_us,
+        cpu_us_per_command: cpu_secs * 1e6 / samples.len().max(1) as f64,
     })
+}
+
+/// This process's CPU time so far, in seconds (0 where /proc is missing).
+fn own_cpu_secs() -> f64 {
+    crate::load::proc_usage(std::process::id()).map_or(0.0, |u| u.cpu_secs)
 }
 
 /// Appends forever with `submitters` tasks, printing `ok <command id>` for every command

@@ -14,6 +14,12 @@ use muster::store::EventLog;
 use muster::store::sqlite::{SqliteLog, verify_blocking};
 use muster::time::SystemClock;
 
+// The hub allocates and frees small objects (events, frames, ids) at a high rate from
+// several threads; mimalloc does that with far less time in the allocator than glibc's
+// (measured in docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "muster",
@@ -415,7 +421,7 @@ async fn bench(
             println!("{}", serde_json::to_string(&r)?);
         } else {
             println!(
-                "{:<22} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append",
+                "{:<22} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append  {:.1} µs CPU/command",
                 r.mode,
                 r.submitters,
                 r.commands,
@@ -426,7 +432,8 @@ async fn bench(
                 r.max_us,
                 r.errors,
                 r.commands_per_batch,
-                r.append_us
+                r.append_us,
+                r.cpu_us_per_command
             );
         }
     }

@@ -17,6 +17,7 @@ let overrideOn;
 let alerts = client ? JSON.parse(localStorage.getItem(alertsKey) || '[]') : [];
 
 if (client) {
+  $('review-link').hidden = client.user.role !== 'supervisor';
   client.subscribe((f) => {
     if (f && ALERT_KINDS.includes(f.event.kind)) {
       alerts.push({ seq: f.seq, at: f.at, event: f.event });

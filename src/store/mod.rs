@@ -14,6 +14,8 @@ pub mod contract;
 pub mod redis;
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -107,6 +109,12 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// How durable this store is configured to be.
     async fn durability(&self) -> Result<Durability, StoreError>;
+
+    /// [`append`](Self::append) of a batch the caller gives away: a store that hands
+    /// the batch to another thread can take it as it is instead of copying it.
+    async fn append_owned(&self, batch: Arc<Vec<StoredEvent>>) -> Result<(), StoreError> {
+        self.append(&batch).await
+    }
 
     /// Like [`append`](Self::append), and the head's hash must be `prev_hash` too.
     /// Stores that only one writer uses need not check it (the default).
