@@ -159,7 +159,10 @@ pub const SKIPPED_KINDS: &[&str] = &[
     "notification.failed",
     "user.disabled",
     "user.password_changed",
+    "support.proposed",
+    "support.agreed",
     "support.noted",
+    "support.reviewed",
     "target.breached",
 ];
 
