@@ -47,9 +47,9 @@ fn render_incident(out: &mut String, i: &Value, names: &BTreeMap<String, String>
         text(&i["reference"]),
         text(&i["id"]).trim()
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<section class=\"incident\"><h2>{}</h2>\n",
+        "<section class=\"incident\"><h2>{}</h2>",
         esc(title.trim())
     );
     fields(
