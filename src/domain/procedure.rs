@@ -72,6 +72,10 @@ impl Centre {
         Catalogue {
             name: self.name.clone(),
             types: self.types.iter().map(CatalogueType::from).collect(),
+            root_causes: self.root_causes.clone(),
+            support_areas: self.support_areas.clone(),
+            support_types: self.support_types.clone(),
+            case_targets: self.case_targets.clone(),
         }
     }
 }
@@ -502,6 +506,11 @@ pub struct CaseTargets {
 pub struct Catalogue {
     pub name: String,
     pub types: Vec<CatalogueType>,
+    /// The lists case and support pages choose from, and the case deadlines.
+    pub root_causes: Vec<String>,
+    pub support_areas: Vec<String>,
+    pub support_types: Vec<String>,
+    pub case_targets: CaseTargets,
 }
 
 /// One service in the catalogue: what a client needs to run the call script.
