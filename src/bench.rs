@@ -34,6 +34,9 @@ pub struct Report {
     pub commands_per_batch: f64,
     /// Time one append took, on average (microseconds).
     pub append_us: f64,
+    /// CPU time (user + system) of the whole process per command, submitters included
+    /// (microseconds): what a command costs, whatever else the machine is doing.
+    pub cpu_us_per_command: f64,
 }
 
 /// Why a benchmark could not run.
@@ -115,6 +118,7 @@ pub async fn measure(
     naive: bool,
 ) -> Result<Report, BenchError> {
     let actor = operator(&hub)?;
+    let cpu_before = own_cpu_secs();
     let start = Instant::now();
     let deadline = start + duration;
     let tasks: Vec<_> = (0..submitters)
@@ -131,6 +135,7 @@ pub async fn measure(
         errors += e;
     }
     let seconds = start.elapsed().as_secs_f64();
+    let cpu_secs = own_cpu_secs() - cpu_before;
     let m = &hub.metrics;
     let batches = crate::hub::metrics::Metrics::get(&m.batches).max(1) as f64;
     let commands_per_batch = crate::hub::metrics::Metrics::get(&m.commands) as f64 / batches;
@@ -158,7 +163,13 @@ pub async fn measure(
         max_us: samples.last().copied().unwrap_or(0),
         commands_per_batch,
         append_us,
+        cpu_us_per_command: cpu_secs * 1e6 / samples.len().max(1) as f64,
     })
+}
+
+/// This process's CPU time so far, in seconds (0 where /proc is missing).
+fn own_cpu_secs() -> f64 {
+    crate::load::proc_usage(std::process::id()).map_or(0.0, |u| u.cpu_secs)
 }
 
 /// Appends forever with `submitters` tasks, printing `ok <command id>` for every command
@@ -309,4 +320,114 @@ fn cycle_step(
             note: None,
         },
     })
+}
+
+/// What `muster bench report` measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReviewBench {
+    /// Events in the log.
+    pub log_events: u64,
+    pub by: &'static str,
+    /// Wall time of each report (read, fold, KPIs, findings, improvements), in ms.
+    pub runs_ms: Vec<f64>,
+    pub best_ms: f64,
+    /// CPU time (user + system, all threads) of each run, in ms: what the report
+    /// costs whatever else the machine is doing.
+    pub runs_cpu_ms: Vec<f64>,
+    pub groups: usize,
+    pub findings: Vec<crate::domain::findings::Finding>,
+    /// The live state, replayed from the whole log as a restarting hub would.
+    pub state_events: u64,
+    pub state_replay_ms: f64,
+    /// Resident memory before replaying, and while holding the state (kB, /proc).
+    pub rss_before_kb: u64,
+    pub rss_with_state_kb: u64,
+}
+
+/// Why the report bench failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewBenchError {
+    #[error("reading the log: {0}")]
+    Read(#[from] crate::http::ops::ReviewReadError),
+    #[error("replaying the state: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Replays the live state from `log` and reports the memory it holds, then builds the
+/// performance report over the whole log `runs` times by the HTTP route's path.
+pub async fn report(
+    log: &dyn EventLog,
+    centre: &Centre,
+    by: crate::domain::review::GroupBy,
+    runs: usize,
+) -> Result<ReviewBench, ReviewBenchError> {
+    use chrono::{DateTime, Utc};
+    let (log_events, _) = log.head().await?;
+    // The live state first, in a process that has held nothing big yet, so the RSS
+    // difference is the state's (a freed report's memory may stay with the allocator).
+    let rss_before_kb = rss_kb();
+    let t = Instant::now();
+    let mut state = crate::engine::State::default();
+    crate::hub::recovery::replay(log, &mut state, None).await?;
+    let state_replay_ms = t.elapsed().as_secs_f64() * 1e3;
+    let rss_with_state_kb = rss_kb();
+    let state_events = state.seq;
+    drop(state);
+    let mut runs_ms = Vec::with_capacity(runs);
+    let mut runs_cpu_ms = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let cpu = cpu_ms();
+        let review =
+            crate::http::ops::read_review(log, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
+                .await?;
+        let report = review.finish(centre, by);
+        runs_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        runs_cpu_ms.push(cpu_ms() - cpu);
+        last = Some(report);
+    }
+    let report = last.expect("at least one run");
+    Ok(ReviewBench {
+        log_events,
+        by: by.name(),
+        best_ms: runs_ms.iter().copied().fold(f64::INFINITY, f64::min),
+        runs_ms,
+        runs_cpu_ms,
+        groups: report.groups.len(),
+        findings: report.findings,
+        state_events,
+        state_replay_ms,
+        rss_before_kb,
+        rss_with_state_kb,
+    })
+}
+
+/// This process's CPU time so far (user + system, every thread) in ms, from /proc
+/// (clock ticks of 10 ms).
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15: indexes 11 and 12 after the name.
+    (ticks(11) + ticks(12)) * 10.0
+}
+
+/// This process's resident set size in kB (0 where /proc is missing).
+fn rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -23,6 +23,7 @@ pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod genlog;
 pub mod http;
 pub mod hub;
 pub mod load;

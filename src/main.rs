@@ -14,6 +14,12 @@ use muster::store::EventLog;
 use muster::store::sqlite::{SqliteLog, verify_blocking};
 use muster::time::SystemClock;
 
+// The hub allocates and frees small objects (events, frames, ids) at a high rate from
+// several threads; mimalloc does that with far less time in the allocator than glibc's
+// (measured in docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "muster",
@@ -64,6 +70,9 @@ enum Cmd {
     /// With the global `--store redis --redis-url URL`, against Redis (fresh keys,
     /// deleted after).
     Bench {
+        /// What to measure instead of durable commands (e.g. `report`).
+        #[command(subcommand)]
+        what: Option<BenchWhat>,
         #[arg(long, default_value_t = 64)]
         submitters: usize,
         #[arg(long, default_value_t = 10)]
@@ -76,6 +85,18 @@ enum Cmd {
         dir: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Write a realistic year of a mid-size centre into a new SQLite log, through the
+    /// real engine under a simulated clock (for benchmarks).
+    GenLog {
+        /// Stop once the log holds at least this many events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// The new log file (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
     },
     /// Make a new intake key for a channel gateway: prints the key (give it to the
     /// gateway) and its SHA-256 (put it in auth.intake_key_hashes).
@@ -124,6 +145,23 @@ enum Cmd {
         dir: PathBuf,
         #[arg(long, default_value_t = 16)]
         submitters: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// Time the performance report (KPIs and findings) over a log, by the HTTP
+    /// route's code path, and the memory to hold the live state.
+    Report {
+        /// The SQLite log (e.g. one written by `muster gen-log`).
+        #[arg(long)]
+        log: PathBuf,
+        /// Grouping: operator, team, type, priority or channel.
+        #[arg(long, default_value = "operator")]
+        by: String,
+        /// How many times to build the report (the best and every time are printed).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
 }
 
@@ -260,6 +298,22 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Bench {
+            what: Some(BenchWhat::Report { log, by, runs }),
+            ..
+        } => bench_report(&loaded, &log, &by, runs).await,
+        Cmd::GenLog { events, out, seed } => {
+            let opts = muster::genlog::Options {
+                events,
+                seed,
+                start: muster::genlog::default_start(),
+            };
+            let summary =
+                muster::genlog::generate(&out, &loaded.centre, loaded.demo.as_ref(), &opts).await?;
+            println!("{}", serde_json::to_string(&summary)?);
+            Ok(())
+        }
+        Cmd::Bench {
+            what: None,
             submitters,
             seconds,
             naive,
@@ -327,6 +381,22 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             unreachable!("handled before the runtime starts")
         }
     }
+}
+
+/// `muster bench report`: the report over a log, timed, and the live state's memory.
+async fn bench_report(
+    loaded: &Loaded,
+    log: &std::path::Path,
+    by: &str,
+    runs: usize,
+) -> anyhow::Result<()> {
+    let by = muster::domain::review::GroupBy::parse(by)
+        .context("--by must be operator, team, type, priority or channel")?;
+    let store =
+        SqliteLog::open_readonly(log).with_context(|| format!("opening {}", log.display()))?;
+    let out = muster::bench::report(&store, &loaded.centre, by, runs.max(1)).await?;
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
 }
 
 async fn serve(loaded: Loaded) -> anyhow::Result<()> {
@@ -400,7 +470,7 @@ async fn bench(
             println!("{}", serde_json::to_string(&r)?);
         } else {
             println!(
-                "{:<22} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append",
+                "{:<22} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append  {:.1} µs CPU/command",
                 r.mode,
                 r.submitters,
                 r.commands,
@@ -411,7 +481,8 @@ async fn bench(
                 r.max_us,
                 r.errors,
                 r.commands_per_batch,
-                r.append_us
+                r.append_us,
+                r.cpu_us_per_command
             );
         }
     }

@@ -484,6 +484,16 @@ async fn catalogue_lists_the_services_with_their_scripts() {
             assert!(q["required"].is_boolean());
         }
     }
+    // The case and support pages choose from the centre's lists.
+    for list in ["root_causes", "support_areas", "support_types"] {
+        assert!(!c.body[list].as_array().unwrap().is_empty(), "{list}");
+    }
+    assert!(
+        c.body["case_targets"]["respond_working_days"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
     assert_eq!(api.get("/api/catalogue", None).await.status, 401);
 }
 

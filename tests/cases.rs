@@ -16,7 +16,6 @@ use muster::domain::incident::rules;
 use muster::domain::review::{self, GroupBy, Report};
 use muster::domain::support::PlanStatus;
 use muster::domain::triage::Priority;
-use muster::engine::visibility;
 use muster::engine::{Actor, Command, Record};
 use server::{Client, TestServer, http};
 use support::*;
@@ -142,6 +141,8 @@ fn cases_are_seen_at_the_desk_only() {
     assert!(w.sees(&w.viewer("operator"), seq));
     assert!(w.sees(&w.viewer("supervisor"), seq));
     assert!(!w.sees(&w.viewer("field1"), seq));
+    // The live feed agrees with the snapshot: admins get neither.
+    assert!(!w.sees(&w.viewer("admin"), seq));
     let ids = |name: &str| {
         muster::engine::view::state_for(&w.state, &w.viewer(name))["cases"]
             .as_array()
@@ -154,7 +155,6 @@ fn cases_are_seen_at_the_desk_only() {
     assert_eq!(ids("supervisor"), vec![id.0.clone()]);
     assert!(ids("admin").is_empty());
     assert!(ids("field1").is_empty());
-    let _ = visibility::of;
 }
 
 #[test]
@@ -510,6 +510,67 @@ fn kpis_group_by_priority_channel_and_operator() {
     assert!(r.groups.iter().any(|g| g.key == "none" && g.contacts == 2));
 }
 
+/// The demo centre with the rules' sample sizes shrunk to this small log.
+fn small_sample_centre(w: &World, min: usize) -> muster::domain::procedure::Centre {
+    let mut c = (*w.engine.centre).clone();
+    c.review.slow_dispatch_min_incidents = min;
+    c.review.under_triage_min_assessed = min;
+    c.review.acknowledge_min_assignments = 1;
+    c.review.upheld_min_complaints = 1;
+    c
+}
+
+#[test]
+fn findings_fire_on_the_known_figures() {
+    let w = reviewed_world();
+    let far = start_time() + chrono::Duration::days(365);
+    let centre = small_sample_centre(&w, 3);
+    let r = review::compute(&centre, &w.log, start_time(), far, GroupBy::Type);
+    let op = w.user_id("operator").0;
+    let ids: Vec<&str> = r.findings.iter().map(|f| f.id.as_str()).collect();
+    // One operator dispatched all three: p90 200 s > 1.5 × the median of 100 s.
+    let slow = &r.findings[0];
+    assert_eq!(slow.id, format!("slow_dispatch:operator:{op}"), "{ids:?}");
+    assert_eq!(
+        (slow.value, slow.threshold, slow.baseline),
+        (200.0, 150.0, Some(100.0))
+    );
+    assert_eq!(slow.samples, 3);
+    // Manual: 1 of 5 made more urgent.
+    let under = r
+        .findings
+        .iter()
+        .find(|f| f.rule == "under_triage")
+        .unwrap();
+    assert_eq!(
+        (under.key.as_str(), under.value, under.samples),
+        ("manual", 0.2, 5)
+    );
+    // One policy watched all three acknowledgements; the P2 one (90 s against 60 s)
+    // was late: 2 of 3 in time, below 90 %.
+    let acks: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "acknowledge_compliance")
+        .collect();
+    assert_eq!(acks.len(), 1, "{ids:?}");
+    assert_eq!((acks[0].value, acks[0].samples), (2.0 / 3.0, 3));
+    let upheld = r.findings.last().unwrap();
+    assert_eq!(
+        (upheld.id.as_str(), upheld.value),
+        ("upheld_complaints:centre:all", 1.0)
+    );
+    assert_eq!(r.findings.len(), 4, "{ids:?}");
+    // With the demo's sample sizes, this small log finds nothing.
+    let r = report(&w, GroupBy::Type);
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    // One incident more than were dispatched: slow_dispatch and under_triage hold back.
+    let centre = small_sample_centre(&w, 6);
+    let r = review::compute(&centre, &w.log, start_time(), far, GroupBy::Type);
+    let rules: Vec<&str> = r.findings.iter().map(|f| f.rule).collect();
+    assert_eq!(rules, ["acknowledge_compliance", "upheld_complaints"]);
+}
+
 #[test]
 fn the_period_bounds_what_is_counted() {
     let w = reviewed_world();
@@ -576,7 +637,7 @@ async fn complaint_flow_end_to_end() {
     // The complaint arrives as a contact and becomes a case linked to the incident.
     let d = ok(&mut op, json!({"kind": "contact.receive", "channel": "email", "caller": {"email": "ada@example.org"}, "summary": "Nobody came for an hour", "reason": "complaint"})).await;
     let complaint = d["contact_id"].as_str().unwrap().to_string();
-    let (events, r) = op.command(json!({"kind": "case.open", "case_type": "complaint", "incident_id": incident, "contact_id": complaint, "from": "ada@example.org", "text": "Nobody came for an hour"})).await;
+    let (events, r) = op.command(json!({"kind": "case.open", "case_type": "complaint", "incident_id": incident, "contact_id": complaint, "from": "ada@example.org", "text": "Nobody came for an hour <script>alert('x')</script>"})).await;
     assert_eq!(r["ok"], true, "{r}");
     let case = r["data"]["case_id"].as_str().unwrap().to_string();
     assert!(case.starts_with("case_"));
@@ -608,6 +669,40 @@ async fn complaint_flow_end_to_end() {
     assert!(first["messages"].is_array());
     let field = s.token("field1").await;
     assert_eq!(get(&s, &format!("/api/cases/{case}"), &field).await.0, 404);
+    // The same pack as one printable page, by query or by Accept.
+    let page = raw_get(&s, &format!("/api/cases/{case}?format=html"), &token, None).await;
+    let (head, html) = page.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let head = head.to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: text/html; charset=utf-8"),
+        "{head}"
+    );
+    assert!(
+        head.contains(&format!(
+            "content-disposition: inline; filename=\"case-{case}.html\""
+        )),
+        "{head}"
+    );
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        !html.contains("<script"),
+        "no script, and the case text escaped"
+    );
+    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+    for text in [
+        "incident.opened",
+        "incident.assessed",
+        "Conformance",
+        "@media print",
+        &incident,
+    ] {
+        assert!(html.contains(text), "{text} missing from the page");
+    }
+    let by_accept = raw_get(&s, &format!("/api/cases/{case}"), &token, Some("text/html")).await;
+    assert!(by_accept.contains("<!DOCTYPE html>"));
+    let forbidden = raw_get(&s, &format!("/api/cases/{case}?format=html"), &field, None).await;
+    assert!(forbidden.starts_with("HTTP/1.1 404"), "{forbidden}");
     assert_eq!(get(&s, "/api/cases/case_999", &token).await.0, 404);
     // Response, then closed upheld.
     let sup_id = s
@@ -650,6 +745,41 @@ async fn complaint_flow_end_to_end() {
     assert_eq!(status, 200);
     let (status, _) = get(&s, "/api/reports/performance?from=yesterday", &token).await;
     assert_eq!(status, 400);
+    // Too few complaints for a finding. An action raised from a finding id is listed
+    // with its figure before it was raised and over the period: over an open period
+    // both include the one upheld complaint, so the share stayed at 1.0.
+    assert_eq!(report["findings"], json!([]), "{report}");
+    let due_on = (chrono::Utc::now() + chrono::Duration::days(30))
+        .date_naive()
+        .to_string();
+    let d = ok(&mut sup, json!({"kind": "improvement.raise", "title": "Complaint handling", "finding": "upheld_complaints:centre:all", "owner_id": sup_id, "due_on": due_on})).await;
+    let imp = d["improvement_id"].as_str().unwrap().to_string();
+    let (_, report) = get(&s, "/api/reports/performance?by=type", &token).await;
+    let listed = &report["improvements"][0];
+    assert_eq!(listed["improvement_id"], imp, "{report}");
+    assert_eq!(listed["finding_id"], "upheld_complaints:centre:all");
+    assert_eq!(listed["figure"], "upheld_complaint_share");
+    assert_eq!(listed["status"], "open");
+    assert_eq!(listed["after"], 1.0);
+    assert_eq!(listed["before"], 1.0, "{listed}");
+    assert_eq!(listed["moved"], "unchanged");
+}
+
+/// A GET with an optional `Accept`, returning the whole response (head and body).
+async fn raw_get(s: &TestServer, path: &str, token: &str, accept: Option<&str>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let accept = accept
+        .map(|a| format!("Accept: {a}\r\n"))
+        .unwrap_or_default();
+    let addr = s.running.addr;
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{accept}Connection: close\r\n\r\n"
+    );
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    c.write_all(req.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).await.unwrap();
+    out
 }
 
 #[tokio::test]
@@ -698,4 +828,239 @@ async fn support_flow_over_the_websocket() {
     let op2_token = s.token("operator2").await;
     let (_, state) = get(&s, "/api/state", &op2_token).await;
     assert_eq!(state["plans"], json!([]));
+}
+
+// ==================================================================================
+// Hub: case and support-plan deadlines as `target.breached`, on a controllable clock
+// ==================================================================================
+
+mod deadlines {
+    use std::sync::Arc;
+
+    use chrono::Duration;
+    use serde_json::Value;
+
+    use muster::domain::ids::{CaseId, PlanId};
+    use muster::engine::visibility::Viewer;
+    use muster::engine::{Actor, Command, Engine};
+    use muster::hub::{Hub, HubOptions, demo, timers};
+    use muster::store::sqlite::SqliteLog;
+    use muster::time::{Clock, ManualClock};
+
+    use super::support::{demo_centre, demo_seed, start_time};
+
+    async fn hub_at(dir: &std::path::Path, clock: &ManualClock) -> Hub {
+        let log = Arc::new(SqliteLog::open(&dir.join("log.sqlite")).expect("sqlite opens"));
+        let options = HubOptions {
+            // The tests read breaches from the journal, however far the clock moves.
+            resume_window: Duration::days(60),
+            ..HubOptions::default()
+        };
+        let hub = Hub::start(
+            Engine::new(demo_centre()),
+            log,
+            Arc::new(clock.clone()),
+            options,
+        )
+        .await
+        .expect("hub starts");
+        demo::seed(&hub, &demo_seed(), |_| "not-a-hash".to_string())
+            .await
+            .expect("seeds");
+        hub
+    }
+
+    fn actor(hub: &Hub, username: &str) -> Actor {
+        hub.with_state(|s| {
+            let u = &s.users[&s.usernames[username]];
+            Actor {
+                user_id: u.id.clone(),
+                role: u.role,
+                resource_id: u.resource_id.clone(),
+            }
+        })
+    }
+
+    fn viewer(a: &Actor) -> Viewer {
+        Viewer {
+            user_id: a.user_id.clone(),
+            role: a.role,
+            resource_id: a.resource_id.clone(),
+        }
+    }
+
+    async fn send(hub: &Hub, actor: &Actor, command: Command) -> String {
+        let kind = command.kind();
+        let out = hub
+            .submit(actor.clone(), Some(format!("t-{}", hub.seq())), command)
+            .await
+            .unwrap_or_else(|e| panic!("{kind} refused: {e}"));
+        out.data.values().next().cloned().unwrap_or_default()
+    }
+
+    /// Every `target.breached` in the journal: its event body, and who may see it.
+    fn breaches(hub: &Hub, who: &[&Actor]) -> Vec<(Value, Vec<bool>)> {
+        hub.journal_after(0)
+            .iter()
+            .filter(|p| p.kind == "target.breached")
+            .map(|p| {
+                let frame: Value = serde_json::from_slice(p.frame.as_bytes()).unwrap();
+                let sees = who
+                    .iter()
+                    .map(|a| p.visibility.allows(&viewer(a)))
+                    .collect();
+                (frame["event"].clone(), sees)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_case_breaches_acknowledge_then_respond_once_each() {
+        let dir = tempfile::tempdir().unwrap();
+        // Monday 09:00: 24 hours to acknowledge, ten working days (two weeks) to respond.
+        let clock = ManualClock::new(start_time());
+        let t0 = clock.now();
+        let hub = hub_at(dir.path(), &clock).await;
+        let (op, op2, sup) = (
+            actor(&hub, "operator"),
+            actor(&hub, "operator2"),
+            actor(&hub, "supervisor"),
+        );
+        let case = CaseId(
+            send(
+                &hub,
+                &op,
+                Command::CaseOpen {
+                    case_type: muster::domain::case::CaseType::Complaint,
+                    incident_id: None,
+                    contact_id: None,
+                    from: "ada@example.org".into(),
+                    text: "Nobody came".into(),
+                },
+            )
+            .await,
+        );
+        clock.set(t0 + Duration::hours(24) - Duration::seconds(1));
+        timers::fire_due(&hub).await;
+        assert!(breaches(&hub, &[]).is_empty());
+        clock.set(t0 + Duration::hours(24));
+        timers::fire_due(&hub).await;
+        timers::fire_due(&hub).await;
+        let seen = breaches(&hub, &[&sup, &op, &op2]);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let (event, sees) = &seen[0];
+        assert_eq!(event["case_id"], case.as_str());
+        assert_eq!(event["target"], "acknowledge");
+        assert!(event.get("incident_id").is_none() && event.get("priority").is_none());
+        assert_eq!(event["due_at"], "2026-03-03T09:00:00.000Z");
+        // Unassigned: supervisors only.
+        assert_eq!(sees, &[true, false, false]);
+
+        // Assigned to operator2, never answered: the response deadline runs out on the
+        // second Monday, and operator2 (the handler) sees it.
+        send(
+            &hub,
+            &sup,
+            Command::CaseAssign {
+                case_id: case.clone(),
+                user_id: op2.user_id.clone(),
+            },
+        )
+        .await;
+        clock.set(t0 + Duration::days(14) - Duration::seconds(1));
+        timers::fire_due(&hub).await;
+        assert_eq!(breaches(&hub, &[]).len(), 1);
+        clock.set(t0 + Duration::days(14));
+        timers::fire_due(&hub).await;
+        clock.set(t0 + Duration::days(15));
+        timers::fire_due(&hub).await;
+        let seen = breaches(&hub, &[&sup, &op, &op2]);
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[1].0["target"], "respond");
+        assert_eq!(seen[1].1, [true, false, true]);
+    }
+
+    #[tokio::test]
+    async fn a_case_answered_in_time_breaches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(start_time());
+        let t0 = clock.now();
+        let hub = hub_at(dir.path(), &clock).await;
+        let op = actor(&hub, "operator");
+        let case = CaseId(
+            send(
+                &hub,
+                &op,
+                Command::CaseOpen {
+                    case_type: muster::domain::case::CaseType::Query,
+                    incident_id: None,
+                    contact_id: None,
+                    from: "bo".into(),
+                    text: "When?".into(),
+                },
+            )
+            .await,
+        );
+        clock.set(t0 + Duration::hours(2));
+        send(
+            &hub,
+            &op,
+            Command::CaseRespond {
+                case_id: case,
+                response: "Tomorrow".into(),
+            },
+        )
+        .await;
+        clock.set(t0 + Duration::days(30));
+        timers::fire_due(&hub).await;
+        assert!(breaches(&hub, &[]).is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_missed_plan_review_breaches_once_for_the_parties_and_supervisors() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::new(start_time());
+        let t0 = clock.now();
+        let hub = hub_at(dir.path(), &clock).await;
+        let (op, op2, sup) = (
+            actor(&hub, "operator"),
+            actor(&hub, "operator2"),
+            actor(&hub, "supervisor"),
+        );
+        let review_on = (t0 + Duration::days(7)).date_naive();
+        let plan = PlanId(
+            send(
+                &hub,
+                &sup,
+                Command::SupportPropose {
+                    colleague_id: op.user_id.clone(),
+                    areas: vec!["intake".into()],
+                    support_type: "coaching".into(),
+                    review_on,
+                    notes: None,
+                },
+            )
+            .await,
+        );
+        // Not agreed yet: no review is due, however late.
+        clock.set(t0 + Duration::days(9));
+        timers::fire_due(&hub).await;
+        assert!(breaches(&hub, &[]).is_empty());
+        send(
+            &hub,
+            &op,
+            Command::SupportAgree {
+                plan_id: plan.clone(),
+            },
+        )
+        .await;
+        timers::fire_due(&hub).await;
+        timers::fire_due(&hub).await;
+        let seen = breaches(&hub, &[&sup, &op, &op2]);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0["plan_id"], plan.as_str());
+        assert_eq!(seen[0].0["target"], "review");
+        assert_eq!(seen[0].0["due_at"], "2026-03-10T00:00:00.000Z");
+        assert_eq!(seen[0].1, [true, true, false]);
+    }
 }

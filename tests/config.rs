@@ -546,3 +546,25 @@ fn check_all_reports_every_broken_file() {
         "{shown}"
     );
 }
+
+#[test]
+fn review_thresholds_are_checked_and_located() {
+    let n = BASE.lines().count();
+    let text = format!(
+        "{BASE}[review]\nslow_dispatch_factor = 0.5\nunder_triage_rate = 1.5\nupheld_min_complaints = 0\n"
+    );
+    let errors = centre_errors(&text);
+    assert_located(
+        &errors,
+        n + 2,
+        "review.slow_dispatch_factor",
+        "at least 1.0",
+    );
+    assert_located(
+        &errors,
+        n + 3,
+        "review.under_triage_rate",
+        "between 0.0 and 1.0",
+    );
+    assert_located(&errors, n + 4, "review.upheld_min_complaints", "at least 1");
+}

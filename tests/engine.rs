@@ -100,6 +100,13 @@ fn samples() -> Vec<Command> {
             incident_id: inc.clone(),
             target: "dispatch".into(),
         },
+        Command::TimerCaseBreached {
+            case_id: muster::domain::ids::CaseId("case_1".into()),
+            target: "respond".into(),
+        },
+        Command::TimerPlanReviewMissed {
+            plan_id: muster::domain::ids::PlanId("plan_1".into()),
+        },
         Command::NotificationRecord {
             assignment_id: asg.clone(),
             channel: "sms".into(),
@@ -156,6 +163,8 @@ fn wire_kind(c: &Command) -> &'static str {
         TimerEscalate { .. } => "timer.escalate",
         TimerCheckinMissed { .. } => "timer.checkin_missed",
         TimerTargetBreached { .. } => "timer.target_breached",
+        TimerCaseBreached { .. } => "timer.case_breached",
+        TimerPlanReviewMissed { .. } => "timer.plan_review_missed",
         NotificationRecord { .. } => "notification.record",
     }
 }
@@ -240,8 +249,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 42);
-    assert_eq!(kinds.len(), 42, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 44);
+    assert_eq!(kinds.len(), 44, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }

@@ -17,6 +17,7 @@ let overrideOn;
 let alerts = client ? JSON.parse(localStorage.getItem(alertsKey) || '[]') : [];
 
 if (client) {
+  $('review-link').hidden = client.user.role !== 'supervisor';
   client.subscribe((f) => {
     if (f && ALERT_KINDS.includes(f.event.kind)) {
       alerts.push({ seq: f.seq, at: f.at, event: f.event });
@@ -83,7 +84,8 @@ function describeAlert(e) {
   const asg = e.assignment_id && client.store.assignments[e.assignment_id];
   const inc = client.store.incidents[e.incident_id || asg?.incident_id];
   const res = asg && client.store.resources[asg.resource_id];
-  return [inc?.reference, res?.name, e.action, e.target, e.step].filter(Boolean).join(' · ');
+  const about = e.case_id ? `case ${e.case_id}` : e.plan_id ? `support plan ${e.plan_id}` : null;
+  return [inc?.reference, about, res?.name, e.action, e.target, e.step].filter(Boolean).join(' · ');
 }
 
 function operators() {

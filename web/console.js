@@ -6,15 +6,19 @@
 import { api } from './lib/muster.js';
 import { h, fill, age, clock, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { bindBroadcast, bindGuidance } from './lib/desk.js';
+import { bindCasework } from './casework.js';
 
 const client = startApp(['operator', 'supervisor', 'admin']);
 const $ = (id) => document.getElementById(id);
 let types = {};
+let catalogue = null;
+let casework = null; // the case and plan pages
 let current = null; // the incident on the page
 let page = null; // its live parts
 
 if (client) {
   api('/api/catalogue').then((c) => {
+    catalogue = c;
     types = Object.fromEntries(c.types.map((t) => [t.id, t]));
     renderAll();
   }).catch((e) => console.warn('catalogue', e));
@@ -24,6 +28,41 @@ if (client) {
   bindGuidance(client, $('guidance'));
   setInterval(tickClocks, 1000);
   document.addEventListener('keydown', onKey);
+  bindCaseworkPanels();
+}
+
+/** Cases and support plans (operators and supervisors; admins handle neither). */
+function bindCaseworkPanels() {
+  $('review-link').hidden = client.user.role !== 'supervisor';
+  if (!['operator', 'supervisor'].includes(client.user.role)) {
+    for (const el of document.querySelectorAll('.casework')) el.hidden = true;
+    return;
+  }
+  casework = bindCasework(client, {
+    caseList: $('case-list'), planList: $('plan-list'), newCase: $('new-case'), newPlan: $('new-plan'),
+    catalogue: () => catalogue,
+    show: (root, focus) => {
+      current = null;
+      page = null;
+      fill($('page'), root);
+      renderIncidents();
+      if (focus) $('page').focus();
+    },
+  });
+  // `/console#case=…` or `#plan=…` (links from the review page) open once the store is in.
+  const stop = client.subscribe(() => {
+    if (client.state !== 'live') return;
+    stop();
+    openFromHash();
+  });
+  addEventListener('hashchange', openFromHash);
+}
+
+function openFromHash() {
+  const m = /^#(case|plan)=(.+)$/.exec(location.hash);
+  if (!m) return;
+  const id = decodeURIComponent(m[2]);
+  if (m[1] === 'case') casework.openCase(id, true); else casework.openPlan(id, true);
 }
 
 function onKey(e) {
@@ -156,6 +195,7 @@ function tickClocks() {
 // ----- the incident page -----------------------------------------------------------------
 
 function select(id, focus) {
+  casework?.release();
   current = id;
   const i = client.store.incidents[id];
   if (!i) return;

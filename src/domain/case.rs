@@ -3,10 +3,11 @@
 //! to and closed with an outcome and (for complaints) a root cause from the centre's
 //! list, so reviews can count complaints and what caused them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{CaseId, ContactId, IncidentId, UserId};
+use super::procedure::CaseTargets;
 use super::{DomainError, Lifecycle, MAX_SHORT_TEXT, MAX_TEXT, check_text, wire_enum};
 
 wire_enum!(
@@ -131,9 +132,98 @@ pub fn check_close(
     }
 }
 
+/// The deadlines a case runs against, as `target.breached` names them.
+pub const TARGETS: [&str; 2] = ["acknowledge", "respond"];
+
+/// When a case's `target` (`acknowledge` or `respond`) runs out, if it is still
+/// running: acknowledging means assigning or responding; responding means a response.
+/// `None` once met, for a closed case, or for an unknown target.
+pub fn deadline(case: &Case, targets: &CaseTargets, target: &str) -> Option<DateTime<Utc>> {
+    if case.status == CaseStatus::Closed || case.responded_at.is_some() {
+        return None;
+    }
+    match target {
+        "acknowledge" => (case.status == CaseStatus::Open).then(|| {
+            let hours = i64::try_from(targets.acknowledge_hours).unwrap_or(i64::MAX / 7_200);
+            case.opened_at + Duration::hours(hours.min(24 * 36_500))
+        }),
+        "respond" => Some(add_working_days(
+            case.opened_at,
+            targets.respond_working_days,
+        )),
+        _ => None,
+    }
+}
+
+/// `days` working days (Monday to Friday) after `from`, at the same time of day. A
+/// case opened at a weekend starts counting on the Monday.
+pub fn add_working_days(from: DateTime<Utc>, days: u64) -> DateTime<Utc> {
+    let mut at = from;
+    let mut left = days.min(36_500);
+    while left > 0 {
+        at += Duration::days(1);
+        if at.weekday().num_days_from_monday() < 5 {
+            left -= 1;
+        }
+    }
+    at
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
+
+    fn case_at(opened_at: DateTime<Utc>) -> Case {
+        Case {
+            id: CaseId("case_1".into()),
+            case_type: CaseType::Complaint,
+            status: CaseStatus::Open,
+            incident_ids: vec![],
+            contact_id: None,
+            from: "ada".into(),
+            text: "late".into(),
+            opened_by: UserId("usr_1".into()),
+            opened_at,
+            assigned_to: None,
+            response: None,
+            responded_at: None,
+            outcome: None,
+            root_cause: None,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn working_days_skip_weekends() {
+        // Friday 2026-03-06 10:00 + 1 working day = Monday 10:00; + 10 = Friday week.
+        let fri = Utc.with_ymd_and_hms(2026, 3, 6, 10, 0, 0).unwrap();
+        assert_eq!(add_working_days(fri, 1), fri + Duration::days(3));
+        assert_eq!(add_working_days(fri, 10), fri + Duration::days(14));
+        let sat = Utc.with_ymd_and_hms(2026, 3, 7, 9, 0, 0).unwrap();
+        assert_eq!(add_working_days(sat, 1), sat + Duration::days(2));
+    }
+
+    #[test]
+    fn deadlines_run_until_met() {
+        let t = CaseTargets {
+            acknowledge_hours: 24,
+            respond_working_days: 10,
+        };
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let mut c = case_at(at);
+        assert_eq!(
+            deadline(&c, &t, "acknowledge"),
+            Some(at + Duration::hours(24))
+        );
+        assert_eq!(deadline(&c, &t, "respond"), Some(at + Duration::days(14)));
+        assert_eq!(deadline(&c, &t, "lunch"), None);
+        c.status = CaseStatus::Assigned;
+        assert_eq!(deadline(&c, &t, "acknowledge"), None);
+        assert!(deadline(&c, &t, "respond").is_some());
+        c.responded_at = Some(at);
+        assert_eq!(deadline(&c, &t, "respond"), None);
+    }
 
     #[test]
     fn lifecycle_runs_open_to_closed() {

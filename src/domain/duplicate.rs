@@ -35,36 +35,70 @@ pub fn candidates<'a>(
     let Some(here) = point else {
         return Vec::new();
     };
-    let mut near: Vec<Candidate> = recent
+    // Within a rule's reach (hundreds of metres) the earth is flat enough: a planar
+    // distance rules each report in or out without trigonometry, and only the few kept
+    // get the exact great-circle distance. A busy hour puts hundreds of openings here.
+    let metres_per_degree_lon = METRES_PER_DEGREE * here.0.to_radians().cos();
+    let reach = rule.distance_m * (1.0 + FLAT_EARTH_MARGIN);
+    let mut near: Vec<Near<'_>> = recent
         .into_iter()
         .filter_map(|(at, id, there)| {
             let there = there?;
-            // A degree of latitude is about 111 km: most reports are ruled out without
-            // the trigonometry.
-            if (there.0 - here.0).abs() * 111_000.0 > rule.distance_m {
+            if (now - at).num_seconds().abs() > rule.window_secs as i64 {
                 return None;
             }
-            let distance_m = haversine_m(here, there);
-            let apart = (now - at).num_seconds().abs();
-            let near = distance_m <= rule.distance_m && apart <= rule.window_secs as i64;
-            near.then(|| Candidate {
-                incident_id: id.clone(),
-                distance_m: distance_m.round(),
-                minutes_apart: apart / 60,
+            let dy = (there.0 - here.0) * METRES_PER_DEGREE;
+            let dx = wrap_degrees(there.1 - here.1) * metres_per_degree_lon;
+            let flat = dx * dx + dy * dy;
+            (flat <= reach * reach).then_some(Near {
+                flat,
+                id,
+                at,
+                there,
             })
         })
         .collect();
-    near.sort_by(|a, b| {
-        a.distance_m
-            .total_cmp(&b.distance_m)
-            .then_with(|| a.incident_id.cmp(&b.incident_id))
-    });
+    near.sort_by(|a, b| a.flat.total_cmp(&b.flat).then_with(|| a.id.cmp(b.id)));
     // An operator weighs a handful of candidates, not a whole busy hour of them.
     near.into_iter()
-        .filter(|c| is_open(&c.incident_id))
+        .filter_map(|Near { id, at, there, .. }| {
+            let distance_m = haversine_m(here, there);
+            (distance_m <= rule.distance_m && is_open(id)).then(|| Candidate {
+                incident_id: id.clone(),
+                distance_m: distance_m.round(),
+                minutes_apart: (now - at).num_seconds().abs() / 60,
+            })
+        })
         .take(MAX_CANDIDATES)
         .collect()
 }
+
+/// An opening that passed the planar pre-check: its squared planar distance, and
+/// what the exact check and the candidate need.
+struct Near<'a> {
+    flat: f64,
+    id: &'a IncidentId,
+    at: DateTime<Utc>,
+    there: (f64, f64),
+}
+
+/// A difference of longitudes in -180..=180, the short way round the antimeridian.
+fn wrap_degrees(d: f64) -> f64 {
+    if d > 180.0 {
+        d - 360.0
+    } else if d < -180.0 {
+        d + 360.0
+    } else {
+        d
+    }
+}
+
+/// Metres in a degree of latitude (and of longitude at the equator).
+const METRES_PER_DEGREE: f64 = 111_195.0;
+
+/// How much further than the rule's distance the planar pre-check lets through, so
+/// the flat-earth error never rules out a report the exact distance would keep.
+const FLAT_EARTH_MARGIN: f64 = 0.01;
 
 /// The most candidates an opened incident carries, nearest first.
 pub const MAX_CANDIDATES: usize = 5;

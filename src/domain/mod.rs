@@ -8,6 +8,7 @@ pub mod assignment;
 pub mod case;
 pub mod contact;
 pub mod duplicate;
+pub mod findings;
 pub mod geo;
 pub mod ids;
 pub mod improvement;

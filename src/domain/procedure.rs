@@ -44,6 +44,9 @@ pub struct Centre {
     pub support_types: Vec<String>,
     /// Deadlines for queries and complaints.
     pub case_targets: CaseTargets,
+    /// The thresholds the review's finding rules fire at (`[review]`; defaults apply).
+    #[serde(default)]
+    pub review: super::findings::Thresholds,
 }
 
 impl Centre {
@@ -69,6 +72,10 @@ impl Centre {
         Catalogue {
             name: self.name.clone(),
             types: self.types.iter().map(CatalogueType::from).collect(),
+            root_causes: self.root_causes.clone(),
+            support_areas: self.support_areas.clone(),
+            support_types: self.support_types.clone(),
+            case_targets: self.case_targets.clone(),
         }
     }
 }
@@ -499,6 +506,11 @@ pub struct CaseTargets {
 pub struct Catalogue {
     pub name: String,
     pub types: Vec<CatalogueType>,
+    /// The lists case and support pages choose from, and the case deadlines.
+    pub root_causes: Vec<String>,
+    pub support_areas: Vec<String>,
+    pub support_types: Vec<String>,
+    pub case_targets: CaseTargets,
 }
 
 /// One service in the catalogue: what a client needs to run the call script.
@@ -581,6 +593,9 @@ pub fn validate(centre: &Centre) -> Vec<Problem> {
     check_list("root_causes", &centre.root_causes, &mut p);
     check_list("support_areas", &centre.support_areas, &mut p);
     check_list("support_types", &centre.support_types, &mut p);
+    for (field, message) in centre.review.problems() {
+        p.add(format!("review.{field}"), message);
+    }
     p.0
 }
 
@@ -997,6 +1012,7 @@ mod tests {
                 acknowledge_hours: 24,
                 respond_working_days: 10,
             },
+            review: Default::default(),
         }
     }
 

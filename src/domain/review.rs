@@ -17,6 +17,7 @@ use serde::Serialize;
 
 use super::case::CaseType;
 use super::contact::Contact;
+use super::findings::{self, Finding, Measures, Movement};
 use super::ids::IncidentId;
 use super::incident::Incident;
 use super::procedure::{Centre, TargetSet};
@@ -109,6 +110,10 @@ pub struct Report {
     pub to: DateTime<Utc>,
     pub by: GroupBy,
     pub groups: Vec<GroupKpis>,
+    /// What the rules find in the period (whatever the grouping).
+    pub findings: Vec<Finding>,
+    /// Each improvement action raised by the period's end, and whether its figure moved.
+    pub improvements: Vec<Movement>,
 }
 
 /// Raw samples of one group before the statistics: `(secs, target)` per interval.
@@ -136,6 +141,37 @@ enum Counted {
     Override,
 }
 
+/// Event kinds the review never reads: notes, scripts, messages, deliveries, users,
+/// resource movements, support, checklist ticks. A reader may skip them unparsed.
+pub const SKIPPED_KINDS: &[&str] = &[
+    "incident.noted",
+    "incident.answered",
+    "incident.closed",
+    "incident.status_changed",
+    "contact.closed",
+    "assignment.action_done",
+    "checkin.recorded",
+    "resource.status_changed",
+    "resource.located",
+    "message.broadcast",
+    "message.acknowledged",
+    "notification.sent",
+    "notification.failed",
+    "user.disabled",
+    "user.password_changed",
+    "support.proposed",
+    "support.agreed",
+    "support.noted",
+    "support.reviewed",
+    "target.breached",
+];
+
+/// Whether the review reads events of this kind (folding the others changes nothing
+/// it measures).
+pub fn needs(kind: &str) -> bool {
+    !SKIPPED_KINDS.contains(&kind)
+}
+
 /// A report being built from the log, record by record.
 pub struct Review {
     from: DateTime<Utc>,
@@ -160,7 +196,7 @@ impl Review {
         if rec.at >= self.to {
             return;
         }
-        self.state.apply(rec);
+        self.state.apply_untracked(rec);
         if rec.at < self.from {
             return;
         }
@@ -223,6 +259,21 @@ impl Review {
                 s.upheld_complaints += 1;
             }
         }
+        let measures = g.measures(self.from, self.to);
+        let improvements = self
+            .state
+            .improvements
+            .values()
+            .map(|imp| {
+                findings::movement(imp, (self.from, self.to), |a, b| {
+                    Some(if (a, b) == (self.from, self.to) {
+                        measures.clone()
+                    } else {
+                        g.measures(a, b)
+                    })
+                })
+            })
+            .collect();
         Report {
             from: self.from,
             to: self.to,
@@ -231,6 +282,8 @@ impl Review {
                 .into_iter()
                 .map(|(key, s)| s.into_kpis(key))
                 .collect(),
+            findings: findings::evaluate(&measures, &centre.review),
+            improvements,
         }
     }
 }
@@ -297,6 +350,85 @@ impl Grouper<'_> {
         }
     }
 
+    /// The figures the finding rules read, for the incidents and complaints opened in
+    /// `[from, to)`, measured against the state at the review's end.
+    fn measures(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Measures {
+        let st = self.state;
+        let in_period = |t: DateTime<Utc>| t >= from && t < to;
+        let mut m = Measures::default();
+        for i in st.incidents.values().filter(|i| in_period(i.opened_at)) {
+            if let Some(d) = self.dispatch_secs(i) {
+                m.dispatch.push(d);
+                let op = m.dispatch_by_operator.entry(i.opened_by.to_string());
+                op.or_default().push(d);
+            }
+            if let Some((method, change)) = reassessment(i) {
+                let r = m.triage.entry(method_name(method)).or_default();
+                r.count(change);
+            }
+            self.measure_acknowledgements(i, &mut m);
+        }
+        m.dispatch.sort_unstable();
+        for (id, v) in m.dispatch_by_operator.iter_mut() {
+            v.sort_unstable();
+            if let Some(u) = st.users.get(&crate::domain::ids::UserId(id.clone())) {
+                m.names.insert(id.clone(), u.name.clone());
+            }
+        }
+        for c in st.cases.values() {
+            if c.case_type == CaseType::Complaint && in_period(c.opened_at) {
+                m.complaints += 1;
+                m.upheld_complaints += usize::from(c.outcome.is_some_and(|o| o.is_upheld()));
+            }
+        }
+        m
+    }
+
+    /// Acknowledgements against target, under the escalation policy that watched them.
+    fn measure_acknowledgements(&self, i: &Incident, m: &mut Measures) {
+        let Some(target) = self.targets(i).map(|t| t.acknowledge_secs) else {
+            return;
+        };
+        let Some(policy) = crate::engine::timers::effective_priority(self.centre, i)
+            .and_then(|p| self.centre.escalation_for(&i.incident_type, p))
+        else {
+            return;
+        };
+        for a in i
+            .assignment_ids
+            .iter()
+            .filter_map(|a| self.state.assignments.get(a))
+        {
+            if let Some(ack) = a.acknowledged_at {
+                let e = m
+                    .acknowledge_by_policy
+                    .entry(policy.id.clone())
+                    .or_default();
+                e.0 += usize::from(secs(a.notified_at, ack) <= target as i64);
+                e.1 += 1;
+            }
+        }
+    }
+
+    /// First contact received (or incident opened) → first assignment notified.
+    fn dispatch_secs(&self, i: &Incident) -> Option<i64> {
+        let st = self.state;
+        let first = i
+            .assignment_ids
+            .iter()
+            .filter_map(|a| st.assignments.get(a))
+            .map(|a| a.notified_at)
+            .min()?;
+        let received = i
+            .contact_ids
+            .iter()
+            .filter_map(|c| st.contacts.get(c))
+            .map(|c| c.received_at)
+            .min()
+            .map_or(i.opened_at, |r| r.min(i.opened_at));
+        Some(secs(received, first))
+    }
+
     /// The targets of an incident: its type's, at its final priority.
     fn targets(&self, i: &Incident) -> Option<&TargetSet> {
         let priority = i.priority?;
@@ -326,16 +458,8 @@ impl Grouper<'_> {
             .iter()
             .filter_map(|a| st.assignments.get(a))
             .collect();
-        let received = i
-            .contact_ids
-            .iter()
-            .filter_map(|c| st.contacts.get(c))
-            .map(|c| c.received_at)
-            .min()
-            .map_or(i.opened_at, |r| r.min(i.opened_at));
-        if let Some(first) = assignments.iter().map(|a| a.notified_at).min() {
-            let t = targets.map(|t| t.dispatch_secs);
-            s.dispatch.push((secs(received, first), t));
+        if let Some(d) = self.dispatch_secs(i) {
+            s.dispatch.push((d, targets.map(|t| t.dispatch_secs)));
         }
         for a in &assignments {
             if let Some(ack) = a.acknowledged_at {
@@ -354,25 +478,35 @@ impl Grouper<'_> {
         self.add_reassessment(i, s);
     }
 
-    /// The method that first set a priority owns the incident's reassessment.
     fn add_reassessment(&self, i: &Incident, s: &mut Samples) {
-        let Some((method, first)) = i
-            .assessments
-            .iter()
-            .find_map(|a| a.priority.map(|p| (a.method, p)))
-        else {
-            return;
-        };
-        let Some(last) = i.priority else {
-            return;
-        };
-        let r = s.reassessed.entry(method_name(method)).or_default();
-        r.assessed += 1;
+        if let Some((method, change)) = reassessment(i) {
+            s.reassessed
+                .entry(method_name(method))
+                .or_default()
+                .count(change);
+        }
+    }
+}
+
+/// The method that first set a priority owns the incident's reassessment: that method,
+/// and how the final priority compares with the first (`Less`: more urgent, "up").
+fn reassessment(i: &Incident) -> Option<(TriageMethod, std::cmp::Ordering)> {
+    let (method, first) = i
+        .assessments
+        .iter()
+        .find_map(|a| a.priority.map(|p| (a.method, p)))?;
+    Some((method, i.priority?.cmp(&first)))
+}
+
+impl Reassessed {
+    /// Counts one incident whose final priority compares `change` with its first.
+    fn count(&mut self, change: std::cmp::Ordering) {
+        self.assessed += 1;
         // P1 is the most urgent: a smaller priority is "up".
-        if last < first {
-            r.up += 1;
-        } else if last > first {
-            r.down += 1;
+        match change {
+            std::cmp::Ordering::Less => self.up += 1,
+            std::cmp::Ordering::Greater => self.down += 1,
+            std::cmp::Ordering::Equal => {}
         }
     }
 }

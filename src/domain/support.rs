@@ -81,7 +81,20 @@ impl Plan {
     pub fn involves(&self, user: &UserId) -> bool {
         self.parties().contains(&user)
     }
+
+    /// When an agreed plan's review is missed: the end of its review day (UTC), if it
+    /// is active and not yet reviewed.
+    pub fn review_deadline(&self) -> Option<DateTime<Utc>> {
+        if self.status != PlanStatus::Active {
+            return None;
+        }
+        let next_day = self.review_on.succ_opt()?;
+        Some(next_day.and_hms_opt(0, 0, 0)?.and_utc())
+    }
 }
+
+/// The one deadline a plan runs against, as `target.breached` names it.
+pub const REVIEW_TARGET: &str = "review";
 
 /// Checks a proposal against the centre's taxonomy: at least one area, every area and
 /// the type from the centre's lists, no area twice, and a review date not in the past.

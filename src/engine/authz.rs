@@ -79,6 +79,8 @@ pub fn permits(role: Role, command: &Command) -> bool {
         TimerEscalate { .. }
         | TimerCheckinMissed { .. }
         | TimerTargetBreached { .. }
+        | TimerCaseBreached { .. }
+        | TimerPlanReviewMissed { .. }
         | NotificationRecord { .. } => false,
     }
 }

@@ -294,6 +294,12 @@ pub enum Command {
         incident_id: IncidentId,
         target: String,
     },
+    /// Internal: a case's deadline (`acknowledge`, `respond`) ran out.
+    #[serde(rename = "timer.case_breached")]
+    TimerCaseBreached { case_id: CaseId, target: String },
+    /// Internal: an agreed support plan's review date passed without a review.
+    #[serde(rename = "timer.plan_review_missed")]
+    TimerPlanReviewMissed { plan_id: PlanId },
     /// Internal: the outcome of one delivery attempt on a notification channel, written
     /// after the attempt so the log holds the delivery evidence.
     #[serde(rename = "notification.record")]
@@ -357,6 +363,8 @@ impl Command {
             TimerEscalate { .. } => "timer.escalate",
             TimerCheckinMissed { .. } => "timer.checkin_missed",
             TimerTargetBreached { .. } => "timer.target_breached",
+            TimerCaseBreached { .. } => "timer.case_breached",
+            TimerPlanReviewMissed { .. } => "timer.plan_review_missed",
             NotificationRecord { .. } => "notification.record",
         }
     }
@@ -370,6 +378,8 @@ impl Command {
             TimerEscalate { .. }
                 | TimerCheckinMissed { .. }
                 | TimerTargetBreached { .. }
+                | TimerCaseBreached { .. }
+                | TimerPlanReviewMissed { .. }
                 | NotificationRecord { .. }
         )
     }

@@ -224,12 +224,20 @@ pub enum Event {
         #[serde(with = "crate::time::serde_millis")]
         due_at: DateTime<Utc>,
     },
-    /// A response target ran out before its step was done.
+    /// A deadline ran out before its step was done: an incident's response target
+    /// (`incident_id`, `priority`), a case's (`case_id`: `acknowledge`, `respond`) or a
+    /// support plan's review (`plan_id`: `review`). Exactly one id is present.
     #[serde(rename = "target.breached")]
     TargetBreached {
-        incident_id: IncidentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        incident_id: Option<IncidentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case_id: Option<CaseId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plan_id: Option<PlanId>,
         target: String,
-        priority: Priority,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        priority: Option<Priority>,
         #[serde(with = "crate::time::serde_millis")]
         due_at: DateTime<Utc>,
     },
@@ -279,6 +287,10 @@ impl Event {
             SupportAgreed { plan_id }
             | SupportNoted { plan_id, .. }
             | SupportReviewed { plan_id, .. } => Some(plan_id),
+            TargetBreached {
+                plan_id: Some(plan_id),
+                ..
+            } => Some(plan_id),
             _ => None,
         }
     }

@@ -71,6 +71,12 @@ pub struct State {
     /// The response targets already breached per incident: each fires once.
     #[serde(default)]
     pub breaches: BTreeMap<IncidentId, BTreeSet<String>>,
+    /// The deadlines already breached per case (`acknowledge`, `respond`): each once.
+    #[serde(default)]
+    pub case_breaches: BTreeMap<CaseId, BTreeSet<String>>,
+    /// Support plans whose missed review has been recorded: once each.
+    #[serde(default)]
+    pub plan_breaches: BTreeSet<PlanId>,
     /// Queries and complaints.
     #[serde(default)]
     pub cases: BTreeMap<CaseId, Case>,
@@ -140,7 +146,7 @@ impl State {
         }
         match event {
             IncidentOpened { incident, .. } => Some(incident.id.clone()),
-            TargetBreached { incident_id, .. } => Some(incident_id.clone()),
+            TargetBreached { incident_id, .. } => incident_id.clone(),
             ContactLinked { incident_id, .. }
             | IncidentAnswered { incident_id, .. }
             | IncidentAssessed { incident_id, .. }
@@ -168,6 +174,17 @@ impl State {
             self.timelines.entry(incident_id).or_default().push(rec.seq);
         }
         self.remember_result(rec);
+        self.apply_event(&rec.event, rec.at, &rec.actor);
+    }
+
+    /// Folds one event without remembering its command's result: for readers that
+    /// never decide a command (the review), so retries need no de-duplication table.
+    pub fn apply_untracked(&mut self, rec: &Record) {
+        debug_assert!(rec.seq > self.seq, "events apply in order");
+        self.seq = rec.seq;
+        if let Some(incident_id) = self.incident_of(&rec.event) {
+            self.timelines.entry(incident_id).or_default().push(rec.seq);
+        }
         self.apply_event(&rec.event, rec.at, &rec.actor);
     }
 
@@ -351,13 +368,24 @@ impl State {
             }
             Event::TargetBreached {
                 incident_id,
+                case_id,
+                plan_id,
                 target,
                 ..
             } => {
-                self.breaches
-                    .entry(incident_id.clone())
-                    .or_default()
-                    .insert(target.clone());
+                if let Some(id) = incident_id {
+                    self.breaches
+                        .entry(id.clone())
+                        .or_default()
+                        .insert(target.clone());
+                }
+                if let Some(id) = case_id {
+                    let fired = self.case_breaches.entry(id.clone()).or_default();
+                    fired.insert(target.clone());
+                }
+                if let Some(id) = plan_id {
+                    self.plan_breaches.insert(id.clone());
+                }
             }
             _ => {}
         }

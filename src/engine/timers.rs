@@ -12,8 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use super::command::Command;
 use super::state::State;
 use crate::domain::assignment::{Assignment, AssignmentStatus};
+use crate::domain::case::{self, Case};
 use crate::domain::incident::Incident;
 use crate::domain::procedure::{Centre, EscalationStep};
+use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
 
 /// The response targets a timer watches, in the order they are checked.
@@ -56,7 +58,49 @@ pub fn due(state: &State, centre: &Centre, now: DateTime<Utc>) -> Vec<Command> {
             }
         }
     }
+    for c in state.cases.values() {
+        for target in case::TARGETS {
+            if case_deadline(state, centre, c, target).is_some_and(|at| at <= now) {
+                out.push(Command::TimerCaseBreached {
+                    case_id: c.id.clone(),
+                    target: target.to_string(),
+                });
+            }
+        }
+    }
+    for p in state.plans.values() {
+        if review_deadline(state, p).is_some_and(|at| at <= now) {
+            out.push(Command::TimerPlanReviewMissed {
+                plan_id: p.id.clone(),
+            });
+        }
+    }
     out
+}
+
+/// A case's deadline when it is running and not yet breached.
+pub fn case_deadline(
+    state: &State,
+    centre: &Centre,
+    c: &Case,
+    target: &str,
+) -> Option<DateTime<Utc>> {
+    let fired = state
+        .case_breaches
+        .get(&c.id)
+        .is_some_and(|b| b.contains(target));
+    if fired {
+        return None;
+    }
+    case::deadline(c, &centre.case_targets, target)
+}
+
+/// When an agreed plan's review counts as missed, unless already recorded.
+pub fn review_deadline(state: &State, p: &Plan) -> Option<DateTime<Utc>> {
+    if state.plan_breaches.contains(&p.id) {
+        return None;
+    }
+    p.review_deadline()
 }
 
 /// The priority an incident's clocks run at: its assessed priority, else its type's

@@ -1,5 +1,5 @@
 //! Who may see an event. Desk roles (operator, supervisor, admin) see all but direct
-//! messages between others; a field user sees its own resource's work, the incidents
+//! messages between others, support plans of others and (admins) cases; a field user sees its own resource's work, the incidents
 //! it is assigned to and the messages addressed to it; intake sees nothing.
 
 use super::event::{Event, Record};
@@ -21,6 +21,9 @@ pub struct Visibility {
     pub users: Vec<UserId>,
     /// Every supervisor sees it (support plans: the parties and supervisors only).
     pub supervisors: bool,
+    /// Operators and supervisors see it, admins do not (cases: complaints about how
+    /// colleagues handled an incident are the desk's business, not the system's).
+    pub dispatchers: bool,
 }
 
 /// The person looking.
@@ -48,6 +51,9 @@ impl Visibility {
             return true;
         }
         if self.supervisors && viewer.role == Role::Supervisor {
+            return true;
+        }
+        if self.dispatchers && viewer.role.can_dispatch() {
             return true;
         }
         if viewer.role.sees_everything() {
@@ -92,6 +98,26 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
                 .and_then(|a| state.assignments.get(a))
                 .map(|a| a.resource_id.clone());
             with_resources(resource.into_iter().collect())
+        }
+        // A case's missed deadline: supervisors and whoever is handling it.
+        TargetBreached {
+            case_id: Some(case_id),
+            ..
+        } => Visibility {
+            users: state
+                .cases
+                .get(case_id)
+                .and_then(|c| c.assigned_to.clone())
+                .into_iter()
+                .collect(),
+            supervisors: true,
+            ..Default::default()
+        },
+        CaseOpened { .. } | CaseAssigned { .. } | CaseResponded { .. } | CaseClosed { .. } => {
+            Visibility {
+                dispatchers: true,
+                ..Default::default()
+            }
         }
         _ => match state.incident_of(&rec.event) {
             Some(incident_id) => with_resources(resources_on(state, &incident_id)),
@@ -160,11 +186,8 @@ fn message_audience(state: &State, audience: &Audience, sender: &UserId) -> Visi
         Audience::Incident(incident_id) => with_resources(resources_on(state, incident_id)),
         Audience::Resource(resource_id) => with_resources(vec![resource_id.clone()]),
         Audience::User(user_id) => Visibility {
-            desk: false,
-            everyone: false,
-            resources: vec![],
             users: vec![sender.clone(), user_id.clone()],
-            supervisors: false,
+            ..Default::default()
         },
     }
 }

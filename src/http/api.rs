@@ -168,12 +168,14 @@ fn recommendations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = 
         .and_then(handlers::recommendations)
 }
 
-/// `GET /api/cases/{id}`: the evidence pack.
+/// `GET /api/cases/{id}[?format=html]`: the evidence pack, as JSON or printable HTML.
 fn case(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("api" / "cases" / String)
         .and(warp::get())
         .and(with_app(app.clone()))
         .and(with_session(app))
+        .and(warp::query::<handlers::CaseQuery>())
+        .and(warp::header::optional::<String>("accept"))
         .and_then(handlers::case)
 }
 

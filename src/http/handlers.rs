@@ -2,6 +2,7 @@
 //! async functions of the shared state and the parsed request, returning a response
 //! or an [`ApiError`] rejection.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -193,7 +194,13 @@ pub async fn incident(id: String, app: Arc<App>, session: Session) -> Result<Res
 /// `GET /api/cases/{id}`: the case's evidence pack (the case, each linked incident's
 /// timeline, conformance and messages); operators and supervisors only, `not_found`
 /// otherwise so a case's existence does not leak.
-pub async fn case(id: String, app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+pub async fn case(
+    id: String,
+    app: Arc<App>,
+    session: Session,
+    q: CaseQuery,
+    accept: Option<String>,
+) -> Result<Response, Rejection> {
     let viewer = session.viewer();
     let id = CaseId(id);
     let not_found = || ApiError::not_found(format!("case {id} not found"));
@@ -205,11 +212,48 @@ pub async fn case(id: String, app: Arc<App>, session: Session) -> Result<Respons
         })
         .ok_or_else(not_found)?;
     let events = read_records(app.hub.log.as_ref(), &seqs).await?;
-    let pack = app
+    let (pack, names) = app
         .hub
-        .with_state(|s| view::case_evidence(s, &viewer, &id, &events))
+        .with_state(|s| {
+            let pack = view::case_evidence(s, &viewer, &id, &events)?;
+            let names: BTreeMap<String, String> = s
+                .users
+                .values()
+                .map(|u| (u.id.to_string(), u.name.clone()))
+                .collect();
+            Some((pack, names))
+        })
         .ok_or_else(not_found)?;
-    Ok(json_reply(&pack, StatusCode::OK))
+    if !q.wants_html(accept.as_deref()) {
+        return Ok(json_reply(&pack, StatusCode::OK));
+    }
+    let now = crate::time::rfc3339(app.hub.clock.now());
+    let html = super::evidence::render(&pack, &names, &now);
+    let reply = warp::reply::with_header(html, header::CONTENT_TYPE, "text/html; charset=utf-8");
+    let reply = warp::reply::with_header(
+        reply,
+        header::CONTENT_DISPOSITION,
+        format!("inline; filename=\"case-{id}.html\""),
+    );
+    Ok(reply.into_response())
+}
+
+/// The query of `GET /api/cases/{id}`.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CaseQuery {
+    /// `html` for the printable page; JSON otherwise.
+    pub format: Option<String>,
+}
+
+impl CaseQuery {
+    /// HTML when asked by `?format=html`, or by an `Accept` that prefers it to JSON
+    /// (a browser opening the link); `?format=json` always gets JSON.
+    fn wants_html(&self, accept: Option<&str>) -> bool {
+        match self.format.as_deref() {
+            Some(f) => f.eq_ignore_ascii_case("html"),
+            None => accept.is_some_and(|a| a.contains("text/html")),
+        }
+    }
 }
 
 /// The records at `seqs` (ascending), read in contiguous runs.

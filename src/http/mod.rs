@@ -7,6 +7,7 @@ pub mod api;
 pub mod client;
 pub mod commands;
 pub mod error;
+pub mod evidence;
 pub mod frame;
 pub mod handlers;
 pub mod ops;

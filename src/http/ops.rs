@@ -18,6 +18,7 @@ use crate::engine::Record;
 use crate::hub::metrics::Metrics;
 use crate::hub::tokens::Session;
 use crate::server::App;
+use crate::store::{EventLog, StoreError, StoredEvent};
 
 /// `GET /api/catalogue`: the services the centre offers, with their call scripts and
 /// targets (`{name, types: […]}`).
@@ -63,26 +64,12 @@ pub async fn performance(
     if to <= from {
         return Err(ApiError::bad_request("to must be after from").into());
     }
-    let mut review = Review::new(from, to);
-    let mut after = 0;
-    loop {
-        let page = app
-            .hub
-            .log
-            .read_from(after, REPORT_PAGE)
-            .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "reading the log for a report");
-                ApiError::unavailable("the event log cannot be read now; try again")
-            })?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for stored in &page {
-            let rec = Record::from_stored(stored)
-                .map_err(|e| ApiError::unavailable(format!("unreadable event: {e}")))?;
-            review.push(&rec);
-        }
-    }
+    let review = read_review(app.hub.log.as_ref(), from, to)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "reading the log for a report");
+            ApiError::unavailable(format!("the event log cannot be read now ({e}); try again"))
+        })?;
     let report = review.finish(&app.hub.engine.centre, by);
     if accept.is_some_and(|a| a.contains("text/csv")) {
         let reply = warp::reply::with_header(
@@ -93,6 +80,72 @@ pub async fn performance(
         return Ok(reply.into_response());
     }
     Ok(json_reply(&report_json(&report, &q), StatusCode::OK))
+}
+
+/// Why a review could not read the log.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewReadError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("event {seq} cannot be read: {error}")]
+    Unreadable { seq: u64, error: serde_json::Error },
+}
+
+/// Reads the whole log, page by page, into a [`Review`] of `[from, to)`: the route's
+/// path, shared with `muster bench report`. Events the review has no use for
+/// ([`review::needs`]) are not even parsed, and reading stops at the period's end.
+pub async fn read_review(
+    log: &dyn EventLog,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Review, ReviewReadError> {
+    let mut review = Review::new(from, to);
+    let read = |after| log.read_from_skipping(after, REPORT_PAGE, review::SKIPPED_KINDS);
+    let mut page = read(0).await?;
+    // The next page is read (on the store's thread) while this one is folded.
+    while let Some(last) = page.last().map(|s| s.seq) {
+        let fold = async {
+            for rec in parse_parallel(&page) {
+                let rec = rec?;
+                if rec.at >= to {
+                    return Ok(true);
+                }
+                review.push(&rec);
+            }
+            Ok::<_, ReviewReadError>(false)
+        };
+        let (next, done) = tokio::join!(read(last), fold);
+        if done? {
+            break;
+        }
+        page = next?;
+    }
+    Ok(review)
+}
+
+/// Parses a page of events on every core (parsing is most of a report's work); the
+/// records come back in log order.
+fn parse_parallel(page: &[StoredEvent]) -> Vec<Result<Record, ReviewReadError>> {
+    let parse = |s: &StoredEvent| {
+        Record::from_stored(s).map_err(|error| ReviewReadError::Unreadable { seq: s.seq, error })
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || page.len() < 1_000 {
+        return page.iter().map(parse).collect();
+    }
+    let chunk = page.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = page
+            .chunks(chunk)
+            .map(|c| scope.spawn(move || c.iter().map(parse).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().expect("parsing does not panic"))
+            .collect()
+    })
 }
 
 /// The report as JSON, with the period echoed as the caller gave it (open ends null).

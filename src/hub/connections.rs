@@ -291,9 +291,12 @@ impl Registry {
                 conns.iter().for_each(&mut send);
             }
         }
-        if v.supervisors && !v.desk {
+        if (v.supervisors || v.dispatchers) && !v.desk {
             for c in self.desk.iter() {
-                if c.viewer.role == Role::Supervisor {
+                let role = c.viewer.role;
+                if (v.supervisors && role == Role::Supervisor)
+                    || (v.dispatchers && role.can_dispatch())
+                {
                     send(c.value());
                 }
             }

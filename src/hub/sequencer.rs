@@ -63,20 +63,27 @@ struct Redo {
     command: Command,
 }
 
-/// A decided batch: its records, their stored (chained) form, and the replies to send
-/// once it is durable.
+/// A decided batch: its records, their stored (chained) form once the append task has
+/// made it, and the replies to send once it is durable.
 #[derive(Default)]
 struct Batch {
     records: Vec<Record>,
-    /// Shared with the append task, so the batch is never copied.
     stored: Arc<Vec<StoredEvent>>,
     replies: Vec<Reply>,
     /// Shared logs only: the commands, in the order of `replies`, to re-decide.
     redo: Vec<Redo>,
-    /// Shared logs only: the head hash the batch follows, checked by the append.
+    /// The head hash the batch follows (a shared log's append checks it).
     prev_hash: String,
     /// How many times this batch's commands lost the race to another hub.
     attempts: u32,
+}
+
+/// What the append task hands back: the batch's records, their stored form, and
+/// whether the log took them.
+struct Appended {
+    records: Vec<Record>,
+    stored: Arc<Vec<StoredEvent>>,
+    result: Result<(), StoreError>,
 }
 
 /// What the writer needs, handed over by [`super::Hub::start`].
@@ -84,6 +91,8 @@ pub(super) struct Sequencer {
     pub engine: Engine,
     /// The writer's own state: ahead of the log while batches are being appended.
     pub state: State,
+    /// The hash of the last event in the log (not of the writer's state, which may be
+    /// a batch ahead): the next append chains from it.
     pub head_hash: String,
     pub log: Arc<dyn EventLog>,
     pub clock: Arc<dyn Clock>,
@@ -110,7 +119,7 @@ impl Sequencer {
         mut rx: mpsc::Receiver<Submission>,
         mut foreign: Option<mpsc::Receiver<Vec<StoredEvent>>>,
     ) {
-        let mut inflight: Option<(JoinHandle<Result<(), StoreError>>, Batch)> = None;
+        let mut inflight: Option<(JoinHandle<Appended>, Batch)> = None;
         let mut next = Batch::default();
         let mut open = true;
         while open || inflight.is_some() {
@@ -118,13 +127,22 @@ impl Sequencer {
             tokio::select! {
                 biased;
                 done = async { (&mut inflight.as_mut().expect("guarded").0).await }, if inflight.is_some() => {
-                    let (_, batch) = inflight.take().expect("guarded");
+                    let (_, mut batch) = inflight.take().expect("guarded");
                     match done {
-                        Ok(Ok(())) => self.release(batch).await,
-                        Ok(Err(StoreError::Conflict { .. })) if self.shared => {
+                        Ok(Appended { records, stored, result: Ok(()) }) => {
+                            if let Some(last) = stored.last() {
+                                self.head_hash.clone_from(&last.hash);
+                            }
+                            batch.records = records;
+                            batch.stored = stored;
+                            self.release(batch).await
+                        }
+                        Ok(Appended { result: Err(StoreError::Conflict { .. }), .. }) if self.shared => {
                             self.conflicted(batch, &mut next, &mut rx).await
                         }
-                        Ok(Err(e)) => self.fail(batch, &mut next, &e.to_string(), &mut rx).await,
+                        Ok(Appended { result: Err(e), .. }) => {
+                            self.fail(batch, &mut next, &e.to_string(), &mut rx).await
+                        }
                         Err(e) => self.fail(batch, &mut next, &e.to_string(), &mut rx).await,
                     }
                 }
@@ -147,12 +165,12 @@ impl Sequencer {
                 },
             }
             if inflight.is_none() && !next.replies.is_empty() {
-                let batch = std::mem::take(&mut next);
+                let mut batch = std::mem::take(&mut next);
                 if batch.records.is_empty() {
                     // Nothing to write and nothing before it in flight: answer now.
                     self.release(batch).await;
                 } else {
-                    inflight = Some((self.spawn_append(&batch), batch));
+                    inflight = Some((self.spawn_append(&mut batch), batch));
                 }
             }
         }
@@ -167,16 +185,29 @@ impl Sequencer {
         now
     }
 
-    fn spawn_append(&self, batch: &Batch) -> JoinHandle<Result<(), StoreError>> {
+    /// Appends `batch` in a task of its own, which also serialises and chains its
+    /// events: that work is off the writer's path, so deciding the next batch overlaps
+    /// it. Nothing else is in flight, so the log's head is the hash to chain from.
+    fn spawn_append(&self, batch: &mut Batch) -> JoinHandle<Appended> {
         let log = self.log.clone();
-        let stored = Arc::clone(&batch.stored);
+        let records = std::mem::take(&mut batch.records);
         let metrics = self.metrics.clone();
-        let prev_hash = self.shared.then(|| batch.prev_hash.clone());
+        batch.prev_hash.clone_from(&self.head_hash);
+        let prev_hash = batch.prev_hash.clone();
+        let shared = self.shared;
         tokio::spawn(async move {
+            let mut head = prev_hash.as_str();
+            let mut stored = Vec::with_capacity(records.len());
+            for r in &records {
+                stored.push(r.to_stored(head));
+                head = &stored.last().expect("just pushed").hash;
+            }
             let started = std::time::Instant::now();
-            let result = match prev_hash {
-                Some(prev) => log.append_after(&prev, &stored).await,
-                None => log.append(&stored).await,
+            let stored = Arc::new(stored);
+            let result = if shared {
+                log.append_after(&prev_hash, &stored).await
+            } else {
+                log.append_owned(Arc::clone(&stored)).await
             };
             if result.is_ok() {
                 Metrics::add(&metrics.batches, 1);
@@ -185,16 +216,17 @@ impl Sequencer {
             } else {
                 Metrics::add(&metrics.append_failures, 1);
             }
-            result
+            Appended {
+                records,
+                stored,
+                result,
+            }
         })
     }
 
     /// Decides one command into `batch`, applying its events to the writer's state so
     /// the next command sees them.
     fn decide(&mut self, s: Submission, batch: &mut Batch) {
-        if self.shared && batch.replies.is_empty() {
-            batch.prev_hash.clone_from(&self.head_hash);
-        }
         let now = self.now();
         let result = self.decide_one(&s, now, batch);
         Metrics::add(&self.metrics.commands, 1);
@@ -239,11 +271,6 @@ impl Sequencer {
             if let Some((name, id)) = r.event.created() {
                 outcome.data.entry(name.to_string()).or_insert(id);
             }
-            let stored = r.to_stored(&self.head_hash);
-            self.head_hash.clone_from(&stored.hash);
-            Arc::get_mut(&mut batch.stored)
-                .expect("a batch being decided is not shared yet")
-                .push(stored);
             batch.records.push(r);
         }
         Ok(outcome)

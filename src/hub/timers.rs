@@ -43,6 +43,12 @@ pub fn command_id(command: &Command) -> String {
             incident_id,
             target,
         } => format!("timer:target_breached:{incident_id}:{target}"),
+        Command::TimerCaseBreached { case_id, target } => {
+            format!("timer:target_breached:{case_id}:{target}")
+        }
+        Command::TimerPlanReviewMissed { plan_id } => {
+            format!("timer:target_breached:{plan_id}:review")
+        }
         other => format!("timer:{}", other.kind()),
     }
 }

@@ -139,6 +139,18 @@ async fn read_from_pages_in_order(log: &dyn EventLog, first: &[StoredEvent]) {
         Some(vec![]),
         "{step}: limit 0"
     );
+    let kept = log.read_from_skipping(2, 2, &["case.opened"]).await.ok();
+    assert_eq!(
+        kept.as_deref(),
+        Some(&first[2..4]),
+        "{step}: skipping others"
+    );
+    let none = log.read_from_skipping(0, 2, &["incident.noted"]).await.ok();
+    assert_eq!(
+        none,
+        Some(vec![]),
+        "{step}: skipping every kind reads to the end"
+    );
 }
 
 /// Head is 5: a batch starting at 5 (stale) or 7 (early) must conflict.

@@ -14,6 +14,8 @@ pub mod contract;
 pub mod redis;
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -108,6 +110,12 @@ pub trait EventLog: Send + Sync + 'static {
     /// How durable this store is configured to be.
     async fn durability(&self) -> Result<Durability, StoreError>;
 
+    /// [`append`](Self::append) of a batch the caller gives away: a store that hands
+    /// the batch to another thread can take it as it is instead of copying it.
+    async fn append_owned(&self, batch: Arc<Vec<StoredEvent>>) -> Result<(), StoreError> {
+        self.append(&batch).await
+    }
+
     /// Like [`append`](Self::append), and the head's hash must be `prev_hash` too.
     /// Stores that only one writer uses need not check it (the default).
     async fn append_after(&self, prev_hash: &str, batch: &[StoredEvent]) -> Result<(), StoreError> {
@@ -119,6 +127,34 @@ pub trait EventLog: Send + Sync + 'static {
     /// ([`tail`](Self::tail)) and retry its appends on [`StoreError::Conflict`].
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Like [`read_from`](Self::read_from), leaving out events whose kind is in `skip`
+    /// (the kind is part of the envelope, so the store still never parses a body):
+    /// up to `limit` of the others. Readers that need a few kinds of a long log (the
+    /// review) read much less. The default filters a plain read.
+    async fn read_from_skipping(
+        &self,
+        after: u64,
+        limit: usize,
+        skip: &'static [&'static str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        let mut after = after;
+        loop {
+            let page = self.read_from(after, limit).await?;
+            let Some(end) = page.last().map(|e| e.seq) else {
+                return Ok(page);
+            };
+            let kept: Vec<StoredEvent> = page
+                .into_iter()
+                .filter(|e| !skip.contains(&e.kind.as_str()))
+                .collect();
+            // A page wholly skipped is not the end: read on from its last event.
+            if !kept.is_empty() {
+                return Ok(kept);
+            }
+            after = end;
+        }
     }
 
     /// A follower of the events appended from now on, by this hub or others.

@@ -27,7 +27,7 @@
 //! table's own b-tree.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,6 +39,13 @@ use super::{Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyRepor
 /// How long a statement waits for another connection's lock before failing; long
 /// enough to ride out a checkpoint or a `sqlite3` shell reading the file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+/// The WAL size (pages) at which the writer checkpoints by itself: a backstop should
+/// the checkpointer fall behind, far above what it lets the WAL reach.
+const WRITER_CHECKPOINT_PAGES: u32 = 20_000;
 
 /// How many snapshots [`EventLog::save_snapshot`] keeps; older ones only waste space.
 pub const SNAPSHOTS_KEPT: u32 = 3;
@@ -89,7 +96,9 @@ impl SqliteLog {
         create_parent_dirs(path)?;
         let conn = Connection::open(path).map_err(unavailable)?;
         configure_writable(&conn)?;
-        Ok(Self::from_connection(conn))
+        let log = Self::from_connection(conn);
+        spawn_checkpointer(path, Arc::downgrade(&log.conn))?;
+        Ok(log)
     }
 
     /// Opens an existing log read-only, for tools such as `verify-log` that must not
@@ -128,11 +137,14 @@ pub fn verify_blocking(path: &Path) -> Result<VerifyReport, StoreError> {
 #[async_trait]
 impl EventLog for SqliteLog {
     async fn append(&self, batch: &[StoredEvent]) -> Result<(), StoreError> {
+        self.append_owned(Arc::new(batch.to_vec())).await
+    }
+
+    async fn append_owned(&self, batch: Arc<Vec<StoredEvent>>) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
         }
-        check_dense(batch)?;
-        let batch = batch.to_vec();
+        check_dense(&batch)?;
         self.call(move |conn| append_batch(conn, &batch)).await
     }
 
@@ -142,6 +154,24 @@ impl EventLog for SqliteLog {
         }
         self.call(move |conn| {
             read_raw(conn, after, limit)?
+                .into_iter()
+                .map(RawEvent::into_event)
+                .collect()
+        })
+        .await
+    }
+
+    async fn read_from_skipping(
+        &self,
+        after: u64,
+        limit: usize,
+        skip: &'static [&'static str],
+    ) -> Result<Vec<StoredEvent>, StoreError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.call(move |conn| {
+            read_raw_skipping(conn, after, limit, skip)?
                 .into_iter()
                 .map(RawEvent::into_event)
                 .collect()
@@ -218,7 +248,31 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(unavailable)?;
+    conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+        .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)
+}
+
+/// Checkpoints the WAL from a connection and a thread of its own, so the writer's
+/// commits never stop to do it (with SQLite's automatic checkpoints, every thousandth
+/// page or so, one commit paid for copying the whole WAL: the long tail of append
+/// times). A passive checkpoint never blocks the writer. The thread ends once the log
+/// is dropped.
+fn spawn_checkpointer(path: &Path, alive: Weak<Mutex<Connection>>) -> Result<(), StoreError> {
+    let conn = Connection::open(path).map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            while alive.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "WAL checkpoint failed; the writer's own checkpoints take over");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Unavailable(format!("starting the WAL checkpointer: {e}")))?;
+    Ok(())
 }
 
 fn connect_readonly(path: &Path) -> Result<Connection, StoreError> {
@@ -347,6 +401,31 @@ fn read_raw(conn: &Connection, after: u64, limit: usize) -> Result<Vec<RawEvent>
     let mut st = conn.prepare_cached(SQL_READ_FROM).map_err(unavailable)?;
     let rows = st
         .query_map(params![after, limit], RawEvent::from_row)
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
+}
+
+/// Up to `limit` rows with `seq > after` whose kind is not in `skip`, in order. The
+/// skipped rows' bodies are never copied out of SQLite.
+fn read_raw_skipping(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+    skip: &[&str],
+) -> Result<Vec<RawEvent>, StoreError> {
+    let after = i64::try_from(after).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let marks = vec!["?"; skip.len()].join(",");
+    let sql = format!(
+        "SELECT seq, at, actor, command_id, kind, body, hash FROM events \
+         WHERE seq > ? AND kind NOT IN ({marks}) ORDER BY seq LIMIT ?"
+    );
+    let mut st = conn.prepare_cached(&sql).map_err(unavailable)?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&after];
+    values.extend(skip.iter().map(|k| k as &dyn rusqlite::ToSql));
+    values.push(&limit);
+    let rows = st
+        .query_map(values.as_slice(), RawEvent::from_row)
         .map_err(unavailable)?;
     rows.collect::<Result<_, _>>().map_err(unavailable)
 }

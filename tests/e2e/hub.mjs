@@ -20,9 +20,10 @@ export async function startHub() {
   const bin = join(dir, 'muster');
   // MUSTER_BIN: a binary built elsewhere (e.g. when the target directory is shared).
   copyFileSync(process.env.MUSTER_BIN || join(targetDir, 'debug', 'muster'), bin);
+  // MUSTER_E2E_WEB_DIR: serve web/ from disk, so front-end work needs no rebuild.
   const child = spawn(bin, ['serve'], {
     cwd: ROOT,
-    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: join(dir, 'data'), MUSTER_WEB_DIR: '', RUST_LOG: 'warn' },
+    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: join(dir, 'data'), MUSTER_WEB_DIR: process.env.MUSTER_E2E_WEB_DIR || '', RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

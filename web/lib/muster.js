@@ -9,7 +9,7 @@
 // the first result and appends nothing — so "resend everything unanswered" is both
 // simple and exactly-once.
 
-import { emptyStore, fromSnapshot, applyEvent } from './store.js';
+import { emptyStore, complete, fromSnapshot, applyEvent } from './store.js';
 
 const SESSION_KEY = 'muster.session';
 
@@ -68,6 +68,20 @@ export async function api(path) {
   return body;
 }
 
+/**
+ * Authenticated GET that answers the raw Response (CSV, HTML), for downloads. Throws
+ * an Error with `status` when the hub refuses, carrying the hub's message when it has one.
+ */
+export async function apiRaw(path, accept) {
+  const s = currentSession();
+  const res = await fetch(path, { headers: { authorization: `Bearer ${s?.token}`, accept } });
+  if (res.ok) return res;
+  const body = await res.json().catch(() => ({}));
+  const err = new Error(body.error?.message || `${path}: ${res.status}`);
+  err.status = res.status;
+  throw err;
+}
+
 /** A unique command id; randomUUID needs a secure context, so fall back on plain http. */
 export function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -97,7 +111,7 @@ export class Client {
     this.outbox = load(this.keys.outbox, []);
     const saved = load(this.keys.saved, null);
     // The store and its seq are saved together, so resuming from that seq is exact.
-    this.store = saved?.store || emptyStore();
+    this.store = saved?.store ? complete(saved.store) : emptyStore();
     this.seq = saved?.seq ?? null;
     this.state = 'connecting';
     this.resumed = null;

@@ -2,13 +2,18 @@
 // kept current by applying events in seq order. Pure data in, data out, so the same
 // code serves all three apps and the store can be saved to localStorage as JSON.
 
-const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users'];
+const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements'];
 
 /** An empty store. */
 export function emptyStore() {
   const s = {};
   for (const c of COLLECTIONS) s[c] = {};
   return s;
+}
+
+/** A saved store with every collection present (one saved by an older app may lack some). */
+export function complete(saved) {
+  return { ...emptyStore(), ...saved };
 }
 
 /** A store from a snapshot (`GET /api/state` shape: arrays of objects with ids). */
@@ -95,6 +100,24 @@ export function applyEvent(s, frame) {
     }
     case 'user.created': s.users[e.user.id] = e.user; break;
     case 'user.disabled': patch(s.users[e.user_id], { disabled: true }); break;
+    case 'case.opened': s.cases[e.case.id] = e.case; break;
+    case 'case.assigned': patch(s.cases[e.case_id], { status: 'assigned', assigned_to: e.user_id }); break;
+    case 'case.responded': patch(s.cases[e.case_id], { status: 'responded', response: e.response, responded_at: at }); break;
+    case 'case.closed': patch(s.cases[e.case_id], { status: 'closed', outcome: e.outcome, root_cause: e.root_cause, closed_at: at }); break;
+    case 'support.proposed': s.plans[e.plan.id] = e.plan; break;
+    case 'support.agreed': patch(s.plans[e.plan_id], { status: 'active', agreed_by: frame.actor, agreed_at: at }); break;
+    case 'support.noted': {
+      const p = s.plans[e.plan_id];
+      if (p) p.notes = [...(p.notes || []), { text: e.text, by: frame.actor, at }];
+      break;
+    }
+    case 'support.reviewed': patch(s.plans[e.plan_id], { status: 'reviewed', review_outcome: e.outcome, reviewed_by: frame.actor, reviewed_at: at }); break;
+    case 'improvement.raised': s.improvements[e.improvement.id] = e.improvement; break;
+    case 'improvement.updated': {
+      const i = s.improvements[e.improvement_id];
+      if (i) Object.assign(i, { status: e.status, history: [...(i.history || []), { status: e.status, note: e.note, by: frame.actor, at }] });
+      break;
+    }
     default: break;
   }
   if (INCIDENT_STATUS_ON[e.kind]) patch(inc, { status: INCIDENT_STATUS_ON[e.kind], [`${INCIDENT_STATUS_ON[e.kind]}_at`]: at });

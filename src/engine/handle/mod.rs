@@ -78,6 +78,8 @@ impl Cx<'_> {
             TimerEscalate { .. }
             | TimerCheckinMissed { .. }
             | TimerTargetBreached { .. }
+            | TimerCaseBreached { .. }
+            | TimerPlanReviewMissed { .. }
             | NotificationRecord { .. } => self.on_timer(command),
         }
     }

@@ -3,9 +3,10 @@
 //! a second hub) is refused with `conflict` and records nothing.
 
 use super::Cx;
-use crate::domain::ids::{AssignmentId, IncidentId};
+use crate::domain::ids::{AssignmentId, CaseId, IncidentId, PlanId};
 use crate::domain::procedure::EscalationAction;
 use crate::domain::recommend;
+use crate::domain::{case, support};
 use crate::engine::command::Command;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
@@ -37,6 +38,8 @@ impl Cx<'_> {
                 incident_id,
                 target,
             } => self.breach(incident_id, target),
+            Command::TimerCaseBreached { case_id, target } => self.case_breach(case_id, target),
+            Command::TimerPlanReviewMissed { plan_id } => self.review_missed(plan_id),
             Command::NotificationRecord {
                 assignment_id,
                 channel,
@@ -134,9 +137,57 @@ impl Cx<'_> {
             return Err(not_due("target", incident_id.as_str()));
         }
         self.emit(Event::TargetBreached {
-            incident_id: incident_id.clone(),
+            incident_id: Some(incident_id.clone()),
+            case_id: None,
+            plan_id: None,
             target: target.to_string(),
-            priority,
+            priority: Some(priority),
+            due_at,
+        });
+        Ok(())
+    }
+
+    /// A case's deadline, when it is still running and has run out.
+    fn case_breach(&mut self, case_id: &CaseId, target: &str) -> Result<(), Error> {
+        let c = self.case(case_id)?;
+        if !case::TARGETS.contains(&target) {
+            return Err(Error::validation(
+                "target",
+                format!("unknown target; known: {}", case::TARGETS.join(", ")),
+            ));
+        }
+        let Some(due_at) = timers::case_deadline(self.state, self.centre, c, target) else {
+            return Err(not_due("target", case_id.as_str()));
+        };
+        if due_at > self.now {
+            return Err(not_due("target", case_id.as_str()));
+        }
+        self.emit(Event::TargetBreached {
+            incident_id: None,
+            case_id: Some(case_id.clone()),
+            plan_id: None,
+            target: target.to_string(),
+            priority: None,
+            due_at,
+        });
+        Ok(())
+    }
+
+    /// An agreed plan's review date has passed without a review.
+    fn review_missed(&mut self, plan_id: &PlanId) -> Result<(), Error> {
+        let p = self.plan(plan_id)?;
+        let Some(due_at) = timers::review_deadline(self.state, p) else {
+            return Err(not_due("review", plan_id.as_str()));
+        };
+        if due_at > self.now {
+            return Err(not_due("review", plan_id.as_str()));
+        }
+        self.emit(Event::TargetBreached {
+            incident_id: None,
+            case_id: None,
+            plan_id: Some(plan_id.clone()),
+            target: support::REVIEW_TARGET.to_string(),
+            priority: None,
             due_at,
         });
         Ok(())
