@@ -58,15 +58,20 @@ pub async fn run(target: &Target, p: &Params) -> Result<Restart, LoadError> {
     let started = Instant::now();
     let hub = Hub(spawn_hub(&exe, &dir, target)?);
     let deadline = started + Duration::from_secs(60);
-    while !ready(target).await {
+    let head = loop {
+        if let Some(seq) = ready(target).await {
+            break seq;
+        }
         if Instant::now() > deadline {
             return Err(LoadError::Setup("the hub was not ready within 60 s".into()));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    };
     out.ready_secs = started.elapsed().as_secs_f64();
     let token = target.token("supervisor").await?;
-    let (_ws, welcome) = net::connect(target.addr, &token, None, false).await?;
+    // Resume from the head: a fresh welcome would carry the whole view (tens of MB
+    // for a year's log), which measures the snapshot, not the restart.
+    let (_ws, welcome) = net::connect(target.addr, &token, Some(head), false).await?;
     out.serving_secs = started.elapsed().as_secs_f64();
     out.welcome_seq = welcome.seq;
     out.rss_kib = super::proc_usage(hub.0.id()).map_or(0, |u| u.rss_kib);
@@ -100,21 +105,20 @@ fn spawn_hub(exe: &Path, dir: &PathBuf, target: &Target) -> Result<Child, LoadEr
         .map_err(|e| LoadError::Setup(format!("starting muster serve: {e}")))
 }
 
-/// `GET /readyz` answers 200.
-async fn ready(target: &Target) -> bool {
-    let Ok(mut s) = tokio::net::TcpStream::connect(target.addr).await else {
-        return false;
-    };
+/// `GET /readyz` answers 200: the seq it reports.
+async fn ready(target: &Target) -> Option<u64> {
+    let mut s = tokio::net::TcpStream::connect(target.addr).await.ok()?;
     let req = format!(
         "GET /readyz HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
         target.addr
     );
-    if s.write_all(req.as_bytes()).await.is_err() {
-        return false;
-    }
+    s.write_all(req.as_bytes()).await.ok()?;
     let mut resp = String::new();
     let _ = s.read_to_string(&mut resp).await;
-    resp.starts_with("HTTP/1.1 200")
+    if !resp.starts_with("HTTP/1.1 200") {
+        return None;
+    }
+    super::clock::seq_of(&resp)
 }
 
 /// Figures and checks for a restart.
