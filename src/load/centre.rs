@@ -178,7 +178,7 @@ async fn open(addr: SocketAddr, token: &str, shared: &Arc<Shared>) -> Result<Des
                 }
             }
             // Flush now and then so a quiet socket's samples are not lost at the end.
-            if !pending.is_empty() && s.events.load(Ordering::Relaxed) % 512 == 0 {
+            if !pending.is_empty() && s.events.load(Ordering::Relaxed).is_multiple_of(512) {
                 s.delivery.record_all(&pending);
                 pending.clear();
             }

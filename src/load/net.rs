@@ -46,7 +46,7 @@ pub fn raise_nofile() -> u64 {
             }
         }
     }
-    lim.rlim_cur as u64
+    lim.rlim_cur
 }
 
 /// Fails early, saying which limit stops the run, when `n` sockets (plus a margin
