@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -65,4 +66,39 @@ export function apiFor(url) {
     command: (token, command) => call('POST', '/api/commands', token, { id: `e2e-${Math.random().toString(36).slice(2)}`, command }),
     intake: (body) => call('POST', '/api/intake/contacts', 'demo-intake-key', body),
   };
+}
+
+/**
+ * Headless Chromium for the hub at `url`: `open(name, options)` makes a page in a fresh
+ * context that records console and page errors; `takeErrors()` hands them over (each
+ * test fails on any).
+ */
+export async function launchBrowser(url) {
+  const browser = await chromium.launch({
+    executablePath: process.env.MUSTER_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const errors = [];
+  return {
+    async open(name, options) {
+      const context = await browser.newContext({ ...options, baseURL: url });
+      const page = await context.newPage();
+      page.on('console', (m) => { if (m.type() === 'error') errors.push(`${name}: ${m.text()}`); });
+      page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
+      return { context, page };
+    },
+    takeErrors: () => errors.splice(0),
+    close: () => browser.close(),
+  };
+}
+
+/** Logs `username` in with the demo password and waits until `app` is live. */
+export async function logIn(page, username, app) {
+  await page.goto(`/?next=${encodeURIComponent(app)}`);
+  await page.getByLabel('Username').fill(username);
+  await page.getByLabel('Password').fill('muster-demo');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL(`**${app}`);
+  await page.waitForSelector('#conn[data-state="live"]');
 }

@@ -7,57 +7,36 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { startHub, apiFor, ROOT } from './hub.mjs';
+import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
 import { seedReview } from './seed.mjs';
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 
 let hub;
-let browser;
+let ui; // the browser
 let api;
-let errors = [];
 let seeded; // what the seed made: {incidents, byOperator, caseId, …}
 
 before(async () => {
   hub = await startHub();
   api = apiFor(hub.url);
-  browser = await chromium.launch({
-    executablePath: process.env.MUSTER_CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  ui = await launchBrowser(hub.url);
   mkdirSync(SHOTS, { recursive: true });
   seeded = await seedReview(api);
 });
 
 after(async () => {
-  await browser?.close();
+  await ui?.close();
   await hub?.stop();
 });
 
 afterEach(() => {
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen, [], 'no console errors');
+  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
 });
 
-async function open(name, options = DESKTOP) {
-  const context = await browser.newContext({ ...options, baseURL: hub.url });
-  const page = await context.newPage();
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(`${name}: ${m.text()}`); });
-  page.on('pageerror', (e) => errors.push(`${name}: ${e.message}`));
-  return { context, page };
-}
-
-async function logIn(page, username, app) {
-  await page.goto(`/?next=${encodeURIComponent(app)}`);
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill('muster-demo');
-  await page.getByRole('button', { name: 'Log in' }).click();
-  await page.waitForURL(`**${app}`);
-  await page.waitForSelector('#conn[data-state="live"]');
+function open(name, options = DESKTOP) {
+  return ui.open(name, options);
 }
 
 // ----- the tests ---------------------------------------------------------------------------
