@@ -212,12 +212,7 @@ pub async fn stress(
 pub fn operator(hub: &Hub) -> Result<Actor, BenchError> {
     hub.with_state(|s| {
         let id = s.usernames.get("operator")?;
-        let u = s.users.get(id)?;
-        Some(Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            resource_id: None,
-        })
+        s.users.get(id).map(Actor::of)
     })
     .ok_or(BenchError::MissingUser("operator"))
 }

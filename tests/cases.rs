@@ -871,14 +871,7 @@ mod deadlines {
     }
 
     fn actor(hub: &Hub, username: &str) -> Actor {
-        hub.with_state(|s| {
-            let u = &s.users[&s.usernames[username]];
-            Actor {
-                user_id: u.id.clone(),
-                role: u.role,
-                resource_id: u.resource_id.clone(),
-            }
-        })
+        hub.with_state(|s| Actor::of(&s.users[&s.usernames[username]]))
     }
 
     fn viewer(a: &Actor) -> Viewer {

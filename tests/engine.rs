@@ -2095,12 +2095,7 @@ mod replay {
 
     /// The actor of a user id in the state.
     fn actor_of(state: &State, id: &UserId) -> Actor {
-        let u = &state.users[id];
-        Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            resource_id: u.resource_id.clone(),
-        }
+        Actor::of(&state.users[id])
     }
 
     fn by_username(state: &State, name: &str) -> Actor {

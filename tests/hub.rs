@@ -56,14 +56,7 @@ async fn start(path: &Path, options: HubOptions) -> Hub {
 }
 
 fn actor(hub: &Hub, username: &str) -> Actor {
-    hub.with_state(|s| {
-        let u = &s.users[&s.usernames[username]];
-        Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            resource_id: u.resource_id.clone(),
-        }
-    })
+    hub.with_state(|s| Actor::of(&s.users[&s.usernames[username]]))
 }
 
 /// A desk cycle (receive, open, note, close the contact) with ids `<prefix>-1..4`.

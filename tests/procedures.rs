@@ -536,12 +536,7 @@ fn broadcast_acknowledgements_are_tracked_per_recipient_for_every_audience() {
         let recipients = w.state.messages[&msg].recipients.clone();
         assert!(!recipients.is_empty(), "{audience:?}");
         for (n, user) in recipients.iter().enumerate() {
-            let u = &w.state.users[user];
-            let actor = Actor {
-                user_id: u.id.clone(),
-                role: u.role,
-                resource_id: u.resource_id.clone(),
-            };
+            let actor = Actor::of(&w.state.users[user]);
             w.ok(&actor, message_ack(&msg));
             assert_eq!(w.state.messages[&msg].acks.len(), n + 1, "{audience:?}");
             assert_eq!(w.err(&actor, message_ack(&msg)).code(), "conflict");
@@ -587,14 +582,7 @@ async fn hub_at(path: &Path, clock: &ManualClock) -> Hub {
 }
 
 fn hub_actor(hub: &Hub, username: &str) -> Actor {
-    hub.with_state(|s| {
-        let u = &s.users[&s.usernames[username]];
-        Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            resource_id: u.resource_id.clone(),
-        }
-    })
+    hub.with_state(|s| Actor::of(&s.users[&s.usernames[username]]))
 }
 
 async fn send(

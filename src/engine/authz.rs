@@ -17,6 +17,15 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A user acting as themselves (with the resource they carry, if any).
+    pub fn of(user: &crate::domain::user::User) -> Actor {
+        Actor {
+            user_id: user.id.clone(),
+            role: user.role,
+            resource_id: user.resource_id.clone(),
+        }
+    }
+
     /// The hub itself: timers and start-up seeding.
     pub fn system() -> Actor {
         Actor {

@@ -169,12 +169,7 @@ impl World {
     }
 
     pub fn actor(&self, username: &str) -> Actor {
-        let u = &self.state.users[&self.user_id(username)];
-        Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            resource_id: u.resource_id.clone(),
-        }
+        Actor::of(&self.state.users[&self.user_id(username)])
     }
 
     pub fn viewer(&self, username: &str) -> Viewer {

@@ -185,12 +185,7 @@ impl World {
     /// The actor for a (demo) username, as the hub would build it from a session.
     #[track_caller]
     pub fn actor(&self, username: &str) -> Actor {
-        let u = &self.state.users[&self.user_id(username)];
-        Actor {
-            user_id: u.id.clone(),
-            role: u.role,
-            resource_id: u.resource_id.clone(),
-        }
+        Actor::of(&self.state.users[&self.user_id(username)])
     }
 
     /// The viewer for a username.
