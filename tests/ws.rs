@@ -564,3 +564,45 @@ async fn a_configured_intake_key_is_accepted_by_its_hash_alone() {
     .await;
     assert_eq!(status, 401);
 }
+
+/// `POST /api/login` from a chosen loopback source address; the status.
+async fn log_in_from(addr: std::net::SocketAddr, source: [u8; 4], username: &str) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket
+        .bind((std::net::Ipv4Addr::from(source), 0).into())
+        .unwrap();
+    let mut s = socket.connect(addr).await.unwrap();
+    let body = json!({"username": username, "password": "not-the-password"}).to_string();
+    let req = format!(
+        "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).await.unwrap();
+    resp.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The hub serves HTTP from its own accept loop, so warp never learns the peer by
+/// itself: without the address handed over, every client would share one log-in
+/// bucket and a shift logging in at once would be refused.
+#[tokio::test]
+async fn log_in_attempts_are_throttled_per_client_address() {
+    let s = TestServer::start_with(
+        |l| l.settings.auth.login_attempts_per_minute = 1,
+        std::sync::Arc::new(muster::time::SystemClock),
+    )
+    .await;
+    let addr = s.running.addr;
+    // Ten attempts a minute per address (ten times an account's), each on its own
+    // account so only the address bucket can run out.
+    for i in 0..10 {
+        assert_eq!(
+            log_in_from(addr, [127, 0, 0, 1], &format!("nobody{i}")).await,
+            401
+        );
+    }
+    assert_eq!(log_in_from(addr, [127, 0, 0, 1], "nobody-more").await, 429);
+    assert_eq!(log_in_from(addr, [127, 0, 0, 2], "nobody-else").await, 401);
+}

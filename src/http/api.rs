@@ -4,7 +4,6 @@
 //! and [`super::ops`]; every refusal becomes JSON in [`super::error::recover`].
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -115,8 +114,8 @@ fn json_body<T: DeserializeOwned + Send + 'static>(
 
 /// The client's IP address, `unknown` when the transport does not say.
 fn client_address() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::addr::remote().map(|addr: Option<SocketAddr>| {
-        addr.map_or_else(|| "unknown".to_string(), |a| a.ip().to_string())
+    warp::ext::optional::<super::Peer>().map(|peer: Option<super::Peer>| {
+        peer.map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string())
     })
 }
 

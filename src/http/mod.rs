@@ -101,11 +101,13 @@ async fn connection<S>(
     let mut shutdown = app.shutdown.clone();
     // A socket upgraded from this connection keeps holding its place under the cap.
     let permit = Arc::new(permit);
-    let service = service_fn(move |req: http::Request<Incoming>| {
+    let service = service_fn(move |mut req: http::Request<Incoming>| {
         let mut routes = routes.clone();
         let app = app.clone();
         let tracker = tracker.clone();
         let permit = permit.clone();
+        // warp learns the peer only from its own server, which we do not use.
+        req.extensions_mut().insert(Peer(peer));
         async move {
             if req.uri().path() == "/ws" {
                 Ok::<_, Infallible>(ws::upgrade(req, app, peer, &tracker, permit))
@@ -126,6 +128,10 @@ async fn connection<S>(
         }
     }
 }
+
+/// The TCP peer of the connection a request came on.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub SocketAddr);
 
 /// Resolves once shutdown has been asked for.
 pub async fn stopping(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
