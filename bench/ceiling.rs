@@ -66,7 +66,7 @@ async fn serve(stream: TcpStream, events: broadcast::Sender<Message>, seq: Arc<A
     }
     let config = WebSocketConfig::default()
         .read_buffer_size(1024)
-        .write_buffer_size(0)
+        .write_buffer_size(8 * 1024)
         .max_write_buffer_size(65536 * 4)
         .max_message_size(Some(65536))
         .max_frame_size(Some(65536));
@@ -90,7 +90,17 @@ async fn serve(stream: TcpStream, events: broadcast::Sender<Message>, seq: Arc<A
         loop {
             match rx.recv().await {
                 Ok(m) => {
-                    if sink.send(m).await.is_err() {
+                    // What else is waiting goes out in the same write, as the hub does.
+                    if sink.feed(m).await.is_err() {
+                        return;
+                    }
+                    for _ in 1..64 {
+                        let Ok(m) = rx.try_recv() else { break };
+                        if sink.feed(m).await.is_err() {
+                            return;
+                        }
+                    }
+                    if sink.flush().await.is_err() {
                         return;
                     }
                 }

@@ -19,12 +19,16 @@ use crate::server::App;
 /// Read buffer per socket: enough for the usual small frame; larger ones grow it.
 const READ_BUFFER: usize = 1024;
 
+/// Bytes of frames a socket gathers before writing them through: the writer flushes
+/// after each batch anyway, so this bounds the buffer a busy socket keeps, not latency.
+pub const WRITE_BUFFER: usize = 8 * 1024;
+
 /// The WebSocket limits every socket gets.
 pub fn config(max_frame_bytes: usize) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
-        .max_write_buffer_size(max_frame_bytes.max(READ_BUFFER) * 4)
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(max_frame_bytes.max(WRITE_BUFFER) * 4)
         .max_message_size(Some(max_frame_bytes))
         .max_frame_size(Some(max_frame_bytes))
 }
