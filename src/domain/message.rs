@@ -92,6 +92,19 @@ pub struct Message {
     pub acks: BTreeMap<UserId, DateTime<Utc>>,
 }
 
+impl super::Finish for Message {
+    /// A message is finished once sent, or, when it asks for acknowledgement, once
+    /// every recipient has acknowledged it: until then someone still has to act on it.
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        if !self.requires_ack {
+            return Some(self.sent_at);
+        }
+        self.recipients.iter().try_fold(self.sent_at, |last, u| {
+            self.acks.get(u).map(|at| last.max(*at))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
