@@ -84,9 +84,12 @@ fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
 }
 
 /// The incidents, contacts and assignments a desk snapshot holds, kept consistent:
-/// each one the window keeps, plus the incident of every kept contact, assignment and
-/// case (an open assignment on a long-closed incident still shows its incident), plus
-/// every contact and assignment of a kept incident (the incident page lists them).
+/// - incidents the window keeps, plus the incident of every kept assignment and case
+///   (an open assignment on a long-closed incident still shows its incident);
+/// - every assignment the window keeps, and every assignment of a kept incident (the
+///   incident page lists them);
+/// - a contact linked to an incident goes with its incident, since contacts that opened
+///   an incident are seldom closed; an unlinked one by its own finish time.
 struct DeskWork<'a> {
     incidents: Vec<&'a Incident>,
     contacts: Vec<&'a Contact>,
@@ -95,7 +98,6 @@ struct DeskWork<'a> {
 
 impl<'a> DeskWork<'a> {
     fn of(state: &'a State, window: Window, cases: &[&'a Case]) -> DeskWork<'a> {
-        let contacts = state.contacts.values().filter(|c| window.keeps(*c));
         let assignments = state.assignments.values().filter(|a| window.keeps(*a));
         let mut incident_ids: BTreeSet<&IncidentId> = state
             .incidents
@@ -103,17 +105,24 @@ impl<'a> DeskWork<'a> {
             .filter(|i| window.keeps(*i))
             .map(|i| &i.id)
             .collect();
-        incident_ids.extend(contacts.clone().filter_map(|c| c.incident_id.as_ref()));
         incident_ids.extend(assignments.clone().map(|a| &a.incident_id));
         incident_ids.extend(cases.iter().flat_map(|c| &c.incident_ids));
         let incidents: Vec<&Incident> = incident_ids
-            .into_iter()
-            .filter_map(|id| state.incidents.get(id))
+            .iter()
+            .filter_map(|id| state.incidents.get(*id))
             .collect();
-        let mut contact_ids: BTreeSet<&ContactId> = contacts.map(|c| &c.id).collect();
-        contact_ids.extend(incidents.iter().flat_map(|i| &i.contact_ids));
         let mut assignment_ids: BTreeSet<&AssignmentId> = assignments.map(|a| &a.id).collect();
         assignment_ids.extend(incidents.iter().flat_map(|i| &i.assignment_ids));
+        let mut contact_ids: BTreeSet<&ContactId> = state
+            .contacts
+            .values()
+            .filter(|c| match &c.incident_id {
+                Some(i) => incident_ids.contains(i),
+                None => window.keeps(*c),
+            })
+            .map(|c| &c.id)
+            .collect();
+        contact_ids.extend(incidents.iter().flat_map(|i| &i.contact_ids));
         DeskWork {
             incidents,
             contacts: contact_ids
@@ -356,6 +365,7 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
+    use crate::domain::contact::{Caller, Channel, ContactReason};
     use crate::domain::geo::Location;
     use crate::domain::incident::IncidentStatus;
     use crate::engine::Command;
@@ -401,6 +411,25 @@ mod tests {
         let mut w = World::with_dispatched_incident();
         let old = w.incident.clone();
         let op = w.actor("operator");
+        // A contact about it, linked and (as at a real desk) never closed.
+        let recs = w.ok(
+            &op,
+            Command::ContactReceive {
+                channel: Channel::Phone,
+                caller: Caller::default(),
+                location: None,
+                summary: "Second caller".into(),
+                reason: ContactReason::Report,
+            },
+        );
+        let contact_id = ContactId(created(&recs, "contact_id"));
+        w.ok(
+            &op,
+            Command::ContactLink {
+                contact_id,
+                incident_id: old.clone(),
+            },
+        );
         w.ok(
             &op,
             Command::IncidentCancel {
@@ -422,6 +451,7 @@ mod tests {
         let desk = state_for(&w.state, &w.viewer("supervisor"), since);
         assert_eq!(ids(&desk, "incidents"), vec![new.0.clone()]);
         assert_eq!(ids(&desk, "assignments"), Vec::<String>::new());
+        assert_eq!(ids(&desk, "contacts"), Vec::<String>::new());
         assert_eq!(ids(&desk, "messages"), Vec::<String>::new());
         assert_eq!(desk["resources"].as_array().unwrap().len(), 2);
         assert_eq!(desk["users"].as_array().unwrap().len(), 5);
@@ -435,6 +465,7 @@ mod tests {
         both.sort();
         assert_eq!(ids(&desk, "incidents"), both);
         assert_eq!(ids(&desk, "assignments"), vec![w.assignment.0.clone()]);
+        assert_eq!(ids(&desk, "contacts").len(), 1);
         assert_eq!(ids(&desk, "messages").len(), 1);
         let field = state_for(&w.state, &w.viewer("field1"), cancelled);
         assert_eq!(ids(&field, "incidents"), vec![old.0]);
