@@ -178,6 +178,9 @@ pub struct LimitSettings {
     /// How far back a reconnecting client may resume from memory before it gets a
     /// snapshot instead.
     pub resume_window_secs: u64,
+    /// Snapshots (welcome, `GET /api/state`) hold open items and those finished in the
+    /// last this many hours; older ones are fetched one at a time.
+    pub snapshot_closed_hours: u64,
     /// Open WebSockets in total, so a flood cannot exhaust file descriptors.
     pub max_connections: usize,
 }
@@ -193,6 +196,7 @@ impl Default for LimitSettings {
             ping_interval_secs: 25,
             idle_timeout_secs: 60,
             resume_window_secs: 600,
+            snapshot_closed_hours: 72,
             max_connections: 20_000,
         }
     }
@@ -411,6 +415,7 @@ impl Settings {
     /// | `MUSTER_MAX_CONNECTIONS` | `limits.max_connections` |
     /// | `MUSTER_COMMANDS_PER_SECOND` | `limits.commands_per_second` |
     /// | `MUSTER_RESUME_WINDOW_SECS` | `limits.resume_window_secs` |
+    /// | `MUSTER_SNAPSHOT_CLOSED_HOURS` | `limits.snapshot_closed_hours` |
     /// | `MUSTER_TOKEN_TTL_SECS` | `auth.token_ttl_secs` |
     /// | `MUSTER_INTAKE_KEY_HASHES` | `auth.intake_key_hashes` (comma-separated) |
     /// | `MUSTER_CENTRE` | `centre.procedures` |
@@ -456,6 +461,9 @@ impl Settings {
                 self.limits.commands_per_second = parse_positive(value)?
             }
             "MUSTER_RESUME_WINDOW_SECS" => self.limits.resume_window_secs = parse_positive(value)?,
+            "MUSTER_SNAPSHOT_CLOSED_HOURS" => {
+                self.limits.snapshot_closed_hours = parse_snapshot_hours(value)?
+            }
             "MUSTER_TOKEN_TTL_SECS" => self.auth.token_ttl_secs = parse_positive(value)?,
             "MUSTER_INTAKE_KEY_HASHES" => {
                 self.auth.intake_key_hashes = value
@@ -512,6 +520,9 @@ impl Settings {
                 "must be at least 1024".to_string(),
             );
         }
+        if self.limits.snapshot_closed_hours > MAX_SNAPSHOT_CLOSED_HOURS {
+            add("limits.snapshot_closed_hours", too_many_snapshot_hours());
+        }
         if self.limits.ping_interval_secs >= self.limits.idle_timeout_secs {
             let message =
                 "must be shorter than limits.idle_timeout_secs, or idle clients are cut off";
@@ -521,7 +532,7 @@ impl Settings {
     }
 
     /// Every numeric setting where 0 would disable the hub rather than mean "none".
-    fn positive_numbers(&self) -> [(&'static str, u64); 11] {
+    fn positive_numbers(&self) -> [(&'static str, u64); 12] {
         let l = &self.limits;
         let widen = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         [
@@ -539,6 +550,7 @@ impl Settings {
             ("limits.ping_interval_secs", l.ping_interval_secs),
             ("limits.idle_timeout_secs", l.idle_timeout_secs),
             ("limits.resume_window_secs", l.resume_window_secs),
+            ("limits.snapshot_closed_hours", l.snapshot_closed_hours),
             ("limits.max_connections", widen(l.max_connections)),
             ("auth.token_ttl_secs", self.auth.token_ttl_secs),
             (
@@ -554,6 +566,22 @@ where
     T::Err: fmt::Display,
 {
     value.trim().parse().map_err(|e: T::Err| e.to_string())
+}
+
+/// The longest snapshot window: ten years. Beyond it the window is "everything", which
+/// is the unbounded snapshot the setting exists to prevent (and overflows the clock).
+const MAX_SNAPSHOT_CLOSED_HOURS: u64 = 24 * 366 * 10;
+
+fn too_many_snapshot_hours() -> String {
+    format!("must be at most {MAX_SNAPSHOT_CLOSED_HOURS} (ten years); 72 keeps three days")
+}
+
+fn parse_snapshot_hours(value: &str) -> Result<u64, String> {
+    let hours: u64 = parse_positive(value)?;
+    if hours > MAX_SNAPSHOT_CLOSED_HOURS {
+        return Err(too_many_snapshot_hours());
+    }
+    Ok(hours)
 }
 
 /// A count or duration where 0 is never meant.

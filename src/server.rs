@@ -56,6 +56,9 @@ pub fn hub_options(loaded: &Loaded) -> HubOptions {
     HubOptions {
         snapshot_every: loaded.settings.store.snapshot_every,
         resume_window: chrono::Duration::seconds(loaded.settings.limits.resume_window_secs as i64),
+        snapshot_closed: chrono::Duration::hours(
+            loaded.settings.limits.snapshot_closed_hours as i64,
+        ),
         ..HubOptions::default()
     }
 }

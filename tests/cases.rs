@@ -144,7 +144,11 @@ fn cases_are_seen_at_the_desk_only() {
     // The live feed agrees with the snapshot: admins get neither.
     assert!(!w.sees(&w.viewer("admin"), seq));
     let ids = |name: &str| {
-        muster::engine::view::state_for(&w.state, &w.viewer(name))["cases"]
+        muster::engine::view::state_for(
+            &w.state,
+            &w.viewer(name),
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        )["cases"]
             .as_array()
             .unwrap()
             .iter()
@@ -264,7 +268,11 @@ fn plans_are_seen_by_the_parties_and_supervisors_only() {
     assert!(!w.sees(&w.viewer("admin"), seq));
     assert!(!w.sees(&w.viewer("field1"), seq));
     let plans = |name: &str| {
-        muster::engine::view::state_for(&w.state, &w.viewer(name))["plans"]
+        muster::engine::view::state_for(
+            &w.state,
+            &w.viewer(name),
+            chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        )["plans"]
             .as_array()
             .unwrap()
             .len()

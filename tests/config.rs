@@ -460,6 +460,7 @@ fn env_overrides_apply_over_the_file() {
         ("MUSTER_LOG_FORMAT", "json"),
         ("MUSTER_COMMANDS_PER_SECOND", "20"),
         ("MUSTER_RESUME_WINDOW_SECS", "120"),
+        ("MUSTER_SNAPSHOT_CLOSED_HOURS", "24"),
         ("PATH", "/usr/bin"),
     ];
     let s = Settings::load_with_env(Some(&path), env).unwrap();
@@ -485,6 +486,7 @@ fn env_overrides_apply_over_the_file() {
     assert_eq!(s.log.format, LogFormat::Json);
     assert_eq!(s.limits.commands_per_second, 20);
     assert_eq!(s.limits.resume_window_secs, 120);
+    assert_eq!(s.limits.snapshot_closed_hours, 24);
 }
 
 #[test]
@@ -496,6 +498,8 @@ fn a_bad_env_value_names_the_variable() {
         ("MUSTER_STORE", "postgres"),
         ("MUSTER_TOKEN_TTL_SECS", "0"),
         ("MUSTER_REDIS_URL", "http://x"),
+        ("MUSTER_SNAPSHOT_CLOSED_HOURS", "0"),
+        ("MUSTER_SNAPSHOT_CLOSED_HOURS", "1000000"),
     ] {
         let err = Settings::load_with_env(Some(&path), [(var, value)]).unwrap_err();
         let shown = err.to_string();
@@ -519,6 +523,27 @@ fn settings_errors_name_file_line_and_field() {
             .contains("muster.toml:5: limits.max_frame_bytes: invalid type"),
         "{err}"
     );
+}
+
+#[test]
+fn the_snapshot_window_is_checked_and_located() {
+    for (value, words) in [
+        ("0", "must be greater than 0"),
+        ("1000000", "must be at most 87840"),
+    ] {
+        let (_dir, path) = settings_file(&format!(
+            "[store]\nkind = \"sqlite\"\n\n[limits]\nsnapshot_closed_hours = {value}\n"
+        ));
+        let err = ConfigErrors::from(Settings::load_with_env(Some(&path), NO_ENV).unwrap_err());
+        let shown = err.to_string();
+        assert!(
+            shown.contains(&format!(
+                "muster.toml:5: limits.snapshot_closed_hours: {words}"
+            )),
+            "{shown}"
+        );
+    }
+    assert_eq!(Settings::default().limits.snapshot_closed_hours, 72);
 }
 
 #[test]

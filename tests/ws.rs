@@ -606,3 +606,77 @@ async fn log_in_attempts_are_throttled_per_client_address() {
     assert_eq!(log_in_from(addr, [127, 0, 0, 1], "nobody-more").await, 429);
     assert_eq!(log_in_from(addr, [127, 0, 0, 2], "nobody-else").await, 401);
 }
+
+/// The ids in one list of a snapshot.
+fn snapshot_ids(snapshot: &Value, list: &str) -> Vec<String> {
+    snapshot[list]
+        .as_array()
+        .unwrap_or_else(|| panic!("{list} is an array: {snapshot}"))
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn cancelled_incident(op: &mut Client) -> String {
+    let id = assessed_incident(op).await;
+    let (_, r) = op
+        .command(json!({"kind": "incident.cancel", "incident_id": id, "reason": "false alarm"}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+    id
+}
+
+#[tokio::test]
+async fn a_fresh_snapshot_leaves_out_what_finished_before_the_window() {
+    use muster::time::Clock;
+    let clock = muster::time::ManualClock::new(chrono::Utc::now());
+    let s = TestServer::start_with(|_| {}, std::sync::Arc::new(clock.clone())).await;
+    let mut op = s.client("operator").await;
+    let old = assessed_incident(&mut op).await;
+    let res = resource_of(&s, "field1");
+    let (_, r) = op
+        .command(json!({"kind": "assignment.create", "incident_id": old, "resource_id": res}))
+        .await;
+    let old_assignment = r["data"]["assignment_id"].as_str().unwrap().to_string();
+    let (_, r) = op
+        .command(json!({"kind": "incident.cancel", "incident_id": old, "reason": "false alarm"}))
+        .await;
+    assert_eq!(r["ok"], true, "{r}");
+
+    // Past the default window of 72 hours; the sessions have expired meanwhile.
+    clock.advance(chrono::Duration::hours(73));
+    let mut op = s.client("operator").await;
+    let recent = cancelled_incident(&mut op).await;
+    let open = assessed_incident(&mut op).await;
+
+    let token = s.token("supervisor").await;
+    let sup = Client::hello(&s.url(), &token, None).await;
+    assert_eq!(sup.welcome["resumed"], false);
+    let since = muster::time::rfc3339(clock.now() - chrono::Duration::hours(72));
+    let (status, body) =
+        server::http(s.running.addr, "GET", "/api/state", Some(&token), None).await;
+    assert_eq!(status, 200, "{body}");
+    let state: Value = serde_json::from_str(&body).unwrap();
+    for snapshot in [&sup.welcome["snapshot"], &state] {
+        assert_eq!(snapshot["closed_since"], since.as_str());
+        let incidents = snapshot_ids(snapshot, "incidents");
+        assert!(!incidents.contains(&old), "{old} finished 73 h ago");
+        assert!(
+            incidents.contains(&recent) && incidents.contains(&open),
+            "{incidents:?}"
+        );
+        assert!(!snapshot_ids(snapshot, "assignments").contains(&old_assignment));
+        assert!(!snapshot_ids(snapshot, "resources").is_empty());
+    }
+
+    let field = s.client("field1").await;
+    let snapshot = &field.welcome["snapshot"];
+    assert!(!snapshot_ids(snapshot, "assignments").contains(&old_assignment));
+    assert!(!snapshot_ids(snapshot, "incidents").contains(&old));
+
+    let path = format!("/api/incidents/{old}");
+    let (status, body) = server::http(s.running.addr, "GET", &path, Some(&token), None).await;
+    assert_eq!(status, 200, "{body}");
+    let detail: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(detail["status"], "cancelled");
+}

@@ -173,6 +173,17 @@ impl Assignment {
     }
 }
 
+impl super::Finish for Assignment {
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            AssignmentStatus::Completed => self.completed_at,
+            AssignmentStatus::Declined => self.declined_at,
+            AssignmentStatus::Cancelled => self.cancelled_at,
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -154,6 +154,14 @@ impl Contact {
     }
 }
 
+impl super::Finish for Contact {
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        (self.status == ContactStatus::Closed)
+            .then_some(self.closed_at)
+            .flatten()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

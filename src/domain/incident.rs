@@ -199,6 +199,17 @@ pub fn reference(at: DateTime<Utc>, n: u32) -> String {
     format!("INC-{}-{:06}", at.year(), n)
 }
 
+impl super::Finish for Incident {
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            IncidentStatus::Resolved => self.resolved_at,
+            IncidentStatus::Closed => self.closed_at,
+            IncidentStatus::Cancelled => self.cancelled_at,
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

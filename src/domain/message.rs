@@ -92,6 +92,19 @@ pub struct Message {
     pub acks: BTreeMap<UserId, DateTime<Utc>>,
 }
 
+impl super::Finish for Message {
+    /// A message is finished once sent, or, when it asks for acknowledgement, once
+    /// every recipient has acknowledged it: until then someone still has to act on it.
+    fn finished_at(&self) -> Option<DateTime<Utc>> {
+        if !self.requires_ack {
+            return Some(self.sent_at);
+        }
+        self.recipients.iter().try_fold(self.sent_at, |last, u| {
+            self.acks.get(u).map(|at| last.max(*at))
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +123,29 @@ mod tests {
         }
         assert!("team:".parse::<Audience>().is_err());
         assert!("planet:mars".parse::<Audience>().is_err());
+    }
+
+    #[test]
+    fn a_message_asking_for_acknowledgement_finishes_at_the_last_one() {
+        use crate::domain::Finish;
+        use chrono::{Duration, TimeZone};
+        let sent = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        let (a, b) = (UserId("usr_1".into()), UserId("usr_2".into()));
+        let mut m = Message {
+            id: MessageId("msg_1".into()),
+            audience: Audience::All,
+            text: "shift change".into(),
+            requires_ack: false,
+            sent_by: UserId("usr_9".into()),
+            sent_at: sent,
+            recipients: vec![a.clone(), b.clone()],
+            acks: BTreeMap::new(),
+        };
+        assert_eq!(m.finished_at(), Some(sent), "nothing to wait for");
+        m.requires_ack = true;
+        m.acks.insert(b, sent + Duration::minutes(5));
+        assert_eq!(m.finished_at(), None, "usr_1 has not acknowledged");
+        m.acks.insert(a, sent + Duration::minutes(2));
+        assert_eq!(m.finished_at(), Some(sent + Duration::minutes(5)));
     }
 }

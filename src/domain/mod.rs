@@ -100,6 +100,14 @@ pub trait Lifecycle: Copy + PartialEq + std::fmt::Debug + serde::Serialize + 'st
     }
 }
 
+/// An item that finishes (closed, resolved, completed, reviewed…) and stays on record.
+/// Snapshots leave out what finished long ago; the time is the one the item carries.
+pub trait Finish {
+    /// When the item reached its finished state; `None` while it is open, and when the
+    /// time was never recorded (such an item is treated as open).
+    fn finished_at(&self) -> Option<chrono::DateTime<chrono::Utc>>;
+}
+
 /// Declares a `snake_case` wire enum with `name()` and the list of all values.
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {

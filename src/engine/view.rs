@@ -5,52 +5,144 @@
 //! Architecture invariant: no password hash leaves through here. Users are always
 //! serialised through [`user_json`], which strips it.
 
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use super::conformance;
 use super::event::Record;
 use super::state::State;
 use super::visibility::{self, Viewer};
+use crate::domain::Finish;
 use crate::domain::assignment::Assignment;
-use crate::domain::ids::{CaseId, IncidentId};
+use crate::domain::case::Case;
+use crate::domain::contact::Contact;
+use crate::domain::ids::{AssignmentId, CaseId, ContactId, IncidentId};
+use crate::domain::incident::Incident;
 use crate::domain::message::{Audience, Message};
 use crate::domain::user::{Role, User};
 
-/// The caller's view: `{seq, incidents, resources, contacts, assignments, cases,
-/// messages, users}`, each a JSON array. Desk roles see everything but direct messages
-/// between others; a field user sees its own resource, its own assignments and their
-/// incidents, and the messages addressed to it; intake sees nothing.
-pub fn state_for(state: &State, viewer: &Viewer) -> Value {
-    if viewer.role.sees_everything() {
-        desk_view(state, viewer)
+/// The caller's view: `{seq, closed_since, incidents, resources, contacts, assignments,
+/// cases, messages, users, plans, improvements}`, each list a JSON array. Desk roles see
+/// everything but direct messages between others; a field user sees its own resource,
+/// its own assignments and their incidents, and the messages addressed to it; intake
+/// sees nothing.
+///
+/// Items that finished before `closed_since` are left out, so the snapshot holds the
+/// open work and recent history rather than every year on record (see [`Window`]).
+/// Older items stay reachable one at a time (`GET /api/incidents/{id}`, cases).
+pub fn state_for(state: &State, viewer: &Viewer, closed_since: DateTime<Utc>) -> Value {
+    let window = Window::since(closed_since);
+    let mut view = if viewer.role.sees_everything() {
+        desk_view(state, viewer, window)
     } else if viewer.role.is_field() {
-        field_view(state, viewer)
+        field_view(state, viewer, window)
     } else {
         empty_view(state.seq)
+    };
+    view["closed_since"] = json!(crate::time::rfc3339(closed_since));
+    view
+}
+
+/// Which items a snapshot keeps: every open one, and the finished ones that finished at
+/// or after `since`. An item whose finish time is unknown counts as open.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    since: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn since(since: DateTime<Utc>) -> Window {
+        Window { since }
+    }
+
+    pub fn keeps(self, item: &impl Finish) -> bool {
+        item.finished_at().is_none_or(|at| at >= self.since)
     }
 }
 
-fn desk_view(state: &State, viewer: &Viewer) -> Value {
+fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
+    let cases: Vec<&Case> = if may_see_cases(viewer) {
+        state.cases.values().filter(|c| window.keeps(*c)).collect()
+    } else {
+        Vec::new()
+    };
+    let work = DeskWork::of(state, window, &cases);
     json!({
         "seq": state.seq,
-        "incidents": to_array(state.incidents.values()),
+        "incidents": to_array(work.incidents),
         "resources": to_array(state.resources.values()),
-        "contacts": to_array(state.contacts.values()),
-        "assignments": to_array(state.assignments.values()),
-        "cases": if may_see_cases(viewer) { to_array(state.cases.values()) } else { json!([]) },
-        "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
+        "contacts": to_array(work.contacts),
+        "assignments": to_array(work.assignments),
+        "cases": to_array(cases),
+        "messages": to_array(state.messages.values().filter(|m| window.keeps(*m) && message_visible(m, viewer))),
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
-        "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
-        "improvements": to_array(state.improvements.values()),
+        "plans": to_array(state.plans.values().filter(|p| window.keeps(*p) && plan_visible(p, viewer))),
+        "improvements": to_array(state.improvements.values().filter(|i| window.keeps(*i))),
     })
 }
 
-fn field_view(state: &State, viewer: &Viewer) -> Value {
+/// The incidents, contacts and assignments a desk snapshot holds, kept consistent:
+/// - incidents the window keeps, plus the incident of every kept assignment and case
+///   (an open assignment on a long-closed incident still shows its incident);
+/// - every assignment the window keeps, and every assignment of a kept incident (the
+///   incident page lists them);
+/// - a contact linked to an incident goes with its incident, since contacts that opened
+///   an incident are seldom closed; an unlinked one by its own finish time.
+struct DeskWork<'a> {
+    incidents: Vec<&'a Incident>,
+    contacts: Vec<&'a Contact>,
+    assignments: Vec<&'a Assignment>,
+}
+
+impl<'a> DeskWork<'a> {
+    fn of(state: &'a State, window: Window, cases: &[&'a Case]) -> DeskWork<'a> {
+        let assignments = state.assignments.values().filter(|a| window.keeps(*a));
+        let mut incident_ids: BTreeSet<&IncidentId> = state
+            .incidents
+            .values()
+            .filter(|i| window.keeps(*i))
+            .map(|i| &i.id)
+            .collect();
+        incident_ids.extend(assignments.clone().map(|a| &a.incident_id));
+        incident_ids.extend(cases.iter().flat_map(|c| &c.incident_ids));
+        let incidents: Vec<&Incident> = incident_ids
+            .iter()
+            .filter_map(|id| state.incidents.get(*id))
+            .collect();
+        let mut assignment_ids: BTreeSet<&AssignmentId> = assignments.map(|a| &a.id).collect();
+        assignment_ids.extend(incidents.iter().flat_map(|i| &i.assignment_ids));
+        let mut contact_ids: BTreeSet<&ContactId> = state
+            .contacts
+            .values()
+            .filter(|c| match &c.incident_id {
+                Some(i) => incident_ids.contains(i),
+                None => window.keeps(*c),
+            })
+            .map(|c| &c.id)
+            .collect();
+        contact_ids.extend(incidents.iter().flat_map(|i| &i.contact_ids));
+        DeskWork {
+            incidents,
+            contacts: contact_ids
+                .into_iter()
+                .filter_map(|id| state.contacts.get(id))
+                .collect(),
+            assignments: assignment_ids
+                .into_iter()
+                .filter_map(|id| state.assignments.get(id))
+                .collect(),
+        }
+    }
+}
+
+fn field_view(state: &State, viewer: &Viewer, window: Window) -> Value {
     let own = viewer.resource_id.as_ref();
     let assignments: Vec<&Assignment> = state
         .assignments
         .values()
-        .filter(|a| Some(&a.resource_id) == own)
+        .filter(|a| Some(&a.resource_id) == own && window.keeps(*a))
         .collect();
     let mut incident_ids: Vec<&IncidentId> = assignments.iter().map(|a| &a.incident_id).collect();
     incident_ids.sort();
@@ -62,7 +154,7 @@ fn field_view(state: &State, viewer: &Viewer) -> Value {
         "contacts": [],
         "assignments": to_array(assignments),
         "cases": [],
-        "messages": to_array(state.messages.values().filter(|m| message_visible(m, viewer))),
+        "messages": to_array(state.messages.values().filter(|m| window.keeps(*m) && message_visible(m, viewer))),
         "users": to_array_with(state.users.get(&viewer.user_id), user_json),
         "plans": [],
         "improvements": [],
@@ -270,13 +362,143 @@ fn to_array_with<T>(items: impl IntoIterator<Item = T>, f: impl Fn(T) -> Value) 
 
 #[cfg(test)]
 mod tests {
+    use chrono::Duration;
+
     use super::*;
-    use crate::engine::test_world::World;
+    use crate::domain::contact::{Caller, Channel, ContactReason};
+    use crate::domain::geo::Location;
+    use crate::domain::incident::IncidentStatus;
+    use crate::engine::Command;
+    use crate::engine::test_world::{World, created};
+
+    /// A window that keeps every finished item.
+    const EVERYTHING: DateTime<Utc> = DateTime::<Utc>::MIN_UTC;
+
+    /// The ids in one list of a view, sorted.
+    fn ids(view: &Value, list: &str) -> Vec<String> {
+        let mut ids: Vec<String> = view[list]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list} is an array"))
+            .iter()
+            .map(|x| x["id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn open_incident(w: &mut World, text: &str) -> IncidentId {
+        let op = w.actor("operator");
+        let recs = w.ok(
+            &op,
+            Command::IncidentOpen {
+                contact_id: None,
+                incident_type: "medical_emergency".into(),
+                description: text.into(),
+                location: Location {
+                    text: Some(text.into()),
+                    lat: None,
+                    lon: None,
+                },
+            },
+        );
+        IncidentId(created(&recs, "incident_id"))
+    }
+
+    /// The dispatched incident cancelled (standing its assignment down), a message,
+    /// then a week later a new incident; returns the old and new incidents and the
+    /// time the first was cancelled.
+    fn a_week_after_a_cancelled_incident() -> (World, IncidentId, IncidentId, DateTime<Utc>) {
+        let mut w = World::with_dispatched_incident();
+        let old = w.incident.clone();
+        let op = w.actor("operator");
+        // A contact about it, linked and (as at a real desk) never closed.
+        let recs = w.ok(
+            &op,
+            Command::ContactReceive {
+                channel: Channel::Phone,
+                caller: Caller::default(),
+                location: None,
+                summary: "Second caller".into(),
+                reason: ContactReason::Report,
+            },
+        );
+        let contact_id = ContactId(created(&recs, "contact_id"));
+        w.ok(
+            &op,
+            Command::ContactLink {
+                contact_id,
+                incident_id: old.clone(),
+            },
+        );
+        w.ok(
+            &op,
+            Command::IncidentCancel {
+                incident_id: old.clone(),
+                reason: "false alarm".into(),
+            },
+        );
+        let cancelled = w.now;
+        w.broadcast("supervisor", Audience::All, "stand down");
+        w.now += Duration::days(7);
+        let new = open_incident(&mut w, "Library steps");
+        (w, old, new, cancelled)
+    }
+
+    #[test]
+    fn the_window_leaves_out_what_finished_before_it_and_keeps_open_work() {
+        let (w, old, new, cancelled) = a_week_after_a_cancelled_incident();
+        let since = cancelled + Duration::seconds(10);
+        let desk = state_for(&w.state, &w.viewer("supervisor"), since);
+        assert_eq!(ids(&desk, "incidents"), vec![new.0.clone()]);
+        assert_eq!(ids(&desk, "assignments"), Vec::<String>::new());
+        assert_eq!(ids(&desk, "contacts"), Vec::<String>::new());
+        assert_eq!(ids(&desk, "messages"), Vec::<String>::new());
+        assert_eq!(desk["resources"].as_array().unwrap().len(), 2);
+        assert_eq!(desk["users"].as_array().unwrap().len(), 5);
+        assert_eq!(desk["closed_since"], crate::time::rfc3339(since));
+        let field = state_for(&w.state, &w.viewer("field1"), since);
+        assert_eq!(ids(&field, "assignments"), Vec::<String>::new());
+        assert_eq!(ids(&field, "incidents"), Vec::<String>::new());
+
+        let desk = state_for(&w.state, &w.viewer("supervisor"), cancelled);
+        let mut both = vec![old.0.clone(), new.0];
+        both.sort();
+        assert_eq!(ids(&desk, "incidents"), both);
+        assert_eq!(ids(&desk, "assignments"), vec![w.assignment.0.clone()]);
+        assert_eq!(ids(&desk, "contacts").len(), 1);
+        assert_eq!(ids(&desk, "messages").len(), 1);
+        let field = state_for(&w.state, &w.viewer("field1"), cancelled);
+        assert_eq!(ids(&field, "incidents"), vec![old.0]);
+    }
+
+    #[test]
+    fn an_open_assignment_keeps_its_incident_and_the_incident_its_assignments() {
+        let mut w = World::with_dispatched_incident();
+        let since = w.now + Duration::days(1);
+        // Not a state the commands reach today; the snapshot must stay whole if one does.
+        let incident = w.state.incidents.get_mut(&w.incident).unwrap();
+        incident.status = IncidentStatus::Closed;
+        incident.closed_at = Some(w.now);
+        let desk = state_for(&w.state, &w.viewer("operator"), since);
+        assert_eq!(ids(&desk, "incidents"), vec![w.incident.0.clone()]);
+        assert_eq!(ids(&desk, "assignments"), vec![w.assignment.0.clone()]);
+    }
+
+    #[test]
+    fn an_item_finished_at_an_unknown_time_counts_as_open() {
+        let mut w = World::with_dispatched_incident();
+        let incident = w.state.incidents.get_mut(&w.incident).unwrap();
+        incident.status = IncidentStatus::Closed;
+        incident.closed_at = None;
+        let later = w.now + Duration::days(30);
+        let desk = state_for(&w.state, &w.viewer("operator"), later);
+        assert_eq!(ids(&desk, "incidents"), vec![w.incident.0.clone()]);
+    }
 
     #[test]
     fn desk_sees_everything_and_never_a_password_hash() {
         let w = World::with_dispatched_incident();
-        let v = state_for(&w.state, &w.viewer("operator"));
+        let v = state_for(&w.state, &w.viewer("operator"), EVERYTHING);
         for key in [
             "incidents",
             "resources",
@@ -298,13 +520,13 @@ mod tests {
     #[test]
     fn field_sees_only_its_own_work() {
         let w = World::with_dispatched_incident();
-        let assigned = state_for(&w.state, &w.viewer("field1"));
+        let assigned = state_for(&w.state, &w.viewer("field1"), EVERYTHING);
         assert_eq!(assigned["incidents"].as_array().unwrap().len(), 1);
         assert_eq!(assigned["assignments"].as_array().unwrap().len(), 1);
         assert_eq!(assigned["resources"].as_array().unwrap().len(), 1);
         assert_eq!(assigned["contacts"], json!([]));
         assert_eq!(assigned["users"].as_array().unwrap().len(), 1);
-        let idle = state_for(&w.state, &w.viewer("field2"));
+        let idle = state_for(&w.state, &w.viewer("field2"), EVERYTHING);
         assert_eq!(idle["incidents"], json!([]));
         assert_eq!(idle["assignments"], json!([]));
         assert_eq!(idle["users"][0]["username"], "field2");
@@ -313,7 +535,7 @@ mod tests {
     #[test]
     fn intake_sees_nothing() {
         let w = World::with_dispatched_incident();
-        let v = state_for(&w.state, &World::intake_viewer());
+        let v = state_for(&w.state, &World::intake_viewer(), EVERYTHING);
         assert_eq!(v["incidents"], json!([]));
         assert_eq!(v["users"], json!([]));
         assert_eq!(v["seq"], w.state.seq);
@@ -326,7 +548,7 @@ mod tests {
         w.broadcast("supervisor", Audience::User(operator), "take the next call");
         w.broadcast("supervisor", Audience::All, "shift change at six");
         let count = |name: &str| {
-            state_for(&w.state, &w.viewer(name))["messages"]
+            state_for(&w.state, &w.viewer(name), EVERYTHING)["messages"]
                 .as_array()
                 .unwrap()
                 .len()

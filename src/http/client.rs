@@ -157,9 +157,11 @@ async fn welcome<W: AsyncWrite + Unpin>(
         super::frame::write_texts(io, &frames).await?;
         return Ok(covered);
     }
-    let (seq, snapshot) = app
-        .hub
-        .with_state(|s| (s.seq, crate::engine::view::state_for(s, &session.viewer())));
+    let since = app.hub.closed_since();
+    let (seq, snapshot) = app.hub.with_state(|s| {
+        let view = crate::engine::view::state_for(s, &session.viewer(), since);
+        (s.seq, view)
+    });
     let hello = serde_json::json!({"type": "welcome", "user": user, "seq": seq, "resumed": false, "snapshot": snapshot}).to_string();
     super::frame::write_texts(io, &[hello.as_bytes()]).await?;
     Ok(seq)

@@ -166,7 +166,8 @@ pub async fn logout(app: Arc<App>, session: Session) -> Result<Response, Rejecti
 /// `GET /api/state`: the caller's view.
 pub async fn state(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
     let viewer = session.viewer();
-    let view = app.hub.with_state(|s| view::state_for(s, &viewer));
+    let since = app.hub.closed_since();
+    let view = app.hub.with_state(|s| view::state_for(s, &viewer, since));
     Ok(json_reply(&view, StatusCode::OK))
 }
 

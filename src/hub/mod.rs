@@ -93,6 +93,8 @@ pub struct HubOptions {
     pub publish_capacity: usize,
     /// Most commands decided into one batch (1 turns group commit off, for comparison).
     pub max_batch: usize,
+    /// How long finished items stay in snapshots (welcome, `GET /api/state`).
+    pub snapshot_closed: chrono::Duration,
 }
 
 impl Default for HubOptions {
@@ -104,6 +106,7 @@ impl Default for HubOptions {
             resume_window: chrono::Duration::minutes(10),
             publish_capacity: 65_536,
             max_batch: sequencer::MAX_BATCH,
+            snapshot_closed: chrono::Duration::hours(72),
         }
     }
 }
@@ -228,6 +231,12 @@ impl Hub {
             journal::Backlog::Events(e) => e,
             journal::Backlog::TooOld => Vec::new(),
         }
+    }
+
+    /// Items finished before this time are left out of snapshots: now, on the hub's
+    /// clock, less the snapshot window.
+    pub fn closed_since(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now() - self.options.snapshot_closed
     }
 
     /// The seq of the last durable event.

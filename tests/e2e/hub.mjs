@@ -3,7 +3,7 @@
 // `muster serve` from the repo root on a free port with a fresh data directory.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,12 @@ import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-export async function startHub() {
+/**
+ * `genLogEvents`: start on a log of that many events from `muster gen-log` (a generated
+ * year that starts on 1 January of last year, so all of it is old); the hub then carries
+ * `generated`, the state at the end of that log (`muster replay`).
+ */
+export async function startHub({ genLogEvents } = {}) {
   if (!process.env.MUSTER_E2E_SKIP_BUILD) {
     execFileSync('cargo', ['build', '--quiet', '--bin', 'muster'], { cwd: ROOT, stdio: 'inherit' });
   }
@@ -21,10 +26,18 @@ export async function startHub() {
   const bin = join(dir, 'muster');
   // MUSTER_BIN: a binary built elsewhere (e.g. when the target directory is shared).
   copyFileSync(process.env.MUSTER_BIN || join(targetDir, 'debug', 'muster'), bin);
+  const data = join(dir, 'data');
+  let generated = null;
+  if (genLogEvents) {
+    mkdirSync(data);
+    const run = (args) => execFileSync(bin, args, { cwd: ROOT, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    run(['gen-log', '--events', String(genLogEvents), '--out', join(data, 'muster.sqlite')]);
+    generated = JSON.parse(run(['replay', '--until', '2100-01-01T00:00:00Z', '--data-dir', data]));
+  }
   // MUSTER_E2E_WEB_DIR: serve web/ from disk, so front-end work needs no rebuild.
   const child = spawn(bin, ['serve'], {
     cwd: ROOT,
-    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: join(dir, 'data'), MUSTER_WEB_DIR: process.env.MUSTER_E2E_WEB_DIR || '', RUST_LOG: 'warn' },
+    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: data, MUSTER_WEB_DIR: process.env.MUSTER_E2E_WEB_DIR || '', RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
@@ -40,6 +53,7 @@ export async function startHub() {
   lines.on('line', () => {}); // keep draining stdout
   return {
     url,
+    generated,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode != null ? r() : child.once('exit', r)));

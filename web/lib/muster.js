@@ -9,7 +9,7 @@
 // the first result and appends nothing — so "resend everything unanswered" is both
 // simple and exactly-once.
 
-import { emptyStore, complete, fromSnapshot, applyEvent } from './store.js';
+import { emptyStore, complete, fromSnapshot, applyEvent, missingIncident, putIncident } from './store.js';
 
 const SESSION_KEY = 'muster.session';
 
@@ -108,6 +108,7 @@ export class Client {
     this.keys = { saved: `${k}.saved`, outbox: `${k}.outbox` };
     this.listeners = new Set();
     this.pending = new Map(); // command id → {resolve, reject}
+    this.fetching = new Map(); // incident id → touched again while being fetched
     this.outbox = load(this.keys.outbox, []);
     const saved = load(this.keys.saved, null);
     // The store and its seq are saved together, so resuming from that seq is exact.
@@ -207,6 +208,7 @@ export class Client {
       case 'event':
         if (this.seq != null && f.seq <= this.seq) return; // already applied
         applyEvent(this.store, f);
+        this.fetchIfMissing(f);
         this.seq = f.seq;
         this.saveSoon();
         this.notify(f);
@@ -214,6 +216,34 @@ export class Client {
       case 'result': this.onResult(f); break;
       default: break;
     }
+  }
+
+  /**
+   * An event about an incident the store lacks (one finished before the snapshot's
+   * `closed_since`, touched again): fetch it. Events that arrive while it is being
+   * fetched may be newer than the answer, so it is fetched again after them.
+   */
+  fetchIfMissing(f) {
+    const id = missingIncident(this.store, f);
+    if (!id) return;
+    if (this.fetching.has(id)) {
+      this.fetching.set(id, true);
+      return;
+    }
+    this.fetching.set(id, false);
+    api(`/api/incidents/${encodeURIComponent(id)}`)
+      .then((detail) => {
+        if (this.fetching.get(id)) return; // touched meanwhile: fetched again below
+        putIncident(this.store, detail);
+        this.saveSoon();
+        this.notify(null);
+      })
+      .catch((e) => console.warn('muster: cannot fetch', id, e))
+      .finally(() => {
+        const again = this.fetching.get(id);
+        this.fetching.delete(id);
+        if (again) this.fetchIfMissing({ event: { incident_id: id } });
+      });
   }
 
   onResult(f) {

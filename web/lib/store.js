@@ -123,6 +123,24 @@ export function applyEvent(s, frame) {
   if (INCIDENT_STATUS_ON[e.kind]) patch(inc, { status: INCIDENT_STATUS_ON[e.kind], [`${INCIDENT_STATUS_ON[e.kind]}_at`]: at });
 }
 
+/**
+ * The incident an event is about when the store does not hold it, else null. A snapshot
+ * leaves out incidents that finished before its `closed_since`; when one is touched
+ * again (reopened, a contact linked to it) the app fetches it whole.
+ */
+export function missingIncident(s, frame) {
+  const e = frame.event;
+  const id = e.incident_id || e.assignment?.incident_id || (e.assignment_id && s.assignments[e.assignment_id]?.incident_id);
+  return id && !s.incidents[id] ? id : null;
+}
+
+/** An incident fetched whole (`GET /api/incidents/{id}`) into the store, with its assignments. */
+export function putIncident(s, detail) {
+  const { assignments, timeline, conformance, ...incident } = detail;
+  s.incidents[incident.id] = incident;
+  for (const a of assignments || []) s.assignments[a.id] = a;
+}
+
 function patch(obj, fields) {
   if (obj) Object.assign(obj, fields);
 }
