@@ -290,6 +290,18 @@ async fn incident_detail_has_timeline_and_conformance_and_hides_from_unassigned_
     assert_eq!(steps[0]["status"], "done");
     assert_eq!(steps[1]["status"], "done");
 
+    // A caller quotes the human reference, in any case, perhaps long after.
+    let reference = d.body["reference"].as_str().unwrap().to_lowercase();
+    let by_reference = api
+        .get(&format!("/api/incidents/{reference}"), Some(&op))
+        .await;
+    assert_eq!(by_reference.status, 200, "{}", by_reference.text);
+    assert_eq!(by_reference.body["id"], id.as_str());
+    let hidden_by_reference = api
+        .get(&format!("/api/incidents/{reference}"), Some(&f2))
+        .await;
+    assert_eq!(hidden_by_reference.status, 404);
+
     assert_eq!(api.get(&path, Some(&f1)).await.status, 200);
     let hidden = api.get(&path, Some(&f2)).await;
     let missing = api.get("/api/incidents/inc_999999", Some(&op)).await;

@@ -83,6 +83,8 @@ function openCaseForm(cx) {
   const contacts = Object.values(client.store.contacts).filter((c) => ['query', 'complaint'].includes(c.reason) && c.status !== 'closed');
   const contact = h('select', { id: 'nc-contact' }, h('option', { value: '' }, 'none'),
     contacts.map((c) => h('option', { value: c.id }, `${c.caller?.name || c.caller?.phone || 'caller'}: ${c.summary}`)));
+  // Older incidents are not in this browser's copy: the caller quotes a reference.
+  const reference = h('input', { id: 'nc-incident-ref', 'aria-label': 'Incident reference', placeholder: 'or a reference, e.g. INC-2026-000123' });
   const from = h('input', { id: 'nc-from', required: true, placeholder: 'name or address of who raised it' });
   const text = h('textarea', { id: 'nc-text', rows: 3, required: true });
   cx.current = null;
@@ -92,12 +94,19 @@ function openCaseForm(cx) {
       e.preventDefault();
       const cmd = { kind: 'case.open', case_type: type.value, from: from.value.trim(), text: text.value.trim() };
       if (incident.value) cmd.incident_id = incident.value;
+      if (reference.value.trim()) {
+        try {
+          cmd.incident_id = (await api(`/api/incidents/${encodeURIComponent(reference.value.trim())}`)).id;
+        } catch (err) {
+          return showError(err);
+        }
+      }
       if (contact.value) cmd.contact_id = contact.value;
       const data = await run(client, cmd);
       if (data?.case_id) selectCase(cx, data.case_id, true);
     } },
     h('div', { class: 'grid2' }, h('label', { for: 'nc-type' }, 'Type', type), h('label', { for: 'nc-from' }, 'From', from),
-      h('label', { for: 'nc-incident' }, 'About incident', incident), h('label', { for: 'nc-contact' }, 'From contact', contact)),
+      h('label', { for: 'nc-incident' }, 'About incident', incident, reference), h('label', { for: 'nc-contact' }, 'From contact', contact)),
     h('label', { for: 'nc-text' }, 'What they said', text),
     h('button', { type: 'submit' }, 'Open case'))));
   type.focus();

@@ -169,14 +169,6 @@ pub fn add_working_days(from: DateTime<Utc>, days: u64) -> DateTime<Utc> {
     at
 }
 
-impl super::Finish for Case {
-    fn finished_at(&self) -> Option<DateTime<Utc>> {
-        (self.status == CaseStatus::Closed)
-            .then_some(self.closed_at)
-            .flatten()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

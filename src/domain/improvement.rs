@@ -88,23 +88,6 @@ pub fn validate_new(
     Ok(())
 }
 
-impl super::Finish for Improvement {
-    /// Done or dropped, at the update that said so.
-    fn finished_at(&self) -> Option<DateTime<Utc>> {
-        if !matches!(
-            self.status,
-            ImprovementStatus::Done | ImprovementStatus::Dropped
-        ) {
-            return None;
-        }
-        self.history
-            .iter()
-            .rev()
-            .find(|u| u.status == self.status)
-            .map(|u| u.at)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,14 +138,6 @@ pub fn validate_proposal(
     Ok(())
 }
 
-impl super::Finish for Plan {
-    fn finished_at(&self) -> Option<DateTime<Utc>> {
-        (self.status == PlanStatus::Reviewed)
-            .then_some(self.reviewed_at)
-            .flatten()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

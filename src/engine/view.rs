@@ -29,9 +29,11 @@ use crate::domain::user::{Role, User};
 /// its own assignments and their incidents, and the messages addressed to it; intake
 /// sees nothing.
 ///
-/// Items that finished before `closed_since` are left out, so the snapshot holds the
-/// open work and recent history rather than every year on record (see [`Window`]).
-/// Older items stay reachable one at a time (`GET /api/incidents/{id}`, cases).
+/// Incidents, contacts, assignments and messages that finished before `closed_since`
+/// are left out, so the snapshot holds the open work and recent history rather than
+/// every year on record (see [`Window`]); older incidents stay reachable one at a time
+/// (`GET /api/incidents/{id}`). Cases, plans and improvements are kept whole: a few
+/// hundred a year, and casework looks back further than any window.
 pub fn state_for(state: &State, viewer: &Viewer, closed_since: DateTime<Utc>) -> Value {
     let window = Window::since(closed_since);
     let mut view = if viewer.role.sees_everything() {
@@ -64,7 +66,7 @@ impl Window {
 
 fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
     let cases: Vec<&Case> = if may_see_cases(viewer) {
-        state.cases.values().filter(|c| window.keeps(*c)).collect()
+        state.cases.values().collect()
     } else {
         Vec::new()
     };
@@ -78,14 +80,14 @@ fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "cases": to_array(cases),
         "messages": to_array(state.messages.values().filter(|m| window.keeps(*m) && message_visible(m, viewer))),
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
-        "plans": to_array(state.plans.values().filter(|p| window.keeps(*p) && plan_visible(p, viewer))),
-        "improvements": to_array(state.improvements.values().filter(|i| window.keeps(*i))),
+        "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
+        "improvements": to_array(state.improvements.values()),
     })
 }
 
 /// The incidents, contacts and assignments a desk snapshot holds, kept consistent:
-/// - incidents the window keeps, plus the incident of every kept assignment and case
-///   (an open assignment on a long-closed incident still shows its incident);
+/// - incidents the window keeps, plus the incident of every kept assignment and every
+///   case (an open assignment or a complaint on a long-closed incident shows it);
 /// - every assignment the window keeps, and every assignment of a kept incident (the
 ///   incident page lists them);
 /// - a contact linked to an incident goes with its incident, since contacts that opened

@@ -173,10 +173,13 @@ pub async fn state(app: Arc<App>, session: Session) -> Result<Response, Rejectio
 
 /// `GET /api/incidents/{id}`: the incident with its timeline (read from the log) and
 /// conformance; `not_found` when the caller may not see it.
-pub async fn incident(id: String, app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+pub async fn incident(key: String, app: Arc<App>, session: Session) -> Result<Response, Rejection> {
     let viewer = session.viewer();
-    let id = IncidentId(id);
-    let not_found = || ApiError::not_found(format!("incident {id} not found"));
+    let not_found = || ApiError::not_found(format!("incident {key} not found"));
+    let id = app
+        .hub
+        .with_state(|s| incident_by_key(s, &key))
+        .ok_or_else(not_found)?;
     let seqs = app
         .hub
         .with_state(|s| {
@@ -190,6 +193,19 @@ pub async fn incident(id: String, app: Arc<App>, session: Session) -> Result<Res
         .with_state(|s| view::incident_detail(s, &viewer, &id, &events))
         .ok_or_else(not_found)?;
     Ok(json_reply(&detail, StatusCode::OK))
+}
+
+/// An incident by its id or by its human reference (`INC-2026-000123`, as a caller
+/// quotes it, perhaps long after it left the snapshot).
+fn incident_by_key(s: &crate::engine::state::State, key: &str) -> Option<IncidentId> {
+    let id = IncidentId(key.to_string());
+    if s.incidents.contains_key(&id) {
+        return Some(id);
+    }
+    s.incidents
+        .values()
+        .find(|i| i.reference.eq_ignore_ascii_case(key))
+        .map(|i| i.id.clone())
 }
 
 /// `GET /api/cases/{id}`: the case's evidence pack (the case, each linked incident's

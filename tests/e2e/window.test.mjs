@@ -44,3 +44,21 @@ test('an incident closed long ago is left out of the snapshot, and the console s
   await item.waitFor({ timeout: 3000 });
   assert.equal(await item.getAttribute('data-status'), 'assessed');
 });
+
+test('a complaint about an incident closed long ago is opened by the reference the caller quotes', async () => {
+  const old = Object.values(hub.generated.incidents).filter((i) => i.status === 'closed').at(-1);
+  const token = await api.login('supervisor');
+  const { page } = await ui.open('console-old-complaint', { viewport: { width: 1366, height: 768 } });
+  await logIn(page, 'supervisor', '/console');
+  await page.getByRole('button', { name: 'Open a case' }).click();
+  assert.equal(await page.locator(`#nc-incident option[value="${old.id}"]`).count(), 0, 'not in the picker');
+  await page.locator('#nc-type').selectOption('complaint');
+  await page.locator('#nc-incident-ref').fill(old.reference);
+  await page.locator('#nc-from').fill('A neighbour');
+  await page.locator('#nc-text').fill('Nobody came for an hour.');
+  await page.getByRole('button', { name: 'Open case' }).click();
+  await page.getByRole('heading', { name: /^Complaint case_.* open$/ }).waitFor();
+  const id = await page.locator('#case-list li.selected').getAttribute('data-case');
+  const pack = await api.get(`/api/cases/${id}`, token);
+  assert.deepEqual(pack.case?.incident_ids ?? pack.incident_ids, [old.id]);
+});
