@@ -199,6 +199,10 @@ enum LoadScenario {
         rate: u32,
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Send to this many incidents in turn, each watched by its own field user's
+        /// share of the watchers (0: every watcher is a supervisor seeing all)
+        #[arg(long, default_value_t = 0)]
+        incidents: usize,
     },
 }
 
@@ -576,13 +580,16 @@ async fn run_shape(shape: LoadScenario, hub: &muster::load::Target) -> anyhow::R
             watchers,
             rate,
             seconds,
+            incidents,
         } => {
             let plan = muster::load::fanout::Plan {
                 watchers,
                 rate: f64::from(rate),
                 seconds: seconds as f64,
-                senders: 1,
+                // Under the hub's per-socket command rate (50/s by default).
+                senders: rate.div_ceil(40).max(1) as usize,
                 pad: 0,
+                incidents,
                 drop_within: None,
                 slow: None,
                 grace: 3.0,

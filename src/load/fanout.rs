@@ -26,6 +26,10 @@ pub struct Plan {
     pub seconds: f64,
     pub senders: usize,
     pub pad: usize,
+    /// With n > 0, events go to n incidents in turn, each watched by its own field
+    /// user's share of the watchers (see [`super::roster`]); with 0, every watcher is a
+    /// supervisor and sees every event.
+    pub incidents: usize,
     /// Every watcher drops once, at a random moment within this many seconds from a
     /// third of the way in, and resumes from the last seq it saw.
     pub drop_within: Option<f64>,
@@ -46,6 +50,8 @@ pub struct Outcome {
     pub deliveries_expected: u64,
     pub deliveries: u64,
     pub duplicates: u64,
+    /// Events a watcher received that belonged to another incident's watchers.
+    pub foreign: u64,
     pub seq_out_of_order: u64,
     pub lost: u64,
     pub deliveries_per_sec: f64,
@@ -79,6 +85,8 @@ struct Schedule {
     rate: f64,
     total: u64,
     pad: String,
+    /// The incidents events go to in turn (empty: new contacts, seen by every desk).
+    incidents: Vec<String>,
 }
 
 impl Schedule {
@@ -87,6 +95,22 @@ impl Schedule {
     }
     fn end_us(&self) -> u64 {
         self.due(self.total)
+    }
+    /// How many of the events watchers of `group` should see.
+    fn expected(&self, group: Option<usize>) -> u64 {
+        match group {
+            None => self.total,
+            Some(g) => (g as u64..self.total).step_by(self.incidents.len()).count() as u64,
+        }
+    }
+    /// The command that makes event `i`, stamped with when it was `due`.
+    fn command(&self, i: u64, due: u64) -> serde_json::Value {
+        let text = format!("due:{due} #{i} {}", self.pad);
+        if self.incidents.is_empty() {
+            return serde_json::json!({"kind": "contact.receive", "channel": "api", "summary": text});
+        }
+        let incident = &self.incidents[i as usize % self.incidents.len()];
+        serde_json::json!({"kind": "incident.note", "incident_id": incident, "text": text})
     }
 }
 
@@ -98,22 +122,28 @@ struct Tally {
 
 /// Plays `plan` against `target`.
 pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
-    let watcher_token = target.token("supervisor").await?;
     let sender_token = target.token("operator").await?;
+    let (incidents, tokens) = if plan.incidents > 0 {
+        let r = super::roster::build(target, plan.incidents).await?;
+        (r.incidents, r.tokens)
+    } else {
+        (Vec::new(), vec![target.token("supervisor").await?])
+    };
     let n_slow = plan.slow.map_or(0, |(share, _)| {
         ((plan.watchers as f64 * share).ceil() as usize).min(plan.watchers)
     });
     // Watchers join as clients that were already connected (resuming from the head):
     // a fresh welcome carries the caller's whole view, which grows with every run's
     // contacts and would be measured instead of the fan-out.
-    let head = net::connect(target.addr, &watcher_token, None, false)
+    let head = net::connect(target.addr, &sender_token, None, false)
         .await?
         .1
         .seq;
     let connecting = now_us();
+    // Socket i is watcher i, with token i mod the number of watched groups.
     let sockets = net::connect_many(
         target.addr,
-        std::slice::from_ref(&watcher_token),
+        &tokens,
         plan.watchers - n_slow,
         256,
         Some(head),
@@ -129,6 +159,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         rate: plan.rate,
         total,
         pad: "x".repeat(plan.pad),
+        incidents,
     });
     let deadline = sched.end_us() + (plan.grace * 1e6) as u64;
     let delivery = Arc::new(Recorder::default());
@@ -138,7 +169,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         .into_iter()
         .map(Some)
         .chain((0..n_slow).map(|_| None));
-    for ws in sockets {
+    for (k, ws) in sockets.enumerate() {
         let slow = ws.is_none();
         let stall = plan.slow.filter(|_| slow).map(|(_, secs)| {
             let from = sched.start_us + 500_000;
@@ -149,10 +180,13 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
                 + (plan.seconds * 1e6 / 3.0) as u64
                 + (rand::random::<f64>() * within * 1e6) as u64
         });
+        let group = (!sched.incidents.is_empty()).then_some(k % tokens.len());
         let w = Watcher {
             addr: target.addr,
-            token: watcher_token.clone(),
+            token: tokens[k % tokens.len()].clone(),
             total,
+            group: group.map(|g| (g as u64, tokens.len() as u64)),
+            expect: sched.expected(group),
             head,
             deadline,
             drop_at,
@@ -196,7 +230,12 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         rate: plan.rate,
         seconds: plan.seconds,
         events_sent: total,
-        deliveries_expected: total * plan.watchers as u64,
+        deliveries_expected: (0..plan.watchers)
+            .map(|k| {
+                let group = (!sched.incidents.is_empty()).then_some(k % tokens.len());
+                sched.expected(group)
+            })
+            .sum(),
         connect_secs,
         ..Outcome::default()
     };
@@ -276,8 +315,7 @@ async fn send(
         // The id carries the stamp too, so the result can be timed without a map.
         // The wall clock makes ids unique across runs on one hub (it dedupes by id).
         let cmd = serde_json::json!({"type": "command", "id": format!("due:{due} #{i} {}", sched.run),
-            "command": {"kind": "contact.receive", "channel": "api",
-                        "summary": format!("due:{due} #{i} {}", sched.pad)}});
+            "command": sched.command(i, due)});
         tx.send(Message::text(cmd.to_string()))
             .await
             .map_err(|e| LoadError::Connect(format!("sender: {e}")))?;
@@ -299,6 +337,7 @@ impl Outcome {
     fn add(&mut self, w: &WatchOut) {
         self.deliveries += w.distinct;
         self.duplicates += w.duplicates;
+        self.foreign += w.foreign;
         self.seq_out_of_order += w.seq_back;
         self.reconnects += w.reconnects;
         self.resumed += w.resumed;
@@ -317,6 +356,7 @@ impl Outcome {
 struct WatchOut {
     distinct: u64,
     duplicates: u64,
+    foreign: u64,
     seq_back: u64,
     reconnects: u64,
     resumed: u64,
@@ -329,6 +369,10 @@ struct Watcher {
     addr: SocketAddr,
     token: String,
     total: u64,
+    /// This watcher's incident (its index and how many there are), if it watches one.
+    group: Option<(u64, u64)>,
+    /// How many distinct events it should receive.
+    expect: u64,
     /// The hub's seq when the run began: watchers resume from it.
     head: u64,
     deadline: u64,
@@ -355,7 +399,7 @@ impl Watcher {
             Some(ws) => Some(ws),
             None => self.reconnect(Some(self.head), &mut out, true).await,
         };
-        while out.distinct < self.total && now_us() < self.deadline {
+        while out.distinct < self.expect && now_us() < self.deadline {
             let Some(socket) = ws.as_mut() else { break };
             let (wake, why) = self.next_interrupt();
             let frame = tokio::time::timeout_at(instant_of(wake).into(), socket.next()).await;
@@ -392,6 +436,10 @@ impl Watcher {
                     {
                         out.caught_up_us = Some(now - d);
                         dropped_at = None;
+                    }
+                    if self.group.is_some_and(|(g, n)| i % n != g) {
+                        out.foreign += 1;
+                        continue;
                     }
                     let (word, bit) = ((i / 64) as usize, 1u64 << (i % 64));
                     if word >= seen.len() {

@@ -12,6 +12,7 @@ pub mod fanout;
 pub mod net;
 pub mod report;
 pub mod restart;
+pub mod roster;
 pub mod run;
 pub mod scenario;
 pub mod stats;
@@ -20,7 +21,6 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 /// Why a load run failed.
 #[derive(Debug, thiserror::Error)]
@@ -118,9 +118,9 @@ pub async fn login_json(
         "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    let mut s = TcpStream::connect(addr)
-        .await
-        .map_err(|e| LoadError::Login(e.to_string()))?;
+    // From the next source address, as a centre's many devices would: the hub
+    // throttles log-ins per address.
+    let mut s = net::tcp(addr, false).await?;
     s.write_all(req.as_bytes())
         .await
         .map_err(|e| LoadError::Login(e.to_string()))?;

@@ -49,6 +49,7 @@ fn plan(p: &Params) -> Plan {
         seconds: p.seconds,
         senders: p.senders,
         pad: p.pad,
+        incidents: p.incidents,
         drop_within: None,
         slow: None,
         grace: 3.0,
@@ -185,6 +186,11 @@ fn completeness(o: &Outcome) -> Vec<Check> {
             ),
         ),
         Check::new(
+            "none to another incident's watchers",
+            o.foreign == 0,
+            format!("{} events reached watchers of another incident", o.foreign),
+        ),
+        Check::new(
             "no command errors",
             o.errors.is_empty(),
             format!("{:?}", o.errors),
@@ -194,7 +200,8 @@ fn completeness(o: &Outcome) -> Vec<Check> {
 
 async fn fan(hub: &Target, ceiling: Option<&Target>, p: &Params) -> Result<Found, LoadError> {
     let h = fanout::run(hub, &plan(p)).await?;
-    let c = match ceiling {
+    // The ceiling broadcasts to everyone: it has no incidents to route by.
+    let c = match ceiling.filter(|_| p.incidents == 0) {
         Some(c) => Some(fanout::run(c, &plan(p)).await?),
         None => None,
     };

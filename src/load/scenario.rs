@@ -67,6 +67,9 @@ pub struct Params {
     pub senders: usize,
     /// Extra characters in each event's text (bigger frames fill buffers sooner).
     pub pad: usize,
+    /// Events go to this many incidents in turn, each watched by its own field user's
+    /// share of the connections; 0: every connection is a supervisor seeing all.
+    pub incidents: usize,
     // centre
     pub operators: usize,
     pub supervisors: usize,
@@ -119,6 +122,7 @@ impl Default for Params {
             rate: 10.0,
             senders: 1,
             pad: 0,
+            incidents: 0,
             operators: 10,
             supervisors: 2,
             field: 50,
