@@ -43,6 +43,8 @@ pub struct Plan {
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Outcome {
     pub watchers: usize,
+    /// Incidents the events went to in turn (0: every watcher sees every event).
+    pub incidents: usize,
     pub slow_watchers: usize,
     pub rate: f64,
     pub seconds: f64,
@@ -226,6 +228,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         .collect();
     let mut out = Outcome {
         watchers: plan.watchers,
+        incidents: plan.incidents,
         slow_watchers: n_slow,
         rate: plan.rate,
         seconds: plan.seconds,
