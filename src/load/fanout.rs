@@ -98,6 +98,10 @@ impl Schedule {
     fn end_us(&self) -> u64 {
         self.due(self.total)
     }
+    /// The incident (by index) watcher `k` watches, if events are routed by incident.
+    fn group_of(&self, k: usize) -> Option<usize> {
+        (!self.incidents.is_empty()).then(|| k % self.incidents.len())
+    }
     /// How many of the events watchers of `group` should see.
     fn expected(&self, group: Option<usize>) -> u64 {
         match group {
@@ -142,7 +146,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         .1
         .seq;
     let connecting = now_us();
-    // Socket i is watcher i, with token i mod the number of watched groups.
+    // Socket k is watcher k, with token k mod the number of incidents (see group_of).
     let sockets = net::connect_many(
         target.addr,
         &tokens,
@@ -182,7 +186,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
                 + (plan.seconds * 1e6 / 3.0) as u64
                 + (rand::random::<f64>() * within * 1e6) as u64
         });
-        let group = (!sched.incidents.is_empty()).then_some(k % tokens.len());
+        let group = sched.group_of(k);
         let w = Watcher {
             addr: target.addr,
             token: tokens[k % tokens.len()].clone(),
@@ -234,10 +238,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         seconds: plan.seconds,
         events_sent: total,
         deliveries_expected: (0..plan.watchers)
-            .map(|k| {
-                let group = (!sched.incidents.is_empty()).then_some(k % tokens.len());
-                sched.expected(group)
-            })
+            .map(|k| sched.expected(sched.group_of(k)))
             .sum(),
         connect_secs,
         ..Outcome::default()

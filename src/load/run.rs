@@ -212,10 +212,11 @@ async fn fan(hub: &Target, ceiling: Option<&Target>, p: &Params) -> Result<Found
     let mut checks = completeness(&h);
     checks.push(Check::new(
         "no 40 ms cluster",
-        h.delivery.band_40ms_ratio < 3.0 || h.delivery.p50_ms > 30.0,
+        !h.delivery.has_40ms_cluster(),
         format!(
-            "38–44 ms band is {:.1}x its neighbours",
-            h.delivery.band_40ms_ratio
+            "38–44 ms band is {:.1}x its neighbours, {:.1} % of deliveries",
+            h.delivery.band_40ms_ratio,
+            h.delivery.band_40ms_share * 100.0
         ),
     ));
     Ok((figures, checks, serde_json::json!({"hub": h, "ceiling": c})))
