@@ -59,20 +59,12 @@ impl World {
     pub fn with_dispatched_incident() -> World {
         let mut w = World::seeded();
         let op = w.actor("operator");
-        let recs = w.ok(
-            &op,
-            Command::IncidentOpen {
-                contact_id: None,
-                incident_type: "medical_emergency".into(),
-                description: "Person collapsed".into(),
-                location: Location {
-                    text: Some("Civic Centre".into()),
-                    lat: Some(51.5074),
-                    lon: Some(-0.1278),
-                },
-            },
-        );
-        w.incident = IncidentId(created(&recs, "incident_id"));
+        let place = Location {
+            text: Some("Civic Centre".into()),
+            lat: Some(51.5074),
+            lon: Some(-0.1278),
+        };
+        w.incident = w.open_incident("Person collapsed", place);
         w.ok(
             &op,
             Command::IncidentAssess {
@@ -99,6 +91,21 @@ impl World {
         );
         w.assignment = AssignmentId(created(&recs, "assignment_id"));
         w
+    }
+
+    /// A medical emergency opened by `operator`, not yet assessed.
+    pub fn open_incident(&mut self, description: &str, location: Location) -> IncidentId {
+        let op = self.actor("operator");
+        let recs = self.ok(
+            &op,
+            Command::IncidentOpen {
+                contact_id: None,
+                incident_type: "medical_emergency".into(),
+                description: description.into(),
+                location,
+            },
+        );
+        IncidentId(created(&recs, "incident_id"))
     }
 
     fn register(&mut self, name: &str, skills: &[&str], at: (f64, f64)) -> ResourceId {

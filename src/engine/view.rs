@@ -389,21 +389,12 @@ mod tests {
     }
 
     fn open_incident(w: &mut World, text: &str) -> IncidentId {
-        let op = w.actor("operator");
-        let recs = w.ok(
-            &op,
-            Command::IncidentOpen {
-                contact_id: None,
-                incident_type: "medical_emergency".into(),
-                description: text.into(),
-                location: Location {
-                    text: Some(text.into()),
-                    lat: None,
-                    lon: None,
-                },
-            },
-        );
-        IncidentId(created(&recs, "incident_id"))
+        let place = Location {
+            text: Some(text.into()),
+            lat: None,
+            lon: None,
+        };
+        w.open_incident(text, place)
     }
 
     /// The dispatched incident cancelled (standing its assignment down), a message,
