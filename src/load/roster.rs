@@ -109,8 +109,7 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Rpc {
     async fn open(target: &Target, token: &str) -> Result<Self, LoadError> {
-        // Resuming from far ahead is refused with a snapshot; from 0 it may replay the
-        // log. Either way the welcome is read and the socket is ready.
+        // A fresh welcome: its snapshot is the open work (bounded by the window).
         let (ws, _) = net::connect(target.addr, token, None, false).await?;
         Ok(Rpc { ws })
     }
