@@ -245,16 +245,10 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
             code = conn.closer.requested() => return close_when_possible(sink, code).await,
             item = conn.queue.pop() => item,
         };
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH
-            && let Some(item) = conn.queue.try_pop()
-        {
-            batch.push(item);
-        }
         let sent = tokio::select! {
             biased;
             code = conn.closer.requested() => return close_when_possible(sink, code).await,
-            sent = send_batch(&mut sink, batch, &mut last_sent) => sent,
+            sent = send_queued(&mut sink, first, &conn, &mut last_sent) => sent,
         };
         if sent.is_err() {
             conn.closer.close(close::GOING_AWAY);
@@ -266,25 +260,36 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
 /// Frames written per wake-up at most, so one busy socket cannot hold a worker long.
 const MAX_BATCH: usize = 64;
 
-/// Buffers the batch's frames (tungstenite writes through once its buffer passes
-/// [`super::ws::WRITE_BUFFER`]) and flushes once; events the client already has
-/// (sent in the welcome's backlog) are skipped.
-async fn send_batch<S: AsyncRead + AsyncWrite + Unpin>(
+/// Buffers `first` and what else is queued, up to [`MAX_BATCH`] frames (tungstenite
+/// writes through once its buffer passes [`super::ws::WRITE_BUFFER`]), and flushes
+/// once; events the client already has (sent in the welcome's backlog) are skipped.
+async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     sink: &mut Sink<S>,
-    batch: Vec<Outbound>,
+    first: Outbound,
+    conn: &Conn,
     last_sent: &mut u64,
 ) -> Result<(), WsError> {
-    for item in batch {
+    let mut next = Some(first);
+    let mut taken = 0;
+    while let Some(item) = next {
         let message = match item {
-            Outbound::Event(seq, _) if seq <= *last_sent => continue,
+            Outbound::Event(seq, _) if seq <= *last_sent => None,
             Outbound::Event(seq, frame) => {
                 *last_sent = seq;
-                Message::Text(frame)
+                Some(Message::Text(frame))
             }
-            Outbound::Text(frame) => Message::Text(frame),
-            Outbound::Ping => Message::Ping(Default::default()),
+            Outbound::Text(frame) => Some(Message::Text(frame)),
+            Outbound::Ping => Some(Message::Ping(Default::default())),
         };
-        sink.feed(message).await?;
+        if let Some(message) = message {
+            sink.feed(message).await?;
+        }
+        taken += 1;
+        next = if taken < MAX_BATCH {
+            conn.queue.try_pop()
+        } else {
+            None
+        };
     }
     sink.flush().await
 }

@@ -202,6 +202,10 @@ fn incident_by_key(s: &crate::engine::state::State, key: &str) -> Option<Inciden
     if s.incidents.contains_key(&id) {
         return Some(id);
     }
+    // Only what looks like a reference is looked for among every incident.
+    if !key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("INC-")) {
+        return None;
+    }
     s.incidents
         .values()
         .find(|i| i.reference.eq_ignore_ascii_case(key))
