@@ -34,6 +34,7 @@ use thiserror::Error;
 pub use self::demo::{Demo, DemoLocation, DemoResource, DemoUser};
 use self::locate::SourceMap;
 use crate::domain::procedure::{self, Centre, Problem};
+use ipnet::IpNet;
 
 /// The settings file used when none is named.
 pub const DEFAULT_SETTINGS_PATH: &str = "config/muster.toml";
@@ -98,6 +99,16 @@ pub struct ServerSettings {
     /// Serve the web apps from this directory instead of the copy embedded at build
     /// time, so front-end work needs no rebuild.
     pub web_dir: Option<PathBuf>,
+    /// Time a client has to send a request's line and headers (a new connection's
+    /// first request included) before the connection is closed.
+    pub header_timeout_secs: u64,
+    /// Time a client has to send a request's body once its headers are in.
+    pub body_timeout_secs: u64,
+    /// A kept-alive connection with no request in flight is closed after this.
+    pub keepalive_idle_secs: u64,
+    /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the real client; from any
+    /// other peer the header is ignored. Empty = the TCP peer is always the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -106,6 +117,10 @@ impl Default for ServerSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             allowed_origins: Vec::new(),
             web_dir: None,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            keepalive_idle_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -181,8 +196,12 @@ pub struct LimitSettings {
     /// Snapshots (welcome, `GET /api/state`) hold open items and those finished in the
     /// last this many hours; older ones are fetched one at a time.
     pub snapshot_closed_hours: u64,
-    /// Open WebSockets in total, so a flood cannot exhaust file descriptors.
+    /// Open connections in total, so a flood cannot exhaust file descriptors.
     pub max_connections: usize,
+    /// Open connections from one client address (never more than half of
+    /// `max_connections`), so one address cannot take everyone's places. Trusted
+    /// proxies are not held to it.
+    pub max_connections_per_address: usize,
 }
 
 impl Default for LimitSettings {
@@ -198,6 +217,7 @@ impl Default for LimitSettings {
             resume_window_secs: 600,
             snapshot_closed_hours: 72,
             max_connections: 20_000,
+            max_connections_per_address: 1_000,
         }
     }
 }
@@ -213,6 +233,9 @@ pub struct AuthSettings {
     /// SHA-256 (hex) of each intake key a channel gateway may use; the keys themselves
     /// are never written down here (`muster intake-key` makes one and prints both).
     pub intake_key_hashes: Vec<String>,
+    /// Password checks (Argon2id, 19 MiB each) running at once, about the number of
+    /// cores; a log-in beyond them is answered 503 with `Retry-After`.
+    pub password_checks: usize,
 }
 
 impl Default for AuthSettings {
@@ -221,6 +244,7 @@ impl Default for AuthSettings {
             token_ttl_secs: 43_200,
             login_attempts_per_minute: 10,
             intake_key_hashes: Vec::new(),
+            password_checks: 2,
         }
     }
 }
@@ -407,17 +431,23 @@ impl Settings {
     /// | `MUSTER_BIND` | `server.bind` (`host:port`) |
     /// | `MUSTER_ALLOWED_ORIGINS` | `server.allowed_origins`, comma-separated |
     /// | `MUSTER_WEB_DIR` | `server.web_dir` (`""` = embedded) |
+    /// | `MUSTER_HEADER_TIMEOUT_SECS` | `server.header_timeout_secs` |
+    /// | `MUSTER_BODY_TIMEOUT_SECS` | `server.body_timeout_secs` |
+    /// | `MUSTER_KEEPALIVE_IDLE_SECS` | `server.keepalive_idle_secs` |
+    /// | `MUSTER_TRUSTED_PROXIES` | `server.trusted_proxies`, comma-separated CIDRs |
     /// | `MUSTER_STORE` | `store.kind` (`sqlite`, `redis`) |
     /// | `MUSTER_DATA_DIR` | `store.data_dir` |
     /// | `MUSTER_REDIS_URL` | `store.redis_url` |
     /// | `MUSTER_SNAPSHOT_EVERY` | `store.snapshot_every` |
     /// | `MUSTER_MAX_CONNECTIONS_PER_USER` | `limits.max_connections_per_user` |
     /// | `MUSTER_MAX_CONNECTIONS` | `limits.max_connections` |
+    /// | `MUSTER_MAX_CONNECTIONS_PER_ADDRESS` | `limits.max_connections_per_address` |
     /// | `MUSTER_COMMANDS_PER_SECOND` | `limits.commands_per_second` |
     /// | `MUSTER_RESUME_WINDOW_SECS` | `limits.resume_window_secs` |
     /// | `MUSTER_SNAPSHOT_CLOSED_HOURS` | `limits.snapshot_closed_hours` |
     /// | `MUSTER_TOKEN_TTL_SECS` | `auth.token_ttl_secs` |
     /// | `MUSTER_INTAKE_KEY_HASHES` | `auth.intake_key_hashes` (comma-separated) |
+    /// | `MUSTER_PASSWORD_CHECKS` | `auth.password_checks` |
     /// | `MUSTER_CENTRE` | `centre.procedures` |
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
@@ -449,6 +479,14 @@ impl Settings {
             "MUSTER_BIND" => self.server.bind = parse_value(value)?,
             "MUSTER_ALLOWED_ORIGINS" => self.server.allowed_origins = parse_origins(value)?,
             "MUSTER_WEB_DIR" => self.server.web_dir = optional_path(value),
+            "MUSTER_HEADER_TIMEOUT_SECS" => {
+                self.server.header_timeout_secs = parse_positive(value)?
+            }
+            "MUSTER_BODY_TIMEOUT_SECS" => self.server.body_timeout_secs = parse_positive(value)?,
+            "MUSTER_KEEPALIVE_IDLE_SECS" => {
+                self.server.keepalive_idle_secs = parse_positive(value)?
+            }
+            "MUSTER_TRUSTED_PROXIES" => self.server.trusted_proxies = parse_cidrs(value)?,
             "MUSTER_STORE" => self.store.kind = value.parse()?,
             "MUSTER_DATA_DIR" => self.store.data_dir = required_path(value)?,
             "MUSTER_REDIS_URL" => self.store.redis_url = check_redis_url(value)?,
@@ -457,6 +495,9 @@ impl Settings {
                 self.limits.max_connections_per_user = parse_positive(value)?
             }
             "MUSTER_MAX_CONNECTIONS" => self.limits.max_connections = parse_positive(value)?,
+            "MUSTER_MAX_CONNECTIONS_PER_ADDRESS" => {
+                self.limits.max_connections_per_address = parse_positive(value)?
+            }
             "MUSTER_COMMANDS_PER_SECOND" => {
                 self.limits.commands_per_second = parse_positive(value)?
             }
@@ -465,6 +506,7 @@ impl Settings {
                 self.limits.snapshot_closed_hours = parse_snapshot_hours(value)?
             }
             "MUSTER_TOKEN_TTL_SECS" => self.auth.token_ttl_secs = parse_positive(value)?,
+            "MUSTER_PASSWORD_CHECKS" => self.auth.password_checks = parse_positive(value)?,
             "MUSTER_INTAKE_KEY_HASHES" => {
                 self.auth.intake_key_hashes = value
                     .split(',')
@@ -532,10 +574,14 @@ impl Settings {
     }
 
     /// Every numeric setting where 0 would disable the hub rather than mean "none".
-    fn positive_numbers(&self) -> [(&'static str, u64); 12] {
+    fn positive_numbers(&self) -> [(&'static str, u64); 17] {
         let l = &self.limits;
         let widen = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+        let srv = &self.server;
         [
+            ("server.header_timeout_secs", srv.header_timeout_secs),
+            ("server.body_timeout_secs", srv.body_timeout_secs),
+            ("server.keepalive_idle_secs", srv.keepalive_idle_secs),
             ("store.snapshot_every", self.store.snapshot_every),
             (
                 "limits.max_connections_per_user",
@@ -552,6 +598,11 @@ impl Settings {
             ("limits.resume_window_secs", l.resume_window_secs),
             ("limits.snapshot_closed_hours", l.snapshot_closed_hours),
             ("limits.max_connections", widen(l.max_connections)),
+            (
+                "limits.max_connections_per_address",
+                widen(l.max_connections_per_address),
+            ),
+            ("auth.password_checks", widen(self.auth.password_checks)),
             ("auth.token_ttl_secs", self.auth.token_ttl_secs),
             (
                 "auth.login_attempts_per_minute",
@@ -605,6 +656,20 @@ fn required_path(value: &str) -> Result<PathBuf, String> {
 
 fn optional_path(value: &str) -> Option<PathBuf> {
     Some(value).filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
+fn parse_cidrs(value: &str) -> Result<Vec<IpNet>, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|c| {
+            c.parse::<IpNet>()
+                .or_else(|_| c.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("`{c}` is not a CIDR such as 10.0.0.0/8 or an address"))
+        })
+        .collect()
 }
 
 fn parse_origins(value: &str) -> Result<Vec<String>, String> {
