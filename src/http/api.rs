@@ -17,8 +17,9 @@ use super::{handlers, ops, web};
 use crate::hub::tokens::Session;
 use crate::server::App;
 
-/// Every route but `GET /ws`, with errors recovered into the JSON error shape and a
-/// tracing span (with a request id) around each request.
+/// Every route but `GET /ws`, with errors recovered into the JSON error shape, the
+/// security headers of [`web::secure`] on every response, and a tracing span (with a
+/// request id) around each request.
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Infallible> + Clone {
     let api = login(app.clone())
         .or(logout(app.clone()))
@@ -47,12 +48,22 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(metrics(app.clone()))
         .unify();
-    api.or(ops)
+    let all = api
+        .or(ops)
         .unify()
         .or(web::routes(app))
         .unify()
-        .recover(recover)
+        .recover(recover);
+    // The browser-facing security headers go on every answer, refusals included.
+    warp::path::full()
+        .and(all)
+        .map(secured)
         .with(warp::trace(request_span()))
+}
+
+/// `reply` with the security headers for the path it answers.
+fn secured(path: warp::path::FullPath, reply: impl Reply) -> Response {
+    web::secure(path.as_str(), reply.into_response())
 }
 
 /// A span per request: `request{id, method, path}`. The id is the client's

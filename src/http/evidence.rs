@@ -221,7 +221,7 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#111;margin:2rem auto;max-width:70rem;padding:0 1rem}\
 h1{font-size:1.5rem;margin:0}h2{font-size:1.2rem;border-bottom:2px solid #333;padding-bottom:.2rem;margin-top:2rem}\
 h3{font-size:1rem;margin:1.2rem 0 .4rem}.meta{color:#555;margin:.3rem 0 0}\

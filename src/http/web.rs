@@ -1,11 +1,17 @@
 //! The web apps (`GET /`, `/console`, …): files from `web/`, embedded at build time so
 //! the binary is all a demo needs, or read from `server.web_dir` when set so
 //! front-end work needs no rebuild. Unknown files are `not_found` like any path.
+//!
+//! Also the browser-facing security headers every HTTP response carries
+//! ([`secure`]): a strict Content-Security-Policy, no framing, no referrer, and
+//! powerful features off except geolocation in the field app.
 
 use std::path::{Component, Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use warp::http::{Method, header};
+use base64::Engine as _;
+use sha2::{Digest, Sha256};
+use warp::http::{HeaderValue, Method, header};
 use warp::{Filter, Rejection, Reply};
 
 use crate::server::App;
@@ -88,8 +94,62 @@ fn content_type(name: &str) -> &'static str {
 
 fn file_response(name: &str, bytes: Vec<u8>) -> warp::reply::Response {
     let reply = warp::reply::with_header(bytes, header::CONTENT_TYPE, content_type(name));
-    let reply = warp::reply::with_header(reply, header::CACHE_CONTROL, "no-cache");
-    warp::reply::with_header(reply, "x-content-type-options", "nosniff").into_response()
+    warp::reply::with_header(reply, header::CACHE_CONTROL, "no-cache").into_response()
+}
+
+// ----- security headers ---------------------------------------------------------------
+
+/// The Content-Security-Policy of every response. Scripts, styles, images and
+/// connections come from this origin only (`'self'` also covers the same-origin
+/// `ws:`/`wss:` socket), so markup injected by a stored string can neither run script
+/// nor load it; nothing may frame the apps, post a form elsewhere or rebase URLs.
+/// Map tiles must be served from this origin too (e.g. through the reverse proxy).
+/// The one inline style allowed, by its hash, is the printable evidence pack's: the
+/// console opens it as a `blob:` page, which inherits this policy.
+static CSP: LazyLock<String> = LazyLock::new(|| {
+    let style = base64::engine::general_purpose::STANDARD
+        .encode(Sha256::digest(super::evidence::STYLE.as_bytes()));
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-{style}'; \
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+});
+
+/// Features no app uses are off; geolocation is allowed only in the field app, which
+/// shares the unit's position.
+const PERMISSIONS_ELSEWHERE: &str = "geolocation=(), camera=(), microphone=(), payment=(), \
+    usb=(), serial=(), bluetooth=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), \
+    display-capture=(), browsing-topics=()";
+const PERMISSIONS_FIELD: &str = "geolocation=(self), camera=(), microphone=(), payment=(), \
+    usb=(), serial=(), bluetooth=(), midi=(), magnetometer=(), gyroscope=(), accelerometer=(), \
+    display-capture=(), browsing-topics=()";
+
+/// `response` with the security headers for the request `path`; headers a handler set
+/// itself are kept.
+pub fn secure(path: &str, mut response: warp::reply::Response) -> warp::reply::Response {
+    let field = file_name(path.trim_start_matches('/')).as_deref() == Some("field.html");
+    let permissions = if field {
+        PERMISSIONS_FIELD
+    } else {
+        PERMISSIONS_ELSEWHERE
+    };
+    let headers = response.headers_mut();
+    let mut set = |name: &'static str, value: HeaderValue| {
+        headers.entry(name).or_insert(value);
+    };
+    set(
+        "content-security-policy",
+        HeaderValue::from_str(&CSP).expect("the policy is ASCII"),
+    );
+    set("x-frame-options", HeaderValue::from_static("DENY"));
+    set("referrer-policy", HeaderValue::from_static("no-referrer"));
+    set(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    set("permissions-policy", HeaderValue::from_static(permissions));
+    response
 }
 
 #[cfg(test)]
@@ -106,5 +166,41 @@ mod tests {
         assert!(embedded("index.html").is_some());
         assert!(embedded("nope.html").is_none());
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+    }
+
+    #[test]
+    fn only_the_field_app_may_ask_for_the_location() {
+        let permissions = |path: &str| {
+            let res = secure(path, warp::reply().into_response());
+            res.headers()["permissions-policy"]
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        for path in ["/field", "/field/", "/field.html"] {
+            assert!(
+                permissions(path).starts_with("geolocation=(self)"),
+                "{path}"
+            );
+        }
+        for path in [
+            "/",
+            "/board",
+            "/console",
+            "/field.js",
+            "/api/state",
+            "/fields",
+        ] {
+            assert!(permissions(path).starts_with("geolocation=()"), "{path}");
+        }
+    }
+
+    #[test]
+    fn the_policy_admits_the_evidence_packs_style_and_no_inline_script() {
+        let res = secure("/", warp::reply().into_response());
+        let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        assert!(!csp.contains("unsafe-inline"), "{csp}");
+        assert!(csp.contains("style-src 'self' 'sha256-"), "{csp}");
     }
 }
