@@ -614,7 +614,12 @@ pub fn to_csv(report: &Report) -> String {
 
 /// Quotes a CSV field when it needs it.
 fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
+    // A cell a spreadsheet would read as a formula (a team named `=HYPERLINK(…)`) is
+    // prefixed with `'`, so opening the download never runs what someone typed.
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return csv_field(&format!("'{s}"));
+    }
+    if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         s.to_string()
@@ -654,5 +659,8 @@ mod tests {
     fn csv_quotes_awkward_keys() {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("=1+2"), "'=1+2");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("-2,3"), "\"'-2,3\"");
     }
 }
