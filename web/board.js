@@ -9,19 +9,18 @@ const client = startApp(['supervisor', 'admin', 'operator']);
 const $ = (id) => document.getElementById(id);
 const ALERT_KINDS = ['assignment.escalated', 'checkin.missed', 'target.breached'];
 const RESOURCE_COLUMNS = ['available', 'assigned', 'en_route', 'on_scene', 'unavailable', 'off_duty'];
-const alertsKey = client && `muster.${client.user.id}.alerts`;
 let map = null; // Leaflet, made on first render
 let layer = null;
 let guideTo; // pickers, filled on every render
 let overrideOn;
-let alerts = client ? JSON.parse(localStorage.getItem(alertsKey) || '[]') : [];
+let alerts = client ? client.kept('alerts', []) : [];
 
 if (client) {
   $('review-link').hidden = client.user.role !== 'supervisor';
   client.subscribe((f) => {
     if (f && ALERT_KINDS.includes(f.event.kind)) {
       alerts.push({ seq: f.seq, at: f.at, event: f.event });
-      localStorage.setItem(alertsKey, JSON.stringify(alerts));
+      client.keep('alerts', alerts);
     }
   });
   client.subscribe(throttleFrame(render));
@@ -75,7 +74,7 @@ function renderAlerts() {
     words(a.event.kind), ': ', describeAlert(a.event), ' ',
     h('button', { type: 'button', 'aria-label': `Acknowledge alert ${words(a.event.kind)}`, onclick: () => {
       alerts = alerts.filter((x) => x.seq !== a.seq);
-      localStorage.setItem(alertsKey, JSON.stringify(alerts));
+      client.keep('alerts', alerts);
       render();
     } }, 'Acknowledge'))));
 }
@@ -153,9 +152,6 @@ function renderMap() {
     layer = L.layerGroup().addTo(map);
   }
   layer.clearLayers();
-  const pin = (lat, lon, cls, text, title) => L.marker([lat, lon], {
-    icon: L.divIcon({ className: `pin ${cls}`, html: '', iconSize: null }), title, alt: title, keyboard: true,
-  }).addTo(layer).bindTooltip(title).setIcon(L.divIcon({ className: `pin ${cls}`, html: escapeHtml(text) }));
   for (const r of Object.values(client.store.resources)) {
     if (r.location?.lat != null) pin(r.location.lat, r.location.lon, 'res', `R ${r.name.split(' ')[0]}`, `${r.name}: ${words(r.status)}`);
   }
@@ -164,6 +160,14 @@ function renderMap() {
   }
 }
 
-function escapeHtml(s) {
-  return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+/**
+ * A text pin with a tooltip. Leaflet renders a *string* icon `html` or tooltip as
+ * markup, so both are given as DOM nodes: a name such as `<img onerror=…>` shows as
+ * those characters and never runs.
+ */
+function pin(lat, lon, cls, text, title) {
+  const L = window.L;
+  L.marker([lat, lon], {
+    icon: L.divIcon({ className: `pin ${cls}`, html: h('span', {}, text) }), title, alt: title, keyboard: true,
+  }).addTo(layer).bindTooltip(h('span', {}, title));
 }

@@ -359,6 +359,7 @@ function refreshDetail() {
   clearTimeout(detailTimer);
   detailTimer = setTimeout(async () => {
     const id = current;
+    if (!id) return; // a case or plan replaced the incident page meanwhile
     try {
       const d = await api(`/api/incidents/${encodeURIComponent(id)}`);
       if (id !== current || !page) return;

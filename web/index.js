@@ -5,8 +5,29 @@ const form = document.getElementById('login');
 const error = document.getElementById('login-error');
 const params = new URLSearchParams(location.search);
 if (params.get('expired')) {
-  error.textContent = 'Your session ended. Log in again; anything you did offline is still queued.';
+  const unsent = Number(params.get('unsent')) || 0;
+  error.textContent = unsent
+    ? `Your session ended. Log in again; ${unsent} ${unsent === 1 ? 'command' : 'commands'} made offline ${unsent === 1 ? 'was' : 'were'} not sent, so make ${unsent === 1 ? 'it' : 'them'} again.`
+    : 'Your session ended. Log in again.';
   error.hidden = false;
+}
+
+/**
+ * Where `?next=` may send the user: only a page on this origin, as an absolute URL;
+ * else null. `new URL`
+ * resolves it as the browser would (`/\host`, a tab in `/%09/host`, `javascript:`),
+ * so what is checked is what would be visited.
+ */
+export function sameOrigin(next) {
+  if (!next) return null;
+  try {
+    const url = new URL(next, location.origin);
+    // `//…` is no page of the apps, and would read as another host if used as a path.
+    if (url.origin !== location.origin || url.pathname.startsWith('//')) return null;
+    return `${location.origin}${url.pathname}${url.search}${url.hash}`;
+  } catch {
+    return null;
+  }
 }
 
 form.addEventListener('submit', async (ev) => {
@@ -14,9 +35,7 @@ form.addEventListener('submit', async (ev) => {
   error.hidden = true;
   try {
     const s = await login(form.username.value.trim(), form.password.value);
-    const next = params.get('next');
-    // Only same-site paths, so a crafted link cannot send the user elsewhere.
-    location.assign(next && next.startsWith('/') && !next.startsWith('//') ? next : homeFor(s.user.role));
+    location.assign(sameOrigin(params.get('next')) || homeFor(s.user.role));
   } catch (e) {
     error.textContent = e.message;
     error.hidden = false;

@@ -130,6 +130,7 @@ function groupName(key) {
   const by = report?.by;
   if (by === 'operator') return client.store.users[key]?.name || key;
   if (by === 'type') return catalogue.types.find((t) => t.id === key)?.name || words(key);
+  if (by === 'team') return key; // typed by people: shown as typed, underscores and all
   return words(key);
 }
 

@@ -11,7 +11,33 @@
 
 import { emptyStore, complete, fromSnapshot, applyEvent, missingIncident, putIncident } from './store.js';
 
-const SESSION_KEY = 'muster.session';
+// Every key the apps keep in localStorage or sessionStorage starts with this prefix
+// (the session, each user's saved store, outbox and board alerts): log-out and an
+// ended session remove them all, so the next person at this browser finds nothing.
+const PREFIX = 'muster.';
+const SESSION_KEY = `${PREFIX}session`;
+
+/** The storage key of `name` (e.g. `outbox`) for user `userId`. */
+export function userKey(userId, name) {
+  return `${PREFIX}${userId}.${name}`;
+}
+
+/** Removes every key the apps keep, in both storages; answers how many were removed. */
+export function forgetEverything() {
+  let removed = 0;
+  for (const storage of [localStorage, sessionStorage]) {
+    for (const key of Object.keys(storage)) {
+      if (key.startsWith(PREFIX)) {
+        storage.removeItem(key);
+        removed += 1;
+      }
+    }
+  }
+  return removed;
+}
+
+// Commands that carry a password: never written to storage, never queued offline.
+const SECRET_COMMANDS = ['user.password', 'user.create'];
 
 // ----- log-in ---------------------------------------------------------------------
 
@@ -37,10 +63,10 @@ export async function login(username, password) {
   return body;
 }
 
-/** Forgets the token (and tells the hub when it can). */
+/** Forgets the token and everything the apps kept (and tells the hub when it can). */
 export async function logout() {
   const s = currentSession();
-  sessionStorage.removeItem(SESSION_KEY);
+  forgetEverything();
   if (s) await fetch('/api/logout', { method: 'POST', headers: { authorization: `Bearer ${s.token}` } }).catch(() => {});
 }
 
@@ -104,8 +130,8 @@ export class Client {
   constructor(session) {
     this.session = session;
     this.user = session.user;
-    const k = `muster.${session.user.id}`;
-    this.keys = { saved: `${k}.saved`, outbox: `${k}.outbox` };
+    this.keys = { saved: userKey(session.user.id, 'saved'), outbox: userKey(session.user.id, 'outbox') };
+    this.ended = false; // once the session ended nothing is saved again
     this.listeners = new Set();
     this.pending = new Map(); // command id → {resolve, reject}
     this.fetching = new Map(); // incident id → touched again while being fetched
@@ -138,7 +164,7 @@ export class Client {
 
   connect() {
     clearTimeout(this.timer);
-    if (this.ws) return;
+    if (this.ws || this.ended) return;
     if (!navigator.onLine) return this.setState('offline');
     this.setState(this.attempt ? 'reconnecting' : 'connecting');
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
@@ -166,9 +192,10 @@ export class Client {
     this.ws = null;
     this.attempt += 1;
     if (code === 4401) {
-      // Token expired or revoked: log in again, then come back; the outbox is kept.
-      sessionStorage.removeItem(SESSION_KEY);
-      location.replace(`/?next=${encodeURIComponent(location.pathname)}&expired=1`);
+      // Token expired or revoked: whoever comes next must log in, and finds nothing of
+      // this user's here (the snapshot, the outbox); the log-in page says how many
+      // unsent commands were dropped, so they can be made again.
+      this.endSession();
       return;
     }
     if (code === 4409) {
@@ -178,6 +205,42 @@ export class Client {
     if (!navigator.onLine) return this.setState('offline');
     this.setState('reconnecting');
     this.connectSoon();
+  }
+
+  /** What an app keeps for this user across reloads under `name` (board alerts). */
+  kept(name, fallback) {
+    return load(userKey(this.user.id, name), fallback);
+  }
+
+  /** Keeps `value` under `name` for this user, unless the session has ended. */
+  keep(name, value) {
+    if (!this.ended) store(userKey(this.user.id, name), value);
+  }
+
+  /**
+   * Stops for good (log-out): closes the socket, cancels timers, and saves nothing
+   * more, so nothing written after the storage is cleared brings a key back.
+   */
+  stop() {
+    this.ended = true;
+    clearTimeout(this.saveTimer);
+    clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = ws.onmessage = null;
+      ws.close();
+    }
+  }
+
+  /** The session ended: forget everything kept, then go to the log-in page. */
+  endSession() {
+    const unsent = this.outbox.length;
+    this.stop();
+    forgetEverything();
+    const q = new URLSearchParams({ next: location.pathname, expired: '1' });
+    if (unsent) q.set('unsent', String(unsent));
+    location.replace(`/?${q}`);
   }
 
   /** The network is gone: drop the socket now rather than wait for it to time out. */
@@ -252,7 +315,7 @@ export class Client {
       return;
     }
     this.outbox = this.outbox.filter((c) => c.id !== f.id);
-    store(this.keys.outbox, this.outbox);
+    this.saveOutbox();
     const p = this.pending.get(f.id);
     this.pending.delete(f.id);
     if (p) (f.ok ? p.resolve(f.data || {}) : p.reject(new CommandError(f.error)));
@@ -264,9 +327,13 @@ export class Client {
    * CommandError. Offline, the command waits in the outbox (kept across reloads).
    */
   command(command) {
+    if (SECRET_COMMANDS.includes(command.kind) && this.state !== 'live') {
+      // A queued password would sit in localStorage in plain text: refuse instead.
+      return Promise.reject(new CommandError({ code: 'offline', message: 'a password is never queued offline; try again once the connection is live' }));
+    }
     const entry = { id: newId(), command };
     this.outbox.push(entry);
-    store(this.keys.outbox, this.outbox);
+    this.saveOutbox();
     const promise = new Promise((resolve, reject) => this.pending.set(entry.id, { resolve, reject }));
     if (this.state === 'live') this.sendEntry(entry);
     this.notify(null);
@@ -298,7 +365,14 @@ export class Client {
   }
 
   save() {
+    if (this.ended) return;
     if (this.seq != null) store(this.keys.saved, { seq: this.seq, store: this.store });
+  }
+
+  /** The outbox survives a reload, but a command carrying a password stays in memory only. */
+  saveOutbox() {
+    if (this.ended) return;
+    store(this.keys.outbox, this.outbox.filter((c) => !SECRET_COMMANDS.includes(c.command.kind)));
   }
 }
 

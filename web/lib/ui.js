@@ -62,6 +62,7 @@ export function startApp(roles) {
   const me = document.getElementById('me');
   if (me) me.textContent = `${session.user.name} (${session.user.role})`;
   document.getElementById('logout')?.addEventListener('click', async () => {
+    client.stop();
     await logout();
     location.replace('/');
   });
