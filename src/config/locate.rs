@@ -83,6 +83,9 @@ impl<'a> SourceMap<'a> {
             .or_else(same_line)
             .or_else(enclosing)
             .map(|e| e.path.clone())
+            // A key the parser could not read (`= 1`) has an empty path: name no field
+            // rather than an empty one.
+            .filter(|path| !path.is_empty())
             .unwrap_or_else(|| "(document)".to_string())
     }
 
