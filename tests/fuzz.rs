@@ -582,9 +582,10 @@ proptest! {
 
 // ----- end to end: a real server ----------------------------------------------------
 
-/// Cases for the tests over real sockets: a tenth of the decoders', at least 200.
+/// Cases for the tests over real sockets: 200 in the fast tier, 2,000 in the slow
+/// one (each is a round trip, a log-in an Argon2 check).
 fn e2e_cases() -> u32 {
-    (fuzzkit::cases(FAST * 10) / 10).max(200)
+    (fuzzkit::cases(FAST) / 50).clamp(200, 2_000)
 }
 
 /// A runner for drawing inputs by hand in async tests.
