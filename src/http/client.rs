@@ -39,13 +39,28 @@ pub mod close {
 type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 type Stream<S> = SplitStream<WebSocketStream<S>>;
 
-#[derive(Deserialize)]
-struct Hello {
+/// The client's first frame, `{"type":"hello","token":…,"resume_from"?}`.
+#[derive(Debug, Deserialize)]
+pub struct Hello {
     #[serde(rename = "type")]
     kind: String,
-    token: String,
+    pub token: String,
     #[serde(default)]
-    resume_from: Option<u64>,
+    pub resume_from: Option<u64>,
+}
+
+/// Decodes the first frame's text into a hello, or the close code and reason it earns.
+pub fn decode_hello(text: &str) -> Result<Hello, (u16, &'static str)> {
+    let hello: Hello = serde_json::from_str(text).map_err(|_| {
+        (
+            close::BAD_FIRST_FRAME,
+            "the first frame must be {\"type\":\"hello\",\"token\":…}",
+        )
+    })?;
+    if hello.kind != "hello" {
+        return Err((close::BAD_FIRST_FRAME, "the first frame must be a hello"));
+    }
+    Ok(hello)
 }
 
 /// Serves one socket until it closes.
@@ -110,15 +125,7 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
             "the first frame must be a text hello",
         ));
     };
-    let hello: Hello = serde_json::from_str(&text).map_err(|_| {
-        (
-            close::BAD_FIRST_FRAME,
-            "the first frame must be {\"type\":\"hello\",\"token\":…}",
-        )
-    })?;
-    if hello.kind != "hello" {
-        return Err((close::BAD_FIRST_FRAME, "the first frame must be a hello"));
-    }
+    let hello = decode_hello(&text)?;
     let session = app
         .tokens
         .authenticate(&hello.token, app.hub.clock.now())

@@ -382,7 +382,7 @@ pub async fn intake(app: Arc<App>, body: Value) -> Result<Response, Rejection> {
 }
 
 /// Splits an intake body into its id and its `contact.receive` command.
-fn intake_command(body: Value) -> Result<(Option<String>, crate::engine::Command), Error> {
+pub fn intake_command(body: Value) -> Result<(Option<String>, crate::engine::Command), Error> {
     let Value::Object(mut fields) = body else {
         return Err(Error::BadRequest("the body must be a JSON object".into()));
     };
