@@ -95,13 +95,27 @@ async fn seed_demo(hub: &Hub, d: &crate::config::Demo) -> Result<(), StartError>
             resources = d.resources.len(),
             "demo centre seeded"
         );
-    } else if hub.with_state(|s| s.users.values().any(|u| u.disabled)) {
+    } else {
         // Accounts are never re-enabled: a data dir that served without the demo keeps
         // the demo's accounts disabled, and the person trying the demo must know why.
-        tracing::warn!(
-            "some demo log-ins may be disabled: this data dir once served without the \
-             demo; use a fresh data dir for the demo"
-        );
+        let disabled: Vec<&str> = hub.with_state(|s| {
+            d.users
+                .iter()
+                .map(|u| u.username.as_str())
+                .filter(|name| {
+                    let id = s.usernames.get(&name.to_lowercase());
+                    id.and_then(|id| s.users.get(id))
+                        .is_some_and(|u| u.disabled)
+                })
+                .collect()
+        });
+        if !disabled.is_empty() {
+            tracing::warn!(
+                accounts = %disabled.join(", "),
+                "demo log-ins disabled: this data dir once served without the demo; \
+                 use a fresh data dir for the demo"
+            );
+        }
     }
     Ok(())
 }

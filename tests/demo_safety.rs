@@ -25,8 +25,14 @@ struct Hub {
 impl Hub {
     /// Starts the binary over `dir`, bound to `bind`, with extra environment `env`.
     fn start(dir: &Path, bind: &str, env: &[(&str, &str)]) -> Hub {
+        Hub::start_with(dir, bind, &[], env)
+    }
+
+    /// [`Hub::start`] with extra arguments after `serve`.
+    fn start_with(dir: &Path, bind: &str, args: &[&str], env: &[(&str, &str)]) -> Hub {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_muster"));
         cmd.arg("serve")
+            .args(args)
             .current_dir(repo_root())
             .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
             .env("MUSTER_DATA_DIR", dir)
@@ -179,6 +185,13 @@ async fn finding_01_a_hub_bound_off_loopback_without_demo_refuses_the_demo_log_i
         disabled,
         "a second start is a no-op"
     );
+
+    // Back on loopback the demo runs, but its disabled accounts stay disabled.
+    let hub = Hub::start(dir.path(), "127.0.0.1:0", &[]);
+    hub.wait_for_line("demo on");
+    let (status, _) = login(hub.addr, "admin", "muster-demo").await;
+    assert_eq!(status, 401, "a disabled demo account is never re-enabled");
+    hub.stop();
 }
 
 #[tokio::test]
@@ -203,6 +216,12 @@ async fn finding_01_the_demo_runs_off_loopback_when_asked_for() {
     let hub = Hub::start(dir.path(), "0.0.0.0:0", &[("MUSTER_DEMO", "1")]);
     hub.wait_for_line("demo on: asked for (--demo) on 0.0.0.0:");
     let (status, body) = login(hub.addr, "admin", "muster-demo").await;
+    assert_eq!(status, 200, "{body}");
+    hub.stop();
+
+    let hub = Hub::start_with(dir.path(), "0.0.0.0:0", &["--demo"], &[]);
+    hub.wait_for_line("demo on: asked for (--demo) on 0.0.0.0:");
+    let (status, body) = intake(hub.addr, "demo-intake-key").await;
     assert_eq!(status, 200, "{body}");
     hub.stop();
 }
