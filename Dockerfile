@@ -3,9 +3,9 @@
 #   docker build -t muster .
 #   docker run -p 8080:8080 -v muster-data:/data muster
 #
-# The event log lives in the /data volume. The image starts the demo centre; start
-# without it with `-e MUSTER_DEMO_DIR=` and mount your own settings and procedures over
-# /app/config.
+# The event log lives in the /data volume. Bound to 0.0.0.0, the image starts WITHOUT
+# the demo centre (its passwords are published); mount your own settings and procedures
+# over /app/config. To try the demo: `docker run -p 127.0.0.1:8080:8080 -e MUSTER_DEMO=1 muster`.
 
 FROM rust:1.95-bookworm AS builder
 WORKDIR /src
@@ -29,7 +29,10 @@ COPY config/ /app/config/
 # files instead (e.g. a customised copy mounted over them).
 COPY web/ /app/web/
 
+# MUSTER_DEMO=0 says it outright (a non-loopback bind alone already keeps the demo off);
+# `-e MUSTER_DEMO=1` turns it on.
 ENV MUSTER_BIND=0.0.0.0:8080 \
+    MUSTER_DEMO=0 \
     MUSTER_DATA_DIR=/data \
     MUSTER_CONFIG=/app/config/muster.toml \
     RUST_LOG=info

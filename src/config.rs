@@ -31,7 +31,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
-pub use self::demo::{Demo, DemoLocation, DemoResource, DemoUser};
+pub use self::demo::{Demo, DemoDecision, DemoLocation, DemoMode, DemoResource, DemoUser};
 use self::locate::SourceMap;
 use crate::domain::procedure::{self, Centre, Problem};
 use ipnet::IpNet;
@@ -259,6 +259,9 @@ pub struct CentreSettings {
     /// `MUSTER_DEMO_DIR=""`) means no demo.
     #[serde(deserialize_with = "empty_path_is_none")]
     pub demo_dir: Option<PathBuf>,
+    /// Whether the demo runs: `auto` (on a loopback bind only), `on`, `off`. When it
+    /// does not run, the accounts it once seeded are disabled at start.
+    pub demo: DemoMode,
 }
 
 impl Default for CentreSettings {
@@ -266,6 +269,7 @@ impl Default for CentreSettings {
         CentreSettings {
             procedures: PathBuf::from("config/centre.toml"),
             demo_dir: Some(PathBuf::from("config/demo")),
+            demo: DemoMode::Auto,
         }
     }
 }
@@ -450,6 +454,7 @@ impl Settings {
     /// | `MUSTER_PASSWORD_CHECKS` | `auth.password_checks` |
     /// | `MUSTER_CENTRE` | `centre.procedures` |
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
+    /// | `MUSTER_DEMO` | `centre.demo`: `1`/`on`, `0`/`off`, `auto` (`--demo` sets `1`) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
     /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
     ///
@@ -516,6 +521,7 @@ impl Settings {
             }
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
+            "MUSTER_DEMO" => self.centre.demo = value.parse()?,
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
             "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
             _ => {}

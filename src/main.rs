@@ -45,6 +45,10 @@ struct Cli {
     /// Log format: text or json (overrides MUSTER_LOG_FORMAT).
     #[arg(long, global = true)]
     log_format: Option<String>,
+    /// Run the demo centre (published log-ins) even when bound to a non-loopback
+    /// address (sets MUSTER_DEMO=1). On loopback the demo runs without it.
+    #[arg(long, global = true)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -237,6 +241,7 @@ fn flag_overrides(cli: &Cli) -> Vec<(String, String)> {
         ),
         ("MUSTER_REDIS_URL", cli.redis_url.clone()),
         ("MUSTER_LOG_FORMAT", cli.log_format.clone()),
+        ("MUSTER_DEMO", cli.demo.then(|| "1".to_string())),
     ];
     flags
         .into_iter()
@@ -414,7 +419,8 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         running.addr,
         running.app.hub.seq()
     );
-    if let Some(demo) = &loaded.demo {
+    println!("muster: {}", running.demo);
+    if let Some(demo) = loaded.demo.as_ref().filter(|_| running.demo.on) {
         let names: Vec<&str> = demo.users.iter().map(|u| u.username.as_str()).collect();
         println!("demo log-ins (password muster-demo): {}", names.join(", "));
         println!("demo intake key: {}", demo.intake_keys.join(", "));

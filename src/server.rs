@@ -1,5 +1,6 @@
 //! Assembling a hub from loaded configuration: open the configured event log, start
-//! the writer, seed the demo centre into an empty log.
+//! the writer, seed the demo centre into an empty log (or, when the demo does not
+//! run, disable the accounts it once seeded).
 
 use std::sync::Arc;
 
@@ -18,6 +19,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("seeding the demo centre: {0}")]
     Seed(#[from] Error),
+    #[error("disabling the demo's accounts: {0}")]
+    RetireDemo(Error),
     #[error("{0}")]
     Unsupported(String),
 }
@@ -64,7 +67,8 @@ pub fn hub_options(loaded: &Loaded) -> HubOptions {
 }
 
 /// Opens the log, starts the writer and seeds the demo (Argon2id-hashed) when the log
-/// has no users yet.
+/// has no users yet. Without a demo (`loaded.demo` is `None`), every account the demo
+/// once seeded into this log is disabled instead: its password is published.
 pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, StartError> {
     let log = open_log(loaded).await?;
     log_durability(log.as_ref()).await;
@@ -75,17 +79,57 @@ pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, St
         hub_options(loaded),
     )
     .await?;
-    if let Some(d) = &loaded.demo {
-        let hashes = hash_demo_passwords(d).await;
-        if demo::seed(&hub, d, |p| hashes.get(p).cloned().unwrap_or_default()).await? {
-            tracing::info!(
-                users = d.users.len(),
-                resources = d.resources.len(),
-                "demo centre seeded"
+    match &loaded.demo {
+        Some(d) => seed_demo(&hub, d).await?,
+        None => retire_demo(&hub).await?,
+    }
+    Ok(hub)
+}
+
+/// Seeds the demo into a log that has none of its users yet.
+async fn seed_demo(hub: &Hub, d: &crate::config::Demo) -> Result<(), StartError> {
+    let hashes = hash_demo_passwords(d).await;
+    if demo::seed(hub, d, |p| hashes.get(p).cloned().unwrap_or_default()).await? {
+        tracing::info!(
+            users = d.users.len(),
+            resources = d.resources.len(),
+            "demo centre seeded"
+        );
+    } else {
+        // Accounts are never re-enabled: a data dir that served without the demo keeps
+        // the demo's accounts disabled, and the person trying the demo must know why.
+        let disabled: Vec<&str> = hub.with_state(|s| {
+            d.users
+                .iter()
+                .map(|u| u.username.as_str())
+                .filter(|name| {
+                    let id = s.usernames.get(&name.to_lowercase());
+                    id.and_then(|id| s.users.get(id))
+                        .is_some_and(|u| u.disabled)
+                })
+                .collect()
+        });
+        if !disabled.is_empty() {
+            tracing::warn!(
+                accounts = %disabled.join(", "),
+                "demo log-ins disabled: this data dir once served without the demo; \
+                 use a fresh data dir for the demo"
             );
         }
     }
-    Ok(hub)
+    Ok(())
+}
+
+/// Disables the accounts the demo once seeded into this log, logging each.
+async fn retire_demo(hub: &Hub) -> Result<(), StartError> {
+    let retired = demo::retire(hub).await.map_err(StartError::RetireDemo)?;
+    if !retired.is_empty() {
+        tracing::warn!(
+            accounts = %retired.join(", "),
+            "demo accounts disabled: the demo is off and their passwords are published"
+        );
+    }
+    Ok(())
 }
 
 /// Hashes each distinct demo password once, off the async runtime.
@@ -202,33 +246,59 @@ fn spawn_revoker(app: Arc<App>) {
     });
 }
 
+/// The configuration to serve with: the demo seed removed unless the demo runs on
+/// `bound`, so neither its accounts are seeded nor its intake keys accepted. Logs the
+/// decision and its reason.
+fn with_demo_decided(
+    loaded: &Loaded,
+    bound: std::net::SocketAddr,
+) -> (Loaded, crate::config::DemoDecision) {
+    let mode = loaded.settings.centre.demo;
+    let decision = crate::config::demo::decide(mode, loaded.demo.is_some(), bound);
+    let mut loaded = loaded.clone();
+    if !decision.on {
+        loaded.demo = None;
+    }
+    if decision.on && !crate::config::demo::is_loopback(bound.ip()) {
+        tracing::warn!("{decision}; its published passwords let anyone who reaches {bound} in");
+    } else {
+        tracing::info!("{decision}");
+    }
+    (loaded, decision)
+}
+
 /// A server started on a listener: its shared state, its address, and the handle to
 /// stop it. Tests start one on port 0; `muster serve` starts one and waits for a signal.
 pub struct Running {
     pub app: Arc<App>,
     pub addr: std::net::SocketAddr,
+    /// Whether the demo runs here, and why.
+    pub demo: crate::config::DemoDecision,
     stop_tx: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
-    /// Starts the hub and serves it on `listener`.
+    /// Starts the hub and serves it on `listener`. Whether the demo runs is decided on
+    /// the address actually bound (see [`crate::config::demo::decide`]).
     pub async fn start(
         loaded: &Loaded,
         listener: tokio::net::TcpListener,
         clock: Arc<dyn Clock>,
     ) -> Result<Running, StartError> {
-        let hub = start_hub(loaded, clock).await?;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let app = App::new(hub, loaded, stop_rx);
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Unsupported(format!("listener has no address: {e}")))?;
+        let (loaded, demo) = with_demo_decided(loaded, addr);
+        let hub = start_hub(&loaded, clock).await?;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let app = App::new(hub, &loaded, stop_rx);
         let routes = crate::http::routes(app.clone());
         let task = tokio::spawn(crate::http::serve(listener, app.clone(), routes));
         Ok(Running {
             app,
             addr,
+            demo,
             stop_tx,
             task,
         })

@@ -4,11 +4,80 @@
 //! these into an empty log; outside the demo they do not exist.
 
 use std::collections::BTreeSet;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use crate::domain::procedure::{Problem, ResourceKind};
 use crate::domain::user::Role;
+
+/// Whether the hub runs the demo (`centre.demo`, `MUSTER_DEMO`, `--demo`).
+///
+/// The demo's passwords are published, so it must never be reachable by accident:
+/// `auto` runs it only on a loopback bind, where nobody else can log in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoMode {
+    /// On when bound to a loopback address, off on any other.
+    #[default]
+    Auto,
+    /// On wherever the hub is bound (`--demo`, `MUSTER_DEMO=1`).
+    On,
+    /// Off even on loopback (`MUSTER_DEMO=0`).
+    Off,
+}
+
+impl FromStr for DemoMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "auto" => Ok(DemoMode::Auto),
+            "1" | "on" | "true" | "yes" => Ok(DemoMode::On),
+            "0" | "off" | "false" | "no" => Ok(DemoMode::Off),
+            _ => Err("expected `1` (on), `0` (off) or `auto`".to_string()),
+        }
+    }
+}
+
+/// Whether the demo runs on this start, and why (for the start-up log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DemoDecision {
+    pub on: bool,
+    /// Says why, e.g. `bound to 0.0.0.0:8080 without --demo`.
+    pub reason: String,
+}
+
+impl fmt::Display for DemoDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.on { "on" } else { "off" };
+        write!(f, "demo {state}: {}", self.reason)
+    }
+}
+
+/// Decides whether the demo runs: `mode` as configured, `has_seed` when a demo seed
+/// was loaded (`centre.demo_dir` set), `bound` the address actually listened on.
+pub fn decide(mode: DemoMode, has_seed: bool, bound: SocketAddr) -> DemoDecision {
+    let (on, reason) = match (mode, has_seed) {
+        (DemoMode::Off, _) => (false, "switched off (centre.demo = off)".to_string()),
+        (_, false) => (false, "no demo seed (centre.demo_dir is empty)".to_string()),
+        (DemoMode::On, true) => (true, format!("asked for (--demo) on {bound}")),
+        (DemoMode::Auto, true) if is_loopback(bound.ip()) => {
+            (true, format!("bound to loopback {bound}"))
+        }
+        (DemoMode::Auto, true) => (false, format!("bound to {bound} without --demo")),
+    };
+    DemoDecision { on, reason }
+}
+
+/// True for addresses only this machine can reach: 127.0.0.0/8, ::1, and IPv4 loopback
+/// written as IPv6 (`::ffff:127.0.0.1`). The unspecified address (0.0.0.0, `[::]`)
+/// listens on every interface, so it is not loopback.
+pub fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
 
 /// Everything the demo seeds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,4 +221,19 @@ pub(crate) fn check_resources(resources: &ResourcesFile) -> Vec<Problem> {
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_mode_reads_one_zero_and_words() {
+        assert_eq!("1".parse(), Ok(DemoMode::On));
+        assert_eq!("on".parse(), Ok(DemoMode::On));
+        assert_eq!("0".parse(), Ok(DemoMode::Off));
+        assert_eq!("OFF".parse(), Ok(DemoMode::Off));
+        assert_eq!("auto".parse(), Ok(DemoMode::Auto));
+        assert!("maybe".parse::<DemoMode>().is_err());
+    }
 }
