@@ -91,17 +91,20 @@ pub async fn login(
     req: LoginRequest,
 ) -> Result<Response, Rejection> {
     let account = req.username.trim().to_lowercase();
+    // Never more checks at once than places: each holds 19 MiB and a blocking thread.
+    // The place is taken first so that at most that many attempts hold throttle
+    // tokens in flight: a burst of right passwords from one address is never refused
+    // for tokens that attempts still waiting would have handed back.
+    let Ok(place) = app.password_checks.clone().try_acquire_owned() else {
+        let e = ApiError::unavailable("the hub is busy checking other log-ins; try again");
+        return Ok(with_retry_after(e, Duration::from_secs(1)));
+    };
     let attempt = match app.logins.begin(&account, &address, Instant::now()) {
         Ok(a) => a,
         Err(wait) => {
             let e = ApiError::rate_limited("too many failed log-in attempts; wait and try again");
             return Ok(with_retry_after(e, wait));
         }
-    };
-    // Never more checks at once than places: each holds 19 MiB and a blocking thread.
-    let Ok(place) = app.password_checks.clone().try_acquire_owned() else {
-        let e = ApiError::unavailable("the hub is busy checking other log-ins; try again");
-        return Ok(with_retry_after(e, Duration::from_secs(1)));
     };
     let user = app.hub.with_state(|s| {
         s.usernames
