@@ -190,4 +190,23 @@ mod tests {
         assert!(slots.per_address.is_empty(), "empty counts are forgotten");
         assert_eq!(slots.total.available_permits(), 4);
     }
+
+    #[test]
+    fn parallel_connects_from_one_address_never_pass_its_cap() {
+        let slots = Slots::new(64, 1000, Vec::new());
+        let held = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..100 {
+                        if let Ok(slot) = slots.take(ip("127.0.0.2")) {
+                            held.lock().unwrap().push(slot);
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(held.lock().unwrap().len(), 32);
+        assert_eq!(slots.held_by(ip("127.0.0.2")), 32);
+    }
 }
