@@ -156,10 +156,10 @@ pub struct App {
     pub settings: Arc<crate::config::Settings>,
     /// SHA-256 (hex) of each accepted intake key.
     pub intake_keys: Vec<String>,
-    /// Log-in attempts per account.
-    pub login_by_account: crate::http::throttle::Throttle,
-    /// Log-in attempts per client address.
-    pub login_by_address: crate::http::throttle::Throttle,
+    /// Failed log-ins per address, per (account, address) and per account.
+    pub logins: crate::http::throttle::LoginThrottle,
+    /// Places for password checks (Argon2id, 19 MiB each) running at once.
+    pub password_checks: Arc<tokio::sync::Semaphore>,
     /// Told once when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -192,8 +192,8 @@ impl App {
             registry,
             settings: Arc::new(s.clone()),
             intake_keys,
-            login_by_account: crate::http::throttle::Throttle::new(per_minute),
-            login_by_address: crate::http::throttle::Throttle::new(per_minute * 10),
+            logins: crate::http::throttle::LoginThrottle::new(per_minute),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(s.auth.password_checks.max(1))),
             shutdown,
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());

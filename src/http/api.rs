@@ -123,11 +123,26 @@ fn json_body<T: DeserializeOwned + Send + 'static>(
         })
 }
 
-/// The client's IP address, `unknown` when the transport does not say.
-fn client_address() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::ext::optional::<super::Peer>().map(|peer: Option<super::Peer>| {
-        peer.map_or_else(|| "unknown".to_string(), |p| p.0.ip().to_string())
-    })
+/// The client's IP address (see [`super::peer::client_ip`]: the TCP peer, or what a
+/// trusted proxy forwards), `unknown` when the transport does not say.
+fn client_address(
+    app: &App,
+) -> impl Filter<Extract = (String,), Error = Infallible> + Clone + use<> {
+    let trusted = Arc::new(app.settings.server.trusted_proxies.clone());
+    warp::ext::optional::<super::Peer>()
+        .and(warp::header::headers_cloned())
+        .map(
+            move |peer: Option<super::Peer>, headers: warp::http::HeaderMap| {
+                let Some(peer) = peer else {
+                    return "unknown".to_string();
+                };
+                let forwarded = headers
+                    .get_all(super::peer::FORWARDED_FOR)
+                    .iter()
+                    .filter_map(|v| v.to_str().ok());
+                super::peer::client_ip(peer.0.ip(), forwarded, &trusted).to_string()
+            },
+        )
 }
 
 // ----- routes ----------------------------------------------------------------------
@@ -137,7 +152,7 @@ fn login(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection>
     warp::path!("api" / "login")
         .and(warp::post())
         .and(with_app(app.clone()))
-        .and(client_address())
+        .and(client_address(&app))
         .and(json_body(&app))
         .and_then(handlers::login)
 }

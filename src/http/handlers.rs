@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -82,25 +82,41 @@ pub fn check_intake_key(app: &App, header: Option<&str>) -> Result<(), ApiError>
     }
 }
 
-/// `POST /api/login`: throttled per account and per address before any password is
-/// checked; the check runs off the async runtime.
+/// `POST /api/login`: the throttle (failures per address, per account and address,
+/// per account; see [`super::throttle`]) is asked before any password is checked,
+/// and the check runs off the async runtime in one of `auth.password_checks` places.
 pub async fn login(
     app: Arc<App>,
     address: String,
     req: LoginRequest,
 ) -> Result<Response, Rejection> {
     let account = req.username.trim().to_lowercase();
-    let now = Instant::now();
-    if !app.login_by_account.allow(&account, now) || !app.login_by_address.allow(&address, now) {
-        return Err(ApiError::rate_limited("too many log-in attempts; wait a minute").into());
-    }
+    // Never more checks at once than places: each holds 19 MiB and a blocking thread.
+    // The place is taken first so that at most that many attempts hold throttle
+    // tokens in flight: a burst of right passwords from one address is never refused
+    // for tokens that attempts still waiting would have handed back.
+    let Ok(place) = app.password_checks.clone().try_acquire_owned() else {
+        let e = ApiError::unavailable("the hub is busy checking other log-ins; try again");
+        return Ok(with_retry_after(e, Duration::from_secs(1)));
+    };
+    let attempt = match app.logins.begin(&account, &address, Instant::now()) {
+        Ok(a) => a,
+        Err(wait) => {
+            let e = ApiError::rate_limited("too many failed log-in attempts; wait and try again");
+            return Ok(with_retry_after(e, wait));
+        }
+    };
     let user = app.hub.with_state(|s| {
         s.usernames
             .get(&account)
             .and_then(|id| s.users.get(id))
             .cloned()
     });
-    let user = check_password(user, req.password).await?;
+    let Some(user) = check_password(user, req.password, place).await? else {
+        attempt.failed();
+        return Err(ApiError::unauthorized(BAD_CREDENTIALS).into());
+    };
+    drop(attempt);
     let (token, session) = app
         .tokens
         .issue(&user, app.hub.clock.now())
@@ -119,11 +135,24 @@ pub async fn login(
     Ok(reply.into_response())
 }
 
-/// The user when the password matches and the account is enabled. An unknown user is
-/// checked against a dummy hash so both refusals take as long.
-async fn check_password(user: Option<User>, password: String) -> Result<User, ApiError> {
+/// The error with `Retry-After` in whole seconds (at least one).
+fn with_retry_after(e: ApiError, wait: Duration) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let reply = warp::reply::with_header(e.to_response(), header::RETRY_AFTER, secs.max(1));
+    reply.into_response()
+}
+
+/// The user when the password matches and the account is enabled, `None` otherwise.
+/// An unknown user is checked against a dummy hash so both refusals take as long.
+/// `place` is held until the check itself ends, even if the request is abandoned.
+async fn check_password(
+    user: Option<User>,
+    password: String,
+    place: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Option<User>, ApiError> {
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || {
+        let _place = place;
         let hash: &str = match &stored {
             Some(h) => h,
             None => dummy_hash(),
@@ -132,10 +161,7 @@ async fn check_password(user: Option<User>, password: String) -> Result<User, Ap
     })
     .await
     .map_err(|_| ApiError::unavailable("could not check the password; try again"))?;
-    match user {
-        Some(u) if matches && !u.disabled => Ok(u),
-        _ => Err(ApiError::unauthorized(BAD_CREDENTIALS)),
-    }
+    Ok(user.filter(|u| matches && !u.disabled))
 }
 
 fn dummy_hash() -> &'static str {

@@ -39,7 +39,7 @@ pub fn upgrade(
     app: Arc<App>,
     peer: SocketAddr,
     tracker: &TaskTracker,
-    permit: Arc<tokio::sync::OwnedSemaphorePermit>,
+    permit: Arc<super::slots::Slot>,
 ) -> warp::reply::Response {
     let key = match check_handshake(req.headers()) {
         Ok(key) => key,

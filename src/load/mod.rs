@@ -107,12 +107,38 @@ pub async fn login(addr: SocketAddr, username: &str, password: &str) -> Result<S
         .ok_or_else(|| LoadError::Login(v.to_string()))
 }
 
-/// `POST /api/login`; returns the whole answer (`token`, `user`, …).
+/// `POST /api/login`; returns the whole answer (`token`, `user`, …). A `503` (every
+/// password-check place busy with parallel log-ins) is retried after a short pause,
+/// as a client should.
 pub async fn login_json(
     addr: SocketAddr,
     username: &str,
     password: &str,
 ) -> Result<serde_json::Value, LoadError> {
+    const TRIES: u32 = 50;
+    let mut tries = 0;
+    let v = loop {
+        let (status, v) = login_once(addr, username, password).await?;
+        tries += 1;
+        if status != 503 || tries == TRIES {
+            break v;
+        }
+        let pause = 20 + rand::random::<u64>() % 80;
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+    };
+    if v["token"].is_string() {
+        Ok(v)
+    } else {
+        Err(LoadError::Login(format!("{username}: {v}")))
+    }
+}
+
+/// One `POST /api/login`: the status and the JSON answer.
+async fn login_once(
+    addr: SocketAddr,
+    username: &str,
+    password: &str,
+) -> Result<(u16, serde_json::Value), LoadError> {
     let body = serde_json::json!({"username": username, "password": password}).to_string();
     let req = format!(
         "POST /api/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -128,13 +154,14 @@ pub async fn login_json(
     s.read_to_string(&mut resp)
         .await
         .map_err(|e| LoadError::Login(e.to_string()))?;
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
     let json = resp.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     let v: serde_json::Value = serde_json::from_str(json).map_err(|_| {
         LoadError::Login(format!("{username}: {}", resp.lines().next().unwrap_or("")))
     })?;
-    if v["token"].is_string() {
-        Ok(v)
-    } else {
-        Err(LoadError::Login(format!("{username}: {v}")))
-    }
+    Ok((status, v))
 }
