@@ -261,7 +261,10 @@ async fn finding_12_after_redis_restarts_the_first_request_of_each_kind_succeeds
     let incident = assessed_incident(&mut op).await;
     drop(op);
     let token = a.token("operator").await;
-    assert_eq!(http(addr, "GET", "/api/state", Some(&token), None).await.0, 200);
+    assert_eq!(
+        http(addr, "GET", "/api/state", Some(&token), None).await.0,
+        200
+    );
 
     // A valid token: not "your session has ended".
     restart(&mut redis);
@@ -284,6 +287,36 @@ async fn finding_12_after_redis_restarts_the_first_request_of_each_kind_succeeds
     restart(&mut redis);
     let c = Client::hello(&a.url(), &token, None).await;
     assert_eq!(c.welcome["type"], "welcome");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finding_12_after_redis_restarts_the_logs_first_read_and_append_succeed() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let log = RedisLog::open(&redis.url(), "restart").await.unwrap();
+    let first = contract::chain_events(0, muster::store::chain::GENESIS, 2);
+    log.append(&first).await.unwrap();
+
+    restart(&mut redis);
+    let read = log.read_from(0, 10).await;
+    assert_eq!(read.map(|e| e.len()).map_err(|e| e.to_string()), Ok(2));
+
+    restart(&mut redis);
+    assert_eq!(
+        log.head().await.map_err(|e| e.to_string()).map(|h| h.0),
+        Ok(2)
+    );
+
+    restart(&mut redis);
+    let next = contract::chain_events(2, &first[1].hash, 1);
+    assert_eq!(
+        log.append_after(&first[1].hash, &next)
+            .await
+            .map_err(|e| e.to_string()),
+        Ok(())
+    );
+    assert!(log.verify().await.unwrap().ok);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
