@@ -441,3 +441,47 @@ pub fn spawn_fanout(registry: Arc<Registry>, mut events: broadcast::Receiver<Arc
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::tokens::Session;
+
+    fn session() -> Session {
+        Session {
+            token_hash: "h".into(),
+            user_id: UserId("usr_1".into()),
+            role: Role::Supervisor,
+            resource_id: None,
+            expires_at: chrono::Utc::now(),
+            password_tag: String::new(),
+        }
+    }
+
+    #[test]
+    fn parallel_registrations_never_pass_the_cap() {
+        let registry = Arc::new(Registry::new(8));
+        let session = session();
+        let held: Vec<Registration> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..200)
+                            .filter_map(|_| registry.try_register(&session, 3))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        assert_eq!(held.len(), 3);
+        assert_eq!(registry.count_for(&session.user_id), 3);
+        registry.check_invariants();
+        drop(held);
+        assert!(registry.is_empty());
+        registry.check_invariants();
+    }
+}
