@@ -225,8 +225,10 @@ fn tokens_for(loaded: &Loaded) -> crate::hub::tokens::Tokens {
 }
 
 /// Ends the sessions of users who are disabled or whose password changed, on every
-/// hub that sees the event.
+/// hub that sees the event. If it falls behind the hub (a slow session store) it has
+/// missed some of those events: it then checks every open socket against its user.
 fn spawn_revoker(app: Arc<App>) {
+    use tokio::sync::broadcast::error::RecvError;
     let mut events = app.hub.subscribe();
     tokio::spawn(async move {
         loop {
@@ -239,8 +241,12 @@ fn spawn_revoker(app: Arc<App>) {
                         app.tokens.revoke_user(&crate::domain::ids::UserId(u)).await;
                     }
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Ok(_) => {}
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "session revoker fell behind; checking every socket");
+                    revalidate_sockets(&app).await;
+                }
+                Err(RecvError::Closed) => return,
             }
         }
     });
@@ -265,6 +271,17 @@ fn with_demo_decided(
         tracing::info!("{decision}");
     }
     (loaded, decision)
+}
+
+/// Closes (4401) every socket whose user is gone, disabled or has a new password, and
+/// ends those users' sessions: for when the events saying so were missed.
+async fn revalidate_sockets(app: &App) {
+    let stale = app
+        .hub
+        .with_state(|s| app.registry.close_stale_sessions(&s.users));
+    for user in stale {
+        app.tokens.revoke_user(&user).await;
+    }
 }
 
 /// A server started on a listener: its shared state, its address, and the handle to

@@ -31,6 +31,9 @@ pub mod close {
     pub const BAD_FIRST_FRAME: u16 = 4400;
     pub const UNAUTHENTICATED: u16 = 4401;
     pub const HELLO_TIMEOUT: u16 = 4408;
+    /// The session store cannot answer now: not "session ended" (4401), which would
+    /// log the user out; come back later.
+    pub const TRY_AGAIN_LATER: u16 = 1013;
     pub const TOO_FAR_BEHIND: u16 = 4409;
     pub const TOO_LARGE: u16 = 4413;
     pub const RATE_LIMITED: u16 = 4429;
@@ -77,21 +80,31 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
     Span::current()
         .record("user", session.user_id.as_str())
         .record("role", session.role.as_str());
-    if app.registry.count_for(&session.user_id) >= app.settings.limits.max_connections_per_user {
+    let limit = app.settings.limits.max_connections_per_user;
+    let Some(registration) = app.registry.try_register(&session, limit) else {
         return close_now(
             &mut ws,
             close::RATE_LIMITED,
             "too many connections for this user",
         )
         .await;
-    }
-    let registration = app
-        .registry
-        .register(session.viewer(), session.token_hash.clone());
+    };
     let conn = registration.conn.clone();
-    let last_sent = match Box::pin(welcome(ws.get_mut(), &app, &session, resume_from)).await {
-        Ok(seq) => seq,
-        Err(_) => return,
+    // A client that never reads its welcome must not hold this task (and its
+    // registration) for ever.
+    let write_limit = write_timeout(&app);
+    let welcomed = tokio::time::timeout(
+        write_limit,
+        Box::pin(welcome(ws.get_mut(), &app, &session, resume_from)),
+    )
+    .await;
+    let last_sent = match welcomed {
+        Ok(Ok(seq)) => seq,
+        Ok(Err(_)) => return,
+        Err(_) => {
+            debug!("the client did not take its welcome in time");
+            return;
+        }
     };
     info!(
         resumed = resume_from.is_some(),
@@ -99,7 +112,7 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         "connected"
     );
     let (sink, mut stream) = ws.split();
-    let writer = tokio::spawn(write(sink, conn.clone(), last_sent));
+    let writer = tokio::spawn(write(sink, conn.clone(), last_sent, write_limit));
     let code = read(&mut stream, &app, &session, &conn, revoked).await;
     conn.closer.close(code);
     drop(registration);
@@ -128,13 +141,26 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
     let hello = decode_hello(&text)?;
     let session = app
         .tokens
-        .authenticate(&hello.token, app.hub.clock.now())
+        .authenticate(&hello.token, &app.hub)
         .await
+        .map_err(|_| {
+            (
+                close::TRY_AGAIN_LATER,
+                "the session store cannot answer now; try again",
+            )
+        })?
         .ok_or((
             close::UNAUTHENTICATED,
             "token unknown or expired; log in again",
         ))?;
     Ok((session, hello.resume_from))
+}
+
+/// How long one write to a socket may take (the welcome, or a batch of frames) before
+/// the client is taken not to be reading: `server.body_timeout_secs`, the time a
+/// client also gets to send a request body.
+fn write_timeout(app: &App) -> Duration {
+    Duration::from_secs(app.settings.server.body_timeout_secs.max(1))
 }
 
 /// Sends the welcome and whatever the client missed, straight to the socket (see
@@ -245,6 +271,7 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
     mut sink: Sink<S>,
     conn: Arc<Conn>,
     mut last_sent: u64,
+    limit: Duration,
 ) {
     loop {
         let first = tokio::select! {
@@ -255,11 +282,20 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
         let sent = tokio::select! {
             biased;
             code = conn.closer.requested() => return close_when_possible(sink, code).await,
-            sent = send_queued(&mut sink, first, &conn, &mut last_sent) => sent,
+            sent = tokio::time::timeout(limit, send_queued(&mut sink, first, &conn, &mut last_sent)) => sent,
         };
-        if sent.is_err() {
-            conn.closer.close(close::GOING_AWAY);
-            return;
+        match sent {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => {
+                conn.closer.close(close::GOING_AWAY);
+                return;
+            }
+            // The client stopped reading: drop the socket (a close frame could not get
+            // through either); it resumes when it reconnects.
+            Err(_) => {
+                conn.closer.close(close::TOO_FAR_BEHIND);
+                return;
+            }
         }
     }
 }
@@ -382,6 +418,13 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
             r = revoked.recv() => match r {
                 Ok(Revoked::Token(t)) if t == session.token_hash => return close::UNAUTHENTICATED,
                 Ok(Revoked::User(u)) if u == session.user_id => return close::UNAUTHENTICATED,
+                // Missed revocations may have named this session: ask again. A store
+                // that cannot answer keeps the socket open (it is not a log-out).
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    if let Ok(None) = app.tokens.authenticate_hash(&session.token_hash, &app.hub).await {
+                        return close::UNAUTHENTICATED;
+                    }
+                }
                 _ => {}
             },
             _ = tokio::time::sleep_until(expires) => return close::UNAUTHENTICATED,
@@ -405,12 +448,13 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
                     Some(Err(e)) => return frame_error(&e).0,
                     Some(Ok(m)) => m,
                 };
+                // Every frame costs the server work (a ping costs a pong), so every
+                // frame counts against the rate, not only commands.
+                if !matches!(message, Message::Close(_)) && !bucket.take() {
+                    return close::RATE_LIMITED;
+                }
                 match message {
-                    Message::Text(text) => {
-                        if let Some(code) = on_text(&text, app, session, conn, &mut bucket, &mut pending) {
-                            return code;
-                        }
-                    }
+                    Message::Text(text) => on_text(&text, app, session, conn, &mut pending),
                     Message::Binary(_) => conn.push(Outbound::Text(error_frame(None, "bad_request", "send JSON in text frames").into())),
                     Message::Close(_) => return close::GOING_AWAY,
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
@@ -420,30 +464,26 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// Handles one text frame; returns a close code when the connection must end.
+/// Handles one text frame (already counted against the rate).
 fn on_text(
     text: &str,
     app: &Arc<App>,
     session: &Session,
     conn: &Conn,
-    bucket: &mut Bucket,
     pending: &mut FuturesUnordered<Pending>,
-) -> Option<u16> {
+) {
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             conn.push(Outbound::Text(
                 error_frame(None, "bad_request", &format!("not JSON: {e}")).into(),
             ));
-            return None;
+            return;
         }
     };
     match value.get("type").and_then(|t| t.as_str()) {
         Some("ping") => conn.push(Outbound::Text(Utf8Bytes::from_static(r#"{"type":"pong"}"#))),
         Some("command") => {
-            if !bucket.take() {
-                return Some(close::RATE_LIMITED);
-            }
             let id = value
                 .get("id")
                 .and_then(|i| i.as_str())
@@ -458,7 +498,7 @@ fn on_text(
                     )
                     .into(),
                 ));
-                return None;
+                return;
             }
             match parse(value.get("command").cloned().unwrap_or_default()) {
                 Ok(command) => pending.push(submit(app.clone(), session.actor(), id, command)),
@@ -477,7 +517,6 @@ fn on_text(
             error_frame(None, "bad_request", "a frame needs a \"type\"").into(),
         )),
     }
-    None
 }
 
 fn submit(app: Arc<App>, actor: crate::engine::Actor, id: String, command: Command) -> Pending {
@@ -494,7 +533,7 @@ fn error_frame(id: Option<&str>, code: &str, message: &str) -> String {
     serde_json::json!({"type": "result", "id": id, "ok": false, "error": {"code": code, "message": message}}).to_string()
 }
 
-/// A per-connection token bucket: `rate` commands a second, bursts of twice that.
+/// A per-connection token bucket: `rate` frames a second, bursts of twice that.
 struct Bucket {
     tokens: f64,
     rate: f64,

@@ -58,14 +58,17 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The live session a request's `Authorization` header opens.
+/// The live session a request's `Authorization` header opens. A session store that
+/// cannot answer is `unavailable` (503), never `unauthorized`: that would log the user
+/// out of every app for a blip.
 pub async fn authenticate(app: &App, header: Option<&str>) -> Result<Session, ApiError> {
     let token = bearer(header).ok_or_else(|| {
         ApiError::unauthorized("log in first: send Authorization: Bearer <token>")
     })?;
     app.tokens
-        .authenticate(token, app.hub.clock.now())
+        .authenticate(token, &app.hub)
         .await
+        .map_err(|_| ApiError::unavailable("the session store cannot answer now; try again"))?
         .ok_or_else(|| ApiError::unauthorized("your session has ended; log in again"))
 }
 
@@ -125,6 +128,15 @@ pub async fn login(
             tracing::warn!(error = %e, "log-in");
             ApiError::unavailable("sessions cannot be started now; try again")
         })?;
+    // The user may have been disabled (or given a new password) while the password was
+    // checked; the revoker may already have ended their sessions, before this one began.
+    let still = app
+        .hub
+        .with_state(|s| session.is_current_for(s.users.get(&user.id)));
+    if !still {
+        app.tokens.revoke(&session.token_hash).await;
+        return Err(ApiError::unauthorized(BAD_CREDENTIALS).into());
+    }
     let body = json!({
         "token": token,
         "user": login_user(&user),

@@ -27,6 +27,9 @@ pub type ConnId = u64;
 /// Close code: the client fell too far behind and must resume.
 pub const CLOSE_TOO_FAR_BEHIND: u16 = 4409;
 
+/// Close code: the session ended (log-out, expiry, user disabled, new password).
+pub const CLOSE_SESSION_ENDED: u16 = 4401;
+
 /// What the socket's writer sends, in queue order.
 #[derive(Debug)]
 pub enum Outbound {
@@ -46,25 +49,30 @@ pub struct Closer {
 }
 
 impl Closer {
-    /// Asks the connection to close with `code`; the first request wins.
+    /// Asks the connection to close with `code`; the first request wins. Both the
+    /// socket's reader and its writer wait for this, so every waiter is woken.
     pub fn close(&self, code: u16) {
         if self
             .code
             .compare_exchange(0, code, Ordering::AcqRel, Ordering::Acquire)
             .is_ok()
         {
-            self.notify.notify_one();
+            self.notify.notify_waiters();
         }
     }
 
     /// Waits for a close request and returns its code.
     pub async fn requested(&self) -> u16 {
         loop {
+            // Registered before the check, so a close between the two is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
             let code = self.code.load(Ordering::Acquire);
             if code != 0 {
                 return code;
             }
-            self.notify.notified().await;
+            notified.await;
         }
     }
 }
@@ -76,6 +84,9 @@ pub struct Conn {
     pub viewer: Viewer,
     /// The session it was opened with, so a log-out closes exactly its sockets.
     pub token_hash: String,
+    /// The session's password tag, so a socket can be checked against its user again
+    /// when a revocation may have been missed.
+    pub password_tag: String,
     /// Frames waiting for the socket's writer.
     pub queue: Queue,
     pub closer: Closer,
@@ -209,35 +220,48 @@ impl Registry {
         self.routed_tx.subscribe()
     }
 
-    /// Registers a connection; events it may see are queued from now on.
-    pub fn register(self: &Arc<Self>, viewer: Viewer, token_hash: String) -> Registration {
+    /// Registers a connection unless its user already has `max_per_user` open; events
+    /// it may see are queued from now on. Counting and registering happen under the
+    /// user's index entry lock, so parallel connects cannot both see room for one.
+    pub fn try_register(
+        self: &Arc<Self>,
+        session: &crate::hub::tokens::Session,
+        max_per_user: usize,
+    ) -> Option<Registration> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let queue = Queue::new(self.queue);
         let conn = Arc::new(Conn {
             id,
-            viewer,
-            token_hash,
-            queue,
+            viewer: session.viewer(),
+            token_hash: session.token_hash.clone(),
+            password_tag: session.password_tag.clone(),
+            queue: Queue::new(self.queue),
             closer: Closer::default(),
         });
+        {
+            let mut mine = self.by_user.entry(conn.viewer.user_id.clone()).or_default();
+            if mine.len() >= max_per_user {
+                drop(mine);
+                // Do not leave an empty entry behind for a user with no sockets.
+                self.by_user
+                    .remove_if(&conn.viewer.user_id, |_, v| v.is_empty());
+                return None;
+            }
+            mine.push(conn.clone());
+        }
         self.all.insert(id, conn.clone());
         if conn.is_desk() {
             self.desk.insert(id, conn.clone());
         }
-        self.by_user
-            .entry(conn.viewer.user_id.clone())
-            .or_default()
-            .push(conn.clone());
         if let Some(r) = &conn.viewer.resource_id {
             self.by_resource
                 .entry(r.clone())
                 .or_default()
                 .push(conn.clone());
         }
-        Registration {
+        Some(Registration {
             registry: self.clone(),
             conn,
-        }
+        })
     }
 
     fn remove(&self, conn: &Conn) {
@@ -247,6 +271,26 @@ impl Registry {
         if let Some(r) = &conn.viewer.resource_id {
             remove_from(&self.by_resource, r, conn.id);
         }
+    }
+
+    /// Closes with 4401 every connection whose user may no longer use its session
+    /// ([`crate::hub::tokens::user_allows`] on `users`), for when a
+    /// revocation may have been missed; returns the users whose sockets were closed.
+    pub fn close_stale_sessions(
+        &self,
+        users: &std::collections::BTreeMap<UserId, crate::domain::user::User>,
+    ) -> Vec<UserId> {
+        let mut closed: Vec<UserId> = Vec::new();
+        for c in self.all.iter() {
+            let user = users.get(&c.viewer.user_id);
+            if !crate::hub::tokens::user_allows(&c.viewer.user_id, &c.password_tag, user) {
+                c.closer.close(CLOSE_SESSION_ENDED);
+                if !closed.contains(&c.viewer.user_id) {
+                    closed.push(c.viewer.user_id.clone());
+                }
+            }
+        }
+        closed
     }
 
     /// Closes every connection matching `pred` with `code`.
@@ -396,4 +440,48 @@ pub fn spawn_fanout(registry: Arc<Registry>, mut events: broadcast::Receiver<Arc
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::tokens::Session;
+
+    fn session() -> Session {
+        Session {
+            token_hash: "h".into(),
+            user_id: UserId("usr_1".into()),
+            role: Role::Supervisor,
+            resource_id: None,
+            expires_at: chrono::Utc::now(),
+            password_tag: String::new(),
+        }
+    }
+
+    #[test]
+    fn parallel_registrations_never_pass_the_cap() {
+        let registry = Arc::new(Registry::new(8));
+        let session = session();
+        let held: Vec<Registration> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        (0..200)
+                            .filter_map(|_| registry.try_register(&session, 3))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .flat_map(|t| t.join().unwrap())
+                .collect()
+        });
+        assert_eq!(held.len(), 3);
+        assert_eq!(registry.count_for(&session.user_id), 3);
+        registry.check_invariants();
+        drop(held);
+        assert!(registry.is_empty());
+        registry.check_invariants();
+    }
 }

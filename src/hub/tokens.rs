@@ -7,6 +7,13 @@
 //! token hash with the session's expiry as its TTL, so a token issued on one hub
 //! opens sockets on every hub; revocations are published on a Redis channel every hub
 //! subscribes to, so logging out on one hub closes the sockets on all of them.
+//!
+//! A session is only as good as its user: [`Tokens::authenticate`] also checks the user
+//! as the hub knows them now (still there, still enabled, the same password as when the
+//! session began), so a revocation that was missed, lagged or lost cannot keep a
+//! disabled user working. A session store that cannot answer is an error
+//! ([`TokenError::Unavailable`]), never "no session": callers answer 503 or ask the
+//! client to come back, and never log a user out because Redis restarted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +31,8 @@ use crate::domain::ids::{ResourceId, UserId};
 use crate::domain::user::{Role, User};
 use crate::engine::Actor;
 use crate::engine::visibility::Viewer;
+use crate::hub::Hub;
+use crate::store::redis::{pipe_idempotent, query_idempotent};
 
 /// A signed-in user's session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,9 +43,35 @@ pub struct Session {
     pub role: Role,
     pub resource_id: Option<ResourceId>,
     pub expires_at: DateTime<Utc>,
+    /// [`password_tag`] of the user's password when the session began: a new password
+    /// ends it. Empty in sessions stored before this existed (then not checked).
+    #[serde(default)]
+    pub password_tag: String,
+}
+
+/// A short fingerprint of a stored password hash, so a session can tell that the
+/// password changed without keeping the hash itself.
+pub fn password_tag(user: &User) -> String {
+    let mut tag = token_hash(&user.password_hash);
+    tag.truncate(16);
+    tag
+}
+
+/// Whether `user` (as the hub knows them now) may still use a session of `user_id`
+/// begun when their password had `tag`: they exist, are enabled, and have that password.
+pub fn user_allows(user_id: &UserId, tag: &str, user: Option<&User>) -> bool {
+    user.is_some_and(|u| {
+        &u.id == user_id && !u.disabled && (tag.is_empty() || tag == password_tag(u))
+    })
 }
 
 impl Session {
+    /// Whether `user` (as the hub knows them now) may still use this session: they
+    /// exist, are enabled and have the password the session was started with.
+    pub fn is_current_for(&self, user: Option<&User>) -> bool {
+        user_allows(&self.user_id, &self.password_tag, user)
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             user_id: self.user_id.clone(),
@@ -115,6 +150,8 @@ pub struct Tokens {
     shared: Option<Arc<Shared>>,
     ttl: Duration,
     revoked_tx: broadcast::Sender<Revoked>,
+    /// Held for reading by every revocation; see [`Tokens::hold_revocations`].
+    revoking: tokio::sync::RwLock<()>,
 }
 
 impl Tokens {
@@ -126,6 +163,7 @@ impl Tokens {
             shared: None,
             ttl,
             revoked_tx,
+            revoking: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -163,6 +201,7 @@ impl Tokens {
             role: user.role,
             resource_id: user.resource_id.clone(),
             expires_at: now + self.ttl,
+            password_tag: password_tag(user),
         };
         match &self.shared {
             None => {
@@ -174,8 +213,9 @@ impl Tokens {
                 let json = serde_json::to_string(&session)
                     .map_err(|e| TokenError::Unavailable(e.to_string()))?;
                 let user_key = sh.user_key(&session.user_id);
-                redis::pipe()
-                    .atomic()
+                // Safe to repeat: the same value, the same set member, the same TTL.
+                let mut pipe = redis::pipe();
+                pipe.atomic()
                     .cmd("SET")
                     .arg(sh.session_key(&session.token_hash))
                     .arg(json)
@@ -189,8 +229,8 @@ impl Tokens {
                     .cmd("PEXPIRE")
                     .arg(&user_key)
                     .arg(ttl_ms)
-                    .ignore()
-                    .query_async::<()>(&mut sh.conn.clone())
+                    .ignore();
+                pipe_idempotent::<()>(&sh.conn, &pipe)
                     .await
                     .map_err(unavailable)?;
                 sh.issued.fetch_add(1, Ordering::Relaxed);
@@ -199,35 +239,71 @@ impl Tokens {
         Ok((token, session))
     }
 
-    /// The live session a bearer token opens, if any. With Redis, a session store that
-    /// cannot be reached opens nothing (fail closed).
-    pub async fn authenticate(&self, token: &str, now: DateTime<Utc>) -> Option<Session> {
-        let hash = token_hash(token);
+    /// The live session a bearer token opens, if its user may still use it (see
+    /// [`Session::is_current_for`], judged on `hub`'s read state); `Ok(None)` when the
+    /// session is unknown, expired or its user disabled. A session store that cannot
+    /// answer is an error, not "no session".
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        hub: &Hub,
+    ) -> Result<Option<Session>, TokenError> {
+        self.authenticate_hash(&token_hash(token), hub).await
+    }
+
+    /// [`Self::authenticate`] by the token's hash: whether an open socket's session is
+    /// still good, when a revocation may have been missed.
+    pub async fn authenticate_hash(
+        &self,
+        hash: &str,
+        hub: &Hub,
+    ) -> Result<Option<Session>, TokenError> {
+        let Some(session) = self.lookup(hash, hub.clock.now()).await? else {
+            return Ok(None);
+        };
+        let current = hub.with_state(|s| session.is_current_for(s.users.get(&session.user_id)));
+        Ok(current.then_some(session))
+    }
+
+    /// The stored session under a token hash, if it has not expired.
+    async fn lookup(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<Session>, TokenError> {
         let session = match &self.shared {
-            None => self.by_hash.get(&hash)?.clone(),
+            None => match self.by_hash.get(hash) {
+                Some(s) => s.clone(),
+                None => return Ok(None),
+            },
             Some(sh) => {
-                let got: Result<Option<String>, _> = redis::cmd("GET")
-                    .arg(sh.session_key(&hash))
-                    .query_async(&mut sh.conn.clone())
-                    .await;
-                match got {
-                    Ok(json) => serde_json::from_str(&json?).ok()?,
-                    Err(e) => {
-                        warn!(error = %e, "session store unavailable; refusing the token");
-                        return None;
-                    }
+                let got: Option<String> =
+                    query_idempotent(&sh.conn, redis::cmd("GET").arg(sh.session_key(hash)))
+                        .await
+                        .map_err(|e| {
+                            warn!(error = %e, "session store unavailable");
+                            unavailable(e)
+                        })?;
+                // A value we cannot read is no session (it was not written by us).
+                match got.and_then(|json| serde_json::from_str(&json).ok()) {
+                    Some(s) => s,
+                    None => return Ok(None),
                 }
             }
         };
         if session.expires_at <= now {
-            self.by_hash.remove(&hash);
-            return None;
+            self.by_hash.remove(hash);
+            return Ok(None);
         }
-        Some(session)
+        Ok(Some(session))
+    }
+
+    /// For tests: while the returned guard lives, every revocation waits, as it would
+    /// behind a slow session store, so the revoker can really fall behind the hub.
+    #[doc(hidden)]
+    pub async fn hold_revocations(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.revoking.write().await
     }
 
     /// Ends one session (log-out), on every hub.
     pub async fn revoke(&self, token_hash: &str) {
+        let _revoking = self.revoking.read().await;
         match &self.shared {
             None => {
                 if self.by_hash.remove(token_hash).is_some() {
@@ -235,16 +311,17 @@ impl Tokens {
                 }
             }
             Some(sh) => {
-                let result = redis::pipe()
-                    .cmd("DEL")
+                // Safe to repeat: a second DEL finds nothing, a second notice closes
+                // sockets that are already closed.
+                let mut pipe = redis::pipe();
+                pipe.cmd("DEL")
                     .arg(sh.session_key(token_hash))
                     .ignore()
                     .cmd("PUBLISH")
                     .arg(sh.channel())
                     .arg(Revoked::Token(token_hash.to_string()).encode())
-                    .ignore()
-                    .query_async::<()>(&mut sh.conn.clone())
-                    .await;
+                    .ignore();
+                let result = pipe_idempotent::<()>(&sh.conn, &pipe).await;
                 self.after_shared_revoke(sh, result);
             }
         }
@@ -252,6 +329,7 @@ impl Tokens {
 
     /// Ends every session of a user (disabled, password changed), on every hub.
     pub async fn revoke_user(&self, user_id: &UserId) {
+        let _revoking = self.revoking.read().await;
         match &self.shared {
             None => {
                 self.by_hash.retain(|_, s| &s.user_id != user_id);
@@ -303,14 +381,12 @@ fn unavailable(e: redis::RedisError) -> TokenError {
     TokenError::Unavailable(e.to_string())
 }
 
-/// Deletes every session of the user and tells every hub.
+/// Deletes every session of the user and tells every hub. Safe to repeat, like
+/// [`Tokens::revoke`].
 async fn revoke_user_in_redis(sh: &Shared, user_id: &UserId) -> redis::RedisResult<()> {
-    let mut conn = sh.conn.clone();
     let user_key = sh.user_key(user_id);
-    let hashes: Vec<String> = redis::cmd("SMEMBERS")
-        .arg(&user_key)
-        .query_async(&mut conn)
-        .await?;
+    let hashes: Vec<String> =
+        query_idempotent(&sh.conn, redis::cmd("SMEMBERS").arg(&user_key)).await?;
     let mut pipe = redis::pipe();
     for h in &hashes {
         pipe.cmd("DEL").arg(sh.session_key(h)).ignore();
@@ -320,7 +396,7 @@ async fn revoke_user_in_redis(sh: &Shared, user_id: &UserId) -> redis::RedisResu
         .arg(sh.channel())
         .arg(Revoked::User(user_id.clone()).encode())
         .ignore();
-    pipe.query_async(&mut conn).await
+    pipe_idempotent(&sh.conn, &pipe).await
 }
 
 /// Forwards revocations published by any hub (this one included) to this hub's

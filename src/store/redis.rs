@@ -21,6 +21,13 @@
 //!
 //! Failure is fast: connections and replies time out after a second or two and the
 //! error is [`StoreError::Unavailable`]; the [`ConnectionManager`] reconnects by itself.
+//!
+//! After Redis restarts, the manager only learns that its connection is dead when the
+//! next command fails on it ("broken pipe"); it reconnects then, but that command has
+//! already failed. So every call that is safe to repeat goes through [`retry_once`]:
+//! reads, the snapshot script (it keeps the newer one) and the append script, which is
+//! safe because it checks the head first: a batch that did land the first time comes
+//! back as a conflict whose head is exactly the batch's last event, which is success.
 
 use std::time::Duration;
 
@@ -135,6 +142,54 @@ impl std::fmt::Debug for RedisLog {
     }
 }
 
+/// Whether `e` says the connection was gone (Redis restarted, the socket was reset or
+/// refused) rather than that Redis answered or was slow. A timeout is not retried: the
+/// command may still be running, and waiting twice doubles the time to refuse.
+pub fn connection_dropped(e: &redis::RedisError) -> bool {
+    !e.is_timeout() && (e.is_connection_dropped() || e.is_connection_refusal())
+}
+
+/// Runs `call`, and once more if it failed on a dropped connection: the manager has
+/// started reconnecting, so the second attempt waits for the new connection. Only for
+/// calls that are safe to repeat.
+pub async fn retry_once<T, F, Fut>(mut call: F) -> redis::RedisResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = redis::RedisResult<T>>,
+{
+    match call().await {
+        Err(e) if connection_dropped(&e) => {
+            tracing::debug!(error = %e, "redis connection dropped; retrying once");
+            call().await
+        }
+        other => other,
+    }
+}
+
+/// `cmd` on `conn`, once more on a dropped connection; only for commands safe to repeat.
+pub async fn query_idempotent<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<T> {
+    retry_once(|| {
+        let mut c = conn.clone();
+        async move { cmd.query_async(&mut c).await }
+    })
+    .await
+}
+
+/// `pipe` on `conn`, once more on a dropped connection; only for pipelines safe to repeat.
+pub async fn pipe_idempotent<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    pipe: &redis::Pipeline,
+) -> redis::RedisResult<T> {
+    retry_once(|| {
+        let mut c = conn.clone();
+        async move { pipe.query_async(&mut c).await }
+    })
+    .await
+}
+
 /// Any Redis failure: the operation did not (knowingly) happen.
 fn unavailable(e: redis::RedisError) -> StoreError {
     StoreError::Unavailable(format!("redis: {e}"))
@@ -226,11 +281,11 @@ impl RedisLog {
     /// Deletes this centre's keys: for benchmarks and tests on throw-away namespaces,
     /// never called by the hub.
     pub async fn delete_all(&self) -> Result<(), StoreError> {
-        redis::cmd("DEL")
-            .arg(&self.keys.events)
+        let mut del = redis::cmd("DEL");
+        del.arg(&self.keys.events)
             .arg(&self.keys.head)
-            .arg(&self.keys.snapshot)
-            .query_async::<()>(&mut self.conn.clone())
+            .arg(&self.keys.snapshot);
+        query_idempotent::<()>(&self.conn, &del)
             .await
             .map_err(unavailable)
     }
@@ -262,10 +317,19 @@ impl RedisLog {
                 .arg(&e.body)
                 .arg(&e.hash);
         }
-        let reply: Vec<Value> = inv
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let first = inv.invoke_async(&mut self.conn.clone()).await;
+        let (reply, retried): (Vec<Value>, bool) = match first {
+            Ok(reply) => (reply, false),
+            Err(e) if connection_dropped(&e) => {
+                tracing::debug!(error = %e, "redis connection dropped during an append; retrying once");
+                let reply = inv
+                    .invoke_async(&mut self.conn.clone())
+                    .await
+                    .map_err(unavailable)?;
+                (reply, true)
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
         match reply.first() {
             Some(Value::Int(1)) => Ok(()),
             Some(Value::Int(0)) => {
@@ -273,6 +337,13 @@ impl RedisLog {
                 let found = found.parse().map_err(|_| {
                     StoreError::Corrupt(format!("head seq {found:?} is not a number"))
                 })?;
+                let head_hash = reply.get(2).and_then(as_text).unwrap_or_default();
+                // The first attempt landed and only its answer was lost: the head is now
+                // this batch's last event (the hash chains every event before it).
+                let last = &batch[batch.len() - 1];
+                if retried && found == last.seq && head_hash == last.hash {
+                    return Ok(());
+                }
                 Err(StoreError::Conflict { expected, found })
             }
             _ => Err(StoreError::Corrupt(format!(
@@ -306,21 +377,22 @@ impl EventLog for RedisLog {
         if let Ok(count) = i64::try_from(limit) {
             cmd.arg("COUNT").arg(count);
         }
-        let reply: Value = cmd
-            .query_async(&mut self.conn.clone())
+        let reply: Value = query_idempotent(&self.conn, &cmd)
             .await
             .map_err(unavailable)?;
         parse_entries(reply)
     }
 
     async fn head(&self) -> Result<(u64, String), StoreError> {
-        let (seq, hash): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-            .arg(&self.keys.head)
-            .arg("seq")
-            .arg("hash")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let (seq, hash): (Option<u64>, Option<String>) = query_idempotent(
+            &self.conn,
+            redis::cmd("HMGET")
+                .arg(&self.keys.head)
+                .arg("seq")
+                .arg("hash"),
+        )
+        .await
+        .map_err(unavailable)?;
         Ok(match (seq, hash) {
             (Some(seq), Some(hash)) => (seq, hash),
             _ => (0, chain::GENESIS.to_string()),
@@ -328,13 +400,15 @@ impl EventLog for RedisLog {
     }
 
     async fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
-        let (seq, body): (Option<u64>, Option<String>) = redis::cmd("HMGET")
-            .arg(&self.keys.snapshot)
-            .arg("seq")
-            .arg("body")
-            .query_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+        let (seq, body): (Option<u64>, Option<String>) = query_idempotent(
+            &self.conn,
+            redis::cmd("HMGET")
+                .arg(&self.keys.snapshot)
+                .arg("seq")
+                .arg("body"),
+        )
+        .await
+        .map_err(unavailable)?;
         Ok(match (seq, body) {
             (Some(seq), Some(body)) => Some(Snapshot { seq, body }),
             _ => None,
@@ -342,14 +416,17 @@ impl EventLog for RedisLog {
     }
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let _: i64 = self
-            .snapshot
-            .key(&self.keys.snapshot)
+        let mut inv = self.snapshot.prepare_invoke();
+        inv.key(&self.keys.snapshot)
             .arg(snapshot.seq)
-            .arg(&snapshot.body)
-            .invoke_async(&mut self.conn.clone())
-            .await
-            .map_err(unavailable)?;
+            .arg(&snapshot.body);
+        let inv = &inv;
+        let _: i64 = retry_once(|| {
+            let mut c = self.conn.clone();
+            async move { inv.invoke_async(&mut c).await }
+        })
+        .await
+        .map_err(unavailable)?;
         Ok(())
     }
 
@@ -380,9 +457,8 @@ impl EventLog for RedisLog {
     }
 
     async fn durability(&self) -> Result<Durability, StoreError> {
-        let mut conn = self.conn.clone();
-        let appendonly = config_get(&mut conn, "appendonly").await?;
-        let appendfsync = config_get(&mut conn, "appendfsync").await?;
+        let appendonly = config_get(&self.conn, "appendonly").await?;
+        let appendfsync = config_get(&self.conn, "appendfsync").await?;
         Ok(describe_durability(
             appendonly.as_deref(),
             appendfsync.as_deref(),
@@ -435,15 +511,9 @@ fn bad(good: u64) -> VerifyReport {
 }
 
 /// One setting's value; `None` when the server refuses `CONFIG` (some managed Redis).
-async fn config_get(
-    conn: &mut ConnectionManager,
-    name: &str,
-) -> Result<Option<String>, StoreError> {
-    let reply: Result<Value, _> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg(name)
-        .query_async(conn)
-        .await;
+async fn config_get(conn: &ConnectionManager, name: &str) -> Result<Option<String>, StoreError> {
+    let reply: Result<Value, _> =
+        query_idempotent(conn, redis::cmd("CONFIG").arg("GET").arg(name)).await;
     match reply {
         Ok(Value::Array(kv)) => Ok(kv.get(1).and_then(as_text)),
         Ok(Value::Map(kv)) => Ok(kv.first().and_then(|(_, v)| as_text(v))),
