@@ -9,6 +9,7 @@
 //! skipped with a printed reason, except under `MUSTER_REQUIRE_ALL_TOOLS=1` (CI), where
 //! not being able to mount is a failure.
 
+mod redis_server;
 mod server;
 
 use std::io::{BufRead, BufReader};
@@ -25,6 +26,7 @@ use serde_json::{Value, json};
 use muster::engine::Engine;
 use muster::hub::{Hub, demo};
 use muster::server::{App, hub_options};
+use muster::store::redis::RedisLog;
 use muster::store::sqlite::SqliteLog;
 use muster::store::{Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport};
 use muster::time::SystemClock;
@@ -405,8 +407,10 @@ enum Fault {
     /// Every write refused before anything is written, as on a read-only mount.
     ReadOnly = 1,
     /// The append is written, then the fsync "fails": the batch landed, but the hub is
-    /// told it did not. Later writes fail too until the fault is cleared.
+    /// told it did not. Then [`Fault::FsyncBroken`].
     FsyncFailed = 2,
+    /// Every write refused with the fsync error, nothing written.
+    FsyncBroken = 3,
 }
 
 /// A SQLite log whose writes fail on demand.
@@ -425,6 +429,7 @@ impl FaultyLog {
         match self.fault.load(Ordering::SeqCst) {
             1 => Fault::ReadOnly,
             2 => Fault::FsyncFailed,
+            3 => Fault::FsyncBroken,
             _ => Fault::None,
         }
     }
@@ -435,7 +440,7 @@ impl FaultyLog {
             Fault::ReadOnly => Err(StoreError::Unavailable(
                 "sqlite: attempt to write a readonly database (test)".into(),
             )),
-            Fault::FsyncFailed => Err(StoreError::Unavailable(
+            Fault::FsyncFailed | Fault::FsyncBroken => Err(StoreError::Unavailable(
                 "sqlite: disk I/O error: fsync failed (test)".into(),
             )),
         }
@@ -447,15 +452,13 @@ impl EventLog for FaultyLog {
     async fn append(&self, batch: &[StoredEvent]) -> Result<(), StoreError> {
         match self.fault() {
             Fault::None => self.inner.append(batch).await,
-            Fault::ReadOnly => self.refused(),
+            Fault::ReadOnly | Fault::FsyncBroken => self.refused(),
             Fault::FsyncFailed => {
                 // Landed, but reported failed; and never again until cleared.
                 let landed = self.inner.append(batch).await;
-                self.set(Fault::ReadOnly);
+                self.set(Fault::FsyncBroken);
                 landed?;
-                Err(StoreError::Unavailable(
-                    "sqlite: disk I/O error: fsync failed (test)".into(),
-                ))
+                self.refused()
             }
         }
     }
@@ -615,4 +618,45 @@ async fn finding_13_a_read_only_log_refuses_commands_then_recovers() {
     readyz_becomes(s.addr, 200, Duration::from_secs(1)).await;
     assert_eq!(metric(s.addr, "muster_store_available").await, 1.0);
     assert_eq!(s.app.hub.seq(), head + 1);
+}
+
+#[tokio::test]
+async fn finding_13_redis_going_away_refuses_commands_then_recovers() {
+    let Some(mut redis) = redis_server::RedisServer::start() else {
+        return;
+    };
+    let log = RedisLog::open(&redis.url(), "faults").await.unwrap();
+    // The sessions stay in this hub's memory (the settings say SQLite): this test is
+    // about the log, and the session store's own reconnecting is tested elsewhere.
+    let s = serve_over(Arc::new(log), tempfile::tempdir().unwrap()).await;
+    let token = muster::load::login(s.addr, "operator", "muster-demo")
+        .await
+        .unwrap();
+    let (status, body) = contact(s.addr, &token, "before", 10).await;
+    assert_eq!(status, 200, "{body}");
+
+    redis.kill();
+    let (status, body) = contact(s.addr, &token, "while-away", 10).await;
+    assert!(is_unavailable(status, &body), "{status} {body}");
+    let ready = readyz_becomes(s.addr, 503, READYZ_WITHIN).await;
+    assert_eq!(ready["ready"], false, "{ready}");
+    assert_eq!(metric(s.addr, "muster_store_available").await, 0.0);
+
+    redis.restart();
+    accepted_within(s.addr, &token, "after", RECOVERS_WITHIN).await;
+    readyz_becomes(s.addr, 200, Duration::from_secs(1)).await;
+    let ids: Vec<String> = s
+        .app
+        .hub
+        .log
+        .read_from(0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|e| e.command_id)
+        .collect();
+    for id in ["before", "after"] {
+        assert_eq!(ids.iter().filter(|i| *i == id).count(), 1, "{id} once");
+    }
+    assert!(!ids.iter().any(|i| i == "while-away"));
 }
