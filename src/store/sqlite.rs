@@ -835,6 +835,51 @@ mod tests {
         assert_eq!(log.head().await.unwrap().0, 0);
     }
 
+    #[tokio::test]
+    async fn a_moved_log_is_unavailable_never_recreated_and_reopens_once_back() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, away) = (root.path().join("data"), root.path().join("away"));
+        let log = SqliteLog::open(&dir.join("log.db")).unwrap();
+        let first = chain_events(0, chain::GENESIS, 1);
+        log.append(&first).await.unwrap();
+
+        std::fs::rename(&dir, &away).unwrap();
+        let next = chain_events(1, &first[0].hash, 1);
+        let err = log.append(&next).await.unwrap_err();
+        assert!(err.to_string().contains("cannot be found"), "{err}");
+        assert!(log.head().await.is_err(), "head notices too");
+        assert!(log.reopen().await.is_err());
+        assert!(log.probe().await.is_err());
+        assert!(!dir.exists(), "nothing created in its place");
+        assert_eq!(
+            Connection::open(away.join("log.db"))
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            1,
+            "the refused append wrote nothing"
+        );
+
+        std::fs::rename(&away, &dir).unwrap();
+        log.reopen().await.unwrap();
+        log.probe().await.unwrap();
+        log.append(&next).await.unwrap();
+        assert_eq!(log.head().await.unwrap(), (2, next[0].hash.clone()));
+    }
+
+    #[tokio::test]
+    async fn a_replaced_log_file_is_unavailable() {
+        let (dir, log) = fresh();
+        let path = dir.path().join("log.db");
+        std::fs::rename(&path, dir.path().join("old.db")).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        let err = log
+            .append(&chain_events(0, chain::GENESIS, 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("replaced"), "{err}");
+    }
+
     #[test]
     fn verify_pages_reports_missing_tail_rows() {
         // The head said 3 but the rows stop at 1: the walk must not report ok.
