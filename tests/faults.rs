@@ -660,3 +660,66 @@ async fn finding_13_redis_going_away_refuses_commands_then_recovers() {
     }
     assert!(!ids.iter().any(|i| i == "while-away"));
 }
+
+#[tokio::test]
+async fn finding_13_an_older_copy_put_back_is_refused_until_the_real_log_returns() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let db = data.join("muster.sqlite");
+    let log = Arc::new(SqliteLog::open(&db).unwrap());
+    let s = serve_over(log, tempfile::tempdir().unwrap()).await;
+    let token = muster::load::login(s.addr, "operator", "muster-demo")
+        .await
+        .unwrap();
+    assert_eq!(contact(s.addr, &token, "kept", 10).await.0, 200);
+    let backup = root.path().join("backup.sqlite");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
+    assert_eq!(contact(s.addr, &token, "acked", 10).await.0, 200);
+
+    // The data dir is replaced by one holding the older copy.
+    let away = root.path().join("data.away");
+    std::fs::rename(&data, &away).unwrap();
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(&backup, &db).unwrap();
+    let (status, body) = contact(s.addr, &token, "on-the-copy", 10).await;
+    assert!(is_unavailable(status, &body), "{status} {body}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let ready = readyz_becomes(s.addr, 503, READYZ_WITHIN).await;
+        if ready["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no longer holds")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never said what is wrong: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, body) = contact(s.addr, &token, "on-the-copy", 10).await;
+    assert!(is_unavailable(status, &body), "{status} {body}");
+    let written: i64 = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE command_id IN ('acked', 'on-the-copy')",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(written, 0, "nothing was appended to the older copy");
+
+    // The real log is back.
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::rename(&away, &data).unwrap();
+    accepted_within(s.addr, &token, "on-the-real-one", RECOVERS_WITHIN).await;
+    each_once_in_log(
+        &data,
+        &["kept".into(), "acked".into(), "on-the-real-one".into()],
+    );
+}

@@ -21,9 +21,9 @@
 //! A failed append (a full or read-only disk, a data directory removed, a failed
 //! fsync, Redis gone) puts the writer in recovery ([`Sequencer::recover`]): the store
 //! health `/readyz` reads goes down with the reason, every command is refused with
-//! `unavailable` at once, and with backoff the writer reopens the log, probes a write,
-//! and reloads its state from the log after checking that the log still holds every
-//! event it acknowledged. The failed batch is never appended again: it may or may not
+//! `unavailable` at once, and with backoff the writer reopens the log, checks that it
+//! still holds every event it acknowledged, probes a write, and reloads its state
+//! from it. The failed batch is never appended again: it may or may not
 //! have landed, and the reload publishes it if it did. Only then does it accept
 //! commands again. The writer never stops for a failing log; it only stops when every
 //! submitter is gone.
@@ -361,6 +361,10 @@ impl Sequencer {
                     },
                 }
             }
+            if !open {
+                // Every submitter is gone: nobody is left to serve.
+                return;
+            }
             pause = (pause * 2).min(RECOVER_RETRY_MAX);
         }
         Metrics::add(&self.metrics.store_recoveries, 1);
@@ -371,13 +375,14 @@ impl Sequencer {
         );
     }
 
-    /// One attempt: reopen the log (never reusing a handle a write failed on), prove
-    /// a write works, then reload from the log after checking it still holds what was
-    /// acknowledged. The error says what is still wrong.
+    /// One attempt: reopen the log (never reusing a handle a write failed on), check
+    /// it still holds what was acknowledged (before writing anything to it: an older
+    /// copy put back in its place is not ours to write to), prove a write works, then
+    /// reload from it. The error says what is still wrong.
     async fn try_recover(&mut self) -> Result<(), String> {
         self.log.reopen().await.map_err(|e| e.to_string())?;
-        self.log.probe().await.map_err(|e| e.to_string())?;
         self.check_tail().await?;
+        self.log.probe().await.map_err(|e| e.to_string())?;
         if self.reload().await {
             Ok(())
         } else {

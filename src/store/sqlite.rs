@@ -16,7 +16,7 @@
 //! events(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
 //!        command_id TEXT, kind TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL)
 //! snapshots(seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
-//! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL)  -- see `probe`
+//! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, pad BLOB)  -- see `probe`
 //! ```
 //!
 //! `at` is written with [`crate::time::rfc3339`] (milliseconds, `Z`) and parsed back
@@ -32,7 +32,7 @@
 //! under the hub is reported as unavailable instead of writes going on into a file
 //! nobody can find. After a failed write the hub calls [`EventLog::reopen`] (a failed
 //! fsync leaves a connection's file handle untrustworthy, so it is never reused) and
-//! [`EventLog::probe`], a one-row write in `probe` that proves a commit works again.
+//! [`EventLog::probe`], a 64 KiB write in `probe` that proves a commit works again.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -79,7 +79,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
 );
 CREATE TABLE IF NOT EXISTS probe (
     id INTEGER PRIMARY KEY CHECK (id = 1),
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    pad BLOB
 );
 ";
 
@@ -91,7 +92,12 @@ const SQL_READ_FROM: &str = "SELECT seq, at, actor, command_id, kind, body, hash
 const SQL_HEAD: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
 const SQL_LATEST_SNAPSHOT: &str = "SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1";
 const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) VALUES (?1, ?2)";
-const SQL_PROBE: &str = "INSERT OR REPLACE INTO probe (id, at) VALUES (1, ?1)";
+const SQL_PROBE: &str = "INSERT OR REPLACE INTO probe (id, at, pad) VALUES (1, ?1, zeroblob(?2))";
+
+/// How many bytes a [`EventLog::probe`] writes: about a large batch, so a disk with
+/// room for a one-row write but not for the next batch is not called writable again
+/// (the hub would flap between ready and refusing).
+const PROBE_BYTES: i64 = 64 * 1024;
 const SQL_PRUNE_SNAPSHOTS: &str = "DELETE FROM snapshots WHERE seq NOT IN \
                                    (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)";
 
@@ -301,8 +307,9 @@ impl EventLog for SqliteLog {
         .await
     }
 
-    /// One small committed write (a row in `probe`): it needs free space, a writable
-    /// file system and a working fsync, which is what an append needs.
+    /// One committed write of [`PROBE_BYTES`] (the one row of `probe`, replaced): it
+    /// needs free space, a writable file system and a working fsync, as an append
+    /// does.
     async fn probe(&self) -> Result<(), StoreError> {
         let log = self.clone();
         self.call(move |conn| {
@@ -311,7 +318,8 @@ impl EventLog for SqliteLog {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            tx.execute(SQL_PROBE, params![at]).map_err(unavailable)?;
+            tx.execute(SQL_PROBE, params![at, PROBE_BYTES])
+                .map_err(unavailable)?;
             tx.commit().map_err(unavailable)
         })
         .await
