@@ -258,13 +258,44 @@ fn load(path: Option<&std::path::Path>, flags: Vec<(String, String)>) -> anyhow:
 fn init_tracing(loaded: &Loaded) {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // tracing-subscriber reports a failed write with `eprintln!`, which panics when
+    // stderr is what failed: a hub whose log went to a full disk lost its writer task
+    // that way. Neither may happen.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| LossyStderr)
+        .log_internal_errors(false);
     match loaded.settings.log.format {
         config::LogFormat::Json => builder.json().init(),
         config::LogFormat::Text => builder.init(),
     }
+}
+
+/// The hub's log output: stderr, where a write that fails (a full disk, a closed pipe,
+/// a terminal gone) is dropped. Losing log lines is better than losing the hub, which
+/// keeps its truth in the event log, not here. SIGPIPE is ignored by Rust's runtime,
+/// so a closed pipe is an `EPIPE` error here, not a signal.
+struct LossyStderr;
+
+impl std::io::Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// `println!` that drops a failed write instead of panicking, for the lines the server
+/// prints while it runs: stdout may be a pipe nobody reads any more.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
 }
 
 fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
@@ -414,7 +445,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {bind}"))?;
     let running = muster::server::Running::start(&loaded, listener, Arc::new(SystemClock)).await?;
-    println!(
+    say!(
         "muster: serving http://{} (seq {})",
         running.addr,
         running.app.hub.seq()
@@ -422,11 +453,11 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     println!("muster: {}", running.demo);
     if let Some(demo) = loaded.demo.as_ref().filter(|_| running.demo.on) {
         let names: Vec<&str> = demo.users.iter().map(|u| u.username.as_str()).collect();
-        println!("demo log-ins (password muster-demo): {}", names.join(", "));
-        println!("demo intake key: {}", demo.intake_keys.join(", "));
+        say!("demo log-ins (password muster-demo): {}", names.join(", "));
+        say!("demo intake key: {}", demo.intake_keys.join(", "));
     }
     wait_for_signal().await;
-    println!("muster: shutting down");
+    say!("muster: shutting down");
     running.shutdown().await;
     Ok(())
 }

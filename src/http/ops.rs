@@ -207,12 +207,19 @@ pub async fn healthz() -> Result<Response, Rejection> {
 }
 
 /// `GET /readyz`: 200 when the event log answers (and the server is not stopping),
-/// with how durable it is; 503 otherwise.
+/// with how durable it is; 503 otherwise. The writer's verdict comes first: a full or
+/// read-only disk still answers reads, but the hub cannot accept a command until the
+/// writer has seen a write succeed again.
 pub async fn readyz(app: Arc<App>) -> Result<Response, Rejection> {
     let seq = app.hub.seq();
     if *app.shutdown.borrow() {
-        let body = json!({"ready": false, "reason": "shutting down", "seq": seq});
-        return Ok(json_reply(&body, StatusCode::SERVICE_UNAVAILABLE));
+        return Ok(not_ready("shutting down", seq));
+    }
+    if let Some(reason) = app.hub.metrics.store.reason() {
+        return Ok(not_ready(
+            &format!("the event log cannot be written: {reason}; the hub is retrying"),
+            seq,
+        ));
     }
     let store = async {
         app.hub.log.head().await?;
@@ -223,11 +230,16 @@ pub async fn readyz(app: Arc<App>) -> Result<Response, Rejection> {
             &json!({"ready": true, "store": durability, "seq": seq}),
             StatusCode::OK,
         ),
-        Err(e) => json_reply(
-            &json!({"ready": false, "reason": e.to_string(), "seq": seq}),
-            StatusCode::SERVICE_UNAVAILABLE,
-        ),
+        Err(e) => not_ready(&e.to_string(), seq),
     })
+}
+
+/// `503 {"ready": false, "reason", "seq"}`.
+fn not_ready(reason: &str, seq: u64) -> Response {
+    json_reply(
+        &json!({"ready": false, "reason": reason, "seq": seq}),
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -245,7 +257,7 @@ pub async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
 pub fn prometheus_text(app: &App) -> String {
     let m = &app.hub.metrics;
     let count = |c| Metrics::get(c) as f64;
-    let metrics: [(&str, &str, &str, f64); 9] = [
+    let metrics: [(&str, &str, &str, f64); 11] = [
         (
             "muster_commands_total",
             "counter",
@@ -275,6 +287,18 @@ pub fn prometheus_text(app: &App) -> String {
             "counter",
             "Appends to the event log that failed.",
             count(&m.append_failures),
+        ),
+        (
+            "muster_store_available",
+            "gauge",
+            "1 while the event log accepts writes; 0 from a failed append until the hub has recovered the log.",
+            f64::from(u8::from(m.store.available())),
+        ),
+        (
+            "muster_store_recoveries_total",
+            "counter",
+            "Times the hub found the event log writable again after a failed append.",
+            count(&m.store_recoveries),
         ),
         (
             "muster_append_seconds_total",

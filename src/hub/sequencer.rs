@@ -17,6 +17,16 @@
 //! log, re-decides the same commands against the new state and appends again, up to
 //! [`CONFLICT_RETRIES`] times, before answering `conflict`. A log with one writer
 //! (SQLite) never conflicts, and keeps none of this on its path.
+//!
+//! A failed append (a full or read-only disk, a data directory removed, a failed
+//! fsync, Redis gone) puts the writer in recovery ([`Sequencer::recover`]): the store
+//! health `/readyz` reads goes down with the reason, every command is refused with
+//! `unavailable` at once, and with backoff the writer reopens the log, checks that it
+//! still holds every event it acknowledged, probes a write, and reloads its state
+//! from it. The failed batch is never appended again: it may or may not
+//! have landed, and the reload publishes it if it did. Only then does it accept
+//! commands again. The writer never stops for a failing log; it only stops when every
+//! submitter is gone.
 
 use std::sync::Arc;
 
@@ -44,8 +54,13 @@ pub const CONFLICT_RETRIES: u32 = 5;
 /// per attempt so far.
 const CONFLICT_BACKOFF_MICROS: u64 = 1_000;
 
-/// How long the writer waits between attempts to reload from a log that is down.
-const RELOAD_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long the writer waits after a failed attempt to recover the log before the
+/// next; doubled after each failure up to [`RECOVER_RETRY_MAX`].
+const RECOVER_RETRY_FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The longest wait between attempts to recover the log: once a disk has room again
+/// the hub writes again within about this long.
+const RECOVER_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A command on its way to the writer.
 pub struct Submission {
@@ -291,9 +306,9 @@ impl Sequencer {
         let _ = self.publish_tx.send(durable).await;
     }
 
-    /// The batch in flight failed: refuse it and the one decided after it, rebuild.
-    /// While the log cannot even be read, commands that arrive are refused at once
-    /// rather than left waiting in the queue for the log to return.
+    /// The batch in flight failed: refuse it and the one decided after it, then
+    /// recover. The store is marked down before anyone is answered, so a client told
+    /// `unavailable` finds `/readyz` not ready too.
     async fn fail(
         &mut self,
         failed: Batch,
@@ -303,38 +318,119 @@ impl Sequencer {
     ) {
         error!(
             error = why,
-            events = failed.records.len(),
-            "append failed; refusing the batch and reloading"
+            commands = failed.replies.len(),
+            "append failed; refusing the batch and recovering the log"
         );
+        self.metrics.store.down(why);
         for (tx, _) in failed
             .replies
             .into_iter()
             .chain(std::mem::take(next).replies)
         {
-            let _ = tx.send(Err(unavailable()));
+            let _ = tx.send(Err(log_failed(why)));
         }
+        self.recover(why, rx).await;
+    }
+
+    /// Tries to recover the log until it works, with backoff; commands that arrive
+    /// meanwhile are refused at once rather than left waiting in the queue or decided
+    /// on a state that may not be the log's.
+    async fn recover(&mut self, why: &str, rx: &mut mpsc::Receiver<Submission>) {
+        let mut reason = why.to_string();
+        let mut pause = RECOVER_RETRY_FIRST;
         let mut open = true;
-        while !self.reload().await {
-            // Keep refusing while the log is down rather than deciding on a guess.
-            let retry = tokio::time::sleep(RELOAD_RETRY);
+        loop {
+            match self.try_recover().await {
+                Ok(()) => break,
+                Err(e) => {
+                    if e != reason {
+                        warn!(error = %e, "event log still unavailable");
+                    }
+                    self.metrics.store.down(&e);
+                    reason = e;
+                }
+            }
+            let retry = tokio::time::sleep(pause);
             tokio::pin!(retry);
             loop {
                 tokio::select! {
                     _ = &mut retry => break,
                     sub = rx.recv(), if open => match sub {
-                        Some(s) => self.refuse(s),
+                        Some(s) => self.refuse(s, &reason),
                         None => open = false,
                     },
                 }
             }
+            if !open {
+                // Every submitter is gone: nobody is left to serve.
+                return;
+            }
+            pause = (pause * 2).min(RECOVER_RETRY_MAX);
+        }
+        Metrics::add(&self.metrics.store_recoveries, 1);
+        self.metrics.store.up();
+        info!(
+            seq = self.state.seq,
+            "event log writable again; accepting commands"
+        );
+    }
+
+    /// One attempt: reopen the log (never reusing a handle a write failed on), check
+    /// it still holds what was acknowledged (before writing anything to it: an older
+    /// copy put back in its place is not ours to write to), prove a write works, then
+    /// reload from it. The error says what is still wrong.
+    async fn try_recover(&mut self) -> Result<(), String> {
+        self.log.reopen().await.map_err(|e| e.to_string())?;
+        self.check_tail().await?;
+        self.log.probe().await.map_err(|e| e.to_string())?;
+        if self.reload().await {
+            Ok(())
+        } else {
+            Err("the event log cannot be read back".into())
+        }
+    }
+
+    /// The log must still hold every event handed to the publisher, as they were: the
+    /// event at the durable seq has the hash the writer saw, and what follows it (a
+    /// batch whose append reported failure may have landed) links on from there.
+    async fn check_tail(&self) -> Result<(), String> {
+        let lost = |what: String| {
+            format!(
+                "{what}; the log no longer holds what was acknowledged: restore it from a backup"
+            )
+        };
+        let (mut seq, mut hash) = (self.durable_seq, self.head_hash.clone());
+        if seq > 0 {
+            let at = self
+                .log
+                .read_from(seq - 1, 1)
+                .await
+                .map_err(|e| e.to_string())?;
+            match at.first() {
+                Some(e) if e.seq == seq && e.hash == hash => {}
+                Some(_) => return Err(lost(format!("event {seq} is not the one acknowledged"))),
+                None => return Err(lost(format!("the log ends before seq {seq}"))),
+            }
+        }
+        loop {
+            let page = self
+                .log
+                .read_from(seq, 4_096)
+                .await
+                .map_err(|e| e.to_string())?;
+            if page.is_empty() {
+                return Ok(());
+            }
+            (seq, hash) = chain::check(seq, hash, &page)
+                .map_err(|bad| lost(format!("event {bad} does not link to the one before")))?;
         }
     }
 
     /// Answers a command with `unavailable` without deciding it.
-    fn refuse(&self, s: Submission) {
+    fn refuse(&self, s: Submission, reason: &str) {
         Metrics::add(&self.metrics.commands, 1);
         Metrics::add(&self.metrics.rejected, 1);
-        let _ = s.reply.send(Err(unavailable()));
+        let _ = s.reply.send(Err(log_failed(reason)));
     }
 
     /// Rebuilds the writer's state from the log, then publishes whatever the log holds
@@ -562,6 +658,17 @@ impl Sequencer {
 
 fn unavailable() -> Error {
     Error::Unavailable("the event log is unavailable; nothing was recorded, try again".into())
+}
+
+/// The refusal while the log is failing: what is wrong, and that the hub recovers by
+/// itself. "Not acknowledged" rather than "not recorded": a failed fsync may have
+/// kept the batch after all, and a retry with the same id then gets its first result.
+fn log_failed(reason: &str) -> Error {
+    Error::Unavailable(format!(
+        "the event log cannot be written ({reason}); the command was not acknowledged. \
+         The hub retries the log by itself and accepts commands again once the fault \
+         is cleared: send it again, with the same id"
+    ))
 }
 
 impl From<StoreError> for Error {

@@ -157,6 +157,22 @@ pub trait EventLog: Send + Sync + 'static {
         }
     }
 
+    /// After a failed write: drops whatever the store holds open and opens it again.
+    /// A failed fsync leaves a file handle whose dirty pages the kernel may already
+    /// have thrown away, so it must never be trusted for another write. The default
+    /// (a store with nothing of its own to reopen) does nothing.
+    async fn reopen(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Whether a write would succeed now, without appending an event: the hub calls it
+    /// (with backoff) while the log is down, and accepts commands again once it
+    /// passes. The default reads the head; a store whose reads can work while its
+    /// writes fail (a full or read-only disk) should write something instead.
+    async fn probe(&self) -> Result<(), StoreError> {
+        self.head().await.map(|_| ())
+    }
+
     /// A follower of the events appended from now on, by this hub or others.
     async fn tail(&self) -> Result<Box<dyn Tail>, StoreError> {
         Err(StoreError::Unavailable(

@@ -16,6 +16,7 @@
 //! events(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
 //!        command_id TEXT, kind TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL)
 //! snapshots(seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
+//! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, pad BLOB)  -- see `probe`
 //! ```
 //!
 //! `at` is written with [`crate::time::rfc3339`] (milliseconds, `Z`) and parsed back
@@ -25,8 +26,16 @@
 //!
 //! `seq` is the rowid, so no extra index is needed: range reads and `MAX(seq)` walk the
 //! table's own b-tree.
+//!
+//! Faults: the file is checked to be the one opened (same device and inode) before
+//! every append and on [`EventLog::head`], so a data directory removed or replaced
+//! under the hub is reported as unavailable instead of writes going on into a file
+//! nobody can find. After a failed write the hub calls [`EventLog::reopen`] (a failed
+//! fsync leaves a connection's file handle untrustworthy, so it is never reused) and
+//! [`EventLog::probe`], a 64 KiB write in `probe` that proves a commit works again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -68,6 +77,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
     body TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at TEXT NOT NULL,
+    pad BLOB
+);
 ";
 
 const SQL_MAX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
@@ -78,6 +92,12 @@ const SQL_READ_FROM: &str = "SELECT seq, at, actor, command_id, kind, body, hash
 const SQL_HEAD: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
 const SQL_LATEST_SNAPSHOT: &str = "SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1";
 const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) VALUES (?1, ?2)";
+const SQL_PROBE: &str = "INSERT OR REPLACE INTO probe (id, at, pad) VALUES (1, ?1, zeroblob(?2))";
+
+/// How many bytes a [`EventLog::probe`] writes: about a large batch, so a disk with
+/// room for a one-row write but not for the next batch is not called writable again
+/// (the hub would flap between ready and refusing).
+const PROBE_BYTES: i64 = 64 * 1024;
 const SQL_PRUNE_SNAPSHOTS: &str = "DELETE FROM snapshots WHERE seq NOT IN \
                                    (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)";
 
@@ -87,7 +107,22 @@ pub struct SqliteLog {
     /// The only connection; the mutex serialises calls (SQLite has one writer anyway)
     /// and the `Arc` lets `spawn_blocking` closures own a handle.
     conn: Arc<Mutex<Connection>>,
+    /// Which file the log is, for writable logs (`None` when opened read-only).
+    file: Option<Arc<LogFile>>,
 }
+
+/// The log's path and the identity of the file opened there.
+#[derive(Debug)]
+struct LogFile {
+    path: PathBuf,
+    /// Device and inode of the file the connection has open.
+    id: Mutex<FileId>,
+    /// Bumped by every reopen, so the checkpointer reopens its own connection too.
+    generation: AtomicU64,
+}
+
+/// A file's device and inode: a file removed and created again has another.
+type FileId = (u64, u64);
 
 impl SqliteLog {
     /// Opens (creating the parent directories, the file and the tables if missing) a
@@ -96,8 +131,16 @@ impl SqliteLog {
         create_parent_dirs(path)?;
         let conn = Connection::open(path).map_err(unavailable)?;
         configure_writable(&conn)?;
-        let log = Self::from_connection(conn);
-        spawn_checkpointer(path, Arc::downgrade(&log.conn))?;
+        let file = Arc::new(LogFile {
+            path: path.to_path_buf(),
+            id: Mutex::new(file_id(path)?),
+            generation: AtomicU64::new(0),
+        });
+        let log = SqliteLog {
+            conn: Arc::new(Mutex::new(conn)),
+            file: Some(file.clone()),
+        };
+        spawn_checkpointer(file, Arc::downgrade(&log.conn))?;
         Ok(log)
     }
 
@@ -110,6 +153,24 @@ impl SqliteLog {
     fn from_connection(conn: Connection) -> SqliteLog {
         SqliteLog {
             conn: Arc::new(Mutex::new(conn)),
+            file: None,
+        }
+    }
+
+    /// Fails when the file at the log's path is not the one opened (removed, or
+    /// replaced by another): writing on would go to a file nobody can find.
+    fn check_file(&self) -> Result<(), StoreError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let opened = *lock(&file.id);
+        match file_id(&file.path) {
+            Ok(now) if now == opened => Ok(()),
+            Ok(_) => Err(StoreError::Unavailable(format!(
+                "the log file {} was replaced by another file since it was opened",
+                file.path.display()
+            ))),
+            Err(e) => Err(e),
         }
     }
 
@@ -145,7 +206,14 @@ impl EventLog for SqliteLog {
             return Ok(());
         }
         check_dense(&batch)?;
-        self.call(move |conn| append_batch(conn, &batch)).await
+        let log = self.clone();
+        self.call(move |conn| {
+            log.check_file()?;
+            append_batch(conn, &batch)?;
+            // Removed while committing: the batch may be only in the unlinked file.
+            log.check_file()
+        })
+        .await
     }
 
     async fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
@@ -180,7 +248,12 @@ impl EventLog for SqliteLog {
     }
 
     async fn head(&self) -> Result<(u64, String), StoreError> {
-        self.call(|conn| head_of(conn)).await
+        let log = self.clone();
+        self.call(move |conn| {
+            log.check_file()?;
+            head_of(conn)
+        })
+        .await
     }
 
     async fn latest_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
@@ -209,11 +282,68 @@ impl EventLog for SqliteLog {
     async fn durability(&self) -> Result<Durability, StoreError> {
         self.call(|conn| durability_of(conn)).await
     }
+
+    /// Opens the file again, never creating it: a log that vanished must be restored,
+    /// not silently started afresh. The old connection (and its file handles) is
+    /// dropped only once the new one is ready.
+    async fn reopen(&self) -> Result<(), StoreError> {
+        let Some(file) = self.file.clone() else {
+            return Ok(());
+        };
+        self.call(move |conn| {
+            // Says plainly when the file is gone, rather than "unable to open".
+            file_id(&file.path)?;
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            let fresh = Connection::open_with_flags(&file.path, flags).map_err(|e| {
+                StoreError::Unavailable(format!("cannot open {}: {e}", file.path.display()))
+            })?;
+            configure_writable(&fresh)?;
+            let id = file_id(&file.path)?;
+            *conn = fresh;
+            *lock(&file.id) = id;
+            file.generation.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+        .await
+    }
+
+    /// One committed write of [`PROBE_BYTES`] (the one row of `probe`, replaced): it
+    /// needs free space, a writable file system and a working fsync, as an append
+    /// does.
+    async fn probe(&self) -> Result<(), StoreError> {
+        let log = self.clone();
+        self.call(move |conn| {
+            log.check_file()?;
+            let at = crate::time::rfc3339(Utc::now());
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            tx.execute(SQL_PROBE, params![at, PROBE_BYTES])
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)
+        })
+        .await
+    }
 }
 
-/// Locks the connection; a poisoned mutex means a panic mid-call, which is a bug.
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    conn.lock().expect("sqlite connection mutex poisoned")
+/// The device and inode of the file at `path`.
+fn file_id(path: &Path) -> Result<FileId, StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        StoreError::Unavailable(format!(
+            "the log file {} cannot be found ({e}); was the data directory removed? \
+             Restore it: the hub accepts commands again once it is back",
+            path.display()
+        ))
+    })?;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Locks the mutex. A panic mid-call (a bug) poisons it; the connection is still
+/// usable (SQLite rolled back what the panic interrupted), and refusing every later
+/// call would leave the hub unable to write until restarted.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The blocking task panicked or was cancelled: the call's outcome is unknown, so it
@@ -258,21 +388,45 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
 /// page or so, one commit paid for copying the whole WAL: the long tail of append
 /// times). A passive checkpoint never blocks the writer. The thread ends once the log
 /// is dropped.
-fn spawn_checkpointer(path: &Path, alive: Weak<Mutex<Connection>>) -> Result<(), StoreError> {
-    let conn = Connection::open(path).map_err(unavailable)?;
-    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+fn spawn_checkpointer(
+    file: Arc<LogFile>,
+    alive: Weak<Mutex<Connection>>,
+) -> Result<(), StoreError> {
+    let mut conn = Some(checkpoint_connection(&file.path)?);
+    let mut generation = 0;
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
+            let mut failing = false;
             while alive.strong_count() > 0 {
                 std::thread::sleep(CHECKPOINT_EVERY);
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "WAL checkpoint failed; the writer's own checkpoints take over");
+                // The writer reopened the log: follow it to the file it has open now.
+                let now = file.generation.load(Ordering::Relaxed);
+                if now != generation || conn.is_none() {
+                    generation = now;
+                    conn = checkpoint_connection(&file.path).ok();
+                }
+                let Some(c) = &conn else { continue };
+                match c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    // Said once per fault, not four times a second while a disk is full.
+                    Err(e) if !failing => {
+                        failing = true;
+                        tracing::warn!(error = %e, "WAL checkpoint failed; the writer's own checkpoints take over");
+                    }
+                    Err(_) => {}
+                    Ok(()) => failing = false,
                 }
             }
         })
         .map_err(|e| StoreError::Unavailable(format!("starting the WAL checkpointer: {e}")))?;
     Ok(())
+}
+
+fn checkpoint_connection(path: &Path) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+    Ok(conn)
 }
 
 fn connect_readonly(path: &Path) -> Result<Connection, StoreError> {
@@ -687,6 +841,51 @@ mod tests {
         let log = SqliteLog::open(&path).unwrap();
         assert!(path.is_file());
         assert_eq!(log.head().await.unwrap().0, 0);
+    }
+
+    #[tokio::test]
+    async fn a_moved_log_is_unavailable_never_recreated_and_reopens_once_back() {
+        let root = tempfile::tempdir().unwrap();
+        let (dir, away) = (root.path().join("data"), root.path().join("away"));
+        let log = SqliteLog::open(&dir.join("log.db")).unwrap();
+        let first = chain_events(0, chain::GENESIS, 1);
+        log.append(&first).await.unwrap();
+
+        std::fs::rename(&dir, &away).unwrap();
+        let next = chain_events(1, &first[0].hash, 1);
+        let err = log.append(&next).await.unwrap_err();
+        assert!(err.to_string().contains("cannot be found"), "{err}");
+        assert!(log.head().await.is_err(), "head notices too");
+        assert!(log.reopen().await.is_err());
+        assert!(log.probe().await.is_err());
+        assert!(!dir.exists(), "nothing created in its place");
+        assert_eq!(
+            Connection::open(away.join("log.db"))
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM events", [], |r| r.get::<_, i64>(0))
+                .unwrap(),
+            1,
+            "the refused append wrote nothing"
+        );
+
+        std::fs::rename(&away, &dir).unwrap();
+        log.reopen().await.unwrap();
+        log.probe().await.unwrap();
+        log.append(&next).await.unwrap();
+        assert_eq!(log.head().await.unwrap(), (2, next[0].hash.clone()));
+    }
+
+    #[tokio::test]
+    async fn a_replaced_log_file_is_unavailable() {
+        let (dir, log) = fresh();
+        let path = dir.path().join("log.db");
+        std::fs::rename(&path, dir.path().join("old.db")).unwrap();
+        std::fs::write(&path, b"").unwrap();
+        let err = log
+            .append(&chain_events(0, chain::GENESIS, 1))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("replaced"), "{err}");
     }
 
     #[test]
