@@ -30,14 +30,26 @@ export function sameOrigin(next) {
   }
 }
 
+const button = form.querySelector('button[type=submit]');
+
 form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
+  // One log-in at a time: the button stays busy until the hub has answered.
+  if (button.disabled) return;
+  button.disabled = true;
+  button.setAttribute('aria-busy', 'true');
   error.hidden = true;
+  const waiting = () => {
+    error.textContent = 'The hub is busy with other log-ins; trying again…';
+    error.hidden = false;
+  };
   try {
-    const s = await login(form.username.value.trim(), form.password.value);
+    const s = await login(form.username.value.trim(), form.password.value, waiting);
     location.assign(sameOrigin(params.get('next')) || homeFor(s.user.role));
   } catch (e) {
     error.textContent = e.message;
     error.hidden = false;
+    button.disabled = false;
+    button.removeAttribute('aria-busy');
   }
 });

@@ -85,6 +85,9 @@ pub fn check_intake_key(app: &App, header: Option<&str>) -> Result<(), ApiError>
     }
 }
 
+/// How long a log-in waits for a password-check place before it is answered 503.
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(2);
+
 /// `POST /api/login`: the throttle (failures per address, per account and address,
 /// per account; see [`super::throttle`]) is asked before any password is checked,
 /// and the check runs off the async runtime in one of `auth.password_checks` places.
@@ -98,7 +101,14 @@ pub async fn login(
     // The place is taken first so that at most that many attempts hold throttle
     // tokens in flight: a burst of right passwords from one address is never refused
     // for tokens that attempts still waiting would have handed back.
-    let Ok(place) = app.password_checks.clone().try_acquire_owned() else {
+    // A shift change brings hundreds of log-ins at once: each waits a moment for a
+    // place (waiting costs no Argon2 memory) before it is asked to come back.
+    let place = tokio::time::timeout(
+        PASSWORD_CHECK_WAIT,
+        app.password_checks.clone().acquire_owned(),
+    )
+    .await;
+    let Ok(Ok(place)) = place else {
         let e = ApiError::unavailable("the hub is busy checking other log-ins; try again");
         return Ok(with_retry_after(e, Duration::from_secs(1)));
     };

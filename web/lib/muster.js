@@ -50,17 +50,30 @@ export function currentSession() {
   return null;
 }
 
-/** `POST /api/login`; keeps the token for this tab only (sessionStorage). */
-export async function login(username, password) {
-  const res = await fetch('/api/login', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username, password }),
-  });
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.error?.message || `log-in failed (${res.status})`);
-  sessionStorage.setItem(SESSION_KEY, JSON.stringify(body));
-  return body;
+/**
+ * `POST /api/login`; keeps the token for this tab only (sessionStorage). A hub busy
+ * checking other log-ins (503 with `Retry-After`, as at a shift change) is asked again
+ * after the time it names, for up to a minute; `onWait(seconds)` is told each time.
+ */
+export async function login(username, password, onWait = () => {}) {
+  const giveUp = Date.now() + 60_000;
+  for (;;) {
+    const res = await fetch('/api/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    const body = await res.json().catch(() => ({}));
+    const wait = Number(res.headers.get('retry-after'));
+    if (res.status === 503 && wait > 0 && Date.now() + wait * 1000 < giveUp) {
+      onWait(wait);
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      continue;
+    }
+    if (!res.ok) throw new Error(body.error?.message || `log-in failed (${res.status})`);
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(body));
+    return body;
+  }
 }
 
 /** Forgets the token and everything the apps kept (and tells the hub when it can). */
