@@ -190,6 +190,9 @@ pub struct LimitSettings {
     pub ping_interval_secs: u64,
     /// A connection silent for this long is closed.
     pub idle_timeout_secs: u64,
+    /// One write to a WebSocket (the welcome, or a batch of frames) not taken by the
+    /// client within this is taken as a client that no longer reads: it is closed.
+    pub write_timeout_secs: u64,
     /// How far back a reconnecting client may resume from memory before it gets a
     /// snapshot instead.
     pub resume_window_secs: u64,
@@ -214,6 +217,7 @@ impl Default for LimitSettings {
             hello_timeout_secs: 5,
             ping_interval_secs: 25,
             idle_timeout_secs: 60,
+            write_timeout_secs: 10,
             resume_window_secs: 600,
             snapshot_closed_hours: 72,
             max_connections: 20_000,
@@ -580,7 +584,7 @@ impl Settings {
     }
 
     /// Every numeric setting where 0 would disable the hub rather than mean "none".
-    fn positive_numbers(&self) -> [(&'static str, u64); 17] {
+    fn positive_numbers(&self) -> [(&'static str, u64); 18] {
         let l = &self.limits;
         let widen = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         let srv = &self.server;
@@ -601,6 +605,7 @@ impl Settings {
             ("limits.hello_timeout_secs", l.hello_timeout_secs),
             ("limits.ping_interval_secs", l.ping_interval_secs),
             ("limits.idle_timeout_secs", l.idle_timeout_secs),
+            ("limits.write_timeout_secs", l.write_timeout_secs),
             ("limits.resume_window_secs", l.resume_window_secs),
             ("limits.snapshot_closed_hours", l.snapshot_closed_hours),
             ("limits.max_connections", widen(l.max_connections)),

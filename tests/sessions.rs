@@ -272,7 +272,7 @@ async fn finding_11_parallel_connects_for_one_user_never_pass_the_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finding_11_a_client_that_never_reads_its_welcome_is_dropped() {
     let s = TestServer::start_with(
-        |l| l.settings.server.body_timeout_secs = 1,
+        |l| l.settings.limits.write_timeout_secs = 1,
         Arc::new(SystemClock),
     )
     .await;

@@ -157,10 +157,9 @@ async fn hello<S: AsyncRead + AsyncWrite + Unpin>(
 }
 
 /// How long one write to a socket may take (the welcome, or a batch of frames) before
-/// the client is taken not to be reading: `server.body_timeout_secs`, the time a
-/// client also gets to send a request body.
+/// the client is taken not to be reading: `limits.write_timeout_secs`.
 fn write_timeout(app: &App) -> Duration {
-    Duration::from_secs(app.settings.server.body_timeout_secs.max(1))
+    Duration::from_secs(app.settings.limits.write_timeout_secs.max(1))
 }
 
 /// Sends the welcome and whatever the client missed, straight to the socket (see
