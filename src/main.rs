@@ -450,7 +450,7 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
         running.addr,
         running.app.hub.seq()
     );
-    println!("muster: {}", running.demo);
+    say!("muster: {}", running.demo);
     if let Some(demo) = loaded.demo.as_ref().filter(|_| running.demo.on) {
         let names: Vec<&str> = demo.users.iter().map(|u| u.username.as_str()).collect();
         say!("demo log-ins (password muster-demo): {}", names.join(", "));
