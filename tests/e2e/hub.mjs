@@ -15,9 +15,10 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /**
  * `genLogEvents`: start on a log of that many events from `muster gen-log` (a generated
  * year that starts on 1 January of last year, so all of it is old); the hub then carries
- * `generated`, the state at the end of that log (`muster replay`).
+ * `generated`, the state at the end of that log (`muster replay`). `env`: more
+ * environment for `muster serve` (settings such as `MUSTER_RESUME_WINDOW_SECS`).
  */
-export async function startHub({ genLogEvents } = {}) {
+export async function startHub({ genLogEvents, env = {} } = {}) {
   if (!process.env.MUSTER_E2E_SKIP_BUILD) {
     execFileSync('cargo', ['build', '--quiet', '--bin', 'muster'], { cwd: ROOT, stdio: 'inherit' });
   }
@@ -37,7 +38,7 @@ export async function startHub({ genLogEvents } = {}) {
   // MUSTER_E2E_WEB_DIR: serve web/ from disk, so front-end work needs no rebuild.
   const child = spawn(bin, ['serve'], {
     cwd: ROOT,
-    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: data, MUSTER_WEB_DIR: process.env.MUSTER_E2E_WEB_DIR || '', RUST_LOG: 'warn' },
+    env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: data, MUSTER_WEB_DIR: process.env.MUSTER_E2E_WEB_DIR || '', RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });

@@ -1,6 +1,10 @@
 // The local store: the objects a user may see, filled from the welcome snapshot and
 // kept current by applying events in seq order. Pure data in, data out, so the same
 // code serves all three apps and the store can be saved to localStorage as JSON.
+//
+// `applyEvent` is the hub's fold (`State::apply` in src/engine/state.rs) over again, and
+// must give the same objects as `GET /api/state`: tests/e2e/fold.test.mjs replays a whole
+// log through both and compares them. Change the two together.
 
 const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements'];
 
@@ -25,14 +29,6 @@ export function fromSnapshot(snapshot) {
   return s;
 }
 
-// Incident states the hub moves to on these events without a separate status_changed.
-const INCIDENT_STATUS_ON = {
-  'incident.resolved': 'resolved',
-  'incident.closed': 'closed',
-  'incident.reopened': 'assessed',
-  'incident.cancelled': 'cancelled',
-};
-
 /**
  * Applies one event frame `{seq, at, actor, event}` to the store in place. Unknown
  * kinds (alerts such as `assignment.escalated`) change nothing here; apps show them.
@@ -45,11 +41,8 @@ export function applyEvent(s, frame) {
   switch (e.kind) {
     case 'contact.received': s.contacts[e.contact.id] = e.contact; break;
     case 'contact.taken': patch(s.contacts[e.contact_id], { status: 'taken', taken_at: at, taken_by: frame.actor }); break;
-    case 'contact.linked':
-      patch(s.contacts[e.contact_id], { incident_id: e.incident_id });
-      if (inc && !inc.contact_ids.includes(e.contact_id)) inc.contact_ids.push(e.contact_id);
-      break;
-    case 'contact.closed': patch(s.contacts[e.contact_id], { status: 'closed', closed_at: at, outcome: e.outcome }); break;
+    case 'contact.linked': link(s, e.contact_id, e.incident_id); break;
+    case 'contact.closed': patch(s.contacts[e.contact_id], { status: 'closed', closed_at: at, outcome: e.outcome, note: e.note }); break;
     case 'incident.opened': s.incidents[e.incident.id] = e.incident; break;
     case 'incident.answered':
       if (inc) {
@@ -63,16 +56,27 @@ export function applyEvent(s, frame) {
         inc.assessments = [...(inc.assessments || []), e.assessment];
         inc.validity = e.assessment.validity;
         if (e.assessment.priority) inc.priority = e.assessment.priority;
-        inc.assessed_at = inc.assessed_at || at;
       }
       break;
     case 'incident.noted': if (inc) inc.notes = [...(inc.notes || []), e.note]; break;
-    case 'incident.status_changed': patch(inc, { status: e.status, [`${e.status}_at`]: at }); break;
-    case 'incident.resolved': patch(inc, { outcome: e.outcome, summary: e.summary }); break;
+    case 'incident.status_changed': enter(inc, e.status, at); break;
+    case 'incident.resolved': enter(inc, 'resolved', at, { outcome: e.outcome, summary: e.summary }); break;
+    case 'incident.closed': enter(inc, 'closed', at); break;
+    case 'incident.cancelled': enter(inc, 'cancelled', at, { cancel_reason: e.reason }); break;
+    case 'incident.reopened':
+      // Back to assessed, keeping when it was first assessed; the finish is undone.
+      if (inc) {
+        patch(inc, { status: 'assessed', reopened: (inc.reopened || 0) + 1 });
+        for (const f of ['resolved_at', 'closed_at', 'cancelled_at']) delete inc[f];
+      }
+      break;
     case 'incident.overridden':
       if (inc) inc.overrides = [...(inc.overrides || []), { rule: e.rule, justification: e.justification, by: frame.actor, at }];
       break;
-    case 'resource.registered': s.resources[e.resource.id] = e.resource; break;
+    case 'resource.registered':
+      s.resources[e.resource.id] = e.resource;
+      patch(e.resource.user_id && s.users[e.resource.user_id], { resource_id: e.resource.id });
+      break;
     case 'resource.status_changed': patch(s.resources[e.resource_id], { status: e.status, status_at: at }); break;
     case 'resource.located': patch(s.resources[e.resource_id], { location: { lat: e.lat, lon: e.lon, at } }); break;
     case 'assignment.created': {
@@ -82,23 +86,30 @@ export function applyEvent(s, frame) {
       if (i && !i.assignment_ids.includes(a.id)) i.assignment_ids.push(a.id);
       break;
     }
-    case 'assignment.acknowledged': patch(asg, { status: 'acknowledged', acknowledged_at: at }); break;
-    case 'assignment.declined': patch(asg, { status: 'declined', declined_at: at, decline_reason: e.reason }); break;
-    case 'assignment.progressed': patch(asg, { status: e.status, [`${e.status}_at`]: at }); break;
+    case 'assignment.acknowledged': enter(asg, 'acknowledged', at); break;
+    case 'assignment.declined': enter(asg, 'declined', at, { decline_reason: e.reason }); break;
+    case 'assignment.progressed': enter(asg, e.status, at); break;
     case 'assignment.action_done': {
       const action = asg && asg.actions.find((x) => x.id === e.action_id);
       patch(action, { done_at: at, done_by: frame.actor, note: e.note });
       break;
     }
-    case 'assignment.cancelled': patch(asg, { status: 'cancelled', cancelled_at: at, cancel_reason: e.reason }); break;
+    case 'assignment.cancelled': enter(asg, 'cancelled', at, { cancel_reason: e.reason }); break;
     case 'checkin.recorded': patch(asg, { last_checkin_at: at }); break;
     case 'message.broadcast': s.messages[e.message.id] = e.message; break;
     case 'message.acknowledged': {
       const m = s.messages[e.message_id];
-      if (m) m.acks = { ...(m.acks || {}), [e.user_id]: at };
+      // The first acknowledgement counts.
+      if (m) m.acks = { [e.user_id]: at, ...(m.acks || {}) };
       break;
     }
-    case 'user.created': s.users[e.user.id] = e.user; break;
+    case 'user.created': {
+      // The hub never sends a hash (the event carries ""), nor does its snapshot.
+      const { password_hash, ...user } = e.user;
+      s.users[user.id] = user;
+      patch(user.resource_id && s.resources[user.resource_id], { user_id: user.id });
+      break;
+    }
     case 'user.disabled': patch(s.users[e.user_id], { disabled: true }); break;
     case 'case.opened': s.cases[e.case.id] = e.case; break;
     case 'case.assigned': patch(s.cases[e.case_id], { status: 'assigned', assigned_to: e.user_id }); break;
@@ -120,7 +131,28 @@ export function applyEvent(s, frame) {
     }
     default: break;
   }
-  if (INCIDENT_STATUS_ON[e.kind]) patch(inc, { status: INCIDENT_STATUS_ON[e.kind], [`${INCIDENT_STATUS_ON[e.kind]}_at`]: at });
+}
+
+/**
+ * Moves an incident or assignment to `status`, stamping `<status>_at` only the first
+ * time (as `Incident::stamp` and `Assignment::enter` do): a second dispatch after a
+ * reopen keeps when the incident was first dispatched. `new` and `notified` have no stamp.
+ */
+function enter(obj, status, at, fields = {}) {
+  if (!obj) return;
+  Object.assign(obj, { status, ...fields });
+  const stamp = `${status}_at`;
+  if (!['new', 'notified'].includes(status) && obj[stamp] == null) obj[stamp] = at;
+}
+
+/** Links a contact to an incident, leaving the incident it was linked to before. */
+function link(s, contactId, incidentId) {
+  const contact = s.contacts[contactId];
+  const before = contact?.incident_id && s.incidents[contact.incident_id];
+  if (before) before.contact_ids = before.contact_ids.filter((c) => c !== contactId);
+  patch(contact, { incident_id: incidentId });
+  const inc = s.incidents[incidentId];
+  if (inc && !inc.contact_ids.includes(contactId)) inc.contact_ids.push(contactId);
 }
 
 /**
