@@ -158,11 +158,11 @@ impl Params {
     /// event delivered" (0 of 0) cannot pass without work. Names the first bad field.
     pub fn validate(&self, kind: Kind) -> Result<(), String> {
         let positive = |name: &str, v: f64| {
-            // `!(v > 0)` also rejects NaN.
-            if !(v > 0.0) || !v.is_finite() {
-                Err(format!("`{name}` must be above 0 (got {v})"))
-            } else {
+            // A finite number above 0: NaN and infinity are no sizes either.
+            if v.is_finite() && v > 0.0 {
                 Ok(())
+            } else {
+                Err(format!("`{name}` must be above 0 (got {v})"))
             }
         };
         let count = |name: &str, v: usize| positive(name, v as f64);
