@@ -282,9 +282,9 @@ impl Scenario {
                 let mut merged = base.clone();
                 merged.extend(run);
                 let p = merged.try_into::<Params>().map_err(|e| e.to_string())?;
-                p.validate(file.kind).map_err(|e| {
-                    let label = p.label.as_deref().unwrap_or("");
-                    format!("run {} {label:?}: {e}", i + 1)
+                p.validate(file.kind).map_err(|e| match &p.label {
+                    Some(label) => format!("run {} {label:?}: {e}", i + 1),
+                    None => format!("run {}: {e}", i + 1),
                 })?;
                 Ok(p)
             })
