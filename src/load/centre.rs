@@ -50,6 +50,16 @@ pub struct Centre {
     pub hub_cpu_share: f64,
     pub hub_rss_kib: u64,
     pub connect_secs: f64,
+    /// Desk commands the hub answered `ok`: each makes an event every supervisor sees.
+    pub desk_commands_ok: u64,
+    /// Events the supervisor socket that received the fewest received.
+    pub supervisor_events_min: u64,
+    /// Location pings the hub answered `ok`.
+    pub pings_ok: u64,
+    /// Phone sockets that received fewer events than their user's accepted pings.
+    pub phones_short: usize,
+    /// Events the phone socket that received the fewest received.
+    pub phone_events_min: u64,
 }
 
 /// Results waiting for their command's answer, by command id (unique per run).
@@ -89,6 +99,18 @@ impl Shared {
 struct Desk {
     tx: mpsc::UnboundedSender<Message>,
     shared: Arc<Shared>,
+    /// Events this socket received, and its commands the hub answered `ok`.
+    events: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
+}
+
+impl Desk {
+    fn events(&self) -> u64 {
+        self.events.load(Ordering::Relaxed)
+    }
+    fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
 }
 
 impl Desk {
@@ -118,6 +140,7 @@ impl Desk {
         rec.record(now_us().saturating_sub(due));
         self.shared.commands.fetch_add(1, Ordering::Relaxed);
         if r["ok"] == true {
+            self.accepted.fetch_add(1, Ordering::Relaxed);
             Some(r["data"].clone())
         } else {
             self.shared
@@ -141,6 +164,8 @@ async fn open(addr: SocketAddr, token: &str, shared: &Arc<Shared>) -> Result<Des
         }
     });
     let s = shared.clone();
+    let events = Arc::new(AtomicU64::new(0));
+    let mine = events.clone();
     tokio::spawn(async move {
         let mut pending = Vec::with_capacity(64);
         loop {
@@ -164,6 +189,7 @@ async fn open(addr: SocketAddr, token: &str, shared: &Arc<Shared>) -> Result<Des
             };
             if t.starts_with("{\"type\":\"event\"") {
                 s.events.fetch_add(1, Ordering::Relaxed);
+                mine.fetch_add(1, Ordering::Relaxed);
                 if let Some((due, _)) = stamp_of(&t) {
                     pending.push(now_us().saturating_sub(due));
                     if pending.len() == pending.capacity() {
@@ -188,6 +214,8 @@ async fn open(addr: SocketAddr, token: &str, shared: &Arc<Shared>) -> Result<Des
     Ok(Desk {
         tx,
         shared: shared.clone(),
+        events,
+        accepted: Arc::new(AtomicU64::new(0)),
     })
 }
 
@@ -527,8 +555,16 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
     for t in incidents {
         let _ = t.await;
     }
-    // Let the last events reach every socket.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the last events reach every socket: wait (bounded) until each supervisor has
+    // every desk command's event and each phone its user's pings.
+    let desk_ok: u64 = desks.iter().map(Desk::accepted).sum();
+    let pings_ok = pings_by_user(&phone_desks, phones_as.len());
+    let seen = || Seen::of(&watchers, &phone_desks, desk_ok, &pings_ok);
+    let until = now_us() + 10_000_000;
+    while !seen().all() && now_us() < until {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = seen();
     let after = target.usage();
     let wall = (now_us() - start) as f64 / 1e6;
     let (cpu, rss) = match (before, after) {
@@ -570,7 +606,51 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
         hub_cpu_share: cpu,
         hub_rss_kib: rss,
         connect_secs,
+        desk_commands_ok: desk_ok,
+        supervisor_events_min: seen.supervisor_min,
+        pings_ok: pings_ok.iter().sum(),
+        phones_short: seen.phones_short,
+        phone_events_min: seen.phone_min,
     })
+}
+
+/// Accepted pings per field user; phone `i` logs in as user `i mod users`.
+fn pings_by_user(phones: &[Desk], users: usize) -> Vec<u64> {
+    let mut out = vec![0; users];
+    for (i, phone) in phones.iter().enumerate() {
+        out[i % users] += phone.accepted();
+    }
+    out
+}
+
+/// What the supervisor and phone sockets have received so far.
+struct Seen {
+    supervisor_min: u64,
+    /// Every supervisor has at least one event per accepted desk command.
+    supervisors_ok: bool,
+    phone_min: u64,
+    phones_short: usize,
+}
+
+impl Seen {
+    fn of(supervisors: &[Desk], phones: &[Desk], desk_ok: u64, pings: &[u64]) -> Self {
+        let supervisor_min = supervisors.iter().map(Desk::events).min().unwrap_or(0);
+        let phones_short = phones
+            .iter()
+            .enumerate()
+            .filter(|(i, p)| p.events() < pings[i % pings.len()])
+            .count();
+        Self {
+            supervisor_min,
+            supervisors_ok: supervisor_min >= desk_ok,
+            phone_min: phones.iter().map(Desk::events).min().unwrap_or(0),
+            phones_short,
+        }
+    }
+
+    fn all(&self) -> bool {
+        self.supervisors_ok && self.phones_short == 0
+    }
 }
 
 async fn login_with_resource(target: &Target, user: &str) -> Result<(String, String), LoadError> {
@@ -607,6 +687,24 @@ pub fn report(c: &Centre, p: &Params) -> (Vec<Figure>, Vec<Check>, Value) {
             format!("{:?}", c.errors),
         ),
         Check::new(
+            "supervisors got every desk event",
+            c.desk_commands_ok > 0
+                && c.supervisors > 0
+                && c.supervisor_events_min >= c.desk_commands_ok,
+            format!(
+                "fewest at a supervisor socket: {} events for {} accepted desk commands",
+                c.supervisor_events_min, c.desk_commands_ok
+            ),
+        ),
+        Check::new(
+            "phones got their pings",
+            c.pings_ok > 0 && c.field > 0 && c.phones_short == 0,
+            format!(
+                "{} pings accepted; {} of {} phone sockets short of their user's pings (fewest: {} events)",
+                c.pings_ok, c.phones_short, c.field, c.phone_events_min
+            ),
+        ),
+        Check::new(
             "no connection dropped",
             c.dropped_connections == 0,
             format!(
@@ -616,4 +714,57 @@ pub fn report(c: &Centre, p: &Params) -> (Vec<Figure>, Vec<Check>, Value) {
         ),
     ];
     (figures, checks, serde_json::to_value(c).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(c: &Centre) -> Vec<String> {
+        report(c, &Params::default())
+            .1
+            .into_iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name)
+            .collect()
+    }
+
+    fn worked() -> Centre {
+        Centre {
+            supervisors: 2,
+            field: 16,
+            incidents_started: 3,
+            incidents_closed: 3,
+            desk_commands_ok: 63,
+            supervisor_events_min: 70,
+            pings_ok: 8,
+            phone_events_min: 1,
+            ..Centre::default()
+        }
+    }
+
+    #[test]
+    fn a_centre_whose_watchers_got_everything_passes() {
+        assert!(failed(&worked()).is_empty());
+    }
+
+    /// Supervisors or phones that got nothing used to go unnoticed.
+    #[test]
+    fn supervisors_or_phones_missing_events_fail() {
+        let deaf = Centre {
+            supervisor_events_min: 62,
+            ..worked()
+        };
+        assert_eq!(failed(&deaf), ["supervisors got every desk event"]);
+        let short = Centre {
+            phones_short: 1,
+            ..worked()
+        };
+        assert_eq!(failed(&short), ["phones got their pings"]);
+        let no_pings = Centre {
+            pings_ok: 0,
+            ..worked()
+        };
+        assert_eq!(failed(&no_pings), ["phones got their pings"]);
+    }
 }

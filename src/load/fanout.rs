@@ -48,7 +48,12 @@ pub struct Outcome {
     pub slow_watchers: usize,
     pub rate: f64,
     pub seconds: f64,
+    /// Events the plan calls for (rate x seconds).
+    pub events_planned: u64,
+    /// Commands the senders actually wrote to their sockets.
     pub events_sent: u64,
+    /// Commands the hub answered `ok` (the ceiling answers nothing: 0 there).
+    pub events_accepted: u64,
     pub deliveries_expected: u64,
     pub deliveries: u64,
     pub duplicates: u64,
@@ -69,6 +74,10 @@ pub struct Outcome {
     pub snapshots: u64,
     /// Close codes the hub sent (0 = the connection ended without a close frame).
     pub closes: BTreeMap<u16, u64>,
+    /// Slow watchers the hub closed with 4409 at least once.
+    pub slow_closed_4409: u64,
+    /// Ordinary (reading) watchers the hub closed with 4409: should be none.
+    pub fast_closed_4409: u64,
     /// Longest time from a watcher's drop to its first live event after resuming.
     pub catch_up_max_secs: f64,
     pub hub_cpu_share: f64,
@@ -123,6 +132,9 @@ impl Schedule {
 #[derive(Default)]
 struct Tally {
     command: Recorder,
+    /// Commands written to a socket, and those answered `ok`.
+    sent: AtomicU64,
+    accepted: AtomicU64,
     errors: Mutex<BTreeMap<String, u64>>,
 }
 
@@ -202,6 +214,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
             } else {
                 delivery.clone()
             },
+            slow,
         };
         watchers.push(tokio::spawn(w.run(ws)));
     }
@@ -236,7 +249,7 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
         slow_watchers: n_slow,
         rate: plan.rate,
         seconds: plan.seconds,
-        events_sent: total,
+        events_planned: total,
         deliveries_expected: (0..plan.watchers)
             .map(|k| sched.expected(sched.group_of(k)))
             .sum(),
@@ -246,6 +259,8 @@ pub async fn run(target: &Target, plan: &Plan) -> Result<Outcome, LoadError> {
     for s in senders {
         s.await.map_err(|e| LoadError::Connect(e.to_string()))??;
     }
+    out.events_sent = tally.sent.load(Ordering::Relaxed);
+    out.events_accepted = tally.accepted.load(Ordering::Relaxed);
     for w in watchers {
         let got = w.await.map_err(|e| LoadError::Connect(e.to_string()))?;
         out.add(&got);
@@ -289,6 +304,7 @@ async fn send(
     let (ws, _) = net::connect(addr, token, None, false).await?;
     let (mut tx, mut rx) = ws.split();
     let mine = (k as u64..sched.total).step_by(n).count() as u64;
+    let counts = tally.clone();
     let mut reader = tokio::spawn(async move {
         let mut answered = 0;
         while answered < mine || !expect_results {
@@ -302,7 +318,9 @@ async fn send(
             if let Some((due, _)) = stamp_of(&t) {
                 tally.command.record(now_us().saturating_sub(due));
             }
-            if !t.contains("\"ok\":true") {
+            if t.contains("\"ok\":true") {
+                tally.accepted.fetch_add(1, Ordering::Relaxed);
+            } else {
                 let code = error_code(&t).unwrap_or("unknown").to_string();
                 *tally
                     .errors
@@ -323,6 +341,7 @@ async fn send(
         tx.send(Message::text(cmd.to_string()))
             .await
             .map_err(|e| LoadError::Connect(format!("sender: {e}")))?;
+        counts.sent.fetch_add(1, Ordering::Relaxed);
     }
     if expect_results {
         let _ = tokio::time::timeout(Duration::from_secs(15), &mut reader).await;
@@ -349,6 +368,13 @@ impl Outcome {
         for (code, n) in &w.closes {
             *self.closes.entry(*code).or_default() += n;
         }
+        if w.closes.contains_key(&4409) {
+            if w.slow {
+                self.slow_closed_4409 += 1;
+            } else {
+                self.fast_closed_4409 += 1;
+            }
+        }
         if let Some(c) = w.caught_up_us {
             self.catch_up_max_secs = self.catch_up_max_secs.max(c as f64 / 1e6);
         }
@@ -358,6 +384,8 @@ impl Outcome {
 /// One watcher's findings.
 #[derive(Default)]
 struct WatchOut {
+    /// Whether this watcher was one of the slow ones.
+    slow: bool,
     distinct: u64,
     duplicates: u64,
     foreign: u64,
@@ -383,6 +411,8 @@ struct Watcher {
     drop_at: Option<u64>,
     stall: Option<(u64, u64)>,
     rec: Arc<Recorder>,
+    /// One of the watchers that stop reading (`stall` is cleared once it has stalled).
+    slow: bool,
 }
 
 /// What interrupted reading.
@@ -394,7 +424,10 @@ enum Interrupt {
 
 impl Watcher {
     async fn run(mut self, ws: Option<Ws>) -> WatchOut {
-        let mut out = WatchOut::default();
+        let mut out = WatchOut {
+            slow: self.slow,
+            ..WatchOut::default()
+        };
         let mut seen = vec![0u64; (self.total as usize).div_ceil(64)];
         let mut last_seq = self.head;
         let mut pending = Vec::with_capacity(256);

@@ -95,6 +95,43 @@ impl RunReport {
     pub fn ok(&self) -> bool {
         self.checks.iter().all(|c| c.ok)
     }
+
+    /// Figures with a floor they did not meet.
+    pub fn missed_floors(&self) -> impl Iterator<Item = &Figure> {
+        self.figures.iter().filter(|f| f.met == Some(false))
+    }
+}
+
+/// Everything that makes a run fail, one line each: every failed check, and, when
+/// `floors` is set (a full run, not `--quick`), every figure that missed its floor.
+/// Quick sizes promise correctness only: their figures depend on the machine.
+pub fn failures(reports: &[RunReport], floors: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reports {
+        for c in r.checks.iter().filter(|c| !c.ok) {
+            out.push(format!(
+                "{} {}: {} ({})",
+                r.scenario, r.label, c.name, c.detail
+            ));
+        }
+        for f in r.missed_floors().filter(|_| floors) {
+            let (sign, floor) = match f.better {
+                Better::Lower => ("≤", f.floor.unwrap_or_default()),
+                Better::Higher => ("≥", f.floor.unwrap_or_default()),
+            };
+            out.push(format!(
+                "{} {}: floor missed: {} {} {}, floor {sign} {} {}",
+                r.scenario,
+                r.label,
+                f.name,
+                num(f.value),
+                f.unit,
+                num(floor),
+                f.unit
+            ));
+        }
+    }
+    out
 }
 
 /// The first three fields of `/proc/loadavg`.
@@ -183,5 +220,39 @@ mod tests {
             .ceiling(80.0);
         assert_eq!(rate.met, Some(false));
         assert_eq!(rate.ratio, Some(0.5));
+    }
+
+    fn report(figures: Vec<Figure>, checks: Vec<Check>) -> RunReport {
+        RunReport {
+            scenario: "S3".into(),
+            label: "run".into(),
+            load_average: String::new(),
+            figures,
+            checks,
+            detail: serde_json::Value::Null,
+        }
+    }
+
+    /// A full run fails on a missed floor; a quick run only on a failed check.
+    #[test]
+    fn a_missed_floor_fails_a_full_run_but_not_a_quick_one() {
+        let missed = Figure::new("delivery p99", 80.0, "ms", Better::Lower).floor(Some(50.0));
+        let met = Figure::new("idle CPU", 1.0, "% core", Better::Lower).floor(Some(5.0));
+        let no_floor = Figure::new("deliveries/s", 1.0, "/s", Better::Higher);
+        let ok = Check::new("every event delivered", true, "1 of 1");
+        let r = [report(vec![missed, met, no_floor], vec![ok.clone()])];
+        let full = failures(&r, true);
+        assert_eq!(full.len(), 1, "{full:?}");
+        assert!(
+            full[0].contains("floor missed: delivery p99 80.0 ms, floor ≤ 50.0 ms"),
+            "{full:?}"
+        );
+        assert!(failures(&r, false).is_empty());
+        let bad = Check::new("every event delivered", false, "0 of 0");
+        let r = [report(vec![], vec![ok, bad])];
+        assert_eq!(
+            failures(&r, false),
+            ["S3 run: every event delivered (0 of 0)"]
+        );
     }
 }

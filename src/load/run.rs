@@ -1,6 +1,7 @@
 //! Runs a scenario's runs against the hub (and the ceiling server, when given) and
 //! turns what they found into figures and checks.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::fanout::{self, Outcome, Plan};
@@ -67,10 +68,54 @@ pub struct Idle {
     /// Server CPU while the sockets sat idle, as a share of one core.
     pub idle_cpu_share: f64,
     pub connect_secs: f64,
+    /// Sockets that answered a ping at the end of the hold.
+    pub still_open: usize,
+    /// How the others ended (close code; 0 = no close frame, 1 = no pong in time).
+    pub closes: BTreeMap<u16, u64>,
+}
+
+/// How one held socket ended.
+enum Held {
+    Open,
+    Closed(u16),
+}
+
+/// Reads `ws` (answering the server's pings) until `end`, then sends a ping and
+/// waits for its pong: a socket the server closed, or stopped serving, during the
+/// hold cannot pass for an open one.
+async fn hold_open(mut ws: net::Ws, end: tokio::time::Instant) -> Held {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout_at(end, ws.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(Message::Close(f)))) => return Held::Closed(f.map_or(0, |f| f.code.into())),
+            Ok(Some(Ok(_))) => {}
+            Ok(None) | Ok(Some(Err(_))) => return Held::Closed(0),
+        }
+    }
+    if ws
+        .send(Message::Ping(b"hold".to_vec().into()))
+        .await
+        .is_err()
+    {
+        return Held::Closed(0);
+    }
+    let answer = end + Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(answer, ws.next()).await {
+            Err(_) => return Held::Closed(1),
+            Ok(Some(Ok(Message::Pong(_)))) => return Held::Open,
+            Ok(Some(Ok(Message::Close(f)))) => return Held::Closed(f.map_or(0, |f| f.code.into())),
+            Ok(Some(Ok(_))) => {}
+            Ok(None) | Ok(Some(Err(_))) => return Held::Closed(0),
+        }
+    }
 }
 
 /// Opens `n` authenticated sockets, holds them idle for `hold` (they answer the
-/// server's pings), and reports the server's memory per socket and its idle CPU.
+/// server's pings), and reports the server's memory per socket and its idle CPU, and
+/// how many sockets were still open (answered a ping) at the end.
 pub async fn idle_run(target: &Target, n: usize, hold: Duration) -> Result<Idle, LoadError> {
     let token = target.token("supervisor").await?;
     let before = target
@@ -80,21 +125,23 @@ pub async fn idle_run(target: &Target, n: usize, hold: Duration) -> Result<Idle,
     let sockets =
         net::connect_many(target.addr, std::slice::from_ref(&token), n, 256, None).await?;
     let connect_secs = started.elapsed().as_secs_f64();
+    // Two seconds for the connections' memory to settle, then the measured hold.
+    let settle = Duration::from_secs(2);
+    let end = tokio::time::Instant::now() + settle + hold;
     let readers: Vec<_> = sockets
         .into_iter()
-        .map(|mut ws| {
-            tokio::spawn(async move {
-                use futures_util::StreamExt;
-                while ws.next().await.is_some() {}
-            })
-        })
+        .map(|ws| tokio::spawn(hold_open(ws, end)))
         .collect();
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(settle).await;
     let settled = target.usage().unwrap_or(before);
-    tokio::time::sleep(hold).await;
+    tokio::time::sleep_until(end).await;
     let after = target.usage().unwrap_or(settled);
+    let (mut still_open, mut closes) = (0, BTreeMap::new());
     for r in readers {
-        r.abort();
+        match r.await.map_err(|e| LoadError::Connect(e.to_string()))? {
+            Held::Open => still_open += 1,
+            Held::Closed(code) => *closes.entry(code).or_default() += 1,
+        }
     }
     Ok(Idle {
         connections: n,
@@ -104,6 +151,8 @@ pub async fn idle_run(target: &Target, n: usize, hold: Duration) -> Result<Idle,
         idle_secs: hold.as_secs_f64(),
         idle_cpu_share: (after.cpu_secs - settled.cpu_secs) / hold.as_secs_f64(),
         connect_secs,
+        still_open,
+        closes,
     })
 }
 
@@ -132,13 +181,21 @@ async fn idle(hub: &Target, ceiling: Option<&Target>, p: &Params) -> Result<Foun
         rss = rss.ceiling(c.kib_per_connection);
         cpu = cpu.ceiling(c.idle_cpu_share * 100.0);
     }
-    let checks = vec![Check::new(
-        "all connected",
-        true,
-        format!("{} sockets in {:.1} s", h.connections, h.connect_secs),
-    )];
+    let checks = vec![idle_check(&h)];
     let detail = serde_json::json!({"hub": h, "ceiling": c});
     Ok((vec![rss, cpu], checks, detail))
+}
+
+/// Every socket opened and still open (it answered a ping) at the end of the hold.
+pub fn idle_check(h: &Idle) -> Check {
+    Check::new(
+        "all connected to the end",
+        h.connections > 0 && h.still_open == h.connections,
+        format!(
+            "{} of {} answered a ping after the hold (connected in {:.1} s); ended: {:?}",
+            h.still_open, h.connections, h.connect_secs, h.closes
+        ),
+    )
 }
 
 /// Figures every fan-out shape shares.
@@ -167,11 +224,24 @@ fn delivery_figures(o: &Outcome, p: &Params, c: Option<&Outcome>) -> Vec<Figure>
     vec![p99, rate, per, cpu, band]
 }
 
-fn completeness(o: &Outcome) -> Vec<Check> {
+/// Whether events were sent at all and every watcher got each of its own once.
+/// Each check requires work done: 0 of 0 is a failure, not a pass.
+/// Only for the hub's runs: the ceiling answers no commands.
+pub fn completeness(o: &Outcome) -> Vec<Check> {
     let mut checks = vec![
         Check::new(
+            "every event sent",
+            o.events_sent > 0
+                && o.events_sent == o.events_planned
+                && o.events_accepted == o.events_sent,
+            format!(
+                "{} of {} sent, {} accepted",
+                o.events_sent, o.events_planned, o.events_accepted
+            ),
+        ),
+        Check::new(
             "every event delivered",
-            o.lost == 0,
+            o.deliveries_expected > 0 && o.deliveries == o.deliveries_expected && o.lost == 0,
             format!(
                 "{} of {} ({} lost)",
                 o.deliveries, o.deliveries_expected, o.lost
@@ -243,7 +313,7 @@ async fn storm(hub: &Target, p: &Params) -> Result<Found, LoadError> {
     let mut checks = completeness(&o);
     checks.push(Check::new(
         "every client resumed",
-        o.resumed as usize == o.watchers && o.snapshots == 0,
+        o.resumed > 0 && o.resumed as usize == o.watchers && o.snapshots == 0,
         format!(
             "{} resumed, {} got a snapshot, {} clients",
             o.resumed, o.snapshots, o.watchers
@@ -254,6 +324,36 @@ async fn storm(hub: &Target, p: &Params) -> Result<Found, LoadError> {
         checks,
         serde_json::to_value(&o).unwrap_or_default(),
     ))
+}
+
+/// The slow clients, and only they, are closed with 4409, and resume. Counted per
+/// class: fast clients closed with 4409 must not make up for slow ones left open.
+pub fn slow_checks(o: &Outcome) -> Vec<Check> {
+    let closed = o.slow_closed_4409;
+    vec![
+        Check::new(
+            "slow clients closed with 4409",
+            o.slow_watchers > 0 && closed as usize == o.slow_watchers,
+            format!(
+                "{closed} of {} slow closed with 4409; closes {:?}",
+                o.slow_watchers, o.closes
+            ),
+        ),
+        Check::new(
+            "reading clients not closed",
+            o.fast_closed_4409 == 0,
+            format!(
+                "{} of {} reading clients closed with 4409",
+                o.fast_closed_4409,
+                o.watchers - o.slow_watchers
+            ),
+        ),
+        Check::new(
+            "slow clients resumed",
+            o.snapshots == 0 && o.resumed >= closed && closed > 0,
+            format!("{} resumed, {} snapshots", o.resumed, o.snapshots),
+        ),
+    ]
 }
 
 async fn slow(hub: &Target, p: &Params) -> Result<Found, LoadError> {
@@ -282,21 +382,95 @@ async fn slow(hub: &Target, p: &Params) -> Result<Found, LoadError> {
         "MiB",
         Better::Lower,
     );
-    let closed = o.closes.get(&4409).copied().unwrap_or(0);
     let mut checks = completeness(&o);
-    checks.push(Check::new(
-        "slow clients closed with 4409",
-        closed as usize >= o.slow_watchers && o.slow_watchers > 0,
-        format!(
-            "{closed} closed with 4409 of {} slow; closes {:?}",
-            o.slow_watchers, o.closes
-        ),
-    ));
-    checks.push(Check::new(
-        "slow clients resumed",
-        o.snapshots == 0 && o.resumed >= closed,
-        format!("{} resumed, {} snapshots", o.resumed, o.snapshots),
-    ));
+    checks.extend(slow_checks(&o));
     let detail = serde_json::json!({"baseline": baseline, "with_slow": o});
     Ok((vec![base_fig, others, rss], checks, detail))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(checks: &[Check]) -> Vec<String> {
+        checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+
+    /// Nothing sent, nothing expected: 0 of 0 used to pass as "every event delivered".
+    #[test]
+    fn a_run_that_sent_nothing_fails() {
+        let idle = Outcome::default();
+        let f = failed(&completeness(&idle));
+        assert!(f.iter().any(|n| n == "every event sent"), "{f:?}");
+        assert!(f.iter().any(|n| n == "every event delivered"), "{f:?}");
+    }
+
+    #[test]
+    fn every_event_sent_accepted_and_delivered_passes() {
+        let o = Outcome {
+            watchers: 2,
+            events_planned: 3,
+            events_sent: 3,
+            events_accepted: 3,
+            deliveries_expected: 6,
+            deliveries: 6,
+            ..Outcome::default()
+        };
+        assert!(failed(&completeness(&o)).is_empty());
+        let unanswered = Outcome {
+            events_accepted: 2,
+            ..o.clone()
+        };
+        assert_eq!(failed(&completeness(&unanswered)), ["every event sent"]);
+    }
+
+    /// Two reading clients closed with 4409 and the two slow ones left open: the
+    /// old count across all watchers (2 closes >= 2 slow) passed this.
+    #[test]
+    fn closing_reading_clients_does_not_count_for_slow_ones() {
+        let o = Outcome {
+            watchers: 10,
+            slow_watchers: 2,
+            fast_closed_4409: 2,
+            closes: [(4409, 2)].into(),
+            resumed: 2,
+            ..Outcome::default()
+        };
+        let f = failed(&slow_checks(&o));
+        assert_eq!(
+            f,
+            [
+                "slow clients closed with 4409",
+                "reading clients not closed",
+                "slow clients resumed"
+            ]
+        );
+        let right = Outcome {
+            fast_closed_4409: 0,
+            slow_closed_4409: 2,
+            ..o
+        };
+        assert!(failed(&slow_checks(&right)).is_empty());
+    }
+
+    #[test]
+    fn a_socket_closed_during_the_hold_fails_the_idle_check() {
+        let all = Idle {
+            connections: 3,
+            still_open: 3,
+            ..Idle::default()
+        };
+        assert!(idle_check(&all).ok);
+        let one_closed = Idle {
+            still_open: 2,
+            closes: [(4401, 1)].into(),
+            ..all
+        };
+        assert!(!idle_check(&one_closed).ok);
+        assert!(!idle_check(&Idle::default()).ok, "0 of 0 sockets");
+    }
 }

@@ -153,6 +153,74 @@ impl Default for Params {
     }
 }
 
+impl Params {
+    /// Rejects sizes that would make a run do nothing, so that a check such as "every
+    /// event delivered" (0 of 0) cannot pass without work. Names the first bad field.
+    pub fn validate(&self, kind: Kind) -> Result<(), String> {
+        let positive = |name: &str, v: f64| {
+            // A finite number above 0: NaN and infinity are no sizes either.
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(format!("`{name}` must be above 0 (got {v})"))
+            }
+        };
+        let count = |name: &str, v: usize| positive(name, v as f64);
+        match kind {
+            Kind::Idle => {
+                count("connections", self.connections)?;
+                positive("seconds", self.seconds)
+            }
+            Kind::Fanout | Kind::Storm | Kind::Slow => {
+                count("connections", self.connections)?;
+                positive("rate", self.rate)?;
+                positive("seconds", self.seconds)?;
+                count("senders", self.senders)?;
+                if (self.rate * self.seconds).round() < 1.0 {
+                    return Err(format!(
+                        "`rate` x `seconds` must send at least one event (got {} x {})",
+                        self.rate, self.seconds
+                    ));
+                }
+                match kind {
+                    Kind::Storm => positive("drop_within_secs", self.drop_within_secs),
+                    Kind::Slow => {
+                        positive("slow_share", self.slow_share)?;
+                        if self.slow_share >= 1.0 {
+                            return Err(format!(
+                                "`slow_share` must leave some clients reading (got {})",
+                                self.slow_share
+                            ));
+                        }
+                        positive("stall_secs", self.stall_secs)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Kind::Centre => {
+                count("operators", self.operators)?;
+                count("supervisors", self.supervisors)?;
+                count("field", self.field)?;
+                count("resources", self.resources)?;
+                count("ping_phones", self.ping_phones)?;
+                positive("ping_secs", self.ping_secs)?;
+                positive("seconds", self.seconds)?;
+                let busiest = self.curve.iter().copied().fold(0.0, f64::max);
+                if self.curve.is_empty() {
+                    positive("incidents_per_sec", self.incidents_per_sec)
+                } else {
+                    positive("curve (its highest rate)", busiest)
+                }
+            }
+            Kind::Durable => {
+                count("submitters", self.submitters)?;
+                positive("seconds", self.seconds)
+            }
+            Kind::Restart => positive("events", self.events as f64),
+        }
+    }
+}
+
 /// A scenario file, resolved for full or quick mode.
 #[derive(Clone, Debug)]
 pub struct Scenario {
@@ -209,12 +277,18 @@ impl Scenario {
         }
         let runs = runs
             .into_iter()
-            .map(|run| {
+            .enumerate()
+            .map(|(i, run)| {
                 let mut merged = base.clone();
                 merged.extend(run);
-                merged.try_into::<Params>().map_err(|e| e.to_string())
+                let p = merged.try_into::<Params>().map_err(|e| e.to_string())?;
+                p.validate(file.kind).map_err(|e| match &p.label {
+                    Some(label) => format!("run {} {label:?}: {e}", i + 1),
+                    None => format!("run {}: {e}", i + 1),
+                })?;
+                Ok(p)
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, String>>()?;
         Ok(Self {
             id: file.id,
             title: file.title,
@@ -258,6 +332,59 @@ runs = [{ connections = 200 }]
         assert_eq!(quick.runs.len(), 1);
         assert_eq!(quick.runs[0].seconds, 3.0);
         assert_eq!(quick.runs[0].connections, 200);
+    }
+
+    /// A size of 0 would let "every event delivered" pass as 0 of 0.
+    #[test]
+    fn sizes_that_do_no_work_are_errors_naming_the_field() {
+        let fanout = |params: &str| {
+            Scenario::parse(
+                &format!("id='x'\ntitle='t'\nkind='fanout'\n[params]\n{params}\n"),
+                false,
+            )
+        };
+        assert!(fanout("rate = 5\nconnections = 10\nseconds = 2").is_ok());
+        for (params, field) in [
+            ("rate = 0", "`rate`"),
+            ("seconds = 0", "`seconds`"),
+            ("connections = 0", "`connections`"),
+            ("senders = 0", "`senders`"),
+            ("rate = 0.1\nseconds = 1", "at least one event"),
+            ("rate = nan", "`rate`"),
+        ] {
+            let err = fanout(params).unwrap_err();
+            assert!(err.contains(field), "{params}: {err}");
+        }
+        let storm = Scenario::parse(
+            "id='x'\ntitle='t'\nkind='storm'\n[quick]\nparams={drop_within_secs=0}\n",
+            true,
+        )
+        .unwrap_err();
+        assert!(storm.contains("`drop_within_secs`"), "{storm}");
+        let idle = Scenario::parse(
+            "id='x'\ntitle='t'\nkind='idle'\n[[runs]]\nlabel='big'\n[[runs]]\nlabel='none'\nconnections=0\n",
+            false,
+        )
+        .unwrap_err();
+        assert!(
+            idle.contains("run 2 \"none\"") && idle.contains("`connections`"),
+            "{idle}"
+        );
+    }
+
+    /// Every scenario the suite ships passes validation, at full and quick sizes.
+    #[test]
+    fn the_shipped_scenarios_are_valid() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/bench/scenarios");
+        let mut n = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            for quick in [false, true] {
+                Scenario::load(&path, quick).unwrap();
+            }
+            n += 1;
+        }
+        assert!(n >= 8, "{n} scenario files");
     }
 
     #[test]

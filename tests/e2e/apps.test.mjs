@@ -34,6 +34,20 @@ afterEach(() => {
   assert.deepEqual(ui.takeErrors(), [], 'no console errors');
 });
 
+/** Waits until `page` (app `name`) shows what its screenshot is of: live, its content
+ * drawn, fonts loaded, and the frame after the last batched render painted. */
+async function rendered(page, name) {
+  await page.waitForSelector('#conn[data-state="live"]');
+  const content = {
+    console: `#incidents li.selected[data-incident="${story.incidentId}"]`,
+    board: `[data-incident="${story.incidentId}"]`,
+    field: 'article[data-assignment]',
+  }[name];
+  await page.locator(content).first().waitFor();
+  await page.evaluate(() => document.fonts.ready);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
 function open(name, options = DESKTOP) {
   return ui.open(name, options);
 }
@@ -146,7 +160,9 @@ test('an acknowledgement made offline arrives exactly once after reconnecting', 
   await field.getByRole('button', { name: 'Acknowledge', exact: true }).click();
   await field.getByText('Acknowledgement queued').waitFor();
   assert.match(await field.locator('#conn').textContent(), /1 queued/);
-  await field.waitForTimeout(500);
+  // Held, not sent: the acknowledgement waits in the stored outbox (it survives a reload).
+  await field.waitForFunction(() => Object.keys(localStorage).some((k) => k.endsWith('.outbox')
+    && localStorage.getItem(k).includes('assignment.acknowledge')));
   const before = await api.get(`/api/incidents/${incidentId}`, token);
   assert.equal(before.assignments[0].status, 'notified', 'nothing reached the hub while offline');
 
@@ -154,15 +170,22 @@ test('an acknowledgement made offline arrives exactly once after reconnecting', 
   await field.waitForSelector('#conn[data-state="live"]');
   await field.locator(`article[data-assignment="${assignmentId}"][data-status="acknowledged"]`).waitFor();
   await field.waitForFunction(() => !/queued|sending/.test(document.getElementById('conn').textContent));
-  // A second reconnect resends nothing: the outbox is empty.
+  // A second reconnect resends nothing: the outbox is empty. The client resends its
+  // outbox as it goes live, before anything the user does next, so the frames the page
+  // sends up to the next command (en route) show whether it resent the acknowledgement.
+  const sent = [];
+  field.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(JSON.parse(f.payload))));
   await context.setOffline(true);
   await context.setOffline(false);
   await field.waitForSelector('#conn[data-state="live"]');
-  await field.waitForTimeout(300);
+  await field.getByRole('button', { name: 'En route' }).click();
+  await field.locator(`article[data-assignment="${assignmentId}"][data-status="en_route"]`).waitFor();
+  const commands = sent.filter((f) => f.type === 'command').map((f) => f.command.kind);
+  assert.deepEqual(commands, ['assignment.progress'], 'only the new command was sent');
   const detail = await api.get(`/api/incidents/${incidentId}`, token);
   const acks = detail.timeline.filter((e) => e.event.kind === 'assignment.acknowledged');
   assert.equal(acks.length, 1, 'exactly one acknowledgement');
-  assert.equal(detail.assignments[0].status, 'acknowledged');
+  assert.equal(detail.assignments[0].status, 'en_route');
   await context.close();
 });
 
@@ -199,7 +222,7 @@ test('screenshots of the three apps at desktop and phone sizes', async () => {
       const { context, page } = await open(`${name}-${size}`, options);
       await logIn(page, user, path);
       if (name === 'console') await page.locator(`#incidents [data-incident="${story.incidentId}"] button`).click();
-      await page.waitForTimeout(400);
+      await rendered(page, name);
       await page.screenshot({ path: join(SHOTS, `${name}-${size}.png`), fullPage: size === 'phone' });
       await context.close();
     }
