@@ -2,102 +2,28 @@
 //! demo on loopback; bound anywhere else without `--demo` it does not, and the demo's
 //! published log-ins and intake key are refused, also on a data dir that ran the demo.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Stdio;
 
 use muster::config::demo::{DemoMode, decide, is_loopback};
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+mod binary;
+use binary::{Binary, Serve};
+
+/// `muster serve` over `dir`, bound to `bind`, with extra environment `env`; its
+/// errors on the test's stderr.
+fn start(dir: &Path, bind: &str, env: &[(&str, &str)]) -> Binary {
+    start_with(dir, bind, &[], env)
 }
 
-/// A running `muster serve` and its standard output, line by line.
-struct Hub {
-    child: Child,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Hub {
-    /// Starts the binary over `dir`, bound to `bind`, with extra environment `env`.
-    fn start(dir: &Path, bind: &str, env: &[(&str, &str)]) -> Hub {
-        Hub::start_with(dir, bind, &[], env)
-    }
-
-    /// [`Hub::start`] with extra arguments after `serve`.
-    fn start_with(dir: &Path, bind: &str, args: &[&str], env: &[(&str, &str)]) -> Hub {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_muster"));
-        cmd.arg("serve")
-            .args(args)
-            .current_dir(repo_root())
-            .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
-            .env("MUSTER_DATA_DIR", dir)
-            .env("MUSTER_BIND", bind)
-            .env_remove("MUSTER_DEMO")
-            .env_remove("MUSTER_DEMO_DIR")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("the muster binary starts");
-        let (tx, lines) = mpsc::channel();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let first = lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("a start-up line");
-        let port: u16 = first
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.split_whitespace().next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("a port in {first:?}"));
-        // A hub bound to every interface is reached, as a neighbour would, over loopback.
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        Hub { child, addr, lines }
-    }
-
-    /// Waits (with a deadline) for a start-up line containing `text`.
-    fn wait_for_line(&self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) if line.contains(text) => return line,
-                Ok(_) => continue,
-                Err(_) => panic!("no start-up line containing {text:?}"),
-            }
-        }
-    }
-
-    /// SIGTERM, and wait for a clean exit.
-    fn stop(mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let exit = self.child.wait().unwrap();
-        assert!(exit.success(), "exit status {exit:?}");
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// [`start`] with extra arguments after `serve`.
+fn start_with(dir: &Path, bind: &str, args: &[&str], env: &[(&str, &str)]) -> Binary {
+    let serve = Serve::new(dir)
+        .env("MUSTER_BIND", bind)
+        .envs(env)
+        .stderr(Stdio::inherit());
+    args.iter().fold(serve, |s, a| s.arg(a)).start()
 }
 
 /// A POST by hand (the tests have no HTTP client dependency): status and body.
@@ -149,16 +75,16 @@ async fn finding_01_a_hub_bound_off_loopback_without_demo_refuses_the_demo_log_i
     let dir = tempfile::tempdir().unwrap();
 
     // On loopback the demo runs: the README's first command shows a working centre.
-    let hub = Hub::start(dir.path(), "127.0.0.1:0", &[]);
+    let hub = start(dir.path(), "127.0.0.1:0", &[]);
     hub.wait_for_line("demo on: bound to loopback 127.0.0.1:");
     let (status, body) = login(hub.addr, "admin", "muster-demo").await;
     assert_eq!(status, 200, "the demo's admin logs in on loopback: {body}");
     let (status, body) = intake(hub.addr, "demo-intake-key").await;
     assert_eq!(status, 200, "the demo intake key works on loopback: {body}");
-    hub.stop();
+    assert!(hub.stop().success());
 
     // The careless deployment: every interface, no --demo, the same data dir.
-    let hub = Hub::start(dir.path(), "0.0.0.0:0", &[]);
+    let hub = start(dir.path(), "0.0.0.0:0", &[]);
     let port = hub.addr.port();
     hub.wait_for_line(&format!("demo off: bound to 0.0.0.0:{port} without --demo"));
     for user in ["admin", "supervisor", "operator", "field1"] {
@@ -167,7 +93,7 @@ async fn finding_01_a_hub_bound_off_loopback_without_demo_refuses_the_demo_log_i
     }
     let (status, body) = intake(hub.addr, "demo-intake-key").await;
     assert_eq!(status, 401, "the demo intake key is refused: {body}");
-    hub.stop();
+    assert!(hub.stop().success());
     let disabled = disabled_events(dir.path());
     assert!(
         disabled >= 12,
@@ -175,11 +101,11 @@ async fn finding_01_a_hub_bound_off_loopback_without_demo_refuses_the_demo_log_i
     );
 
     // A second start finds them disabled and logs nothing more.
-    let hub = Hub::start(dir.path(), "0.0.0.0:0", &[]);
+    let hub = start(dir.path(), "0.0.0.0:0", &[]);
     hub.wait_for_line("demo off");
     let (status, _) = login(hub.addr, "admin", "muster-demo").await;
     assert_eq!(status, 401);
-    hub.stop();
+    assert!(hub.stop().success());
     assert_eq!(
         disabled_events(dir.path()),
         disabled,
@@ -187,43 +113,43 @@ async fn finding_01_a_hub_bound_off_loopback_without_demo_refuses_the_demo_log_i
     );
 
     // Back on loopback the demo runs, but its disabled accounts stay disabled.
-    let hub = Hub::start(dir.path(), "127.0.0.1:0", &[]);
+    let hub = start(dir.path(), "127.0.0.1:0", &[]);
     hub.wait_for_line("demo on");
     let (status, _) = login(hub.addr, "admin", "muster-demo").await;
     assert_eq!(status, 401, "a disabled demo account is never re-enabled");
-    hub.stop();
+    assert!(hub.stop().success());
 }
 
 #[tokio::test]
 async fn finding_01_switching_the_demo_seed_off_disables_the_accounts_it_seeded() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), "127.0.0.1:0", &[]);
+    let hub = start(dir.path(), "127.0.0.1:0", &[]);
     let (status, _) = login(hub.addr, "supervisor", "muster-demo").await;
     assert_eq!(status, 200);
-    hub.stop();
+    assert!(hub.stop().success());
 
     // The report: `MUSTER_DEMO_DIR=` on a data dir that ran the demo.
-    let hub = Hub::start(dir.path(), "127.0.0.1:0", &[("MUSTER_DEMO_DIR", "")]);
+    let hub = start(dir.path(), "127.0.0.1:0", &[("MUSTER_DEMO_DIR", "")]);
     hub.wait_for_line("demo off: no demo seed");
     let (status, body) = login(hub.addr, "supervisor", "muster-demo").await;
     assert_eq!(status, 401, "{body}");
-    hub.stop();
+    assert!(hub.stop().success());
 }
 
 #[tokio::test]
 async fn finding_01_the_demo_runs_off_loopback_when_asked_for() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), "0.0.0.0:0", &[("MUSTER_DEMO", "1")]);
+    let hub = start(dir.path(), "0.0.0.0:0", &[("MUSTER_DEMO", "1")]);
     hub.wait_for_line("demo on: asked for (--demo) on 0.0.0.0:");
     let (status, body) = login(hub.addr, "admin", "muster-demo").await;
     assert_eq!(status, 200, "{body}");
-    hub.stop();
+    assert!(hub.stop().success());
 
-    let hub = Hub::start_with(dir.path(), "0.0.0.0:0", &["--demo"], &[]);
+    let hub = start_with(dir.path(), "0.0.0.0:0", &["--demo"], &[]);
     hub.wait_for_line("demo on: asked for (--demo) on 0.0.0.0:");
     let (status, body) = intake(hub.addr, "demo-intake-key").await;
     assert_eq!(status, 200, "{body}");
-    hub.stop();
+    assert!(hub.stop().success());
 }
 
 #[test]

@@ -3,12 +3,10 @@
 //! password checks (finding 6) and trusted reverse proxies (finding 10). Each test
 //! fails on `3d01c86`.
 
+mod binary;
 mod server;
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +14,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
+use binary::Serve;
 use muster::config::Loaded;
 use muster::time::SystemClock;
 use server::TestServer;
@@ -175,66 +174,12 @@ async fn websockets_are_not_held_to_the_http_timeouts() {
     assert_eq!(result["ok"], true, "{result}");
 }
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The real binary on a free loopback port over `dir`, with `env` set.
-struct Hub {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Hub {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Hub {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
-            .arg("serve")
-            .current_dir(repo_root())
-            .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
-            .env("MUSTER_DATA_DIR", dir)
-            .env("MUSTER_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the muster binary starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("a start-up line").unwrap();
-        let addr = first
-            .split("http://")
-            .nth(1)
-            .and_then(|a| a.split_whitespace().next())
-            .expect("the address")
-            .parse()
-            .unwrap();
-        std::thread::spawn(move || for _ in lines {});
-        Hub { child, addr }
-    }
-
-    /// A line of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
-    fn status_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or_else(|| panic!("{field} in {status}"))
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn finding_02_silent_sockets_from_one_address_neither_delay_others_nor_stay() {
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), &[("MUSTER_MAX_CONNECTIONS", "64")]);
+    let hub = Serve::new(dir.path())
+        .env("MUSTER_MAX_CONNECTIONS", "64")
+        .start();
     let opened = Instant::now();
     let mut silent = Vec::new();
     for _ in 0..64 {
@@ -309,7 +254,7 @@ async fn finding_06_two_hundred_concurrent_log_ins_grow_the_hub_by_at_most_300_m
         "field8",
     ];
     let dir = tempfile::tempdir().unwrap();
-    let hub = Hub::start(dir.path(), &[]);
+    let hub = Serve::new(dir.path()).start();
     // Warm up: the first log-in sets up what every later one shares.
     let first = login_from(hub.addr, [127, 0, 0, 1], "", "operator", DEMO_PASSWORD).await;
     assert_eq!(first.status, 200);

@@ -9,13 +9,13 @@
 //! skipped with a printed reason, except under `MUSTER_REQUIRE_ALL_TOOLS=1` (CI), where
 //! not being able to mount is a failure.
 
+mod binary;
 mod redis_server;
 mod server;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, Instant};
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use binary::Serve;
 use muster::engine::Engine;
 use muster::hub::{Hub, demo};
 use muster::server::{App, hub_options};
@@ -39,74 +40,10 @@ const RECOVERS_WITHIN: Duration = Duration::from_secs(10);
 
 // ---- the real binary --------------------------------------------------------------
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `muster serve` on a free port over `data`, killed when dropped.
-struct Hub2 {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Hub2 {
-    /// Starts the binary; its stderr goes to `stderr`, its stdout is read for the
-    /// address and then, unless `keep_stdout`, closed (so later writes fail).
-    fn start(data: &Path, stderr: Stdio, keep_stdout: bool) -> Hub2 {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
-            .arg("serve")
-            .current_dir(repo_root())
-            .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
-            .env("MUSTER_DATA_DIR", data)
-            .env("MUSTER_BIND", "127.0.0.1:0")
-            .env("MUSTER_COMMANDS_PER_SECOND", "10000")
-            // Every request and every failure is logged: the log output is exercised.
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("the muster binary starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("a start-up line").unwrap();
-        let addr = first
-            .split("http://")
-            .nth(1)
-            .and_then(|a| a.split_whitespace().next())
-            .expect("the address")
-            .parse()
-            .unwrap();
-        if keep_stdout {
-            std::thread::spawn(move || for _ in lines {});
-        }
-        Hub2 { child, addr }
-    }
-
-    /// True while the process runs (the same process: no restart happened).
-    fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// SIGTERM and the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the hub did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Hub2 {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `muster serve` over `data`, logging every request and failure (`RUST_LOG=info`),
+/// so that its log output is exercised; its stderr goes to `stderr`.
+fn serve(data: &Path, stderr: impl Into<Stdio>) -> Serve {
+    Serve::new(data).env("RUST_LOG", "info").stderr(stderr)
 }
 
 /// A tmpfs of `size` mounted on a temp dir, unmounted when dropped.
@@ -221,8 +158,11 @@ async fn accepted_within(addr: SocketAddr, token: &str, id: &str, within: Durati
 fn verify_log(data: &Path) -> u64 {
     let out = Command::new(env!("CARGO_BIN_EXE_muster"))
         .arg("verify-log")
-        .current_dir(repo_root())
-        .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
+        .current_dir(binary::repo_root())
+        .env(
+            "MUSTER_CONFIG",
+            binary::repo_root().join("config/muster.toml"),
+        )
         .env("MUSTER_DATA_DIR", data)
         .env("RUST_LOG", "warn")
         .output()
@@ -290,7 +230,7 @@ async fn finding_13_a_full_disk_refuses_commands_then_recovers_without_a_restart
     let data = fs.path().join("data");
     // The hub's own log output goes to the same file system, and fills with it.
     let stderr = std::fs::File::create(fs.path().join("hub.log")).unwrap();
-    let mut hub = Hub2::start(&data, stderr.into(), true);
+    let mut hub = serve(&data, stderr).start();
     let token = muster::load::login(hub.addr, "operator", "muster-demo")
         .await
         .unwrap();
@@ -351,7 +291,7 @@ async fn finding_13_a_full_disk_refuses_commands_then_recovers_without_a_restart
 async fn finding_13_a_removed_data_dir_refuses_commands_then_recovers_when_restored() {
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
-    let mut hub = Hub2::start(&data, Stdio::null(), true);
+    let mut hub = serve(&data, Stdio::null()).start();
     let token = muster::load::login(hub.addr, "operator", "muster-demo")
         .await
         .unwrap();
@@ -382,7 +322,9 @@ async fn finding_13_a_removed_data_dir_refuses_commands_then_recovers_when_resto
 async fn finding_13_log_output_failing_does_not_stop_the_hub() {
     let dir = tempfile::tempdir().unwrap();
     // stdout and stderr are pipes whose readers are gone: every write gets EPIPE.
-    let mut hub = Hub2::start(&dir.path().join("data"), Stdio::piped(), false);
+    let mut hub = serve(&dir.path().join("data"), Stdio::piped())
+        .close_stdout()
+        .start();
     drop(hub.child.stderr.take());
     let token = muster::load::login(hub.addr, "operator", "muster-demo")
         .await

@@ -76,7 +76,7 @@ use std::time::{Duration, Instant};
 use muster::config::StoreKind;
 use muster::time::SystemClock;
 use serde_json::{Value, json};
-use server::{Client, TestServer, assessed_incident, kind, resource_of};
+use server::{Client, TestServer, assessed_incident, http, kind, resource_of};
 
 /// A real server on port 0 whose log is `redis`.
 async fn hub_on(redis: &RedisServer) -> TestServer {
@@ -207,36 +207,6 @@ async fn a_token_from_one_hub_works_on_another_and_logout_closes_it_everywhere()
 
 // ---- faults --------------------------------------------------------------------------
 
-/// One HTTP/1.0 request on a fresh connection: the status and the body.
-async fn http(
-    addr: std::net::SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
-        .await
-        .expect("an answer in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out).to_string();
-    let status = text[9..12].parse().unwrap();
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string());
-    (status, body.unwrap_or_default())
-}
-
 /// Kills Redis and starts it again on the same port and data (its AOF): every
 /// connection the hub had is dead, and nothing has used one since.
 fn restart(redis: &mut RedisServer) {
@@ -267,7 +237,7 @@ async fn finding_12_after_redis_restarts_the_first_request_of_each_kind_succeeds
     // A log-in: not "session store unavailable: broken pipe".
     restart(&mut redis);
     let login = json!({"username": "operator2", "password": "muster-demo"});
-    let (status, body) = http(addr, "POST", "/api/login", None, Some(login)).await;
+    let (status, body) = http(addr, "POST", "/api/login", None, Some(&login)).await;
     assert_eq!(status, 200, "a log-in after a restart: {body}");
 
     // A read of the log (an incident's timeline).

@@ -2,46 +2,21 @@
 //! restart: every command that got `ok` is in the log and the audit chain verifies),
 //! and graceful shutdown (SIGTERM: every socket closed with 1001, exit 0).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod binary;
+use binary::{Binary, Serve};
 
-/// Starts `muster serve` on a free port over `dir`; returns it with its address.
-fn start(dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
-        .arg("serve")
-        .current_dir(repo_root())
-        .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
-        .env("MUSTER_DATA_DIR", dir)
-        .env("MUSTER_BIND", "127.0.0.1:0")
-        .env("MUSTER_COMMANDS_PER_SECOND", "10000")
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the muster binary starts");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next().expect("a start-up line").unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.split_whitespace().next())
-        .expect("the address")
-        .parse()
-        .unwrap();
-    std::thread::spawn(move || for _ in lines {});
-    (child, addr)
+/// Starts `muster serve` on a free port over `dir`, its errors on the test's stderr.
+fn start(dir: &Path) -> Binary {
+    Serve::new(dir).stderr(Stdio::inherit()).start()
 }
 
 async fn connect(
@@ -64,7 +39,8 @@ async fn connect(
 #[tokio::test]
 async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start(dir.path());
+    let hub = start(dir.path());
+    let addr = hub.addr;
     let token = muster::load::login(addr, "operator", "muster-demo")
         .await
         .unwrap();
@@ -97,8 +73,7 @@ async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
             },
         }
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    hub.kill();
     sender.abort();
     assert!(
         acked.len() > 10,
@@ -106,7 +81,8 @@ async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
         acked.len()
     );
 
-    let (mut child, addr) = start(dir.path());
+    let hub = start(dir.path());
+    let addr = hub.addr;
     let db = rusqlite::Connection::open(dir.path().join("muster.sqlite")).unwrap();
     for id in &acked {
         let n: i64 = db
@@ -124,24 +100,20 @@ async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
     let body = http_get(addr, "/api/audit/verify", &sup).await;
     let report: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(report["ok"], true, "{report}");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    hub.kill();
 }
 
 #[tokio::test]
 async fn sigterm_closes_every_socket_with_1001_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start(dir.path());
+    let hub = start(dir.path());
+    let addr = hub.addr;
     let token = muster::load::login(addr, "supervisor", "muster-demo")
         .await
         .unwrap();
     let mut a = connect(addr, &token).await;
     let mut b = connect(addr, &token).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    hub.terminate();
     for ws in [&mut a, &mut b] {
         let code = loop {
             match tokio::time::timeout(Duration::from_secs(5), ws.next())
@@ -155,7 +127,7 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_cleanly() {
         };
         assert_eq!(code, 1001);
     }
-    let exit = tokio::task::spawn_blocking(move || child.wait().unwrap())
+    let exit = tokio::task::spawn_blocking(move || hub.wait_exit())
         .await
         .unwrap();
     assert!(exit.success(), "exit status {exit:?}");

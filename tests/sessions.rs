@@ -15,10 +15,9 @@ use muster::server::App;
 use muster::time::SystemClock;
 use serde_json::{Value, json};
 use server::{Client, TestServer, WAIT, close_code};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-/// One HTTP/1.0 request on a fresh connection: the status and the JSON body.
+/// [`server::http`] with the body as JSON (`Null` when it is not).
 async fn http(
     addr: std::net::SocketAddr,
     method: &str,
@@ -26,28 +25,8 @@ async fn http(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let req = format!(
-        "{method} {path} HTTP/1.0\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    tokio::time::timeout(WAIT, s.read_to_end(&mut out))
-        .await
-        .expect("an answer in time")
-        .unwrap();
-    let text = String::from_utf8_lossy(&out);
-    let status = text[9..12].parse().unwrap();
-    let json = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, json)
+    let (status, text) = server::http(addr, method, path, token, body.as_ref()).await;
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
 fn user(app: &App, username: &str) -> User {

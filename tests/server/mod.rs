@@ -268,7 +268,10 @@ pub async fn http(
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(req.as_bytes()).await.unwrap();
     let mut resp = String::new();
-    s.read_to_string(&mut resp).await.unwrap();
+    tokio::time::timeout(WAIT, s.read_to_string(&mut resp))
+        .await
+        .expect("an answer in time")
+        .unwrap();
     let status = resp
         .split_whitespace()
         .nth(1)
