@@ -109,6 +109,9 @@ pub struct ServerSettings {
     /// Reverse proxies (CIDRs) whose `X-Forwarded-For` names the real client; from any
     /// other peer the header is ignored. Empty = the TCP peer is always the client.
     pub trusted_proxies: Vec<IpNet>,
+    /// Client addresses (CIDRs) `GET /metrics` answers; everyone else gets 403. The
+    /// figures say how busy the centre is, which is nobody else's business.
+    pub metrics_from: Vec<IpNet>,
 }
 
 impl Default for ServerSettings {
@@ -121,8 +124,19 @@ impl Default for ServerSettings {
             body_timeout_secs: 10,
             keepalive_idle_secs: 10,
             trusted_proxies: Vec::new(),
+            metrics_from: vec![loopback(4), loopback(6)],
         }
     }
+}
+
+/// The loopback network of IPv4 (`127.0.0.0/8`) or IPv6 (`::1/128`).
+fn loopback(version: u8) -> IpNet {
+    let net = if version == 4 {
+        "127.0.0.0/8"
+    } else {
+        "::1/128"
+    };
+    net.parse().expect("a valid CIDR")
 }
 
 /// Which event log and how it is kept.
@@ -443,6 +457,7 @@ impl Settings {
     /// | `MUSTER_BODY_TIMEOUT_SECS` | `server.body_timeout_secs` |
     /// | `MUSTER_KEEPALIVE_IDLE_SECS` | `server.keepalive_idle_secs` |
     /// | `MUSTER_TRUSTED_PROXIES` | `server.trusted_proxies`, comma-separated CIDRs |
+    /// | `MUSTER_METRICS_FROM` | `server.metrics_from`, comma-separated CIDRs (`""` = nobody) |
     /// | `MUSTER_STORE` | `store.kind` (`sqlite`, `redis`) |
     /// | `MUSTER_DATA_DIR` | `store.data_dir` |
     /// | `MUSTER_REDIS_URL` | `store.redis_url` |
@@ -496,6 +511,7 @@ impl Settings {
                 self.server.keepalive_idle_secs = parse_positive(value)?
             }
             "MUSTER_TRUSTED_PROXIES" => self.server.trusted_proxies = parse_cidrs(value)?,
+            "MUSTER_METRICS_FROM" => self.server.metrics_from = parse_cidrs(value)?,
             "MUSTER_STORE" => self.store.kind = value.parse()?,
             "MUSTER_DATA_DIR" => self.store.data_dir = required_path(value)?,
             "MUSTER_REDIS_URL" => self.store.redis_url = check_redis_url(value)?,

@@ -75,6 +75,18 @@ impl Api {
         .await
     }
 
+    /// A GET arriving from the TCP peer `peer` (the hub's accept loop says who that is).
+    async fn get_from(&self, path: &str, peer: &str) -> Answer {
+        let peer = muster::http::Peer(peer.parse().unwrap());
+        self.send(
+            warp::test::request()
+                .method("GET")
+                .path(path)
+                .extension(peer),
+        )
+        .await
+    }
+
     async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Answer {
         let req = warp::test::request().method("POST").path(path).json(body);
         self.send(with_token(req, token)).await
@@ -556,7 +568,7 @@ async fn health_readiness_and_metrics() {
     assert_eq!(r.body["store"]["store"], "sqlite");
     assert_eq!(r.body["seq"].as_u64().unwrap(), api.app.hub.seq());
     let _session = api.session("operator").await;
-    let m = api.get("/metrics", None).await;
+    let m = api.get_from("/metrics", "127.0.0.1:40000").await;
     assert_eq!(m.status, 200);
     for name in [
         "muster_commands_total",
@@ -640,4 +652,21 @@ async fn the_web_apps_are_served_and_unknown_files_are_json_404s() {
     assert_eq!((missing.status, error_code(&missing)), (404, "not_found"));
     let post = api.post("/elsewhere", None, &json!({})).await;
     assert_eq!(post.status, 404);
+}
+
+#[tokio::test]
+async fn metrics_are_served_only_to_the_addresses_allowed() {
+    let api = Api::start().await;
+    // How busy the centre is is nobody else's business: a neighbour on the network,
+    // or a request whose peer is unknown, is refused.
+    for peer in ["192.0.2.7:40000", "[2001:db8::7]:40000"] {
+        let m = api.get_from("/metrics", peer).await;
+        assert_eq!(m.status, 403, "{peer}: {}", m.text);
+        assert_eq!(m.body["error"]["code"], "forbidden");
+        assert!(!m.text.contains("muster_"), "{}", m.text);
+    }
+    assert_eq!(api.get("/metrics", None).await.status, 403, "no peer known");
+    for peer in ["127.0.0.1:40000", "[::1]:40000", "[::ffff:127.0.0.1]:40000"] {
+        assert_eq!(api.get_from("/metrics", peer).await.status, 200, "{peer}");
+    }
 }

@@ -268,10 +268,26 @@ fn readyz(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection
         .and_then(ops::readyz)
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`, to the addresses in `server.metrics_from` only.
 fn metrics(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let allowed = Arc::new(app.settings.server.metrics_from.clone());
     warp::path!("metrics")
         .and(warp::get())
+        .and(client_address(&app))
+        .and_then(move |address: String| {
+            let allowed = allowed.clone();
+            async move {
+                let ip = address.parse::<std::net::IpAddr>().ok();
+                if ip.is_some_and(|ip| allowed.iter().any(|net| net.contains(&ip))) {
+                    Ok(())
+                } else {
+                    Err(Rejection::from(ApiError::forbidden(
+                        "metrics are served only to the addresses in server.metrics_from",
+                    )))
+                }
+            }
+        })
+        .untuple_one()
         .and(with_app(app))
         .and_then(ops::metrics)
 }
