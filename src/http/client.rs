@@ -342,7 +342,7 @@ async fn close_when_possible<S: AsyncRead + AsyncWrite + Unpin>(mut sink: Sink<S
     let reason = match code {
         close::TOO_FAR_BEHIND => "too far behind; reconnect with resume_from",
         close::UNAUTHENTICATED => "session ended; log in again",
-        close::RATE_LIMITED => "too many commands; slow down",
+        close::RATE_LIMITED => "too many frames; slow down",
         close::TOO_LARGE => "frame too large",
         close::GOING_AWAY => "server going away",
         _ => "",
