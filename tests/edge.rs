@@ -300,46 +300,20 @@ async fn finding_10_forwarded_for_names_the_client_only_from_a_trusted_proxy() {
     })
     .await;
     let addr = s.running.addr;
-    let proxied = |client: &str| format!("X-Forwarded-For: 6.6.6.6, {client}\r\n");
+    // Through the proxy (127.0.0.1) for `client`, who forged an entry of its own.
+    let via_proxy = |client: &'static str, password: &'static str| async move {
+        let forwarded = format!("X-Forwarded-For: 6.6.6.6, {client}\r\n");
+        login_from(addr, [127, 0, 0, 1], &forwarded, "field8", password).await
+    };
     let wrong = "not-the-password";
     // Behind the proxy, each client has its own bucket: one client's failure locks
     // that client (for that account), not everyone the proxy carries.
-    let a = login_from(
-        addr,
-        [127, 0, 0, 1],
-        &proxied("198.51.100.1"),
-        "field8",
-        wrong,
-    )
-    .await;
-    assert_eq!(a.status, 401);
-    let a = login_from(
-        addr,
-        [127, 0, 0, 1],
-        &proxied("198.51.100.1"),
-        "field8",
-        wrong,
-    )
-    .await;
+    assert_eq!(via_proxy("198.51.100.1", wrong).await.status, 401);
+    let a = via_proxy("198.51.100.1", wrong).await;
     assert_eq!(a.status, 429, "the same client is locked");
-    let b = login_from(
-        addr,
-        [127, 0, 0, 1],
-        &proxied("198.51.100.2"),
-        "field8",
-        wrong,
-    )
-    .await;
+    let b = via_proxy("198.51.100.2", wrong).await;
     assert_eq!(b.status, 401, "another client behind the proxy is not");
-    let ok = login_from(
-        addr,
-        [127, 0, 0, 1],
-        &proxied("198.51.100.3"),
-        "field8",
-        DEMO_PASSWORD,
-    )
-    .await;
-    assert_eq!(ok.status, 200);
+    assert_eq!(via_proxy("198.51.100.3", DEMO_PASSWORD).await.status, 200);
     // From a peer that is not a proxy, X-Forwarded-For is ignored: changing it does
     // not buy a fresh bucket.
     let spoof = |client: &str| format!("X-Forwarded-For: {client}\r\n");
