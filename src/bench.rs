@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::config::Demo;
-use crate::domain::procedure::Centre;
-use crate::engine::{Actor, Command, Engine, Error};
 use crate::hub::{Hub, HubOptions, demo};
-use crate::store::sqlite::SqliteLog;
-use crate::store::{EventLog, StoreError};
-use crate::time::SystemClock;
+use muster_core::domain::procedure::Centre;
+use muster_core::engine::{Actor, Command, Engine, Error};
+use muster_core::time::SystemClock;
+use muster_log::sqlite::SqliteLog;
+use muster_log::{EventLog, StoreError};
 
 /// What a benchmark run measured.
 #[derive(Clone, Debug, Serialize)]
@@ -167,9 +167,16 @@ pub async fn measure(
     })
 }
 
-/// This process's CPU time so far, in seconds (0 where /proc is missing).
+/// This process's CPU time so far (user and system), in seconds.
 fn own_cpu_secs() -> f64 {
-    crate::load::proc_usage(std::process::id()).map_or(0.0, |u| u.cpu_secs)
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage writes the struct it is given and nothing else.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
 /// Appends forever with `submitters` tasks, printing `ok <command id>` for every command
@@ -261,9 +268,9 @@ fn cycle_step(
     ids: &std::collections::BTreeMap<String, String>,
     n: u64,
 ) -> Option<Command> {
-    use crate::domain::contact::{Caller, Channel, ContactReason};
-    use crate::domain::geo::Location;
-    use crate::domain::triage::{Priority, TriageMethod, Validity};
+    use muster_core::domain::contact::{Caller, Channel, ContactReason};
+    use muster_core::domain::geo::Location;
+    use muster_core::domain::triage::{Priority, TriageMethod, Validity};
     // Incidents spread over a city about 10 km across, as a centre's are; the same
     // spot every time would make every report a duplicate of every other.
     let (dlat, dlon) = (
@@ -330,7 +337,7 @@ pub struct ReviewBench {
     /// costs whatever else the machine is doing.
     pub runs_cpu_ms: Vec<f64>,
     pub groups: usize,
-    pub findings: Vec<crate::domain::findings::Finding>,
+    pub findings: Vec<muster_core::projection::findings::Finding>,
     /// The live state, replayed from the whole log as a restarting hub would.
     pub state_events: u64,
     pub state_replay_ms: f64,
@@ -353,7 +360,7 @@ pub enum ReviewBenchError {
 pub async fn report(
     log: &dyn EventLog,
     centre: &Centre,
-    by: crate::domain::review::GroupBy,
+    by: muster_core::projection::review::GroupBy,
     runs: usize,
 ) -> Result<ReviewBench, ReviewBenchError> {
     use chrono::{DateTime, Utc};
@@ -362,7 +369,7 @@ pub async fn report(
     // difference is the state's (a freed report's memory may stay with the allocator).
     let rss_before_kb = rss_kb();
     let t = Instant::now();
-    let mut state = crate::engine::State::default();
+    let mut state = muster_core::engine::State::default();
     crate::hub::recovery::replay(log, &mut state, None).await?;
     let state_replay_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_with_state_kb = rss_kb();

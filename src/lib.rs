@@ -6,28 +6,30 @@
 //!
 //! # Layout
 //!
-//! - [`domain`]: the incident-management model. Pure: no tokio, no I/O, time passed in.
-//! - [`engine`]: the single writer's logic: `Command + Actor + now -> events`, and
-//!   `apply` that folds events into [`engine::State`].
-//! - [`store`]: the event log (SQLite embedded default, Redis for clusters).
+//! This crate is the hub: its runtime and its edges. The model and the rules are in
+//! `muster-core`, the event log in `muster-log` (docs/ARCHITECTURE.md).
+//!
 //! - [`hub`]: the runtime: sequencer with group commit, fan-out, sessions.
 //! - [`http`]: warp filters for the HTTP API and the WebSocket endpoint.
-//! - [`config`]: settings and the centre's procedures, validated at start-up.
-//! - [`time`]: the clock (system or manual) and the one timestamp format.
+//! - [`server`]: the whole hub put together from the settings.
+//! - [`notify`]: the escalation ladder's messages out (webhooks).
+//! - [`auth`]: password hashes and session tokens.
+//! - [`config`]: settings, validated at start-up, and the centre's files.
+//! - [`bench`]: `muster bench`, the hub measured in-process.
 //!
-//! Dependencies point one way: `http` → `hub` → `engine` → `domain`; `store` knows
-//! stored events and nothing above them.
+//! Dependencies point one way: `http` → `hub` → `muster_core::engine` →
+//! `muster_core::domain`; `muster_log` knows stored events and nothing above them.
+//!
+//! The core's and the log's modules are re-exported under their old names
+//! (`muster::engine`, `muster::store`, ...) for the tests and tools.
 
 pub mod auth;
 pub mod bench;
 pub mod config;
-pub mod domain;
-pub mod engine;
-pub mod genlog;
 pub mod http;
 pub mod hub;
-pub mod load;
 pub mod notify;
 pub mod server;
-pub mod store;
-pub mod time;
+
+pub use muster_core::{domain, engine, projection, time};
+pub use muster_log as store;

@@ -55,13 +55,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the hub (the default).
-    Serve,
     /// Validate the settings and the centre's procedures; exit non-zero on errors.
     CheckConfig {
         /// Settings file to check (default: as for serve).
         path: Option<PathBuf>,
     },
+    /// Make a new intake key for a channel gateway: prints the key (give it to the
+    /// gateway) and its SHA-256 (put it in auth.intake_key_hashes).
+    IntakeKey,
+    #[command(flatten)]
+    Loaded(LoadedCmd),
+}
+
+/// The commands that run with the settings, procedures and demo loaded.
+#[derive(Subcommand)]
+enum LoadedCmd {
+    /// Run the hub (the default).
+    Serve,
     /// Walk the log's hash chain and report the first event that does not match.
     VerifyLog,
     /// Print the state as it was at a moment (time travel over the log).
@@ -90,57 +100,10 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Write a realistic year of a mid-size centre into a new SQLite log, through the
-    /// real engine under a simulated clock (for benchmarks).
-    GenLog {
-        /// Stop once the log holds at least this many events.
-        #[arg(long, default_value_t = 1_000_000)]
-        events: u64,
-        /// The new log file (must not exist).
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 7)]
-        seed: u64,
-    },
-    /// Make a new intake key for a channel gateway: prints the key (give it to the
-    /// gateway) and its SHA-256 (put it in auth.intake_key_hashes).
-    IntakeKey,
     /// Manage users while the hub is stopped (a running hub: use user.create as admin).
     User {
         #[command(subcommand)]
         action: UserCmd,
-    },
-    /// Play load against a running hub over real WebSockets: a scenario file
-    /// (bench/scenarios/*.toml) or one of the built-in shapes.
-    Load {
-        #[command(subcommand)]
-        shape: Option<LoadScenario>,
-        /// A scenario file.
-        #[arg(long)]
-        scenario: Option<PathBuf>,
-        /// Play the scenario's [quick] sizes.
-        #[arg(long)]
-        quick: bool,
-        /// Print JSON instead of the table.
-        #[arg(long)]
-        json: bool,
-        /// Also write the JSON to this file.
-        #[arg(long)]
-        json_out: Option<PathBuf>,
-        /// The hub's address (host:port, http:// optional).
-        #[arg(long, alias = "addr", default_value = "127.0.0.1:8080", global = true)]
-        url: String,
-        /// The hub's process id, to read its memory and CPU from /proc.
-        #[arg(long, alias = "pid", global = true)]
-        hub_pid: Option<u32>,
-        /// The ceiling server (bench/ceiling.rs) to play the same runs against.
-        #[arg(long)]
-        ceiling_url: Option<String>,
-        #[arg(long)]
-        ceiling_pid: Option<u32>,
-        /// Demo password of the users the generator logs in as.
-        #[arg(long, default_value = "muster-demo", global = true)]
-        password: String,
     },
     /// Append forever, printing `ok <id>` per acknowledged command (crash tests).
     #[command(hide = true)]
@@ -157,7 +120,7 @@ enum BenchWhat {
     /// Time the performance report (KPIs and findings) over a log, by the HTTP
     /// route's code path, and the memory to hold the live state.
     Report {
-        /// The SQLite log (e.g. one written by `muster gen-log`).
+        /// The SQLite log (e.g. one written by `muster-load gen-log`).
         #[arg(long)]
         log: PathBuf,
         /// Grouping: operator, team, type, priority or channel.
@@ -186,42 +149,18 @@ enum UserCmd {
     },
 }
 
-#[derive(Subcommand)]
-enum LoadScenario {
-    /// Idle authenticated sockets: the hub's memory per socket and idle CPU.
-    Idle {
-        #[arg(long, default_value_t = 15_000)]
-        connections: usize,
-        #[arg(long, default_value_t = 20)]
-        hold_secs: u64,
-    },
-    /// Every event to every watcher, events sent on a fixed schedule.
-    Fanout {
-        #[arg(long, default_value_t = 2_000)]
-        watchers: usize,
-        #[arg(long, default_value_t = 20)]
-        rate: u32,
-        #[arg(long, default_value_t = 10)]
-        seconds: u64,
-        /// Send to this many incidents in turn, each watched by its own field user's
-        /// share of the watchers (0: every watcher is a supervisor seeing all)
-        #[arg(long, default_value_t = 0)]
-        incidents: usize,
-    },
-}
-
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let flags = flag_overrides(&cli);
-    match cli.command.unwrap_or(Cmd::Serve) {
+    match cli.command.unwrap_or(Cmd::Loaded(LoadedCmd::Serve)) {
         Cmd::CheckConfig { path } => check_config(path.or(cli.config)),
         Cmd::IntakeKey => {
             let key = muster::auth::new_token();
             println!("key:    {key}\nsha256: {}", muster::auth::token_hash(&key));
             Ok(())
         }
-        cmd => {
+        Cmd::Loaded(cmd) => {
             let loaded = load(cli.config.as_deref(), flags)?;
             init_tracing(&loaded);
             runtime.block_on(run(cmd, loaded))
@@ -311,10 +250,10 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
     }
 }
 
-async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
+async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
     match cmd {
-        Cmd::Serve => serve(loaded).await,
-        Cmd::VerifyLog => {
+        LoadedCmd::Serve => serve(loaded).await,
+        LoadedCmd::VerifyLog => {
             let path = muster::server::sqlite_path(&loaded);
             let report =
                 verify_blocking(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -324,7 +263,7 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Cmd::Replay { until } => {
+        LoadedCmd::Replay { until } => {
             let until = chrono::DateTime::parse_from_rfc3339(&until)
                 .context("--until must be an RFC 3339 time")?;
             let log = SqliteLog::open_readonly(&muster::server::sqlite_path(&loaded))?;
@@ -337,22 +276,11 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(())
         }
-        Cmd::Bench {
+        LoadedCmd::Bench {
             what: Some(BenchWhat::Report { log, by, runs }),
             ..
         } => bench_report(&loaded, &log, &by, runs).await,
-        Cmd::GenLog { events, out, seed } => {
-            let opts = muster::genlog::Options {
-                events,
-                seed,
-                start: muster::genlog::default_start(),
-            };
-            let summary =
-                muster::genlog::generate(&out, &loaded.centre, loaded.demo.as_ref(), &opts).await?;
-            println!("{}", serde_json::to_string(&summary)?);
-            Ok(())
-        }
-        Cmd::Bench {
+        LoadedCmd::Bench {
             what: None,
             submitters,
             seconds,
@@ -366,7 +294,7 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
             };
             bench(loaded, redis, submitters, seconds, naive, dir, json).await
         }
-        Cmd::User {
+        LoadedCmd::User {
             action:
                 UserCmd::Add {
                     username,
@@ -375,50 +303,10 @@ async fn run(cmd: Cmd, loaded: Loaded) -> anyhow::Result<()> {
                     resource_id,
                 },
         } => add_user(&loaded, username, &role, name, resource_id).await,
-        Cmd::Load {
-            shape,
-            scenario,
-            quick,
-            json,
-            json_out,
-            url,
-            hub_pid,
-            ceiling_url,
-            ceiling_pid,
-            password,
-        } => {
-            let hub = muster::load::Target {
-                addr: socket_addr(&url)?,
-                pid: hub_pid,
-                password,
-                ceiling: false,
-            };
-            let ceiling = match ceiling_url {
-                Some(u) => Some(muster::load::Target {
-                    addr: socket_addr(&u)?,
-                    pid: ceiling_pid,
-                    password: String::new(),
-                    ceiling: true,
-                }),
-                None => None,
-            };
-            match (shape, scenario) {
-                (Some(shape), None) => run_shape(shape, &hub).await,
-                (None, Some(path)) => {
-                    let out = Output { json, json_out };
-                    let redis = loaded.settings.store.redis_url.clone();
-                    run_scenario(&path, quick, &out, &hub, ceiling.as_ref(), &redis).await
-                }
-                _ => bail!("give either --scenario FILE or a shape (idle, fanout)"),
-            }
-        }
-        Cmd::Stress { dir, submitters } => {
+        LoadedCmd::Stress { dir, submitters } => {
             let demo = loaded.demo.context("stress needs the demo centre")?;
             muster::bench::stress(&dir, &loaded.centre, &demo, submitters).await?;
             Ok(())
-        }
-        Cmd::CheckConfig { .. } | Cmd::IntakeKey => {
-            unreachable!("handled before the runtime starts")
         }
     }
 }
@@ -430,7 +318,7 @@ async fn bench_report(
     by: &str,
     runs: usize,
 ) -> anyhow::Result<()> {
-    let by = muster::domain::review::GroupBy::parse(by)
+    let by = muster::projection::review::GroupBy::parse(by)
         .context("--by must be operator, team, type, priority or channel")?;
     let store =
         SqliteLog::open_readonly(log).with_context(|| format!("opening {}", log.display()))?;
@@ -555,84 +443,6 @@ async fn bench_redis(
     let r = muster::bench::measure(hub, submitters, Duration::from_secs(seconds), naive).await?;
     log.delete_all().await?;
     Ok(r)
-}
-
-/// `host:port`, with or without `http://` or `ws://`.
-fn socket_addr(url: &str) -> anyhow::Result<std::net::SocketAddr> {
-    let bare = url
-        .trim_start_matches("http://")
-        .trim_start_matches("ws://")
-        .trim_end_matches('/');
-    bare.parse()
-        .with_context(|| format!("{url}: expected host:port, e.g. 127.0.0.1:8080"))
-}
-
-/// Where a scenario's report goes.
-struct Output {
-    json: bool,
-    json_out: Option<PathBuf>,
-}
-
-async fn run_scenario(
-    path: &std::path::Path,
-    quick: bool,
-    out: &Output,
-    hub: &muster::load::Target,
-    ceiling: Option<&muster::load::Target>,
-    redis_url: &str,
-) -> anyhow::Result<()> {
-    muster::load::net::raise_nofile();
-    let scenario = muster::load::scenario::Scenario::load(path, quick)?;
-    let reports = muster::load::run::scenario(&scenario, hub, ceiling, redis_url).await?;
-    if let Some(file) = &out.json_out {
-        std::fs::write(file, serde_json::to_string_pretty(&reports)?)
-            .with_context(|| format!("writing {}", file.display()))?;
-    }
-    if out.json {
-        println!("{}", serde_json::to_string(&reports)?);
-    } else {
-        print!("{}", muster::load::report::table(&reports));
-    }
-    // Floors fail a full run only: quick sizes promise correctness, not figures.
-    let failed = muster::load::report::failures(&reports, !quick);
-    if !failed.is_empty() {
-        bail!("checks failed:\n{}", failed.join("\n"));
-    }
-    Ok(())
-}
-
-async fn run_shape(shape: LoadScenario, hub: &muster::load::Target) -> anyhow::Result<()> {
-    muster::load::net::raise_nofile();
-    let report = match shape {
-        LoadScenario::Idle {
-            connections,
-            hold_secs,
-        } => serde_json::to_value(
-            muster::load::run::idle_run(hub, connections, Duration::from_secs(hold_secs)).await?,
-        )?,
-        LoadScenario::Fanout {
-            watchers,
-            rate,
-            seconds,
-            incidents,
-        } => {
-            let plan = muster::load::fanout::Plan {
-                watchers,
-                rate: f64::from(rate),
-                seconds: seconds as f64,
-                // Under the hub's per-socket command rate (50/s by default).
-                senders: rate.div_ceil(40).max(1) as usize,
-                pad: 0,
-                incidents,
-                drop_within: None,
-                slow: None,
-                grace: 3.0,
-            };
-            serde_json::to_value(muster::load::fanout::run(hub, &plan).await?)?
-        }
-    };
-    println!("{report}");
-    Ok(())
 }
 
 async fn add_user(

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use crate::config::{Loaded, StoreKind};
-use crate::engine::{Engine, Error};
 use crate::hub::{Hub, HubOptions, demo};
-use crate::store::redis::RedisLog;
-use crate::store::sqlite::SqliteLog;
-use crate::store::{EventLog, StoreError};
-use crate::time::Clock;
+use muster_core::engine::{Engine, Error};
+use muster_core::time::Clock;
+use muster_log::redis::RedisLog;
+use muster_log::sqlite::SqliteLog;
+use muster_log::{EventLog, StoreError};
 
 /// Why the hub could not start.
 #[derive(Debug, thiserror::Error)]
@@ -238,7 +238,9 @@ fn spawn_revoker(app: Arc<App>) {
                         .ok()
                         .and_then(|v| v["event"]["user_id"].as_str().map(str::to_string));
                     if let Some(u) = user {
-                        app.tokens.revoke_user(&crate::domain::ids::UserId(u)).await;
+                        app.tokens
+                            .revoke_user(&muster_core::domain::ids::UserId(u))
+                            .await;
                     }
                 }
                 Ok(_) => {}

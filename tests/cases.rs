@@ -13,10 +13,10 @@ use muster::domain::ids::AssignmentId;
 use muster::domain::ids::{CaseId, ContactId, ImprovementId, IncidentId, PlanId};
 use muster::domain::improvement::ImprovementStatus;
 use muster::domain::incident::rules;
-use muster::domain::review::{self, GroupBy, Report};
 use muster::domain::support::PlanStatus;
 use muster::domain::triage::Priority;
 use muster::engine::{Actor, Command, Record};
+use muster::projection::review::{self, GroupBy, Report};
 use server::{Client, TestServer, http};
 use support::*;
 
@@ -144,7 +144,7 @@ fn cases_are_seen_at_the_desk_only() {
     // The live feed agrees with the snapshot: admins get neither.
     assert!(!w.sees(&w.viewer("admin"), seq));
     let ids = |name: &str| {
-        muster::engine::view::state_for(
+        muster::projection::view::state_for(
             &w.state,
             &w.viewer(name),
             chrono::DateTime::<chrono::Utc>::MIN_UTC,
@@ -268,7 +268,7 @@ fn plans_are_seen_by_the_parties_and_supervisors_only() {
     assert!(!w.sees(&w.viewer("admin"), seq));
     assert!(!w.sees(&w.viewer("field1"), seq));
     let plans = |name: &str| {
-        muster::engine::view::state_for(
+        muster::projection::view::state_for(
             &w.state,
             &w.viewer(name),
             chrono::DateTime::<chrono::Utc>::MIN_UTC,

@@ -231,7 +231,7 @@ async fn finding_13_a_full_disk_refuses_commands_then_recovers_without_a_restart
     // The hub's own log output goes to the same file system, and fills with it.
     let stderr = std::fs::File::create(fs.path().join("hub.log")).unwrap();
     let mut hub = serve(&data, stderr).start();
-    let token = muster::load::login(hub.addr, "operator", "muster-demo")
+    let token = muster_load::login(hub.addr, "operator", "muster-demo")
         .await
         .unwrap();
     let filler = fs.path().join("filler");
@@ -292,7 +292,7 @@ async fn finding_13_a_removed_data_dir_refuses_commands_then_recovers_when_resto
     let root = tempfile::tempdir().unwrap();
     let data = root.path().join("data");
     let mut hub = serve(&data, Stdio::null()).start();
-    let token = muster::load::login(hub.addr, "operator", "muster-demo")
+    let token = muster_load::login(hub.addr, "operator", "muster-demo")
         .await
         .unwrap();
     let (status, body) = contact(hub.addr, &token, "before", 10).await;
@@ -326,7 +326,7 @@ async fn finding_13_log_output_failing_does_not_stop_the_hub() {
         .close_stdout()
         .start();
     drop(hub.child.stderr.take());
-    let token = muster::load::login(hub.addr, "operator", "muster-demo")
+    let token = muster_load::login(hub.addr, "operator", "muster-demo")
         .await
         .unwrap();
     for n in 0..20 {
@@ -486,7 +486,7 @@ async fn faulty() -> (Arc<FaultyLog>, InProcess) {
 #[tokio::test]
 async fn finding_13_a_failed_fsync_is_not_retried_and_what_landed_is_kept_once() {
     let (log, s) = faulty().await;
-    let token = muster::load::login(s.addr, "operator", "muster-demo")
+    let token = muster_load::login(s.addr, "operator", "muster-demo")
         .await
         .unwrap();
     let head = s.app.hub.seq();
@@ -539,7 +539,7 @@ async fn finding_13_a_failed_fsync_is_not_retried_and_what_landed_is_kept_once()
 #[tokio::test]
 async fn finding_13_a_read_only_log_refuses_commands_then_recovers() {
     let (log, s) = faulty().await;
-    let token = muster::load::login(s.addr, "operator", "muster-demo")
+    let token = muster_load::login(s.addr, "operator", "muster-demo")
         .await
         .unwrap();
     let head = s.app.hub.seq();
@@ -570,7 +570,7 @@ async fn finding_13_redis_going_away_refuses_commands_then_recovers() {
     // The sessions stay in this hub's memory (the settings say SQLite): this test is
     // about the log, and the session store's own reconnecting is tested elsewhere.
     let s = serve_over(Arc::new(log), tempfile::tempdir().unwrap()).await;
-    let token = muster::load::login(s.addr, "operator", "muster-demo")
+    let token = muster_load::login(s.addr, "operator", "muster-demo")
         .await
         .unwrap();
     let (status, body) = contact(s.addr, &token, "before", 10).await;
@@ -609,7 +609,7 @@ async fn finding_13_an_older_copy_put_back_is_refused_until_the_real_log_returns
     let db = data.join("muster.sqlite");
     let log = Arc::new(SqliteLog::open(&db).unwrap());
     let s = serve_over(log, tempfile::tempdir().unwrap()).await;
-    let token = muster::load::login(s.addr, "operator", "muster-demo")
+    let token = muster_load::login(s.addr, "operator", "muster-demo")
         .await
         .unwrap();
     assert_eq!(contact(s.addr, &token, "kept", 10).await.0, 200);

@@ -33,7 +33,7 @@ use fuzzkit::{
     json_text, mutate, mutation, timed, weird_string,
 };
 use muster::config::{Settings, centre_from_toml};
-use muster::engine::{Actor, Command, Record, State};
+use muster::engine::{Actor, Command, State};
 use muster::http::client::decode_hello;
 use muster::http::commands;
 use muster::http::handlers::{CommandRequest, LoginRequest, intake_command};
@@ -79,9 +79,9 @@ fn decide(command: Command, actor: &Actor) -> Result<(), TestCaseError> {
     let mut prev = chain::GENESIS.to_string();
     for r in &records {
         state.apply(r);
-        let stored = r.to_stored(&prev);
+        let stored = muster::store::record::encode(&r, &prev);
         prev = stored.hash.clone();
-        let back = Record::from_stored(&stored);
+        let back = muster::store::record::decode(&stored);
         prop_assert!(
             matches!(&back, Ok(b) if b == r),
             "an accepted {} does not read back from its body {}: {back:?}",
@@ -260,7 +260,7 @@ proptest! {
             body: body.clone(),
             hash: String::new(),
         };
-        let (decoded, took) = timed(|| excerpt(&body), || Record::from_stored(&stored));
+        let (decoded, took) = timed(|| excerpt(&body), || muster::store::record::decode(&stored));
         prop_assert!(took < CASE_DEADLINE);
         match decoded {
             Err(e) => prop_assert!(!e.to_string().is_empty()),

@@ -18,7 +18,7 @@ use tokio::sync::broadcast::error::TryRecvError;
 
 use muster::domain::ids::{ContactId, IncidentId};
 use muster::engine::state::CommandOutcome;
-use muster::engine::{Actor, Engine, Error, Record, State};
+use muster::engine::{Actor, Engine, Error, State};
 use muster::hub::{Hub, HubOptions, demo, recovery};
 use muster::store::sqlite::SqliteLog;
 use muster::store::{Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport};
@@ -132,7 +132,7 @@ fn state_of(hub: &Hub) -> State {
 async fn fold_log(log: &dyn EventLog, upto: u64) -> State {
     let mut state = State::default();
     for stored in log.read_from(0, upto as usize).await.unwrap() {
-        state.apply(&Record::from_stored(&stored).unwrap());
+        state.apply(&muster::store::record::decode(&stored).unwrap());
     }
     assert_eq!(state.seq, upto);
     state

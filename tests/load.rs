@@ -6,10 +6,10 @@ mod server;
 use std::sync::Arc;
 use std::time::Duration;
 
-use muster::load::Target;
-use muster::load::fanout::{Plan, run};
-use muster::load::run::{completeness, idle_check, idle_run};
 use muster::time::SystemClock;
+use muster_load::Target;
+use muster_load::fanout::{Plan, run};
+use muster_load::run::{completeness, idle_check, idle_run};
 use server::TestServer;
 
 fn plan(watchers: usize, incidents: usize) -> Plan {

@@ -25,10 +25,10 @@ use muster::domain::procedure::EscalationAction;
 use muster::domain::recommend;
 use muster::domain::resource::{Position, Resource, ResourceStatus, ResourceType};
 use muster::domain::triage::{Priority, TriageMethod, Validity};
-use muster::engine::conformance::{self, StepStatus, Verdict};
 use muster::engine::{Actor, Command, Engine, Event};
 use muster::hub::{Hub, HubOptions, demo, timers};
 use muster::notify::{self, Webhook};
+use muster::projection::conformance::{self, StepStatus, Verdict};
 use muster::store::sqlite::SqliteLog;
 use muster::time::{Clock, ManualClock};
 

@@ -41,7 +41,7 @@ async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start(dir.path());
     let addr = hub.addr;
-    let token = muster::load::login(addr, "operator", "muster-demo")
+    let token = muster_load::login(addr, "operator", "muster-demo")
         .await
         .unwrap();
     let ws = connect(addr, &token).await;
@@ -94,7 +94,7 @@ async fn every_ok_over_websockets_survives_sigkill_and_the_chain_verifies() {
             .unwrap();
         assert_eq!(n, 1, "acknowledged command {id} is in the log exactly once");
     }
-    let sup = muster::load::login(addr, "supervisor", "muster-demo")
+    let sup = muster_load::login(addr, "supervisor", "muster-demo")
         .await
         .unwrap();
     let body = http_get(addr, "/api/audit/verify", &sup).await;
@@ -108,7 +108,7 @@ async fn sigterm_closes_every_socket_with_1001_and_exits_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let hub = start(dir.path());
     let addr = hub.addr;
-    let token = muster::load::login(addr, "supervisor", "muster-demo")
+    let token = muster_load::login(addr, "supervisor", "muster-demo")
         .await
         .unwrap();
     let mut a = connect(addr, &token).await;

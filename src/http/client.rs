@@ -17,13 +17,13 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{Span, debug, info};
 
 use super::commands::{parse, prepare_for, result_json};
-use crate::engine::Command;
-use crate::engine::state::CommandOutcome;
 use crate::hub::Published;
 use crate::hub::connections::{Conn, Outbound};
 use crate::hub::journal::Backlog;
 use crate::hub::tokens::{Revoked, Session};
 use crate::server::App;
+use muster_core::engine::Command;
+use muster_core::engine::state::CommandOutcome;
 
 /// Close codes from PROTOCOL.md.
 pub mod close {
@@ -173,7 +173,7 @@ async fn welcome<W: AsyncWrite + Unpin>(
     let user = app.hub.with_state(|s| {
         s.users
             .get(&session.user_id)
-            .map(crate::engine::view::user_json)
+            .map(muster_core::projection::view::user_json)
     });
     if let Some(after) = resume_from
         && let Some(backlog) = backlog(app, session, after).await
@@ -191,7 +191,7 @@ async fn welcome<W: AsyncWrite + Unpin>(
     }
     let since = app.hub.closed_since();
     let (seq, snapshot) = app.hub.with_state(|s| {
-        let view = crate::engine::view::state_for(s, &session.viewer(), since);
+        let view = muster_core::projection::view::state_for(s, &session.viewer(), since);
         (s.seq, view)
     });
     let hello = serde_json::json!({"type": "welcome", "user": user, "seq": seq, "resumed": false, "snapshot": snapshot}).to_string();
@@ -245,7 +245,7 @@ async fn from_log(app: &App, after: u64, head: u64) -> Option<Vec<Arc<Published>
         }
         let records = page
             .iter()
-            .map(crate::engine::Record::from_stored)
+            .map(muster_log::record::decode)
             .collect::<Result<Vec<_>, _>>()
             .ok()?;
         app.hub.with_state(|s| {
@@ -253,7 +253,7 @@ async fn from_log(app: &App, after: u64, head: u64) -> Option<Vec<Arc<Published>
                 out.push(Arc::new(Published::new(
                     rec,
                     st,
-                    crate::engine::visibility::of(s, rec),
+                    muster_core::engine::visibility::of(s, rec),
                     s.incident_of(&rec.event),
                 )));
             }
@@ -382,8 +382,9 @@ fn frame_error(e: &WsError) -> (u16, &'static str) {
 /// What the reader loop asks for next.
 type Pending = std::pin::Pin<
     Box<
-        dyn std::future::Future<Output = (String, Result<CommandOutcome, crate::engine::Error>)>
-            + Send,
+        dyn std::future::Future<
+                Output = (String, Result<CommandOutcome, muster_core::engine::Error>),
+            > + Send,
     >,
 >;
 
@@ -518,7 +519,12 @@ fn on_text(
     }
 }
 
-fn submit(app: Arc<App>, actor: crate::engine::Actor, id: String, command: Command) -> Pending {
+fn submit(
+    app: Arc<App>,
+    actor: muster_core::engine::Actor,
+    id: String,
+    command: Command,
+) -> Pending {
     Box::pin(async move {
         let result = match prepare_for(&actor, command).await {
             Ok(command) => app.hub.submit(actor, Some(id.clone()), command).await,

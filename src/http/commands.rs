@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::{MIN_PASSWORD_LEN, hash_password};
-use crate::engine::state::CommandOutcome;
-use crate::engine::{Actor, Command, Error, authz};
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Actor, Command, Error, authz};
 
 /// Longest client command id kept for de-duplication.
 pub const MAX_COMMAND_ID_LEN: usize = 128;
@@ -204,7 +204,7 @@ mod tests {
         .unwrap();
         let field = Actor {
             user_id: "usr_9".into(),
-            role: crate::domain::user::Role::Field,
+            role: muster_core::domain::user::Role::Field,
             resource_id: None,
         };
         assert_eq!(

@@ -9,7 +9,7 @@ use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
 
-use crate::engine;
+use muster_core::engine;
 
 /// A refusal on its way to the client: the status, the wire code and what to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,14 +15,15 @@ use warp::reply::{Reply, Response};
 use super::commands;
 use super::error::{ApiError, status_for};
 use crate::auth::{hash_password, token_hash, verify_password};
-use crate::domain::ids::{CaseId, IncidentId, UserId};
-use crate::domain::recommend;
-use crate::domain::user::{Role, User};
-use crate::engine::state::CommandOutcome;
-use crate::engine::{Actor, Error, Record, view};
 use crate::hub::tokens::Session;
 use crate::server::App;
-use crate::store::EventLog;
+use muster_core::domain::ids::{CaseId, IncidentId, UserId};
+use muster_core::domain::recommend;
+use muster_core::domain::user::{Role, User};
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Actor, Error, Record};
+use muster_core::projection::view;
+use muster_log::EventLog;
 
 /// The same answer for an unknown user, a disabled one and a wrong password, so the
 /// API does not say which usernames exist.
@@ -150,7 +151,7 @@ pub async fn login(
     let body = json!({
         "token": token,
         "user": login_user(&user),
-        "expires_at": crate::time::rfc3339(session.expires_at),
+        "expires_at": muster_core::time::rfc3339(session.expires_at),
     });
     let reply =
         warp::reply::with_header(warp::reply::json(&body), header::CACHE_CONTROL, "no-store");
@@ -245,7 +246,7 @@ pub async fn incident(key: String, app: Arc<App>, session: Session) -> Result<Re
 
 /// An incident by its id or by its human reference (`INC-2026-000123`, as a caller
 /// quotes it, perhaps long after it left the snapshot).
-fn incident_by_key(s: &crate::engine::state::State, key: &str) -> Option<IncidentId> {
+fn incident_by_key(s: &muster_core::engine::state::State, key: &str) -> Option<IncidentId> {
     let id = IncidentId(key.to_string());
     if s.incidents.contains_key(&id) {
         return Some(id);
@@ -296,7 +297,7 @@ pub async fn case(
     if !q.wants_html(accept.as_deref()) {
         return Ok(json_reply(&pack, StatusCode::OK));
     }
-    let now = crate::time::rfc3339(app.hub.clock.now());
+    let now = muster_core::time::rfc3339(app.hub.clock.now());
     let html = super::evidence::render(&pack, &names, &now);
     let reply = warp::reply::with_header(html, header::CONTENT_TYPE, "text/html; charset=utf-8");
     let reply = warp::reply::with_header(
@@ -338,7 +339,7 @@ async fn read_records(log: &dyn EventLog, seqs: &[u64]) -> Result<Vec<Record>, A
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         for s in &stored {
-            out.push(Record::from_stored(s).map_err(|e| unavailable(e.to_string()))?);
+            out.push(muster_log::record::decode(s).map_err(|e| unavailable(e.to_string()))?);
         }
     }
     Ok(out)
@@ -430,7 +431,9 @@ pub async fn intake(app: Arc<App>, body: Value) -> Result<Response, Rejection> {
 }
 
 /// Splits an intake body into its id and its `contact.receive` command.
-pub fn intake_command(body: Value) -> Result<(Option<String>, crate::engine::Command), Error> {
+pub fn intake_command(
+    body: Value,
+) -> Result<(Option<String>, muster_core::engine::Command), Error> {
     let Value::Object(mut fields) = body else {
         return Err(Error::BadRequest("the body must be a JSON object".into()));
     };

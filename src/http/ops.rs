@@ -13,12 +13,12 @@ use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
 use super::handlers::json_reply;
-use crate::domain::review::{self, GroupBy, Review};
-use crate::engine::Record;
 use crate::hub::metrics::Metrics;
 use crate::hub::tokens::Session;
 use crate::server::App;
-use crate::store::{EventLog, StoreError, StoredEvent};
+use muster_core::engine::Record;
+use muster_core::projection::review::{self, GroupBy, Review};
+use muster_log::{EventLog, StoreError, StoredEvent};
 
 /// `GET /api/catalogue`: the services the centre offers, with their call scripts and
 /// targets (`{name, types: […]}`).
@@ -127,7 +127,8 @@ pub async fn read_review(
 /// records come back in log order.
 fn parse_parallel(page: &[StoredEvent]) -> Vec<Result<Record, ReviewReadError>> {
     let parse = |s: &StoredEvent| {
-        Record::from_stored(s).map_err(|error| ReviewReadError::Unreadable { seq: s.seq, error })
+        muster_log::record::decode(s)
+            .map_err(|error| ReviewReadError::Unreadable { seq: s.seq, error })
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())

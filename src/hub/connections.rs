@@ -17,9 +17,9 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use tracing::warn;
 
 use super::Published;
-use crate::domain::ids::{ResourceId, UserId};
-use crate::domain::user::Role;
-use crate::engine::visibility::Viewer;
+use muster_core::domain::ids::{ResourceId, UserId};
+use muster_core::domain::user::Role;
+use muster_core::engine::visibility::Viewer;
 
 /// Identifies one connection for the life of the process.
 pub type ConnId = u64;
@@ -278,7 +278,7 @@ impl Registry {
     /// revocation may have been missed; returns the users whose sockets were closed.
     pub fn close_stale_sessions(
         &self,
-        users: &std::collections::BTreeMap<UserId, crate::domain::user::User>,
+        users: &std::collections::BTreeMap<UserId, muster_core::domain::user::User>,
     ) -> Vec<UserId> {
         let mut closed: Vec<UserId> = Vec::new();
         for c in self.all.iter() {

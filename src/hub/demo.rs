@@ -8,46 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::demo::{Demo, DemoResource, DemoUser};
-use crate::domain::geo::Location;
-use crate::domain::ids::{ResourceId, UserId};
-use crate::engine::event::SYSTEM_ACTOR;
-use crate::engine::{Actor, Command, Error};
-use crate::store::EventLog;
+use muster_core::config::demo::Demo;
+pub use muster_core::config::demo::{resource_command, user_command};
+use muster_core::domain::ids::{ResourceId, UserId};
+use muster_core::engine::event::SYSTEM_ACTOR;
+use muster_core::engine::{Actor, Command, Error};
+use muster_log::EventLog;
 
 use super::Hub;
-
-/// The command that registers one demo resource.
-pub fn resource_command(r: &DemoResource) -> Command {
-    Command::ResourceRegister {
-        name: r.name.clone(),
-        resource_type: r.resource_type,
-        skills: r.skills.clone(),
-        team: r.team.clone(),
-        user_id: None,
-        location: Some(Location {
-            text: Some(r.location.text.clone()),
-            lat: Some(r.location.lat),
-            lon: Some(r.location.lon),
-        }),
-    }
-}
-
-/// The command that creates one demo user, with its password already hashed.
-pub fn user_command(
-    u: &DemoUser,
-    resources: &BTreeMap<String, ResourceId>,
-    password_hash: String,
-) -> Command {
-    Command::UserCreate {
-        username: u.username.clone(),
-        role: u.role,
-        password: String::new(),
-        name: Some(u.name.clone()),
-        resource_id: u.resource.as_ref().and_then(|k| resources.get(k).cloned()),
-        password_hash: Some(password_hash),
-    }
-}
 
 /// Seeds the demo into the hub when none of the demo's users exists yet. `hash` turns a password
 /// into its stored hash (Argon2id in the server; anything in tests).

@@ -9,8 +9,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
-use crate::engine::State;
-use crate::store::{EventLog, StoredEvent, Tail};
+use muster_core::engine::State;
+use muster_log::{EventLog, StoredEvent, Tail};
 
 /// Most events handed over at once.
 const PAGE: usize = 1_024;

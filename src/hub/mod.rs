@@ -23,13 +23,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use crate::domain::ids::IncidentId;
-use crate::engine::state::CommandOutcome;
-use crate::engine::visibility::Visibility;
-use crate::engine::{Actor, Command, Engine, Error, Record, State};
-use crate::store::{EventLog, StoreError, StoredEvent};
-use crate::time::Clock;
 use journal::Journal;
+use muster_core::domain::ids::IncidentId;
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::visibility::Visibility;
+use muster_core::engine::{Actor, Command, Engine, Error, Record, State};
+use muster_core::time::Clock;
+use muster_log::{EventLog, StoreError, StoredEvent};
 use sequencer::{Sequencer, Submission};
 
 /// One durable event, serialised once for every client that may see it.
@@ -61,7 +61,7 @@ impl Published {
         frame.push_str(r#"{"type":"event","seq":"#);
         frame.push_str(itoa::Buffer::new().format(rec.seq));
         frame.push_str(r#","at":""#);
-        crate::time::write_rfc3339(&mut frame, rec.at);
+        muster_core::time::write_rfc3339(&mut frame, rec.at);
         frame.push_str(r#"","actor":"#);
         frame.push_str(&serde_json::to_string(&stored.actor).expect("strings serialise"));
         frame.push_str(r#","event":"#);

@@ -10,10 +10,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::snapshotter::Snapshotter;
 use super::{Published, journal::Journal};
-use crate::engine::state::CommandOutcome;
-use crate::engine::{Error, Record, State, visibility};
-use crate::store::StoredEvent;
-use crate::time::Clock;
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Error, Record, State, visibility};
+use muster_core::time::Clock;
+use muster_log::StoredEvent;
 
 pub(super) type Reply = (
     oneshot::Sender<Result<CommandOutcome, Error>>,

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::engine::{Record, State};
-use crate::store::{EventLog, StoreError};
+use muster_core::engine::State;
+use muster_log::{EventLog, StoreError};
 
 /// How many events are read from the log per page while replaying.
 const PAGE: usize = 4_096;
@@ -54,7 +54,7 @@ pub async fn replay(
             if until.is_some_and(|u| stored.at > u) {
                 return Ok(());
             }
-            let rec = Record::from_stored(stored).map_err(|e| {
+            let rec = muster_log::record::decode(stored).map_err(|e| {
                 StoreError::Corrupt(format!("event {} cannot be read: {e}", stored.seq))
             })?;
             state.apply(&rec);

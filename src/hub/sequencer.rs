@@ -38,10 +38,10 @@ use tracing::{error, info, info_span, warn};
 use super::metrics::Metrics;
 use super::publisher::{Durable, Reply};
 use super::recovery;
-use crate::engine::state::CommandOutcome;
-use crate::engine::{Actor, Command, Engine, Error, Record, State};
-use crate::store::{EventLog, StoreError, StoredEvent, chain};
-use crate::time::Clock;
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Actor, Command, Engine, Error, Record, State};
+use muster_core::time::Clock;
+use muster_log::{EventLog, StoreError, StoredEvent, chain};
 
 /// The most commands decided into one batch.
 pub const MAX_BATCH: usize = 1_024;
@@ -214,7 +214,7 @@ impl Sequencer {
             let mut head = prev_hash.as_str();
             let mut stored = Vec::with_capacity(records.len());
             for r in &records {
-                stored.push(r.to_stored(head));
+                stored.push(muster_log::record::encode(r, head));
                 head = &stored.last().expect("just pushed").hash;
             }
             let started = std::time::Instant::now();
@@ -467,7 +467,7 @@ impl Sequencer {
             }
             let records = stored
                 .iter()
-                .map(Record::from_stored)
+                .map(muster_log::record::decode)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             self.release(Batch {
@@ -495,7 +495,7 @@ impl Sequencer {
         let linked = chain::check(self.state.seq, self.head_hash.clone(), &fresh);
         let records = fresh
             .iter()
-            .map(Record::from_stored)
+            .map(muster_log::record::decode)
             .collect::<Result<Vec<_>, _>>();
         match (linked, records) {
             (Ok((_, hash)), Ok(records)) => {
@@ -546,7 +546,7 @@ impl Sequencer {
             let linked = chain::check(self.state.seq, self.head_hash.clone(), &page);
             let records = page
                 .iter()
-                .map(Record::from_stored)
+                .map(muster_log::record::decode)
                 .collect::<Result<Vec<_>, _>>();
             let (Ok((_, last)), Ok(records)) = (linked, records) else {
                 warn!(
@@ -669,10 +669,4 @@ fn log_failed(reason: &str) -> Error {
          The hub retries the log by itself and accepts commands again once the fault \
          is cleared: send it again, with the same id"
     ))
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Unavailable(e.to_string())
-    }
 }

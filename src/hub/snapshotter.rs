@@ -11,8 +11,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use tracing::{info, warn};
 
 use super::recovery;
-use crate::engine::{Record, State};
-use crate::store::{EventLog, Snapshot};
+use muster_core::engine::{Record, State};
+use muster_log::{EventLog, Snapshot};
 
 /// Batches the writer may be ahead of the snapshotter before it loses track.
 const QUEUE: usize = 1_024;

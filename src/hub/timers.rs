@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use crate::engine::state::CommandOutcome;
-use crate::engine::{Actor, Command, Error, timers};
 use crate::hub::Hub;
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Actor, Command, Error, timers};
 
 /// How often the background task looks (real time).
 pub const TICK: Duration = Duration::from_secs(1);
@@ -37,7 +37,7 @@ pub fn command_id(command: &Command) -> String {
             due_at,
         } => format!(
             "timer:checkin_missed:{assignment_id}:{}",
-            crate::time::rfc3339(*due_at)
+            muster_core::time::rfc3339(*due_at)
         ),
         Command::TimerTargetBreached {
             incident_id,

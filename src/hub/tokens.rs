@@ -27,12 +27,12 @@ use tokio::sync::broadcast;
 use tracing::warn;
 
 use crate::auth::{new_token, token_hash};
-use crate::domain::ids::{ResourceId, UserId};
-use crate::domain::user::{Role, User};
-use crate::engine::Actor;
-use crate::engine::visibility::Viewer;
 use crate::hub::Hub;
-use crate::store::redis::{pipe_idempotent, query_idempotent};
+use muster_core::domain::ids::{ResourceId, UserId};
+use muster_core::domain::user::{Role, User};
+use muster_core::engine::Actor;
+use muster_core::engine::visibility::Viewer;
+use muster_log::redis::{pipe_idempotent, query_idempotent};
 
 /// A signed-in user's session.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +179,7 @@ impl Tokens {
             ConnectionManager::new_lazy_with_config(client.clone(), config).map_err(unavailable)?;
         let shared = Arc::new(Shared {
             conn,
-            prefix: format!("muster:{{{}}}:", crate::store::redis::slug(centre)),
+            prefix: format!("muster:{{{}}}:", muster_log::redis::slug(centre)),
             issued: AtomicUsize::new(0),
         });
         let mut tokens = Tokens::new(ttl);

@@ -13,11 +13,11 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::domain::ids::AssignmentId;
-use crate::domain::procedure::EscalationAction;
-use crate::engine::state::CommandOutcome;
-use crate::engine::{Actor, Command, Error, Event};
 use crate::hub::{Hub, Published};
+use muster_core::domain::ids::AssignmentId;
+use muster_core::domain::procedure::EscalationAction;
+use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Actor, Command, Error, Event};
 pub use webhook::{Webhook, WebhookError};
 
 /// What the gateway receives: enough for an SMS or e-mail on its own.

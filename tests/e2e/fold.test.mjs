@@ -1,7 +1,7 @@
 // One fold: the web client's store (`web/lib/store.js`), fed every event a supervisor's
 // socket receives, must hold exactly what the hub's own fold (`GET /api/state`) holds.
 //
-// The hub starts on a generated year (`muster gen-log`, through the real engine), and
+// The hub starts on a generated year (`muster-load gen-log`, through the real engine), and
 // the test then drives over the socket what that log lacks: a reopen, a second
 // dispatch and a decline of the reopened incident, a cancel, a contact moved to another
 // incident, a message acknowledged, a case, a support plan and an improvement action

@@ -13,14 +13,14 @@ import { chromium } from 'playwright-core';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**
- * `genLogEvents`: start on a log of that many events from `muster gen-log` (a generated
+ * `genLogEvents`: start on a log of that many events from `muster-load gen-log` (a generated
  * year that starts on 1 January of last year, so all of it is old); the hub then carries
  * `generated`, the state at the end of that log (`muster replay`). `env`: more
  * environment for `muster serve` (settings such as `MUSTER_RESUME_WINDOW_SECS`).
  */
 export async function startHub({ genLogEvents, env = {} } = {}) {
   if (!process.env.MUSTER_E2E_SKIP_BUILD) {
-    execFileSync('cargo', ['build', '--quiet', '--bin', 'muster'], { cwd: ROOT, stdio: 'inherit' });
+    execFileSync('cargo', ['build', '--quiet', '--bin', 'muster', '--bin', 'muster-load'], { cwd: ROOT, stdio: 'inherit' });
   }
   const targetDir = process.env.CARGO_TARGET_DIR ? resolve(ROOT, process.env.CARGO_TARGET_DIR) : join(ROOT, 'target');
   const dir = mkdtempSync(join(tmpdir(), 'muster-e2e-'));
@@ -31,9 +31,11 @@ export async function startHub({ genLogEvents, env = {} } = {}) {
   let generated = null;
   if (genLogEvents) {
     mkdirSync(data);
-    const run = (args) => execFileSync(bin, args, { cwd: ROOT, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
-    run(['gen-log', '--events', String(genLogEvents), '--out', join(data, 'muster.sqlite')]);
-    generated = JSON.parse(run(['replay', '--until', '2100-01-01T00:00:00Z', '--data-dir', data]));
+    const run = (exe, args) => execFileSync(exe, args, { cwd: ROOT, env: { ...process.env, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // MUSTER_LOAD_BIN: the load tools built elsewhere, as MUSTER_BIN.
+    const load = process.env.MUSTER_LOAD_BIN || join(targetDir, 'debug', 'muster-load');
+    run(load, ['gen-log', '--events', String(genLogEvents), '--out', join(data, 'muster.sqlite')]);
+    generated = JSON.parse(run(bin, ['replay', '--until', '2100-01-01T00:00:00Z', '--data-dir', data]));
   }
   // MUSTER_E2E_WEB_DIR: serve web/ from disk, so front-end work needs no rebuild.
   const child = spawn(bin, ['serve'], {

@@ -307,7 +307,7 @@ pub fn to_stored(log: &[Record]) -> Vec<StoredEvent> {
     let mut prev = chain::GENESIS.to_string();
     log.iter()
         .map(|r| {
-            let s = r.to_stored(&prev);
+            let s = muster::store::record::encode(r, &prev);
             prev = s.hash.clone();
             s
         })
@@ -317,7 +317,7 @@ pub fn to_stored(log: &[Record]) -> Vec<StoredEvent> {
 /// Folds stored events (read back from their JSON bodies) into `state`.
 pub fn replay_stored(mut state: State, stored: &[StoredEvent]) -> State {
     for s in stored {
-        let r = Record::from_stored(s).expect("stored events read back");
+        let r = muster::store::record::decode(s).expect("stored events read back");
         state.apply(&r);
     }
     state

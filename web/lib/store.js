@@ -2,7 +2,7 @@
 // kept current by applying events in seq order. Pure data in, data out, so the same
 // code serves all three apps and the store can be saved to localStorage as JSON.
 //
-// `applyEvent` is the hub's fold (`State::apply` in src/engine/state.rs) over again, and
+// `applyEvent` is the hub's fold (`State::apply` in crates/core/src/engine/state.rs) over again, and
 // must give the same objects as `GET /api/state`: tests/e2e/fold.test.mjs replays a whole
 // log through both and compares them. Change the two together.
 

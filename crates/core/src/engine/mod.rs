@@ -1,0 +1,92 @@
+//! The single writer's logic: `handle(state, command, actor, now)` checks
+//! authorisation and the procedure and returns events or a typed error; `apply` folds
+//! events into the state and never fails. Neither does I/O.
+//!
+//! Architecture invariant: nothing here reads the clock, touches the network or the
+//! disk, or spawns a task. The hub owns all of that.
+
+pub mod authz;
+pub mod command;
+pub mod error;
+pub mod event;
+mod handle;
+pub mod state;
+pub mod timers;
+pub mod visibility;
+
+#[cfg(test)]
+pub(crate) mod test_world;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+pub use authz::Actor;
+pub use command::Command;
+pub use error::Error;
+pub use event::{Event, Record};
+pub use state::State;
+
+use crate::domain::procedure::Centre;
+
+/// The engine: the centre's procedures plus the rules that turn commands into events.
+#[derive(Clone, Debug)]
+pub struct Engine {
+    pub centre: Arc<Centre>,
+}
+
+impl Engine {
+    pub fn new(centre: Centre) -> Self {
+        Engine {
+            centre: Arc::new(centre),
+        }
+    }
+
+    /// Decides a command against the current state. On success the events are in the
+    /// order they must be applied; the `i`th will get `seq = state.seq + 1 + i`.
+    pub fn handle(
+        &self,
+        state: &State,
+        command: &Command,
+        actor: &Actor,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Event>, Error> {
+        authz::authorize(state, command, actor)?;
+        let mut cx = handle::Cx {
+            centre: &self.centre,
+            state,
+            actor,
+            now,
+            events: Vec::new(),
+        };
+        cx.dispatch(command)?;
+        debug_assert!(
+            !cx.events.is_empty(),
+            "an accepted command always records something"
+        );
+        Ok(cx.events)
+    }
+
+    /// Decides a command and builds its records, ready to append.
+    pub fn records(
+        &self,
+        state: &State,
+        command: &Command,
+        actor: &Actor,
+        command_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Record>, Error> {
+        let events = self.handle(state, command, actor, now)?;
+        Ok(events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| Record {
+                seq: state.seq + 1 + i as u64,
+                at: now,
+                actor: actor.user_id.clone(),
+                command_id: command_id.map(str::to_string),
+                event,
+            })
+            .collect())
+    }
+}
