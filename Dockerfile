@@ -11,7 +11,7 @@ FROM rust:1.95-bookworm AS builder
 WORKDIR /src
 COPY . .
 # SQLite is compiled in (rusqlite's `bundled`), so the runtime needs no libsqlite3.
-RUN cargo build --release --locked \
+RUN cargo build --release --locked -p muster \
  && cp target/release/muster /usr/local/bin/muster
 
 FROM debian:bookworm-slim
