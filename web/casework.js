@@ -7,7 +7,7 @@
 // plans); the buttons only offer what the hub's rules allow, and a refusal is shown.
 
 import { api, apiRaw } from './lib/muster.js';
-import { h, fill, clock, badge, words, run, throttleFrame, showError } from './lib/ui.js';
+import { h, fill, byTime, clock, badge, words, run, throttleFrame, showError } from './lib/ui.js';
 
 const CASE_OUTCOMES = { complaint: ['upheld', 'partly_upheld', 'not_upheld'], query: ['answered'] };
 const DAY = 86400000;
@@ -65,7 +65,7 @@ function deadlineText(c, cat) {
 function renderCases(cx) {
   const { client, caseList: list } = cx;
   const cases = Object.values(client.store.cases)
-    .sort((a, b) => (a.status === 'closed') - (b.status === 'closed') || b.opened_at.localeCompare(a.opened_at));
+    .sort((a, b) => (a.status === 'closed') - (b.status === 'closed') || byTime(b.opened_at, a.opened_at));
   if (!cases.length) return fill(list, h('li', { class: 'muted' }, 'No cases.'));
   fill(list, cases.map((c) => h('li', { class: c.id === cx.current ? 'selected' : '', dataset: { case: c.id, status: c.status } },
     h('button', { type: 'button', class: 'link', onclick: () => selectCase(cx, c.id, true) }, `${words(c.case_type)} from ${c.from}`), ' ',
@@ -77,7 +77,7 @@ function renderCases(cx) {
 function openCaseForm(cx) {
   const { client } = cx;
   const type = h('select', { id: 'nc-type' }, h('option', { value: 'complaint' }, 'Complaint'), h('option', { value: 'query' }, 'Query'));
-  const incidents = Object.values(client.store.incidents).sort((a, b) => b.opened_at.localeCompare(a.opened_at));
+  const incidents = Object.values(client.store.incidents).sort((a, b) => byTime(b.opened_at, a.opened_at));
   const incident = h('select', { id: 'nc-incident' }, h('option', { value: '' }, 'none'),
     incidents.map((i) => h('option', { value: i.id }, `${i.reference} · ${words(i.type)} · ${i.location?.text || ''}`)));
   const contacts = Object.values(client.store.contacts).filter((c) => ['query', 'complaint'].includes(c.reason) && c.status !== 'closed');

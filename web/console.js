@@ -4,7 +4,7 @@
 // redrawn on events, so a live update never eats what the operator is typing.
 
 import { api } from './lib/muster.js';
-import { h, fill, age, clock, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
+import { h, fill, age, byTime, clock, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { bindBroadcast, bindGuidance } from './lib/desk.js';
 import { bindCasework } from './casework.js';
 
@@ -82,7 +82,7 @@ function renderAll() {
 
 function queued() {
   return Object.values(client.store.contacts).filter((c) => c.status === 'queued')
-    .sort((a, b) => a.received_at.localeCompare(b.received_at));
+    .sort((a, b) => byTime(a.received_at, b.received_at));
 }
 
 function renderQueue() {
@@ -168,7 +168,7 @@ function target(i) {
 
 function renderIncidents() {
   const open = Object.values(client.store.incidents).filter((i) => OPEN_INCIDENT.includes(i.status))
-    .sort((a, b) => (a.priority || 'P9').localeCompare(b.priority || 'P9') || a.opened_at.localeCompare(b.opened_at));
+    .sort((a, b) => (a.priority || 'P9').localeCompare(b.priority || 'P9') || byTime(a.opened_at, b.opened_at));
   if (!open.length) return fill($('incidents'), h('li', { class: 'muted' }, 'No open incidents.'));
   fill($('incidents'), open.map((i) => {
     const t = target(i);

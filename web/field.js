@@ -3,7 +3,7 @@
 // are shown as queued and delivered once the phone is back online.
 
 import { api } from './lib/muster.js';
-import { h, fill, badge, words, age, startApp, run, throttleFrame } from './lib/ui.js';
+import { h, fill, byTime, badge, words, age, startApp, run, throttleFrame } from './lib/ui.js';
 
 const client = startApp(['field']);
 const me = client?.session.user;
@@ -27,7 +27,7 @@ function mine() {
   const rid = client.user.resource_id || me.resource_id;
   return Object.values(client.store.assignments)
     .filter((a) => a.resource_id === rid)
-    .sort((a, b) => ACTIVE.includes(b.status) - ACTIVE.includes(a.status) || b.notified_at.localeCompare(a.notified_at));
+    .sort((a, b) => ACTIVE.includes(b.status) - ACTIVE.includes(a.status) || byTime(b.notified_at, a.notified_at));
 }
 
 function render() {

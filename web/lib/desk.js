@@ -1,7 +1,7 @@
 // Pieces the console and the board share: the broadcast composer (with who has
 // acknowledged) and the supervisor's direct guidance shown prominently.
 
-import { h, fill, clock, run, throttleFrame } from './ui.js';
+import { h, fill, byTime, clock, run, throttleFrame } from './ui.js';
 
 /** The broadcast form in `form`, the sender's messages in `list`. */
 export function bindBroadcast(client, form, list, currentIncident = () => null) {
@@ -27,7 +27,7 @@ export function bindBroadcast(client, form, list, currentIncident = () => null) 
       teams.map((t) => h('option', { value: `team:${t}` }, `Team ${t}`)));
     if ([...audience.options].some((o) => o.value === chosen)) audience.value = chosen;
     const mine = Object.values(client.store.messages).filter((m) => m.sent_by === client.user.id)
-      .sort((a, b) => b.sent_at.localeCompare(a.sent_at)).slice(0, 8);
+      .sort((a, b) => byTime(b.sent_at, a.sent_at)).slice(0, 8);
     fill(list, mine.map((m) => h('li', { dataset: { message: m.id } }, clock(m.sent_at), ` to ${m.audience}: `, m.text,
       m.requires_ack ? h('div', { class: 'muted' }, `acknowledged by ${Object.keys(m.acks || {}).length} of ${(m.recipients || []).length}`) : '')));
   };
@@ -41,7 +41,7 @@ export function bindGuidance(client, box) {
     const me = client.user.id;
     const open = Object.values(client.store.messages)
       .filter((m) => m.audience === `user:${me}` && m.sent_by !== me && !(m.acks || {})[me])
-      .sort((a, b) => a.sent_at.localeCompare(b.sent_at));
+      .sort((a, b) => byTime(a.sent_at, b.sent_at));
     fill(box, open.map((m) => h('div', { class: 'guidance', role: 'alert', dataset: { message: m.id } }, m.text, ' ',
       h('button', { type: 'button', onclick: () => run(client, { kind: 'message.acknowledge', message_id: m.id }) }, 'Acknowledge guidance'))));
   };

@@ -34,6 +34,15 @@ export function age(iso, now = Date.now()) {
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
 
+/**
+ * Orders two timestamps by the instant they name. The hub writes RFC 3339 in two
+ * spellings (`…:18Z` for a whole second, `…:18.250Z` otherwise), which do not sort as
+ * strings: `.` sorts before `Z`, so 18.250 would come before 18.
+ */
+export function byTime(a, b) {
+  return Date.parse(a) - Date.parse(b);
+}
+
 export function clock(iso) {
   return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 }
