@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Loaded, StoreKind};
 use crate::hub::Hub;
+use crate::notify::Webhook;
 use muster_core::engine::Event;
 
 /// Everything a running server shares between its HTTP routes and its sockets.
@@ -58,7 +59,7 @@ impl App {
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
-        crate::notify::spawn(app.hub.clone(), s.notify.webhook());
+        crate::notify::spawn(app.hub.clone(), Webhook::from_settings(&s.notify));
         crate::hub::timers::spawn(app.hub.clone());
         app
     }
