@@ -73,18 +73,34 @@ impl Default for NotifySettings {
     }
 }
 
-impl NotifySettings {
-    /// The configured gateway, if any (invalid URLs are reported by `problems`).
-    pub fn webhook(&self) -> Option<crate::notify::Webhook> {
-        if self.webhook_url.is_empty() {
-            return None;
-        }
-        crate::notify::Webhook::parse(
-            &self.webhook_url,
-            std::time::Duration::from_millis(self.webhook_timeout_ms),
-        )
-        .ok()
+/// A webhook URL that is not `http://host[:port][/path]`.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("bad webhook URL {0:?}: expected http://host:port/path")]
+pub struct BadWebhookUrl(pub String);
+
+/// Splits a gateway URL, `http://host[:port][/path]` (port 80 when omitted), into the
+/// `host:port` to connect to and the request target. Plain `http://` only.
+pub fn split_webhook_url(url: &str) -> Result<(String, String), BadWebhookUrl> {
+    let bad = || BadWebhookUrl(url.to_string());
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    if authority.is_empty() || authority.contains('@') || path.contains(char::is_whitespace) {
+        return Err(bad());
     }
+    let authority = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else if authority.contains(':') {
+        return Err(bad());
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, path.to_string()))
 }
 
 /// Where and to whom the hub listens.
@@ -523,10 +539,7 @@ impl Settings {
             }
         }
         if !self.notify.webhook_url.is_empty()
-            && let Err(e) = crate::notify::Webhook::parse(
-                &self.notify.webhook_url,
-                std::time::Duration::from_millis(self.notify.webhook_timeout_ms),
-            )
+            && let Err(e) = split_webhook_url(&self.notify.webhook_url)
         {
             add("notify.webhook_url", e.to_string());
         }

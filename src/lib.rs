@@ -17,8 +17,9 @@
 //! - [`config`]: settings, validated at start-up, and the centre's files.
 //! - [`bench`]: `muster bench`, the hub measured in-process.
 //!
-//! Dependencies point one way: `http` → `hub` → `muster_core::engine` →
-//! `muster_core::domain`; `muster_log` knows stored events and nothing above them.
+//! Dependencies point one way: `server` → `http` → `notify` → `hub` →
+//! `muster_core::engine` → `muster_core::domain`; `config` uses none of them; and
+//! `muster_log` knows stored events and nothing above them.
 //!
 //! The core's and the log's modules are re-exported under their old names
 //! (`muster::engine`, `muster::store`, ...) for the tests and tools.

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::config::{Loaded, StoreKind};
+use crate::http::App;
 use crate::hub::{Hub, HubOptions, demo};
 use muster_core::engine::{Engine, Error};
 use muster_core::time::Clock;
@@ -148,112 +149,6 @@ async fn hash_demo_passwords(
     .unwrap_or_default()
 }
 
-/// Everything a running server shares between its HTTP routes and its sockets.
-pub struct App {
-    pub hub: Hub,
-    pub tokens: Arc<crate::hub::tokens::Tokens>,
-    pub registry: Arc<crate::hub::connections::Registry>,
-    pub settings: Arc<crate::config::Settings>,
-    /// SHA-256 (hex) of each accepted intake key.
-    pub intake_keys: Vec<String>,
-    /// Failed log-ins per address, per (account, address) and per account.
-    pub logins: crate::http::throttle::LoginThrottle,
-    /// Places for password checks (Argon2id, 19 MiB each) running at once.
-    pub password_checks: Arc<tokio::sync::Semaphore>,
-    /// Told once when the server starts shutting down.
-    pub shutdown: tokio::sync::watch::Receiver<bool>,
-}
-
-impl App {
-    /// Builds the shared state around a started hub and spawns its background tasks
-    /// (fan-out, session revocation on user changes, notification delivery, timers).
-    pub fn new(
-        hub: Hub,
-        loaded: &Loaded,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) -> Arc<App> {
-        let s = &loaded.settings;
-        let tokens = Arc::new(tokens_for(loaded));
-        let registry = Arc::new(crate::hub::connections::Registry::new(
-            s.limits.client_queue,
-        ));
-        let demo_keys = loaded
-            .demo
-            .iter()
-            .flat_map(|d| d.intake_keys.iter())
-            .map(|k| crate::auth::token_hash(k));
-        let intake_keys = demo_keys
-            .chain(s.auth.intake_key_hashes.iter().cloned())
-            .collect();
-        let per_minute = s.auth.login_attempts_per_minute;
-        let app = Arc::new(App {
-            hub,
-            tokens,
-            registry,
-            settings: Arc::new(s.clone()),
-            intake_keys,
-            logins: crate::http::throttle::LoginThrottle::new(per_minute),
-            password_checks: Arc::new(tokio::sync::Semaphore::new(s.auth.password_checks.max(1))),
-            shutdown,
-        });
-        crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
-        spawn_revoker(app.clone());
-        crate::notify::spawn(app.hub.clone(), s.notify.webhook());
-        crate::hub::timers::spawn(app.hub.clone());
-        app
-    }
-}
-
-/// Sessions in memory for SQLite (one hub), in Redis when the log is there (every hub
-/// behind the load balancer must know every session).
-fn tokens_for(loaded: &Loaded) -> crate::hub::tokens::Tokens {
-    use crate::hub::tokens::Tokens;
-    let ttl = chrono::Duration::seconds(loaded.settings.auth.token_ttl_secs as i64);
-    match loaded.settings.store.kind {
-        StoreKind::Sqlite => Tokens::new(ttl),
-        StoreKind::Redis => {
-            match Tokens::redis(ttl, &loaded.settings.store.redis_url, &loaded.centre.name) {
-                Ok(t) => t,
-                Err(e) => {
-                    // The URL was validated with the settings; this is not expected.
-                    tracing::error!(error = %e, "sessions fall back to this hub's memory");
-                    Tokens::new(ttl)
-                }
-            }
-        }
-    }
-}
-
-/// Ends the sessions of users who are disabled or whose password changed, on every
-/// hub that sees the event. If it falls behind the hub (a slow session store) it has
-/// missed some of those events: it then checks every open socket against its user.
-fn spawn_revoker(app: Arc<App>) {
-    use tokio::sync::broadcast::error::RecvError;
-    let mut events = app.hub.subscribe();
-    tokio::spawn(async move {
-        loop {
-            match events.recv().await {
-                Ok(p) if matches!(p.kind, "user.disabled" | "user.password_changed") => {
-                    let user = serde_json::from_str::<serde_json::Value>(&p.frame)
-                        .ok()
-                        .and_then(|v| v["event"]["user_id"].as_str().map(str::to_string));
-                    if let Some(u) = user {
-                        app.tokens
-                            .revoke_user(&muster_core::domain::ids::UserId(u))
-                            .await;
-                    }
-                }
-                Ok(_) => {}
-                Err(RecvError::Lagged(missed)) => {
-                    tracing::warn!(missed, "session revoker fell behind; checking every socket");
-                    revalidate_sockets(&app).await;
-                }
-                Err(RecvError::Closed) => return,
-            }
-        }
-    });
-}
-
 /// The configuration to serve with: the demo seed removed unless the demo runs on
 /// `bound`, so neither its accounts are seeded nor its intake keys accepted. Logs the
 /// decision and its reason.
@@ -273,17 +168,6 @@ fn with_demo_decided(
         tracing::info!("{decision}");
     }
     (loaded, decision)
-}
-
-/// Closes (4401) every socket whose user is gone, disabled or has a new password, and
-/// ends those users' sessions: for when the events saying so were missed.
-async fn revalidate_sockets(app: &App) {
-    let stale = app
-        .hub
-        .with_state(|s| app.registry.close_stale_sessions(&s.users));
-    for user in stale {
-        app.tokens.revoke_user(&user).await;
-    }
 }
 
 /// A server started on a listener: its shared state, its address, and the handle to

@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use warp::test::RequestBuilder;
 
 use muster::config::{Loaded, load_all_with_env};
+use muster::http::App;
 use muster::http::api::routes;
-use muster::server::{App, start_hub};
+use muster::server::start_hub;
 use muster::time::SystemClock;
 
 const DEMO_PASSWORD: &str = "muster-demo";

@@ -25,8 +25,9 @@ use serde_json::{Value, json};
 
 use binary::Serve;
 use muster::engine::Engine;
+use muster::http::App;
 use muster::hub::{Hub, demo};
-use muster::server::{App, hub_options};
+use muster::server::hub_options;
 use muster::store::redis::RedisLog;
 use muster::store::sqlite::SqliteLog;
 use muster::store::{Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport};

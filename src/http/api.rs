@@ -14,8 +14,8 @@ use warp::{Filter, Rejection, Reply};
 
 use super::error::{ApiError, recover};
 use super::{handlers, ops, web};
+use crate::http::App;
 use crate::hub::tokens::Session;
-use crate::server::App;
 
 /// Every route but `GET /ws`, with errors recovered into the JSON error shape, the
 /// security headers of [`web::secure`] on every response, and a tracing span (with a

@@ -17,11 +17,11 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{Span, debug, info};
 
 use super::commands::{parse, prepare_for, result_json};
+use crate::http::App;
 use crate::hub::Published;
 use crate::hub::connections::{Conn, Outbound};
 use crate::hub::journal::Backlog;
 use crate::hub::tokens::{Revoked, Session};
-use crate::server::App;
 use muster_core::engine::Command;
 use muster_core::engine::state::CommandOutcome;
 

@@ -19,6 +19,7 @@
 //! timeouts.
 
 pub mod api;
+pub mod app;
 pub mod client;
 pub mod commands;
 pub mod error;
@@ -52,7 +53,7 @@ use tower_service::Service;
 use tracing::{info, warn};
 use warp::{Filter, Reply};
 
-use crate::server::App;
+pub use app::App;
 
 /// How long shutdown waits for open connections to finish before giving up on them.
 const DRAIN: Duration = Duration::from_secs(10);

@@ -13,9 +13,9 @@ use warp::reply::{Reply, Response};
 
 use super::error::ApiError;
 use super::handlers::json_reply;
+use crate::http::App;
 use crate::hub::metrics::Metrics;
 use crate::hub::tokens::Session;
-use crate::server::App;
 use muster_core::engine::Record;
 use muster_core::projection::review::{self, GroupBy, Review};
 use muster_log::{EventLog, StoreError, StoredEvent};

@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span};
 
-use crate::server::App;
+use crate::http::App;
 
 /// Read buffer per socket: enough for the usual small frame; larger ones grow it.
 const READ_BUFFER: usize = 1024;

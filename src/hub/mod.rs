@@ -27,17 +27,21 @@ use journal::Journal;
 use muster_core::domain::ids::IncidentId;
 use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::visibility::Visibility;
-use muster_core::engine::{Actor, Command, Engine, Error, Record, State};
+use muster_core::engine::{Actor, Command, Engine, Error, EventKind, Record, State};
 use muster_core::time::Clock;
 use muster_log::{EventLog, StoreError, StoredEvent};
 use sequencer::{Sequencer, Submission};
+
+/// A durable batch as typed records, for the hub's reactions (notifications, session
+/// revocation): they match on [`Event`](muster_core::engine::Event)s, never on frames.
+pub type Records = Arc<[Record]>;
 
 /// One durable event, serialised once for every client that may see it.
 #[derive(Debug)]
 pub struct Published {
     pub seq: u64,
     pub at: DateTime<Utc>,
-    pub kind: &'static str,
+    pub kind: EventKind,
     /// The incident it concerns, for routing and timelines.
     pub incident_id: Option<IncidentId>,
     /// Who may see it, judged when it was written.
@@ -89,7 +93,8 @@ pub struct HubOptions {
     pub journal_capacity: usize,
     /// How far back (in time) a client may resume; older clients get a snapshot.
     pub resume_window: chrono::Duration,
-    /// Bound of the publication channel; a subscriber that falls this far behind lags.
+    /// Bound of the publication channels (events for the sockets, batches of records
+    /// for the reactions); a subscriber that falls this far behind lags.
     pub publish_capacity: usize,
     /// Most commands decided into one batch (1 turns group commit off, for comparison).
     pub max_batch: usize,
@@ -118,6 +123,7 @@ pub struct Hub {
     pub read: Arc<RwLock<State>>,
     pub journal: Arc<Journal>,
     events_tx: broadcast::Sender<Arc<Published>>,
+    records_tx: broadcast::Sender<Records>,
     pub log: Arc<dyn EventLog>,
     pub engine: Engine,
     pub clock: Arc<dyn Clock>,
@@ -153,6 +159,7 @@ impl Hub {
             options.resume_window,
         ));
         let (events_tx, _) = broadcast::channel(options.publish_capacity);
+        let (records_tx, _) = broadcast::channel(options.publish_capacity);
         let (submit_tx, submit_rx) = mpsc::channel(options.queue);
         let metrics = Arc::new(metrics::Metrics::default());
         let (publish_tx, publish_rx) = mpsc::channel(4);
@@ -160,6 +167,7 @@ impl Hub {
             read: read.clone(),
             journal: journal.clone(),
             events_tx: events_tx.clone(),
+            records_tx: records_tx.clone(),
             snapshots: snapshotter::Snapshotter::start(
                 state_for_snapshots,
                 log.clone(),
@@ -191,6 +199,7 @@ impl Hub {
             read,
             journal,
             events_tx,
+            records_tx,
             log,
             engine,
             clock,
@@ -223,6 +232,12 @@ impl Hub {
     /// Every durable event from now on, in seq order.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.events_tx.subscribe()
+    }
+
+    /// Every durable batch from now on, in seq order, as typed records: what the
+    /// hub's reactions follow.
+    pub fn subscribe_records(&self) -> broadcast::Receiver<Records> {
+        self.records_tx.subscribe()
     }
 
     /// The published events after `seq` still in memory (tests and diagnostics).

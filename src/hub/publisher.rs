@@ -1,6 +1,7 @@
 //! The publisher: the stage after the log. It receives durable batches from the writer
 //! in order, advances the read state, builds each event's frame once, keeps the
-//! journal, fans events out, and only then answers the commands of the batch (a
+//! journal, fans events out (frames to the sockets, the typed records to the hub's
+//! reactions), and only then answers the commands of the batch (a
 //! command's result arrives after its own events). Running it beside the writer lets
 //! deciding the next batch overlap with publishing the last one.
 
@@ -9,7 +10,7 @@ use std::sync::{Arc, RwLock};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::snapshotter::Snapshotter;
-use super::{Published, journal::Journal};
+use super::{Published, Records, journal::Journal};
 use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Error, Record, State, visibility};
 use muster_core::time::Clock;
@@ -32,6 +33,7 @@ pub(super) struct Publisher {
     pub read: Arc<RwLock<State>>,
     pub journal: Arc<Journal>,
     pub events_tx: broadcast::Sender<Arc<Published>>,
+    pub records_tx: broadcast::Sender<Records>,
     pub snapshots: Option<Snapshotter>,
     pub clock: Arc<dyn Clock>,
 }
@@ -62,8 +64,13 @@ impl Publisher {
                 // No receiver is fine: nobody is watching yet.
                 let _ = self.events_tx.send(p);
             }
-            if let Some(s) = &self.snapshots {
-                s.offer(batch.records.into());
+            // One shared copy of the records for the snapshotter and every reaction.
+            if self.snapshots.is_some() || self.records_tx.receiver_count() > 0 {
+                let records: Records = batch.records.into();
+                if let Some(s) = &self.snapshots {
+                    s.offer(records.clone());
+                }
+                let _ = self.records_tx.send(records);
             }
         }
         for (tx, result) in batch.replies {

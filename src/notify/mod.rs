@@ -13,11 +13,11 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::hub::{Hub, Published};
+use crate::hub::Hub;
 use muster_core::domain::ids::AssignmentId;
 use muster_core::domain::procedure::EscalationAction;
 use muster_core::engine::state::CommandOutcome;
-use muster_core::engine::{Actor, Command, Error, Event};
+use muster_core::engine::{Actor, Command, Error, Event, EventKind};
 pub use webhook::{Webhook, WebhookError};
 
 /// What the gateway receives: enough for an SMS or e-mail on its own.
@@ -38,7 +38,7 @@ pub fn message(hub: &Hub, assignment_id: &AssignmentId, level: u32, channel: &st
             _ => format!("Muster: please acknowledge assignment {assignment_id}"),
         };
         json!({
-            "kind": "assignment.escalated",
+            "kind": EventKind::AssignmentEscalated,
             "channel": channel,
             "level": level,
             "assignment_id": assignment_id,
@@ -83,14 +83,9 @@ pub async fn deliver(
     hub.submit(Actor::system(), Some(id), command).await
 }
 
-/// The delivery a published event asks for: `(assignment, level, channel)` of an
+/// The delivery an event asks for: `(assignment, level, channel)` of an
 /// `alternative_channel` rung.
-pub fn wanted(p: &Published) -> Option<(AssignmentId, u32, String)> {
-    if p.kind != "assignment.escalated" {
-        return None;
-    }
-    let frame: serde_json::Value = serde_json::from_str(&p.frame).ok()?;
-    let event: Event = serde_json::from_value(frame.get("event")?.clone()).ok()?;
+pub fn wanted(event: &Event) -> Option<(AssignmentId, u32, String)> {
     match event {
         Event::AssignmentEscalated {
             assignment_id,
@@ -99,9 +94,9 @@ pub fn wanted(p: &Published) -> Option<(AssignmentId, u32, String)> {
             channel,
             ..
         } => Some((
-            assignment_id,
-            level,
-            channel.unwrap_or_else(|| "webhook".into()),
+            assignment_id.clone(),
+            *level,
+            channel.clone().unwrap_or_else(|| "webhook".into()),
         )),
         _ => None,
     }
@@ -111,12 +106,14 @@ pub fn wanted(p: &Published) -> Option<(AssignmentId, u32, String)> {
 /// Each delivery runs in its own task so a slow gateway holds nothing up.
 pub fn spawn(hub: Hub, webhook: Option<Webhook>) -> tokio::task::JoinHandle<()> {
     let webhook = Arc::new(webhook);
-    let mut events = hub.subscribe();
+    let mut batches = hub.subscribe_records();
     tokio::spawn(async move {
         loop {
-            match events.recv().await {
-                Ok(p) => {
-                    if let Some((assignment_id, level, channel)) = wanted(&p) {
+            match batches.recv().await {
+                Ok(records) => {
+                    for (assignment_id, level, channel) in
+                        records.iter().filter_map(|r| wanted(&r.event))
+                    {
                         let (hub, webhook) = (hub.clone(), webhook.clone());
                         tokio::spawn(async move {
                             let r = deliver(
@@ -134,7 +131,10 @@ pub fn spawn(hub: Hub, webhook: Option<Webhook>) -> tokio::task::JoinHandle<()> 
                     }
                 }
                 Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(missed = n, "notifier lagged; some deliveries skipped");
+                    tracing::warn!(
+                        missed_batches = n,
+                        "notifier lagged; some deliveries skipped"
+                    );
                 }
                 Err(RecvError::Closed) => return,
             }

@@ -9,11 +9,13 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use crate::config::{BadWebhookUrl, NotifySettings, split_webhook_url};
+
 /// Why a delivery attempt failed; the text is what the `notification.failed` event says.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum WebhookError {
-    #[error("bad webhook URL {0:?}: expected http://host:port/path")]
-    BadUrl(String),
+    #[error(transparent)]
+    BadUrl(#[from] BadWebhookUrl),
     #[error("connecting to {0}: {1}")]
     Connect(String, String),
     #[error("talking to {0}: {1}")]
@@ -37,30 +39,22 @@ pub struct Webhook {
 impl Webhook {
     /// Parses `http://host[:port][/path]` (port 80 when omitted).
     pub fn parse(url: &str, timeout: Duration) -> Result<Webhook, WebhookError> {
-        let bad = || WebhookError::BadUrl(url.to_string());
-        let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() || authority.contains('@') || path.contains(char::is_whitespace) {
-            return Err(bad());
-        }
-        let authority = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            authority.to_string()
-        } else if authority.contains(':') {
-            return Err(bad());
-        } else {
-            format!("{authority}:80")
-        };
+        let (authority, path) = split_webhook_url(url)?;
         Ok(Webhook {
             authority,
-            path: path.to_string(),
+            path,
             timeout,
         })
+    }
+
+    /// The gateway the settings configure, if any (an invalid URL is reported when the
+    /// settings are validated).
+    pub fn from_settings(settings: &NotifySettings) -> Option<Webhook> {
+        if settings.webhook_url.is_empty() {
+            return None;
+        }
+        let timeout = Duration::from_millis(settings.webhook_timeout_ms);
+        Webhook::parse(&settings.webhook_url, timeout).ok()
     }
 
     /// POSTs `body` (JSON). `Ok` carries the gateway's status (`HTTP 200`) when it

@@ -294,7 +294,7 @@ pub fn created(records: &[Record], name: &str) -> String {
 
 /// The event kinds of a batch of records, in order.
 pub fn kinds(records: &[Record]) -> Vec<&'static str> {
-    records.iter().map(|r| r.event.kind()).collect()
+    records.iter().map(|r| r.event.kind().as_str()).collect()
 }
 
 /// The events of a batch of records, in order.

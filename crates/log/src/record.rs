@@ -14,7 +14,7 @@ pub fn encode(record: &Record, prev_hash: &str) -> StoredEvent {
         at: record.at,
         actor: record.actor.0.clone(),
         command_id: record.command_id.clone(),
-        kind: record.event.kind().to_string(),
+        kind: record.event.kind().as_str().to_string(),
         body,
         hash: String::new(),
     };

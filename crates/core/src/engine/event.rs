@@ -24,37 +24,77 @@ use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
 use crate::domain::user::User;
 
-/// Every event the engine emits.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum Event {
-    #[serde(rename = "contact.received")]
-    ContactReceived { contact: Contact },
-    #[serde(rename = "contact.taken")]
-    ContactTaken { contact_id: ContactId },
-    #[serde(rename = "contact.linked")]
-    ContactLinked {
+/// Declares every event once: its wire name, its variant and its fields. From the
+/// table come [`Event`] (serde-tagged with those names), the fieldless [`EventKind`]
+/// and [`Event::kind`], so a wire name is never written twice.
+macro_rules! events {
+    ($(
+        $(#[$meta:meta])*
+        $name:literal => $variant:ident { $($fields:tt)* },
+    )*) => {
+        /// Every event the engine emits.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum Event {
+            $(
+                $(#[$meta])*
+                #[serde(rename = $name)]
+                $variant { $($fields)* },
+            )*
+        }
+
+        /// What kind of event: an [`Event`] without its fields. It serialises as the
+        /// wire name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EventKind {
+            $($variant,)*
+        }
+
+        impl EventKind {
+            /// Every kind, in declaration order.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+
+            /// The wire name, e.g. `incident.opened`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventKind::$variant => $name,)*
+                }
+            }
+        }
+
+        impl Event {
+            /// What kind of event this is.
+            pub fn kind(&self) -> EventKind {
+                match self {
+                    $(Event::$variant { .. } => EventKind::$variant,)*
+                }
+            }
+        }
+    };
+}
+
+events! {
+    "contact.received" => ContactReceived { contact: Contact },
+    "contact.taken" => ContactTaken { contact_id: ContactId },
+    "contact.linked" => ContactLinked {
         contact_id: ContactId,
         incident_id: IncidentId,
     },
-    #[serde(rename = "contact.closed")]
-    ContactClosed {
+    "contact.closed" => ContactClosed {
         contact_id: ContactId,
         outcome: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
 
-    #[serde(rename = "incident.opened")]
-    IncidentOpened {
+    "incident.opened" => IncidentOpened {
         incident: Incident,
         /// Open incidents of the same type close in space and time: possible
         /// duplicates for the operator to link or dismiss.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         duplicates: Vec<Candidate>,
     },
-    #[serde(rename = "incident.answered")]
-    IncidentAnswered {
+    "incident.answered" => IncidentAnswered {
         incident_id: IncidentId,
         answers: BTreeMap<String, serde_json::Value>,
         /// The priority the call script's rules give so far, and the rule.
@@ -63,141 +103,108 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rule: Option<String>,
     },
-    #[serde(rename = "incident.assessed")]
-    IncidentAssessed {
+    "incident.assessed" => IncidentAssessed {
         incident_id: IncidentId,
         assessment: Assessment,
     },
-    #[serde(rename = "incident.noted")]
-    IncidentNoted { incident_id: IncidentId, note: Note },
+    "incident.noted" => IncidentNoted { incident_id: IncidentId, note: Note },
     /// A status change that follows from another step (dispatch, first resource en
     /// route, assessment, every resource stood down).
-    #[serde(rename = "incident.status_changed")]
-    IncidentStatusChanged {
+    "incident.status_changed" => IncidentStatusChanged {
         incident_id: IncidentId,
         from: IncidentStatus,
         status: IncidentStatus,
     },
-    #[serde(rename = "incident.resolved")]
-    IncidentResolved {
+    "incident.resolved" => IncidentResolved {
         incident_id: IncidentId,
         outcome: String,
         summary: String,
     },
-    #[serde(rename = "incident.closed")]
-    IncidentClosed { incident_id: IncidentId },
-    #[serde(rename = "incident.reopened")]
-    IncidentReopened {
+    "incident.closed" => IncidentClosed { incident_id: IncidentId },
+    "incident.reopened" => IncidentReopened {
         incident_id: IncidentId,
         reason: String,
     },
-    #[serde(rename = "incident.cancelled")]
-    IncidentCancelled {
+    "incident.cancelled" => IncidentCancelled {
         incident_id: IncidentId,
         reason: String,
     },
-    #[serde(rename = "incident.overridden")]
-    IncidentOverridden {
+    "incident.overridden" => IncidentOverridden {
         incident_id: IncidentId,
         rule: String,
         justification: String,
     },
 
-    #[serde(rename = "user.created")]
-    UserCreated { user: User },
-    #[serde(rename = "user.disabled")]
-    UserDisabled { user_id: UserId },
-    #[serde(rename = "user.password_changed")]
-    UserPasswordChanged {
+    "user.created" => UserCreated { user: User },
+    "user.disabled" => UserDisabled { user_id: UserId },
+    "user.password_changed" => UserPasswordChanged {
         user_id: UserId,
         password_hash: String,
     },
 
-    #[serde(rename = "resource.registered")]
-    ResourceRegistered { resource: Resource },
-    #[serde(rename = "resource.status_changed")]
-    ResourceStatusChanged {
+    "resource.registered" => ResourceRegistered { resource: Resource },
+    "resource.status_changed" => ResourceStatusChanged {
         resource_id: ResourceId,
         from: ResourceStatus,
         status: ResourceStatus,
     },
-    #[serde(rename = "resource.located")]
-    ResourceLocated {
+    "resource.located" => ResourceLocated {
         resource_id: ResourceId,
         lat: f64,
         lon: f64,
     },
 
-    #[serde(rename = "assignment.created")]
-    AssignmentCreated { assignment: Assignment },
-    #[serde(rename = "assignment.acknowledged")]
-    AssignmentAcknowledged { assignment_id: AssignmentId },
-    #[serde(rename = "assignment.declined")]
-    AssignmentDeclined {
+    "assignment.created" => AssignmentCreated { assignment: Assignment },
+    "assignment.acknowledged" => AssignmentAcknowledged { assignment_id: AssignmentId },
+    "assignment.declined" => AssignmentDeclined {
         assignment_id: AssignmentId,
         reason: String,
     },
-    #[serde(rename = "assignment.progressed")]
-    AssignmentProgressed {
+    "assignment.progressed" => AssignmentProgressed {
         assignment_id: AssignmentId,
         status: AssignmentStatus,
     },
-    #[serde(rename = "assignment.action_done")]
-    AssignmentActionDone {
+    "assignment.action_done" => AssignmentActionDone {
         assignment_id: AssignmentId,
         action_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
-    #[serde(rename = "assignment.cancelled")]
-    AssignmentCancelled {
+    "assignment.cancelled" => AssignmentCancelled {
         assignment_id: AssignmentId,
         reason: String,
     },
-    #[serde(rename = "checkin.recorded")]
-    CheckinRecorded {
+    "checkin.recorded" => CheckinRecorded {
         assignment_id: AssignmentId,
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
 
-    #[serde(rename = "message.broadcast")]
-    MessageBroadcast { message: Message },
-    #[serde(rename = "message.acknowledged")]
-    MessageAcknowledged {
+    "message.broadcast" => MessageBroadcast { message: Message },
+    "message.acknowledged" => MessageAcknowledged {
         message_id: MessageId,
         user_id: UserId,
     },
 
-    #[serde(rename = "case.opened")]
-    CaseOpened { case: Case },
-    #[serde(rename = "case.assigned")]
-    CaseAssigned { case_id: CaseId, user_id: UserId },
-    #[serde(rename = "case.responded")]
-    CaseResponded { case_id: CaseId, response: String },
-    #[serde(rename = "case.closed")]
-    CaseClosed {
+    "case.opened" => CaseOpened { case: Case },
+    "case.assigned" => CaseAssigned { case_id: CaseId, user_id: UserId },
+    "case.responded" => CaseResponded { case_id: CaseId, response: String },
+    "case.closed" => CaseClosed {
         case_id: CaseId,
         outcome: CaseOutcome,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         root_cause: Option<String>,
     },
 
-    #[serde(rename = "support.proposed")]
-    SupportProposed { plan: Plan },
+    "support.proposed" => SupportProposed { plan: Plan },
     /// The colleague agreed: who and when are in the envelope.
-    #[serde(rename = "support.agreed")]
-    SupportAgreed { plan_id: PlanId },
-    #[serde(rename = "support.noted")]
-    SupportNoted { plan_id: PlanId, text: String },
-    #[serde(rename = "support.reviewed")]
-    SupportReviewed { plan_id: PlanId, outcome: String },
+    "support.agreed" => SupportAgreed { plan_id: PlanId },
+    "support.noted" => SupportNoted { plan_id: PlanId, text: String },
+    "support.reviewed" => SupportReviewed { plan_id: PlanId, outcome: String },
 
-    #[serde(rename = "improvement.raised")]
-    ImprovementRaised { improvement: Improvement },
-    #[serde(rename = "improvement.updated")]
-    ImprovementUpdated {
+    "improvement.raised" => ImprovementRaised { improvement: Improvement },
+    "improvement.updated" => ImprovementUpdated {
         improvement_id: ImprovementId,
         status: ImprovementStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -205,8 +212,7 @@ pub enum Event {
     },
 
     /// A rung of the escalation ladder fired for an unacknowledged assignment.
-    #[serde(rename = "assignment.escalated")]
-    AssignmentEscalated {
+    "assignment.escalated" => AssignmentEscalated {
         assignment_id: AssignmentId,
         level: u32,
         action: EscalationAction,
@@ -217,8 +223,7 @@ pub enum Event {
         suggested_resource_id: Option<ResourceId>,
     },
     /// A deployed resource did not check in by `due_at`.
-    #[serde(rename = "checkin.missed")]
-    CheckinMissed {
+    "checkin.missed" => CheckinMissed {
         assignment_id: AssignmentId,
         #[serde(with = "crate::time::serde_millis")]
         due_at: DateTime<Utc>,
@@ -226,8 +231,7 @@ pub enum Event {
     /// A deadline ran out before its step was done: an incident's response target
     /// (`incident_id`, `priority`), a case's (`case_id`: `acknowledge`, `respond`) or a
     /// support plan's review (`plan_id`: `review`). Exactly one id is present.
-    #[serde(rename = "target.breached")]
-    TargetBreached {
+    "target.breached" => TargetBreached {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         incident_id: Option<IncidentId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,21 +245,75 @@ pub enum Event {
         due_at: DateTime<Utc>,
     },
     /// A notification reached its channel (for the webhook: the gateway accepted it).
-    #[serde(rename = "notification.sent")]
-    NotificationSent {
+    "notification.sent" => NotificationSent {
         assignment_id: AssignmentId,
         channel: String,
         level: u32,
         status: String,
     },
     /// A delivery attempt failed; the ladder goes on regardless.
-    #[serde(rename = "notification.failed")]
-    NotificationFailed {
+    "notification.failed" => NotificationFailed {
         assignment_id: AssignmentId,
         channel: String,
         level: u32,
         error: String,
     },
+}
+
+impl EventKind {
+    /// The kind with this wire name, if there is one.
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.iter().copied().find(|k| k.as_str() == name)
+    }
+
+    /// The wire names of `kinds`, usable in a `const` (for static lists of names).
+    pub const fn names<const N: usize>(kinds: [EventKind; N]) -> [&'static str; N] {
+        let mut names = [""; N];
+        let mut i = 0;
+        while i < N {
+            names[i] = kinds[i].as_str();
+            i += 1;
+        }
+        names
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A kind equals its wire name, so a kind read from elsewhere (a stored event, a
+/// frame) compares directly.
+impl PartialEq<str> for EventKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for EventKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<EventKind> for &str {
+    fn eq(&self, other: &EventKind) -> bool {
+        *self == other.as_str()
+    }
+}
+
+impl PartialEq<EventKind> for String {
+    fn eq(&self, other: &EventKind) -> bool {
+        self == other.as_str()
+    }
 }
 
 impl Event {
@@ -291,57 +349,6 @@ impl Event {
                 ..
             } => Some(plan_id),
             _ => None,
-        }
-    }
-
-    /// The event's wire name, e.g. `incident.opened`.
-    pub fn kind(&self) -> &'static str {
-        use Event::*;
-        match self {
-            ContactReceived { .. } => "contact.received",
-            ContactTaken { .. } => "contact.taken",
-            ContactLinked { .. } => "contact.linked",
-            ContactClosed { .. } => "contact.closed",
-            IncidentOpened { .. } => "incident.opened",
-            IncidentAnswered { .. } => "incident.answered",
-            IncidentAssessed { .. } => "incident.assessed",
-            IncidentNoted { .. } => "incident.noted",
-            IncidentStatusChanged { .. } => "incident.status_changed",
-            IncidentResolved { .. } => "incident.resolved",
-            IncidentClosed { .. } => "incident.closed",
-            IncidentReopened { .. } => "incident.reopened",
-            IncidentCancelled { .. } => "incident.cancelled",
-            IncidentOverridden { .. } => "incident.overridden",
-            UserCreated { .. } => "user.created",
-            UserDisabled { .. } => "user.disabled",
-            UserPasswordChanged { .. } => "user.password_changed",
-            ResourceRegistered { .. } => "resource.registered",
-            ResourceStatusChanged { .. } => "resource.status_changed",
-            ResourceLocated { .. } => "resource.located",
-            AssignmentCreated { .. } => "assignment.created",
-            AssignmentAcknowledged { .. } => "assignment.acknowledged",
-            AssignmentDeclined { .. } => "assignment.declined",
-            AssignmentProgressed { .. } => "assignment.progressed",
-            AssignmentActionDone { .. } => "assignment.action_done",
-            AssignmentCancelled { .. } => "assignment.cancelled",
-            CheckinRecorded { .. } => "checkin.recorded",
-            MessageBroadcast { .. } => "message.broadcast",
-            MessageAcknowledged { .. } => "message.acknowledged",
-            CaseOpened { .. } => "case.opened",
-            CaseAssigned { .. } => "case.assigned",
-            CaseResponded { .. } => "case.responded",
-            CaseClosed { .. } => "case.closed",
-            SupportProposed { .. } => "support.proposed",
-            SupportAgreed { .. } => "support.agreed",
-            SupportNoted { .. } => "support.noted",
-            SupportReviewed { .. } => "support.reviewed",
-            ImprovementRaised { .. } => "improvement.raised",
-            ImprovementUpdated { .. } => "improvement.updated",
-            AssignmentEscalated { .. } => "assignment.escalated",
-            CheckinMissed { .. } => "checkin.missed",
-            TargetBreached { .. } => "target.breached",
-            NotificationSent { .. } => "notification.sent",
-            NotificationFailed { .. } => "notification.failed",
         }
     }
 
@@ -392,4 +399,31 @@ pub struct Record {
     pub actor: UserId,
     pub command_id: Option<String>,
     pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_wire_name_and_is_found_by_it() {
+        let names: std::collections::BTreeSet<_> =
+            EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        for &k in EventKind::ALL {
+            assert_eq!(EventKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(EventKind::from_name("incident.open"), None);
+    }
+
+    #[test]
+    fn the_kind_is_the_serde_tag() {
+        let e = Event::UserDisabled {
+            user_id: UserId("usr_1".into()),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(v["kind"], e.kind().as_str());
+        assert_eq!(serde_json::to_value(e.kind()).unwrap(), v["kind"]);
+        assert_eq!(e.kind().to_string(), e.kind().as_str());
+    }
 }

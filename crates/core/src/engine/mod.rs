@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 pub use authz::Actor;
 pub use command::Command;
 pub use error::Error;
-pub use event::{Event, Record};
+pub use event::{Event, EventKind, Record};
 pub use state::State;
 
 use crate::domain::procedure::Centre;

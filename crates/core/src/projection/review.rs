@@ -23,7 +23,7 @@ use crate::domain::incident::Incident;
 use crate::domain::procedure::{Centre, TargetSet};
 use crate::domain::triage::TriageMethod;
 use crate::domain::wire_enum;
-use crate::engine::event::{Event, Record};
+use crate::engine::event::{Event, EventKind, Record};
 use crate::engine::state::State;
 
 wire_enum!(
@@ -143,33 +143,39 @@ enum Counted {
 
 /// Event kinds the review never reads: notes, scripts, messages, deliveries, users,
 /// resource movements, support, checklist ticks. A reader may skip them unparsed.
-pub const SKIPPED_KINDS: &[&str] = &[
-    "incident.noted",
-    "incident.answered",
-    "incident.closed",
-    "incident.status_changed",
-    "contact.closed",
-    "assignment.action_done",
-    "checkin.recorded",
-    "resource.status_changed",
-    "resource.located",
-    "message.broadcast",
-    "message.acknowledged",
-    "notification.sent",
-    "notification.failed",
-    "user.disabled",
-    "user.password_changed",
-    "support.proposed",
-    "support.agreed",
-    "support.noted",
-    "support.reviewed",
-    "target.breached",
-];
+pub const SKIPPED: [EventKind; 20] = {
+    use EventKind::*;
+    [
+        IncidentNoted,
+        IncidentAnswered,
+        IncidentClosed,
+        IncidentStatusChanged,
+        ContactClosed,
+        AssignmentActionDone,
+        CheckinRecorded,
+        ResourceStatusChanged,
+        ResourceLocated,
+        MessageBroadcast,
+        MessageAcknowledged,
+        NotificationSent,
+        NotificationFailed,
+        UserDisabled,
+        UserPasswordChanged,
+        SupportProposed,
+        SupportAgreed,
+        SupportNoted,
+        SupportReviewed,
+        TargetBreached,
+    ]
+};
+
+/// [`SKIPPED`] by wire name, as a store compares them with the kinds it keeps.
+pub const SKIPPED_KINDS: &[&str] = &EventKind::names(SKIPPED);
 
 /// Whether the review reads events of this kind (folding the others changes nothing
 /// it measures).
-pub fn needs(kind: &str) -> bool {
-    !SKIPPED_KINDS.contains(&kind)
+pub fn needs(kind: EventKind) -> bool {
+    !SKIPPED.contains(&kind)
 }
 
 /// A report being built from the log, record by record.
