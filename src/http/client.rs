@@ -16,14 +16,14 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{Span, debug, info};
 
-use super::commands::{parse, prepare_for, result_json};
+use super::commands::{parse, prepare_for, result_json, result_json_for};
 use crate::hub::Published;
 use crate::hub::connections::{Conn, Outbound};
 use crate::hub::journal::Backlog;
 use crate::hub::tokens::{Revoked, Session};
 use crate::server::App;
-use muster_core::engine::Command;
 use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Command, Error};
 
 /// Close codes from PROTOCOL.md.
 pub mod close {
@@ -455,7 +455,7 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 match message {
                     Message::Text(text) => on_text(&text, app, session, conn, &mut pending),
-                    Message::Binary(_) => conn.push(Outbound::Text(error_frame(None, "bad_request", "send JSON in text frames").into())),
+                    Message::Binary(_) => conn.push(Outbound::Text(bad_frame("send JSON in text frames").into())),
                     Message::Close(_) => return close::GOING_AWAY,
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                 }
@@ -475,9 +475,7 @@ fn on_text(
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            conn.push(Outbound::Text(
-                error_frame(None, "bad_request", &format!("not JSON: {e}")).into(),
-            ));
+            conn.push(Outbound::Text(bad_frame(format!("not JSON: {e}")).into()));
             return;
         }
     };
@@ -491,12 +489,7 @@ fn on_text(
                 .to_string();
             if id.is_empty() || id.len() > 128 {
                 conn.push(Outbound::Text(
-                    error_frame(
-                        None,
-                        "bad_request",
-                        "a command needs an id: a string of 1 to 128 characters",
-                    )
-                    .into(),
+                    bad_frame("a command needs an id: a string of 1 to 128 characters").into(),
                 ));
                 return;
             }
@@ -506,16 +499,9 @@ fn on_text(
             }
         }
         Some(other) => conn.push(Outbound::Text(
-            error_frame(
-                None,
-                "bad_request",
-                &format!("unknown frame type {other:?}; use command or ping"),
-            )
-            .into(),
+            bad_frame(format!("unknown frame type {other:?}; use command or ping")).into(),
         )),
-        None => conn.push(Outbound::Text(
-            error_frame(None, "bad_request", "a frame needs a \"type\"").into(),
-        )),
+        None => conn.push(Outbound::Text(bad_frame("a frame needs a \"type\"").into())),
     }
 }
 
@@ -534,8 +520,9 @@ fn submit(
     })
 }
 
-fn error_frame(id: Option<&str>, code: &str, message: &str) -> String {
-    serde_json::json!({"type": "result", "id": id, "ok": false, "error": {"code": code, "message": message}}).to_string()
+/// The `bad_request` result for a frame that carries no command id we could answer.
+fn bad_frame(message: impl Into<String>) -> String {
+    result_json_for(None, &Err(Error::BadRequest(message.into())))
 }
 
 /// A per-connection token bucket: `rate` frames a second, bursts of twice that.

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::auth::{MIN_PASSWORD_LEN, hash_password};
 use muster_core::engine::state::CommandOutcome;
-use muster_core::engine::{Actor, Command, Error, authz};
+use muster_core::engine::{Actor, Code, Command, Error, authz};
 
 /// Longest client command id kept for de-duplication.
 pub const MAX_COMMAND_ID_LEN: usize = 128;
@@ -111,7 +111,7 @@ struct ResultFrame<'a> {
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
-    code: &'static str,
+    code: Code,
     message: &'a str,
 }
 
