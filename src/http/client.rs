@@ -554,3 +554,16 @@ impl Bucket {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unusable_frame_gets_a_result_with_a_null_id_type_first() {
+        assert_eq!(
+            bad_frame("a \"b\""),
+            r#"{"type":"result","id":null,"ok":false,"error":{"code":"bad_request","message":"a \"b\""}}"#
+        );
+    }
+}
