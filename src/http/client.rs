@@ -563,7 +563,7 @@ mod tests {
     fn an_unusable_frame_gets_a_result_with_a_null_id_type_first() {
         assert_eq!(
             bad_frame("a \"b\""),
-            r#"{"type":"result","id":null,"ok":false,"error":{"code":"bad_request","message":"a \"b\""}}"#
+            r#"{"type":"result","id":null,"ok":false,"error":{"code":"bad_request","message":"a \"b\"","retryable":false}}"#
         );
     }
 }

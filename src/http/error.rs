@@ -1,5 +1,5 @@
 //! The one place where errors become HTTP responses: every refusal, ours or warp's,
-//! leaves as a status plus `{"error": {"code", "message"}}` with a code from
+//! leaves as a status plus `{"error": {"code", "message", "retryable"}}` with a code from
 //! PROTOCOL.md. Handlers reject with [`ApiError`]; [`recover`] answers everything.
 
 use std::convert::Infallible;
@@ -74,9 +74,13 @@ impl ApiError {
         self
     }
 
-    /// `{"error": {"code", "message"}}`.
+    /// `{"error": {"code", "message", "retryable"}}`.
     pub fn body(&self) -> serde_json::Value {
-        json!({ "error": { "code": self.code, "message": self.message } })
+        json!({ "error": {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.code.retryable(),
+        } })
     }
 
     /// The response this error becomes.

@@ -160,9 +160,9 @@ mod tests {
         assert_eq!(retryable, [&Code::RateLimited, &Code::Unavailable]);
     }
 
-    /// PROTOCOL.md's "Errors" table: the first backticked cell of each row, with its
-    /// HTTP status.
-    fn documented() -> BTreeSet<(String, u16)> {
+    /// PROTOCOL.md's "Errors" table: each row's code, HTTP status and whether it is
+    /// retryable (the last cell).
+    fn documented() -> BTreeSet<(String, u16, bool)> {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md");
         let text = std::fs::read_to_string(path).expect("docs/PROTOCOL.md");
         let heading = "\n## Errors\n";
@@ -176,19 +176,27 @@ mod tests {
             .lines()
             .filter_map(|l| l.strip_prefix("| `"))
             .map(|row| {
-                let mut cells = row.split('|').map(|c| c.trim().trim_matches('`'));
-                let code = cells.next().unwrap().to_string();
-                let status = cells.next().unwrap().parse().expect("an HTTP status");
-                (code, status)
+                let cells: Vec<_> = row
+                    .trim_end_matches('|')
+                    .split('|')
+                    .map(|c| c.trim().trim_matches('`'))
+                    .collect();
+                let status = cells[1].parse().expect("an HTTP status");
+                let retryable = match cells[cells.len() - 1] {
+                    "yes" => true,
+                    "no" => false,
+                    other => panic!("retryable must be yes or no, not {other:?}"),
+                };
+                (cells[0].to_string(), status, retryable)
             })
             .collect()
     }
 
     #[test]
-    fn protocol_md_lists_exactly_these_codes_with_their_statuses() {
+    fn protocol_md_lists_exactly_these_codes_with_their_statuses_and_retry() {
         let ours: BTreeSet<_> = Code::ALL
             .iter()
-            .map(|c| (c.as_str().to_string(), c.status()))
+            .map(|c| (c.as_str().to_string(), c.status(), c.retryable()))
             .collect();
         assert_eq!(documented(), ours);
     }
