@@ -25,16 +25,19 @@ use crate::server::App;
 use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Command, Error};
 
-/// Close codes from PROTOCOL.md.
+/// Close codes from PROTOCOL.md. The two the hub itself closes with (a lagging
+/// connection, a revoked session) are its own constants, named here again.
 pub mod close {
+    use crate::hub::connections::{CLOSE_SESSION_ENDED, CLOSE_TOO_FAR_BEHIND};
+
     pub const GOING_AWAY: u16 = 1001;
     pub const BAD_FIRST_FRAME: u16 = 4400;
-    pub const UNAUTHENTICATED: u16 = 4401;
+    pub const UNAUTHENTICATED: u16 = CLOSE_SESSION_ENDED;
     pub const HELLO_TIMEOUT: u16 = 4408;
     /// The session store cannot answer now: not "session ended" (4401), which would
     /// log the user out; come back later.
     pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const TOO_FAR_BEHIND: u16 = 4409;
+    pub const TOO_FAR_BEHIND: u16 = CLOSE_TOO_FAR_BEHIND;
     pub const TOO_LARGE: u16 = 4413;
     pub const RATE_LIMITED: u16 = 4429;
 }
