@@ -16,25 +16,28 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tracing::{Span, debug, info};
 
-use super::commands::{parse, prepare_for, result_json};
+use super::commands::{parse, prepare_for, result_json, result_json_for};
 use crate::http::App;
 use crate::hub::Published;
 use crate::hub::connections::{Conn, Outbound};
 use crate::hub::journal::Backlog;
 use crate::hub::tokens::{Revoked, Session};
-use muster_core::engine::Command;
 use muster_core::engine::state::CommandOutcome;
+use muster_core::engine::{Command, Error};
 
-/// Close codes from PROTOCOL.md.
+/// Close codes from PROTOCOL.md. The two the hub itself closes with (a lagging
+/// connection, a revoked session) are its own constants, named here again.
 pub mod close {
+    use crate::hub::connections::{CLOSE_SESSION_ENDED, CLOSE_TOO_FAR_BEHIND};
+
     pub const GOING_AWAY: u16 = 1001;
     pub const BAD_FIRST_FRAME: u16 = 4400;
-    pub const UNAUTHENTICATED: u16 = 4401;
+    pub const UNAUTHENTICATED: u16 = CLOSE_SESSION_ENDED;
     pub const HELLO_TIMEOUT: u16 = 4408;
     /// The session store cannot answer now: not "session ended" (4401), which would
     /// log the user out; come back later.
     pub const TRY_AGAIN_LATER: u16 = 1013;
-    pub const TOO_FAR_BEHIND: u16 = 4409;
+    pub const TOO_FAR_BEHIND: u16 = CLOSE_TOO_FAR_BEHIND;
     pub const TOO_LARGE: u16 = 4413;
     pub const RATE_LIMITED: u16 = 4429;
 }
@@ -455,7 +458,7 @@ async fn read<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 match message {
                     Message::Text(text) => on_text(&text, app, session, conn, &mut pending),
-                    Message::Binary(_) => conn.push(Outbound::Text(error_frame(None, "bad_request", "send JSON in text frames").into())),
+                    Message::Binary(_) => conn.push(Outbound::Text(bad_frame("send JSON in text frames").into())),
                     Message::Close(_) => return close::GOING_AWAY,
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => {}
                 }
@@ -475,9 +478,7 @@ fn on_text(
     let value: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
-            conn.push(Outbound::Text(
-                error_frame(None, "bad_request", &format!("not JSON: {e}")).into(),
-            ));
+            conn.push(Outbound::Text(bad_frame(format!("not JSON: {e}")).into()));
             return;
         }
     };
@@ -491,12 +492,7 @@ fn on_text(
                 .to_string();
             if id.is_empty() || id.len() > 128 {
                 conn.push(Outbound::Text(
-                    error_frame(
-                        None,
-                        "bad_request",
-                        "a command needs an id: a string of 1 to 128 characters",
-                    )
-                    .into(),
+                    bad_frame("a command needs an id: a string of 1 to 128 characters").into(),
                 ));
                 return;
             }
@@ -506,16 +502,9 @@ fn on_text(
             }
         }
         Some(other) => conn.push(Outbound::Text(
-            error_frame(
-                None,
-                "bad_request",
-                &format!("unknown frame type {other:?}; use command or ping"),
-            )
-            .into(),
+            bad_frame(format!("unknown frame type {other:?}; use command or ping")).into(),
         )),
-        None => conn.push(Outbound::Text(
-            error_frame(None, "bad_request", "a frame needs a \"type\"").into(),
-        )),
+        None => conn.push(Outbound::Text(bad_frame("a frame needs a \"type\"").into())),
     }
 }
 
@@ -534,8 +523,9 @@ fn submit(
     })
 }
 
-fn error_frame(id: Option<&str>, code: &str, message: &str) -> String {
-    serde_json::json!({"type": "result", "id": id, "ok": false, "error": {"code": code, "message": message}}).to_string()
+/// The `bad_request` result for a frame that carries no command id we could answer.
+fn bad_frame(message: impl Into<String>) -> String {
+    result_json_for(None, &Err(Error::BadRequest(message.into())))
 }
 
 /// A per-connection token bucket: `rate` frames a second, bursts of twice that.
@@ -565,5 +555,18 @@ impl Bucket {
         }
         self.tokens -= 1.0;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unusable_frame_gets_a_result_with_a_null_id_type_first() {
+        assert_eq!(
+            bad_frame("a \"b\""),
+            r#"{"type":"result","id":null,"ok":false,"error":{"code":"bad_request","message":"a \"b\"","retryable":false}}"#
+        );
     }
 }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::auth::{MIN_PASSWORD_LEN, hash_password};
 use muster_core::engine::state::CommandOutcome;
-use muster_core::engine::{Actor, Command, Error, authz};
+use muster_core::engine::{Actor, Code, Command, Error, authz};
 
 /// Longest client command id kept for de-duplication.
 pub const MAX_COMMAND_ID_LEN: usize = 128;
@@ -111,12 +111,13 @@ struct ResultFrame<'a> {
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
-    code: &'static str,
+    code: Code,
     message: &'a str,
+    retryable: bool,
 }
 
 /// `{"type":"result","id":…,"ok":true,"seq":N,"data":{…}}` or
-/// `{"type":"result","id":…,"ok":false,"error":{"code","message"}}`.
+/// `{"type":"result","id":…,"ok":false,"error":{"code","message","retryable"}}`.
 pub fn result_json(id: &str, result: &Result<CommandOutcome, Error>) -> String {
     result_json_for(Some(id), result)
 }
@@ -144,6 +145,7 @@ pub fn result_json_for(id: Option<&str>, result: &Result<CommandOutcome, Error>)
                 error: Some(ErrorBody {
                     code: e.code(),
                     message: &message,
+                    retryable: e.code().retryable(),
                 }),
             }
         }
@@ -181,7 +183,7 @@ mod tests {
         let err = Err(Error::Forbidden("a field may not incident.open".into()));
         assert_eq!(
             result_json("c2", &err),
-            r#"{"type":"result","id":"c2","ok":false,"error":{"code":"forbidden","message":"a field may not incident.open"}}"#
+            r#"{"type":"result","id":"c2","ok":false,"error":{"code":"forbidden","message":"a field may not incident.open","retryable":false}}"#
         );
     }
 

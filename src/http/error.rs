@@ -1,5 +1,5 @@
 //! The one place where errors become HTTP responses: every refusal, ours or warp's,
-//! leaves as a status plus `{"error": {"code", "message"}}` with a code from
+//! leaves as a status plus `{"error": {"code", "message", "retryable"}}` with a code from
 //! PROTOCOL.md. Handlers reject with [`ApiError`]; [`recover`] answers everything.
 
 use std::convert::Infallible;
@@ -9,14 +9,13 @@ use warp::http::StatusCode;
 use warp::reject::Reject;
 use warp::{Rejection, Reply};
 
-use muster_core::engine;
+use muster_core::engine::{self, Code};
 
 /// A refusal on its way to the client: the status, the wire code and what to fix.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
-    /// One of PROTOCOL.md's error codes.
-    pub code: &'static str,
+    pub code: Code,
     /// For the user; never a dependency's internals.
     pub message: String,
 }
@@ -24,24 +23,13 @@ pub struct ApiError {
 impl Reject for ApiError {}
 
 /// The status that goes with a wire code.
-pub fn status_for(code: &str) -> StatusCode {
-    match code {
-        "bad_request" => StatusCode::BAD_REQUEST,
-        "unauthorized" => StatusCode::UNAUTHORIZED,
-        "forbidden" => StatusCode::FORBIDDEN,
-        "not_found" => StatusCode::NOT_FOUND,
-        "invalid_transition" | "conflict" => StatusCode::CONFLICT,
-        "validation_failed" | "procedure_violation" => StatusCode::UNPROCESSABLE_ENTITY,
-        "rate_limited" => StatusCode::TOO_MANY_REQUESTS,
-        "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "unavailable" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+pub fn status_for(code: Code) -> StatusCode {
+    StatusCode::from_u16(code.status()).expect("every code's status is an HTTP error status")
 }
 
 impl ApiError {
     /// An error whose status follows from its code.
-    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
         ApiError {
             status: status_for(code),
             code,
@@ -51,32 +39,32 @@ impl ApiError {
 
     /// The request cannot be understood (malformed JSON, unknown command kind).
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new("bad_request", message)
+        Self::new(Code::BadRequest, message)
     }
 
     /// The session is missing, expired or revoked: the client should log in again.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new("unauthorized", message)
+        Self::new(Code::Unauthorized, message)
     }
 
     /// The caller's role may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new("forbidden", message)
+        Self::new(Code::Forbidden, message)
     }
 
     /// Nothing there, or nothing the caller may know exists.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new("not_found", message)
+        Self::new(Code::NotFound, message)
     }
 
     /// Too many attempts; the client should wait before trying again.
     pub fn rate_limited(message: impl Into<String>) -> Self {
-        Self::new("rate_limited", message)
+        Self::new(Code::RateLimited, message)
     }
 
     /// The event log cannot answer now; a retry may succeed.
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new("unavailable", message)
+        Self::new(Code::Unavailable, message)
     }
 
     /// The same error with another status (for warp's refusals that have no code of
@@ -86,9 +74,13 @@ impl ApiError {
         self
     }
 
-    /// `{"error": {"code", "message"}}`.
+    /// `{"error": {"code", "message", "retryable"}}`.
     pub fn body(&self) -> serde_json::Value {
-        json!({ "error": { "code": self.code, "message": self.message } })
+        json!({ "error": {
+            "code": self.code,
+            "message": self.message,
+            "retryable": self.code.retryable(),
+        } })
     }
 
     /// The response this error becomes.
@@ -129,7 +121,7 @@ fn classify(r: &Rejection) -> ApiError {
         return ApiError::bad_request(cause);
     }
     if r.find::<PayloadTooLarge>().is_some() {
-        return ApiError::new("too_large", "the request body is too large");
+        return ApiError::new(Code::TooLarge, "the request body is too large");
     }
     if let Some(h) = r.find::<MissingHeader>() {
         return missing_header(h.name());
@@ -152,7 +144,7 @@ fn classify(r: &Rejection) -> ApiError {
         return ApiError::bad_request("this method is not allowed on this path")
             .with_status(StatusCode::METHOD_NOT_ALLOWED);
     }
-    ApiError::new("unavailable", "the server could not handle the request")
+    ApiError::new(Code::Unavailable, "the server could not handle the request")
         .with_status(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
@@ -209,9 +201,9 @@ mod tests {
             assert_eq!(api.status.as_u16(), status, "{code}");
             assert_eq!(api.code, code);
         }
-        assert_eq!(status_for("rate_limited").as_u16(), 429);
-        assert_eq!(status_for("too_large").as_u16(), 413);
-        assert_eq!(status_for("unauthorized").as_u16(), 401);
+        assert_eq!(status_for("rate_limited".parse().unwrap()).as_u16(), 429);
+        assert_eq!(status_for("too_large".parse().unwrap()).as_u16(), 413);
+        assert_eq!(status_for("unauthorized".parse().unwrap()).as_u16(), 401);
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span};
 
+use super::error::ApiError;
 use crate::http::App;
 
 /// Read buffer per socket: enough for the usual small frame; larger ones grow it.
@@ -43,14 +44,10 @@ pub fn upgrade(
 ) -> warp::reply::Response {
     let key = match check_handshake(req.headers()) {
         Ok(key) => key,
-        Err(why) => return refuse(StatusCode::BAD_REQUEST, "bad_request", why),
+        Err(why) => return ApiError::bad_request(why).to_response(),
     };
     if !origin_allowed(req.headers(), &app.settings.server.allowed_origins) {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "this Origin may not open a WebSocket here",
-        );
+        return ApiError::forbidden("this Origin may not open a WebSocket here").to_response();
     }
     let on_upgrade = hyper::upgrade::on(&mut req);
     let config = config(app.settings.limits.max_frame_bytes);
@@ -132,17 +129,6 @@ pub fn origin_allowed(h: &HeaderMap, allowed: &[String]) -> bool {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"));
     !host.is_empty() && origin_host == Some(host)
-}
-
-fn refuse(status: StatusCode, code: &str, message: &str) -> warp::reply::Response {
-    let body = serde_json::json!({"error": {"code": code, "message": message}}).to_string();
-    let mut res = warp::reply::Response::new(body.into());
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    res
 }
 
 #[cfg(test)]

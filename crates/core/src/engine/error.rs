@@ -1,6 +1,7 @@
 //! Why the engine refused a command. Each variant maps to exactly one wire code
 //! (`code()`); the message says what to fix.
 
+use super::Code;
 use crate::domain::DomainError;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,16 +38,16 @@ pub enum Error {
 
 impl Error {
     /// The wire code from PROTOCOL.md.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            Error::BadRequest(_) => "bad_request",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound { .. } => "not_found",
-            Error::InvalidTransition { .. } => "invalid_transition",
-            Error::ValidationFailed { .. } => "validation_failed",
-            Error::ProcedureViolation { .. } => "procedure_violation",
-            Error::Conflict(_) => "conflict",
-            Error::Unavailable(_) => "unavailable",
+            Error::BadRequest(_) => Code::BadRequest,
+            Error::Forbidden(_) => Code::Forbidden,
+            Error::NotFound { .. } => Code::NotFound,
+            Error::InvalidTransition { .. } => Code::InvalidTransition,
+            Error::ValidationFailed { .. } => Code::ValidationFailed,
+            Error::ProcedureViolation { .. } => Code::ProcedureViolation,
+            Error::Conflict(_) => Code::Conflict,
+            Error::Unavailable(_) => Code::Unavailable,
         }
     }
 

@@ -6,6 +6,7 @@
 //! disk, or spawns a task. The hub owns all of that.
 
 pub mod authz;
+pub mod code;
 pub mod command;
 pub mod error;
 pub mod event;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use authz::Actor;
+pub use code::Code;
 pub use command::Command;
 pub use error::Error;
 pub use event::{Event, EventKind, Record};
