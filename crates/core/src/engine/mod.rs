@@ -22,7 +22,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 pub use authz::Actor;
-pub use command::Command;
+pub use command::{Command, CommandKind};
 pub use error::Error;
 pub use event::{Event, Record};
 pub use state::State;
