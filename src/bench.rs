@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::config::Demo;
 use crate::hub::{Hub, HubOptions, demo};
 use muster_core::domain::procedure::Centre;
+use muster_core::engine::command as cmd;
 use muster_core::engine::{Actor, Command, Engine, Error};
 use muster_core::time::SystemClock;
 use muster_log::sqlite::SqliteLog;
@@ -285,7 +286,7 @@ fn cycle_step(
     let incident_id = || ids.get("incident_id").map(|s| s.as_str().into());
     let contact_id = || ids.get("contact_id").map(|s| s.as_str().into());
     Some(match step {
-        0 => Command::ContactReceive {
+        0 => Command::ContactReceive(cmd::ContactReceive {
             channel: Channel::Phone,
             caller: Caller {
                 name: Some("Caller".into()),
@@ -295,14 +296,14 @@ fn cycle_step(
             location: Some(place()),
             summary: "Person collapsed near the lifts".into(),
             reason: ContactReason::Report,
-        },
-        1 => Command::IncidentOpen {
+        }),
+        1 => Command::IncidentOpen(cmd::IncidentOpen {
             contact_id: Some(contact_id()?),
             incident_type: "medical_emergency".into(),
             description: "Adult collapsed, breathing".into(),
             location: place(),
-        },
-        2 => Command::IncidentAssess {
+        }),
+        2 => Command::IncidentAssess(cmd::IncidentAssess {
             incident_id: incident_id()?,
             validity: Validity::Verified,
             priority: Some(Priority::P2),
@@ -311,16 +312,16 @@ fn cycle_step(
             duplicate_of: None,
             impact: None,
             urgency: None,
-        },
-        3 | 4 => Command::IncidentNote {
+        }),
+        3 | 4 => Command::IncidentNote(cmd::IncidentNote {
             incident_id: incident_id()?,
             text: "Caller staying with the patient".into(),
-        },
-        _ => Command::ContactClose {
+        }),
+        _ => Command::ContactClose(cmd::ContactClose {
             contact_id: contact_id()?,
             outcome: "linked to incident".into(),
             note: None,
-        },
+        }),
     })
 }
 

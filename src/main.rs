@@ -452,6 +452,7 @@ async fn add_user(
     name: Option<String>,
     resource_id: Option<String>,
 ) -> anyhow::Result<()> {
+    use muster::engine::command as cmd;
     use muster::engine::{Actor, Command, Engine};
     let role: muster::domain::user::Role = serde_json::from_value(serde_json::json!(role))
         .context("--role: operator, supervisor, field or admin")?;
@@ -479,14 +480,14 @@ async fn add_user(
     )
     .await?;
     let hash = tokio::task::spawn_blocking(move || muster::auth::hash_password(&password)).await?;
-    let command = Command::UserCreate {
+    let command = Command::UserCreate(cmd::UserCreate {
         username,
         role,
         password: String::new(),
         name,
         resource_id: resource_id.map(|r| r.as_str().into()),
         password_hash: Some(hash),
-    };
+    });
     let out = hub
         .submit(Actor::system(), None, command)
         .await

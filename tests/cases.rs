@@ -15,6 +15,7 @@ use muster::domain::improvement::ImprovementStatus;
 use muster::domain::incident::rules;
 use muster::domain::support::PlanStatus;
 use muster::domain::triage::Priority;
+use muster::engine::command as cmd;
 use muster::engine::{Actor, Command, Record};
 use muster::projection::review::{self, GroupBy, Report};
 use server::{Client, TestServer, http};
@@ -100,7 +101,7 @@ fn case_lifecycle_and_validation_errors() {
     let e = w.err(&op, case_open(CaseType::Query, Some(&nowhere), "where?"));
     assert_eq!(e.code(), "not_found");
     let mut blank = case_open(CaseType::Query, None, "x");
-    if let muster::engine::Command::CaseOpen { from, .. } = &mut blank {
+    if let muster::engine::Command::CaseOpen(cmd::CaseOpen { from, .. }) = &mut blank {
         from.clear();
     }
     assert_eq!(w.err(&op, blank).code(), "validation_failed");
@@ -117,13 +118,13 @@ fn a_case_from_a_contact_links_the_contacts_incident() {
     ));
     let recs = w.ok(
         &op,
-        muster::engine::Command::CaseOpen {
+        muster::engine::Command::CaseOpen(cmd::CaseOpen {
             case_type: CaseType::Query,
             incident_id: None,
             contact_id: Some(con.clone()),
             from: "Jo".into(),
             text: "When will the alarm be reset?".into(),
-        },
+        }),
     );
     let id = CaseId(created(&recs, "case_id"));
     assert_eq!(w.state.cases[&id].incident_ids, vec![inc]);
@@ -244,7 +245,9 @@ fn proposals_are_validated_against_the_centres_lists() {
     let e = w.err(&sup, support_propose(&field1, &["intake"], "coaching"));
     assert!(e.to_string().starts_with("colleague_id:"), "{e}");
     let mut past = support_propose(&operator, &["intake"], "coaching");
-    if let muster::engine::Command::SupportPropose { review_on, .. } = &mut past {
+    if let muster::engine::Command::SupportPropose(cmd::SupportPropose { review_on, .. }) =
+        &mut past
+    {
         *review_on = review_date(-1);
     }
     assert!(w.err(&sup, past).to_string().starts_with("review_on:"));
@@ -350,7 +353,10 @@ fn improvements_are_validated() {
         "not_found"
     );
     let mut late = improvement_raise(&owner, &[], None);
-    if let muster::engine::Command::ImprovementRaise { due_on, title, .. } = &mut late {
+    if let muster::engine::Command::ImprovementRaise(cmd::ImprovementRaise {
+        due_on, title, ..
+    }) = &mut late
+    {
         *due_on = review_date(-3);
         title.push('!');
     }
@@ -849,6 +855,7 @@ mod deadlines {
     use serde_json::Value;
 
     use muster::domain::ids::{CaseId, PlanId};
+    use muster::engine::command as cmd;
     use muster::engine::visibility::Viewer;
     use muster::engine::{Actor, Command, Engine};
     use muster::hub::{Hub, HubOptions, demo, timers};
@@ -931,13 +938,13 @@ mod deadlines {
             send(
                 &hub,
                 &op,
-                Command::CaseOpen {
+                Command::CaseOpen(cmd::CaseOpen {
                     case_type: muster::domain::case::CaseType::Complaint,
                     incident_id: None,
                     contact_id: None,
                     from: "ada@example.org".into(),
                     text: "Nobody came".into(),
-                },
+                }),
             )
             .await,
         );
@@ -962,10 +969,10 @@ mod deadlines {
         send(
             &hub,
             &sup,
-            Command::CaseAssign {
+            Command::CaseAssign(cmd::CaseAssign {
                 case_id: case.clone(),
                 user_id: op2.user_id.clone(),
-            },
+            }),
         )
         .await;
         clock.set(t0 + Duration::days(14) - Duration::seconds(1));
@@ -992,13 +999,13 @@ mod deadlines {
             send(
                 &hub,
                 &op,
-                Command::CaseOpen {
+                Command::CaseOpen(cmd::CaseOpen {
                     case_type: muster::domain::case::CaseType::Query,
                     incident_id: None,
                     contact_id: None,
                     from: "bo".into(),
                     text: "When?".into(),
-                },
+                }),
             )
             .await,
         );
@@ -1006,10 +1013,10 @@ mod deadlines {
         send(
             &hub,
             &op,
-            Command::CaseRespond {
+            Command::CaseRespond(cmd::CaseRespond {
                 case_id: case,
                 response: "Tomorrow".into(),
-            },
+            }),
         )
         .await;
         clock.set(t0 + Duration::days(30));
@@ -1033,13 +1040,13 @@ mod deadlines {
             send(
                 &hub,
                 &sup,
-                Command::SupportPropose {
+                Command::SupportPropose(cmd::SupportPropose {
                     colleague_id: op.user_id.clone(),
                     areas: vec!["intake".into()],
                     support_type: "coaching".into(),
                     review_on,
                     notes: None,
-                },
+                }),
             )
             .await,
         );
@@ -1050,9 +1057,9 @@ mod deadlines {
         send(
             &hub,
             &op,
-            Command::SupportAgree {
+            Command::SupportAgree(cmd::SupportAgree {
                 plan_id: plan.clone(),
-            },
+            }),
         )
         .await;
         timers::fire_due(&hub).await;

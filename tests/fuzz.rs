@@ -33,6 +33,7 @@ use fuzzkit::{
     json_text, mutate, mutation, timed, weird_string,
 };
 use muster::config::{Settings, centre_from_toml};
+use muster::engine::command as cmd;
 use muster::engine::{Actor, Command, State};
 use muster::http::client::decode_hello;
 use muster::http::commands;
@@ -97,25 +98,27 @@ fn decide(command: Command, actor: &Actor) -> Result<(), TestCaseError> {
 fn with_hashed_password(command: Command) -> Command {
     let hash = Some(support::TEST_HASH.to_string());
     match command {
-        Command::UserCreate {
+        Command::UserCreate(cmd::UserCreate {
             username,
             role,
             name,
             resource_id,
             ..
-        } => Command::UserCreate {
+        }) => Command::UserCreate(cmd::UserCreate {
             username,
             role,
             password: String::new(),
             name,
             resource_id,
             password_hash: hash,
-        },
-        Command::UserPassword { user_id, .. } => Command::UserPassword {
-            user_id,
-            password: String::new(),
-            password_hash: hash,
-        },
+        }),
+        Command::UserPassword(cmd::UserPassword { user_id, .. }) => {
+            Command::UserPassword(cmd::UserPassword {
+                user_id,
+                password: String::new(),
+                password_hash: hash,
+            })
+        }
         other => other,
     }
 }

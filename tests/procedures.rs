@@ -25,6 +25,7 @@ use muster::domain::procedure::EscalationAction;
 use muster::domain::recommend;
 use muster::domain::resource::{Position, Resource, ResourceStatus, ResourceType};
 use muster::domain::triage::{Priority, TriageMethod, Validity};
+use muster::engine::command as cmd;
 use muster::engine::{Actor, Command, Engine, Event};
 use muster::hub::{Hub, HubOptions, demo, timers};
 use muster::notify::{self, Webhook};
@@ -167,7 +168,7 @@ fn matrix_method_reads_the_impact_by_urgency_table() {
     let e = w.err(&op, assess_matrix(&id, "catastrophic", "high"));
     assert_eq!(e.code(), "validation_failed");
     let mut no_urgency = assess_matrix(&id, "minor", "low");
-    if let Command::IncidentAssess { urgency, .. } = &mut no_urgency {
+    if let Command::IncidentAssess(cmd::IncidentAssess { urgency, .. }) = &mut no_urgency {
         *urgency = None;
     }
     assert_eq!(w.err(&op, no_urgency).code(), "validation_failed");
@@ -199,7 +200,7 @@ fn manual_method_needs_a_reason_and_records_it() {
 // ==================================================================================
 
 fn open_at(incident_type: &str, lat: f64, lon: f64) -> Command {
-    Command::IncidentOpen {
+    Command::IncidentOpen(cmd::IncidentOpen {
         contact_id: None,
         incident_type: incident_type.into(),
         description: "Report from a passer-by".into(),
@@ -208,7 +209,7 @@ fn open_at(incident_type: &str, lat: f64, lon: f64) -> Command {
             lat: Some(lat),
             lon: Some(lon),
         },
-    }
+    })
 }
 
 fn duplicates_of(recs: &[muster::engine::Record]) -> Vec<(IncidentId, f64, i64)> {
@@ -248,7 +249,7 @@ fn a_second_report_100_m_and_3_minutes_away_is_flagged_as_a_possible_duplicate()
         TriageMethod::Manual,
         "same pothole",
     );
-    if let Command::IncidentAssess { duplicate_of, .. } = &mut dup {
+    if let Command::IncidentAssess(cmd::IncidentAssess { duplicate_of, .. }) = &mut dup {
         *duplicate_of = Some(first.clone());
     }
     w.ok(&op, dup);
@@ -491,10 +492,10 @@ fn timer_commands_come_only_from_the_system_and_fire_once() {
     let id = w.open(&op, "medical_emergency");
     w.ok(&op, assess_manual(&id, Priority::P1, "not breathing"));
     let asg = w.assign(&op, &id, &w.resource("amara-okafor"));
-    let rung = Command::TimerEscalate {
+    let rung = Command::TimerEscalate(cmd::TimerEscalate {
         assignment_id: asg.clone(),
         level: 1,
-    };
+    });
     for who in ["operator", "supervisor", "admin", "field1"] {
         let e = w.err(&w.actor(who), rung.clone());
         assert_eq!(e.code(), "forbidden", "{who}");
@@ -621,7 +622,7 @@ async fn fire_escalations(hub: &Hub) -> Vec<u32> {
         .await
         .into_iter()
         .filter_map(|(c, r)| match c {
-            Command::TimerEscalate { level, .. } => {
+            Command::TimerEscalate(cmd::TimerEscalate { level, .. }) => {
                 r.expect("fires");
                 Some(level)
             }

@@ -36,28 +36,14 @@ pub fn check_id(id: &str) -> Result<(), Error> {
 /// runtime) into the command's `password_hash`; the plain text is dropped.
 pub async fn prepare(command: Command) -> Result<Command, Error> {
     match command {
-        Command::UserCreate {
-            username,
-            role,
-            password,
-            name,
-            resource_id,
-            ..
-        } => Ok(Command::UserCreate {
-            username,
-            role,
-            password: String::new(),
-            name,
-            resource_id,
-            password_hash: Some(hash(password).await?),
-        }),
-        Command::UserPassword {
-            user_id, password, ..
-        } => Ok(Command::UserPassword {
-            user_id,
-            password: String::new(),
-            password_hash: Some(hash(password).await?),
-        }),
+        Command::UserCreate(mut c) => {
+            c.password_hash = Some(hash(std::mem::take(&mut c.password)).await?);
+            Ok(c.into())
+        }
+        Command::UserPassword(mut c) => {
+            c.password_hash = Some(hash(std::mem::take(&mut c.password)).await?);
+            Ok(c.into())
+        }
         other => Ok(other),
     }
 }
@@ -65,7 +51,7 @@ pub async fn prepare(command: Command) -> Result<Command, Error> {
 /// [`prepare`] after the role check, so a role that may not send the command never
 /// costs the server a password hash. The engine checks again, with the scope.
 pub async fn prepare_for(actor: &Actor, command: Command) -> Result<Command, Error> {
-    if !authz::permits(actor.role, &command) {
+    if !authz::permits(actor.role, command.kind()) {
         return Err(Error::Forbidden(format!(
             "a {} may not {}",
             actor.role.as_str(),

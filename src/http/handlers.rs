@@ -21,7 +21,7 @@ use muster_core::domain::ids::{CaseId, IncidentId, UserId};
 use muster_core::domain::recommend;
 use muster_core::domain::user::{Role, User};
 use muster_core::engine::state::CommandOutcome;
-use muster_core::engine::{Actor, Error, Record};
+use muster_core::engine::{Actor, CommandKind, Error, Record};
 use muster_core::projection::view;
 use muster_log::EventLog;
 
@@ -445,15 +445,14 @@ pub fn intake_command(
         }
         Some(_) => return Err(Error::BadRequest("id must be a string".into())),
     };
+    let intake = CommandKind::ContactReceive;
     match fields.get("kind") {
         None => {
-            fields.insert("kind".into(), json!("contact.receive"));
+            fields.insert("kind".into(), json!(intake));
         }
-        Some(k) if k == "contact.receive" => {}
+        Some(k) if k == intake.as_str() => {}
         Some(_) => {
-            return Err(Error::BadRequest(
-                "intake only takes contact.receive".into(),
-            ));
+            return Err(Error::BadRequest(format!("intake only takes {intake}")));
         }
     }
     Ok((id, commands::parse(Value::Object(fields))?))

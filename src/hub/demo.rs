@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use muster_core::config::demo::Demo;
 pub use muster_core::config::demo::{resource_command, user_command};
 use muster_core::domain::ids::{ResourceId, UserId};
+use muster_core::engine::command as cmd;
 use muster_core::engine::event::SYSTEM_ACTOR;
 use muster_core::engine::{Actor, Command, Error};
 use muster_log::EventLog;
@@ -80,7 +81,7 @@ pub async fn retire(hub: &Hub) -> Result<Vec<String>, Error> {
         if !seeded_by_demo(hub.log.as_ref(), &user_id, &username).await? {
             continue;
         }
-        let disable = Command::UserDisable { user_id };
+        let disable = Command::UserDisable(cmd::UserDisable { user_id });
         match hub
             .submit(Actor::system(), Some(retire_command_id(&username)), disable)
             .await

@@ -264,7 +264,7 @@ impl Sequencer {
         now: DateTime<Utc>,
         batch: &mut Batch,
     ) -> Result<CommandOutcome, Error> {
-        let span = info_span!("command", id = s.command_id.as_deref().unwrap_or(""), kind = s.command.kind(),
+        let span = info_span!("command", id = s.command_id.as_deref().unwrap_or(""), kind = s.command.kind().as_str(),
             incident = s.command.incident_id().map(|i| i.as_str()).unwrap_or(""), user = %s.actor.user_id);
         let _enter = span.enter();
         if let Some(id) = &s.command_id

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::hub::Hub;
+use muster_core::engine::command as cmd;
 use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Actor, Command, Error, timers};
 
@@ -28,25 +29,25 @@ pub async fn fire_due(hub: &Hub) -> Vec<(Command, Result<CommandOutcome, Error>)
 /// The stable id of a timer command: the same firing always gets the same id.
 pub fn command_id(command: &Command) -> String {
     match command {
-        Command::TimerEscalate {
+        Command::TimerEscalate(cmd::TimerEscalate {
             assignment_id,
             level,
-        } => format!("timer:escalate:{assignment_id}:{level}"),
-        Command::TimerCheckinMissed {
+        }) => format!("timer:escalate:{assignment_id}:{level}"),
+        Command::TimerCheckinMissed(cmd::TimerCheckinMissed {
             assignment_id,
             due_at,
-        } => format!(
+        }) => format!(
             "timer:checkin_missed:{assignment_id}:{}",
             muster_core::time::rfc3339(*due_at)
         ),
-        Command::TimerTargetBreached {
+        Command::TimerTargetBreached(cmd::TimerTargetBreached {
             incident_id,
             target,
-        } => format!("timer:target_breached:{incident_id}:{target}"),
-        Command::TimerCaseBreached { case_id, target } => {
+        }) => format!("timer:target_breached:{incident_id}:{target}"),
+        Command::TimerCaseBreached(cmd::TimerCaseBreached { case_id, target }) => {
             format!("timer:target_breached:{case_id}:{target}")
         }
-        Command::TimerPlanReviewMissed { plan_id } => {
+        Command::TimerPlanReviewMissed(cmd::TimerPlanReviewMissed { plan_id }) => {
             format!("timer:target_breached:{plan_id}:review")
         }
         other => format!("timer:{}", other.kind()),
@@ -63,7 +64,9 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
             for (command, result) in fire_due(&hub).await {
                 match result {
                     Ok(_) | Err(Error::Conflict(_)) => {}
-                    Err(e) => tracing::warn!(kind = command.kind(), error = %e, "timer refused"),
+                    Err(e) => {
+                        tracing::warn!(kind = command.kind().as_str(), error = %e, "timer refused")
+                    }
                 }
             }
         }

@@ -16,6 +16,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::hub::Hub;
 use muster_core::domain::ids::AssignmentId;
 use muster_core::domain::procedure::EscalationAction;
+use muster_core::engine::command as cmd;
 use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Actor, Command, Error, Event, EventKind};
 pub use webhook::{Webhook, WebhookError};
@@ -72,13 +73,13 @@ pub async fn deliver(
         Ok(status) => (Some(status), None),
         Err(e) => (None, Some(e)),
     };
-    let command = Command::NotificationRecord {
+    let command = Command::NotificationRecord(cmd::NotificationRecord {
         assignment_id: assignment_id.clone(),
         channel: channel.to_string(),
         level,
         error,
         status,
-    };
+    });
     let id = format!("notify:{assignment_id}:{level}");
     hub.submit(Actor::system(), Some(id), command).await
 }

@@ -24,6 +24,7 @@ use muster::domain::message::Audience;
 use muster::domain::procedure::Centre;
 use muster::domain::triage::{Priority, TriageMethod, Validity};
 use muster::domain::user::Role;
+use muster::engine::command as cmd;
 use muster::engine::visibility::{self, Viewer};
 use muster::engine::{Actor, Command, Engine, Error, Event, Record, State};
 use muster::hub::demo::{resource_command, user_command};
@@ -336,7 +337,7 @@ pub fn place() -> Location {
 }
 
 pub fn contact_receive(summary: &str) -> Command {
-    Command::ContactReceive {
+    Command::ContactReceive(cmd::ContactReceive {
         channel: Channel::Phone,
         caller: Caller {
             name: Some("Jo Caller".into()),
@@ -346,47 +347,47 @@ pub fn contact_receive(summary: &str) -> Command {
         location: Some(place()),
         summary: summary.into(),
         reason: ContactReason::Report,
-    }
+    })
 }
 
 pub fn contact_take(id: &ContactId) -> Command {
-    Command::ContactTake {
+    Command::ContactTake(cmd::ContactTake {
         contact_id: id.clone(),
-    }
+    })
 }
 
 pub fn contact_link(contact: &ContactId, incident: &IncidentId) -> Command {
-    Command::ContactLink {
+    Command::ContactLink(cmd::ContactLink {
         contact_id: contact.clone(),
         incident_id: incident.clone(),
-    }
+    })
 }
 
 pub fn contact_close(id: &ContactId, outcome: &str) -> Command {
-    Command::ContactClose {
+    Command::ContactClose(cmd::ContactClose {
         contact_id: id.clone(),
         outcome: outcome.into(),
         note: None,
-    }
+    })
 }
 
 pub fn incident_open(incident_type: &str, contact: Option<&ContactId>) -> Command {
-    Command::IncidentOpen {
+    Command::IncidentOpen(cmd::IncidentOpen {
         contact_id: contact.cloned(),
         incident_type: incident_type.into(),
         description: format!("A {incident_type} reported at the Civic Centre"),
         location: place(),
-    }
+    })
 }
 
 pub fn incident_answer(id: &IncidentId, answers: &[(&str, serde_json::Value)]) -> Command {
-    Command::IncidentAnswer {
+    Command::IncidentAnswer(cmd::IncidentAnswer {
         incident_id: id.clone(),
         answers: answers
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect(),
-    }
+    })
 }
 
 pub fn assess(
@@ -396,7 +397,7 @@ pub fn assess(
     method: TriageMethod,
     reason: &str,
 ) -> Command {
-    Command::IncidentAssess {
+    Command::IncidentAssess(cmd::IncidentAssess {
         incident_id: id.clone(),
         validity,
         priority,
@@ -405,7 +406,7 @@ pub fn assess(
         duplicate_of: None,
         impact: None,
         urgency: None,
-    }
+    })
 }
 
 pub fn assess_manual(id: &IncidentId, priority: Priority, reason: &str) -> Command {
@@ -419,7 +420,7 @@ pub fn assess_manual(id: &IncidentId, priority: Priority, reason: &str) -> Comma
 }
 
 pub fn assess_matrix(id: &IncidentId, impact: &str, urgency: &str) -> Command {
-    Command::IncidentAssess {
+    Command::IncidentAssess(cmd::IncidentAssess {
         incident_id: id.clone(),
         validity: Validity::Verified,
         priority: None,
@@ -428,90 +429,90 @@ pub fn assess_matrix(id: &IncidentId, impact: &str, urgency: &str) -> Command {
         duplicate_of: None,
         impact: Some(impact.into()),
         urgency: Some(urgency.into()),
-    }
+    })
 }
 
 pub fn incident_note(id: &IncidentId, text: &str) -> Command {
-    Command::IncidentNote {
+    Command::IncidentNote(cmd::IncidentNote {
         incident_id: id.clone(),
         text: text.into(),
-    }
+    })
 }
 
 pub fn incident_resolve(id: &IncidentId) -> Command {
-    Command::IncidentResolve {
+    Command::IncidentResolve(cmd::IncidentResolve {
         incident_id: id.clone(),
         outcome: "treated_on_scene".into(),
         summary: "Casualty treated and handed over".into(),
-    }
+    })
 }
 
 pub fn incident_close(id: &IncidentId) -> Command {
-    Command::IncidentClose {
+    Command::IncidentClose(cmd::IncidentClose {
         incident_id: id.clone(),
-    }
+    })
 }
 
 pub fn incident_reopen(id: &IncidentId, reason: &str) -> Command {
-    Command::IncidentReopen {
+    Command::IncidentReopen(cmd::IncidentReopen {
         incident_id: id.clone(),
         reason: reason.into(),
-    }
+    })
 }
 
 pub fn incident_cancel(id: &IncidentId, reason: &str) -> Command {
-    Command::IncidentCancel {
+    Command::IncidentCancel(cmd::IncidentCancel {
         incident_id: id.clone(),
         reason: reason.into(),
-    }
+    })
 }
 
 pub fn incident_override(id: &IncidentId, rule: &str, justification: &str) -> Command {
-    Command::IncidentOverride {
+    Command::IncidentOverride(cmd::IncidentOverride {
         incident_id: id.clone(),
         rule: rule.into(),
         justification: justification.into(),
-    }
+    })
 }
 
 pub fn user_create(username: &str, role: Role, resource: Option<&ResourceId>) -> Command {
-    Command::UserCreate {
+    Command::UserCreate(cmd::UserCreate {
         username: username.into(),
         role,
         password: "correct horse battery staple".into(),
         name: None,
         resource_id: resource.cloned(),
         password_hash: Some(TEST_HASH.into()),
-    }
+    })
 }
 
 pub fn resource_register(name: &str, team: &str, skills: &[&str]) -> Command {
-    Command::ResourceRegister {
+    Command::ResourceRegister(cmd::ResourceRegister {
         name: name.into(),
         resource_type: muster::domain::resource::ResourceType::Person,
         skills: skills.iter().map(|s| s.to_string()).collect(),
         team: team.into(),
         user_id: None,
         location: Some(place()),
-    }
+    })
 }
 
 pub fn resource_status(
     id: &ResourceId,
     status: muster::domain::resource::ResourceStatus,
 ) -> Command {
-    Command::ResourceStatus {
+    Command::ResourceStatus(cmd::ResourceStatus {
         resource_id: id.clone(),
         status,
-    }
+    })
 }
 
 pub fn resource_locate(id: &ResourceId, lat: f64, lon: f64) -> Command {
-    Command::ResourceLocate {
+    Command::ResourceLocate(cmd::ResourceLocate {
         resource_id: id.clone(),
         lat,
         lon,
-    }
+    })
 }
 
 pub fn assignment_create(
@@ -519,13 +520,13 @@ pub fn assignment_create(
     resource: &ResourceId,
     reason: Option<&str>,
 ) -> Command {
-    Command::AssignmentCreate {
+    Command::AssignmentCreate(cmd::AssignmentCreate {
         incident_id: incident.clone(),
         resource_id: resource.clone(),
         responsibilities: None,
         actions: None,
         reason: reason.map(str::to_string),
-    }
+    })
 }
 
 pub fn assignment_with_actions(
@@ -533,7 +534,7 @@ pub fn assignment_with_actions(
     resource: &ResourceId,
     actions: &[(&str, bool)],
 ) -> Command {
-    Command::AssignmentCreate {
+    Command::AssignmentCreate(cmd::AssignmentCreate {
         incident_id: incident.clone(),
         resource_id: resource.clone(),
         responsibilities: Some("Do what the checklist says".into()),
@@ -547,96 +548,96 @@ pub fn assignment_with_actions(
                 .collect(),
         ),
         reason: None,
-    }
+    })
 }
 
 pub fn acknowledge(id: &AssignmentId) -> Command {
-    Command::AssignmentAcknowledge {
+    Command::AssignmentAcknowledge(cmd::AssignmentAcknowledge {
         assignment_id: id.clone(),
-    }
+    })
 }
 
 pub fn decline(id: &AssignmentId, reason: &str) -> Command {
-    Command::AssignmentDecline {
+    Command::AssignmentDecline(cmd::AssignmentDecline {
         assignment_id: id.clone(),
         reason: reason.into(),
-    }
+    })
 }
 
 pub fn progress(id: &AssignmentId, status: AssignmentStatus) -> Command {
-    Command::AssignmentProgress {
+    Command::AssignmentProgress(cmd::AssignmentProgress {
         assignment_id: id.clone(),
         status,
-    }
+    })
 }
 
 pub fn action_done(id: &AssignmentId, action: &str) -> Command {
-    Command::AssignmentActionDone {
+    Command::AssignmentActionDone(cmd::AssignmentActionDone {
         assignment_id: id.clone(),
         action_id: action.into(),
         note: None,
-    }
+    })
 }
 
 pub fn assignment_cancel(id: &AssignmentId, reason: &str) -> Command {
-    Command::AssignmentCancel {
+    Command::AssignmentCancel(cmd::AssignmentCancel {
         assignment_id: id.clone(),
         reason: reason.into(),
-    }
+    })
 }
 
 pub fn checkin(id: &AssignmentId, ok: bool) -> Command {
-    Command::Checkin {
+    Command::Checkin(cmd::Checkin {
         assignment_id: id.clone(),
         ok,
         note: None,
-    }
+    })
 }
 
 pub fn broadcast(audience: Audience, text: &str, requires_ack: bool) -> Command {
-    Command::MessageBroadcast {
+    Command::MessageBroadcast(cmd::MessageBroadcast {
         audience,
         text: text.into(),
         requires_ack,
-    }
+    })
 }
 
 pub fn message_ack(id: &MessageId) -> Command {
-    Command::MessageAcknowledge {
+    Command::MessageAcknowledge(cmd::MessageAcknowledge {
         message_id: id.clone(),
-    }
+    })
 }
 
 pub fn case_open(case_type: CaseType, incident: Option<&IncidentId>, text: &str) -> Command {
-    Command::CaseOpen {
+    Command::CaseOpen(cmd::CaseOpen {
         case_type,
         incident_id: incident.cloned(),
         contact_id: None,
         from: "Jo Bloggs".into(),
         text: text.into(),
-    }
+    })
 }
 
 pub fn case_assign(id: &CaseId, user: &UserId) -> Command {
-    Command::CaseAssign {
+    Command::CaseAssign(cmd::CaseAssign {
         case_id: id.clone(),
         user_id: user.clone(),
-    }
+    })
 }
 
 pub fn case_respond(id: &CaseId, response: &str) -> Command {
-    Command::CaseRespond {
+    Command::CaseRespond(cmd::CaseRespond {
         case_id: id.clone(),
         response: response.into(),
-    }
+    })
 }
 
 pub fn case_close(id: &CaseId, outcome: CaseOutcome, root_cause: Option<&str>) -> Command {
-    Command::CaseClose {
+    Command::CaseClose(cmd::CaseClose {
         case_id: id.clone(),
         outcome,
         root_cause: root_cause.map(str::to_string),
-    }
+    })
 }
 
 /// A review date `days` after the test clock's start.
@@ -645,44 +646,44 @@ pub fn review_date(days: i64) -> chrono::NaiveDate {
 }
 
 pub fn support_propose(colleague: &UserId, areas: &[&str], support_type: &str) -> Command {
-    Command::SupportPropose {
+    Command::SupportPropose(cmd::SupportPropose {
         colleague_id: colleague.clone(),
         areas: areas.iter().map(|a| a.to_string()).collect(),
         support_type: support_type.into(),
         review_on: review_date(28),
         notes: None,
-    }
+    })
 }
 
 pub fn support_agree(id: &PlanId) -> Command {
-    Command::SupportAgree {
+    Command::SupportAgree(cmd::SupportAgree {
         plan_id: id.clone(),
-    }
+    })
 }
 
 pub fn support_note(id: &PlanId, text: &str) -> Command {
-    Command::SupportNote {
+    Command::SupportNote(cmd::SupportNote {
         plan_id: id.clone(),
         text: text.into(),
-    }
+    })
 }
 
 pub fn support_review(id: &PlanId, outcome: &str) -> Command {
-    Command::SupportReview {
+    Command::SupportReview(cmd::SupportReview {
         plan_id: id.clone(),
         outcome: outcome.into(),
-    }
+    })
 }
 
 pub fn improvement_raise(owner: &UserId, areas: &[&str], plan: Option<&PlanId>) -> Command {
-    Command::ImprovementRaise {
+    Command::ImprovementRaise(cmd::ImprovementRaise {
         title: "Faster resource selection on nights".into(),
         finding: "p90 time to dispatch 1.8x the team's median over 24 incidents".into(),
         owner_id: owner.clone(),
         due_on: review_date(42),
         areas: areas.iter().map(|a| a.to_string()).collect(),
         plan_id: plan.cloned(),
-    }
+    })
 }
 
 pub fn improvement_update(
@@ -690,9 +691,9 @@ pub fn improvement_update(
     status: muster::domain::improvement::ImprovementStatus,
     note: Option<&str>,
 ) -> Command {
-    Command::ImprovementUpdate {
+    Command::ImprovementUpdate(cmd::ImprovementUpdate {
         improvement_id: id.clone(),
         status,
         note: note.map(str::to_string),
-    }
+    })
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use dashmap::DashMap;
 use futures_util::{SinkExt, StreamExt};
+use muster_core::engine::CommandKind;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
@@ -271,7 +272,7 @@ async fn register_resources(
                 }
                 // 40 a second per socket, under the hub's 50.
                 let due = start + k as u64 * 25_000;
-                let cmd = json!({"kind": "resource.register", "name": format!("Load responder {i}"),
+                let cmd = json!({"kind": CommandKind::ResourceRegister, "name": format!("Load responder {i}"),
                     "resource_type": "person", "skills": ["first_aid"], "team": "central",
                     "location": place(i as u64)});
                 if let Some(data) = desk.command(due, cmd, scratch).await
@@ -313,7 +314,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let Some(c) = desk
         .command(
             d,
-            json!({"kind": "contact.receive", "channel": "phone", "caller": {"name": "Load caller"},
+            json!({"kind": CommandKind::ContactReceive, "channel": "phone", "caller": {"name": "Load caller"},
             "summary": stamp(d, "someone collapsed"), "location": place(n)}),
             rec,
         )
@@ -326,7 +327,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let Some(i) = desk
         .command(
             d,
-            json!({"kind": "incident.open", "contact_id": contact, "type": "medical_emergency",
+            json!({"kind": CommandKind::IncidentOpen, "contact_id": contact, "type": "medical_emergency",
             "description": stamp(d, "adult collapsed"), "location": place(n)}),
             rec,
         )
@@ -338,7 +339,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let d = due();
     desk.command(
         d,
-        json!({"kind": "incident.answer", "incident_id": inc, "answers":
+        json!({"kind": CommandKind::IncidentAnswer, "incident_id": inc, "answers":
         {"breathing": true, "conscious": true, "bleeding": "none", "casualties": 1}}),
         rec,
     )
@@ -346,7 +347,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let d = due();
     desk.command(
         d,
-        json!({"kind": "incident.assess", "incident_id": inc, "validity": "verified",
+        json!({"kind": CommandKind::IncidentAssess, "incident_id": inc, "validity": "verified",
         "priority": "P3", "method": "manual", "reason": stamp(d, "caller with the patient")}),
         rec,
     )
@@ -360,7 +361,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let a = desk
         .command(
             d,
-            json!({"kind": "assignment.create", "incident_id": inc, "resource_id": resource,
+            json!({"kind": CommandKind::AssignmentCreate, "incident_id": inc, "resource_id": resource,
             "reason": "load run"}),
             rec,
         )
@@ -368,26 +369,28 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     if let Some(a) = a {
         let asg = a["assignment_id"].clone();
         let mut steps = vec![
-            json!({"kind": "assignment.acknowledge", "assignment_id": asg}),
-            json!({"kind": "assignment.progress", "assignment_id": asg, "status": "en_route"}),
-            json!({"kind": "assignment.progress", "assignment_id": asg, "status": "on_scene"}),
+            json!({"kind": CommandKind::AssignmentAcknowledge, "assignment_id": asg}),
+            json!({"kind": CommandKind::AssignmentProgress, "assignment_id": asg, "status": "en_route"}),
+            json!({"kind": CommandKind::AssignmentProgress, "assignment_id": asg, "status": "on_scene"}),
         ];
         for act in 1..=5 {
             steps.push(
-                json!({"kind": "assignment.action_done", "assignment_id": asg,
+                json!({"kind": CommandKind::AssignmentActionDone, "assignment_id": asg,
                 "action_id": format!("act_{act}"), "note": "done"}),
             );
         }
         for _ in 0..p.checkins {
             steps.push(
-                json!({"kind": "checkin", "assignment_id": asg, "ok": true, "note": "all well"}),
+                json!({"kind": CommandKind::Checkin, "assignment_id": asg, "ok": true, "note": "all well"}),
             );
         }
         for _ in 0..p.notes {
-            steps.push(json!({"kind": "incident.note", "incident_id": inc, "text": "note"}));
+            steps.push(
+                json!({"kind": CommandKind::IncidentNote, "incident_id": inc, "text": "note"}),
+            );
         }
         steps.push(
-            json!({"kind": "assignment.progress", "assignment_id": asg, "status": "completed"}),
+            json!({"kind": CommandKind::AssignmentProgress, "assignment_id": asg, "status": "completed"}),
         );
         for mut step in steps {
             let d = due();
@@ -402,7 +405,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let d = due();
     desk.command(
         d,
-        json!({"kind": "incident.resolve", "incident_id": inc, "outcome": "treated_on_scene",
+        json!({"kind": CommandKind::IncidentResolve, "incident_id": inc, "outcome": "treated_on_scene",
         "summary": stamp(d, "treated and handed over")}),
         rec,
     )
@@ -411,7 +414,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     if desk
         .command(
             d,
-            json!({"kind": "incident.close", "incident_id": inc}),
+            json!({"kind": CommandKind::IncidentClose, "incident_id": inc}),
             rec,
         )
         .await
@@ -422,7 +425,7 @@ async fn incident(desk: Desk, t0: u64, gap: u64, p: Arc<Params>, n: u64) {
     let d = due();
     desk.command(
         d,
-        json!({"kind": "contact.close", "contact_id": contact, "outcome": "incident_opened"}),
+        json!({"kind": CommandKind::ContactClose, "contact_id": contact, "outcome": "incident_opened"}),
         rec,
     )
     .await;
@@ -522,7 +525,7 @@ pub async fn run(target: &Target, p: &Params) -> Result<Centre, LoadError> {
                 let mut n = i as u64;
                 while due < end {
                     let s = phone.shared.clone();
-                    let cmd = json!({"kind": "resource.locate", "resource_id": resource,
+                    let cmd = json!({"kind": CommandKind::ResourceLocate, "resource_id": resource,
                         "lat": 51.5 + (n % 50) as f64 * 0.001, "lon": -0.12});
                     phone.command(due, cmd, &s.ping).await;
                     s.pings.fetch_add(1, Ordering::Relaxed);

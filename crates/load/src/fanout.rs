@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use muster_core::engine::CommandKind;
 use serde::Serialize;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -122,10 +123,10 @@ impl Schedule {
     fn command(&self, i: u64, due: u64) -> serde_json::Value {
         let text = format!("due:{due} #{i} {}", self.pad);
         if self.incidents.is_empty() {
-            return serde_json::json!({"kind": "contact.receive", "channel": "api", "summary": text});
+            return serde_json::json!({"kind": CommandKind::ContactReceive, "channel": "api", "summary": text});
         }
         let incident = &self.incidents[i as usize % self.incidents.len()];
-        serde_json::json!({"kind": "incident.note", "incident_id": incident, "text": text})
+        serde_json::json!({"kind": CommandKind::IncidentNote, "incident_id": incident, "text": text})
     }
 }
 

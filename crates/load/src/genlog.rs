@@ -30,7 +30,8 @@ use muster_core::domain::procedure::{Centre, ResourceKind};
 use muster_core::domain::resource::ResourceStatus;
 use muster_core::domain::triage::{Priority, TriageMethod, Validity};
 use muster_core::domain::user::Role;
-use muster_core::engine::{Actor, Command, Engine, Error, State, timers};
+use muster_core::engine::command as cmd;
+use muster_core::engine::{Actor, Command, CommandKind, Engine, Error, State, timers};
 use muster_log::sqlite::SqliteLog;
 use muster_log::{EventLog, Snapshot, StoreError, StoredEvent, chain};
 
@@ -65,7 +66,7 @@ pub enum GenError {
     #[error("{0} already exists; give a new path")]
     Exists(String),
     #[error("the simulated centre refused {kind}: {error}")]
-    Refused { kind: &'static str, error: Error },
+    Refused { kind: CommandKind, error: Error },
 }
 
 /// How many events go to the log in one transaction.
@@ -300,7 +301,7 @@ impl Sim {
                 let (lat, lon) = self.point();
                 self.must(
                     &system,
-                    Command::ResourceRegister {
+                    Command::ResourceRegister(cmd::ResourceRegister {
                         name: format!("{team} unit {n}"),
                         resource_type: kind,
                         skills: held,
@@ -311,7 +312,7 @@ impl Sim {
                             lat: Some(lat),
                             lon: Some(lon),
                         }),
-                    },
+                    }),
                 )?;
             }
         }
@@ -321,14 +322,14 @@ impl Sim {
         for (username, role) in people {
             let id = self.must(
                 &system,
-                Command::UserCreate {
+                Command::UserCreate(cmd::UserCreate {
                     username: username.clone(),
                     role,
                     password: String::new(),
                     name: Some(username),
                     resource_id: None,
                     password_hash: Some(hash.clone()),
-                },
+                }),
             )?;
             let actor = Actor {
                 user_id: UserId(id.unwrap_or_default()),
@@ -452,7 +453,7 @@ impl Sim {
                 let (lat, lon) = self.point();
                 let id = self.must(
                     &op,
-                    Command::ContactReceive {
+                    Command::ContactReceive(cmd::ContactReceive {
                         channel,
                         caller: Caller {
                             name: Some("Caller".into()),
@@ -466,7 +467,7 @@ impl Sim {
                         }),
                         summary: format!("Report about {}", job.incident_type),
                         reason: ContactReason::Report,
-                    },
+                    }),
                 )?;
                 job.contact = id.map(ContactId);
                 job.stage = Stage::Take;
@@ -474,7 +475,7 @@ impl Sim {
             }
             Stage::Take => {
                 let contact_id = job.contact.clone().expect("the contact was received");
-                self.must(&op, Command::ContactTake { contact_id })?;
+                self.must(&op, Command::ContactTake(cmd::ContactTake { contact_id }))?;
                 job.stage = Stage::Open;
                 self.secs(20, 90)
             }
@@ -482,7 +483,7 @@ impl Sim {
                 let (lat, lon) = self.point();
                 let id = self.must(
                     &op,
-                    Command::IncidentOpen {
+                    Command::IncidentOpen(cmd::IncidentOpen {
                         contact_id: job.contact.clone(),
                         incident_type: job.incident_type.clone(),
                         description: "As the caller describes it".into(),
@@ -491,7 +492,7 @@ impl Sim {
                             lat: Some(lat),
                             lon: Some(lon),
                         },
-                    },
+                    }),
                 )?;
                 job.incident = id.map(IncidentId);
                 job.stage = Stage::Answer;
@@ -515,7 +516,12 @@ impl Sim {
             Stage::Acknowledge => {
                 let assignment_id = job.assignment.clone().expect("the assignment was created");
                 if self.assignment_is(&assignment_id, AssignmentStatus::Notified) {
-                    self.must(&op, Command::AssignmentAcknowledge { assignment_id })?;
+                    self.must(
+                        &op,
+                        Command::AssignmentAcknowledge(cmd::AssignmentAcknowledge {
+                            assignment_id,
+                        }),
+                    )?;
                 }
                 job.stage = Stage::EnRoute;
                 self.secs(30, 180)
@@ -540,18 +546,21 @@ impl Sim {
                 let incident_id = job.incident.clone().expect("the incident was opened");
                 self.must(
                     &op,
-                    Command::IncidentResolve {
+                    Command::IncidentResolve(cmd::IncidentResolve {
                         incident_id,
                         outcome: "resolved_on_scene".into(),
                         summary: "Dealt with on scene; no further action.".into(),
-                    },
+                    }),
                 )?;
                 job.stage = Stage::Close;
                 self.secs(300, 3600)
             }
             Stage::Close => {
                 let incident_id = job.incident.clone().expect("the incident was opened");
-                self.must(&op, Command::IncidentClose { incident_id })?;
+                self.must(
+                    &op,
+                    Command::IncidentClose(cmd::IncidentClose { incident_id }),
+                )?;
                 job.stage = Stage::CloseContact;
                 self.secs(5, 60)
             }
@@ -559,11 +568,11 @@ impl Sim {
                 let contact_id = job.contact.clone().expect("the contact was received");
                 self.must(
                     &op,
-                    Command::ContactClose {
+                    Command::ContactClose(cmd::ContactClose {
                         contact_id,
                         outcome: "incident_closed".into(),
                         note: None,
-                    },
+                    }),
                 )?;
                 if !job.complaint {
                     return Ok(None);
@@ -579,13 +588,13 @@ impl Sim {
                 };
                 let id = self.must(
                     &op,
-                    Command::CaseOpen {
+                    Command::CaseOpen(cmd::CaseOpen {
                         case_type,
                         incident_id: job.incident.clone(),
                         contact_id: None,
                         from: "caller@example.org".into(),
                         text: "I want to know why it took so long.".into(),
-                    },
+                    }),
                 )?;
                 job.case = id.map(CaseId);
                 job.stage = Stage::CaseAssign;
@@ -596,10 +605,10 @@ impl Sim {
                 let case_id = job.case.clone().expect("the case was opened");
                 self.must(
                     &sup,
-                    Command::CaseAssign {
+                    Command::CaseAssign(cmd::CaseAssign {
                         case_id,
                         user_id: sup.user_id.clone(),
-                    },
+                    }),
                 )?;
                 job.stage = Stage::CaseRespond;
                 self.secs(3600 * 24, 3600 * 24 * 12)
@@ -609,10 +618,10 @@ impl Sim {
                 let case_id = job.case.clone().expect("the case was opened");
                 self.must(
                     &sup,
-                    Command::CaseRespond {
+                    Command::CaseRespond(cmd::CaseRespond {
                         case_id,
                         response: "We have looked into what happened and replied in full.".into(),
-                    },
+                    }),
                 )?;
                 job.stage = Stage::CaseClose;
                 self.secs(3600, 3600 * 48)
@@ -643,11 +652,11 @@ impl Sim {
                 };
                 self.must(
                     &sup,
-                    Command::CaseClose {
+                    Command::CaseClose(cmd::CaseClose {
                         case_id,
                         outcome,
                         root_cause,
-                    },
+                    }),
                 )?;
                 job.stage = Stage::Done;
                 return Ok(None);
@@ -685,10 +694,10 @@ impl Sim {
         // A script answer the rules refuse is the caller's problem, not the log's.
         let _ = self.run(
             op,
-            Command::IncidentAnswer {
+            Command::IncidentAnswer(cmd::IncidentAnswer {
                 incident_id,
                 answers,
-            },
+            }),
         );
         Ok(())
     }
@@ -726,7 +735,7 @@ impl Sim {
         job.priority = priority;
         self.must(
             op,
-            Command::IncidentAssess {
+            Command::IncidentAssess(cmd::IncidentAssess {
                 incident_id: incident_id.clone(),
                 validity: Validity::Verified,
                 priority: Some(priority),
@@ -735,7 +744,7 @@ impl Sim {
                 duplicate_of: None,
                 impact,
                 urgency,
-            },
+            }),
         )?;
         // Reassessment: more urgent (under-triage) more often for manual calls.
         let reassess = match method {
@@ -759,7 +768,7 @@ impl Sim {
             job.priority = p;
             self.must(
                 op,
-                Command::IncidentAssess {
+                Command::IncidentAssess(cmd::IncidentAssess {
                     incident_id,
                     validity: Validity::Verified,
                     priority: Some(p),
@@ -768,7 +777,7 @@ impl Sim {
                     duplicate_of: None,
                     impact: None,
                     urgency: None,
-                },
+                }),
             )?;
         }
         Ok(())
@@ -791,13 +800,13 @@ impl Sim {
         let resource_id = pick(&mut self.rng, &available).clone();
         let id = self.must(
             op,
-            Command::AssignmentCreate {
+            Command::AssignmentCreate(cmd::AssignmentCreate {
                 incident_id,
                 resource_id: resource_id.clone(),
                 responsibilities: None,
                 actions: None,
                 reason: Some("nearest free unit".into()),
-            },
+            }),
         )?;
         job.assignment = id.map(AssignmentId);
         job.resource = Some(resource_id);
@@ -832,10 +841,10 @@ impl Sim {
         let assignment_id = job.assignment.clone().expect("the assignment was created");
         self.must(
             op,
-            Command::AssignmentProgress {
+            Command::AssignmentProgress(cmd::AssignmentProgress {
                 assignment_id,
                 status,
-            },
+            }),
         )?;
         Ok(())
     }
@@ -848,29 +857,29 @@ impl Sim {
             job.checkins += 1;
             self.must(
                 op,
-                Command::Checkin {
+                Command::Checkin(cmd::Checkin {
                     assignment_id,
                     ok: true,
                     note: None,
-                },
+                }),
             )?;
         } else if roll < 0.35 {
             let incident_id = job.incident.clone().expect("the incident was opened");
             self.must(
                 op,
-                Command::IncidentNote {
+                Command::IncidentNote(cmd::IncidentNote {
                     incident_id,
                     text: "Update from the crew on scene.".into(),
-                },
+                }),
             )?;
         } else if let Some(action_id) = job.actions.pop() {
             self.must(
                 op,
-                Command::AssignmentActionDone {
+                Command::AssignmentActionDone(cmd::AssignmentActionDone {
                     assignment_id,
                     action_id,
                     note: None,
-                },
+                }),
             )?;
         } else {
             job.stage = Stage::Complete;
@@ -912,10 +921,10 @@ impl Sim {
             };
             self.must(
                 &sup,
-                Command::SupportReview {
+                Command::SupportReview(cmd::SupportReview {
                     plan_id,
                     outcome: "Goals met; support ends.".into(),
-                },
+                }),
             )?;
         }
         let sup = self.supervisors[self.rng.random_range(0..self.supervisors.len())].clone();
@@ -930,27 +939,27 @@ impl Sim {
         let support_type = pick(&mut self.rng, &types).clone();
         let id = self.must(
             &sup,
-            Command::SupportPropose {
+            Command::SupportPropose(cmd::SupportPropose {
                 colleague_id: who.user_id.clone(),
                 areas: vec![area],
                 support_type,
                 review_on,
                 notes: Some("Agreed after the monthly review".into()),
-            },
+            }),
         )?;
         let plan_id = muster_core::domain::ids::PlanId(id.unwrap_or_default());
         self.must(
             &who,
-            Command::SupportAgree {
+            Command::SupportAgree(cmd::SupportAgree {
                 plan_id: plan_id.clone(),
-            },
+            }),
         )?;
         self.must(
             &sup,
-            Command::SupportNote {
+            Command::SupportNote(cmd::SupportNote {
                 plan_id,
                 text: "First session held.".into(),
-            },
+            }),
         )?;
         Ok(())
     }

@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::{SinkExt, StreamExt};
+use muster_core::engine::CommandKind;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -61,7 +62,7 @@ async fn watched(
 ) -> Result<(String, String), LoadError> {
     let resource = admin
         .call(
-            json!({"kind": "resource.register", "name": format!("Watcher {g}"),
+            json!({"kind": CommandKind::ResourceRegister, "name": format!("Watcher {g}"),
             "resource_type": "person", "skills": ["first_aid"], "team": "central"}),
         )
         .await?["resource_id"]
@@ -71,31 +72,35 @@ async fn watched(
     let (username, password) = (format!("w{run}g{g}"), format!("watch-{run}-{g}-pass"));
     admin
         .call(
-            json!({"kind": "user.create", "username": username, "role": "field",
+            json!({"kind": CommandKind::UserCreate, "username": username, "role": "field",
             "password": password, "resource_id": resource}),
         )
         .await?;
     let incident = desk
-        .call(json!({"kind": "incident.open", "type": "medical_emergency",
+        .call(
+            json!({"kind": CommandKind::IncidentOpen, "type": "medical_emergency",
             "description": format!("watched incident {g}"),
-            "location": {"text": format!("Watch street {g}"), "lat": 51.5, "lon": -0.12}}))
+            "location": {"text": format!("Watch street {g}"), "lat": 51.5, "lon": -0.12}}),
+        )
         .await?["incident_id"]
         .as_str()
         .unwrap_or_default()
         .to_string();
     desk.call(
-        json!({"kind": "incident.answer", "incident_id": incident, "answers":
+        json!({"kind": CommandKind::IncidentAnswer, "incident_id": incident, "answers":
         {"breathing": true, "conscious": true, "bleeding": "none", "casualties": 1}}),
     )
     .await?;
     desk.call(
-        json!({"kind": "incident.assess", "incident_id": incident, "validity": "verified",
+        json!({"kind": CommandKind::IncidentAssess, "incident_id": incident, "validity": "verified",
         "priority": "P3", "method": "manual", "reason": "load run"}),
     )
     .await?;
-    desk.call(json!({"kind": "assignment.create", "incident_id": incident,
-        "resource_id": resource, "reason": "load run"}))
-        .await?;
+    desk.call(
+        json!({"kind": CommandKind::AssignmentCreate, "incident_id": incident,
+        "resource_id": resource, "reason": "load run"}),
+    )
+    .await?;
     let token = super::login(target.addr, &username, &password).await?;
     Ok((incident, token))
 }

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use crate::domain::geo::Location;
 use crate::domain::ids::ResourceId;
 use crate::engine::Command;
+use crate::engine::command as cmd;
 
 use crate::domain::procedure::{Problem, ResourceKind};
 use crate::domain::user::Role;
@@ -231,7 +232,7 @@ pub(crate) fn check_resources(resources: &ResourcesFile) -> Vec<Problem> {
 
 /// The command that registers one demo resource.
 pub fn resource_command(r: &DemoResource) -> Command {
-    Command::ResourceRegister {
+    Command::ResourceRegister(cmd::ResourceRegister {
         name: r.name.clone(),
         resource_type: r.resource_type,
         skills: r.skills.clone(),
@@ -242,7 +243,7 @@ pub fn resource_command(r: &DemoResource) -> Command {
             lat: Some(r.location.lat),
             lon: Some(r.location.lon),
         }),
-    }
+    })
 }
 
 /// The command that creates one demo user, with its password already hashed.
@@ -251,14 +252,14 @@ pub fn user_command(
     resources: &BTreeMap<String, ResourceId>,
     password_hash: String,
 ) -> Command {
-    Command::UserCreate {
+    Command::UserCreate(cmd::UserCreate {
         username: u.username.clone(),
         role: u.role,
         password: String::new(),
         name: Some(u.name.clone()),
         resource_id: u.resource.as_ref().and_then(|k| resources.get(k).cloned()),
         password_hash: Some(password_hash),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Authorisation, in the engine (not only in the UI): first the role × command table,
 //! then the scope check that keeps field users to their own resource's work.
 
-use super::command::Command;
+use super::command::{Command, CommandKind};
 use super::error::Error;
 use super::state::State;
-use crate::domain::ids::{ResourceId, UserId};
+use crate::domain::ids::{AssignmentId, ResourceId, UserId};
 use crate::domain::user::Role;
 
 /// Who is acting.
@@ -41,56 +41,45 @@ impl Actor {
     }
 }
 
-/// May `role` issue this kind of command at all? Exhaustive over commands, so a new
+/// May `role` issue this kind of command at all? Exhaustive over kinds, so a new
 /// command cannot be added without deciding who may send it.
-pub fn permits(role: Role, command: &Command) -> bool {
-    use Command::*;
+pub fn permits(role: Role, kind: CommandKind) -> bool {
+    use CommandKind::*;
     let desk = role.can_dispatch();
-    match command {
-        ContactReceive { .. } => role.can_receive_contacts(),
-        ContactTake { .. } | ContactLink { .. } | ContactClose { .. } => desk,
-        IncidentOpen { .. }
-        | IncidentAnswer { .. }
-        | IncidentAssess { .. }
-        | IncidentResolve { .. }
-        | IncidentClose { .. }
-        | IncidentReopen { .. }
-        | IncidentCancel { .. } => desk,
+    match kind {
+        ContactReceive => role.can_receive_contacts(),
+        ContactTake | ContactLink | ContactClose => desk,
+        IncidentOpen | IncidentAnswer | IncidentAssess | IncidentResolve | IncidentClose
+        | IncidentReopen | IncidentCancel => desk,
         // Field staff add what they see on scene to their own incidents.
-        IncidentNote { .. } => desk || role.is_field(),
-        IncidentOverride { .. } => role.can_override(),
-        UserCreate { .. } | UserDisable { .. } | UserPassword { .. } | ResourceRegister { .. } => {
-            role.can_administer()
-        }
-        ResourceStatus { .. } | ResourceLocate { .. } => {
-            desk || role.is_field() || role.can_administer()
-        }
-        AssignmentCreate { .. } | AssignmentCancel { .. } => desk,
+        IncidentNote => desk || role.is_field(),
+        IncidentOverride => role.can_override(),
+        UserCreate | UserDisable | UserPassword | ResourceRegister => role.can_administer(),
+        ResourceStatus | ResourceLocate => desk || role.is_field() || role.can_administer(),
+        AssignmentCreate | AssignmentCancel => desk,
         // The desk acts for units that report by radio.
-        AssignmentAcknowledge { .. }
-        | AssignmentDecline { .. }
-        | AssignmentProgress { .. }
-        | AssignmentActionDone { .. }
-        | Checkin { .. } => desk || role.is_field(),
-        MessageBroadcast { .. } => desk,
-        MessageAcknowledge { .. } => role != Role::Intake,
+        AssignmentAcknowledge
+        | AssignmentDecline
+        | AssignmentProgress
+        | AssignmentActionDone
+        | Checkin => desk || role.is_field(),
+        MessageBroadcast => desk,
+        MessageAcknowledge => role != Role::Intake,
         // Queries and complaints are handled at the desk.
-        CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => desk,
+        CaseOpen | CaseAssign | CaseRespond | CaseClose => desk,
         // Raised from a review, which is a supervisor's; the owner (any desk user)
         // reports progress, checked in the handler.
-        ImprovementRaise { .. } => role.can_review(),
-        ImprovementUpdate { .. } => desk,
+        ImprovementRaise => role.can_review(),
+        ImprovementUpdate => desk,
         // Between desk colleagues; the handler checks who is a party to the plan.
-        SupportPropose { .. } | SupportAgree { .. } | SupportNote { .. } | SupportReview { .. } => {
-            desk
-        }
+        SupportPropose | SupportAgree | SupportNote | SupportReview => desk,
         // Only the hub itself (see `authorize`): no role may send them.
-        TimerEscalate { .. }
-        | TimerCheckinMissed { .. }
-        | TimerTargetBreached { .. }
-        | TimerCaseBreached { .. }
-        | TimerPlanReviewMissed { .. }
-        | NotificationRecord { .. } => false,
+        TimerEscalate
+        | TimerCheckinMissed
+        | TimerTargetBreached
+        | TimerCaseBreached
+        | TimerPlanReviewMissed
+        | NotificationRecord => false,
     }
 }
 
@@ -99,7 +88,7 @@ pub fn authorize(state: &State, command: &Command, actor: &Actor) -> Result<(), 
     if command.is_internal() && actor.is_system() {
         return Ok(());
     }
-    if !permits(actor.role, command) {
+    if !permits(actor.role, command.kind()) {
         return Err(Error::Forbidden(format!(
             "a {} may not {}",
             actor.role.as_str(),
@@ -113,49 +102,40 @@ pub fn authorize(state: &State, command: &Command, actor: &Actor) -> Result<(), 
 }
 
 fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<(), Error> {
-    use Command::*;
-    let own = actor.resource_id.as_ref();
-    let refuse = || {
-        Error::Forbidden(format!(
-            "{} concerns another resource's work",
-            command.kind()
-        ))
+    let owns_resource = |r: &ResourceId| actor.resource_id.as_ref() == Some(r);
+    let owns_assignment = |id: &AssignmentId| {
+        let a = state
+            .assignments
+            .get(id)
+            .ok_or_else(|| Error::not_found("assignment", id))?;
+        Ok::<_, Error>(owns_resource(&a.resource_id))
     };
-    let owns_resource = |r: &ResourceId| own == Some(r);
-    match command {
-        AssignmentAcknowledge { assignment_id }
-        | AssignmentDecline { assignment_id, .. }
-        | AssignmentProgress { assignment_id, .. }
-        | AssignmentActionDone { assignment_id, .. }
-        | Checkin { assignment_id, .. } => {
-            let a = state
-                .assignments
-                .get(assignment_id)
-                .ok_or_else(|| Error::not_found("assignment", assignment_id))?;
-            if !owns_resource(&a.resource_id) {
-                return Err(refuse());
-            }
-        }
-        ResourceStatus { resource_id, .. } | ResourceLocate { resource_id, .. }
-            if !owns_resource(resource_id) =>
-        {
-            return Err(refuse());
-        }
-        IncidentNote { incident_id, .. } => {
+    let mine = match command {
+        Command::AssignmentAcknowledge(c) => owns_assignment(&c.assignment_id)?,
+        Command::AssignmentDecline(c) => owns_assignment(&c.assignment_id)?,
+        Command::AssignmentProgress(c) => owns_assignment(&c.assignment_id)?,
+        Command::AssignmentActionDone(c) => owns_assignment(&c.assignment_id)?,
+        Command::Checkin(c) => owns_assignment(&c.assignment_id)?,
+        Command::ResourceStatus(c) => owns_resource(&c.resource_id),
+        Command::ResourceLocate(c) => owns_resource(&c.resource_id),
+        Command::IncidentNote(c) => {
             let i = state
                 .incidents
-                .get(incident_id)
-                .ok_or_else(|| Error::not_found("incident", incident_id))?;
-            let mine = i
-                .assignment_ids
+                .get(&c.incident_id)
+                .ok_or_else(|| Error::not_found("incident", &c.incident_id))?;
+            i.assignment_ids
                 .iter()
                 .filter_map(|a| state.assignments.get(a))
-                .any(|a| owns_resource(&a.resource_id));
-            if !mine {
-                return Err(refuse());
-            }
+                .any(|a| owns_resource(&a.resource_id))
         }
-        _ => {}
+        _ => true,
+    };
+    if mine {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "{} concerns another resource's work",
+            command.kind()
+        )))
     }
-    Ok(())
 }

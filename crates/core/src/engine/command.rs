@@ -1,405 +1,302 @@
 //! Commands: what clients ask the hub to do. Names are imperative `noun.verb`, exactly
 //! as in PROTOCOL.md; inside a command `kind` is always the command's name.
+//!
+//! Each command is a plain struct (in a module per area, like the handlers), and the
+//! `commands!` table below is the only place a command's wire name is written: it
+//! generates [`Command`], [`CommandKind`] and the conversions between them.
 
-use std::collections::BTreeMap;
+mod assignment;
+mod case;
+mod contact;
+mod improvement;
+mod incident;
+mod message;
+mod resource;
+mod support;
+mod timer;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 
-use crate::domain::assignment::{ActionSpec, AssignmentStatus};
-use crate::domain::case::{CaseOutcome, CaseType};
-use crate::domain::contact::{Caller, Channel, ContactReason};
-use crate::domain::geo::Location;
-use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
-    UserId,
-};
-use crate::domain::improvement::ImprovementStatus;
-use crate::domain::message::Audience;
-use crate::domain::resource::{ResourceStatus, ResourceType};
-use crate::domain::triage::{Priority, TriageMethod, Validity};
-use crate::domain::user::Role;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// Every command the engine understands.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind")]
-pub enum Command {
-    #[serde(rename = "contact.receive")]
-    ContactReceive {
-        channel: Channel,
-        #[serde(default)]
-        caller: Caller,
-        #[serde(default)]
-        location: Option<Location>,
-        summary: String,
-        #[serde(default)]
-        reason: ContactReason,
-    },
-    #[serde(rename = "contact.take")]
-    ContactTake { contact_id: ContactId },
-    #[serde(rename = "contact.link")]
-    ContactLink {
-        contact_id: ContactId,
-        incident_id: IncidentId,
-    },
-    #[serde(rename = "contact.close")]
-    ContactClose {
-        contact_id: ContactId,
-        outcome: String,
-        #[serde(default)]
-        note: Option<String>,
-    },
+pub use assignment::*;
+pub use case::*;
+pub use contact::*;
+pub use improvement::*;
+pub use incident::*;
+pub use message::*;
+pub use resource::*;
+pub use support::*;
+pub use timer::*;
 
-    #[serde(rename = "incident.open")]
-    IncidentOpen {
-        #[serde(default)]
-        contact_id: Option<ContactId>,
-        #[serde(rename = "type", alias = "incident_type")]
-        incident_type: String,
-        description: String,
-        location: Location,
-    },
-    #[serde(rename = "incident.answer")]
-    IncidentAnswer {
-        incident_id: IncidentId,
-        answers: BTreeMap<String, serde_json::Value>,
-    },
-    #[serde(rename = "incident.assess")]
-    IncidentAssess {
-        incident_id: IncidentId,
-        validity: Validity,
-        #[serde(default)]
-        priority: Option<Priority>,
-        method: TriageMethod,
-        #[serde(default)]
-        reason: String,
-        /// For `duplicate`: the incident this one repeats.
-        #[serde(default)]
-        duplicate_of: Option<IncidentId>,
-        /// For the `matrix` method: the impact row.
-        #[serde(default)]
-        impact: Option<String>,
-        /// For the `matrix` method: the urgency column.
-        #[serde(default)]
-        urgency: Option<String>,
-    },
-    #[serde(rename = "incident.note")]
-    IncidentNote {
-        incident_id: IncidentId,
-        text: String,
-    },
-    #[serde(rename = "incident.resolve")]
-    IncidentResolve {
-        incident_id: IncidentId,
-        outcome: String,
-        summary: String,
-    },
-    #[serde(rename = "incident.close")]
-    IncidentClose { incident_id: IncidentId },
-    #[serde(rename = "incident.reopen")]
-    IncidentReopen {
-        incident_id: IncidentId,
-        reason: String,
-    },
-    #[serde(rename = "incident.cancel")]
-    IncidentCancel {
-        incident_id: IncidentId,
-        reason: String,
-    },
-    #[serde(rename = "incident.override")]
-    IncidentOverride {
-        incident_id: IncidentId,
-        rule: String,
-        justification: String,
-    },
+use crate::domain::ids::IncidentId;
 
-    #[serde(rename = "user.create")]
-    UserCreate {
-        username: String,
-        role: Role,
-        password: String,
-        #[serde(default)]
-        name: Option<String>,
-        #[serde(default)]
-        resource_id: Option<ResourceId>,
-        /// Argon2id hash of `password`, computed by the hub before the command reaches
-        /// the single writer (hashing is slow and salted, so it stays out of the engine).
-        #[serde(skip)]
-        password_hash: Option<String>,
-    },
-    #[serde(rename = "user.disable")]
-    UserDisable { user_id: UserId },
-    #[serde(rename = "user.password")]
-    UserPassword {
-        user_id: UserId,
-        password: String,
-        #[serde(skip)]
-        password_hash: Option<String>,
-    },
+/// Builds the command types from one table of `"wire.name" => Struct` lines.
+macro_rules! commands {
+    ($($name:literal => $variant:ident,)*) => {
+        /// Every command the engine understands: `{"kind": <wire name>, ...fields}`.
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "kind")]
+        pub enum Command {
+            $(
+                #[serde(rename = $name)]
+                $variant($variant),
+            )*
+        }
 
-    #[serde(rename = "resource.register")]
-    ResourceRegister {
-        name: String,
-        resource_type: ResourceType,
-        #[serde(default)]
-        skills: Vec<String>,
-        team: String,
-        #[serde(default)]
-        user_id: Option<UserId>,
-        #[serde(default)]
-        location: Option<Location>,
-    },
-    #[serde(rename = "resource.status")]
-    ResourceStatus {
-        resource_id: ResourceId,
-        status: ResourceStatus,
-    },
-    #[serde(rename = "resource.locate")]
-    ResourceLocate {
-        resource_id: ResourceId,
-        lat: f64,
-        lon: f64,
-    },
+        /// What kind of command, without its fields; serialised as the wire name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum CommandKind {
+            $($variant,)*
+        }
 
-    #[serde(rename = "assignment.create")]
-    AssignmentCreate {
-        incident_id: IncidentId,
-        resource_id: ResourceId,
-        #[serde(default)]
-        responsibilities: Option<String>,
-        #[serde(default)]
-        actions: Option<Vec<ActionSpec>>,
-        #[serde(default)]
-        reason: Option<String>,
-    },
-    #[serde(rename = "assignment.acknowledge")]
-    AssignmentAcknowledge { assignment_id: AssignmentId },
-    #[serde(rename = "assignment.decline")]
-    AssignmentDecline {
-        assignment_id: AssignmentId,
-        reason: String,
-    },
-    #[serde(rename = "assignment.progress")]
-    AssignmentProgress {
-        assignment_id: AssignmentId,
-        status: AssignmentStatus,
-    },
-    #[serde(rename = "assignment.action_done")]
-    AssignmentActionDone {
-        assignment_id: AssignmentId,
-        action_id: String,
-        #[serde(default)]
-        note: Option<String>,
-    },
-    #[serde(rename = "assignment.cancel")]
-    AssignmentCancel {
-        assignment_id: AssignmentId,
-        reason: String,
-    },
-    #[serde(rename = "checkin")]
-    Checkin {
-        assignment_id: AssignmentId,
-        ok: bool,
-        #[serde(default)]
-        note: Option<String>,
-    },
+        impl CommandKind {
+            /// Every kind, in the table's order.
+            pub const ALL: &'static [CommandKind] = &[$(CommandKind::$variant,)*];
 
-    #[serde(rename = "message.broadcast")]
-    MessageBroadcast {
-        audience: Audience,
-        text: String,
-        #[serde(default)]
-        requires_ack: bool,
-    },
-    #[serde(rename = "message.acknowledge")]
-    MessageAcknowledge { message_id: MessageId },
+            /// The wire name, e.g. `incident.open`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(CommandKind::$variant => $name,)*
+                }
+            }
 
-    #[serde(rename = "case.open")]
-    CaseOpen {
-        case_type: CaseType,
-        #[serde(default)]
-        incident_id: Option<IncidentId>,
-        #[serde(default)]
-        contact_id: Option<ContactId>,
-        from: String,
-        text: String,
-    },
-    #[serde(rename = "case.assign")]
-    CaseAssign { case_id: CaseId, user_id: UserId },
-    #[serde(rename = "case.respond")]
-    CaseRespond { case_id: CaseId, response: String },
-    #[serde(rename = "case.close")]
-    CaseClose {
-        case_id: CaseId,
-        outcome: CaseOutcome,
-        #[serde(default)]
-        root_cause: Option<String>,
-    },
+            /// The kind with this wire name, if any.
+            pub fn from_name(name: &str) -> Option<CommandKind> {
+                match name {
+                    $($name => Some(CommandKind::$variant),)*
+                    _ => None,
+                }
+            }
+        }
 
-    #[serde(rename = "support.propose")]
-    SupportPropose {
-        colleague_id: UserId,
-        areas: Vec<String>,
-        support_type: String,
-        /// `YYYY-MM-DD`.
-        review_on: chrono::NaiveDate,
-        #[serde(default)]
-        notes: Option<String>,
-    },
-    #[serde(rename = "support.agree")]
-    SupportAgree { plan_id: PlanId },
-    #[serde(rename = "support.note")]
-    SupportNote { plan_id: PlanId, text: String },
-    #[serde(rename = "support.review")]
-    SupportReview { plan_id: PlanId, outcome: String },
+        impl Command {
+            /// The command's kind; `kind().as_str()` is its wire name.
+            pub fn kind(&self) -> CommandKind {
+                match self {
+                    $(Command::$variant(_) => CommandKind::$variant,)*
+                }
+            }
+        }
 
-    #[serde(rename = "improvement.raise")]
-    ImprovementRaise {
-        title: String,
-        finding: String,
-        owner_id: UserId,
-        /// `YYYY-MM-DD`.
-        due_on: chrono::NaiveDate,
-        #[serde(default)]
-        areas: Vec<String>,
-        #[serde(default)]
-        plan_id: Option<PlanId>,
-    },
-    #[serde(rename = "improvement.update")]
-    ImprovementUpdate {
-        improvement_id: ImprovementId,
-        status: ImprovementStatus,
-        #[serde(default)]
-        note: Option<String>,
-    },
+        $(
+            impl From<$variant> for Command {
+                fn from(command: $variant) -> Command {
+                    Command::$variant(command)
+                }
+            }
+        )*
+    };
+}
 
-    /// Internal (system actor only): the next rung of an unacknowledged assignment's
-    /// escalation ladder is due. `level` counts rungs from 1.
-    #[serde(rename = "timer.escalate")]
-    TimerEscalate {
-        assignment_id: AssignmentId,
-        level: u32,
-    },
-    /// Internal: a deployed resource's welfare check-in due at `due_at` did not come.
-    #[serde(rename = "timer.checkin_missed")]
-    TimerCheckinMissed {
-        assignment_id: AssignmentId,
-        #[serde(with = "crate::time::serde_millis")]
-        due_at: DateTime<Utc>,
-    },
-    /// Internal: one of the incident's response targets (`dispatch`, `acknowledge`,
-    /// `arrive`, `resolve`) ran out.
-    #[serde(rename = "timer.target_breached")]
-    TimerTargetBreached {
-        incident_id: IncidentId,
-        target: String,
-    },
-    /// Internal: a case's deadline (`acknowledge`, `respond`) ran out.
-    #[serde(rename = "timer.case_breached")]
-    TimerCaseBreached { case_id: CaseId, target: String },
-    /// Internal: an agreed support plan's review date passed without a review.
-    #[serde(rename = "timer.plan_review_missed")]
-    TimerPlanReviewMissed { plan_id: PlanId },
-    /// Internal: the outcome of one delivery attempt on a notification channel, written
-    /// after the attempt so the log holds the delivery evidence.
-    #[serde(rename = "notification.record")]
-    NotificationRecord {
-        assignment_id: AssignmentId,
-        channel: String,
-        /// The escalation rung that asked for it.
-        level: u32,
-        /// `None` when delivered; otherwise why it failed.
-        #[serde(default)]
-        error: Option<String>,
-        /// What the gateway answered (e.g. `HTTP 200`), when it answered.
-        #[serde(default)]
-        status: Option<String>,
-    },
+commands! {
+    "contact.receive" => ContactReceive,
+    "contact.take" => ContactTake,
+    "contact.link" => ContactLink,
+    "contact.close" => ContactClose,
+    "incident.open" => IncidentOpen,
+    "incident.answer" => IncidentAnswer,
+    "incident.assess" => IncidentAssess,
+    "incident.note" => IncidentNote,
+    "incident.resolve" => IncidentResolve,
+    "incident.close" => IncidentClose,
+    "incident.reopen" => IncidentReopen,
+    "incident.cancel" => IncidentCancel,
+    "incident.override" => IncidentOverride,
+    "user.create" => UserCreate,
+    "user.disable" => UserDisable,
+    "user.password" => UserPassword,
+    "resource.register" => ResourceRegister,
+    "resource.status" => ResourceStatus,
+    "resource.locate" => ResourceLocate,
+    "assignment.create" => AssignmentCreate,
+    "assignment.acknowledge" => AssignmentAcknowledge,
+    "assignment.decline" => AssignmentDecline,
+    "assignment.progress" => AssignmentProgress,
+    "assignment.action_done" => AssignmentActionDone,
+    "assignment.cancel" => AssignmentCancel,
+    "checkin" => Checkin,
+    "message.broadcast" => MessageBroadcast,
+    "message.acknowledge" => MessageAcknowledge,
+    "case.open" => CaseOpen,
+    "case.assign" => CaseAssign,
+    "case.respond" => CaseRespond,
+    "case.close" => CaseClose,
+    "support.propose" => SupportPropose,
+    "support.agree" => SupportAgree,
+    "support.note" => SupportNote,
+    "support.review" => SupportReview,
+    "improvement.raise" => ImprovementRaise,
+    "improvement.update" => ImprovementUpdate,
+    "timer.escalate" => TimerEscalate,
+    "timer.checkin_missed" => TimerCheckinMissed,
+    "timer.target_breached" => TimerTargetBreached,
+    "timer.case_breached" => TimerCaseBreached,
+    "timer.plan_review_missed" => TimerPlanReviewMissed,
+    "notification.record" => NotificationRecord,
+}
+
+impl CommandKind {
+    /// Commands only the hub itself issues (timers, delivery outcomes): every real
+    /// role is refused them.
+    pub fn is_internal(self) -> bool {
+        use CommandKind::*;
+        matches!(
+            self,
+            TimerEscalate
+                | TimerCheckinMissed
+                | TimerTargetBreached
+                | TimerCaseBreached
+                | TimerPlanReviewMissed
+                | NotificationRecord
+        )
+    }
+}
+
+impl fmt::Display for CommandKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A kind equals its wire name, so callers can compare with the name a client sent.
+impl PartialEq<&str> for CommandKind {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// A name that is no command's.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown command kind `{0}`")]
+pub struct UnknownCommand(pub String);
+
+impl FromStr for CommandKind {
+    type Err = UnknownCommand;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        CommandKind::from_name(name).ok_or_else(|| UnknownCommand(name.to_string()))
+    }
+}
+
+impl Serialize for CommandKind {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for CommandKind {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Command {
-    /// The command's wire name, e.g. `incident.open`.
-    pub fn kind(&self) -> &'static str {
-        use Command::*;
-        match self {
-            ContactReceive { .. } => "contact.receive",
-            ContactTake { .. } => "contact.take",
-            ContactLink { .. } => "contact.link",
-            ContactClose { .. } => "contact.close",
-            IncidentOpen { .. } => "incident.open",
-            IncidentAnswer { .. } => "incident.answer",
-            IncidentAssess { .. } => "incident.assess",
-            IncidentNote { .. } => "incident.note",
-            IncidentResolve { .. } => "incident.resolve",
-            IncidentClose { .. } => "incident.close",
-            IncidentReopen { .. } => "incident.reopen",
-            IncidentCancel { .. } => "incident.cancel",
-            IncidentOverride { .. } => "incident.override",
-            UserCreate { .. } => "user.create",
-            UserDisable { .. } => "user.disable",
-            UserPassword { .. } => "user.password",
-            ResourceRegister { .. } => "resource.register",
-            ResourceStatus { .. } => "resource.status",
-            ResourceLocate { .. } => "resource.locate",
-            AssignmentCreate { .. } => "assignment.create",
-            AssignmentAcknowledge { .. } => "assignment.acknowledge",
-            AssignmentDecline { .. } => "assignment.decline",
-            AssignmentProgress { .. } => "assignment.progress",
-            AssignmentActionDone { .. } => "assignment.action_done",
-            AssignmentCancel { .. } => "assignment.cancel",
-            Checkin { .. } => "checkin",
-            MessageBroadcast { .. } => "message.broadcast",
-            MessageAcknowledge { .. } => "message.acknowledge",
-            CaseOpen { .. } => "case.open",
-            CaseAssign { .. } => "case.assign",
-            CaseRespond { .. } => "case.respond",
-            CaseClose { .. } => "case.close",
-            SupportPropose { .. } => "support.propose",
-            SupportAgree { .. } => "support.agree",
-            SupportNote { .. } => "support.note",
-            SupportReview { .. } => "support.review",
-            ImprovementRaise { .. } => "improvement.raise",
-            ImprovementUpdate { .. } => "improvement.update",
-            TimerEscalate { .. } => "timer.escalate",
-            TimerCheckinMissed { .. } => "timer.checkin_missed",
-            TimerTargetBreached { .. } => "timer.target_breached",
-            TimerCaseBreached { .. } => "timer.case_breached",
-            TimerPlanReviewMissed { .. } => "timer.plan_review_missed",
-            NotificationRecord { .. } => "notification.record",
-        }
-    }
-
-    /// Commands only the hub itself issues (timers, delivery outcomes): every real
-    /// role is refused them.
+    /// See [`CommandKind::is_internal`].
     pub fn is_internal(&self) -> bool {
-        use Command::*;
-        matches!(
-            self,
-            TimerEscalate { .. }
-                | TimerCheckinMissed { .. }
-                | TimerTargetBreached { .. }
-                | TimerCaseBreached { .. }
-                | TimerPlanReviewMissed { .. }
-                | NotificationRecord { .. }
-        )
+        self.kind().is_internal()
     }
 
     /// The incident a command concerns directly, for tracing spans.
     pub fn incident_id(&self) -> Option<&IncidentId> {
-        use Command::*;
         match self {
-            ContactLink { incident_id, .. }
-            | IncidentAnswer { incident_id, .. }
-            | IncidentAssess { incident_id, .. }
-            | IncidentNote { incident_id, .. }
-            | IncidentResolve { incident_id, .. }
-            | IncidentClose { incident_id }
-            | IncidentReopen { incident_id, .. }
-            | IncidentCancel { incident_id, .. }
-            | IncidentOverride { incident_id, .. }
-            | TimerTargetBreached { incident_id, .. }
-            | AssignmentCreate { incident_id, .. } => Some(incident_id),
+            Command::ContactLink(c) => Some(&c.incident_id),
+            Command::IncidentAnswer(c) => Some(&c.incident_id),
+            Command::IncidentAssess(c) => Some(&c.incident_id),
+            Command::IncidentNote(c) => Some(&c.incident_id),
+            Command::IncidentResolve(c) => Some(&c.incident_id),
+            Command::IncidentClose(c) => Some(&c.incident_id),
+            Command::IncidentReopen(c) => Some(&c.incident_id),
+            Command::IncidentCancel(c) => Some(&c.incident_id),
+            Command::IncidentOverride(c) => Some(&c.incident_id),
+            Command::TimerTargetBreached(c) => Some(&c.incident_id),
+            Command::AssignmentCreate(c) => Some(&c.incident_id),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of every command as the struct-variant enum serialised it before the table:
+    /// each must parse and serialise back byte for byte.
+    const WIRE: &[&str] = &[
+        r#"{"kind":"contact.receive","channel":"phone","caller":{"name":"Jo Caller","phone":"+44 20 7946 0000"},"location":{"text":"Civic Centre, main entrance","lat":51.5074,"lon":-0.1278},"summary":"Smoke in the stairwell","reason":"report"}"#,
+        r#"{"kind":"contact.take","contact_id":"con_1"}"#,
+        r#"{"kind":"contact.link","contact_id":"con_1","incident_id":"inc_1"}"#,
+        r#"{"kind":"contact.close","contact_id":"con_1","outcome":"advice_given","note":null}"#,
+        r#"{"kind":"incident.open","contact_id":null,"type":"fire_alarm","description":"A fire_alarm reported at the Civic Centre","location":{"text":"Civic Centre, main entrance","lat":51.5074,"lon":-0.1278}}"#,
+        r#"{"kind":"incident.answer","incident_id":"inc_1","answers":{"smoke_or_flames":true}}"#,
+        r#"{"kind":"incident.assess","incident_id":"inc_1","validity":"verified","priority":"P2","method":"manual","reason":"caller on scene","duplicate_of":null,"impact":null,"urgency":null}"#,
+        r#"{"kind":"incident.note","incident_id":"inc_1","text":"Caller rang back"}"#,
+        r#"{"kind":"incident.resolve","incident_id":"inc_1","outcome":"treated_on_scene","summary":"Casualty treated and handed over"}"#,
+        r#"{"kind":"incident.close","incident_id":"inc_1"}"#,
+        r#"{"kind":"incident.reopen","incident_id":"inc_1","reason":"caller rang back"}"#,
+        r#"{"kind":"incident.cancel","incident_id":"inc_1","reason":"false alarm"}"#,
+        r#"{"kind":"incident.override","incident_id":"inc_1","rule":"close_requires_actions","justification":"checked by phone"}"#,
+        r#"{"kind":"user.create","username":"newuser","role":"operator","password":"correct horse battery staple","name":null,"resource_id":null}"#,
+        r#"{"kind":"user.disable","user_id":"usr_1"}"#,
+        r#"{"kind":"user.password","user_id":"usr_1","password":"new password"}"#,
+        r#"{"kind":"resource.register","name":"Spare Van","resource_type":"person","skills":["driving"],"team":"south","user_id":null,"location":{"text":"Civic Centre, main entrance","lat":51.5074,"lon":-0.1278}}"#,
+        r#"{"kind":"resource.status","resource_id":"res_1","status":"unavailable"}"#,
+        r#"{"kind":"resource.locate","resource_id":"res_1","lat":51.5,"lon":-0.12}"#,
+        r#"{"kind":"assignment.create","incident_id":"inc_1","resource_id":"res_1","responsibilities":null,"actions":null,"reason":null}"#,
+        r#"{"kind":"assignment.acknowledge","assignment_id":"asg_1"}"#,
+        r#"{"kind":"assignment.decline","assignment_id":"asg_1","reason":"too far"}"#,
+        r#"{"kind":"assignment.progress","assignment_id":"asg_1","status":"en_route"}"#,
+        r#"{"kind":"assignment.action_done","assignment_id":"asg_1","action_id":"act_1","note":null}"#,
+        r#"{"kind":"assignment.cancel","assignment_id":"asg_1","reason":"not needed"}"#,
+        r#"{"kind":"checkin","assignment_id":"asg_1","ok":true,"note":null}"#,
+        r#"{"kind":"message.broadcast","audience":"all","text":"Radio check at noon","requires_ack":false}"#,
+        r#"{"kind":"message.acknowledge","message_id":"msg_1"}"#,
+        r#"{"kind":"case.open","case_type":"complaint","incident_id":"inc_1","contact_id":null,"from":"Jo Bloggs","text":"Nobody came for an hour"}"#,
+        r#"{"kind":"case.assign","case_id":"case_1","user_id":"usr_1"}"#,
+        r#"{"kind":"case.respond","case_id":"case_1","response":"We are sorry"}"#,
+        r#"{"kind":"case.close","case_id":"case_1","outcome":"upheld","root_cause":"late_dispatch"}"#,
+        r#"{"kind":"support.propose","colleague_id":"usr_1","areas":["intake"],"support_type":"coaching","review_on":"2026-03-30","notes":null}"#,
+        r#"{"kind":"support.agree","plan_id":"plan_1"}"#,
+        r#"{"kind":"support.note","plan_id":"plan_1","text":"Went well"}"#,
+        r#"{"kind":"support.review","plan_id":"plan_1","outcome":"No further support needed"}"#,
+        r#"{"kind":"improvement.raise","title":"Faster resource selection on nights","finding":"p90 time to dispatch 1.8x the team's median over 24 incidents","owner_id":"usr_1","due_on":"2026-04-13","areas":["resource_selection"],"plan_id":null}"#,
+        r#"{"kind":"improvement.update","improvement_id":"imp_1","status":"in_progress","note":null}"#,
+        r#"{"kind":"timer.escalate","assignment_id":"asg_1","level":1}"#,
+        r#"{"kind":"timer.checkin_missed","assignment_id":"asg_1","due_at":"2026-03-02T09:00:00.000Z"}"#,
+        r#"{"kind":"timer.target_breached","incident_id":"inc_1","target":"dispatch"}"#,
+        r#"{"kind":"timer.case_breached","case_id":"case_1","target":"respond"}"#,
+        r#"{"kind":"timer.plan_review_missed","plan_id":"plan_1"}"#,
+        r#"{"kind":"notification.record","assignment_id":"asg_1","channel":"sms","level":2,"error":null,"status":"HTTP 200"}"#,
+    ];
+
+    #[test]
+    fn every_command_keeps_its_wire_json() {
+        let mut seen = Vec::new();
+        for json in WIRE {
+            let command: Command = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&command).unwrap(), *json);
+            seen.push(command.kind());
+        }
+        assert_eq!(
+            seen,
+            CommandKind::ALL,
+            "one sample per kind, in table order"
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_their_wire_names() {
+        for &kind in CommandKind::ALL {
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(json, format!("\"{kind}\""));
+            assert_eq!(serde_json::from_str::<CommandKind>(&json).unwrap(), kind);
+        }
+        assert_eq!(
+            "incident.explode".parse::<CommandKind>(),
+            Err(UnknownCommand("incident.explode".into()))
+        );
     }
 }

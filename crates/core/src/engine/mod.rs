@@ -24,7 +24,7 @@ use chrono::{DateTime, Utc};
 
 pub use authz::Actor;
 pub use code::Code;
-pub use command::Command;
+pub use command::{Command, CommandKind};
 pub use error::Error;
 pub use event::{Event, EventKind, Record};
 pub use state::State;

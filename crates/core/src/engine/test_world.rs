@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::command as cmd;
 use super::visibility::Viewer;
 use super::{Actor, Command, Engine, Record, State};
 use crate::domain::geo::Location;
@@ -67,7 +68,7 @@ impl World {
         w.incident = w.open_incident("Person collapsed", place);
         w.ok(
             &op,
-            Command::IncidentAssess {
+            Command::IncidentAssess(cmd::IncidentAssess {
                 incident_id: w.incident.clone(),
                 validity: Validity::Verified,
                 priority: Some(Priority::P2),
@@ -76,18 +77,18 @@ impl World {
                 duplicate_of: None,
                 impact: None,
                 urgency: None,
-            },
+            }),
         );
         let resource = w.actor("field1").resource_id.unwrap();
         let recs = w.ok(
             &op,
-            Command::AssignmentCreate {
+            Command::AssignmentCreate(cmd::AssignmentCreate {
                 incident_id: w.incident.clone(),
                 resource_id: resource,
                 responsibilities: None,
                 actions: None,
                 reason: None,
-            },
+            }),
         );
         w.assignment = AssignmentId(created(&recs, "assignment_id"));
         w
@@ -98,12 +99,12 @@ impl World {
         let op = self.actor("operator");
         let recs = self.ok(
             &op,
-            Command::IncidentOpen {
+            Command::IncidentOpen(cmd::IncidentOpen {
                 contact_id: None,
                 incident_type: "medical_emergency".into(),
                 description: description.into(),
                 location,
-            },
+            }),
         );
         IncidentId(created(&recs, "incident_id"))
     }
@@ -111,7 +112,7 @@ impl World {
     fn register(&mut self, name: &str, skills: &[&str], at: (f64, f64)) -> ResourceId {
         let recs = self.ok(
             &Actor::system(),
-            Command::ResourceRegister {
+            Command::ResourceRegister(cmd::ResourceRegister {
                 name: name.into(),
                 resource_type: ResourceType::Person,
                 skills: skills.iter().map(|s| s.to_string()).collect(),
@@ -122,7 +123,7 @@ impl World {
                     lat: Some(at.0),
                     lon: Some(at.1),
                 }),
-            },
+            }),
         );
         ResourceId(created(&recs, "resource_id"))
     }
@@ -130,14 +131,14 @@ impl World {
     fn create_user(&mut self, name: &str, role: Role, resource_id: Option<ResourceId>) {
         self.ok(
             &Actor::system(),
-            Command::UserCreate {
+            Command::UserCreate(cmd::UserCreate {
                 username: name.into(),
                 role,
                 password: String::new(),
                 name: Some(name.into()),
                 resource_id,
                 password_hash: Some("$argon2id$v=19$test-only".into()),
-            },
+            }),
         );
     }
 
@@ -163,11 +164,11 @@ impl World {
         let actor = self.actor(from);
         self.ok(
             &actor,
-            Command::MessageBroadcast {
+            Command::MessageBroadcast(cmd::MessageBroadcast {
                 audience,
                 text: text.into(),
                 requires_ack: false,
-            },
+            }),
         );
     }
 

@@ -9,6 +9,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::command as cmd;
 use super::command::Command;
 use super::state::State;
 use crate::domain::assignment::{Assignment, AssignmentStatus};
@@ -30,20 +31,20 @@ pub fn due(state: &State, centre: &Centre, now: DateTime<Utc>) -> Vec<Command> {
         if let Some((level, _, at)) = next_escalation(state, centre, a)
             && at <= now
         {
-            out.push(Command::TimerEscalate {
+            out.push(Command::TimerEscalate(cmd::TimerEscalate {
                 assignment_id: a.id.clone(),
                 level,
-            });
+            }));
         }
     }
     for a in state.assignments.values() {
         if let Some(at) = next_checkin(state, centre, a)
             && at <= now
         {
-            out.push(Command::TimerCheckinMissed {
+            out.push(Command::TimerCheckinMissed(cmd::TimerCheckinMissed {
                 assignment_id: a.id.clone(),
                 due_at: at,
-            });
+            }));
         }
     }
     for i in state.incidents.values().filter(|i| i.status.is_open()) {
@@ -51,28 +52,28 @@ pub fn due(state: &State, centre: &Centre, now: DateTime<Utc>) -> Vec<Command> {
             if let Some((_, at)) = target_deadline(state, centre, i, target)
                 && at <= now
             {
-                out.push(Command::TimerTargetBreached {
+                out.push(Command::TimerTargetBreached(cmd::TimerTargetBreached {
                     incident_id: i.id.clone(),
                     target: target.to_string(),
-                });
+                }));
             }
         }
     }
     for c in state.cases.values() {
         for target in case::TARGETS {
             if case_deadline(state, centre, c, target).is_some_and(|at| at <= now) {
-                out.push(Command::TimerCaseBreached {
+                out.push(Command::TimerCaseBreached(cmd::TimerCaseBreached {
                     case_id: c.id.clone(),
                     target: target.to_string(),
-                });
+                }));
             }
         }
     }
     for p in state.plans.values() {
         if review_deadline(state, p).is_some_and(|at| at <= now) {
-            out.push(Command::TimerPlanReviewMissed {
+            out.push(Command::TimerPlanReviewMissed(cmd::TimerPlanReviewMissed {
                 plan_id: p.id.clone(),
-            });
+            }));
         }
     }
     out

@@ -221,6 +221,7 @@ fn outcome_recorded(incident: &Incident, events: &[Record]) -> Step {
 mod tests {
     use super::*;
     use crate::engine::Command;
+    use crate::engine::command as cmd;
     use crate::engine::test_world::World;
 
     fn statuses(r: &Report) -> Vec<(&'static str, StepStatus)> {
@@ -233,7 +234,7 @@ mod tests {
         let op = w.actor("operator");
         w.ok(
             &op,
-            Command::IncidentOpen {
+            Command::IncidentOpen(cmd::IncidentOpen {
                 contact_id: None,
                 incident_type: "welfare_concern".into(),
                 description: "Neighbour not seen".into(),
@@ -242,7 +243,7 @@ mod tests {
                     lat: None,
                     lon: None,
                 },
-            },
+            }),
         );
         let i = w.state.incidents.values().next().unwrap();
         let r = assess(&w.state, i, &w.log);
@@ -273,11 +274,11 @@ mod tests {
         let sup = w.actor("supervisor");
         w.ok(
             &sup,
-            Command::IncidentOverride {
+            Command::IncidentOverride(cmd::IncidentOverride {
                 incident_id: w.incident.clone(),
                 rule: rules::CLOSE_REQUIRES_ACTIONS.into(),
                 justification: "confirmed by phone".into(),
-            },
+            }),
         );
         let r = assess(&w.state, &w.state.incidents[&w.incident], &w.log);
         let step = &r.steps[2];

@@ -371,6 +371,7 @@ mod tests {
     use crate::domain::geo::Location;
     use crate::domain::incident::IncidentStatus;
     use crate::engine::Command;
+    use crate::engine::command as cmd;
     use crate::engine::test_world::{World, created};
 
     /// A window that keeps every finished item.
@@ -407,28 +408,28 @@ mod tests {
         // A contact about it, linked and (as at a real desk) never closed.
         let recs = w.ok(
             &op,
-            Command::ContactReceive {
+            Command::ContactReceive(cmd::ContactReceive {
                 channel: Channel::Phone,
                 caller: Caller::default(),
                 location: None,
                 summary: "Second caller".into(),
                 reason: ContactReason::Report,
-            },
+            }),
         );
         let contact_id = ContactId(created(&recs, "contact_id"));
         w.ok(
             &op,
-            Command::ContactLink {
+            Command::ContactLink(cmd::ContactLink {
                 contact_id,
                 incident_id: old.clone(),
-            },
+            }),
         );
         w.ok(
             &op,
-            Command::IncidentCancel {
+            Command::IncidentCancel(cmd::IncidentCancel {
                 incident_id: old.clone(),
                 reason: "false alarm".into(),
-            },
+            }),
         );
         let cancelled = w.now;
         w.broadcast("supervisor", Audience::All, "stand down");

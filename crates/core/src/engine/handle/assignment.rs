@@ -9,99 +9,118 @@ use crate::domain::incident::{IncidentStatus, rules};
 use crate::domain::resource::ResourceStatus;
 use crate::domain::triage::Validity;
 use crate::domain::{MAX_TEXT, check_text};
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 
 impl Cx<'_> {
-    pub(super) fn on_assignment(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::AssignmentCreate { .. } => self.create_assignment(command)?,
-            Command::AssignmentAcknowledge { assignment_id } => {
-                self.assignment(assignment_id)?
-                    .status
-                    .check_move(AssignmentStatus::Acknowledged)?;
-                self.emit(Event::AssignmentAcknowledged {
-                    assignment_id: assignment_id.clone(),
-                });
-            }
-            Command::AssignmentDecline {
-                assignment_id,
-                reason,
-            } => self.end(assignment_id, reason, AssignmentStatus::Declined)?,
-            Command::AssignmentProgress {
-                assignment_id,
-                status,
-            } => self.progress(assignment_id, *status)?,
-            Command::AssignmentActionDone {
-                assignment_id,
-                action_id,
-                note,
-            } => {
-                optional("note", note.as_ref())?;
-                let a = self.assignment(assignment_id)?;
-                if matches!(
-                    a.status,
-                    AssignmentStatus::Declined | AssignmentStatus::Cancelled
-                ) {
-                    return Err(Error::InvalidTransition {
-                        entity: "assignment",
-                        from: a.status.name().into(),
-                        to: "action_done".into(),
-                    });
-                }
-                let action = a
-                    .action(action_id)
-                    .ok_or_else(|| Error::not_found("action", action_id))?;
-                if action.done_at.is_some() {
-                    return Err(Error::Conflict(format!("{action_id} is already done")));
-                }
-                self.emit(Event::AssignmentActionDone {
-                    assignment_id: assignment_id.clone(),
-                    action_id: action_id.clone(),
-                    note: note.clone(),
-                });
-            }
-            Command::AssignmentCancel {
-                assignment_id,
-                reason,
-            } => self.end(assignment_id, reason, AssignmentStatus::Cancelled)?,
-            Command::Checkin {
-                assignment_id,
-                ok,
-                note,
-            } => {
-                optional("note", note.as_ref())?;
-                let a = self.assignment(assignment_id)?;
-                if !a.status.is_active() {
-                    return Err(Error::InvalidTransition {
-                        entity: "assignment",
-                        from: a.status.name().into(),
-                        to: "checked_in".into(),
-                    });
-                }
-                self.emit(Event::CheckinRecorded {
-                    assignment_id: assignment_id.clone(),
-                    ok: *ok,
-                    note: note.clone(),
-                });
-            }
-            _ => unreachable!("dispatch routes only assignment commands here"),
-        }
+    pub(super) fn assignment_acknowledge(
+        &mut self,
+        c: &cmd::AssignmentAcknowledge,
+    ) -> Result<(), Error> {
+        let cmd::AssignmentAcknowledge { assignment_id } = c;
+        self.assignment(assignment_id)?
+            .status
+            .check_move(AssignmentStatus::Acknowledged)?;
+        self.emit(Event::AssignmentAcknowledged {
+            assignment_id: assignment_id.clone(),
+        });
         Ok(())
     }
 
-    fn create_assignment(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::AssignmentCreate {
+    pub(super) fn assignment_decline(&mut self, c: &cmd::AssignmentDecline) -> Result<(), Error> {
+        let cmd::AssignmentDecline {
+            assignment_id,
+            reason,
+        } = c;
+        self.end(assignment_id, reason, AssignmentStatus::Declined)
+    }
+
+    pub(super) fn assignment_progress(&mut self, c: &cmd::AssignmentProgress) -> Result<(), Error> {
+        let cmd::AssignmentProgress {
+            assignment_id,
+            status,
+        } = c;
+        self.progress(assignment_id, *status)
+    }
+
+    pub(super) fn assignment_action_done(
+        &mut self,
+        c: &cmd::AssignmentActionDone,
+    ) -> Result<(), Error> {
+        let cmd::AssignmentActionDone {
+            assignment_id,
+            action_id,
+            note,
+        } = c;
+        optional("note", note.as_ref())?;
+        let a = self.assignment(assignment_id)?;
+        if matches!(
+            a.status,
+            AssignmentStatus::Declined | AssignmentStatus::Cancelled
+        ) {
+            return Err(Error::InvalidTransition {
+                entity: "assignment",
+                from: a.status.name().into(),
+                to: "action_done".into(),
+            });
+        }
+        let action = a
+            .action(action_id)
+            .ok_or_else(|| Error::not_found("action", action_id))?;
+        if action.done_at.is_some() {
+            return Err(Error::Conflict(format!("{action_id} is already done")));
+        }
+        self.emit(Event::AssignmentActionDone {
+            assignment_id: assignment_id.clone(),
+            action_id: action_id.clone(),
+            note: note.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn assignment_cancel(&mut self, c: &cmd::AssignmentCancel) -> Result<(), Error> {
+        let cmd::AssignmentCancel {
+            assignment_id,
+            reason,
+        } = c;
+        self.end(assignment_id, reason, AssignmentStatus::Cancelled)
+    }
+
+    pub(super) fn checkin(&mut self, c: &cmd::Checkin) -> Result<(), Error> {
+        let cmd::Checkin {
+            assignment_id,
+            ok,
+            note,
+        } = c;
+        optional("note", note.as_ref())?;
+        let a = self.assignment(assignment_id)?;
+        if !a.status.is_active() {
+            return Err(Error::InvalidTransition {
+                entity: "assignment",
+                from: a.status.name().into(),
+                to: "checked_in".into(),
+            });
+        }
+        self.emit(Event::CheckinRecorded {
+            assignment_id: assignment_id.clone(),
+            ok: *ok,
+            note: note.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn assignment_create(
+        &mut self,
+        command: &cmd::AssignmentCreate,
+    ) -> Result<(), Error> {
+        let cmd::AssignmentCreate {
             incident_id,
             resource_id,
             responsibilities,
             actions,
             reason,
-        } = command
-        else {
-            unreachable!()
-        };
+        } = command;
         let incident = self.incident(incident_id)?;
         let resource = self.resource(resource_id)?;
         if !incident.status.is_open() {

@@ -5,83 +5,87 @@ use super::{Cx, long};
 use crate::domain::Lifecycle;
 use crate::domain::case::{self, Case, CaseStatus};
 use crate::domain::ids::{CaseId, ContactId, IncidentId, UserId};
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 
 impl Cx<'_> {
-    pub(super) fn on_case(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::CaseOpen {
-                case_type,
-                incident_id,
-                contact_id,
-                from,
-                text,
-            } => {
-                case::validate_new(from, text)?;
-                let incident_ids =
-                    self.case_incidents(incident_id.as_ref(), contact_id.as_ref())?;
-                let case = Case {
-                    id: CaseId::at_seq(self.next_seq()),
-                    case_type: *case_type,
-                    status: CaseStatus::Open,
-                    incident_ids,
-                    contact_id: contact_id.clone(),
-                    from: from.clone(),
-                    text: text.clone(),
-                    opened_by: self.actor.user_id.clone(),
-                    opened_at: self.now,
-                    assigned_to: None,
-                    response: None,
-                    responded_at: None,
-                    outcome: None,
-                    root_cause: None,
-                    closed_at: None,
-                };
-                self.emit(Event::CaseOpened { case });
-            }
-            Command::CaseAssign { case_id, user_id } => {
-                self.case(case_id)?
-                    .status
-                    .check_move(CaseStatus::Assigned)?;
-                self.check_case_handler(user_id)?;
-                self.emit(Event::CaseAssigned {
-                    case_id: case_id.clone(),
-                    user_id: user_id.clone(),
-                });
-            }
-            Command::CaseRespond { case_id, response } => {
-                long("response", response)?;
-                self.case(case_id)?
-                    .status
-                    .check_move(CaseStatus::Responded)?;
-                self.emit(Event::CaseResponded {
-                    case_id: case_id.clone(),
-                    response: response.clone(),
-                });
-            }
-            Command::CaseClose {
-                case_id,
-                outcome,
-                root_cause,
-            } => {
-                let c = self.case(case_id)?;
-                c.status.check_move(CaseStatus::Closed)?;
-                case::check_close(
-                    c.case_type,
-                    *outcome,
-                    root_cause.as_deref(),
-                    &self.centre.root_causes,
-                )?;
-                self.emit(Event::CaseClosed {
-                    case_id: case_id.clone(),
-                    outcome: *outcome,
-                    root_cause: root_cause.clone(),
-                });
-            }
-            _ => unreachable!("dispatch routes only case commands here"),
-        }
+    pub(super) fn case_open(&mut self, c: &cmd::CaseOpen) -> Result<(), Error> {
+        let cmd::CaseOpen {
+            case_type,
+            incident_id,
+            contact_id,
+            from,
+            text,
+        } = c;
+        case::validate_new(from, text)?;
+        let incident_ids = self.case_incidents(incident_id.as_ref(), contact_id.as_ref())?;
+        let case = Case {
+            id: CaseId::at_seq(self.next_seq()),
+            case_type: *case_type,
+            status: CaseStatus::Open,
+            incident_ids,
+            contact_id: contact_id.clone(),
+            from: from.clone(),
+            text: text.clone(),
+            opened_by: self.actor.user_id.clone(),
+            opened_at: self.now,
+            assigned_to: None,
+            response: None,
+            responded_at: None,
+            outcome: None,
+            root_cause: None,
+            closed_at: None,
+        };
+        self.emit(Event::CaseOpened { case });
+        Ok(())
+    }
+
+    pub(super) fn case_assign(&mut self, c: &cmd::CaseAssign) -> Result<(), Error> {
+        let cmd::CaseAssign { case_id, user_id } = c;
+        self.case(case_id)?
+            .status
+            .check_move(CaseStatus::Assigned)?;
+        self.check_case_handler(user_id)?;
+        self.emit(Event::CaseAssigned {
+            case_id: case_id.clone(),
+            user_id: user_id.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn case_respond(&mut self, c: &cmd::CaseRespond) -> Result<(), Error> {
+        let cmd::CaseRespond { case_id, response } = c;
+        long("response", response)?;
+        self.case(case_id)?
+            .status
+            .check_move(CaseStatus::Responded)?;
+        self.emit(Event::CaseResponded {
+            case_id: case_id.clone(),
+            response: response.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn case_close(&mut self, c: &cmd::CaseClose) -> Result<(), Error> {
+        let cmd::CaseClose {
+            case_id,
+            outcome,
+            root_cause,
+        } = c;
+        let c = self.case(case_id)?;
+        c.status.check_move(CaseStatus::Closed)?;
+        case::check_close(
+            c.case_type,
+            *outcome,
+            root_cause.as_deref(),
+            &self.centre.root_causes,
+        )?;
+        self.emit(Event::CaseClosed {
+            case_id: case_id.clone(),
+            outcome: *outcome,
+            root_cause: root_cause.clone(),
+        });
         Ok(())
     }
 

@@ -6,147 +6,156 @@ use crate::domain::Lifecycle;
 use crate::domain::ids::IncidentId;
 use crate::domain::incident::{self, Assessment, Incident, IncidentStatus, Note, rules};
 use crate::domain::triage::{Priority, TriageMethod, Validity};
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 
 impl Cx<'_> {
-    pub(super) fn on_incident(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::IncidentOpen { .. } => self.open(command)?,
-            Command::IncidentAnswer {
-                incident_id,
-                answers,
-            } => {
-                let i = self.incident(incident_id)?;
-                open_status(i)?;
-                let t = self
-                    .centre
-                    .incident_type(&i.incident_type)
-                    .ok_or_else(|| unknown_type(&i.incident_type))?;
-                if answers.is_empty() {
-                    return Err(Error::validation("answers", "give at least one answer"));
-                }
-                for (question, value) in answers {
-                    t.check_answer(question, value).map_err(|reason| {
-                        Error::validation(&format!("answers.{question}"), reason)
-                    })?;
-                }
-                let mut all = i.answers.clone();
-                all.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
-                let (priority, rule) = t.protocol_priority(&all);
-                self.emit(Event::IncidentAnswered {
-                    incident_id: incident_id.clone(),
-                    answers: answers.clone(),
-                    suggested_priority: Some(priority),
-                    rule,
-                });
-            }
-            Command::IncidentAssess { .. } => self.assess(command)?,
-            Command::IncidentNote { incident_id, text } => {
-                long("text", text)?;
-                self.incident(incident_id)?;
-                let note = Note {
-                    text: text.clone(),
-                    by: self.actor.user_id.clone(),
-                    at: self.now,
-                };
-                self.emit(Event::IncidentNoted {
-                    incident_id: incident_id.clone(),
-                    note,
-                });
-            }
-            Command::IncidentResolve {
-                incident_id,
-                outcome,
-                summary,
-            } => {
-                short("outcome", outcome)?;
-                long("summary", summary)?;
-                self.incident(incident_id)?
-                    .status
-                    .check_move(IncidentStatus::Resolved)?;
-                self.emit(Event::IncidentResolved {
-                    incident_id: incident_id.clone(),
-                    outcome: outcome.clone(),
-                    summary: summary.clone(),
-                });
-            }
-            Command::IncidentClose { incident_id } => self.close(incident_id)?,
-            Command::IncidentReopen {
-                incident_id,
-                reason,
-            } => {
-                short("reason", reason)?;
-                let i = self.incident(incident_id)?;
-                if i.status.is_open() {
-                    return Err(Error::InvalidTransition {
-                        entity: "incident",
-                        from: i.status.name().into(),
-                        to: "reopened".into(),
-                    });
-                }
-                i.status.check_move(IncidentStatus::Assessed)?;
-                self.emit(Event::IncidentReopened {
-                    incident_id: incident_id.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            Command::IncidentCancel {
-                incident_id,
-                reason,
-            } => {
-                short("reason", reason)?;
-                self.incident(incident_id)?
-                    .status
-                    .check_move(IncidentStatus::Cancelled)?;
-                self.stand_down_all(incident_id, "incident cancelled")?;
-                self.emit(Event::IncidentCancelled {
-                    incident_id: incident_id.clone(),
-                    reason: reason.clone(),
-                });
-            }
-            Command::IncidentOverride {
-                incident_id,
-                rule,
-                justification,
-            } => {
-                if !rules::is_known(rule) {
-                    let known: Vec<&str> = rules::ALL.iter().map(|(r, _)| *r).collect();
-                    return Err(Error::validation(
-                        "rule",
-                        format!("unknown rule; known rules: {}", known.join(", ")),
-                    ));
-                }
-                long("justification", justification)?;
-                if justification.trim().len() < 10 {
-                    return Err(Error::validation(
-                        "justification",
-                        "write at least 10 characters saying why",
-                    ));
-                }
-                self.incident(incident_id)?;
-                self.emit(Event::IncidentOverridden {
-                    incident_id: incident_id.clone(),
-                    rule: rule.clone(),
-                    justification: justification.clone(),
-                });
-            }
-            _ => unreachable!("dispatch routes only incident commands here"),
+    pub(super) fn incident_answer(&mut self, c: &cmd::IncidentAnswer) -> Result<(), Error> {
+        let cmd::IncidentAnswer {
+            incident_id,
+            answers,
+        } = c;
+        let i = self.incident(incident_id)?;
+        open_status(i)?;
+        let t = self
+            .centre
+            .incident_type(&i.incident_type)
+            .ok_or_else(|| unknown_type(&i.incident_type))?;
+        if answers.is_empty() {
+            return Err(Error::validation("answers", "give at least one answer"));
         }
+        for (question, value) in answers {
+            t.check_answer(question, value)
+                .map_err(|reason| Error::validation(&format!("answers.{question}"), reason))?;
+        }
+        let mut all = i.answers.clone();
+        all.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let (priority, rule) = t.protocol_priority(&all);
+        self.emit(Event::IncidentAnswered {
+            incident_id: incident_id.clone(),
+            answers: answers.clone(),
+            suggested_priority: Some(priority),
+            rule,
+        });
         Ok(())
     }
 
-    fn open(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::IncidentOpen {
+    pub(super) fn incident_note(&mut self, c: &cmd::IncidentNote) -> Result<(), Error> {
+        let cmd::IncidentNote { incident_id, text } = c;
+        long("text", text)?;
+        self.incident(incident_id)?;
+        let note = Note {
+            text: text.clone(),
+            by: self.actor.user_id.clone(),
+            at: self.now,
+        };
+        self.emit(Event::IncidentNoted {
+            incident_id: incident_id.clone(),
+            note,
+        });
+        Ok(())
+    }
+
+    pub(super) fn incident_resolve(&mut self, c: &cmd::IncidentResolve) -> Result<(), Error> {
+        let cmd::IncidentResolve {
+            incident_id,
+            outcome,
+            summary,
+        } = c;
+        short("outcome", outcome)?;
+        long("summary", summary)?;
+        self.incident(incident_id)?
+            .status
+            .check_move(IncidentStatus::Resolved)?;
+        self.emit(Event::IncidentResolved {
+            incident_id: incident_id.clone(),
+            outcome: outcome.clone(),
+            summary: summary.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn incident_close(&mut self, c: &cmd::IncidentClose) -> Result<(), Error> {
+        let cmd::IncidentClose { incident_id } = c;
+        self.close(incident_id)
+    }
+
+    pub(super) fn incident_reopen(&mut self, c: &cmd::IncidentReopen) -> Result<(), Error> {
+        let cmd::IncidentReopen {
+            incident_id,
+            reason,
+        } = c;
+        short("reason", reason)?;
+        let i = self.incident(incident_id)?;
+        if i.status.is_open() {
+            return Err(Error::InvalidTransition {
+                entity: "incident",
+                from: i.status.name().into(),
+                to: "reopened".into(),
+            });
+        }
+        i.status.check_move(IncidentStatus::Assessed)?;
+        self.emit(Event::IncidentReopened {
+            incident_id: incident_id.clone(),
+            reason: reason.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn incident_cancel(&mut self, c: &cmd::IncidentCancel) -> Result<(), Error> {
+        let cmd::IncidentCancel {
+            incident_id,
+            reason,
+        } = c;
+        short("reason", reason)?;
+        self.incident(incident_id)?
+            .status
+            .check_move(IncidentStatus::Cancelled)?;
+        self.stand_down_all(incident_id, "incident cancelled")?;
+        self.emit(Event::IncidentCancelled {
+            incident_id: incident_id.clone(),
+            reason: reason.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn incident_override(&mut self, c: &cmd::IncidentOverride) -> Result<(), Error> {
+        let cmd::IncidentOverride {
+            incident_id,
+            rule,
+            justification,
+        } = c;
+        if !rules::is_known(rule) {
+            let known: Vec<&str> = rules::ALL.iter().map(|(r, _)| *r).collect();
+            return Err(Error::validation(
+                "rule",
+                format!("unknown rule; known rules: {}", known.join(", ")),
+            ));
+        }
+        long("justification", justification)?;
+        if justification.trim().len() < 10 {
+            return Err(Error::validation(
+                "justification",
+                "write at least 10 characters saying why",
+            ));
+        }
+        self.incident(incident_id)?;
+        self.emit(Event::IncidentOverridden {
+            incident_id: incident_id.clone(),
+            rule: rule.clone(),
+            justification: justification.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn incident_open(&mut self, command: &cmd::IncidentOpen) -> Result<(), Error> {
+        let cmd::IncidentOpen {
             contact_id,
             incident_type,
             description,
             location,
-        } = command
-        else {
-            unreachable!()
-        };
+        } = command;
         if self.centre.incident_type(incident_type).is_none() {
             return Err(unknown_type(incident_type));
         }
@@ -216,8 +225,8 @@ impl Cx<'_> {
         Ok(())
     }
 
-    fn assess(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::IncidentAssess {
+    pub(super) fn incident_assess(&mut self, command: &cmd::IncidentAssess) -> Result<(), Error> {
+        let cmd::IncidentAssess {
             incident_id,
             validity,
             priority,
@@ -226,10 +235,7 @@ impl Cx<'_> {
             duplicate_of,
             impact,
             urgency,
-        } = command
-        else {
-            unreachable!()
-        };
+        } = command;
         let i = self.incident(incident_id)?;
         open_status(i)?;
         if reason.chars().count() > crate::domain::MAX_SHORT_TEXT {

@@ -4,56 +4,55 @@ use super::{Cx, long};
 use crate::domain::ids::{MessageId, UserId};
 use crate::domain::message::{Audience, Message};
 use crate::domain::user::Role;
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 
 impl Cx<'_> {
-    pub(super) fn on_message(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::MessageBroadcast {
-                audience,
-                text,
-                requires_ack,
-            } => {
-                long("text", text)?;
-                let recipients = self.recipients(audience)?;
-                let message = Message {
-                    id: MessageId::at_seq(self.next_seq()),
-                    audience: audience.clone(),
-                    text: text.clone(),
-                    requires_ack: *requires_ack,
-                    sent_by: self.actor.user_id.clone(),
-                    sent_at: self.now,
-                    recipients,
-                    acks: Default::default(),
-                };
-                self.emit(Event::MessageBroadcast { message });
-            }
-            Command::MessageAcknowledge { message_id } => {
-                let m = self
-                    .state
-                    .messages
-                    .get(message_id)
-                    .ok_or_else(|| Error::not_found("message", message_id))?;
-                let me = &self.actor.user_id;
-                if !m.recipients.contains(me) {
-                    return Err(Error::Forbidden(format!(
-                        "{message_id} was not addressed to you"
-                    )));
-                }
-                if m.acks.contains_key(me) {
-                    return Err(Error::Conflict(format!(
-                        "{message_id} is already acknowledged"
-                    )));
-                }
-                self.emit(Event::MessageAcknowledged {
-                    message_id: message_id.clone(),
-                    user_id: me.clone(),
-                });
-            }
-            _ => unreachable!("dispatch routes only message commands here"),
+    pub(super) fn message_broadcast(&mut self, c: &cmd::MessageBroadcast) -> Result<(), Error> {
+        let cmd::MessageBroadcast {
+            audience,
+            text,
+            requires_ack,
+        } = c;
+        long("text", text)?;
+        let recipients = self.recipients(audience)?;
+        let message = Message {
+            id: MessageId::at_seq(self.next_seq()),
+            audience: audience.clone(),
+            text: text.clone(),
+            requires_ack: *requires_ack,
+            sent_by: self.actor.user_id.clone(),
+            sent_at: self.now,
+            recipients,
+            acks: Default::default(),
+        };
+        self.emit(Event::MessageBroadcast { message });
+        Ok(())
+    }
+
+    pub(super) fn message_acknowledge(&mut self, c: &cmd::MessageAcknowledge) -> Result<(), Error> {
+        let cmd::MessageAcknowledge { message_id } = c;
+        let m = self
+            .state
+            .messages
+            .get(message_id)
+            .ok_or_else(|| Error::not_found("message", message_id))?;
+        let me = &self.actor.user_id;
+        if !m.recipients.contains(me) {
+            return Err(Error::Forbidden(format!(
+                "{message_id} was not addressed to you"
+            )));
         }
+        if m.acks.contains_key(me) {
+            return Err(Error::Conflict(format!(
+                "{message_id} is already acknowledged"
+            )));
+        }
+        self.emit(Event::MessageAcknowledged {
+            message_id: message_id.clone(),
+            user_id: me.clone(),
+        });
         Ok(())
     }
 

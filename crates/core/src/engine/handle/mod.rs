@@ -37,50 +37,53 @@ pub(super) struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// The one dispatch: each command's struct goes to its handler in `<area>.rs`.
     pub fn dispatch(&mut self, command: &Command) -> Result<(), Error> {
-        use Command::*;
         match command {
-            ContactReceive { .. }
-            | ContactTake { .. }
-            | ContactLink { .. }
-            | ContactClose { .. } => self.on_contact(command),
-            IncidentOpen { .. }
-            | IncidentAnswer { .. }
-            | IncidentAssess { .. }
-            | IncidentNote { .. }
-            | IncidentResolve { .. }
-            | IncidentClose { .. }
-            | IncidentReopen { .. }
-            | IncidentCancel { .. }
-            | IncidentOverride { .. } => self.on_incident(command),
-            UserCreate { .. }
-            | UserDisable { .. }
-            | UserPassword { .. }
-            | ResourceRegister { .. }
-            | ResourceStatus { .. }
-            | ResourceLocate { .. } => self.on_resource(command),
-            AssignmentCreate { .. }
-            | AssignmentAcknowledge { .. }
-            | AssignmentDecline { .. }
-            | AssignmentProgress { .. }
-            | AssignmentActionDone { .. }
-            | AssignmentCancel { .. }
-            | Checkin { .. } => self.on_assignment(command),
-            MessageBroadcast { .. } | MessageAcknowledge { .. } => self.on_message(command),
-            CaseOpen { .. } | CaseAssign { .. } | CaseRespond { .. } | CaseClose { .. } => {
-                self.on_case(command)
-            }
-            SupportPropose { .. }
-            | SupportAgree { .. }
-            | SupportNote { .. }
-            | SupportReview { .. } => self.on_support(command),
-            ImprovementRaise { .. } | ImprovementUpdate { .. } => self.on_improvement(command),
-            TimerEscalate { .. }
-            | TimerCheckinMissed { .. }
-            | TimerTargetBreached { .. }
-            | TimerCaseBreached { .. }
-            | TimerPlanReviewMissed { .. }
-            | NotificationRecord { .. } => self.on_timer(command),
+            Command::ContactReceive(c) => self.contact_receive(c),
+            Command::ContactTake(c) => self.contact_take(c),
+            Command::ContactLink(c) => self.contact_link(c),
+            Command::ContactClose(c) => self.contact_close(c),
+            Command::IncidentOpen(c) => self.incident_open(c),
+            Command::IncidentAnswer(c) => self.incident_answer(c),
+            Command::IncidentAssess(c) => self.incident_assess(c),
+            Command::IncidentNote(c) => self.incident_note(c),
+            Command::IncidentResolve(c) => self.incident_resolve(c),
+            Command::IncidentClose(c) => self.incident_close(c),
+            Command::IncidentReopen(c) => self.incident_reopen(c),
+            Command::IncidentCancel(c) => self.incident_cancel(c),
+            Command::IncidentOverride(c) => self.incident_override(c),
+            Command::UserCreate(c) => self.user_create(c),
+            Command::UserDisable(c) => self.user_disable(c),
+            Command::UserPassword(c) => self.user_password(c),
+            Command::ResourceRegister(c) => self.resource_register(c),
+            Command::ResourceStatus(c) => self.resource_status(c),
+            Command::ResourceLocate(c) => self.resource_locate(c),
+            Command::AssignmentCreate(c) => self.assignment_create(c),
+            Command::AssignmentAcknowledge(c) => self.assignment_acknowledge(c),
+            Command::AssignmentDecline(c) => self.assignment_decline(c),
+            Command::AssignmentProgress(c) => self.assignment_progress(c),
+            Command::AssignmentActionDone(c) => self.assignment_action_done(c),
+            Command::AssignmentCancel(c) => self.assignment_cancel(c),
+            Command::Checkin(c) => self.checkin(c),
+            Command::MessageBroadcast(c) => self.message_broadcast(c),
+            Command::MessageAcknowledge(c) => self.message_acknowledge(c),
+            Command::CaseOpen(c) => self.case_open(c),
+            Command::CaseAssign(c) => self.case_assign(c),
+            Command::CaseRespond(c) => self.case_respond(c),
+            Command::CaseClose(c) => self.case_close(c),
+            Command::SupportPropose(c) => self.support_propose(c),
+            Command::SupportAgree(c) => self.support_agree(c),
+            Command::SupportNote(c) => self.support_note(c),
+            Command::SupportReview(c) => self.support_review(c),
+            Command::ImprovementRaise(c) => self.improvement_raise(c),
+            Command::ImprovementUpdate(c) => self.improvement_update(c),
+            Command::TimerEscalate(c) => self.timer_escalate(c),
+            Command::TimerCheckinMissed(c) => self.timer_checkin_missed(c),
+            Command::TimerTargetBreached(c) => self.timer_target_breached(c),
+            Command::TimerCaseBreached(c) => self.timer_case_breached(c),
+            Command::TimerPlanReviewMissed(c) => self.timer_plan_review_missed(c),
+            Command::NotificationRecord(c) => self.notification_record(c),
         }
     }
 

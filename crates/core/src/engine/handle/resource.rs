@@ -6,132 +6,136 @@ use crate::domain::geo::check_coordinates;
 use crate::domain::ids::{ResourceId, UserId};
 use crate::domain::resource::{Position, Resource, ResourceStatus};
 use crate::domain::user::{Role, User};
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 
 impl Cx<'_> {
-    pub(super) fn on_resource(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::UserCreate { .. } => self.create_user(command)?,
-            Command::UserDisable { user_id } => {
-                let u = self.user(user_id)?;
-                if u.disabled {
-                    return Err(Error::Conflict(format!("{user_id} is already disabled")));
-                }
-                self.emit(Event::UserDisabled {
-                    user_id: user_id.clone(),
-                });
-            }
-            Command::UserPassword {
-                user_id,
-                password_hash,
-                ..
-            } => {
-                self.user(user_id)?;
-                let password_hash = prepared(password_hash)?;
-                self.emit(Event::UserPasswordChanged {
-                    user_id: user_id.clone(),
-                    password_hash,
-                });
-            }
-            Command::ResourceRegister {
-                name,
-                resource_type,
-                skills,
-                team,
-                user_id,
-                location,
-            } => {
-                short("name", name)?;
-                short("team", team)?;
-                for (i, s) in skills.iter().enumerate() {
-                    short(&format!("skills[{i}]"), s)?;
-                }
-                if let Some(u) = user_id {
-                    let user = self.user(u)?;
-                    if user.role != Role::Field || user.resource_id.is_some() {
-                        return Err(Error::validation(
-                            "user_id",
-                            "link a field user who carries no resource yet",
-                        ));
-                    }
-                }
-                let position = match location {
-                    Some(l) => {
-                        l.validate("location", false)?;
-                        l.point().map(|(lat, lon)| Position {
-                            lat,
-                            lon,
-                            at: self.now,
-                        })
-                    }
-                    None => None,
-                };
-                let resource = Resource {
-                    id: ResourceId::at_seq(self.next_seq()),
-                    name: name.clone(),
-                    resource_type: *resource_type,
-                    skills: skills.clone(),
-                    team: team.clone(),
-                    status: ResourceStatus::Available,
-                    location: position,
-                    user_id: user_id.clone(),
-                    status_at: self.now,
-                };
-                self.emit(Event::ResourceRegistered { resource });
-            }
-            Command::ResourceStatus {
-                resource_id,
-                status,
-            } => {
-                let r = self.resource(resource_id)?;
-                r.status.check_move(*status)?;
-                let working = matches!(status, ResourceStatus::Available | ResourceStatus::OffDuty);
-                if working && let Some(a) = self.state.active_assignments_of(resource_id).next() {
-                    return Err(Error::Conflict(format!(
-                        "{resource_id} is on {}; complete, decline or cancel it first",
-                        a.id
-                    )));
-                }
-                let from = r.status;
-                self.emit(Event::ResourceStatusChanged {
-                    resource_id: resource_id.clone(),
-                    from,
-                    status: *status,
-                });
-            }
-            Command::ResourceLocate {
-                resource_id,
-                lat,
-                lon,
-            } => {
-                check_coordinates("", *lat, *lon)
-                    .map_err(|_| Error::validation("lat", "lat within ±90 and lon within ±180"))?;
-                self.resource(resource_id)?;
-                self.emit(Event::ResourceLocated {
-                    resource_id: resource_id.clone(),
-                    lat: *lat,
-                    lon: *lon,
-                });
-            }
-            _ => unreachable!("dispatch routes only resource and user commands here"),
+    pub(super) fn user_disable(&mut self, c: &cmd::UserDisable) -> Result<(), Error> {
+        let cmd::UserDisable { user_id } = c;
+        let u = self.user(user_id)?;
+        if u.disabled {
+            return Err(Error::Conflict(format!("{user_id} is already disabled")));
         }
+        self.emit(Event::UserDisabled {
+            user_id: user_id.clone(),
+        });
         Ok(())
     }
 
-    fn create_user(&mut self, command: &Command) -> Result<(), Error> {
-        let Command::UserCreate {
+    pub(super) fn user_password(&mut self, c: &cmd::UserPassword) -> Result<(), Error> {
+        let cmd::UserPassword {
+            user_id,
+            password_hash,
+            ..
+        } = c;
+        self.user(user_id)?;
+        let password_hash = prepared(password_hash)?;
+        self.emit(Event::UserPasswordChanged {
+            user_id: user_id.clone(),
+            password_hash,
+        });
+        Ok(())
+    }
+
+    pub(super) fn resource_register(&mut self, c: &cmd::ResourceRegister) -> Result<(), Error> {
+        let cmd::ResourceRegister {
+            name,
+            resource_type,
+            skills,
+            team,
+            user_id,
+            location,
+        } = c;
+        short("name", name)?;
+        short("team", team)?;
+        for (i, s) in skills.iter().enumerate() {
+            short(&format!("skills[{i}]"), s)?;
+        }
+        if let Some(u) = user_id {
+            let user = self.user(u)?;
+            if user.role != Role::Field || user.resource_id.is_some() {
+                return Err(Error::validation(
+                    "user_id",
+                    "link a field user who carries no resource yet",
+                ));
+            }
+        }
+        let position = match location {
+            Some(l) => {
+                l.validate("location", false)?;
+                l.point().map(|(lat, lon)| Position {
+                    lat,
+                    lon,
+                    at: self.now,
+                })
+            }
+            None => None,
+        };
+        let resource = Resource {
+            id: ResourceId::at_seq(self.next_seq()),
+            name: name.clone(),
+            resource_type: *resource_type,
+            skills: skills.clone(),
+            team: team.clone(),
+            status: ResourceStatus::Available,
+            location: position,
+            user_id: user_id.clone(),
+            status_at: self.now,
+        };
+        self.emit(Event::ResourceRegistered { resource });
+        Ok(())
+    }
+
+    pub(super) fn resource_status(&mut self, c: &cmd::ResourceStatus) -> Result<(), Error> {
+        let cmd::ResourceStatus {
+            resource_id,
+            status,
+        } = c;
+        let r = self.resource(resource_id)?;
+        r.status.check_move(*status)?;
+        let working = matches!(status, ResourceStatus::Available | ResourceStatus::OffDuty);
+        if working && let Some(a) = self.state.active_assignments_of(resource_id).next() {
+            return Err(Error::Conflict(format!(
+                "{resource_id} is on {}; complete, decline or cancel it first",
+                a.id
+            )));
+        }
+        let from = r.status;
+        self.emit(Event::ResourceStatusChanged {
+            resource_id: resource_id.clone(),
+            from,
+            status: *status,
+        });
+        Ok(())
+    }
+
+    pub(super) fn resource_locate(&mut self, c: &cmd::ResourceLocate) -> Result<(), Error> {
+        let cmd::ResourceLocate {
+            resource_id,
+            lat,
+            lon,
+        } = c;
+        check_coordinates("", *lat, *lon)
+            .map_err(|_| Error::validation("lat", "lat within ±90 and lon within ±180"))?;
+        self.resource(resource_id)?;
+        self.emit(Event::ResourceLocated {
+            resource_id: resource_id.clone(),
+            lat: *lat,
+            lon: *lon,
+        });
+        Ok(())
+    }
+
+    pub(super) fn user_create(&mut self, command: &cmd::UserCreate) -> Result<(), Error> {
+        let cmd::UserCreate {
             username,
             role,
             name,
             resource_id,
             password_hash,
             ..
-        } = command
-        else {
-            unreachable!()
-        };
+        } = command;
         check_username(username)?;
         if self.state.usernames.contains_key(&username.to_lowercase()) {
             return Err(Error::Conflict(format!("username {username:?} is taken")));

@@ -6,65 +6,71 @@ use crate::domain::Lifecycle;
 use crate::domain::ids::{PlanId, UserId};
 use crate::domain::support::{self, Plan, PlanStatus};
 use crate::domain::user::Role;
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 
 impl Cx<'_> {
-    pub(super) fn on_support(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::SupportPropose {
-                colleague_id,
-                areas,
-                support_type,
-                review_on,
-                notes,
-            } => self.propose(colleague_id, areas, support_type, *review_on, notes)?,
-            Command::SupportAgree { plan_id } => {
-                let p = self.plan(plan_id)?;
-                if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
-                    return Err(self.not_party(plan_id));
-                }
-                if p.colleague_id != self.actor.user_id {
-                    return Err(Error::Forbidden(format!(
-                        "only the colleague may agree to {plan_id}"
-                    )));
-                }
-                p.status.check_move(PlanStatus::Active)?;
-                self.emit(Event::SupportAgreed {
-                    plan_id: plan_id.clone(),
-                });
-            }
-            Command::SupportNote { plan_id, text } => {
-                long("text", text)?;
-                let p = self.plan(plan_id)?;
-                if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
-                    return Err(self.not_party(plan_id));
-                }
-                self.emit(Event::SupportNoted {
-                    plan_id: plan_id.clone(),
-                    text: text.clone(),
-                });
-            }
-            Command::SupportReview { plan_id, outcome } => {
-                short("outcome", outcome)?;
-                let p = self.plan(plan_id)?;
-                if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
-                    return Err(self.not_party(plan_id));
-                }
-                if p.proposed_by != self.actor.user_id && !self.is_supervisor() {
-                    return Err(Error::Forbidden(format!(
-                        "only the proposer or a supervisor may review {plan_id}"
-                    )));
-                }
-                p.status.check_move(PlanStatus::Reviewed)?;
-                self.emit(Event::SupportReviewed {
-                    plan_id: plan_id.clone(),
-                    outcome: outcome.clone(),
-                });
-            }
-            _ => unreachable!("dispatch routes only support commands here"),
+    pub(super) fn support_propose(&mut self, c: &cmd::SupportPropose) -> Result<(), Error> {
+        let cmd::SupportPropose {
+            colleague_id,
+            areas,
+            support_type,
+            review_on,
+            notes,
+        } = c;
+        self.propose(colleague_id, areas, support_type, *review_on, notes)
+    }
+
+    pub(super) fn support_agree(&mut self, c: &cmd::SupportAgree) -> Result<(), Error> {
+        let cmd::SupportAgree { plan_id } = c;
+        let p = self.plan(plan_id)?;
+        if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
+            return Err(self.not_party(plan_id));
         }
+        if p.colleague_id != self.actor.user_id {
+            return Err(Error::Forbidden(format!(
+                "only the colleague may agree to {plan_id}"
+            )));
+        }
+        p.status.check_move(PlanStatus::Active)?;
+        self.emit(Event::SupportAgreed {
+            plan_id: plan_id.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn support_note(&mut self, c: &cmd::SupportNote) -> Result<(), Error> {
+        let cmd::SupportNote { plan_id, text } = c;
+        long("text", text)?;
+        let p = self.plan(plan_id)?;
+        if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
+            return Err(self.not_party(plan_id));
+        }
+        self.emit(Event::SupportNoted {
+            plan_id: plan_id.clone(),
+            text: text.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn support_review(&mut self, c: &cmd::SupportReview) -> Result<(), Error> {
+        let cmd::SupportReview { plan_id, outcome } = c;
+        short("outcome", outcome)?;
+        let p = self.plan(plan_id)?;
+        if !p.involves(&self.actor.user_id) && !self.is_supervisor() {
+            return Err(self.not_party(plan_id));
+        }
+        if p.proposed_by != self.actor.user_id && !self.is_supervisor() {
+            return Err(Error::Forbidden(format!(
+                "only the proposer or a supervisor may review {plan_id}"
+            )));
+        }
+        p.status.check_move(PlanStatus::Reviewed)?;
+        self.emit(Event::SupportReviewed {
+            plan_id: plan_id.clone(),
+            outcome: outcome.clone(),
+        });
         Ok(())
     }
 

@@ -7,66 +7,89 @@ use crate::domain::ids::{AssignmentId, CaseId, IncidentId, PlanId};
 use crate::domain::procedure::EscalationAction;
 use crate::domain::recommend;
 use crate::domain::{case, support};
-use crate::engine::command::Command;
+use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
 use crate::engine::timers;
 
 impl Cx<'_> {
-    pub(super) fn on_timer(&mut self, command: &Command) -> Result<(), Error> {
-        match command {
-            Command::TimerEscalate {
-                assignment_id,
-                level,
-            } => self.escalate(assignment_id, *level),
-            Command::TimerCheckinMissed {
-                assignment_id,
-                due_at,
-            } => {
-                let a = self.assignment(assignment_id)?;
-                let next = timers::next_checkin(self.state, self.centre, a);
-                if next != Some(*due_at) || *due_at > self.now {
-                    return Err(not_due("check-in", assignment_id.as_str()));
-                }
-                self.emit(Event::CheckinMissed {
-                    assignment_id: assignment_id.clone(),
-                    due_at: *due_at,
-                });
-                Ok(())
-            }
-            Command::TimerTargetBreached {
-                incident_id,
-                target,
-            } => self.breach(incident_id, target),
-            Command::TimerCaseBreached { case_id, target } => self.case_breach(case_id, target),
-            Command::TimerPlanReviewMissed { plan_id } => self.review_missed(plan_id),
-            Command::NotificationRecord {
-                assignment_id,
-                channel,
-                level,
-                error,
-                status,
-            } => {
-                self.assignment(assignment_id)?;
-                let event = match error {
-                    Some(error) => Event::NotificationFailed {
-                        assignment_id: assignment_id.clone(),
-                        channel: channel.clone(),
-                        level: *level,
-                        error: error.clone(),
-                    },
-                    None => Event::NotificationSent {
-                        assignment_id: assignment_id.clone(),
-                        channel: channel.clone(),
-                        level: *level,
-                        status: status.clone().unwrap_or_else(|| "delivered".into()),
-                    },
-                };
-                self.emit(event);
-                Ok(())
-            }
-            _ => unreachable!("dispatch routes only internal commands here"),
+    pub(super) fn timer_escalate(&mut self, c: &cmd::TimerEscalate) -> Result<(), Error> {
+        let cmd::TimerEscalate {
+            assignment_id,
+            level,
+        } = c;
+        self.escalate(assignment_id, *level)
+    }
+
+    pub(super) fn timer_checkin_missed(
+        &mut self,
+        c: &cmd::TimerCheckinMissed,
+    ) -> Result<(), Error> {
+        let cmd::TimerCheckinMissed {
+            assignment_id,
+            due_at,
+        } = c;
+        let a = self.assignment(assignment_id)?;
+        let next = timers::next_checkin(self.state, self.centre, a);
+        if next != Some(*due_at) || *due_at > self.now {
+            return Err(not_due("check-in", assignment_id.as_str()));
         }
+        self.emit(Event::CheckinMissed {
+            assignment_id: assignment_id.clone(),
+            due_at: *due_at,
+        });
+        Ok(())
+    }
+
+    pub(super) fn timer_target_breached(
+        &mut self,
+        c: &cmd::TimerTargetBreached,
+    ) -> Result<(), Error> {
+        let cmd::TimerTargetBreached {
+            incident_id,
+            target,
+        } = c;
+        self.breach(incident_id, target)
+    }
+
+    pub(super) fn timer_case_breached(&mut self, c: &cmd::TimerCaseBreached) -> Result<(), Error> {
+        let cmd::TimerCaseBreached { case_id, target } = c;
+        self.case_breach(case_id, target)
+    }
+
+    pub(super) fn timer_plan_review_missed(
+        &mut self,
+        c: &cmd::TimerPlanReviewMissed,
+    ) -> Result<(), Error> {
+        let cmd::TimerPlanReviewMissed { plan_id } = c;
+        self.review_missed(plan_id)
+    }
+
+    pub(super) fn notification_record(&mut self, c: &cmd::NotificationRecord) -> Result<(), Error> {
+        let cmd::NotificationRecord {
+            assignment_id,
+            channel,
+            level,
+            error,
+            status,
+        } = c;
+        self.assignment(assignment_id)?;
+        let event = match error {
+            Some(error) => Event::NotificationFailed {
+                assignment_id: assignment_id.clone(),
+                channel: channel.clone(),
+                level: *level,
+                error: error.clone(),
+            },
+            None => Event::NotificationSent {
+                assignment_id: assignment_id.clone(),
+                channel: channel.clone(),
+                level: *level,
+                status: status.clone().unwrap_or_else(|| "delivered".into()),
+            },
+        };
+        self.emit(event);
+        Ok(())
     }
 
     /// Fires rung `level` when it is exactly the next one and its time has come.

@@ -1,0 +1,57 @@
+//! `assignment.*` and `checkin`: dispatch and the work on scene.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::assignment::{ActionSpec, AssignmentStatus};
+use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentCreate {
+    pub incident_id: IncidentId,
+    pub resource_id: ResourceId,
+    #[serde(default)]
+    pub responsibilities: Option<String>,
+    #[serde(default)]
+    pub actions: Option<Vec<ActionSpec>>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentAcknowledge {
+    pub assignment_id: AssignmentId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentDecline {
+    pub assignment_id: AssignmentId,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentProgress {
+    pub assignment_id: AssignmentId,
+    pub status: AssignmentStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentActionDone {
+    pub assignment_id: AssignmentId,
+    pub action_id: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentCancel {
+    pub assignment_id: AssignmentId,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Checkin {
+    pub assignment_id: AssignmentId,
+    pub ok: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}

@@ -1,0 +1,81 @@
+//! `incident.*`: opening, scripting, assessing, resolving, closing, overriding.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+use crate::domain::geo::Location;
+use crate::domain::ids::{ContactId, IncidentId};
+use crate::domain::triage::{Priority, TriageMethod, Validity};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentOpen {
+    #[serde(default)]
+    pub contact_id: Option<ContactId>,
+    #[serde(rename = "type", alias = "incident_type")]
+    pub incident_type: String,
+    pub description: String,
+    pub location: Location,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentAnswer {
+    pub incident_id: IncidentId,
+    pub answers: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentAssess {
+    pub incident_id: IncidentId,
+    pub validity: Validity,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    pub method: TriageMethod,
+    #[serde(default)]
+    pub reason: String,
+    /// For `duplicate`: the incident this one repeats.
+    #[serde(default)]
+    pub duplicate_of: Option<IncidentId>,
+    /// For the `matrix` method: the impact row.
+    #[serde(default)]
+    pub impact: Option<String>,
+    /// For the `matrix` method: the urgency column.
+    #[serde(default)]
+    pub urgency: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentNote {
+    pub incident_id: IncidentId,
+    pub text: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentResolve {
+    pub incident_id: IncidentId,
+    pub outcome: String,
+    pub summary: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentClose {
+    pub incident_id: IncidentId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentReopen {
+    pub incident_id: IncidentId,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentCancel {
+    pub incident_id: IncidentId,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentOverride {
+    pub incident_id: IncidentId,
+    pub rule: String,
+    pub justification: String,
+}

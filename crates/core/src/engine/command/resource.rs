@@ -1,0 +1,62 @@
+//! `user.*` and `resource.*`: administration and the units' own reports.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::geo::Location;
+use crate::domain::ids::{ResourceId, UserId};
+use crate::domain::resource::ResourceType;
+use crate::domain::user::Role;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserCreate {
+    pub username: String,
+    pub role: Role,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub resource_id: Option<ResourceId>,
+    /// Argon2id hash of `password`, computed by the hub before the command reaches
+    /// the single writer (hashing is slow and salted, so it stays out of the engine).
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserDisable {
+    pub user_id: UserId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UserPassword {
+    pub user_id: UserId,
+    pub password: String,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRegister {
+    pub name: String,
+    pub resource_type: ResourceType,
+    #[serde(default)]
+    pub skills: Vec<String>,
+    pub team: String,
+    #[serde(default)]
+    pub user_id: Option<UserId>,
+    #[serde(default)]
+    pub location: Option<Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceStatus {
+    pub resource_id: ResourceId,
+    pub status: crate::domain::resource::ResourceStatus,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ResourceLocate {
+    pub resource_id: ResourceId,
+    pub lat: f64,
+    pub lon: f64,
+}

@@ -1,0 +1,59 @@
+//! Internal commands, which only the hub itself issues: timers and delivery outcomes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::{AssignmentId, CaseId, IncidentId, PlanId};
+
+/// Internal (system actor only): the next rung of an unacknowledged assignment's
+/// escalation ladder is due. `level` counts rungs from 1.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerEscalate {
+    pub assignment_id: AssignmentId,
+    pub level: u32,
+}
+
+/// Internal: a deployed resource's welfare check-in due at `due_at` did not come.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerCheckinMissed {
+    pub assignment_id: AssignmentId,
+    #[serde(with = "crate::time::serde_millis")]
+    pub due_at: DateTime<Utc>,
+}
+
+/// Internal: one of the incident's response targets (`dispatch`, `acknowledge`,
+/// `arrive`, `resolve`) ran out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerTargetBreached {
+    pub incident_id: IncidentId,
+    pub target: String,
+}
+
+/// Internal: a case's deadline (`acknowledge`, `respond`) ran out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerCaseBreached {
+    pub case_id: CaseId,
+    pub target: String,
+}
+
+/// Internal: an agreed support plan's review date passed without a review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TimerPlanReviewMissed {
+    pub plan_id: PlanId,
+}
+
+/// Internal: the outcome of one delivery attempt on a notification channel, written
+/// after the attempt so the log holds the delivery evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotificationRecord {
+    pub assignment_id: AssignmentId,
+    pub channel: String,
+    /// The escalation rung that asked for it.
+    pub level: u32,
+    /// `None` when delivered; otherwise why it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// What the gateway answered (e.g. `HTTP 200`), when it answered.
+    #[serde(default)]
+    pub status: Option<String>,
+}
