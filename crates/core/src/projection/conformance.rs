@@ -221,7 +221,7 @@ fn outcome_recorded(incident: &Incident, events: &[Record]) -> Step {
 mod tests {
     use super::*;
     use crate::engine::Command;
-    use crate::engine::test_world::World;
+    use crate::testing::World;
 
     fn statuses(r: &Report) -> Vec<(&'static str, StepStatus)> {
         r.steps.iter().map(|s| (s.step, s.status)).collect()
