@@ -3,6 +3,8 @@
 //!
 //! The pure engine against the shipped demo centre ([`muster_core::testing::World`]).
 
+mod stored;
+
 use std::collections::BTreeSet;
 
 use serde_json::json;
@@ -16,34 +18,14 @@ use muster_core::domain::resource::{ResourceStatus, ResourceType};
 use muster_core::domain::triage::{Priority, TriageMethod, Validity};
 use muster_core::domain::user::Role;
 use muster_core::engine::Command;
+use muster_core::engine::State;
 use muster_core::engine::authz::Actor;
-use muster_core::engine::{Record, State};
-use muster_log::{StoredEvent, chain};
+use muster_log::chain;
 use proptest::prelude::*;
 use proptest::sample::Index;
 
 use muster_core::testing::*;
-
-/// The stored, hash-chained form of a log, starting from the genesis hash.
-fn to_stored(log: &[Record]) -> Vec<StoredEvent> {
-    let mut prev = chain::GENESIS.to_string();
-    log.iter()
-        .map(|r| {
-            let s = muster_log::record::encode(r, &prev);
-            prev = s.hash.clone();
-            s
-        })
-        .collect()
-}
-
-/// Folds stored events (read back from their JSON bodies) into `state`.
-fn replay_stored(mut state: State, stored: &[StoredEvent]) -> State {
-    for s in stored {
-        let r = muster_log::record::decode(s).expect("stored events read back");
-        state.apply(&r);
-    }
-    state
-}
+use stored::{replay_stored, to_stored};
 
 /// Found by the property below: without serde_json's `float_roundtrip`, some
 /// coordinates came back from the stored JSON one ULP off, so a restarted hub's state
