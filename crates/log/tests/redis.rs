@@ -1,7 +1,6 @@
 //! The Redis event log against a real `redis-server`: the store contract, the head
 //! hash check, durability as reported, and a restart between calls.
 
-#[path = "redis_server/mod.rs"]
 mod redis_server;
 
 use muster_log::EventLog;

@@ -178,8 +178,9 @@ fn verify_blocking_on_a_missing_file_fails() {
     assert!(!dir.path().join("absent.db").exists());
 }
 
-/// `cargo test --release -p muster-log --test sqlite -- --ignored --nocapture`: appends 64,000
-/// events in batches of 64 and prints the rate (target: at least 50,000 events/s).
+/// `cargo test --release -p muster-log --test sqlite -- --ignored --nocapture`:
+/// appends 64,000 events in batches of 64 and prints the rate (target: at least
+/// 50,000 events/s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "throughput measurement, run by hand"]
 async fn append_throughput() {
