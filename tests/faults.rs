@@ -10,6 +10,7 @@
 //! not being able to mount is a failure.
 
 mod binary;
+#[path = "../crates/log/tests/redis_server/mod.rs"]
 mod redis_server;
 mod server;
 

@@ -13,6 +13,7 @@
 //!   findings.
 //! - [`config`]: the centre's procedures and demo seed, parsed and located.
 //! - [`time`]: the clock trait and the one timestamp format.
+//! - `testing` (feature `testing`, and in this crate's tests): the one test world.
 //!
 //! Inside the crate, dependencies point one way: `projection` → `engine` → `domain`
 //! (tests/architecture.rs fails on an import against them).
@@ -22,3 +23,6 @@ pub mod domain;
 pub mod engine;
 pub mod projection;
 pub mod time;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;

@@ -708,12 +708,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn sqlite_keeps_the_store_contract() {
-        let (_dir, log) = fresh();
-        contract::run_all(&log).await;
-    }
-
-    #[tokio::test]
     async fn round_trip_is_exact_and_head_follows() {
         let (_dir, log) = fresh();
         let batch = chain_events(0, chain::GENESIS, 3);

@@ -15,9 +15,6 @@ pub mod state;
 pub mod timers;
 pub mod visibility;
 
-#[cfg(test)]
-pub(crate) mod test_world;
-
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

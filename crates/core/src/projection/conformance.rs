@@ -222,7 +222,7 @@ mod tests {
     use super::*;
     use crate::engine::Command;
     use crate::engine::command as cmd;
-    use crate::engine::test_world::World;
+    use crate::testing::World;
 
     fn statuses(r: &Report) -> Vec<(&'static str, StepStatus)> {
         r.steps.iter().map(|s| (s.step, s.status)).collect()

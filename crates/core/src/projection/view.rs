@@ -372,7 +372,7 @@ mod tests {
     use crate::domain::incident::IncidentStatus;
     use crate::engine::Command;
     use crate::engine::command as cmd;
-    use crate::engine::test_world::{World, created};
+    use crate::testing::{World, created};
 
     /// A window that keeps every finished item.
     const EVERYTHING: DateTime<Utc> = DateTime::<Utc>::MIN_UTC;

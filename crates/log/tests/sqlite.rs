@@ -1,12 +1,13 @@
-//! The SQLite event log against real files: reopening, tampering behind the hub's
-//! back with a second connection, read-only verification and throughput.
+//! The SQLite event log against real files: the store contract, reopening, tampering
+//! behind the hub's back with a second connection, read-only verification and
+//! throughput.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use muster::store::contract::chain_events;
-use muster::store::sqlite::{SqliteLog, verify_blocking};
-use muster::store::{EventLog, Snapshot, StoreError, VerifyReport, chain};
+use muster_log::contract::{self, chain_events};
+use muster_log::sqlite::{SqliteLog, verify_blocking};
+use muster_log::{EventLog, Snapshot, StoreError, VerifyReport, chain};
 use rusqlite::Connection;
 
 fn db_path(dir: &tempfile::TempDir) -> PathBuf {
@@ -42,6 +43,13 @@ fn bad_report(events: u64, seq: u64) -> VerifyReport {
 fn tamper(path: &Path, sql: &str) {
     let conn = Connection::open(path).unwrap();
     assert_eq!(conn.execute(sql, []).unwrap(), 1, "{sql}");
+}
+
+#[tokio::test]
+async fn sqlite_keeps_the_store_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = SqliteLog::open(&db_path(&dir)).unwrap();
+    contract::run_all(&log).await;
 }
 
 #[tokio::test]
@@ -170,8 +178,9 @@ fn verify_blocking_on_a_missing_file_fails() {
     assert!(!dir.path().join("absent.db").exists());
 }
 
-/// `cargo test --release --test store_sqlite -- --ignored --nocapture`: appends 64,000
-/// events in batches of 64 and prints the rate (target: at least 50,000 events/s).
+/// `cargo test --release -p muster-log --test sqlite -- --ignored --nocapture`:
+/// appends 64,000 events in batches of 64 and prints the rate (target: at least
+/// 50,000 events/s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "throughput measurement, run by hand"]
 async fn append_throughput() {

@@ -1,0 +1,546 @@
+//! The centre's procedures, enforced by the pure engine: the three triage methods on
+//! table cases, duplicate detection, resource recommendation on a fixed map, the
+//! dispatch-before-assessment rule with a supervisor's override in the conformance
+//! report, internal timer commands, and per-recipient broadcast acknowledgements for
+//! every audience. The timers on a real hub are in the muster crate's
+//! tests/procedures.rs.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use muster_core::domain::geo::Location;
+use muster_core::domain::ids::{IncidentId, MessageId, ResourceId};
+use muster_core::domain::incident::rules;
+use muster_core::domain::message::Audience;
+use muster_core::domain::recommend;
+use muster_core::domain::resource::{Position, Resource, ResourceStatus, ResourceType};
+use muster_core::domain::triage::{Priority, TriageMethod, Validity};
+use muster_core::engine::command as cmd;
+use muster_core::engine::{Actor, Command, Event};
+use muster_core::projection::conformance::{self, StepStatus, Verdict};
+
+use muster_core::testing::*;
+
+// ==================================================================================
+// Triage: protocol, matrix, manual
+// ==================================================================================
+
+/// The latest assessment's priority and rule.
+fn last_assessment(w: &World, id: &IncidentId) -> (Option<Priority>, Option<String>, TriageMethod) {
+    let a = w.state.incidents[id].assessments.last().expect("assessed");
+    (a.priority, a.rule.clone(), a.method)
+}
+
+/// Call-script answers, the priority they give and the rule that gives it.
+type ProtocolCase<'a> = (&'a [(&'a str, Value)], Priority, &'a str);
+
+#[test]
+fn protocol_method_follows_the_call_script_rules() {
+    let cases: [ProtocolCase<'_>; 6] = [
+        (
+            &[
+                ("breathing", json!(false)),
+                ("conscious", json!(true)),
+                ("bleeding", json!("none")),
+                ("casualties", json!(1)),
+            ],
+            Priority::P1,
+            "not breathing",
+        ),
+        (
+            &[
+                ("breathing", json!(true)),
+                ("conscious", json!(false)),
+                ("bleeding", json!("none")),
+                ("casualties", json!(1)),
+            ],
+            Priority::P1,
+            "unconscious",
+        ),
+        (
+            &[
+                ("breathing", json!(true)),
+                ("conscious", json!(true)),
+                ("bleeding", json!("severe")),
+                ("casualties", json!(1)),
+            ],
+            Priority::P1,
+            "severe bleeding",
+        ),
+        (
+            &[
+                ("breathing", json!(true)),
+                ("conscious", json!(true)),
+                ("bleeding", json!("minor")),
+                ("casualties", json!(4)),
+            ],
+            Priority::P1,
+            "multiple casualties",
+        ),
+        (
+            &[
+                ("breathing", json!(true)),
+                ("conscious", json!(true)),
+                ("bleeding", json!("none")),
+                ("casualties", json!(1)),
+            ],
+            Priority::P3,
+            "alert, breathing, no bleeding",
+        ),
+        (
+            &[
+                ("breathing", json!(true)),
+                ("conscious", json!(true)),
+                ("bleeding", json!("minor")),
+                ("casualties", json!(1)),
+            ],
+            Priority::P2,
+            "default",
+        ),
+    ];
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    for (answers, priority, rule) in cases {
+        let id = w.open(&op, "medical_emergency");
+        let recs = w.ok(&op, incident_answer(&id, answers));
+        if rule != "default" {
+            assert!(matches!(
+                &recs[0].event,
+                Event::IncidentAnswered { suggested_priority: Some(p), rule: Some(r), .. } if *p == priority && r == rule
+            ));
+        }
+        w.ok(
+            &op,
+            assess(&id, Validity::Verified, None, TriageMethod::Protocol, ""),
+        );
+        assert_eq!(
+            last_assessment(&w, &id),
+            (
+                Some(priority),
+                Some(rule.to_string()),
+                TriageMethod::Protocol
+            ),
+            "{answers:?}"
+        );
+    }
+}
+
+#[test]
+fn matrix_method_reads_the_impact_by_urgency_table() {
+    let cells = [
+        ("widespread", "critical", Priority::P1),
+        ("widespread", "medium", Priority::P2),
+        ("significant", "high", Priority::P2),
+        ("moderate", "critical", Priority::P2),
+        ("moderate", "low", Priority::P4),
+        ("minor", "critical", Priority::P3),
+        ("minor", "low", Priority::P4),
+    ];
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    for (impact, urgency, priority) in cells {
+        let id = w.open(&op, "utility_outage");
+        w.ok(&op, assess_matrix(&id, impact, urgency));
+        assert_eq!(
+            last_assessment(&w, &id),
+            (
+                Some(priority),
+                Some(format!("{impact}×{urgency}")),
+                TriageMethod::Matrix
+            )
+        );
+    }
+    let id = w.open(&op, "utility_outage");
+    let e = w.err(&op, assess_matrix(&id, "catastrophic", "high"));
+    assert_eq!(e.code(), "validation_failed");
+    let mut no_urgency = assess_matrix(&id, "minor", "low");
+    if let Command::IncidentAssess(cmd::IncidentAssess { urgency, .. }) = &mut no_urgency {
+        *urgency = None;
+    }
+    assert_eq!(w.err(&op, no_urgency).code(), "validation_failed");
+}
+
+#[test]
+fn manual_method_needs_a_reason_and_records_it() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let id = w.open(&op, "welfare_concern");
+    let e = w.err(&op, assess_manual(&id, Priority::P2, "  "));
+    assert_eq!(e.code(), "validation_failed");
+    assert_eq!(e.to_string(), "reason: the manual method needs a reason");
+    w.ok(
+        &op,
+        assess_manual(&id, Priority::P1, "caller fears self-harm"),
+    );
+    let a = w.state.incidents[&id].assessments.last().unwrap();
+    assert_eq!(
+        (a.priority, a.method),
+        (Some(Priority::P1), TriageMethod::Manual)
+    );
+    assert_eq!(a.reason, "caller fears self-harm");
+    assert_eq!(a.rule, None);
+}
+
+// ==================================================================================
+// Duplicate detection
+// ==================================================================================
+
+fn open_at(incident_type: &str, lat: f64, lon: f64) -> Command {
+    Command::IncidentOpen(cmd::IncidentOpen {
+        contact_id: None,
+        incident_type: incident_type.into(),
+        description: "Report from a passer-by".into(),
+        location: Location {
+            text: None,
+            lat: Some(lat),
+            lon: Some(lon),
+        },
+    })
+}
+
+fn duplicates_of(recs: &[muster_core::engine::Record]) -> Vec<(IncidentId, f64, i64)> {
+    recs.iter()
+        .find_map(|r| match &r.event {
+            Event::IncidentOpened { duplicates, .. } => Some(
+                duplicates
+                    .iter()
+                    .map(|d| (d.incident_id.clone(), d.distance_m, d.minutes_apart))
+                    .collect(),
+            ),
+            _ => None,
+        })
+        .expect("an incident.opened")
+}
+
+#[test]
+fn a_second_report_100_m_and_3_minutes_away_is_flagged_as_a_possible_duplicate() {
+    let (lat, lon) = (51.5074, -0.1278);
+    // ~100 m north is 0.0009° of latitude.
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let first = IncidentId(created(
+        &w.ok(&op, open_at("road_hazard", lat, lon)),
+        "incident_id",
+    ));
+    w.advance(179);
+    let recs = w.ok(&op, open_at("road_hazard", lat + 0.0009, lon));
+    assert_eq!(duplicates_of(&recs), vec![(first.clone(), 100.0, 3)]);
+    let second = IncidentId(created(&recs, "incident_id"));
+
+    // The operator confirms it: a duplicate of the first, which may not be dispatched.
+    let mut dup = assess(
+        &second,
+        Validity::Duplicate,
+        None,
+        TriageMethod::Manual,
+        "same pothole",
+    );
+    if let Command::IncidentAssess(cmd::IncidentAssess { duplicate_of, .. }) = &mut dup {
+        *duplicate_of = Some(first.clone());
+    }
+    w.ok(&op, dup);
+    assert_eq!(w.state.incidents[&second].validity, Validity::Duplicate);
+
+    // 1 km away: not flagged. Another type on the same spot: not flagged.
+    let recs = w.ok(&op, open_at("road_hazard", lat + 0.009, lon));
+    assert!(duplicates_of(&recs).is_empty());
+    let recs = w.ok(&op, open_at("medical_emergency", lat, lon));
+    assert!(duplicates_of(&recs).is_empty());
+    // Two hours later on the same spot: outside the window.
+    w.advance(2 * 3600);
+    let recs = w.ok(&op, open_at("road_hazard", lat, lon));
+    assert!(duplicates_of(&recs).is_empty());
+}
+
+// ==================================================================================
+// Recommendation on a fixed map
+// ==================================================================================
+
+fn res(
+    id: &str,
+    kind: ResourceType,
+    skills: &[&str],
+    north_deg: Option<f64>,
+    status: ResourceStatus,
+) -> Resource {
+    Resource {
+        id: ResourceId(id.into()),
+        name: id.to_uppercase(),
+        resource_type: kind,
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        team: "central".into(),
+        status,
+        location: north_deg.map(|d| Position {
+            lat: 51.5 + d,
+            lon: -0.12,
+            at: start_time(),
+        }),
+        user_id: None,
+        status_at: start_time(),
+    }
+}
+
+#[test]
+fn recommendation_ranks_ten_resources_with_reasons() {
+    use ResourceStatus::{Assigned, Available, OffDuty};
+    use ResourceType::{Person, Team, Vehicle};
+    let map = [
+        res("res_01", Person, &["first_aid"], Some(0.009), Available),
+        res(
+            "res_02",
+            Person,
+            &["first_aid", "driving"],
+            Some(0.009),
+            Available,
+        ),
+        res(
+            "res_03",
+            Vehicle,
+            &["first_aid", "driving"],
+            Some(0.045),
+            Available,
+        ),
+        res("res_04", Person, &["first_aid"], Some(0.0), Available),
+        res(
+            "res_05",
+            Team,
+            &["first_aid", "fire_warden"],
+            Some(0.018),
+            Available,
+        ),
+        res("res_06", Person, &["security"], Some(0.0), Available),
+        res("res_07", Person, &["first_aid"], Some(0.001), Assigned),
+        res("res_08", Person, &["first_aid"], Some(0.001), OffDuty),
+        res("res_09", Person, &["first_aid"], None, Available),
+        res(
+            "res_10",
+            Person,
+            &["first_aid", "security", "driving", "electrical"],
+            Some(0.0045),
+            Available,
+        ),
+    ];
+    let centre = demo_centre();
+    let kind = centre.incident_type("medical_emergency").unwrap();
+    let at = Location {
+        text: None,
+        lat: Some(51.5),
+        lon: Some(-0.12),
+    };
+    let jobs = BTreeMap::from([
+        (ResourceId("res_02".into()), 1),
+        (ResourceId("res_04".into()), 3),
+    ]);
+    let ranked = recommend::rank(kind, &at, &map, &centre.speeds_kmh, &jobs);
+    let got: Vec<(&str, f64, &str)> = ranked
+        .iter()
+        .map(|r| (r.resource_id.as_str(), r.score, r.summary.as_str()))
+        .collect();
+    assert_eq!(got, EXPECTED_RANKING);
+    assert_eq!(
+        ranked[1].reasons,
+        [
+            "0.5 km, about 6 min",
+            "has first_aid, driving, electrical, security",
+            "no jobs today"
+        ]
+    );
+    // Deterministic: the same input in another order gives the same ranking.
+    let mut reversed = map.clone();
+    reversed.reverse();
+    assert_eq!(
+        recommend::rank(kind, &at, &reversed, &centre.speeds_kmh, &jobs),
+        ranked
+    );
+}
+
+/// Off duty (res_08), busy (res_07) and unskilled (res_06) are filtered out. Travel
+/// time dominates (a van 5 km away beats a walker 1 km away), then workload (res_04 on
+/// the spot has had 3 jobs today), then spare skills; an unknown position comes last.
+const EXPECTED_RANKING: &[(&str, f64, &str)] = &[
+    (
+        "res_04",
+        0.75,
+        "0.0 km, about 0 min; has first_aid; 3 jobs today",
+    ),
+    (
+        "res_10",
+        0.737,
+        "0.5 km, about 6 min; has first_aid, driving, electrical, security; no jobs today",
+    ),
+    (
+        "res_05",
+        0.622,
+        "2.0 km, about 8 min; has first_aid, fire_warden; no jobs today",
+    ),
+    (
+        "res_03",
+        0.583,
+        "5.0 km, about 10 min; has first_aid, driving; no jobs today",
+    ),
+    (
+        "res_01",
+        0.518,
+        "1.0 km, about 13 min; has first_aid; no jobs today",
+    ),
+    (
+        "res_02",
+        0.451,
+        "1.0 km, about 13 min; has first_aid, driving; 1 job today",
+    ),
+    (
+        "res_09",
+        0.2,
+        "distance unknown; has first_aid; no jobs today",
+    ),
+];
+
+// ==================================================================================
+// Dispatch before assessment, the supervisor's override, the conformance report
+// ==================================================================================
+
+#[test]
+fn dispatching_an_unassessed_incident_needs_a_supervisors_override_shown_in_conformance() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let sup = w.actor("supervisor");
+    let id = w.open(&op, "medical_emergency");
+    let amara = w.resource("amara-okafor");
+
+    let e = w.err(&op, assignment_create(&id, &amara, None));
+    assert_eq!(e.code(), "procedure_violation");
+    assert_eq!(
+        e.to_string(),
+        "assess validity and priority before dispatch"
+    );
+    assert!(
+        matches!(&e, muster_core::engine::Error::ProcedureViolation { rule, .. } if rule == rules::DISPATCH_REQUIRES_ASSESSMENT)
+    );
+
+    let why = "caller collapsed mid-call; sending first, assessing after";
+    let e = w.err(
+        &op,
+        incident_override(&id, rules::DISPATCH_REQUIRES_ASSESSMENT, why),
+    );
+    assert_eq!(e.code(), "forbidden");
+    w.ok(
+        &sup,
+        incident_override(&id, rules::DISPATCH_REQUIRES_ASSESSMENT, why),
+    );
+    let override_at = w.now;
+    w.ok(&op, assignment_create(&id, &amara, None));
+
+    let report = conformance::assess(&w.state, &w.state.incidents[&id], &w.log);
+    let assessed = &report.steps[0];
+    assert_eq!(assessed.step, "assessed");
+    assert_eq!(assessed.status, StepStatus::Overridden);
+    assert_eq!(assessed.by, Some(sup.user_id.clone()));
+    assert_eq!(assessed.at, Some(override_at));
+    assert_eq!(assessed.justification.as_deref(), Some(why));
+    assert_eq!(report.steps[1].status, StepStatus::Done);
+    // Closing is not reachable yet: pending, not missing.
+    assert_eq!(report.steps[2].status, StepStatus::Pending);
+    assert_eq!(report.steps[3].status, StepStatus::Pending);
+    assert_eq!(report.verdict, Verdict::Pending);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["steps"][0]["status"], "overridden");
+    assert_eq!(json["steps"][0]["justification"], why);
+}
+
+#[test]
+fn a_resolved_incident_without_dispatch_reads_missing() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let id = w.open_assessed(&op, "welfare_concern");
+    w.ok(&op, incident_resolve(&id));
+    let report = conformance::assess(&w.state, &w.state.incidents[&id], &w.log);
+    let got: Vec<(&str, StepStatus)> = report.steps.iter().map(|s| (s.step, s.status)).collect();
+    assert_eq!(
+        got,
+        [
+            ("assessed", StepStatus::Done),
+            ("dispatched", StepStatus::Missing),
+            ("required_actions_done", StepStatus::Pending),
+            ("outcome_recorded", StepStatus::Done),
+        ]
+    );
+    assert_eq!(report.verdict, Verdict::NotConforming);
+}
+
+// ==================================================================================
+// Internal timer commands: the system actor only, and never twice
+// ==================================================================================
+
+#[test]
+fn timer_commands_come_only_from_the_system_and_fire_once() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let id = w.open(&op, "medical_emergency");
+    w.ok(&op, assess_manual(&id, Priority::P1, "not breathing"));
+    let asg = w.assign(&op, &id, &w.resource("amara-okafor"));
+    let rung = Command::TimerEscalate(cmd::TimerEscalate {
+        assignment_id: asg.clone(),
+        level: 1,
+    });
+    for who in ["operator", "supervisor", "admin", "field1"] {
+        let e = w.err(&w.actor(who), rung.clone());
+        assert_eq!(e.code(), "forbidden", "{who}");
+    }
+    // Not yet due: refused.
+    assert_eq!(w.err(&Actor::system(), rung.clone()).code(), "conflict");
+    w.advance(30);
+    let due = muster_core::engine::timers::due(&w.state, &w.engine.centre, w.now);
+    assert!(due.contains(&rung), "{due:?}");
+    w.ok(&Actor::system(), rung.clone());
+    assert_eq!(w.err(&Actor::system(), rung).code(), "conflict");
+    assert_eq!(w.state.escalations[&asg], 1);
+}
+
+// ==================================================================================
+// Broadcast acknowledgements for every audience
+// ==================================================================================
+
+#[test]
+fn broadcast_acknowledgements_are_tracked_per_recipient_for_every_audience() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let sup = w.actor("supervisor");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    w.assign(&op, &inc, &w.resource_of("field1"));
+    let audiences = [
+        Audience::All,
+        Audience::Team("north".into()),
+        Audience::Incident(inc.clone()),
+        Audience::Resource(w.resource_of("field2")),
+        Audience::User(w.user_id("operator2")),
+    ];
+    for audience in audiences {
+        let recs = w.ok(
+            &sup,
+            broadcast(audience.clone(), "Acknowledge please", true),
+        );
+        let msg = MessageId(created(&recs, "message_id"));
+        let recipients = w.state.messages[&msg].recipients.clone();
+        assert!(!recipients.is_empty(), "{audience:?}");
+        for (n, user) in recipients.iter().enumerate() {
+            let actor = Actor::of(&w.state.users[user]);
+            w.ok(&actor, message_ack(&msg));
+            assert_eq!(w.state.messages[&msg].acks.len(), n + 1, "{audience:?}");
+            assert_eq!(w.err(&actor, message_ack(&msg)).code(), "conflict");
+        }
+        let outsider = ["field8", "field5", "admin"]
+            .into_iter()
+            .map(|u| w.actor(u))
+            .find(|a| !recipients.contains(&a.user_id));
+        if let Some(a) = outsider {
+            assert_eq!(
+                w.err(&a, message_ack(&msg)).code(),
+                "forbidden",
+                "{audience:?}"
+            );
+        }
+        let m = &w.state.messages[&msg];
+        assert!(recipients.iter().all(|u| m.acks.contains_key(u)));
+    }
+}
