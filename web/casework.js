@@ -214,7 +214,7 @@ function incidentEvidence(client, i) {
     (i.messages || []).length ? h('ul', { class: 'plain' }, i.messages.map((m) => h('li', {}, `${clock(m.sent_at)} ${userName(client, m.sent_by)}: ${m.text}`)))
       : h('p', { class: 'muted' }, 'None.'),
     h('h5', {}, 'Timeline: who did what, when'),
-    h('ol', { class: 'timeline' }, (i.timeline || []).map((e) => h('li', {},
+    h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }, (i.timeline || []).map((e) => h('li', {},
       h('time', { datetime: e.at }, `${e.at.slice(0, 10)} ${clock(e.at)}`), ' ', userName(client, e.actor), ': ',
       h('strong', {}, words(e.event.kind).replace('.', ' ')), summary(e.event)))));
 }

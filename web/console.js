@@ -212,7 +212,7 @@ function buildPage(i) {
   const parts = {
     head: h('div'), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
     recs: h('div', { id: 'recs' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
-    notes: h('ul', { class: 'plain' }), timeline: h('ol', { class: 'timeline' }), conformance: h('ul', { class: 'plain' }),
+    notes: h('ul', { class: 'plain' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
   };
   const script = h('form', { id: 'script', onsubmit: (e) => e.preventDefault() },
     t.questions.map((q) => question(i, q)));

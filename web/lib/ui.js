@@ -76,7 +76,43 @@ export function startApp(roles) {
     location.replace('/');
   });
   client.connect();
+  keepScrollablesReachable();
   return client;
+}
+
+const SCROLLERS = 'section.panel, .col, #page, .timeline, .table-wrap, [data-scrolls]';
+const FOCUSABLE = 'a[href], button:not([disabled]), input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Keyboard users must be able to scroll every scrolling region. A region that scrolls
+ * and holds nothing focusable becomes a tab stop (`tabindex="0"`, named by its
+ * `aria-labelledby`, its `aria-label` or its `data-scrolls` text); it stops being one
+ * as soon as it no longer scrolls or gains a control, so the tab order stays short.
+ */
+export function keepScrollablesReachable(root = document.body) {
+  const check = () => {
+    for (const el of root.querySelectorAll(SCROLLERS)) {
+      const ours = 'scrollStop' in el.dataset;
+      const scrolls = el.scrollHeight > el.clientHeight + 1 || el.scrollWidth > el.clientWidth + 1;
+      const need = scrolls && !el.querySelector(FOCUSABLE);
+      if (need && !ours) {
+        el.dataset.scrollStop = el.getAttribute('tabindex') ?? '';
+        el.tabIndex = 0;
+        if (!el.hasAttribute('aria-labelledby') && !el.hasAttribute('aria-label')) {
+          if (el.tagName === 'DIV' && !el.hasAttribute('role')) el.setAttribute('role', 'region');
+          el.setAttribute('aria-label', el.dataset.scrolls || 'Scrolling content');
+        }
+      } else if (!need && ours) {
+        const was = el.dataset.scrollStop;
+        delete el.dataset.scrollStop;
+        if (was === '') el.removeAttribute('tabindex'); else el.setAttribute('tabindex', was);
+      }
+    }
+  };
+  const soon = throttleFrame(check);
+  new MutationObserver(soon).observe(root, { childList: true, subtree: true, characterData: true });
+  addEventListener('resize', soon);
+  check();
 }
 
 /** Reports a failed command where the user will see it (an alert region, not a dialog). */
