@@ -101,28 +101,28 @@ function renderWorkload() {
 }
 
 function buildGuidance() {
-  guideTo = h('select', { id: 'guide-to' });
-  const text = h('textarea', { id: 'guide-text', rows: 2 });
+  guideTo = h('select', { id: 'guide-to', name: 'audience' });
+  const text = h('textarea', { id: 'guide-text', name: 'text', rows: 2 });
   fill($('guide-form'), h('label', { for: 'guide-to' }, 'Operator'), guideTo, h('label', { for: 'guide-text' }, 'Guidance'), text,
     h('button', { type: 'submit' }, 'Send guidance'));
   $('guide-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     if (!guideTo.value || !text.value.trim()) return;
-    const ok = await run(client, { kind: 'message.broadcast', audience: `user:${guideTo.value}`, text: text.value.trim(), requires_ack: true });
+    const ok = await run(client, { kind: 'message.broadcast', audience: `user:${guideTo.value}`, text: text.value.trim(), requires_ack: true }, e.target);
     if (ok !== undefined) text.value = '';
   });
 }
 
 function buildOverride() {
-  overrideOn = h('select', { id: 'ov-incident' });
-  const rule = h('input', { id: 'ov-rule', placeholder: 'e.g. closure.require_required_actions' });
-  const why = h('textarea', { id: 'ov-why', rows: 2 });
+  overrideOn = h('select', { id: 'ov-incident', name: 'incident_id' });
+  const rule = h('input', { id: 'ov-rule', name: 'rule', placeholder: 'e.g. closure.require_required_actions' });
+  const why = h('textarea', { id: 'ov-why', name: 'justification', rows: 2 });
   fill($('override-form'), h('label', { for: 'ov-incident' }, 'Incident'), overrideOn, h('label', { for: 'ov-rule' }, 'Rule'), rule,
     h('label', { for: 'ov-why' }, 'Justification'), why, h('button', { type: 'submit', class: 'danger' }, 'Override'));
   $('override-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     if (!overrideOn.value || !rule.value.trim() || !why.value.trim()) return;
-    const ok = await run(client, { kind: 'incident.override', incident_id: overrideOn.value, rule: rule.value.trim(), justification: why.value.trim() });
+    const ok = await run(client, { kind: 'incident.override', incident_id: overrideOn.value, rule: rule.value.trim(), justification: why.value.trim() }, e.target);
     if (ok !== undefined) { rule.value = ''; why.value = ''; }
   });
 }

@@ -76,17 +76,17 @@ function renderCases(cx) {
 
 function openCaseForm(cx) {
   const { client } = cx;
-  const type = h('select', { id: 'nc-type' }, h('option', { value: 'complaint' }, 'Complaint'), h('option', { value: 'query' }, 'Query'));
+  const type = h('select', { id: 'nc-type', name: 'case_type' }, h('option', { value: 'complaint' }, 'Complaint'), h('option', { value: 'query' }, 'Query'));
   const incidents = Object.values(client.store.incidents).sort((a, b) => byTime(b.opened_at, a.opened_at));
-  const incident = h('select', { id: 'nc-incident' }, h('option', { value: '' }, 'none'),
+  const incident = h('select', { id: 'nc-incident', name: 'incident_id' }, h('option', { value: '' }, 'none'),
     incidents.map((i) => h('option', { value: i.id }, `${i.reference} · ${words(i.type)} · ${i.location?.text || ''}`)));
   const contacts = Object.values(client.store.contacts).filter((c) => ['query', 'complaint'].includes(c.reason) && c.status !== 'closed');
-  const contact = h('select', { id: 'nc-contact' }, h('option', { value: '' }, 'none'),
+  const contact = h('select', { id: 'nc-contact', name: 'contact_id' }, h('option', { value: '' }, 'none'),
     contacts.map((c) => h('option', { value: c.id }, `${c.caller?.name || c.caller?.phone || 'caller'}: ${c.summary}`)));
   // Older incidents are not in this browser's copy: the caller quotes a reference.
   const reference = h('input', { id: 'nc-incident-ref', 'aria-label': 'Incident reference', placeholder: 'or a reference, e.g. INC-2026-000123' });
-  const from = h('input', { id: 'nc-from', required: true, placeholder: 'name or address of who raised it' });
-  const text = h('textarea', { id: 'nc-text', rows: 3, required: true });
+  const from = h('input', { id: 'nc-from', name: 'from', required: true, placeholder: 'name or address of who raised it' });
+  const text = h('textarea', { id: 'nc-text', name: 'text', rows: 3, required: true });
   cx.current = null;
   cx.page = null;
   cx.show(h('section', { 'aria-labelledby': 'nc-title' }, h('h2', { id: 'nc-title' }, 'Open a case'),
@@ -102,7 +102,7 @@ function openCaseForm(cx) {
         }
       }
       if (contact.value) cmd.contact_id = contact.value;
-      const data = await run(client, cmd);
+      const data = await run(client, cmd, e.target);
       if (data?.case_id) selectCase(cx, data.case_id, true);
     } },
     h('div', { class: 'grid2' }, h('label', { for: 'nc-type' }, 'Type', type), h('label', { for: 'nc-from' }, 'From', from),
@@ -262,16 +262,16 @@ function openPlanForm(cx) {
   const { client } = cx;
   const cat = cx.catalogue() || {};
   const supervisor = client.user.role === 'supervisor';
-  const colleague = h('select', { id: 'np-colleague', disabled: !supervisor },
+  const colleague = h('select', { id: 'np-colleague', name: 'colleague_id', disabled: !supervisor },
     (supervisor ? handlers(client) : [client.store.users[client.user.id] || { id: client.user.id, name: client.user.name, role: client.user.role }])
       .map((u) => h('option', { value: u.id, selected: u.id === client.user.id }, `${u.name} (${u.role})`)));
   const areaBoxes = (cat.support_areas || []).map((a) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: a }), ` ${words(a)}`));
-  const areasText = !areaBoxes.length && h('input', { id: 'np-areas', placeholder: 'e.g. intake, monitoring' });
+  const areasText = !areaBoxes.length && h('input', { id: 'np-areas', name: 'areas', placeholder: 'e.g. intake, monitoring' });
   const type = cat.support_types
-    ? h('select', { id: 'np-type' }, cat.support_types.map((t) => h('option', { value: t }, words(t))))
-    : h('input', { id: 'np-type', required: true, placeholder: 'e.g. coaching' });
-  const review = h('input', { id: 'np-review', type: 'date', required: true, min: isoDay(Date.now()), value: isoDay(Date.now() + 28 * DAY) });
-  const notes = h('textarea', { id: 'np-notes', rows: 2 });
+    ? h('select', { id: 'np-type', name: 'support_type' }, cat.support_types.map((t) => h('option', { value: t }, words(t))))
+    : h('input', { id: 'np-type', name: 'support_type', required: true, placeholder: 'e.g. coaching' });
+  const review = h('input', { id: 'np-review', name: 'review_on', type: 'date', required: true, min: isoDay(Date.now()), value: isoDay(Date.now() + 28 * DAY) });
+  const notes = h('textarea', { id: 'np-notes', name: 'notes', rows: 2 });
   cx.current = null;
   cx.page = null;
   cx.show(h('section', { 'aria-labelledby': 'np-title' }, h('h2', { id: 'np-title' }, supervisor ? 'Propose support for a colleague' : 'Ask for support'),
@@ -282,11 +282,11 @@ function openPlanForm(cx) {
         : areasText.value.split(',').map((a) => a.trim().replaceAll(' ', '_')).filter(Boolean);
       const cmd = { kind: 'support.propose', colleague_id: colleague.value, areas, support_type: type.value.trim(), review_on: review.value };
       if (notes.value.trim()) cmd.notes = notes.value.trim();
-      const data = await run(client, cmd);
+      const data = await run(client, cmd, e.target);
       if (data?.plan_id) selectPlan(cx, data.plan_id, true);
     } },
     h('label', { for: 'np-colleague' }, 'Colleague', colleague),
-    areaBoxes.length ? h('fieldset', {}, h('legend', {}, 'Areas'), areaBoxes) : h('label', { for: 'np-areas' }, 'Areas (comma-separated)', areasText),
+    areaBoxes.length ? h('fieldset', { dataset: { field: 'areas' } }, h('legend', {}, 'Areas'), areaBoxes) : h('label', { for: 'np-areas' }, 'Areas (comma-separated)', areasText),
     h('div', { class: 'grid2' }, h('label', { for: 'np-type' }, 'Type of support', type), h('label', { for: 'np-review' }, 'Review on', review)),
     h('label', { for: 'np-notes' }, 'Notes', notes),
     h('button', { type: 'submit' }, supervisor ? 'Propose plan' : 'Ask'))));
@@ -309,13 +309,13 @@ function planPage(cx, p) {
   const head = h('div');
   const notes = h('ul', { class: 'plain' });
   const agree = h('button', { type: 'button', onclick: () => run(client, { kind: 'support.agree', plan_id: p.id }) }, 'I agree to this plan');
-  const note = h('input', { id: 'plan-note', 'aria-label': 'Note' });
+  const note = h('input', { id: 'plan-note', name: 'text', 'aria-label': 'Note' });
   const noteForm = h('form', { onsubmit: async (e) => {
     e.preventDefault();
-    if (note.value.trim() && await run(client, { kind: 'support.note', plan_id: p.id, text: note.value.trim() }) !== undefined) note.value = '';
+    if (note.value.trim() && await run(client, { kind: 'support.note', plan_id: p.id, text: note.value.trim() }, e.target) !== undefined) note.value = '';
   } }, note, ' ', h('button', { type: 'submit' }, 'Add note'));
-  const outcome = h('input', { id: 'plan-outcome', required: true, placeholder: 'e.g. goals met; no further support needed' });
-  const reviewForm = h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'support.review', plan_id: p.id, outcome: outcome.value.trim() }); } },
+  const outcome = h('input', { id: 'plan-outcome', name: 'outcome', required: true, placeholder: 'e.g. goals met; no further support needed' });
+  const reviewForm = h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'support.review', plan_id: p.id, outcome: outcome.value.trim() }, e.target); } },
     h('label', { for: 'plan-outcome' }, 'Review outcome', outcome), h('button', { type: 'submit' }, 'Record review'));
   const root = h('div', { class: 'plan-page' }, head, agree, h('h3', {}, 'Notes'), notes, noteForm, h('h3', {}, 'Review'), reviewForm);
   return {

@@ -4,7 +4,7 @@
 // redrawn on events, so a live update never eats what the operator is typing.
 
 import { api } from './lib/muster.js';
-import { h, fill, age, byTime, clock, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
+import { h, fill, age, byTime, clock, badge, words, startApp, run, throttleFrame, keepDrafts, OPEN_INCIDENT } from './lib/ui.js';
 import { bindBroadcast, bindGuidance } from './lib/desk.js';
 import { bindCasework } from './casework.js';
 
@@ -15,9 +15,10 @@ let catalogue = null;
 let casework = null; // the case and plan pages
 let current = null; // the incident on the page
 let page = null; // its live parts
+let catalogueIn = null; // settles once the catalogue has come (or failed)
 
 if (client) {
-  api('/api/catalogue').then((c) => {
+  catalogueIn = api('/api/catalogue').then((c) => {
     catalogue = c;
     types = Object.fromEntries(c.types.map((t) => [t.id, t]));
     renderAll();
@@ -29,6 +30,20 @@ if (client) {
   setInterval(tickClocks, 1000);
   document.addEventListener('keydown', onKey);
   bindCaseworkPanels();
+  // `/console#incident=…` (each incident has its own address, so a reload keeps it),
+  // `#case=…` or `#plan=…` (links from the review page) open once the store is in.
+  const stop = client.subscribe(() => {
+    if (client.state !== 'live') return;
+    stop();
+    openFromHash();
+  });
+  addEventListener('hashchange', openFromHash);
+}
+
+/** Puts `hash` (`#incident=inc_42`, or '' for none) in the address without a new history entry. */
+function setHash(hash) {
+  if (location.hash === hash || (!hash && !location.hash)) return;
+  history.replaceState(history.state, '', `${location.pathname}${location.search}${hash}`);
 }
 
 /** Cases and support plans (operators and supervisors; admins handle neither). */
@@ -42,6 +57,7 @@ function bindCaseworkPanels() {
     caseList: $('case-list'), planList: $('plan-list'), newCase: $('new-case'), newPlan: $('new-plan'),
     catalogue: () => catalogue,
     show: (root, focus) => {
+      if (location.hash.startsWith('#incident=')) setHash('');
       current = null;
       page = null;
       fill($('page'), root);
@@ -49,19 +65,18 @@ function bindCaseworkPanels() {
       if (focus) $('page').focus();
     },
   });
-  // `/console#case=…` or `#plan=…` (links from the review page) open once the store is in.
-  const stop = client.subscribe(() => {
-    if (client.state !== 'live') return;
-    stop();
-    openFromHash();
-  });
-  addEventListener('hashchange', openFromHash);
 }
 
 function openFromHash() {
-  const m = /^#(case|plan)=(.+)$/.exec(location.hash);
+  const m = /^#(incident|case|plan)=(.+)$/.exec(location.hash);
   if (!m) return;
   const id = decodeURIComponent(m[2]);
+  if (m[1] === 'incident') {
+    // The incident page is built from its type's script: wait for the catalogue.
+    if (id !== current) catalogueIn.then(() => { if (id !== current) select(id, true); });
+    return;
+  }
+  if (!casework) return;
   if (m[1] === 'case') casework.openCase(id, true); else casework.openPlan(id, true);
 }
 
@@ -125,10 +140,10 @@ function contactForm(c) {
   const desc = h('textarea', { name: 'description', rows: 2, required: true }, c.summary);
   const where = h('input', { name: 'location', value: c.location?.text || '', required: true });
   const dupes = duplicateCandidates(c);
-  return h('form', { class: 'rec', dataset: { contact: c.id }, onsubmit: async (e) => {
+  const form = h('form', { class: 'rec', dataset: { contact: c.id }, onsubmit: async (e) => {
     e.preventDefault();
     const location = { ...(c.location || {}), text: where.value.trim() };
-    const data = await run(client, { kind: 'incident.open', contact_id: c.id, type: typeSel.value, description: desc.value.trim(), location });
+    const data = await run(client, { kind: 'incident.open', contact_id: c.id, type: typeSel.value, description: desc.value.trim(), location }, e.target);
     if (data?.incident_id) select(data.incident_id, true);
   } },
   h('p', {}, h('strong', {}, c.caller?.name || c.caller?.phone || 'Caller'), ': ', c.summary),
@@ -141,6 +156,8 @@ function contactForm(c) {
       `Link to ${i.reference} (${words(i.type)}, ${i.location?.text || ''})`))),
   h('button', { type: 'submit' }, 'Open incident'), ' ',
   h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'contact.close', contact_id: c.id, outcome: 'no_action' }) }, 'Close contact (no action)'));
+  keepDrafts(form, c.id);
+  return form;
 }
 
 /** Open incidents near the contact (250 m) or at the same place by name. */
@@ -199,6 +216,7 @@ function select(id, focus) {
   current = id;
   const i = client.store.incidents[id];
   if (!i) return;
+  setHash(`#incident=${encodeURIComponent(id)}`);
   page = buildPage(i);
   fill($('page'), page.root);
   updatePage();
@@ -234,24 +252,25 @@ function buildPage(i) {
     parts.sections.resolve,
     h('h3', {}, 'Conformance'), parts.conformance,
     h('h3', {}, 'Timeline'), parts.timeline);
+  keepDrafts(parts.root, i.id);
   return parts;
 }
 
 function question(i, q) {
   const id = `q-${q.id}`;
-  const send = (value) => run(client, { kind: 'incident.answer', incident_id: i.id, answers: { [q.id]: value } });
+  const send = (value) => run(client, { kind: 'incident.answer', incident_id: i.id, answers: { [q.id]: value } }, input.form);
   let input;
   const have = i.answers?.[q.id];
   if (q.kind === 'yes_no') {
-    input = h('select', { id, required: q.required, onchange: (e) => e.target.value && send(e.target.value === 'yes') },
+    input = h('select', { id, name: `answers.${q.id}`, required: q.required, onchange: (e) => e.target.value && send(e.target.value === 'yes') },
       h('option', { value: '' }, '—'), h('option', { value: 'yes', selected: have === true }, 'Yes'), h('option', { value: 'no', selected: have === false }, 'No'));
   } else if (q.kind === 'choice') {
-    input = h('select', { id, required: q.required, onchange: (e) => e.target.value && send(e.target.value) },
+    input = h('select', { id, name: `answers.${q.id}`, required: q.required, onchange: (e) => e.target.value && send(e.target.value) },
       h('option', { value: '' }, '—'), (q.options || []).map((o) => h('option', { value: o, selected: have === o }, words(o))));
   } else if (q.kind === 'number') {
-    input = h('input', { id, type: 'number', min: 0, required: q.required, value: have ?? '', onchange: (e) => e.target.value !== '' && send(Number(e.target.value)) });
+    input = h('input', { id, name: `answers.${q.id}`, type: 'number', min: 0, required: q.required, value: have ?? '', onchange: (e) => e.target.value !== '' && send(Number(e.target.value)) });
   } else {
-    input = h('input', { id, type: 'text', required: q.required, value: have ?? '', onchange: (e) => send(e.target.value) });
+    input = h('input', { id, name: `answers.${q.id}`, type: 'text', required: q.required, value: have ?? '', onchange: (e) => send(e.target.value) });
   }
   return h('label', { for: id }, q.text, q.required && h('span', { class: 'req-mark', 'aria-label': 'required' }, ' *'), input);
 }
@@ -267,7 +286,7 @@ function assessForm(i, t) {
     const cmd = { kind: 'incident.assess', incident_id: i.id, validity: validity.value, method: method.value, reason: reason.value.trim() };
     if (priority.value) cmd.priority = priority.value;
     if (validity.value === 'duplicate') cmd.duplicate_of = dup.value.trim();
-    if (await run(client, cmd) !== undefined) setTimeout(() => $('recs').querySelector('button')?.focus(), 300);
+    if (await run(client, cmd, e.target) !== undefined) setTimeout(() => $('recs').querySelector('button')?.focus(), 300);
   } },
   h('div', { class: 'grid2' }, h('label', {}, 'Validity', validity), h('label', {}, 'Priority', priority),
     h('label', {}, 'Method', method), h('label', {}, 'Reason', reason), h('label', {}, 'Duplicate of', dup)),
@@ -288,21 +307,21 @@ function assignForm(t) {
 }
 
 function resolveForm(i) {
-  const outcome = h('input', { 'aria-label': 'Outcome', placeholder: 'e.g. treated_on_scene' });
-  const summary = h('input', { 'aria-label': 'Summary' });
+  const outcome = h('input', { name: 'outcome', 'aria-label': 'Outcome', placeholder: 'e.g. treated_on_scene' });
+  const summary = h('input', { name: 'summary', 'aria-label': 'Summary' });
   return h('section', { 'aria-labelledby': 'h-resolve' }, h('h3', { id: 'h-resolve' }, 'Resolve and close'),
-    h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'incident.resolve', incident_id: i.id, outcome: outcome.value.trim(), summary: summary.value.trim() }); } },
+    h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'incident.resolve', incident_id: i.id, outcome: outcome.value.trim(), summary: summary.value.trim() }, e.target); } },
       h('div', { class: 'grid2' }, h('label', {}, 'Outcome', outcome), h('label', {}, 'Summary', summary)),
       h('button', { type: 'submit' }, 'Resolve')),
     h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'incident.close', incident_id: i.id }) }, 'Close incident'));
 }
 
 function noteForm(i) {
-  const text = h('input', { 'aria-label': 'Note' });
+  const text = h('input', { name: 'text', 'aria-label': 'Note' });
   return h('form', { onsubmit: async (e) => {
     e.preventDefault();
     if (!text.value.trim()) return;
-    if (await run(client, { kind: 'incident.note', incident_id: i.id, text: text.value.trim() }) !== undefined) text.value = '';
+    if (await run(client, { kind: 'incident.note', incident_id: i.id, text: text.value.trim() }, e.target) !== undefined) text.value = '';
   } }, text, ' ', h('button', { type: 'submit' }, 'Add note'));
 }
 

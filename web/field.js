@@ -94,7 +94,7 @@ function progressButtons(a) {
 
 function declineForm(a, state) {
   const id = `reason-${a.id}`;
-  const text = h('textarea', { id, rows: 2, oninput: (e) => ui.set(a.id, { ...state, declining: true, reason: e.target.value }) });
+  const text = h('textarea', { id, name: 'reason', rows: 2, oninput: (e) => ui.set(a.id, { ...state, declining: true, reason: e.target.value }) });
   text.value = state.reason || '';
   return h('form', { onsubmit: (e) => {
     e.preventDefault();
@@ -102,7 +102,7 @@ function declineForm(a, state) {
     if (!reason) return text.focus();
     ui.delete(a.id);
     text.blur();
-    run(client, { kind: 'assignment.decline', assignment_id: a.id, reason });
+    run(client, { kind: 'assignment.decline', assignment_id: a.id, reason }, e.target);
   } },
   h('label', { for: id }, 'Why can you not take it?'), text,
   h('button', { class: 'big danger', type: 'submit' }, 'Send decline'));

@@ -311,9 +311,9 @@ function groupNameBy(by, key) {
 /** The "Raise improvement action" form of a finding, behind a button that opens it. */
 function raiseForm(f) {
   const uid = `raise-${f.id}`;
-  const title = h('input', { id: `${uid}-title`, required: true, value: f.message.slice(0, 120) });
-  const owner = h('select', { id: `${uid}-owner`, required: true }, ownerOptions(f));
-  const due = h('input', { id: `${uid}-due`, type: 'date', required: true, value: isoDay(Date.now() + 30 * DAY), min: isoDay(Date.now()) });
+  const title = h('input', { id: `${uid}-title`, name: 'title', required: true, value: f.message.slice(0, 120) });
+  const owner = h('select', { id: `${uid}-owner`, name: 'owner_id', required: true }, ownerOptions(f));
+  const due = h('input', { id: `${uid}-due`, name: 'due_on', type: 'date', required: true, value: isoDay(Date.now() + 30 * DAY), min: isoDay(Date.now()) });
   // The centre's areas when the catalogue lists them; else the finding's own, as an id.
   const areas = catalogue.support_areas || (f.area ? [String(f.area).trim().replaceAll(' ', '_')] : []);
   const boxes = areas.map((a) => h('label', { class: 'check' }, h('input', { type: 'checkbox', value: a, checked: words(a) === words(String(f.area).replaceAll(' ', '_')) }), ` ${words(a)}`));
@@ -325,7 +325,7 @@ function raiseForm(f) {
     const cmd = { kind: 'improvement.raise', title: title.value.trim(), finding: f.id, owner_id: owner.value, due_on: due.value,
       areas: boxes.map((b) => b.querySelector('input')).filter((i) => i.checked).map((i) => i.value) };
     if (plan.value) cmd.plan_id = plan.value;
-    if (await run(client, cmd) !== undefined) { form.hidden = true; toggle.setAttribute('aria-expanded', 'false'); }
+    if (await run(client, cmd, form) !== undefined) { form.hidden = true; toggle.setAttribute('aria-expanded', 'false'); }
   } },
   h('label', { for: title.id }, 'Title', title),
   h('div', { class: 'grid2' }, h('label', { for: owner.id }, 'Owner', owner), h('label', { for: due.id }, 'Due on', due)),

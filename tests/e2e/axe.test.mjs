@@ -60,7 +60,32 @@ async function audit(page, where) {
   const blocking = result.violations.filter((v) => BLOCKING.includes(v.impact));
   const report = blocking.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')}`).join('\n')}`);
   assert.deepEqual(report, [], `${where}: axe found serious or critical violations`);
+  assert.deepEqual(await smallTargets(page), [], `${where}: touch targets under 44 × 44 px`);
   return result;
+}
+
+/**
+ * Controls smaller than 44 × 44 px, as `selector w×h`: buttons, pickers, fields, the
+ * header's links, the map's controls and pins, and checkbox rows (a checkbox counts by
+ * its label, the whole of which is the target). Links inside running text are exempt.
+ */
+function smallTargets(page) {
+  return page.evaluate(() => {
+    const seen = [];
+    const controls = document.querySelectorAll('button, select, input:not([type=hidden]), textarea, a.navlink, [role=button], .leaflet-marker-icon, .leaflet-bar a');
+    for (const el of controls) {
+      const style = getComputedStyle(el);
+      if (style.visibility === 'hidden' || el.closest('[hidden]')) continue;
+      let box = el.getBoundingClientRect();
+      if (!box.width && !box.height) continue;
+      if (['checkbox', 'radio'].includes(el.type) && el.closest('label')) box = el.closest('label').getBoundingClientRect();
+      if (box.width < 43.5 || box.height < 43.5) {
+        const name = el.id ? `#${el.id}` : `${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? `.${el.className.trim().split(/\s+/).join('.')}` : ''}`;
+        seen.push(`${name} "${(el.textContent || el.getAttribute('aria-label') || '').trim().slice(0, 30)}" ${Math.round(box.width)}×${Math.round(box.height)}`);
+      }
+    }
+    return seen;
+  });
 }
 
 async function openAs(name, user, path, options = DESKTOP) {

@@ -5,8 +5,8 @@ import { h, fill, byTime, clock, run, throttleFrame } from './ui.js';
 
 /** The broadcast form in `form`, the sender's messages in `list`. */
 export function bindBroadcast(client, form, list, currentIncident = () => null) {
-  const audience = h('select', { id: 'bc-audience' });
-  const text = h('textarea', { id: 'bc-text', rows: 2, required: true });
+  const audience = h('select', { id: 'bc-audience', name: 'audience' });
+  const text = h('textarea', { id: 'bc-text', name: 'text', rows: 2, required: true });
   const ack = h('input', { type: 'checkbox', id: 'bc-ack' });
   fill(form, h('label', { for: 'bc-audience' }, 'To'), audience,
     h('label', { for: 'bc-text' }, 'Message'), text,
@@ -15,7 +15,7 @@ export function bindBroadcast(client, form, list, currentIncident = () => null) 
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     if (!text.value.trim()) return;
-    const ok = await run(client, { kind: 'message.broadcast', audience: audience.value, text: text.value.trim(), requires_ack: ack.checked });
+    const ok = await run(client, { kind: 'message.broadcast', audience: audience.value, text: text.value.trim(), requires_ack: ack.checked }, form);
     if (ok !== undefined) text.value = '';
   });
   const render = () => {

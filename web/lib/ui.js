@@ -1,7 +1,7 @@
 // Small DOM helpers shared by the apps: building elements without innerHTML (so text
 // from callers can never become markup), times, and the app shell.
 
-import { Client, bindIndicator, requireSession, logout } from './muster.js';
+import { Client, bindIndicator, requireSession, logout, currentSession, userKey } from './muster.js';
 
 /** `h('button', {class: 'x', onclick}, 'text', child…)`. */
 export function h(tag, attrs = {}, ...children) {
@@ -115,22 +115,125 @@ export function keepScrollablesReachable(root = document.body) {
   check();
 }
 
-/** Reports a failed command where the user will see it (an alert region, not a dialog). */
-export function showError(err) {
+// What each refusal means, in plain words (the wire code stays out of sight: it is kept
+// on the message as `data-code` for support and tests).
+const PLAIN = {
+  bad_request: 'The app sent something the hub could not read',
+  unauthorized: 'Your session has ended; log in again',
+  forbidden: 'Your role may not do this',
+  not_found: 'Not found',
+  invalid_transition: 'Not possible at this stage',
+  conflict: 'Not possible now',
+  validation_failed: 'Please check',
+  procedure_violation: 'The procedure does not allow this',
+  rate_limited: 'Too many requests: wait a moment and try again',
+  too_large: 'Too long to send',
+  unavailable: 'The hub is busy: try again in a moment',
+  offline: 'You are offline',
+};
+
+/**
+ * A refusal in plain words: `{field, text}`. Validation messages start with the field
+ * (`reason: the manual method needs a reason`, PROTOCOL.md); `field` is that name, and
+ * `text` the reason alone when it is shown next to the field, or the whole sentence.
+ */
+export function explain(err) {
+  const message = String(err?.message || 'refused');
+  const m = err?.code === 'validation_failed' && /^([A-Za-z_][\w.]*): (.+)$/s.exec(message);
+  const lead = PLAIN[err?.code] || 'Refused';
+  if (m) return { field: m[1], reason: m[2], text: `${lead} ${words(m[1]).replaceAll('.', ' ')}: ${m[2]}` };
+  return { field: null, reason: message, text: `${lead}: ${message}` };
+}
+
+/** The control in `form` for a command field (`answers.breathing` → name, then `answers`). */
+function controlFor(form, field) {
+  if (!form || !field) return null;
+  const names = [field, field.split('.')[0], field.split('.').pop()];
+  for (const n of names) {
+    const el = form.querySelector(`[name="${CSS.escape(n)}"], [data-field="${CSS.escape(n)}"]`);
+    if (el) return el;
+  }
+  return null;
+}
+
+/** Removes the field messages shown in `form`. */
+export function clearFieldErrors(form) {
+  if (!form) return;
+  for (const el of form.querySelectorAll('.field-error')) el.remove();
+  for (const el of form.querySelectorAll('[aria-invalid="true"]')) {
+    el.removeAttribute('aria-invalid');
+    const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.startsWith('err-'));
+    if (ids.length) el.setAttribute('aria-describedby', ids.join(' ')); else el.removeAttribute('aria-describedby');
+  }
+}
+
+let fieldErrors = 0;
+/**
+ * Reports a refusal where the user will see it: next to the field it concerns when
+ * `form` has that field (marked invalid, described by the message, focused), else in
+ * the page's alert region. Plain words either way.
+ */
+export function showError(err, form) {
+  const { field, reason, text } = explain(err);
+  const control = controlFor(form, field);
+  if (control) {
+    clearFieldErrors(form);
+    const id = `err-${++fieldErrors}`;
+    const note = h('span', { class: 'field-error', id, role: 'alert', dataset: { code: err.code || '', field } }, reason);
+    (control.closest('label') || control).after(note);
+    control.setAttribute('aria-invalid', 'true');
+    control.setAttribute('aria-describedby', [control.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
+    control.addEventListener('input', () => clearFieldErrors(form), { once: true });
+    control.focus();
+    return;
+  }
   const box = document.getElementById('errors');
   if (!box) return;
-  box.textContent = `Refused: ${err.message}${err.code ? ` (${err.code})` : ''}`;
+  box.textContent = text;
+  box.dataset.code = err?.code || '';
   box.hidden = false;
   clearTimeout(showError.t);
   showError.t = setTimeout(() => { box.hidden = true; }, 8000);
 }
 
-/** Runs a command, reporting refusals; resolves to the data or undefined. */
-export async function run(client, command) {
+/**
+ * Keeps what is typed into the named fields of `root` in sessionStorage (under the
+ * user's `muster.` keys, so log-out removes it), and puts it back when `root` is built
+ * again, after a reload too. `scope` names what the fields are about (`inc_42`).
+ * `run` forgets a form's drafts once its command is accepted.
+ */
+export function keepDrafts(root, scope) {
+  const uid = currentSession()?.user?.id;
+  if (!uid) return;
+  for (const el of root.querySelectorAll('input[name], textarea[name]')) {
+    if (['checkbox', 'radio', 'hidden', 'password', 'file'].includes(el.type)) continue;
+    const key = userKey(uid, `draft.${scope}.${el.name}`);
+    el.dataset.draft = key;
+    const saved = sessionStorage.getItem(key);
+    if (saved != null) el.value = saved;
+    el.addEventListener('input', () => {
+      try { sessionStorage.setItem(key, el.value); } catch (e) { console.warn('muster: cannot keep the draft', e); }
+    });
+  }
+}
+
+/** Forgets the drafts of the fields in `form` (kept by keepDrafts). */
+export function forgetDrafts(form) {
+  for (const el of form?.querySelectorAll?.('[data-draft]') || []) sessionStorage.removeItem(el.dataset.draft);
+}
+
+/**
+ * Runs a command, reporting refusals (next to the field in `form`, when given and it
+ * has the field); resolves to the data or undefined.
+ */
+export async function run(client, command, form) {
+  clearFieldErrors(form);
   try {
-    return await client.command(command);
+    const data = await client.command(command);
+    forgetDrafts(form);
+    return data;
   } catch (e) {
-    showError(e);
+    showError(e, form);
     return undefined;
   }
 }
