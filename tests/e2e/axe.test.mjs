@@ -58,6 +58,8 @@ async function audit(page, where) {
   if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const blocking = result.violations.filter((v) => BLOCKING.includes(v.impact));
+  const lesser = result.violations.filter((v) => !BLOCKING.includes(v.impact));
+  if (lesser.length) console.log(`${where}: axe, not blocking:`, lesser.map((v) => `${v.id} (${v.impact}) ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`));
   const report = blocking.map((v) => `${v.id} (${v.impact}): ${v.help}\n${v.nodes.map((n) => `    ${n.target.join(' ')}`).join('\n')}`);
   assert.deepEqual(report, [], `${where}: axe found serious or critical violations`);
   assert.deepEqual(await smallTargets(page), [], `${where}: touch targets under 44 × 44 px`);
