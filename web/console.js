@@ -310,9 +310,12 @@ function noApp(r) {
 function radioButtons(a, name) {
   const next = { notified: [['acknowledge', 'acknowledged']], acknowledged: [['en_route', 'en route']],
     en_route: [['on_scene', 'on scene'], ['completed', 'completed']], on_scene: [['completed', 'completed']] }[a.status] || [];
-  return next.map(([step, said]) => h('button', { type: 'button', class: 'secondary', 'aria-label': `By radio: ${name} ${said}`, onclick: () => run(client, step === 'acknowledge'
-    ? { kind: 'assignment.acknowledge', assignment_id: a.id, via: 'radio' }
-    : { kind: 'assignment.progress', assignment_id: a.id, status: step, via: 'radio' }) }, `By radio: ${said}`));
+  const command = (step) => (step === 'acknowledge' ? { kind: 'assignment.acknowledge', assignment_id: a.id, via: 'radio' }
+    : step === 'checkin' ? { kind: 'checkin', assignment_id: a.id, ok: true, via: 'radio' }
+      : { kind: 'assignment.progress', assignment_id: a.id, status: step, via: 'radio' });
+  if (a.status !== 'notified') next.push(['checkin', 'checked in OK']);
+  return next.map(([step, said]) => h('button', { type: 'button', class: 'secondary', 'aria-label': `By radio: ${name} ${said}`,
+    onclick: () => run(client, command(step)) }, `By radio: ${said}`));
 }
 
 /** Standing a resource down needs a reason; one form, opened from an assignment's row. */

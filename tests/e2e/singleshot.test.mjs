@@ -117,6 +117,11 @@ test('the console: every command button double-clicked acts once; radio reports,
   // Assign: the double click dispatches one resource, not the one that moved under it.
   const first = desk.locator('#recs .rec').first();
   await first.locator('li').first().waitFor();
+  // Resources nobody carries the app for are marked: their reports come by radio.
+  const byId = Object.fromEntries((await api.get('/api/state', sup)).resources.map((r) => [r.id, r]));
+  const marks = await desk.locator('#recs .rec').evaluateAll((els) => els.map((el) => [el.dataset.resource, !!el.querySelector('.badge.no-app')]));
+  assert.ok(marks.some(([, m]) => m) && marks.some(([, m]) => !m), `both kinds listed: ${JSON.stringify(marks)}`);
+  for (const [id, marked] of marks) assert.equal(marked, !byId[id].user_id, `${byId[id].name}: badge iff no app user`);
   const created = await once(first.getByRole('button', { name: /^Assign / }), 'assignment.created',
     (e) => e.assignment.incident_id === incidentId, 'assign');
   const assignmentId = created.event.assignment.id;
@@ -147,6 +152,10 @@ test('the console: every command button double-clicked acts once; radio reports,
   const enRoute = await once(row.getByRole('button', { name: `By radio: ${resource.name} en route` }), 'assignment.progressed',
     (e) => e.assignment_id === assignmentId, 'radio en route');
   assert.deepEqual([enRoute.event.status, enRoute.event.via, enRoute.actor], ['en_route', 'radio', me]);
+  await desk.locator(`#assignments [data-assignment="${assignmentId}"][data-status="en_route"]`).waitFor();
+  const checkin = await once(row.getByRole('button', { name: `By radio: ${resource.name} checked in OK` }), 'checkin.recorded',
+    (e) => e.assignment_id === assignmentId, 'radio check-in');
+  assert.deepEqual([checkin.event.ok, checkin.event.via, checkin.actor], [true, 'radio', me]);
   // The timeline says it came by radio.
   await desk.locator('.timeline li', { hasText: 'by radio' }).first().waitFor();
 
