@@ -92,6 +92,7 @@ function openCaseForm(cx) {
   cx.show(h('section', { 'aria-labelledby': 'nc-title' }, h('h2', { id: 'nc-title' }, 'Open a case'),
     h('form', { onsubmit: async (e) => {
       e.preventDefault();
+      const busy = [e.target, e.submitter]; // busy from here: the reference is looked up first
       const cmd = { kind: 'case.open', case_type: type.value, from: from.value.trim(), text: text.value.trim() };
       if (incident.value) cmd.incident_id = incident.value;
       if (reference.value.trim()) {
@@ -102,7 +103,7 @@ function openCaseForm(cx) {
         }
       }
       if (contact.value) cmd.contact_id = contact.value;
-      const data = await run(client, cmd, e.target);
+      const data = await run(client, cmd, { form: e.target, busy });
       if (data?.case_id) selectCase(cx, data.case_id, true);
     } },
     h('div', { class: 'grid2' }, h('label', { for: 'nc-type' }, 'Type', type), h('label', { for: 'nc-from' }, 'From', from),

@@ -229,7 +229,7 @@ function buildPage(i) {
   const t = types[i.type] || { questions: [], actions: [] };
   const parts = {
     head: h('div'), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
-    recs: h('div', { id: 'recs' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
+    recs: h('div', { id: 'recs', onpointerleave: () => releaseRecs() }), confirm: h('div', { id: 'dispatch-confirm' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
     notes: h('ul', { class: 'plain' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
   };
   const script = h('form', { id: 'script', onsubmit: (e) => e.preventDefault() },
@@ -242,14 +242,16 @@ function buildPage(i) {
       h('p', {}, 'Computed priority: '), parts.suggested),
     assess: h('section', { 'aria-labelledby': 'h-assess' }, h('h3', { id: 'h-assess' }, 'Assess validity and priority'),
       (t.validity_checks || []).length > 0 && h('ul', {}, t.validity_checks.map((v) => h('li', {}, v))), assess),
-    dispatch: h('section', { 'aria-labelledby': 'h-recs' }, h('h3', { id: 'h-recs' }, 'Recommended resources'), assign.form, parts.recs),
+    dispatch: h('section', { 'aria-labelledby': 'h-recs' }, h('h3', { id: 'h-recs' }, 'Recommended resources'), assign.form, parts.confirm, parts.recs),
     resolve: resolveForm(i),
+    cancel: cancelForm(i),
   };
+  parts.standDown = standDownForm();
   parts.assign = assign;
   parts.root = h('div', {}, parts.head, parts.sections.script, parts.sections.assess, parts.sections.dispatch,
-    h('h3', {}, 'Assignments'), parts.assignments,
+    h('h3', {}, 'Assignments'), parts.assignments, parts.standDown.form,
     h('h3', {}, 'Notes'), parts.notes, noteForm(i),
-    parts.sections.resolve,
+    parts.sections.resolve, parts.sections.cancel,
     h('h3', {}, 'Conformance'), parts.conformance,
     h('h3', {}, 'Timeline'), parts.timeline);
   keepDrafts(parts.root, i.id);
@@ -316,6 +318,75 @@ function resolveForm(i) {
     h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'incident.close', incident_id: i.id }) }, 'Close incident'));
 }
 
+const ACTIVE = ['notified', 'acknowledged', 'en_route', 'on_scene'];
+
+/** A badge for a resource nobody carries the app for: the desk records its reports. */
+function noApp(r) {
+  return r && !r.user_id ? h('span', { class: 'badge no-app', title: 'No app user: reports come by radio' }, 'no app · radio') : null;
+}
+
+/** What the unit can report next, recorded by the desk because it came by radio. */
+function radioButtons(a, name) {
+  const next = { notified: [['acknowledge', 'acknowledged']], acknowledged: [['en_route', 'en route']],
+    en_route: [['on_scene', 'on scene'], ['completed', 'completed']], on_scene: [['completed', 'completed']] }[a.status] || [];
+  const command = (step) => (step === 'acknowledge' ? { kind: 'assignment.acknowledge', assignment_id: a.id, via: 'radio' }
+    : step === 'checkin' ? { kind: 'checkin', assignment_id: a.id, ok: true, via: 'radio' }
+      : { kind: 'assignment.progress', assignment_id: a.id, status: step, via: 'radio' });
+  if (a.status !== 'notified') next.push(['checkin', 'checked in OK']);
+  return next.map(([step, said]) => h('button', { type: 'button', class: 'secondary', 'aria-label': `By radio: ${name} ${said}`,
+    onclick: () => run(client, command(step)) }, `By radio: ${said}`));
+}
+
+/** Standing a resource down needs a reason; one form, opened from an assignment's row. */
+function standDownForm() {
+  let assignmentId = null;
+  const title = h('p', { id: 'sd-title' });
+  const reason = h('input', { id: 'sd-reason', 'aria-required': 'true', 'aria-describedby': 'sd-error' });
+  const error = h('p', { id: 'sd-error', class: 'field-error', hidden: true });
+  const form = h('form', { id: 'stand-down', hidden: true, 'aria-labelledby': 'sd-title', onsubmit: async (e) => {
+    e.preventDefault();
+    if (!reason.value.trim()) {
+      error.textContent = 'Say why the resource is stood down.';
+      error.hidden = false;
+      return reason.focus();
+    }
+    if (await run(client, { kind: 'assignment.cancel', assignment_id: assignmentId, reason: reason.value.trim() }) !== undefined) {
+      form.hidden = true;
+      reason.value = '';
+    }
+  } }, title, h('label', { for: 'sd-reason' }, 'Reason for standing down'), reason, error,
+  h('button', { type: 'submit' }, 'Stand down'), ' ',
+  h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; } }, 'Keep it'));
+  return {
+    form,
+    open(id, name) {
+      assignmentId = id;
+      title.textContent = `Stand down ${name}`;
+      error.hidden = true;
+      form.hidden = false;
+      reason.focus();
+    },
+  };
+}
+
+/** Cancelling an incident stands every resource down; it needs a reason. */
+function cancelForm(i) {
+  const reason = h('input', { id: 'cancel-reason', 'aria-required': 'true', 'aria-describedby': 'cancel-error' });
+  const error = h('p', { id: 'cancel-error', class: 'field-error', hidden: true });
+  return h('section', { 'aria-labelledby': 'h-cancel' }, h('h3', { id: 'h-cancel' }, 'Cancel incident'),
+    h('form', { onsubmit: async (e) => {
+      e.preventDefault();
+      if (!reason.value.trim()) {
+        error.textContent = 'Say why the incident is cancelled.';
+        error.hidden = false;
+        return reason.focus();
+      }
+      error.hidden = true;
+      if (await run(client, { kind: 'incident.cancel', incident_id: i.id, reason: reason.value.trim() }) !== undefined) reason.value = '';
+    } }, h('label', { for: 'cancel-reason' }, 'Reason for cancelling (every assigned resource is stood down)'), reason, error,
+    h('button', { type: 'submit', class: 'danger' }, 'Cancel incident')));
+}
+
 function noteForm(i) {
   const text = h('input', { name: 'text', 'aria-label': 'Note' });
   return h('form', { onsubmit: async (e) => {
@@ -326,6 +397,17 @@ function noteForm(i) {
 }
 
 let recsFor = null;
+let recsHeld = false; // a reload of the recommendations waits for the pointer to leave
+let dispatching = 0; // assignment.create commands in flight from this page
+const RECENT_DISPATCH_MS = 10_000; // a second dispatch within this asks for confirmation
+const dispatchedAt = new Map(); // incident id → when this console last dispatched to it
+
+/** Reloads the recommendations if a reload was held back. */
+function releaseRecs() {
+  if (!recsHeld || dispatching || !page || page.recs.matches(':hover')) return;
+  recsHeld = false;
+  updatePage();
+}
 function updatePage() {
   const i = client.store.incidents[current];
   if (!i || !page) return;
@@ -340,16 +422,24 @@ function updatePage() {
   page.sections.assess.hidden = !open;
   page.sections.dispatch.hidden = !['assessed', 'dispatched', 'in_progress'].includes(i.status);
   page.sections.resolve.hidden = !['dispatched', 'in_progress', 'resolved'].includes(i.status);
+  page.sections.cancel.hidden = !open;
   if (!page.sections.dispatch.hidden && recsFor !== `${i.id}:${i.status}:${i.assignment_ids.length}`) {
-    recsFor = `${i.id}:${i.status}:${i.assignment_ids.length}`;
-    loadRecs(i);
+    // The list re-sorts after a dispatch; not while one is in flight, nor under the
+    // pointer (the second click of a double click would land on another resource).
+    if (dispatching || page.recs.matches(':hover')) recsHeld = true;
+    else {
+      recsFor = `${i.id}:${i.status}:${i.assignment_ids.length}`;
+      loadRecs(i);
+    }
   }
   fill(page.assignments, i.assignment_ids.map((id) => client.store.assignments[id]).filter(Boolean).map((a) => {
     const r = client.store.resources[a.resource_id];
     const done = a.actions.filter((x) => x.done_at).length;
-    return h('li', { dataset: { assignment: a.id, status: a.status } }, h('strong', {}, r?.name || a.resource_id), ' ', badge(a.status), ' ',
+    return h('li', { dataset: { assignment: a.id, status: a.status } }, h('strong', {}, r?.name || a.resource_id), ' ', noApp(r), ' ', badge(a.status), ' ',
       a.acknowledged_at ? `acknowledged ${clock(a.acknowledged_at)}` : a.status === 'notified' ? h('span', {}, 'awaiting acknowledgement for ', h('span', { dataset: { since: a.notified_at } }, age(a.notified_at))) : '',
-      ` · actions ${done}/${a.actions.length} done`);
+      ` · actions ${done}/${a.actions.length} done`,
+      ACTIVE.includes(a.status) && h('div', { class: 'row-actions' }, radioButtons(a, r?.name || a.resource_id),
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Stand down ${r?.name || a.resource_id}`, onclick: () => page.standDown.open(a.id, r?.name || a.resource_id) }, 'Stand down…')));
   }));
   fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ' — ', n.text)));
 }
@@ -360,16 +450,44 @@ async function loadRecs(i) {
     if (current !== i.id) return;
     const assigned = new Set(i.assignment_ids.map((a) => client.store.assignments[a]?.resource_id));
     fill(page.recs, r.recommendations.slice(0, 6).map((x) => h('div', { class: 'rec', dataset: { resource: x.resource_id } },
-      h('strong', {}, x.name), ` · score ${Number(x.score).toFixed(2)}`, x.eta_secs != null ? ` · ETA ${Math.round(x.eta_secs / 60)} min` : '',
+      h('strong', {}, x.name), ' ', noApp(client.store.resources[x.resource_id]), ` · score ${Number(x.score).toFixed(2)}`, x.eta_secs != null ? ` · ETA ${Math.round(x.eta_secs / 60)} min` : '',
       h('ul', {}, (x.reasons || []).map((why) => h('li', {}, why))),
       assigned.has(x.resource_id) ? h('span', {}, 'Assigned')
-        : h('button', { type: 'button', 'aria-label': `Assign ${x.name}`, onclick: () => assign(i.id, x.resource_id) }, `Assign ${x.name}`))));
+        : h('button', { type: 'button', 'aria-label': `Assign ${x.name}`, onclick: () => assign(i.id, x.resource_id, x.name) }, `Assign ${x.name}`))));
   } catch (e) { fill(page.recs, h('p', {}, `Recommendations unavailable: ${e.message}`)); }
 }
 
-function assign(incidentId, resourceId) {
+/** When the incident was last dispatched to (this console's or the log's), in ms. */
+function lastDispatch(incidentId) {
+  const i = client.store.incidents[incidentId];
+  const fromLog = (i?.assignment_ids || []).map((id) => Date.parse(client.store.assignments[id]?.notified_at || 0));
+  return Math.max(dispatchedAt.get(incidentId) || 0, ...fromLog, 0);
+}
+
+/**
+ * Dispatches `resourceId`. A second dispatch of the same incident within a few seconds
+ * is more often a slip than a plan: it asks for confirmation first.
+ */
+async function assign(incidentId, resourceId, name, confirmed = false) {
+  const since = Date.now() - lastDispatch(incidentId);
+  if (!confirmed && since < RECENT_DISPATCH_MS) {
+    const ref = client.store.incidents[incidentId]?.reference || 'this incident';
+    fill(page.confirm, h('div', { class: 'confirm', role: 'alert' },
+      h('p', {}, `${ref} was dispatched ${Math.max(1, Math.round(since / 1000))} s ago. Dispatch ${name} as well?`),
+      h('button', { type: 'button', onclick: () => { fill(page.confirm); assign(incidentId, resourceId, name, true); } }, `Yes, dispatch ${name} too`), ' ',
+      h('button', { type: 'button', class: 'secondary', onclick: () => { fill(page.confirm); page.recs.querySelector('button')?.focus(); } }, 'No')));
+    page.confirm.querySelector('button').focus();
+    return;
+  }
   const { responsibilities, actions } = page.assign.read();
-  run(client, { kind: 'assignment.create', incident_id: incidentId, resource_id: resourceId, responsibilities, actions });
+  dispatchedAt.set(incidentId, Date.now());
+  dispatching += 1;
+  try {
+    await run(client, { kind: 'assignment.create', incident_id: incidentId, resource_id: resourceId, responsibilities, actions });
+  } finally {
+    dispatching -= 1;
+    releaseRecs();
+  }
 }
 
 // The timeline and conformance come from the hub (the log), refreshed after events.
@@ -390,6 +508,6 @@ function refreshDetail() {
 }
 
 function describe(e) {
-  const bits = [e.status, e.assessment?.priority, e.note?.text, e.reason, e.outcome].filter(Boolean);
+  const bits = [e.status, e.assessment?.priority, e.note?.text, e.reason, e.outcome, e.via && `by ${e.via}`].filter(Boolean);
   return bits.length ? ` — ${bits.join(', ')}` : '';
 }

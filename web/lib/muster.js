@@ -344,12 +344,26 @@ export class Client {
       // A queued password would sit in localStorage in plain text: refuse instead.
       return Promise.reject(new CommandError({ code: 'offline', message: 'a password is never queued offline; try again once the connection is live' }));
     }
+    // The same command made again while the first is unanswered is the same intent
+    // (a second press, a retry): it reuses the id, so the hub acts once.
+    const same = JSON.stringify(command);
+    const waiting = this.outbox.find((c) => JSON.stringify(c.command) === same);
+    if (waiting && this.pending.has(waiting.id)) return this.pending.get(waiting.id).promise;
+    if (waiting) return this.awaitEntry(waiting); // kept from before a reload
     const entry = { id: newId(), command };
     this.outbox.push(entry);
     this.saveOutbox();
-    const promise = new Promise((resolve, reject) => this.pending.set(entry.id, { resolve, reject }));
+    const promise = this.awaitEntry(entry);
     if (this.state === 'live') this.sendEntry(entry);
     this.notify(null);
+    return promise;
+  }
+
+  /** The promise of `entry`'s result (one per id, however many ask). */
+  awaitEntry(entry) {
+    let settle;
+    const promise = new Promise((resolve, reject) => { settle = { resolve, reject }; });
+    this.pending.set(entry.id, { ...settle, promise });
     return promise;
   }
 

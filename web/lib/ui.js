@@ -67,6 +67,7 @@ export function startApp(roles) {
   const session = requireSession(roles);
   if (!session) return null;
   const client = new Client(session);
+  guardIntents();
   bindIndicator(client, document.getElementById('conn'));
   const me = document.getElementById('me');
   if (me) me.textContent = `${session.user.name} (${session.user.role})`;
@@ -222,12 +223,84 @@ export function forgetDrafts(form) {
   for (const el of form?.querySelectorAll?.('[data-draft]') || []) sessionStorage.removeItem(el.dataset.draft);
 }
 
+// ----- one command per intent -------------------------------------------------------
+//
+// A double click is one intent, and so is a second press while the first is still
+// waiting for its result. The rules, for every app at once:
+// - the second click of a double click (`detail > 1`) on a button is dropped;
+// - the button (and its form) that started a command is busy (`aria-busy`,
+//   `aria-disabled`, class `busy`) until the command's result, and a short moment after
+//   it, so a second click on it, or a second submit of its form, does nothing;
+// - the same command made again while the first is unanswered reuses its id (the
+//   client's outbox answers both from the one result).
+// Buttons stay focusable while busy (aria-disabled rather than disabled), so the
+// keyboard user keeps their place.
+
+const SETTLE_MS = 500; // a busy control stays busy this long after its result
+let trigger = null; // the control whose click or submit is being handled now
+
+function busyOf(el) {
+  return el?.getAttribute('aria-busy') === 'true';
+}
+
+/** Installs the guards (once per page); `startApp` calls it. */
+export function guardIntents(doc = document) {
+  if (doc.musterGuarded) return;
+  doc.musterGuarded = true;
+  doc.addEventListener('click', (e) => {
+    const button = e.target instanceof Element ? e.target.closest('button, input[type="submit"]') : null;
+    if (!button) return;
+    if (e.detail > 1 || busyOf(button) || busyOf(button.form)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      return;
+    }
+    note(button);
+  }, true);
+  doc.addEventListener('submit', (e) => {
+    const form = e.target;
+    if (busyOf(form) || busyOf(e.submitter)) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      return;
+    }
+    note(e.submitter || form.querySelector('button[type="submit"], button:not([type])') || form, form);
+  }, true);
+}
+
+/** Remembers the control handled now, for `run` called from its handler. */
+function note(...els) {
+  trigger = els.filter(Boolean);
+  setTimeout(() => { trigger = null; }, 0);
+}
+
+/** Marks `els` busy (or not). */
+export function setBusy(els, busy) {
+  for (const el of els) {
+    if (busy) {
+      el.setAttribute('aria-busy', 'true');
+      if (el.tagName !== 'FORM') el.setAttribute('aria-disabled', 'true');
+      el.classList.add('busy');
+    } else {
+      el.removeAttribute('aria-busy');
+      if (el.tagName !== 'FORM') el.removeAttribute('aria-disabled');
+      el.classList.remove('busy');
+    }
+  }
+}
+
 /**
- * Runs a command, reporting refusals (next to the field in `form`, when given and it
- * has the field); resolves to the data or undefined.
+ * Runs a command; resolves to the data or undefined. A refusal is shown next to its
+ * field when `form` has the field, else in the alert area. The button (and form) whose
+ * click or submit called it is busy until the result; `busy` names other elements to
+ * mark as well. The third argument is the form, or `{ form, busy }`.
  */
-export async function run(client, command, form) {
+export async function run(client, command, options = {}) {
+  const { form, busy = [] } = options instanceof Element ? { form: options } : options || {};
   clearFieldErrors(form);
+  const els = [...new Set([...(trigger || []), ...busy])].filter((el) => el?.setAttribute);
+  trigger = null;
+  setBusy(els, true);
   try {
     const data = await client.command(command);
     forgetDrafts(form);
@@ -235,6 +308,8 @@ export async function run(client, command, form) {
   } catch (e) {
     showError(e, form);
     return undefined;
+  } finally {
+    setTimeout(() => setBusy(els, false), SETTLE_MS);
   }
 }
 

@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::config::demo::{resource_command, user_command};
 use crate::config::{Demo, load_centre, load_demo};
-use crate::domain::assignment::{ActionSpec, AssignmentStatus};
+use crate::domain::assignment::{ActionSpec, AssignmentStatus, Via};
 use crate::domain::case::{CaseOutcome, CaseType};
 use crate::domain::contact::{Caller, Channel, ContactReason};
 use crate::domain::geo::Location;
@@ -660,6 +660,34 @@ pub fn assignment_with_actions(
 pub fn acknowledge(id: &AssignmentId) -> Command {
     Command::AssignmentAcknowledge(cmd::AssignmentAcknowledge {
         assignment_id: id.clone(),
+        via: None,
+    })
+}
+
+/// The desk recording a unit's acknowledgement on its behalf (`via`).
+pub fn acknowledge_via(id: &AssignmentId, via: Via) -> Command {
+    Command::AssignmentAcknowledge(cmd::AssignmentAcknowledge {
+        assignment_id: id.clone(),
+        via: Some(via),
+    })
+}
+
+/// The desk recording a unit's progress on its behalf (`via`).
+pub fn progress_via(id: &AssignmentId, status: AssignmentStatus, via: Via) -> Command {
+    Command::AssignmentProgress(cmd::AssignmentProgress {
+        assignment_id: id.clone(),
+        status,
+        via: Some(via),
+    })
+}
+
+/// The desk recording a unit's check-in (OK) on its behalf (`via`).
+pub fn checkin_via(id: &AssignmentId, via: Via) -> Command {
+    Command::Checkin(cmd::Checkin {
+        assignment_id: id.clone(),
+        ok: true,
+        note: None,
+        via: Some(via),
     })
 }
 
@@ -674,6 +702,7 @@ pub fn progress(id: &AssignmentId, status: AssignmentStatus) -> Command {
     Command::AssignmentProgress(cmd::AssignmentProgress {
         assignment_id: id.clone(),
         status,
+        via: None,
     })
 }
 
@@ -697,6 +726,7 @@ pub fn checkin(id: &AssignmentId, ok: bool) -> Command {
         assignment_id: id.clone(),
         ok,
         note: None,
+        via: None,
     })
 }
 

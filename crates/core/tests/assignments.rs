@@ -291,3 +291,88 @@ fn assignment_transitions_through_commands() {
     assert_eq!(e.code(), "validation_failed");
     assert!(e.to_string().starts_with("status:"), "{e}");
 }
+
+/// A unit without the app reports by radio: the desk records its acknowledgement,
+/// progress and check-in on its behalf. The log says who recorded each (the actor, the
+/// operator) and that it came by radio (`via`).
+#[test]
+fn the_desk_records_a_radio_report_with_who_recorded_it_and_how_it_came() {
+    use muster_core::domain::assignment::Via;
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let car = w.resource("rapid-response-1");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    let asg = w.assign(&op, &inc, &car);
+
+    let recs = w.ok(&op, acknowledge_via(&asg, Via::Radio));
+    assert_eq!(
+        events(&recs),
+        [Event::AssignmentAcknowledged {
+            assignment_id: asg.clone(),
+            via: Some(Via::Radio),
+        }]
+    );
+    assert_eq!(recs[0].actor, op.user_id, "the log names who recorded it");
+    let wire = serde_json::to_value(&recs[0].event).unwrap();
+    assert_eq!(wire["via"], "radio");
+    assert_eq!(
+        w.state.assignments[&asg].status,
+        AssignmentStatus::Acknowledged
+    );
+
+    let recs = w.ok(
+        &op,
+        progress_via(&asg, AssignmentStatus::EnRoute, Via::Radio),
+    );
+    assert_eq!(
+        events(&recs)[0],
+        Event::AssignmentProgressed {
+            assignment_id: asg.clone(),
+            status: AssignmentStatus::EnRoute,
+            via: Some(Via::Radio),
+        }
+    );
+    assert_eq!(recs[0].actor, op.user_id);
+
+    let recs = w.ok(&op, checkin_via(&asg, Via::Radio));
+    assert_eq!(
+        events(&recs),
+        [Event::CheckinRecorded {
+            assignment_id: asg.clone(),
+            ok: true,
+            note: None,
+            via: Some(Via::Radio),
+        }]
+    );
+}
+
+#[test]
+fn a_report_from_the_app_has_no_via_and_a_field_user_may_not_claim_one() {
+    use muster_core::domain::assignment::Via;
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let f1 = w.actor("field1");
+    let amara = w.resource_of("field1");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    let asg = w.assign(&op, &inc, &amara);
+
+    let e = w.err(&f1, acknowledge_via(&asg, Via::Radio));
+    assert_eq!(e.code(), "validation_failed");
+    assert!(e.to_string().starts_with("via:"), "{e}");
+    let e = w.err(&f1, checkin_via(&asg, Via::Phone));
+    assert_eq!(e.code(), "validation_failed");
+
+    let recs = w.ok(&f1, acknowledge(&asg));
+    assert_eq!(recs[0].actor, f1.user_id);
+    let wire = serde_json::to_value(&recs[0].event).unwrap();
+    assert!(wire.get("via").is_none(), "{wire}");
+    let e = w.err(
+        &f1,
+        progress_via(&asg, AssignmentStatus::EnRoute, Via::Radio),
+    );
+    assert_eq!(e.code(), "validation_failed");
+    assert_eq!(
+        w.state.assignments[&asg].status,
+        AssignmentStatus::Acknowledged
+    );
+}

@@ -520,6 +520,7 @@ impl Sim {
                         &op,
                         Command::AssignmentAcknowledge(cmd::AssignmentAcknowledge {
                             assignment_id,
+                            via: None,
                         }),
                     )?;
                 }
@@ -844,6 +845,7 @@ impl Sim {
             Command::AssignmentProgress(cmd::AssignmentProgress {
                 assignment_id,
                 status,
+                via: None,
             }),
         )?;
         Ok(())
@@ -861,6 +863,7 @@ impl Sim {
                     assignment_id,
                     ok: true,
                     note: None,
+                    via: None,
                 }),
             )?;
         } else if roll < 0.35 {

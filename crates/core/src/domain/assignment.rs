@@ -247,3 +247,13 @@ mod tests {
         );
     }
 }
+
+/// How a unit's report reached the hub when someone at the desk records it on the
+/// unit's behalf (an acknowledgement, progress or a check-in said over the radio). The
+/// event's actor is the desk user who recorded it; `via` says it was not the unit's app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    Radio,
+    Phone,
+}

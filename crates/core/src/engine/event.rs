@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::assignment::{Assignment, AssignmentStatus};
+use crate::domain::assignment::{Assignment, AssignmentStatus, Via};
 use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
@@ -155,7 +155,12 @@ events! {
     },
 
     "assignment.created" => AssignmentCreated { assignment: Assignment },
-    "assignment.acknowledged" => AssignmentAcknowledged { assignment_id: AssignmentId },
+    /// `via` when the desk recorded it on the unit's behalf (the actor is the desk user).
+    "assignment.acknowledged" => AssignmentAcknowledged {
+        assignment_id: AssignmentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Via>,
+    },
     "assignment.declined" => AssignmentDeclined {
         assignment_id: AssignmentId,
         reason: String,
@@ -163,6 +168,8 @@ events! {
     "assignment.progressed" => AssignmentProgressed {
         assignment_id: AssignmentId,
         status: AssignmentStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Via>,
     },
     "assignment.action_done" => AssignmentActionDone {
         assignment_id: AssignmentId,
@@ -179,6 +186,8 @@ events! {
         ok: bool,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<Via>,
     },
 
     "message.broadcast" => MessageBroadcast { message: Message },
@@ -322,7 +331,7 @@ impl Event {
         use Event::*;
         match self {
             AssignmentCreated { assignment } => Some(&assignment.id),
-            AssignmentAcknowledged { assignment_id }
+            AssignmentAcknowledged { assignment_id, .. }
             | AssignmentDeclined { assignment_id, .. }
             | AssignmentProgressed { assignment_id, .. }
             | AssignmentActionDone { assignment_id, .. }

@@ -616,7 +616,7 @@ impl State {
             return;
         }
         let id = match event {
-            Event::AssignmentAcknowledged { assignment_id }
+            Event::AssignmentAcknowledged { assignment_id, .. }
             | Event::AssignmentDeclined { assignment_id, .. }
             | Event::AssignmentProgressed { assignment_id, .. }
             | Event::AssignmentActionDone { assignment_id, .. }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::assignment::{ActionSpec, AssignmentStatus};
+use crate::domain::assignment::{ActionSpec, AssignmentStatus, Via};
 use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -20,6 +20,9 @@ pub struct AssignmentCreate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssignmentAcknowledge {
     pub assignment_id: AssignmentId,
+    /// Set by the desk recording the unit's acknowledgement on its behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -32,6 +35,9 @@ pub struct AssignmentDecline {
 pub struct AssignmentProgress {
     pub assignment_id: AssignmentId,
     pub status: AssignmentStatus,
+    /// Set by the desk recording the unit's progress on its behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,4 +60,7 @@ pub struct Checkin {
     pub ok: bool,
     #[serde(default)]
     pub note: Option<String>,
+    /// Set by the desk recording the unit's check-in on its behalf.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
 }

@@ -3,7 +3,7 @@
 
 use super::{Cx, optional, short};
 use crate::domain::Lifecycle;
-use crate::domain::assignment::{ActionSpec, Assignment, AssignmentStatus};
+use crate::domain::assignment::{ActionSpec, Assignment, AssignmentStatus, Via};
 use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
 use crate::domain::incident::{IncidentStatus, rules};
 use crate::domain::resource::ResourceStatus;
@@ -18,12 +18,14 @@ impl Cx<'_> {
         &mut self,
         c: &cmd::AssignmentAcknowledge,
     ) -> Result<(), Error> {
-        let cmd::AssignmentAcknowledge { assignment_id } = c;
+        let cmd::AssignmentAcknowledge { assignment_id, via } = c;
+        self.on_behalf(*via)?;
         self.assignment(assignment_id)?
             .status
             .check_move(AssignmentStatus::Acknowledged)?;
         self.emit(Event::AssignmentAcknowledged {
             assignment_id: assignment_id.clone(),
+            via: *via,
         });
         Ok(())
     }
@@ -40,8 +42,22 @@ impl Cx<'_> {
         let cmd::AssignmentProgress {
             assignment_id,
             status,
+            via,
         } = c;
-        self.progress(assignment_id, *status)
+        self.on_behalf(*via)?;
+        self.progress(assignment_id, *status, *via)
+    }
+
+    /// `via` says the desk is recording a unit's report on its behalf: a field user
+    /// reports from their own app and may not claim it came another way.
+    fn on_behalf(&self, via: Option<Via>) -> Result<(), Error> {
+        if via.is_some() && !self.actor.role.can_dispatch() {
+            return Err(Error::validation(
+                "via",
+                "only the desk records a report on a unit's behalf; leave via out when reporting from the app",
+            ));
+        }
+        Ok(())
     }
 
     pub(super) fn assignment_action_done(
@@ -92,8 +108,10 @@ impl Cx<'_> {
             assignment_id,
             ok,
             note,
+            via,
         } = c;
         optional("note", note.as_ref())?;
+        self.on_behalf(*via)?;
         let a = self.assignment(assignment_id)?;
         if !a.status.is_active() {
             return Err(Error::InvalidTransition {
@@ -106,6 +124,7 @@ impl Cx<'_> {
             assignment_id: assignment_id.clone(),
             ok: *ok,
             note: note.clone(),
+            via: *via,
         });
         Ok(())
     }
@@ -246,6 +265,7 @@ impl Cx<'_> {
         &mut self,
         assignment_id: &AssignmentId,
         status: AssignmentStatus,
+        via: Option<Via>,
     ) -> Result<(), Error> {
         if !status.is_progress() {
             return Err(Error::validation(
@@ -259,6 +279,7 @@ impl Cx<'_> {
         self.emit(Event::AssignmentProgressed {
             assignment_id: assignment_id.clone(),
             status,
+            via,
         });
         match status.resource_status() {
             Some(rs) => self.set_resource_status(&resource_id, rs)?,

@@ -1,0 +1,263 @@
+// Every command button acts once per intent. Each button is double-clicked in real
+// Chromium and the events the hub appends are counted on a supervisor's WebSocket (a
+// tap that sees the whole log): exactly one per intent. Also: a button stays busy while
+// its command waits (offline), and pressing it again sends nothing new; a second
+// dispatch of the same incident asks for confirmation; the console stands a resource
+// down and cancels an incident with a reason, and records a unit's radio report with
+// `via` and the operator as the actor.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+
+const DESKTOP = { viewport: { width: 1366, height: 768 } };
+const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+
+let hub;
+let ui;
+let api;
+let tap; // a page holding a supervisor's socket, collecting every event frame
+let sup; // the supervisor's token (the tap's, and for barriers)
+let users; // username → user
+
+before(async () => {
+  hub = await startHub();
+  api = apiFor(hub.url);
+  ui = await launchBrowser(hub.url);
+  sup = await api.login('supervisor');
+  users = Object.fromEntries((await api.get('/api/state', await api.login('admin'))).users.map((u) => [u.username, u]));
+  ({ page: tap } = await ui.open('tap', DESKTOP));
+  await tap.goto('/');
+  await tap.evaluate((token) => new Promise((resolve) => {
+    window.frames_ = [];
+    const ws = new WebSocket(`ws://${location.host}/ws`);
+    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token }));
+    ws.onmessage = (m) => {
+      const f = JSON.parse(m.data);
+      if (f.type === 'welcome') resolve();
+      if (f.type === 'event') window.frames_.push(f);
+    };
+  }), sup);
+});
+
+after(async () => {
+  await ui?.close();
+  await hub?.stop();
+});
+
+afterEach(() => {
+  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+});
+
+/** The event frames seen so far of `kind` matching `pred(event, frame)`. */
+async function seen(kind, pred = () => true) {
+  const frames = await tap.evaluate(() => window.frames_);
+  return frames.filter((f) => f.event.kind === kind && pred(f.event, f));
+}
+
+/**
+ * Everything sent before now has reached the log and the tap: a command made after the
+ * clicks settled, whose event comes after anything they caused.
+ */
+async function barrier() {
+  const text = `barrier ${Math.random()}`;
+  await api.command(sup, { kind: 'message.broadcast', audience: 'all', text });
+  await waitFor(async () => (await seen('message.broadcast', (e) => e.message.text === text)).length === 1);
+}
+
+async function waitFor(cond, what = 'condition', ms = 5000) {
+  const until = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/**
+ * Double-clicks `button`, waits for the intent's event, lets the page settle (the
+ * button no longer busy, if it is still there) and passes a barrier: then there must be
+ * exactly one event of `kind` matching `pred`.
+ */
+async function once(button, kind, pred, label) {
+  await button.dblclick();
+  await waitFor(async () => (await seen(kind, pred)).length >= 1, `${label}: ${kind}`);
+  await button.page().waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+  await barrier();
+  const got = await seen(kind, pred);
+  assert.equal(got.length, 1, `${label}: one ${kind} per double click, got ${got.length}`);
+  return got[0];
+}
+
+test('the console: every command button double-clicked acts once; radio reports, stand down and cancel', async () => {
+  const { page: desk } = await ui.open('console', DESKTOP);
+  await logIn(desk, 'operator', '/console');
+  const me = users.operator.id;
+
+  await api.intake({ channel: 'phone', caller: { name: 'Sam Double' }, location: { text: 'Market Square, fountain', lat: 51.5080, lon: -0.1250 },
+    summary: 'Cyclist fell at the fountain' });
+  const take = desk.getByRole('button', { name: /Take contact: Cyclist fell/ });
+  const taken = await once(take, 'contact.taken', (e, f) => f.actor === me, 'take');
+
+  await desk.getByLabel('Incident type').selectOption('medical_emergency');
+  const opened = await once(desk.getByRole('button', { name: 'Open incident' }), 'incident.opened',
+    (e) => e.incident.description.includes('Cyclist fell'), 'open incident');
+  const incidentId = opened.event.incident.id;
+  const about = (e) => e.incident_id === incidentId;
+  assert.equal((await seen('contact.linked', (e) => e.contact_id === taken.event.contact_id)).length, 1);
+
+  await desk.getByLabel('Validity', { exact: true }).selectOption('verified');
+  await desk.getByLabel('Priority', { exact: true }).selectOption('P2');
+  await desk.getByLabel('Method', { exact: true }).selectOption('manual');
+  await desk.getByLabel('Reason', { exact: true }).fill('Conscious, cut to the head');
+  await once(desk.getByRole('button', { name: 'Assess' }), 'incident.assessed', about, 'assess');
+
+  await desk.getByLabel('Note', { exact: true }).fill('Caller stays with him');
+  await once(desk.getByRole('button', { name: 'Add note' }), 'incident.noted', about, 'add note');
+
+  // Assign: the double click dispatches one resource, not the one that moved under it.
+  const first = desk.locator('#recs .rec').first();
+  await first.locator('li').first().waitFor();
+  // Resources nobody carries the app for are marked: their reports come by radio.
+  const byId = Object.fromEntries((await api.get('/api/state', sup)).resources.map((r) => [r.id, r]));
+  const marks = await desk.locator('#recs .rec').evaluateAll((els) => els.map((el) => [el.dataset.resource, !!el.querySelector('.badge.no-app')]));
+  assert.ok(marks.some(([, m]) => m) && marks.some(([, m]) => !m), `both kinds listed: ${JSON.stringify(marks)}`);
+  for (const [id, marked] of marks) assert.equal(marked, !byId[id].user_id, `${byId[id].name}: badge iff no app user`);
+  const created = await once(first.getByRole('button', { name: /^Assign / }), 'assignment.created',
+    (e) => e.assignment.incident_id === incidentId, 'assign');
+  const assignmentId = created.event.assignment.id;
+  const resource = (await api.get('/api/state', sup)).resources.find((r) => r.id === created.event.assignment.resource_id);
+
+  // A second dispatch within seconds asks first; "No" sends nothing.
+  const other = desk.locator('#recs .rec button', { hasText: /^Assign / }).first();
+  await other.click();
+  const confirm = desk.locator('#dispatch-confirm [role="alert"]');
+  await confirm.waitFor();
+  assert.match(await confirm.textContent(), /dispatched \d+ s ago/);
+  await confirm.getByRole('button', { name: 'No' }).click();
+  await barrier();
+  assert.equal((await seen('assignment.created', (e) => e.assignment.incident_id === incidentId)).length, 1, 'no second dispatch');
+
+  // Broadcast.
+  await desk.locator('#bc-text').fill('Road closed at Market Square');
+  await once(desk.getByRole('button', { name: 'Send broadcast' }), 'message.broadcast',
+    (e) => e.message.text === 'Road closed at Market Square', 'broadcast');
+
+  // The unit reports by radio: the desk records it, with via and who recorded it.
+  const row = desk.locator(`#assignments [data-assignment="${assignmentId}"]`);
+  const ack = await once(row.getByRole('button', { name: `By radio: ${resource.name} acknowledged` }), 'assignment.acknowledged',
+    (e) => e.assignment_id === assignmentId, 'radio acknowledgement');
+  assert.equal(ack.event.via, 'radio');
+  assert.equal(ack.actor, me, 'the log names the operator who recorded it');
+  await desk.locator(`#assignments [data-assignment="${assignmentId}"][data-status="acknowledged"]`).waitFor();
+  const enRoute = await once(row.getByRole('button', { name: `By radio: ${resource.name} en route` }), 'assignment.progressed',
+    (e) => e.assignment_id === assignmentId, 'radio en route');
+  assert.deepEqual([enRoute.event.status, enRoute.event.via, enRoute.actor], ['en_route', 'radio', me]);
+  await desk.locator(`#assignments [data-assignment="${assignmentId}"][data-status="en_route"]`).waitFor();
+  const checkin = await once(row.getByRole('button', { name: `By radio: ${resource.name} checked in OK` }), 'checkin.recorded',
+    (e) => e.assignment_id === assignmentId, 'radio check-in');
+  assert.deepEqual([checkin.event.ok, checkin.event.via, checkin.actor], [true, 'radio', me]);
+  // The timeline says it came by radio.
+  await desk.locator('.timeline li', { hasText: 'by radio' }).first().waitFor();
+
+  // Stand down: a reason is needed, and the error says so next to the field.
+  await row.getByRole('button', { name: `Stand down ${resource.name}` }).click();
+  const standDown = desk.locator('#stand-down');
+  await standDown.getByRole('button', { name: 'Stand down', exact: true }).click();
+  await desk.locator('#sd-error', { hasText: 'Say why' }).waitFor();
+  await desk.locator('#sd-reason').fill('Patient walked to the clinic');
+  const cancelled = await once(standDown.getByRole('button', { name: 'Stand down', exact: true }), 'assignment.cancelled',
+    (e) => e.assignment_id === assignmentId, 'stand down');
+  assert.equal(cancelled.event.reason, 'Patient walked to the clinic');
+  await desk.locator(`#assignments [data-assignment="${assignmentId}"][data-status="cancelled"]`).waitFor();
+
+  // Cancel the incident, with a reason.
+  await desk.getByRole('button', { name: 'Cancel incident' }).click();
+  await desk.locator('#cancel-error', { hasText: 'Say why' }).waitFor();
+  await desk.locator('#cancel-reason').fill('Caller rang back: no longer needed');
+  const gone = await once(desk.getByRole('button', { name: 'Cancel incident' }), 'incident.cancelled', about, 'cancel incident');
+  assert.equal(gone.event.reason, 'Caller rang back: no longer needed');
+  await desk.close();
+});
+
+test('a busy button waits for its result: pressed again while offline, it sends the command once', async () => {
+  const token = await api.login('operator2');
+  const { data: { incident_id: incidentId } } = await api.command(token, { kind: 'incident.open', type: 'medical_emergency',
+    description: 'Dizzy visitor at the museum', location: { text: 'City Museum, hall 3' } });
+  const { context, page: desk } = await ui.open('console-offline', DESKTOP);
+  await logIn(desk, 'operator2', '/console');
+  await desk.locator(`#incidents [data-incident="${incidentId}"] button`).click();
+  await desk.getByLabel('Note', { exact: true }).fill('Sat down, feels better');
+  await desk.locator('.timeline li').first().waitFor(); // the page has fetched what it needs
+
+  await context.setOffline(true);
+  await desk.waitForSelector('#conn[data-state="offline"]');
+  const add = desk.getByRole('button', { name: 'Add note' });
+  await add.click();
+  assert.equal(await add.getAttribute('aria-busy'), 'true', 'busy until the result');
+  await add.click({ force: true }); // a second, separate press of the same intent (it is aria-disabled)
+  await desk.getByLabel('Note', { exact: true }).press('Enter'); // and the keyboard's
+  const outbox = await desk.evaluate(() => Object.entries(localStorage).filter(([k]) => k.endsWith('.outbox'))
+    .flatMap(([, v]) => JSON.parse(v)).filter((c) => c.command.kind === 'incident.note'));
+  assert.equal(outbox.length, 1, 'one queued command');
+
+  await context.setOffline(false);
+  await waitFor(async () => (await seen('incident.noted', (e) => e.incident_id === incidentId)).length >= 1, 'the note');
+  await desk.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
+  await barrier();
+  assert.equal((await seen('incident.noted', (e) => e.incident_id === incidentId)).length, 1);
+  await context.close();
+});
+
+test('the field app: acknowledge, progress, check in and acknowledge a message, each double-clicked, act once', async () => {
+  const token = await api.login('operator2');
+  const { data: { incident_id: incidentId } } = await api.command(token, { kind: 'incident.open', type: 'medical_emergency',
+    description: 'Runner with cramp', location: { text: 'Riverside path, bench 4' } });
+  await api.command(token, { kind: 'incident.assess', incident_id: incidentId, validity: 'verified', priority: 'P3', method: 'manual', reason: 'minor' });
+  const state = await api.get('/api/state', token);
+  const free = state.resources.find((r) => r.status === 'available' && r.user_id && r.skills.includes('first_aid'));
+  const { data: { assignment_id: assignmentId } } = await api.command(token, { kind: 'assignment.create', incident_id: incidentId,
+    resource_id: free.id, reason: 'nearest' });
+  const fieldUser = Object.values(users).find((u) => u.id === free.user_id);
+
+  const { page: field } = await ui.open('field', PHONE);
+  await logIn(field, fieldUser.username, '/field');
+  const card = field.locator(`article[data-assignment="${assignmentId}"]`);
+  await card.waitFor();
+  const mine = (e) => e.assignment_id === assignmentId;
+
+  const ack = await once(card.getByRole('button', { name: 'Acknowledge', exact: true }), 'assignment.acknowledged', mine, 'acknowledge');
+  assert.equal(ack.event.via, undefined, 'from the app: no via');
+  assert.equal(ack.actor, fieldUser.id);
+  await field.locator(`article[data-assignment="${assignmentId}"][data-status="acknowledged"]`).waitFor();
+  await once(card.getByRole('button', { name: 'En route' }), 'assignment.progressed', mine, 'en route');
+  await field.locator(`article[data-assignment="${assignmentId}"][data-status="en_route"]`).waitFor();
+  await once(card.getByRole('button', { name: 'Check in: I am OK' }), 'checkin.recorded', mine, 'check in');
+
+  const { data: { message_id: messageId } } = await api.command(token, { kind: 'message.broadcast', audience: 'all',
+    text: 'Confirm you have water', requires_ack: true });
+  const ackMsg = field.getByRole('button', { name: 'Acknowledge message' });
+  await ackMsg.waitFor();
+  await once(ackMsg, 'message.acknowledged', (e) => e.message_id === messageId && e.user_id === fieldUser.id, 'acknowledge message');
+  await field.close();
+});
+
+test('the board sends guidance once and the console acknowledges it once, each double-clicked', async () => {
+  const { page: board } = await ui.open('board', DESKTOP);
+  await logIn(board, 'supervisor', '/board');
+  const { page: desk } = await ui.open('console-guided', DESKTOP);
+  await logIn(desk, 'operator2', '/console');
+  const to = users.operator2.id;
+
+  await board.locator(`#guide-to option[value="${to}"]`).waitFor({ state: 'attached' });
+  await board.locator('#guide-to').selectOption(to);
+  await board.locator('#guide-text').fill('Take the next P1 yourself');
+  const sent = await once(board.getByRole('button', { name: 'Send guidance' }), 'message.broadcast',
+    (e) => e.message.text === 'Take the next P1 yourself', 'send guidance');
+  const messageId = sent.event.message.id;
+
+  const ack = desk.getByRole('button', { name: 'Acknowledge guidance' });
+  await ack.waitFor();
+  await once(ack, 'message.acknowledged', (e) => e.message_id === messageId && e.user_id === to, 'acknowledge guidance');
+  await board.close();
+  await desk.close();
+});
