@@ -53,7 +53,7 @@ test('a refusal shows next to the field it concerns, in plain words; others in t
   await page.getByLabel('Priority', { exact: true }).selectOption('P3');
   await page.getByLabel('Method', { exact: true }).selectOption('manual');
   await page.getByRole('button', { name: 'Assess' }).click();
-  const note = page.locator('#page .field-error');
+  const note = page.locator('#page .field-error[data-field]');
   await note.waitFor();
   assert.equal(await note.textContent(), 'the manual method needs a reason');
   assert.equal(await reason.getAttribute('aria-invalid'), 'true');
@@ -68,7 +68,7 @@ test('a refusal shows next to the field it concerns, in plain words; others in t
   assert.equal(await reason.getAttribute('aria-invalid'), null);
   await page.getByRole('button', { name: 'Assess' }).click();
   await page.locator(`#incidents [data-incident="${id}"][data-status="assessed"]`).waitFor();
-  assert.equal(await page.locator('#page .field-error').count(), 0);
+  assert.equal(await page.locator('#page .field-error[data-field]').count(), 0);
 
   // A refusal about no field: in the alert region, in plain words, no wire code. A
   // dispatched incident cannot be closed before it is resolved.
