@@ -674,6 +674,19 @@ pub fn progress(id: &AssignmentId, status: AssignmentStatus) -> Command {
     Command::AssignmentProgress(cmd::AssignmentProgress {
         assignment_id: id.clone(),
         status,
+        skipped: BTreeMap::new(),
+    })
+}
+
+/// `completed` with a reason for each action left undone.
+pub fn complete_skipping(id: &AssignmentId, skipped: &[(&str, &str)]) -> Command {
+    Command::AssignmentProgress(cmd::AssignmentProgress {
+        assignment_id: id.clone(),
+        status: AssignmentStatus::Completed,
+        skipped: skipped
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect(),
     })
 }
 

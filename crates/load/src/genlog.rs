@@ -844,6 +844,7 @@ impl Sim {
             Command::AssignmentProgress(cmd::AssignmentProgress {
                 assignment_id,
                 status,
+                skipped: Default::default(),
             }),
         )?;
         Ok(())

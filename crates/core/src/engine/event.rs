@@ -163,6 +163,9 @@ events! {
     "assignment.progressed" => AssignmentProgressed {
         assignment_id: AssignmentId,
         status: AssignmentStatus,
+        /// Why each action left undone at completion was not done, by action id.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        skipped: BTreeMap<String, String>,
     },
     "assignment.action_done" => AssignmentActionDone {
         assignment_id: AssignmentId,

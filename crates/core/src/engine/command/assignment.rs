@@ -1,6 +1,7 @@
 //! `assignment.*` and `checkin`: dispatch and the work on scene.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::domain::assignment::{ActionSpec, AssignmentStatus};
 use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
@@ -32,6 +33,10 @@ pub struct AssignmentDecline {
 pub struct AssignmentProgress {
     pub assignment_id: AssignmentId,
     pub status: AssignmentStatus,
+    /// With `completed`: why each action left undone was not done, by action id. Every
+    /// undone required action needs one (rule `required_actions`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

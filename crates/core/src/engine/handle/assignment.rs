@@ -1,6 +1,8 @@
 //! `assignment.*` and `checkin`: sending resources and following their work. Every
 //! consequence for the resource and the incident is emitted as its own event.
 
+use std::collections::BTreeMap;
+
 use super::{Cx, optional, short};
 use crate::domain::Lifecycle;
 use crate::domain::assignment::{ActionSpec, Assignment, AssignmentStatus};
@@ -40,8 +42,9 @@ impl Cx<'_> {
         let cmd::AssignmentProgress {
             assignment_id,
             status,
+            skipped,
         } = c;
-        self.progress(assignment_id, *status)
+        self.progress(assignment_id, *status, skipped)
     }
 
     pub(super) fn assignment_action_done(
@@ -246,6 +249,7 @@ impl Cx<'_> {
         &mut self,
         assignment_id: &AssignmentId,
         status: AssignmentStatus,
+        skipped: &BTreeMap<String, String>,
     ) -> Result<(), Error> {
         if !status.is_progress() {
             return Err(Error::validation(
@@ -253,12 +257,22 @@ impl Cx<'_> {
                 "use en_route, on_scene or completed",
             ));
         }
+        if status != AssignmentStatus::Completed && !skipped.is_empty() {
+            return Err(Error::validation(
+                "skipped",
+                "reasons for undone actions go with completed",
+            ));
+        }
         let a = self.assignment(assignment_id)?;
         a.status.check_move(status)?;
+        if status == AssignmentStatus::Completed {
+            check_skipped(a, skipped)?;
+        }
         let (resource_id, incident_id) = (a.resource_id.clone(), a.incident_id.clone());
         self.emit(Event::AssignmentProgressed {
             assignment_id: assignment_id.clone(),
             status,
+            skipped: skipped.clone(),
         });
         match status.resource_status() {
             Some(rs) => self.set_resource_status(&resource_id, rs)?,
@@ -382,4 +396,39 @@ impl Cx<'_> {
         }
         Ok(())
     }
+}
+
+/// Completing: every reason names an undone action of this assignment and says
+/// something, and every undone required action has one.
+fn check_skipped(a: &Assignment, skipped: &BTreeMap<String, String>) -> Result<(), Error> {
+    for (action_id, reason) in skipped {
+        let field = format!("skipped.{action_id}");
+        match a.action(action_id) {
+            None => {
+                return Err(Error::validation(
+                    &field,
+                    "not an action of this assignment",
+                ));
+            }
+            Some(x) if x.done_at.is_some() => {
+                return Err(Error::validation(&field, "this action is done"));
+            }
+            Some(_) => short(&field, reason)?,
+        }
+    }
+    let undone: Vec<String> = a
+        .missing_required()
+        .filter(|x| !skipped.contains_key(&x.id))
+        .map(|x| format!("{} ({})", x.id, x.text))
+        .collect();
+    if undone.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ProcedureViolation {
+        rule: rules::REQUIRED_ACTIONS.into(),
+        message: format!(
+            "required actions not done: {}; do them or give a reason for each",
+            undone.join(", ")
+        ),
+    })
 }
