@@ -436,7 +436,9 @@ function updatePage() {
     const done = a.actions.filter((x) => x.done_at).length;
     return h('li', { dataset: { assignment: a.id, status: a.status } }, h('strong', {}, r?.name || a.resource_id), ' ', badge(a.status), ' ',
       a.acknowledged_at ? `acknowledged ${clock(a.acknowledged_at)}` : a.status === 'notified' ? h('span', {}, 'awaiting acknowledgement for ', h('span', { dataset: { since: a.notified_at } }, age(a.notified_at))) : '',
-      ` · actions ${done}/${a.actions.length} done`);
+      ` · actions ${done}/${a.actions.length} done`,
+      // Required actions the crew left undone at completion, each with its reason.
+      a.actions.filter((x) => x.skipped && !x.done_at).map((x) => h('div', { class: 'skipped' }, `Not done: ${x.text} — ${x.skipped}`)));
   }));
   fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ' — ', n.text)));
 }

@@ -167,4 +167,12 @@ test('the field app asks for a reason for each undone required action before com
   assert.deepEqual(done.event.skipped, { act_2: 'Radio dead; told control by phone' });
   assert.equal(detail.assignments[0].actions[1].skipped, 'Radio dead; told control by phone');
   await field.context().close();
+
+  // The desk sees what was left undone and why, on the incident page.
+  const { page: desk } = await ui.open('console-after', DESKTOP);
+  await logIn(desk, 'operator', '/console');
+  await desk.locator(`#incidents li[data-incident="${incidentId}"] button`).click();
+  await desk.locator(`#assignments [data-assignment="${asg}"] .skipped`)
+    .filter({ hasText: 'Not done: Report the outcome to control — Radio dead; told control by phone' }).waitFor();
+  await desk.context().close();
 });
