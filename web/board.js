@@ -115,9 +115,12 @@ function buildGuidance() {
 
 function buildOverride() {
   overrideOn = h('select', { id: 'ov-incident', name: 'incident_id' });
-  const rule = h('input', { id: 'ov-rule', name: 'rule', placeholder: 'e.g. closure.require_required_actions' });
+  // The rules the hub lets a supervisor waive (PROTOCOL.md, "Centre rules").
+  const rules = h('datalist', { id: 'ov-rules' }, ['close_requires_actions', 'dispatch_requires_assessment', 'required_skills', 'required_questions']
+    .map((r) => h('option', { value: r })));
+  const rule = h('input', { id: 'ov-rule', name: 'rule', list: 'ov-rules', placeholder: 'e.g. close_requires_actions' });
   const why = h('textarea', { id: 'ov-why', name: 'justification', rows: 2 });
-  fill($('override-form'), h('label', { for: 'ov-incident' }, 'Incident'), overrideOn, h('label', { for: 'ov-rule' }, 'Rule'), rule,
+  fill($('override-form'), h('label', { for: 'ov-incident' }, 'Incident'), overrideOn, h('label', { for: 'ov-rule' }, 'Rule'), rule, rules,
     h('label', { for: 'ov-why' }, 'Justification'), why, h('button', { type: 'submit', class: 'danger' }, 'Override'));
   $('override-form').addEventListener('submit', async (e) => {
     e.preventDefault();

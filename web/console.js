@@ -4,7 +4,7 @@
 // redrawn on events, so a live update never eats what the operator is typing.
 
 import { api } from './lib/muster.js';
-import { h, fill, age, byTime, clock, badge, words, startApp, run, throttleFrame, keepDrafts, OPEN_INCIDENT } from './lib/ui.js';
+import { h, fill, age, byTime, clock, badge, words, startApp, run, setBusy, showError, throttleFrame, keepDrafts, forgetDrafts, OPEN_INCIDENT } from './lib/ui.js';
 import { bindBroadcast, bindGuidance } from './lib/desk.js';
 import { bindCasework } from './casework.js';
 
@@ -16,6 +16,8 @@ let casework = null; // the case and plan pages
 let current = null; // the incident on the page
 let page = null; // its live parts
 let catalogueIn = null; // settles once the catalogue has come (or failed)
+// The hub's bound on long texts (descriptions, notes, summaries, text answers).
+const MAX_TEXT = 4000;
 
 if (client) {
   catalogueIn = api('/api/catalogue').then((c) => {
@@ -137,7 +139,7 @@ function contactForm(c) {
   const typeSel = h('select', { name: 'type', required: true, 'aria-label': 'Incident type' },
     h('option', { value: '' }, 'Choose the incident type…'),
     Object.values(types).map((t) => h('option', { value: t.id }, t.name)));
-  const desc = h('textarea', { name: 'description', rows: 2, required: true }, c.summary);
+  const desc = h('textarea', { name: 'description', rows: 2, required: true, maxlength: MAX_TEXT }, c.summary);
   const where = h('input', { name: 'location', value: c.location?.text || '', required: true });
   const dupes = duplicateCandidates(c);
   const form = h('form', { class: 'rec', dataset: { contact: c.id }, onsubmit: async (e) => {
@@ -148,7 +150,7 @@ function contactForm(c) {
   } },
   h('p', {}, h('strong', {}, c.caller?.name || c.caller?.phone || 'Caller'), ': ', c.summary),
   h('label', {}, 'Incident type', typeSel),
-  h('label', {}, 'Description', desc),
+  h('label', {}, 'Description', desc, counter(desc)),
   h('label', {}, 'Location', where),
   dupes.length > 0 && h('div', { role: 'group', 'aria-label': 'Possible duplicates' },
     h('p', { class: 'muted' }, 'Possible duplicates — link instead of opening a new incident:'),
@@ -235,13 +237,15 @@ function buildPage(i) {
   const script = h('form', { id: 'script', onsubmit: (e) => e.preventDefault() },
     t.questions.map((q) => question(i, q)));
   const assess = assessForm(i, t);
+  parts.overrideBox = h('div', { id: 'override-offer', class: 'override-offer', role: 'group', 'aria-label': 'Required questions not answered', hidden: true });
+  parts.assessButton = assess.querySelector('button[type="submit"]');
   const assign = assignForm(t);
   parts.sections = {
     script: h('section', { 'aria-labelledby': 'h-script' }, h('h3', { id: 'h-script' }, 'Call script'),
       h('p', { class: 'muted' }, h('span', { class: 'req-mark' }, '*'), ' required question'), script,
       h('p', {}, 'Computed priority: '), parts.suggested),
     assess: h('section', { 'aria-labelledby': 'h-assess' }, h('h3', { id: 'h-assess' }, 'Assess validity and priority'),
-      (t.validity_checks || []).length > 0 && h('ul', {}, t.validity_checks.map((v) => h('li', {}, v))), assess),
+      (t.validity_checks || []).length > 0 && h('ul', {}, t.validity_checks.map((v) => h('li', {}, v))), assess, parts.overrideBox),
     dispatch: h('section', { 'aria-labelledby': 'h-recs' }, h('h3', { id: 'h-recs' }, 'Recommended resources'), assign.form, parts.confirm, parts.recs),
     resolve: resolveForm(i),
     cancel: cancelForm(i),
@@ -272,9 +276,92 @@ function question(i, q) {
   } else if (q.kind === 'number') {
     input = h('input', { id, name: `answers.${q.id}`, type: 'number', min: 0, required: q.required, value: have ?? '', onchange: (e) => e.target.value !== '' && send(Number(e.target.value)) });
   } else {
-    input = h('input', { id, name: `answers.${q.id}`, type: 'text', required: q.required, value: have ?? '', onchange: (e) => send(e.target.value) });
+    input = h('textarea', { id, name: `answers.${q.id}`, rows: 2, maxlength: MAX_TEXT, required: q.required, onchange: (e) => send(e.target.value) });
+    input.value = have ?? '';
   }
-  return h('label', { for: id }, q.text, q.required && h('span', { class: 'req-mark', 'aria-label': 'required' }, ' *'), input);
+  input.setAttribute('aria-describedby', `${id}-err`);
+  // Answering clears the mark a refused assessment left here.
+  input.addEventListener('change', () => markQuestion(q.id, ''));
+  return h('div', { class: 'question', dataset: { question: q.id } },
+    h('label', { for: id }, q.text, q.required && h('span', { class: 'req-mark', 'aria-label': 'required' }, ' *')), input,
+    q.kind === 'text' && counter(input),
+    h('p', { id: `${id}-err`, class: 'field-error' }));
+}
+
+/** Shows `message` next to question `qid` (empty clears it). */
+function markQuestion(qid, message) {
+  const input = document.getElementById(`q-${qid}`);
+  const err = document.getElementById(`q-${qid}-err`);
+  if (!input || !err) return;
+  err.textContent = message;
+  if (message) input.setAttribute('aria-invalid', 'true'); else input.removeAttribute('aria-invalid');
+}
+
+/**
+ * Required questions of incident `i` with no answer yet (blank text counts as none). An
+ * answer still on its way counts: it is in its field, and its command goes ahead of
+ * the assessment on the same connection.
+ */
+function unanswered(i, t) {
+  return (t.questions || []).filter((q) => q.required).filter((q) => {
+    const v = i.answers?.[q.id];
+    const typed = document.getElementById(`q-${q.id}`)?.value;
+    const blank = (x) => x == null || (typeof x === 'string' && !x.trim());
+    return blank(v) && blank(typed);
+  });
+}
+
+/**
+ * Marks each unanswered required question in place, keeps focus on the first, and
+ * offers the override (supervisors) or says who can give one.
+ */
+function refuseUnanswered(i, t, missing) {
+  for (const q of t.questions || []) markQuestion(q.id, '');
+  for (const q of missing) markQuestion(q.id, 'Required: ask the caller and answer this before assessing by protocol.');
+  const box = page?.overrideBox;
+  if (box) {
+    box.hidden = false;
+    fill(box, overrideOffer(i, missing));
+  }
+  document.getElementById(`q-${missing[0].id}`)?.focus();
+}
+
+function overrideOffer(i, missing) {
+  const names = missing.map((q) => q.text).join('; ');
+  const intro = h('p', {}, `${missing.length} required question${missing.length > 1 ? 's are' : ' is'} not answered: ${names}. `,
+    'Answer them, choose another method with a reason, or waive the rule with a justification.');
+  if (client.user.role !== 'supervisor') return [intro, h('p', { class: 'muted' }, 'Only a supervisor can waive a rule: ask one to override required_questions on this incident.')];
+  const just = h('textarea', { id: 'override-justification', rows: 2, maxlength: MAX_TEXT, 'aria-describedby': 'override-justification-err' });
+  const err = h('p', { id: 'override-justification-err', class: 'field-error' });
+  return [intro, h('form', { onsubmit: async (e) => {
+    e.preventDefault();
+    const text = just.value.trim();
+    if (text.length < 10) {
+      err.textContent = 'Write at least 10 characters saying why the questions cannot be answered.';
+      just.setAttribute('aria-invalid', 'true');
+      return just.focus();
+    }
+    if (await run(client, { kind: 'incident.override', incident_id: i.id, rule: 'required_questions', justification: text }) === undefined) return;
+    for (const q of missing) markQuestion(q.id, '');
+    page.overrideBox.hidden = true;
+    page.assessButton?.focus();
+  } },
+  h('label', { for: just.id }, 'Justification for assessing without these answers'), just, counter(just), err,
+  h('button', { type: 'submit' }, 'Override required questions'))];
+}
+
+/** "n characters left" under a long text field, turning red near the end. */
+function counter(field) {
+  const max = Number(field.getAttribute('maxlength')) || MAX_TEXT;
+  const out = h('p', { class: 'counter', 'aria-live': 'polite' });
+  const update = () => {
+    const left = max - field.value.length;
+    out.textContent = `${field.value.length} / ${max} characters`;
+    out.classList.toggle('near', left < max * 0.1);
+  };
+  field.addEventListener('input', update);
+  update();
+  return out;
 }
 
 function assessForm(i, t) {
@@ -283,16 +370,37 @@ function assessForm(i, t) {
   const method = h('select', { name: 'method', 'aria-label': 'Method' }, ['protocol', 'manual', 'matrix'].map((m) => h('option', { value: m }, m)));
   const reason = h('input', { name: 'reason', 'aria-label': 'Reason', placeholder: 'why this validity and priority' });
   const dup = h('input', { name: 'duplicate_of', 'aria-label': 'Duplicate of (incident id)' });
+  const button = h('button', { type: 'submit' }, 'Assess');
   return h('form', { onsubmit: async (e) => {
     e.preventDefault();
     const cmd = { kind: 'incident.assess', incident_id: i.id, validity: validity.value, method: method.value, reason: reason.value.trim() };
     if (priority.value) cmd.priority = priority.value;
     if (validity.value === 'duplicate') cmd.duplicate_of = dup.value.trim();
-    if (await run(client, cmd, e.target) !== undefined) setTimeout(() => $('recs').querySelector('button')?.focus(), 300);
+    // The centre's rule required_questions: checked here first so the questions are
+    // marked in place; the hub refuses the same (and says so if this copy is stale).
+    const now = client.store.incidents[i.id] || i;
+    const binds = cmd.method === 'protocol' && ['verified', 'unverified'].includes(cmd.validity)
+      && !(now.overrides || []).some((o) => o.rule === 'required_questions');
+    const missing = binds ? unanswered(now, t) : [];
+    if (missing.length) return refuseUnanswered(now, t, missing);
+    // Busy until the result, as run() makes every other command (one per intent).
+    const busy = [e.target, e.submitter].filter(Boolean);
+    setBusy(busy, true);
+    try {
+      await client.command(cmd);
+      forgetDrafts(e.target);
+    } catch (err) {
+      if (err.rule === 'required_questions') return refuseUnanswered(now, t, unanswered(now, t).length ? unanswered(now, t) : t.questions.filter((q) => q.required));
+      return showError(err, e.target);
+    } finally {
+      setTimeout(() => setBusy(busy, false), 500);
+    }
+    if (page?.overrideBox) page.overrideBox.hidden = true;
+    setTimeout(() => $('recs').querySelector('button')?.focus(), 300);
   } },
   h('div', { class: 'grid2' }, h('label', {}, 'Validity', validity), h('label', {}, 'Priority', priority),
     h('label', {}, 'Method', method), h('label', {}, 'Reason', reason), h('label', {}, 'Duplicate of', dup)),
-  h('button', { type: 'submit' }, 'Assess'), ` Default priority for ${t.name || 'this type'}: ${t.default_priority || '—'}`);
+  button, ` Default priority for ${t.name || 'this type'}: ${t.default_priority || '—'}`);
 }
 
 function assignForm(t) {
@@ -310,10 +418,10 @@ function assignForm(t) {
 
 function resolveForm(i) {
   const outcome = h('input', { name: 'outcome', 'aria-label': 'Outcome', placeholder: 'e.g. treated_on_scene' });
-  const summary = h('input', { name: 'summary', 'aria-label': 'Summary' });
+  const summary = h('input', { name: 'summary', 'aria-label': 'Summary', maxlength: MAX_TEXT });
   return h('section', { 'aria-labelledby': 'h-resolve' }, h('h3', { id: 'h-resolve' }, 'Resolve and close'),
     h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'incident.resolve', incident_id: i.id, outcome: outcome.value.trim(), summary: summary.value.trim() }, e.target); } },
-      h('div', { class: 'grid2' }, h('label', {}, 'Outcome', outcome), h('label', {}, 'Summary', summary)),
+      h('div', { class: 'grid2' }, h('label', {}, 'Outcome', outcome), h('label', {}, 'Summary', summary, counter(summary))),
       h('button', { type: 'submit' }, 'Resolve')),
     h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'incident.close', incident_id: i.id }) }, 'Close incident'));
 }
@@ -388,12 +496,16 @@ function cancelForm(i) {
 }
 
 function noteForm(i) {
-  const text = h('input', { name: 'text', 'aria-label': 'Note' });
+  const text = h('input', { name: 'text', 'aria-label': 'Note', maxlength: MAX_TEXT });
+  const count = counter(text);
   return h('form', { onsubmit: async (e) => {
     e.preventDefault();
     if (!text.value.trim()) return;
-    if (await run(client, { kind: 'incident.note', incident_id: i.id, text: text.value.trim() }, e.target) !== undefined) text.value = '';
-  } }, text, ' ', h('button', { type: 'submit' }, 'Add note'));
+    if (await run(client, { kind: 'incident.note', incident_id: i.id, text: text.value.trim() }, e.target) !== undefined) {
+      text.value = '';
+      text.dispatchEvent(new Event('input'));
+    }
+  } }, text, ' ', h('button', { type: 'submit' }, 'Add note'), count);
 }
 
 let recsFor = null;
@@ -439,7 +551,9 @@ function updatePage() {
       a.acknowledged_at ? `acknowledged ${clock(a.acknowledged_at)}` : a.status === 'notified' ? h('span', {}, 'awaiting acknowledgement for ', h('span', { dataset: { since: a.notified_at } }, age(a.notified_at))) : '',
       ` · actions ${done}/${a.actions.length} done`,
       ACTIVE.includes(a.status) && h('div', { class: 'row-actions' }, radioButtons(a, r?.name || a.resource_id),
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Stand down ${r?.name || a.resource_id}`, onclick: () => page.standDown.open(a.id, r?.name || a.resource_id) }, 'Stand down…')));
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Stand down ${r?.name || a.resource_id}`, onclick: () => page.standDown.open(a.id, r?.name || a.resource_id) }, 'Stand down…')),
+      // Required actions the crew left undone at completion, each with its reason.
+      a.actions.filter((x) => x.skipped && !x.done_at).map((x) => h('div', { class: 'skipped' }, `Not done: ${x.text} — ${x.skipped}`)));
   }));
   fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ' — ', n.text)));
 }

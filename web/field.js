@@ -72,7 +72,8 @@ function card(a) {
       h('button', { class: 'big', type: 'button', onclick: () => run(client, { kind: 'assignment.acknowledge', assignment_id: a.id }) }, 'Acknowledge'),
       h('button', { class: 'big danger', type: 'button', 'aria-expanded': String(!!state.declining), onclick: () => { ui.set(a.id, { ...state, declining: !state.declining }); render(); } }, 'Decline')),
     isNew && state.declining && declineForm(a, state),
-    ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && progressButtons(a),
+    ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && progressButtons(a, state),
+    state.completing && ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && skipForm(a, state),
     ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && checkin(a, inc),
     a.actions.length > 0 && checklist(a),
   );
@@ -84,12 +85,62 @@ function progressSteps(a) {
     h('li', { class: i < at ? 'done' : '', 'aria-current': i === at ? 'step' : null }, words(s))));
 }
 
-function progressButtons(a) {
+function progressButtons(a, state) {
   const next = { acknowledged: ['en_route'], en_route: ['on_scene', 'completed'], on_scene: ['completed'] }[a.status] || [];
   const label = { en_route: 'En route', on_scene: 'On scene', completed: 'Completed' };
   const pending = client.queued('assignment.progress', (c) => c.assignment_id === a.id);
+  const tap = (s) => {
+    // Required actions left undone need a reason each before completing (the centre's
+    // rule `required_actions`): ask for them here rather than send and be refused.
+    if (s === 'completed' && undoneRequired(a).length) {
+      ui.set(a.id, { ...state, completing: true });
+      render();
+      document.getElementById(`skip-${a.id}-${undoneRequired(a)[0].id}`)?.focus();
+      return;
+    }
+    run(client, { kind: 'assignment.progress', assignment_id: a.id, status: s });
+  };
   return h('div', { class: 'row' }, next.map((s) =>
-    h('button', { class: 'big', type: 'button', disabled: pending, onclick: () => run(client, { kind: 'assignment.progress', assignment_id: a.id, status: s }) }, label[s])));
+    h('button', { class: 'big', type: 'button', disabled: pending, 'aria-expanded': s === 'completed' ? String(!!state.completing) : null, onclick: () => tap(s) }, label[s])));
+}
+
+/** Required actions neither done nor queued as done. */
+function undoneRequired(a) {
+  return a.actions.filter((x) => x.required && !x.done_at
+    && !client.queued('assignment.action_done', (c) => c.assignment_id === a.id && c.action_id === x.id));
+}
+
+function skipForm(a, state) {
+  const undone = undoneRequired(a);
+  const reasons = state.reasons || {};
+  const fields = undone.map((x) => {
+    const id = `skip-${a.id}-${x.id}`;
+    const text = h('textarea', { id, rows: 2, maxlength: 500, 'aria-describedby': `${id}-err`,
+      oninput: (e) => { reasons[x.id] = e.target.value; ui.set(a.id, { ...ui.get(a.id), reasons }); } });
+    text.value = reasons[x.id] || '';
+    const err = h('p', { id: `${id}-err`, class: 'field-error', role: 'alert' });
+    return { x, text, err, el: h('div', { class: 'skip' }, h('label', { for: id }, `Why was “${x.text}” not done?`), text, err) };
+  });
+  return h('form', { class: 'skip-form', 'aria-label': 'Reasons for undone required actions', onsubmit: (e) => {
+    e.preventDefault();
+    let first = null;
+    for (const f of fields) {
+      const blank = !f.text.value.trim();
+      f.err.textContent = blank ? 'Say why this required action was not done.' : '';
+      f.text.setAttribute('aria-invalid', String(blank));
+      if (blank && !first) first = f.text;
+    }
+    if (first) return first.focus();
+    const skipped = Object.fromEntries(fields.map((f) => [f.x.id, f.text.value.trim()]));
+    ui.delete(a.id);
+    document.activeElement?.blur();
+    run(client, { kind: 'assignment.progress', assignment_id: a.id, status: 'completed', skipped });
+  } },
+  h('p', {}, h('strong', {}, 'Required actions not done. '), 'Tick them above if they were done, or say why not:'),
+  fields.map((f) => f.el),
+  h('div', { class: 'row' },
+    h('button', { class: 'big', type: 'submit' }, 'Complete with these reasons'),
+    h('button', { class: 'big secondary', type: 'button', onclick: () => { ui.delete(a.id); render(); } }, 'Back')));
 }
 
 function declineForm(a, state) {

@@ -100,6 +100,9 @@ struct ErrorBody<'a> {
     code: Code,
     message: &'a str,
     retryable: bool,
+    /// For `procedure_violation`: the rule not met, so an app can act on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'a str>,
 }
 
 /// `{"type":"result","id":…,"ok":true,"seq":N,"data":{…}}` or
@@ -132,6 +135,10 @@ pub fn result_json_for(id: Option<&str>, result: &Result<CommandOutcome, Error>)
                     code: e.code(),
                     message: &message,
                     retryable: e.code().retryable(),
+                    rule: match e {
+                        Error::ProcedureViolation { rule, .. } => Some(rule.as_str()),
+                        _ => None,
+                    },
                 }),
             }
         }
@@ -170,6 +177,14 @@ mod tests {
         assert_eq!(
             result_json("c2", &err),
             r#"{"type":"result","id":"c2","ok":false,"error":{"code":"forbidden","message":"a field may not incident.open","retryable":false}}"#
+        );
+        let err = Err(Error::ProcedureViolation {
+            rule: "required_questions".into(),
+            message: "answer the required questions before assessing by protocol: breathing".into(),
+        });
+        assert_eq!(
+            result_json("c3", &err),
+            r#"{"type":"result","id":"c3","ok":false,"error":{"code":"procedure_violation","message":"answer the required questions before assessing by protocol: breathing","retryable":false,"rule":"required_questions"}}"#
         );
     }
 

@@ -45,6 +45,9 @@ export async function seedReview(api) {
     await must(api, t, { kind: 'contact.take', contact_id: p.contact });
     p.incident = (await must(api, t, { kind: 'incident.open', contact_id: p.contact, type: 'medical_emergency',
       description: 'Person unwell, conscious and breathing', location: { text: 'Main hall' } })).incident_id;
+    // The call script's required questions first: assessing by protocol needs them.
+    await must(api, t, { kind: 'incident.answer', incident_id: p.incident,
+      answers: { breathing: true, conscious: true, bleeding: 'none', casualties: 1 } });
     await must(api, t, { kind: 'incident.assess', incident_id: p.incident, validity: 'verified', priority: p.priority, method: p.method, reason: 'caller is with them' });
     if (p.then) await must(api, t, { kind: 'incident.assess', incident_id: p.incident, validity: 'verified', priority: p.then, method: p.method, reason: 'new information' });
   }

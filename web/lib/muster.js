@@ -135,6 +135,8 @@ export class CommandError extends Error {
   constructor(error) {
     super(error?.message || 'command refused');
     this.code = error?.code || 'unknown';
+    // For procedure_violation: the rule not met (e.g. required_questions).
+    this.rule = error?.rule;
   }
 }
 

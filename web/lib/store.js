@@ -88,7 +88,11 @@ export function applyEvent(s, frame) {
     }
     case 'assignment.acknowledged': enter(asg, 'acknowledged', at); break;
     case 'assignment.declined': enter(asg, 'declined', at, { decline_reason: e.reason }); break;
-    case 'assignment.progressed': enter(asg, e.status, at); break;
+    case 'assignment.progressed':
+      enter(asg, e.status, at);
+      // Why each action left undone at completion was not done.
+      for (const [id, reason] of Object.entries(e.skipped || {})) patch(asg?.actions.find((x) => x.id === id), { skipped: reason });
+      break;
     case 'assignment.action_done': {
       const action = asg && asg.actions.find((x) => x.id === e.action_id);
       patch(action, { done_at: at, done_by: frame.actor, note: e.note });

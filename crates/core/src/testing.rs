@@ -678,6 +678,7 @@ pub fn progress_via(id: &AssignmentId, status: AssignmentStatus, via: Via) -> Co
         assignment_id: id.clone(),
         status,
         via: Some(via),
+        skipped: BTreeMap::new(),
     })
 }
 
@@ -703,6 +704,20 @@ pub fn progress(id: &AssignmentId, status: AssignmentStatus) -> Command {
         assignment_id: id.clone(),
         status,
         via: None,
+        skipped: BTreeMap::new(),
+    })
+}
+
+/// `completed` with a reason for each action left undone.
+pub fn complete_skipping(id: &AssignmentId, skipped: &[(&str, &str)]) -> Command {
+    Command::AssignmentProgress(cmd::AssignmentProgress {
+        assignment_id: id.clone(),
+        status: AssignmentStatus::Completed,
+        via: None,
+        skipped: skipped
+            .iter()
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .collect(),
     })
 }
 

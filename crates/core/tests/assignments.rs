@@ -174,6 +174,20 @@ fn missing_skills_need_a_reason_or_an_override() {
 #[test]
 fn assignment_transitions_through_commands() {
     use AssignmentStatus::*;
+    // Completing with the medical checklist's required actions skipped with reasons,
+    // so only the lifecycle decides.
+    fn complete(a: &AssignmentId) -> Command {
+        let why = "handed over to the ambulance crew";
+        complete_skipping(
+            a,
+            &[
+                ("act_1", why),
+                ("act_2", why),
+                ("act_3", why),
+                ("act_5", why),
+            ],
+        )
+    }
     // Brings a fresh assignment into `status`.
     fn assignment_in(w: &mut World, status: AssignmentStatus) -> AssignmentId {
         let op = w.actor("operator");
@@ -185,7 +199,7 @@ fn assignment_transitions_through_commands() {
             Acknowledged => vec![acknowledge(&asg)],
             EnRoute => vec![acknowledge(&asg), progress(&asg, EnRoute)],
             OnScene => vec![acknowledge(&asg), progress(&asg, OnScene)],
-            Completed => vec![acknowledge(&asg), progress(&asg, Completed)],
+            Completed => vec![acknowledge(&asg), complete(&asg)],
             Declined => vec![decline(&asg, "busy")],
             Cancelled => vec![assignment_cancel(&asg, "not needed")],
         };
@@ -201,7 +215,7 @@ fn assignment_transitions_through_commands() {
     let cancel: Build = |a| assignment_cancel(a, "stood down");
     let en_route: Build = |a| progress(a, EnRoute);
     let on_scene: Build = |a| progress(a, OnScene);
-    let completed: Build = |a| progress(a, Completed);
+    let completed: Build = complete;
     let check: Build = |a| checkin(a, true);
     let act: Build = |a| action_done(a, "act_1");
     let cases: Vec<(
@@ -330,6 +344,7 @@ fn the_desk_records_a_radio_report_with_who_recorded_it_and_how_it_came() {
             assignment_id: asg.clone(),
             status: AssignmentStatus::EnRoute,
             via: Some(Via::Radio),
+            skipped: Default::default(),
         }
     );
     assert_eq!(recs[0].actor, op.user_id);

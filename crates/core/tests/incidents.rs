@@ -185,7 +185,10 @@ fn incident_from_call_to_close() {
     assert_eq!(e.code(), "not_found");
     assert_eq!(e.to_string(), "action act_9 not found");
 
-    let recs = w.ok(&f1, progress(&asg, AssignmentStatus::Completed));
+    let recs = w.ok(
+        &f1,
+        complete_skipping(&asg, &[("act_5", "radio down; will report from base")]),
+    );
     assert_eq!(
         kinds(&recs),
         ["assignment.progressed", "resource.status_changed"]
@@ -262,7 +265,19 @@ fn supervisor_override_lets_an_incident_close_with_actions_open() {
     let inc = w.open_assessed(&op, "medical_emergency");
     let asg = w.assign(&op, &inc, &r);
     w.ok(&op, acknowledge(&asg));
-    w.ok(&op, progress(&asg, AssignmentStatus::Completed));
+    let why = "crew called away to a P1";
+    w.ok(
+        &op,
+        complete_skipping(
+            &asg,
+            &[
+                ("act_1", why),
+                ("act_2", why),
+                ("act_3", why),
+                ("act_5", why),
+            ],
+        ),
+    );
     w.ok(&op, incident_resolve(&inc));
     let e = w.err(&op, incident_close(&inc));
     assert_eq!(e.code(), "procedure_violation");

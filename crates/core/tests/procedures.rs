@@ -126,6 +126,283 @@ fn protocol_method_follows_the_call_script_rules() {
     }
 }
 
+// ==================================================================================
+// The procedure binds: required questions, required actions
+// ==================================================================================
+
+/// The rule and message of a `procedure_violation`.
+#[track_caller]
+fn violation(e: muster_core::engine::Error) -> (String, String) {
+    match e {
+        muster_core::engine::Error::ProcedureViolation { rule, message } => (rule, message),
+        other => panic!("expected procedure_violation, got {other:?}"),
+    }
+}
+
+#[test]
+fn assessing_by_protocol_is_refused_naming_the_unanswered_required_questions() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let id = w.open(&op, "medical_emergency");
+    let by_protocol = || assess(&id, Validity::Verified, None, TriageMethod::Protocol, "");
+
+    // Nothing answered: every required question is named, the optional one is not.
+    let (rule, message) = violation(w.err(&op, by_protocol()));
+    assert_eq!(rule, rules::REQUIRED_QUESTIONS);
+    assert_eq!(
+        message,
+        "answer the required questions before assessing by protocol: breathing, conscious, bleeding, casualties"
+    );
+    assert!(w.state.incidents[&id].assessments.is_empty());
+
+    // Partly answered (a blank text counts as no answer): only the rest are named.
+    w.ok(
+        &op,
+        incident_answer(
+            &id,
+            &[("breathing", json!(true)), ("bleeding", json!("none"))],
+        ),
+    );
+    let (_, message) = violation(w.err(&op, by_protocol()));
+    assert!(message.ends_with(": conscious, casualties"), "{message}");
+
+    // All required answered (the optional `hazards` left blank): accepted.
+    w.ok(
+        &op,
+        incident_answer(&id, &[("conscious", json!(true)), ("casualties", json!(1))]),
+    );
+    w.ok(&op, by_protocol());
+    assert_eq!(w.state.incidents[&id].assessments.len(), 1);
+}
+
+#[test]
+fn required_questions_bind_only_a_protocol_assessment_of_a_real_report() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let id = w.open(&op, "medical_emergency");
+    // The other methods carry their own justification (a reason, a matrix cell), and a
+    // false report needs no script.
+    w.ok(
+        &op,
+        assess_manual(&id, Priority::P2, "caller is a nurse on scene"),
+    );
+    w.ok(&op, assess_matrix(&id, "significant", "high"));
+    w.ok(
+        &op,
+        assess(
+            &id,
+            Validity::FalseReport,
+            None,
+            TriageMethod::Protocol,
+            "prank",
+        ),
+    );
+    let (rule, _) = violation(w.err(
+        &op,
+        assess(&id, Validity::Unverified, None, TriageMethod::Protocol, ""),
+    ));
+    assert_eq!(rule, rules::REQUIRED_QUESTIONS);
+}
+
+#[test]
+fn a_supervisor_s_override_of_required_questions_lets_the_protocol_assessment_through() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let sup = w.actor("supervisor");
+    let id = w.open(&op, "medical_emergency");
+    w.ok(&op, incident_answer(&id, &[("breathing", json!(false))]));
+    let justification = "caller hung up after saying he is not breathing";
+    // Operators may not waive it.
+    assert_eq!(
+        w.err(
+            &op,
+            incident_override(&id, rules::REQUIRED_QUESTIONS, justification)
+        )
+        .code(),
+        "forbidden"
+    );
+    let recs = w.ok(
+        &sup,
+        incident_override(&id, rules::REQUIRED_QUESTIONS, justification),
+    );
+    assert_eq!(kinds(&recs), ["incident.overridden"]);
+    w.ok(
+        &op,
+        assess(&id, Validity::Verified, None, TriageMethod::Protocol, ""),
+    );
+    assert_eq!(
+        last_assessment(&w, &id),
+        (
+            Some(Priority::P1),
+            Some("not breathing".into()),
+            TriageMethod::Protocol
+        )
+    );
+    // The waiver is only for this incident.
+    let other = w.open(&op, "medical_emergency");
+    let (rule, _) = violation(w.err(
+        &op,
+        assess(&other, Validity::Verified, None, TriageMethod::Protocol, ""),
+    ));
+    assert_eq!(rule, rules::REQUIRED_QUESTIONS);
+}
+
+#[test]
+fn answers_are_bounded_like_notes() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let id = w.open(&op, "security_incident");
+    let e = w.err(
+        &op,
+        incident_answer(&id, &[("description", json!("x".repeat(4_001)))]),
+    );
+    assert_eq!(e.code(), "validation_failed");
+    assert_eq!(
+        e.to_string(),
+        "answers.description: must be at most 4000 characters"
+    );
+    assert!(w.state.incidents[&id].answers.is_empty());
+    w.ok(
+        &op,
+        incident_answer(&id, &[("description", json!("x".repeat(4_000)))]),
+    );
+}
+
+/// A medical emergency dispatched to `rapid-response-1` with the type's checklist
+/// (act_1, act_2, act_3 and act_5 required; act_4 optional), on scene.
+fn on_scene(w: &mut World) -> muster_core::domain::ids::AssignmentId {
+    let op = w.actor("operator");
+    let r = w.resource("rapid-response-1");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    let asg = w.assign(&op, &inc, &r);
+    w.ok(&op, acknowledge(&asg));
+    w.ok(
+        &op,
+        progress(
+            &asg,
+            muster_core::domain::assignment::AssignmentStatus::OnScene,
+        ),
+    );
+    asg
+}
+
+#[test]
+fn completing_with_required_actions_undone_is_refused_naming_them() {
+    use muster_core::domain::assignment::AssignmentStatus::{Completed, OnScene};
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let asg = on_scene(&mut w);
+    w.ok(&op, action_done(&asg, "act_1"));
+    w.ok(&op, action_done(&asg, "act_3"));
+    let (rule, message) = violation(w.err(&op, progress(&asg, Completed)));
+    assert_eq!(rule, rules::REQUIRED_ACTIONS);
+    assert_eq!(
+        message,
+        "required actions not done: act_2 (Make the scene safe before approaching), \
+         act_5 (Report the outcome to control); do them or give a reason for each"
+    );
+    assert_eq!(w.state.assignments[&asg].status, OnScene);
+    // A reason for only one of the two is not enough.
+    let (_, message) = violation(w.err(
+        &op,
+        complete_skipping(&asg, &[("act_2", "scene was already safe, police present")]),
+    ));
+    assert!(
+        message.contains("act_5") && !message.contains("act_2"),
+        "{message}"
+    );
+    // The optional act_4 never needs a reason.
+    w.ok(&op, action_done(&asg, "act_2"));
+    w.ok(&op, action_done(&asg, "act_5"));
+    w.ok(&op, progress(&asg, Completed));
+    assert_eq!(w.state.assignments[&asg].status, Completed);
+}
+
+#[test]
+fn completing_with_a_reason_for_each_undone_required_action_records_the_reasons() {
+    use muster_core::domain::assignment::AssignmentStatus::{Completed, EnRoute};
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let asg = on_scene(&mut w);
+    w.ok(&op, action_done(&asg, "act_1"));
+    w.ok(&op, action_done(&asg, "act_3"));
+
+    // Reasons must name undone actions of this assignment, say something, and go
+    // only with `completed`.
+    let bad: [(&[(&str, &str)], &str); 3] = [
+        (
+            &[("act_2", "safe"), ("act_5", " ")],
+            "skipped.act_5: must not be empty",
+        ),
+        (
+            &[("act_2", "safe"), ("act_5", "radio"), ("act_9", "x")],
+            "skipped.act_9: not an action of this assignment",
+        ),
+        (
+            &[
+                ("act_1", "done twice"),
+                ("act_2", "safe"),
+                ("act_5", "radio"),
+            ],
+            "skipped.act_1: this action is done",
+        ),
+    ];
+    for (skipped, expected) in bad {
+        let e = w.err(&op, complete_skipping(&asg, skipped));
+        assert_eq!(e.code(), "validation_failed");
+        assert_eq!(e.to_string(), expected);
+    }
+    let mut early = progress(&asg, EnRoute);
+    if let Command::AssignmentProgress(p) = &mut early {
+        p.skipped.insert("act_2".into(), "no".into());
+    }
+    assert!(w.err(&op, early).to_string().starts_with("skipped:"));
+
+    let recs = w.ok(
+        &op,
+        complete_skipping(
+            &asg,
+            &[
+                ("act_2", "police had already secured the scene"),
+                ("act_5", "radio down; reported by phone"),
+            ],
+        ),
+    );
+    let Event::AssignmentProgressed {
+        status, skipped, ..
+    } = &recs[0].event
+    else {
+        panic!("{:?}", recs[0].event);
+    };
+    assert_eq!(*status, Completed);
+    assert_eq!(
+        skipped,
+        &BTreeMap::from([
+            (
+                "act_2".to_string(),
+                "police had already secured the scene".to_string()
+            ),
+            (
+                "act_5".to_string(),
+                "radio down; reported by phone".to_string()
+            ),
+        ])
+    );
+    let a = &w.state.assignments[&asg];
+    assert_eq!(a.status, Completed);
+    assert_eq!(
+        a.action("act_5").unwrap().skipped.as_deref(),
+        Some("radio down; reported by phone")
+    );
+    assert_eq!(a.action("act_1").unwrap().skipped, None);
+    // The reasons are on the wire as `skipped` too.
+    let wire = serde_json::to_value(&recs[0].event).unwrap();
+    assert_eq!(
+        wire["skipped"]["act_2"],
+        "police had already secured the scene"
+    );
+}
+
 #[test]
 fn matrix_method_reads_the_impact_by_urgency_table() {
     let cells = [

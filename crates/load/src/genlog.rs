@@ -132,6 +132,9 @@ struct Job {
     priority: Priority,
     /// Action ids of the assignment still to do.
     actions: Vec<String>,
+    /// A required action the crew left undone at completion, with its reason; the desk
+    /// ticks it off once the crew reports it, before resolving.
+    skipped: Option<(String, String)>,
     checkins: u32,
     /// A complaint about the incident, and its case once opened.
     complaint: bool,
@@ -402,6 +405,7 @@ impl Sim {
             incident_type: self.types[type_idx].clone(),
             priority: Priority::P3,
             actions: Vec::new(),
+            skipped: None,
             checkins: 0,
             complaint: self.rng.random::<f64>() < 0.01,
             case: None,
@@ -545,6 +549,17 @@ impl Sim {
             }
             Stage::Resolve => {
                 let incident_id = job.incident.clone().expect("the incident was opened");
+                if let Some((action_id, _)) = job.skipped.take() {
+                    let assignment_id = job.assignment.clone().expect("the assignment was created");
+                    self.must(
+                        &op,
+                        Command::AssignmentActionDone(cmd::AssignmentActionDone {
+                            assignment_id,
+                            action_id,
+                            note: Some("Reported to control after the crew cleared.".into()),
+                        }),
+                    )?;
+                }
                 self.must(
                     &op,
                     Command::IncidentResolve(cmd::IncidentResolve {
@@ -826,6 +841,15 @@ impl Sim {
         }))
     }
 
+    /// Whether `action_id` of the job's assignment is required.
+    fn is_required(&self, job: &Job, action_id: &str) -> bool {
+        job.assignment
+            .as_ref()
+            .and_then(|a| self.state.assignments.get(a))
+            .and_then(|a| a.action(action_id))
+            .is_some_and(|x| x.required)
+    }
+
     fn assignment_is(&self, id: &AssignmentId, status: AssignmentStatus) -> bool {
         self.state
             .assignments
@@ -840,12 +864,19 @@ impl Sim {
         status: AssignmentStatus,
     ) -> Result<(), GenError> {
         let assignment_id = job.assignment.clone().expect("the assignment was created");
+        let skipped = match (&job.skipped, status) {
+            (Some((id, reason)), AssignmentStatus::Completed) => {
+                BTreeMap::from([(id.clone(), reason.clone())])
+            }
+            _ => BTreeMap::new(),
+        };
         self.must(
             op,
             Command::AssignmentProgress(cmd::AssignmentProgress {
                 assignment_id,
                 status,
                 via: None,
+                skipped,
             }),
         )?;
         Ok(())
@@ -875,6 +906,15 @@ impl Sim {
                     text: "Update from the crew on scene.".into(),
                 }),
             )?;
+        } else if job.actions.len() == 1
+            && self.is_required(job, &job.actions[0])
+            && self.rng.random::<f64>() < 0.1
+        {
+            // Now and then the crew is called away with one required action left, and
+            // says why when completing (the centre's rule `required_actions`).
+            let action_id = job.actions.pop().expect("one action left");
+            job.skipped = Some((action_id, "Called away to a higher priority job.".into()));
+            job.stage = Stage::Complete;
         } else if let Some(action_id) = job.actions.pop() {
             self.must(
                 op,

@@ -86,6 +86,9 @@ pub struct Action {
     pub done_by: Option<UserId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Why the action was left undone when the assignment completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// One assignment as the state knows it.
@@ -140,6 +143,7 @@ impl Assignment {
                     done_at: None,
                     done_by: None,
                     note: None,
+                    skipped: None,
                 })
             })
             .collect()

@@ -172,6 +172,12 @@ pub mod rules {
     pub const CLOSE_REQUIRES_ACTIONS: &str = "close_requires_actions";
     /// Assigning a resource that lacks the type's required skills.
     pub const REQUIRED_SKILLS: &str = "required_skills";
+    /// Assessing by protocol needs every required call-script question answered.
+    pub const REQUIRED_QUESTIONS: &str = "required_questions";
+    /// Completing an assignment needs every required action done, or a reason for each
+    /// one left undone (`assignment.progress {skipped}`). Not waived with an override:
+    /// the reasons are the waiver, given by whoever completes the work.
+    pub const REQUIRED_ACTIONS: &str = "required_actions";
 
     /// Every rule, with what it protects, for error messages and the conformance report.
     pub const ALL: &[(&str, &str)] = &[
@@ -186,6 +192,10 @@ pub mod rules {
         (
             REQUIRED_SKILLS,
             "resources sent have the skills the incident type requires",
+        ),
+        (
+            REQUIRED_QUESTIONS,
+            "every required call-script question answered before assessing by protocol",
         ),
     ];
 

@@ -186,10 +186,15 @@ impl IncidentType {
     pub fn unanswered_required<'a>(&'a self, answers: &BTreeMap<String, Value>) -> Vec<&'a str> {
         self.questions
             .iter()
-            .filter(|q| q.required && answers.get(&q.id).is_none_or(Value::is_null))
+            .filter(|q| q.required && answers.get(&q.id).is_none_or(is_blank))
             .map(|q| q.id.as_str())
             .collect()
     }
+}
+
+/// No answer: null, or a text of only spaces.
+fn is_blank(value: &Value) -> bool {
+    value.is_null() || value.as_str().is_some_and(|s| s.trim().is_empty())
 }
 
 /// One question of a call script.
@@ -1105,6 +1110,8 @@ mod tests {
     fn required_unanswered_questions_are_named() {
         let t = medical();
         let a = answers(&[("breathing", json!(true)), ("people", Value::Null)]);
+        assert_eq!(t.unanswered_required(&a), vec!["people", "severity"]);
+        let a = answers(&[("breathing", json!(false)), ("severity", json!("  "))]);
         assert_eq!(t.unanswered_required(&a), vec!["people", "severity"]);
     }
 

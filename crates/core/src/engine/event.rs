@@ -170,6 +170,9 @@ events! {
         status: AssignmentStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         via: Option<Via>,
+        /// Why each action left undone at completion was not done, by action id.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        skipped: BTreeMap<String, String>,
     },
     "assignment.action_done" => AssignmentActionDone {
         assignment_id: AssignmentId,

@@ -633,7 +633,16 @@ impl State {
                 a.enter(S::Declined, at);
                 a.decline_reason = Some(reason.clone());
             }
-            Event::AssignmentProgressed { status, .. } => a.enter(*status, at),
+            Event::AssignmentProgressed {
+                status, skipped, ..
+            } => {
+                a.enter(*status, at);
+                for x in a.actions.iter_mut() {
+                    if let Some(reason) = skipped.get(&x.id) {
+                        x.skipped = Some(reason.clone());
+                    }
+                }
+            }
             Event::AssignmentActionDone {
                 action_id, note, ..
             } => {

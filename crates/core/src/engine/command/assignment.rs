@@ -1,6 +1,7 @@
 //! `assignment.*` and `checkin`: dispatch and the work on scene.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 use crate::domain::assignment::{ActionSpec, AssignmentStatus, Via};
 use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
@@ -38,6 +39,10 @@ pub struct AssignmentProgress {
     /// Set by the desk recording the unit's progress on its behalf.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<Via>,
+    /// With `completed`: why each action left undone was not done, by action id. Every
+    /// undone required action needs one (rule `required_actions`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

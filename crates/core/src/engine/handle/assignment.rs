@@ -1,6 +1,8 @@
 //! `assignment.*` and `checkin`: sending resources and following their work. Every
 //! consequence for the resource and the incident is emitted as its own event.
 
+use std::collections::BTreeMap;
+
 use super::{Cx, optional, short};
 use crate::domain::Lifecycle;
 use crate::domain::assignment::{ActionSpec, Assignment, AssignmentStatus, Via};
@@ -43,9 +45,10 @@ impl Cx<'_> {
             assignment_id,
             status,
             via,
+            skipped,
         } = c;
         self.on_behalf(*via)?;
-        self.progress(assignment_id, *status, *via)
+        self.progress(assignment_id, *status, *via, skipped)
     }
 
     /// `via` says the desk is recording a unit's report on its behalf: a field user
@@ -266,6 +269,7 @@ impl Cx<'_> {
         assignment_id: &AssignmentId,
         status: AssignmentStatus,
         via: Option<Via>,
+        skipped: &BTreeMap<String, String>,
     ) -> Result<(), Error> {
         if !status.is_progress() {
             return Err(Error::validation(
@@ -273,13 +277,23 @@ impl Cx<'_> {
                 "use en_route, on_scene or completed",
             ));
         }
+        if status != AssignmentStatus::Completed && !skipped.is_empty() {
+            return Err(Error::validation(
+                "skipped",
+                "reasons for undone actions go with completed",
+            ));
+        }
         let a = self.assignment(assignment_id)?;
         a.status.check_move(status)?;
+        if status == AssignmentStatus::Completed {
+            check_skipped(a, skipped)?;
+        }
         let (resource_id, incident_id) = (a.resource_id.clone(), a.incident_id.clone());
         self.emit(Event::AssignmentProgressed {
             assignment_id: assignment_id.clone(),
             status,
             via,
+            skipped: skipped.clone(),
         });
         match status.resource_status() {
             Some(rs) => self.set_resource_status(&resource_id, rs)?,
@@ -403,4 +417,39 @@ impl Cx<'_> {
         }
         Ok(())
     }
+}
+
+/// Completing: every reason names an undone action of this assignment and says
+/// something, and every undone required action has one.
+fn check_skipped(a: &Assignment, skipped: &BTreeMap<String, String>) -> Result<(), Error> {
+    for (action_id, reason) in skipped {
+        let field = format!("skipped.{action_id}");
+        match a.action(action_id) {
+            None => {
+                return Err(Error::validation(
+                    &field,
+                    "not an action of this assignment",
+                ));
+            }
+            Some(x) if x.done_at.is_some() => {
+                return Err(Error::validation(&field, "this action is done"));
+            }
+            Some(_) => short(&field, reason)?,
+        }
+    }
+    let undone: Vec<String> = a
+        .missing_required()
+        .filter(|x| !skipped.contains_key(&x.id))
+        .map(|x| format!("{} ({})", x.id, x.text))
+        .collect();
+    if undone.is_empty() {
+        return Ok(());
+    }
+    Err(Error::ProcedureViolation {
+        rule: rules::REQUIRED_ACTIONS.into(),
+        message: format!(
+            "required actions not done: {}; do them or give a reason for each",
+            undone.join(", ")
+        ),
+    })
 }

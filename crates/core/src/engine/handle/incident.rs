@@ -2,10 +2,10 @@
 //! supervisor's override.
 
 use super::{Cx, long, short};
-use crate::domain::Lifecycle;
 use crate::domain::ids::IncidentId;
 use crate::domain::incident::{self, Assessment, Incident, IncidentStatus, Note, rules};
 use crate::domain::triage::{Priority, TriageMethod, Validity};
+use crate::domain::{Lifecycle, MAX_TEXT, check_text};
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
@@ -28,6 +28,9 @@ impl Cx<'_> {
         for (question, value) in answers {
             t.check_answer(question, value)
                 .map_err(|reason| Error::validation(&format!("answers.{question}"), reason))?;
+            if let Some(text) = value.as_str() {
+                check_text(&format!("answers.{question}"), text, MAX_TEXT, false)?;
+            }
         }
         let mut all = i.answers.clone();
         all.extend(answers.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -238,6 +241,25 @@ impl Cx<'_> {
         } = command;
         let i = self.incident(incident_id)?;
         open_status(i)?;
+        if *method == TriageMethod::Protocol
+            && matches!(validity, Validity::Verified | Validity::Unverified)
+            && !i.is_overridden(rules::REQUIRED_QUESTIONS)
+        {
+            let t = self
+                .centre
+                .incident_type(&i.incident_type)
+                .ok_or_else(|| unknown_type(&i.incident_type))?;
+            let missing = t.unanswered_required(&i.answers);
+            if !missing.is_empty() {
+                return Err(Error::ProcedureViolation {
+                    rule: rules::REQUIRED_QUESTIONS.into(),
+                    message: format!(
+                        "answer the required questions before assessing by protocol: {}",
+                        missing.join(", ")
+                    ),
+                });
+            }
+        }
         if reason.chars().count() > crate::domain::MAX_SHORT_TEXT {
             return Err(Error::validation(
                 "reason",
