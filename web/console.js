@@ -441,7 +441,7 @@ function radioButtons(a, name) {
     : step === 'checkin' ? { kind: 'checkin', assignment_id: a.id, ok: true, via: 'radio' }
       : { kind: 'assignment.progress', assignment_id: a.id, status: step, via: 'radio' });
   if (a.status !== 'notified') next.push(['checkin', 'checked in OK']);
-  return next.map(([step, said]) => h('button', { type: 'button', class: 'secondary', 'aria-label': `By radio: ${name} ${said}`,
+  return next.map(([step, said]) => h('button', { type: 'button', class: 'secondary', 'aria-label': `By radio: ${said} (${name})`,
     onclick: () => run(client, command(step)) }, `By radio: ${said}`));
 }
 

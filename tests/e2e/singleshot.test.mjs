@@ -144,16 +144,16 @@ test('the console: every command button double-clicked acts once; radio reports,
 
   // The unit reports by radio: the desk records it, with via and who recorded it.
   const row = desk.locator(`#assignments [data-assignment="${assignmentId}"]`);
-  const ack = await once(row.getByRole('button', { name: `By radio: ${resource.name} acknowledged` }), 'assignment.acknowledged',
+  const ack = await once(row.getByRole('button', { name: `By radio: acknowledged (${resource.name})` }), 'assignment.acknowledged',
     (e) => e.assignment_id === assignmentId, 'radio acknowledgement');
   assert.equal(ack.event.via, 'radio');
   assert.equal(ack.actor, me, 'the log names the operator who recorded it');
   await desk.locator(`#assignments [data-assignment="${assignmentId}"][data-status="acknowledged"]`).waitFor();
-  const enRoute = await once(row.getByRole('button', { name: `By radio: ${resource.name} en route` }), 'assignment.progressed',
+  const enRoute = await once(row.getByRole('button', { name: `By radio: en route (${resource.name})` }), 'assignment.progressed',
     (e) => e.assignment_id === assignmentId, 'radio en route');
   assert.deepEqual([enRoute.event.status, enRoute.event.via, enRoute.actor], ['en_route', 'radio', me]);
   await desk.locator(`#assignments [data-assignment="${assignmentId}"][data-status="en_route"]`).waitFor();
-  const checkin = await once(row.getByRole('button', { name: `By radio: ${resource.name} checked in OK` }), 'checkin.recorded',
+  const checkin = await once(row.getByRole('button', { name: `By radio: checked in OK (${resource.name})` }), 'checkin.recorded',
     (e) => e.assignment_id === assignmentId, 'radio check-in');
   assert.deepEqual([checkin.event.ok, checkin.event.via, checkin.actor], [true, 'radio', me]);
   // The timeline says it came by radio.

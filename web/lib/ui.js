@@ -160,10 +160,14 @@ function controlFor(form, field) {
 /** Removes the field messages shown in `form`. */
 export function clearFieldErrors(form) {
   if (!form) return;
-  for (const el of form.querySelectorAll('.field-error')) el.remove();
-  for (const el of form.querySelectorAll('[aria-invalid="true"]')) {
+  // Only the errors showError placed (data-field, ids err-N): a form may keep marks of
+  // its own (the console's call-script questions).
+  for (const el of form.querySelectorAll('.field-error[data-field]')) el.remove();
+  for (const el of form.querySelectorAll('[aria-invalid="true"][aria-describedby*="err-"]')) {
+    const all = (el.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    const ids = all.filter((id) => !/^err-\d+$/.test(id));
+    if (ids.length === all.length) continue;
     el.removeAttribute('aria-invalid');
-    const ids = (el.getAttribute('aria-describedby') || '').split(' ').filter((id) => id && !id.startsWith('err-'));
     if (ids.length) el.setAttribute('aria-describedby', ids.join(' ')); else el.removeAttribute('aria-describedby');
   }
 }
