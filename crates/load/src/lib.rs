@@ -177,9 +177,51 @@ async fn login_once(
 /// The `muster` binary the tools start (a hub to restart, `muster bench`): `MUSTER_BIN`,
 /// else the one built beside this tool.
 pub fn muster_exe() -> Result<std::path::PathBuf, LoadError> {
-    if let Some(bin) = std::env::var_os("MUSTER_BIN").filter(|b| !b.is_empty()) {
-        return Ok(bin.into());
-    }
     let me = std::env::current_exe().map_err(|e| LoadError::Setup(e.to_string()))?;
-    Ok(me.with_file_name("muster"))
+    find_muster(std::env::var_os("MUSTER_BIN"), &me)
+}
+
+/// [`muster_exe`] from its inputs; a missing binary says how to get one.
+fn find_muster(
+    given: Option<std::ffi::OsString>,
+    me: &std::path::Path,
+) -> Result<std::path::PathBuf, LoadError> {
+    let path = match given.filter(|b| !b.is_empty()) {
+        Some(bin) => std::path::PathBuf::from(bin),
+        None => me.with_file_name("muster"),
+    };
+    if !path.is_file() {
+        return Err(LoadError::Setup(format!(
+            "no muster binary at {}: build it beside this tool \
+             (cargo build --release --bin muster) or name it in MUSTER_BIN",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hub_binary_is_the_one_named_else_the_one_beside_this_tool() {
+        let dir = std::env::temp_dir().join(format!("muster-exe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let me = dir.join("muster-load");
+        let beside = dir.join("muster");
+        let err = find_muster(None, &me).unwrap_err().to_string();
+        assert!(
+            err.contains("MUSTER_BIN") && err.contains("cargo build"),
+            "{err}"
+        );
+        std::fs::write(&beside, b"").unwrap();
+        assert_eq!(find_muster(None, &me).unwrap(), beside);
+        assert_eq!(find_muster(Some("".into()), &me).unwrap(), beside);
+        let named = dir.join("other");
+        assert!(find_muster(Some(named.clone().into()), &me).is_err());
+        std::fs::write(&named, b"").unwrap();
+        assert_eq!(find_muster(Some(named.clone().into()), &me).unwrap(), named);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

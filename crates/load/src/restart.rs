@@ -42,6 +42,8 @@ impl Drop for Hub {
 /// Generates the log (once: an existing one is reused) and times a start on it.
 pub async fn run(target: &Target, p: &Params) -> Result<Restart, LoadError> {
     let exe = std::env::current_exe().map_err(|e| LoadError::Setup(e.to_string()))?;
+    // Found before the (long) generation, so a missing hub binary fails at once.
+    let muster = crate::muster_exe()?;
     let dir = std::env::temp_dir().join(format!("muster-restart-{}", p.events));
     let log = dir.join("muster.sqlite");
     let mut out = Restart {
@@ -56,7 +58,7 @@ pub async fn run(target: &Target, p: &Params) -> Result<Restart, LoadError> {
     }
     out.log_bytes = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     let started = Instant::now();
-    let hub = Hub(spawn_hub(&crate::muster_exe()?, &dir, target)?);
+    let hub = Hub(spawn_hub(&muster, &dir, target)?);
     let deadline = started + Duration::from_secs(60);
     let head = loop {
         if let Some(seq) = ready(target).await {
