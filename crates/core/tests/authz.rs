@@ -63,6 +63,7 @@ fn samples() -> Vec<Command> {
         decline(&asg, "too far"),
         progress(&asg, AssignmentStatus::EnRoute),
         action_done(&asg, "act_1"),
+        action_undone(&asg, "act_1", "ticked by mistake"),
         assignment_cancel(&asg, "not needed"),
         checkin(&asg, true),
         broadcast(Audience::All, "Radio check at noon", false),
@@ -139,6 +140,7 @@ fn wire_kind(c: &Command) -> &'static str {
         AssignmentDecline(_) => "assignment.decline",
         AssignmentProgress(_) => "assignment.progress",
         AssignmentActionDone(_) => "assignment.action_done",
+        AssignmentActionUndone(_) => "assignment.action_undone",
         AssignmentCancel(_) => "assignment.cancel",
         Checkin(_) => "checkin",
         MessageBroadcast(_) => "message.broadcast",
@@ -184,6 +186,7 @@ const DESK: &[&str] = &[
     "assignment.decline",
     "assignment.progress",
     "assignment.action_done",
+    "assignment.action_undone",
     "assignment.cancel",
     "checkin",
     "message.broadcast",
@@ -218,6 +221,7 @@ const FIELD: &[&str] = &[
     "assignment.decline",
     "assignment.progress",
     "assignment.action_done",
+    "assignment.action_undone",
     "checkin",
     "message.acknowledge",
 ];
@@ -242,8 +246,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 44);
-    assert_eq!(kinds.len(), 44, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 45);
+    assert_eq!(kinds.len(), 45, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -269,8 +273,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 32);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 34);
+    assert_eq!(expected_kinds(Role::Operator).len(), 33);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 35);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 
@@ -327,6 +331,7 @@ fn field_users_act_only_on_their_own_resources_work() {
         decline(&asg, "not mine"),
         progress(&asg, AssignmentStatus::EnRoute),
         action_done(&asg, "act_1"),
+        action_undone(&asg, "act_1", "not mine"),
         checkin(&asg, true),
         incident_note(&inc, "I am not on this one"),
         resource_status(&r1, ResourceStatus::Unavailable),

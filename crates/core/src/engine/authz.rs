@@ -62,6 +62,7 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         | AssignmentDecline
         | AssignmentProgress
         | AssignmentActionDone
+        | AssignmentActionUndone
         | Checkin => desk || role.is_field(),
         MessageBroadcast => desk,
         MessageAcknowledge => role != Role::Intake,
@@ -115,6 +116,7 @@ fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<
         Command::AssignmentDecline(c) => owns_assignment(&c.assignment_id)?,
         Command::AssignmentProgress(c) => owns_assignment(&c.assignment_id)?,
         Command::AssignmentActionDone(c) => owns_assignment(&c.assignment_id)?,
+        Command::AssignmentActionUndone(c) => owns_assignment(&c.assignment_id)?,
         Command::Checkin(c) => owns_assignment(&c.assignment_id)?,
         Command::ResourceStatus(c) => owns_resource(&c.resource_id),
         Command::ResourceLocate(c) => owns_resource(&c.resource_id),

@@ -180,6 +180,12 @@ events! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// An action unticked: it is no longer done (the reason says why).
+    "assignment.action_undone" => AssignmentActionUndone {
+        assignment_id: AssignmentId,
+        action_id: String,
+        reason: String,
+    },
     "assignment.cancelled" => AssignmentCancelled {
         assignment_id: AssignmentId,
         reason: String,
@@ -338,6 +344,7 @@ impl Event {
             | AssignmentDeclined { assignment_id, .. }
             | AssignmentProgressed { assignment_id, .. }
             | AssignmentActionDone { assignment_id, .. }
+            | AssignmentActionUndone { assignment_id, .. }
             | AssignmentCancelled { assignment_id, .. }
             | CheckinRecorded { assignment_id, .. }
             | AssignmentEscalated { assignment_id, .. }

@@ -236,6 +236,7 @@ impl State {
             | AssignmentDeclined { .. }
             | AssignmentProgressed { .. }
             | AssignmentActionDone { .. }
+            | AssignmentActionUndone { .. }
             | AssignmentCancelled { .. }
             | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
             MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
@@ -620,6 +621,7 @@ impl State {
             | Event::AssignmentDeclined { assignment_id, .. }
             | Event::AssignmentProgressed { assignment_id, .. }
             | Event::AssignmentActionDone { assignment_id, .. }
+            | Event::AssignmentActionUndone { assignment_id, .. }
             | Event::AssignmentCancelled { assignment_id, .. }
             | Event::CheckinRecorded { assignment_id, .. } => assignment_id,
             _ => return,
@@ -650,6 +652,13 @@ impl State {
                     action.done_at = Some(at);
                     action.done_by = Some(actor.clone());
                     action.note = note.clone();
+                }
+            }
+            Event::AssignmentActionUndone { action_id, .. } => {
+                if let Some(action) = a.actions.iter_mut().find(|x| &x.id == action_id) {
+                    action.done_at = None;
+                    action.done_by = None;
+                    action.note = None;
                 }
             }
             Event::AssignmentCancelled { reason, .. } => {

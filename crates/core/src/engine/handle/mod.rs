@@ -64,6 +64,7 @@ impl Cx<'_> {
             Command::AssignmentDecline(c) => self.assignment_decline(c),
             Command::AssignmentProgress(c) => self.assignment_progress(c),
             Command::AssignmentActionDone(c) => self.assignment_action_done(c),
+            Command::AssignmentActionUndone(c) => self.assignment_action_undone(c),
             Command::AssignmentCancel(c) => self.assignment_cancel(c),
             Command::Checkin(c) => self.checkin(c),
             Command::MessageBroadcast(c) => self.message_broadcast(c),
