@@ -98,6 +98,12 @@ export function applyEvent(s, frame) {
       patch(action, { done_at: at, done_by: frame.actor, note: e.note });
       break;
     }
+    case 'assignment.action_undone': {
+      // Unticked: not done again, as if never ticked.
+      const action = asg && asg.actions.find((x) => x.id === e.action_id);
+      if (action) { delete action.done_at; delete action.done_by; delete action.note; }
+      break;
+    }
     case 'assignment.cancelled': enter(asg, 'cancelled', at, { cancel_reason: e.reason }); break;
     case 'checkin.recorded': patch(asg, { last_checkin_at: at }); break;
     case 'message.broadcast': s.messages[e.message.id] = e.message; break;

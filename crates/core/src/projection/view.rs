@@ -265,7 +265,11 @@ pub fn incident_detail(
         .map(timeline_entry)
         .collect();
     let report = conformance::assess(state, incident, events);
+    let callback = field_callback(state, viewer, incident);
     let map: &mut Map<String, Value> = value.as_object_mut()?;
+    if let Some(callback) = callback {
+        map.insert("callback".into(), callback);
+    }
     map.insert("assignments".into(), to_array(assignments));
     map.insert("timeline".into(), Value::Array(timeline));
     map.insert(
@@ -273,6 +277,34 @@ pub fn incident_detail(
         serde_json::to_value(report).expect("reports serialise"),
     );
     Some(value)
+}
+
+/// For a field user whose resource is working the incident now (an active assignment):
+/// the callers' call-back numbers, `[{name?, phone}]`, from the contacts linked to it.
+/// Nothing else of the contacts, and nothing once their work there is over: personal
+/// data goes to the crew that needs it, while it needs it. `None` for anyone else (the
+/// desk has the contacts themselves).
+fn field_callback(state: &State, viewer: &Viewer, incident: &Incident) -> Option<Value> {
+    let own = viewer.resource_id.as_ref()?;
+    let working = viewer.role.is_field()
+        && incident
+            .assignment_ids
+            .iter()
+            .filter_map(|a| state.assignments.get(a))
+            .any(|a| &a.resource_id == own && a.status.is_active());
+    if !working {
+        return None;
+    }
+    let numbers: Vec<Value> = incident
+        .contact_ids
+        .iter()
+        .filter_map(|c| state.contacts.get(c))
+        .filter_map(|c| {
+            let phone = c.caller.phone.as_deref()?.trim();
+            (!phone.is_empty()).then(|| json!({"name": c.caller.name, "phone": phone}))
+        })
+        .collect();
+    Some(Value::Array(numbers))
 }
 
 /// May `viewer` see a support plan? Its two parties and supervisors only.
