@@ -85,7 +85,8 @@ function card(a) {
     state.completing && ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && skipForm(a, state),
     ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && checkin(a, inc),
     a.actions.length > 0 && checklist(a, state),
-    inc && live && noteForm(a, inc, state),
+    // Notes from the scene once the job is taken (before, the choice is take or decline).
+    inc && ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && noteForm(a, inc, state),
   );
 }
 
