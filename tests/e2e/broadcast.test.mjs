@@ -1,7 +1,8 @@
 // Accountable broadcasts, the field card and unticking, in real Chromium against the
 // real hub: the board sends to "all field staff", two phones (375×667) acknowledge and
 // the sender sees their names flip from waiting to acknowledged, live; an
-// information-only broadcast shows on a phone and on a console and is dismissed there;
+// information-only broadcast shows on a phone and on a console and is dismissed there
+// (the console acknowledges one that asks for it);
 // the field card shows the reference, a tel: call-back link and a geo: navigation link
 // and adds a note the console shows with its author; an action unticked on the phone
 // is seen unticked at the console, and one unticked at the console on the phone.
@@ -98,7 +99,7 @@ test('the board sends to all field staff; two phones acknowledge and the sender 
   assert.doesNotMatch(await board.locator('#sent').textContent(), /user:|usr_/);
 });
 
-test('an information-only broadcast shows on a phone and a console, and is dismissed there', async () => {
+test('an information-only broadcast shows on a phone and a console, and is dismissed there; the console acknowledges one that asks', async () => {
   const { page: phone } = await ui.open('field3', PHONE);
   await logIn(phone, 'field3', '/field');
   const { page: desk } = await ui.open('console', DESKTOP);
@@ -117,6 +118,14 @@ test('an information-only broadcast shows on a phone and a console, and is dismi
   await onPhone.waitFor({ state: 'detached' });
   await onDesk.getByRole('button', { name: 'Dismiss' }).click();
   await onDesk.waitFor({ state: 'detached' });
+  // One asking for acknowledgement stays until acknowledged, and the sender is told.
+  const { message_id: shift } = await must(sup, { kind: 'message.broadcast', audience: 'all', text: 'Shift briefing at 22:30', requires_ack: true });
+  const ask = desk.locator('#inbox .msg', { hasText: 'Shift briefing' });
+  await ask.getByRole('button', { name: 'Acknowledge' }).click();
+  await ask.waitFor({ state: 'detached' });
+  const acks = (await api.get('/api/state', sup)).messages.find((m) => m.id === shift).acks;
+  assert.ok(acks[users.operator.id], 'the operator acknowledged from the console');
+
   // Dismissed stays dismissed in this browser.
   await phone.reload();
   await phone.waitForSelector('#conn[data-state="live"]');
