@@ -5,6 +5,7 @@
 //! `commands!` table below is the only place a command's wire name is written: it
 //! generates [`Command`], [`CommandKind`] and the conversions between them.
 
+mod alert;
 mod assignment;
 mod case;
 mod contact;
@@ -20,6 +21,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use alert::*;
 pub use assignment::*;
 pub use case::*;
 pub use contact::*;
@@ -129,6 +131,7 @@ commands! {
     "support.review" => SupportReview,
     "improvement.raise" => ImprovementRaise,
     "improvement.update" => ImprovementUpdate,
+    "alert.acknowledge" => AlertAcknowledge,
     "timer.escalate" => TimerEscalate,
     "timer.checkin_missed" => TimerCheckinMissed,
     "timer.target_breached" => TimerTargetBreached,

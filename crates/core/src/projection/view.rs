@@ -24,7 +24,7 @@ use crate::engine::state::State;
 use crate::engine::visibility::{self, Viewer};
 
 /// The caller's view: `{seq, closed_since, incidents, resources, contacts, assignments,
-/// cases, messages, users, plans, improvements}`, each list a JSON array. Desk roles see
+/// cases, messages, users, plans, improvements, alerts}` (alerts: desk roles only), each list a JSON array. Desk roles see
 /// everything but direct messages between others; a field user sees its own resource,
 /// its own assignments and their incidents, and the messages addressed to it; intake
 /// sees nothing.
@@ -82,12 +82,13 @@ fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
         "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
         "improvements": to_array(state.improvements.values()),
+        "alerts": to_array(state.alerts.values().filter(|a| window.keeps(*a))),
     })
 }
 
 /// The incidents, contacts and assignments a desk snapshot holds, kept consistent:
-/// - incidents the window keeps, plus the incident of every kept assignment and every
-///   case (an open assignment or a complaint on a long-closed incident shows it);
+/// - incidents the window keeps, plus the incident of every kept assignment, alert and
+///   every case (an open assignment or a complaint on a long-closed incident shows it);
 /// - every assignment the window keeps, and every assignment of a kept incident (the
 ///   incident page lists them);
 /// - a contact linked to an incident goes with its incident, since contacts that opened
@@ -109,6 +110,13 @@ impl<'a> DeskWork<'a> {
             .collect();
         incident_ids.extend(assignments.clone().map(|a| &a.incident_id));
         incident_ids.extend(cases.iter().flat_map(|c| &c.incident_ids));
+        incident_ids.extend(
+            state
+                .alerts
+                .values()
+                .filter(|a| window.keeps(*a))
+                .map(|a| &a.incident_id),
+        );
         let incidents: Vec<&Incident> = incident_ids
             .iter()
             .filter_map(|id| state.incidents.get(*id))
@@ -160,6 +168,7 @@ fn field_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "users": to_array_with(state.users.get(&viewer.user_id), user_json),
         "plans": [],
         "improvements": [],
+        "alerts": [],
     })
 }
 
@@ -175,6 +184,7 @@ fn empty_view(seq: u64) -> Value {
         "users": [],
         "plans": [],
         "improvements": [],
+        "alerts": [],
     })
 }
 
