@@ -271,3 +271,38 @@ fn alerts_and_their_acknowledgements_survive_replay() {
     let back: State = serde_json::from_str(&serde_json::to_string(&w.state).unwrap()).unwrap();
     assert_eq!(back.alerts, w.state.alerts);
 }
+
+#[test]
+fn an_unacknowledged_alert_leaves_the_view_with_its_incident_but_not_the_state() {
+    let mut w = World::demo();
+    let (inc, asg) = p1_assigned(&mut w);
+    w.advance(30);
+    fire_due(&mut w);
+    let ids: Vec<AlertId> = w.state.alerts.keys().cloned().collect();
+    assert!(!ids.is_empty());
+    // The incident is worked and closed; nobody acknowledges its alerts.
+    let field = w.actor("field1");
+    w.ok(&field, acknowledge(&asg));
+    w.ok(&field, progress(&asg, AssignmentStatus::EnRoute));
+    w.ok(&field, progress(&asg, AssignmentStatus::OnScene));
+    let actions: Vec<String> = w.state.assignments[&asg]
+        .actions
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    for a in &actions {
+        w.ok(&field, action_done(&asg, a));
+    }
+    w.ok(&field, progress(&asg, AssignmentStatus::Completed));
+    let op = w.actor("operator");
+    w.ok(&op, incident_resolve(&inc));
+    w.ok(&op, incident_close(&inc));
+    // Within the window: still on the boards.
+    assert_eq!(view_alerts(&w, "supervisor").len(), ids.len());
+    // Two days later (the view here looks back 24 h): gone from the view, kept in the
+    // state, and still acknowledgeable.
+    w.advance(2 * 86_400);
+    assert!(view_alerts(&w, "supervisor").is_empty());
+    assert_eq!(w.state.alerts.len(), ids.len());
+    w.ok(&w.actor("supervisor"), ack(&ids[0], None));
+}

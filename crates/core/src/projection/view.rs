@@ -19,6 +19,7 @@ use crate::domain::ids::{AssignmentId, CaseId, ContactId, IncidentId};
 use crate::domain::incident::Incident;
 use crate::domain::message::{Audience, Message};
 use crate::domain::user::{Role, User};
+use crate::engine::alert::Alert;
 use crate::engine::event::Record;
 use crate::engine::state::State;
 use crate::engine::visibility::{self, Viewer};
@@ -82,13 +83,13 @@ fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
         "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
         "improvements": to_array(state.improvements.values()),
-        "alerts": to_array(state.alerts.values().filter(|a| window.keeps(*a))),
+        "alerts": to_array(state.alerts.values().filter(|a| alert_kept(state, window, a))),
     })
 }
 
 /// The incidents, contacts and assignments a desk snapshot holds, kept consistent:
-/// - incidents the window keeps, plus the incident of every kept assignment, alert and
-///   every case (an open assignment or a complaint on a long-closed incident shows it);
+/// - incidents the window keeps, plus the incident of every kept assignment and every
+///   case (an open assignment or a complaint on a long-closed incident shows it);
 /// - every assignment the window keeps, and every assignment of a kept incident (the
 ///   incident page lists them);
 /// - a contact linked to an incident goes with its incident, since contacts that opened
@@ -110,13 +111,6 @@ impl<'a> DeskWork<'a> {
             .collect();
         incident_ids.extend(assignments.clone().map(|a| &a.incident_id));
         incident_ids.extend(cases.iter().flat_map(|c| &c.incident_ids));
-        incident_ids.extend(
-            state
-                .alerts
-                .values()
-                .filter(|a| window.keeps(*a))
-                .map(|a| &a.incident_id),
-        );
         let incidents: Vec<&Incident> = incident_ids
             .iter()
             .filter_map(|id| state.incidents.get(*id))
@@ -145,6 +139,18 @@ impl<'a> DeskWork<'a> {
                 .collect(),
         }
     }
+}
+
+/// An alert is in a desk snapshot while it is open or was acknowledged in the window,
+/// and its incident is one the window keeps: an alert never left acknowledged about an
+/// incident finished long ago (a log from before alerts existed holds every one) stays
+/// in the state and the log, not on every board.
+fn alert_kept(state: &State, window: Window, a: &Alert) -> bool {
+    window.keeps(a)
+        && state
+            .incidents
+            .get(&a.incident_id)
+            .is_none_or(|i| window.keeps(i))
 }
 
 fn field_view(state: &State, viewer: &Viewer, window: Window) -> Value {
