@@ -138,8 +138,21 @@ function renderAlerts() {
       ' ', h('a', { href: `/console#incident=${encodeURIComponent(a.incident_id)}` }, 'Open'),
       ' ', supervisor
         ? h('button', { type: 'button', 'aria-label': `Acknowledge: ${alertWords(a).map((x) => x.textContent ?? x).join('')}`,
-          onclick: (ev) => run(client, { kind: 'alert.acknowledge', alert_id: a.id }, { busy: [ev.currentTarget] }) }, 'Acknowledge')
+          onclick: (ev) => acknowledge(a, ev.currentTarget) }, 'Acknowledge')
         : h('span', { class: 'muted' }, '(a supervisor acknowledges)'));
+  }));
+}
+
+/** Acknowledges an alert; the keyboard's focus goes on to the next alert (or the list). */
+async function acknowledge(a, button) {
+  const next = button.closest('li')?.nextElementSibling?.dataset.alert;
+  const ok = await run(client, { kind: 'alert.acknowledge', alert_id: a.id }, { busy: [button] });
+  if (ok === undefined) return;
+  // The alert.acknowledged event came before the result; let its render land first.
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const target = (next && document.querySelector(`#alerts li[data-alert="${CSS.escape(next)}"] button`))
+      || document.querySelector('#alerts button') || $('al-title');
+    target.focus();
   }));
 }
 

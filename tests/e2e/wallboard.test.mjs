@@ -101,8 +101,9 @@ test('target clocks: amber when close, red and marked within a second of the bre
   // (P2: a P3 would run the standard ladder, a minute to its first rung.)
   seen.p3 = await incident({ where: 'Market Square', phone: '+44 7700 900789', priority: 'P2' });
   const state = await api.get('/api/state', op);
-  const free = state.resources.find((r) => r.status === 'available' && r.skills.includes('first_aid'));
+  const free = state.resources.find((r) => r.status === 'available' && r.user_id && r.skills.includes('first_aid'));
   seen.unit = free.name;
+  seen.fieldUser = state.users.find((u) => u.id === free.user_id)?.username;
   seen.assignment = (await must(op, { kind: 'assignment.create', incident_id: seen.p3.id, resource_id: free.id })).assignment_id;
 
   // Wait until 38 s of the P2's 60 s have gone, so the P1's 8 s run out while the P2
@@ -190,12 +191,20 @@ test('alerts are the hub\'s: a fresh log-in elsewhere shows them, and an acknowl
   await there.waitFor({ state: 'detached', timeout: 3000 });
   assert.ok(Date.now() - t < 2000, 'the other board dropped it live');
   await here.waitFor({ state: 'detached', timeout: 3000 });
+  // The keyboard goes on to the next alert, not to the top of the page.
+  await seen.page.waitForFunction(() => Boolean(document.activeElement?.closest('#alerts') || document.activeElement?.id === 'al-title'), null, { timeout: 2000 });
   const s = await api.get('/api/state', op);
   const acked = s.alerts.find((a) => a.id === seen.breach.id);
   assert.ok(acked.acknowledged_at, 'acknowledged in the hub');
   assert.equal(acked.acknowledged_by, s.users.find((u) => u.username === 'supervisor').id, 'with who');
   // The tile stays red: the target is still not met; the alert only says someone saw it.
   assert.equal(await seen.page.locator(tile(seen.p1.id)).getAttribute('data-clock'), 'late');
+  // The escalation's cause goes (the unit acknowledges late): the alert stays until a
+  // supervisor acknowledges it, marked as resolved.
+  const escalated = seen.page.locator('#alerts li.alert[data-kind="assignment.escalated"]').first();
+  await must(await api.login(seen.fieldUser), { kind: 'assignment.acknowledge', assignment_id: seen.assignment });
+  await seen.page.locator('#alerts li.alert.resolved[data-kind="assignment.escalated"]').first().waitFor({ timeout: 2000 });
+  assert.match(await escalated.innerText(), /cause resolved \(assignment acknowledged\)/);
   await context.close();
   await opContext.close();
 });
