@@ -7,6 +7,7 @@ import { api } from './lib/muster.js';
 import { h, fill, age, byTime, clock, badge, words, startApp, run, setBusy, showError, throttleFrame, keepDrafts, forgetDrafts, OPEN_INCIDENT } from './lib/ui.js';
 import { bindBroadcast, bindGuidance, bindInbox } from './lib/desk.js';
 import { bindCasework } from './casework.js';
+import { currentTarget } from './lib/targets.js';
 
 const client = startApp(['operator', 'supervisor', 'admin']);
 const $ = (id) => document.getElementById(id);
@@ -175,15 +176,13 @@ function duplicateCandidates(c) {
 
 // ----- the incident list ----------------------------------------------------------------
 
-/** The target the incident runs against now, as [label, deadline ms, length ms]. */
+/**
+ * The target the incident runs against now, as [label, deadline ms, length ms]: the
+ * hub's own clocks (lib/targets.js), so the list and the board agree with its breaches.
+ */
 function target(i) {
-  const t = types[i.type]?.targets?.[i.priority || types[i.type]?.default_priority];
-  if (!t) return null;
-  const from = Date.parse(i.opened_at);
-  if (['new', 'assessed'].includes(i.status)) return ['dispatch', from + t.dispatch_secs * 1000, t.dispatch_secs * 1000];
-  if (i.status === 'dispatched') return ['arrive', from + t.arrive_secs * 1000, t.arrive_secs * 1000];
-  if (i.status === 'in_progress') return ['resolve', from + t.resolve_secs * 1000, t.resolve_secs * 1000];
-  return null;
+  const t = currentTarget(client.store, types, i);
+  return t && [t.target, t.deadline, t.span];
 }
 
 function renderIncidents() {

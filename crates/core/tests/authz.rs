@@ -82,6 +82,10 @@ fn samples() -> Vec<Command> {
             muster_core::domain::improvement::ImprovementStatus::InProgress,
             None,
         ),
+        Command::AlertAcknowledge(cmd::AlertAcknowledge {
+            alert_id: muster_core::domain::ids::AlertId("alr_1".into()),
+            note: None,
+        }),
         Command::TimerEscalate(cmd::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -155,6 +159,7 @@ fn wire_kind(c: &Command) -> &'static str {
         SupportReview(_) => "support.review",
         ImprovementRaise(_) => "improvement.raise",
         ImprovementUpdate(_) => "improvement.update",
+        AlertAcknowledge(_) => "alert.acknowledge",
         TimerEscalate(_) => "timer.escalate",
         TimerCheckinMissed(_) => "timer.checkin_missed",
         TimerTargetBreached(_) => "timer.target_breached",
@@ -238,6 +243,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
     if role == Role::Supervisor {
         kinds.insert("incident.override");
         kinds.insert("improvement.raise");
+        // Alerts are the supervisor's oversight (an operator could hide their own breach).
+        kinds.insert("alert.acknowledge");
     }
     kinds
 }
@@ -246,8 +253,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 45);
-    assert_eq!(kinds.len(), 45, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 46);
+    assert_eq!(kinds.len(), 46, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -274,7 +281,7 @@ fn role_by_command_matrix() {
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
     assert_eq!(expected_kinds(Role::Operator).len(), 33);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 35);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 36);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

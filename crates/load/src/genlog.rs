@@ -956,6 +956,28 @@ impl Sim {
         for command in due {
             let _ = self.run(&Actor::system(), command);
         }
+        // A supervisor acknowledges the alerts raised before the last round, as the
+        // floor would: a year's log leaves only the latest few open on the board.
+        let since = self.now - Duration::minutes(TIMER_EVERY_MINS);
+        let stale: Vec<_> = self
+            .state
+            .alerts
+            .values()
+            .filter(|a| a.is_open() && a.raised_at < since)
+            .map(|a| a.id.clone())
+            .collect();
+        if !self.supervisors.is_empty() {
+            for (n, alert_id) in stale.into_iter().enumerate() {
+                let sup = self.supervisors[n % self.supervisors.len()].clone();
+                let _ = self.run(
+                    &sup,
+                    Command::AlertAcknowledge(cmd::AlertAcknowledge {
+                        alert_id,
+                        note: None,
+                    }),
+                );
+            }
+        }
     }
 
     /// Now and then a supervisor proposes support to an operator, who agrees; it is

@@ -5,6 +5,7 @@
 //! `commands!` table below is the only place a command's wire name is written: it
 //! generates [`Command`], [`CommandKind`] and the conversions between them.
 
+mod alert;
 mod assignment;
 mod case;
 mod contact;
@@ -20,6 +21,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use alert::*;
 pub use assignment::*;
 pub use case::*;
 pub use contact::*;
@@ -130,6 +132,7 @@ commands! {
     "support.review" => SupportReview,
     "improvement.raise" => ImprovementRaise,
     "improvement.update" => ImprovementUpdate,
+    "alert.acknowledge" => AlertAcknowledge,
     "timer.escalate" => TimerEscalate,
     "timer.checkin_missed" => TimerCheckinMissed,
     "timer.target_breached" => TimerTargetBreached,
@@ -265,6 +268,7 @@ mod tests {
         r#"{"kind":"support.review","plan_id":"plan_1","outcome":"No further support needed"}"#,
         r#"{"kind":"improvement.raise","title":"Faster resource selection on nights","finding":"p90 time to dispatch 1.8x the team's median over 24 incidents","owner_id":"usr_1","due_on":"2026-04-13","areas":["resource_selection"],"plan_id":null}"#,
         r#"{"kind":"improvement.update","improvement_id":"imp_1","status":"in_progress","note":null}"#,
+        r#"{"kind":"alert.acknowledge","alert_id":"alr_7","note":"seen"}"#,
         r#"{"kind":"timer.escalate","assignment_id":"asg_1","level":1}"#,
         r#"{"kind":"timer.checkin_missed","assignment_id":"asg_1","due_at":"2026-03-02T09:00:00.000Z"}"#,
         r#"{"kind":"timer.target_breached","incident_id":"inc_1","target":"dispatch"}"#,

@@ -12,8 +12,8 @@ use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
-    UserId,
+    AlertId, AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId,
+    ResourceId, UserId,
 };
 use crate::domain::improvement::{Improvement, ImprovementStatus};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
@@ -225,6 +225,14 @@ events! {
     "improvement.updated" => ImprovementUpdated {
         improvement_id: ImprovementId,
         status: ImprovementStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
+    /// A supervisor acknowledged an alert (who and when are in the envelope): it leaves
+    /// the open list.
+    "alert.acknowledged" => AlertAcknowledged {
+        alert_id: AlertId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
