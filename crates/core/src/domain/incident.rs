@@ -140,6 +140,13 @@ pub struct Incident {
     /// How often the incident was reopened.
     #[serde(default)]
     pub reopened: u32,
+    /// Set when this incident was merged into another as its duplicate (it is then
+    /// `cancelled`, for good: a merged incident is not reopened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<IncidentId>,
+    /// The duplicates merged into this one; their notes stay on them, read by reference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<IncidentId>,
 }
 
 impl Incident {

@@ -406,6 +406,9 @@ pub enum EscalationAction {
     SupervisorAlert,
     /// Offer the dispatcher the next recommended resource.
     SuggestNextResource,
+    /// Ask the desk to call the unit by radio: the first rung for a unit nobody carries
+    /// the app for. The engine puts it there; a procedures file may not name it.
+    CallByRadio,
 }
 
 impl EscalationAction {
@@ -415,7 +418,17 @@ impl EscalationAction {
             EscalationAction::AlternativeChannel => "alternative_channel",
             EscalationAction::SupervisorAlert => "supervisor_alert",
             EscalationAction::SuggestNextResource => "suggest_next_resource",
+            EscalationAction::CallByRadio => "call_by_radio",
         }
+    }
+
+    /// Whether the step sends something to the unit itself (which a unit with no app
+    /// user cannot receive).
+    pub fn pushes_to_unit(self) -> bool {
+        matches!(
+            self,
+            EscalationAction::Renotify | EscalationAction::AlternativeChannel
+        )
     }
 }
 
@@ -804,6 +817,12 @@ fn check_steps(steps: &[EscalationStep], at: &str, p: &mut Problems) {
             p.add(format!("{sat}.after_secs"), message);
         }
         previous = previous.max(step.after_secs);
+        if step.action == EscalationAction::CallByRadio {
+            p.add(
+                format!("{sat}.action"),
+                "call_by_radio is the engine's own first step for units without the app; it is not configured",
+            );
+        }
         let needs_channel = step.action == EscalationAction::AlternativeChannel;
         match (&step.channel, needs_channel) {
             (None, true) => p.add(
