@@ -76,6 +76,10 @@ impl Centre {
             support_areas: self.support_areas.clone(),
             support_types: self.support_types.clone(),
             case_targets: self.case_targets.clone(),
+            override_rules: super::incident::rules::ALL
+                .iter()
+                .map(|(rule, protects)| OverrideRule { rule, protects })
+                .collect(),
         }
     }
 }
@@ -529,6 +533,16 @@ pub struct Catalogue {
     pub support_areas: Vec<String>,
     pub support_types: Vec<String>,
     pub case_targets: CaseTargets,
+    /// The rules `incident.override` accepts, from the engine's one list (PROTOCOL.md,
+    /// "Centre rules"), so no app spells its own.
+    pub override_rules: Vec<OverrideRule>,
+}
+
+/// A rule a supervisor may waive on one incident, and what it protects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OverrideRule {
+    pub rule: &'static str,
+    pub protects: &'static str,
 }
 
 /// One service in the catalogue: what a client needs to run the call script.
