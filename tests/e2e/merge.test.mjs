@@ -2,7 +2,8 @@
 // list and its caller shows on the survivor. A unit nobody carries the app for, once
 // assigned, is shown prominently as "Call <unit> by radio" (the hub's first escalation
 // rung, `call_by_radio`); the desk records the radio acknowledgement and the call
-// clears. Screenshots: console-merge.png, console-call-by-radio.png.
+// clears. The board's override form offers the hub's own list of rules. Screenshots:
+// console-merge.png, console-call-by-radio.png.
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -146,4 +147,29 @@ test('a unit without the app is called by radio; the radio acknowledgement clear
   const ack = (await api.get(`/api/incidents/${incidentId}`, op)).timeline.find((e) => e.event.kind === 'assignment.acknowledged');
   assert.equal(ack.event.via, 'radio');
   await desk.close();
+});
+
+test('the board offers exactly the rules the hub accepts, and its placeholder names one it accepts', async () => {
+  const sup = await api.login('supervisor');
+  const known = (await api.get('/api/catalogue', sup)).override_rules.map((r) => r.rule);
+  assert.ok(known.includes('close_requires_actions') && known.includes('required_questions'), JSON.stringify(known));
+  const { incidentId } = await calledIn('Kit Caller', 'Smell of burning in the lift', { text: 'Library, lift 1' });
+
+  const { page: board } = await ui.open('board-override', DESKTOP);
+  await logIn(board, 'supervisor', '/board');
+  await board.waitForFunction((n) => document.querySelectorAll('#ov-rules option').length === n, known.length);
+  const offered = await board.locator('#ov-rules option').evaluateAll((els) => els.map((o) => o.value));
+  assert.deepEqual(offered, known, 'the list is the hub\'s, in its order');
+  const placeholder = await board.locator('#ov-rule').getAttribute('placeholder');
+  const example = placeholder.replace(/^e\.g\. /, '');
+  assert.ok(known.includes(example), `the placeholder's rule ${example} is one the hub accepts`);
+
+  // The example, sent as it stands, is accepted.
+  await board.locator('#ov-incident').selectOption(incidentId);
+  await board.locator('#ov-rule').fill(example);
+  await board.locator('#ov-why').fill('Checked with the caller by phone');
+  await board.getByRole('button', { name: 'Override' }).click();
+  await waitFor(async () => (await api.get('/api/state', sup)).incidents.find((i) => i.id === incidentId).overrides?.some((o) => o.rule === example),
+    'the override');
+  await board.close();
 });
