@@ -90,7 +90,7 @@ fn merge_moves_contacts_stands_resources_down_and_ends_the_duplicate() {
     // The survivor: both callers, and the duplicate named.
     let s = &w.state.incidents[&survivor];
     assert_eq!(s.contact_ids, [first_caller, second_caller.clone()]);
-    assert_eq!(s.merged_from, [dup.clone()]);
+    assert_eq!(s.merged_from, std::slice::from_ref(&dup));
     assert_eq!(
         w.state.contacts[&second_caller].incident_id.as_ref(),
         Some(&survivor)
