@@ -9,7 +9,10 @@ use std::{env, fs};
 
 fn main() {
     println!("cargo:rerun-if-changed=web");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    // Read at run time, not with `env!`: a build script compiled in another checkout
+    // (a moved or shared target directory) would otherwise embed that checkout's files.
+    let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("web");
     let mut files = Vec::new();
     collect(&root, &mut files);
     // Sorted so the generated file (and the binary) does not depend on directory order.

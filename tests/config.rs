@@ -164,6 +164,17 @@ fn an_unknown_escalation_policy_names_its_line_and_field() {
 }
 
 #[test]
+fn call_by_radio_is_the_engine_s_own_step_and_not_configured() {
+    let errors = centre_errors(&with_line(25, r#"action = "call_by_radio""#));
+    assert_located(
+        &errors,
+        25,
+        "escalation_policies[0].steps[0].action",
+        "not configured",
+    );
+}
+
+#[test]
 fn a_rule_naming_a_missing_question_names_its_line_and_field() {
     let errors = centre_errors(&with_line(
         47,

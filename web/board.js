@@ -8,6 +8,7 @@ import { api } from './lib/muster.js';
 import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
 import { bindBroadcast } from './lib/desk.js';
+import { api } from './lib/muster.js';
 
 const client = startApp(['supervisor', 'admin', 'operator']);
 const $ = (id) => document.getElementById(id);
@@ -275,10 +276,15 @@ function buildGuidance() {
 
 function buildOverride() {
   overrideOn = h('select', { id: 'ov-incident', name: 'incident_id' });
-  // The rules the hub lets a supervisor waive (PROTOCOL.md, "Centre rules").
-  const rules = h('datalist', { id: 'ov-rules' }, ['close_requires_actions', 'dispatch_requires_assessment', 'required_skills', 'required_questions']
-    .map((r) => h('option', { value: r })));
-  const rule = h('input', { id: 'ov-rule', name: 'rule', list: 'ov-rules', placeholder: 'e.g. close_requires_actions' });
+  // The rules the hub lets a supervisor waive come from the hub's own list (the
+  // catalogue's override_rules; PROTOCOL.md, "Centre rules"), never spelt here.
+  const rules = h('datalist', { id: 'ov-rules' });
+  const rule = h('input', { id: 'ov-rule', name: 'rule', list: 'ov-rules' });
+  api('/api/catalogue').then((c) => {
+    const known = c.override_rules || [];
+    fill(rules, known.map((r) => h('option', { value: r.rule }, `${r.rule}: ${r.protects}`)));
+    if (known[0]) rule.placeholder = `e.g. ${known[0].rule}`;
+  }).catch((e) => console.warn('catalogue', e));
   const why = h('textarea', { id: 'ov-why', name: 'justification', rows: 2 });
   fill($('override-form'), h('label', { for: 'ov-incident' }, 'Incident'), overrideOn, h('label', { for: 'ov-rule' }, 'Rule'), rule, rules,
     h('label', { for: 'ov-why' }, 'Justification'), why, h('button', { type: 'submit', class: 'danger' }, 'Override'));

@@ -91,6 +91,7 @@ function onKey(e) {
 }
 
 function renderAll() {
+  renderRadioCalls();
   renderQueue();
   renderMine();
   renderIncidents();
@@ -211,6 +212,30 @@ function tickClocks() {
   }
 }
 
+// ----- units to call by radio -------------------------------------------------------------
+
+/**
+ * Assignments of units nobody carries the app for, not yet acknowledged: the hub's
+ * ladder for them starts with `call_by_radio` at once (PROTOCOL.md, escalation), so the
+ * desk is asked to call each by name until it records the radio acknowledgement.
+ */
+function renderRadioCalls() {
+  const box = $('radio-calls');
+  const calls = Object.values(client.store.assignments).filter((a) => a.status === 'notified'
+    && client.store.resources[a.resource_id] && !client.store.resources[a.resource_id].user_id)
+    .sort((a, b) => byTime(a.notified_at, b.notified_at));
+  box.hidden = !calls.length;
+  fill($('radio-list'), calls.map((a) => {
+    const name = client.store.resources[a.resource_id].name;
+    const i = client.store.incidents[a.incident_id];
+    return h('li', { dataset: { assignment: a.id } },
+      h('strong', {}, `Call ${name} by radio`), ` — ${i?.reference || a.incident_id} · ${types[i?.type]?.name || words(i?.type || '')} · ${i?.location?.text || ''} · waiting `,
+      h('span', { dataset: { since: a.notified_at } }, age(a.notified_at)),
+      h('button', { type: 'button', onclick: () => run(client, { kind: 'assignment.acknowledge', assignment_id: a.id, via: 'radio' }) }, `${name} acknowledged by radio`),
+      i && h('button', { type: 'button', class: 'secondary', onclick: () => select(i.id, true) }, `Open ${i.reference}`));
+  }));
+}
+
 // ----- the incident page -----------------------------------------------------------------
 
 function select(id, focus) {
@@ -232,7 +257,7 @@ function buildPage(i) {
   const parts = {
     head: h('div'), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
     recs: h('div', { id: 'recs', onpointerleave: () => releaseRecs() }), confirm: h('div', { id: 'dispatch-confirm' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
-    notes: h('ul', { class: 'plain' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
+    notes: h('ul', { class: 'plain' }), callers: h('ul', { class: 'plain', id: 'callers' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
   };
   const script = h('form', { id: 'script', onsubmit: (e) => e.preventDefault() },
     t.questions.map((q) => question(i, q)));
@@ -249,14 +274,16 @@ function buildPage(i) {
     dispatch: h('section', { 'aria-labelledby': 'h-recs' }, h('h3', { id: 'h-recs' }, 'Recommended resources'), assign.form, parts.confirm, parts.recs),
     resolve: resolveForm(i),
     cancel: cancelForm(i),
+    merge: mergeForm(i),
   };
   parts.standDown = standDownForm();
   parts.untick = untickForm();
   parts.assign = assign;
   parts.root = h('div', {}, parts.head, parts.sections.script, parts.sections.assess, parts.sections.dispatch,
+    h('h3', {}, 'Callers'), parts.callers,
     h('h3', {}, 'Assignments'), parts.assignments, parts.standDown.form, parts.untick.form,
     h('h3', {}, 'Notes'), parts.notes, noteForm(i),
-    parts.sections.resolve, parts.sections.cancel,
+    parts.sections.resolve, parts.sections.merge.section, parts.sections.cancel,
     h('h3', {}, 'Conformance'), parts.conformance,
     h('h3', {}, 'Timeline'), parts.timeline);
   keepDrafts(parts.root, i.id);
@@ -528,6 +555,64 @@ function cancelForm(i) {
     h('button', { type: 'submit', class: 'danger' }, 'Cancel incident')));
 }
 
+/**
+ * Merging a duplicate into the incident it repeats (its callers move there, its
+ * resources are stood down, it leaves the open list). The likely originals come first:
+ * the one its assessment named, then open incidents of the same type close by.
+ */
+function mergeForm(i) {
+  const into = h('select', { id: 'merge-into', name: 'into', 'aria-required': 'true', 'aria-describedby': 'merge-error' });
+  const reason = h('input', { id: 'merge-reason', name: 'reason', 'aria-required': 'true', 'aria-describedby': 'merge-error' });
+  const error = h('p', { id: 'merge-error', class: 'field-error', hidden: true });
+  let shown = '';
+  const say = (text, control) => { error.textContent = text; error.hidden = false; control.focus(); };
+  for (const el of [into, reason]) el.addEventListener('input', () => { error.hidden = true; });
+  const form = h('form', { onsubmit: async (e) => {
+    e.preventDefault();
+    if (!into.value) return say('Choose the incident this one repeats.', into);
+    if (!reason.value.trim()) return say('Say why they are the same incident.', reason);
+    error.hidden = true;
+    const survivor = into.value;
+    if (await run(client, { kind: 'incident.merge', incident_id: i.id, into: survivor, reason: reason.value.trim() }, e.target) !== undefined) {
+      reason.value = '';
+      forgetDrafts(e.target);
+      select(survivor, false);
+    }
+  } }, h('label', { for: 'merge-into' }, 'Merge into'), into,
+  h('label', { for: 'merge-reason' }, 'Reason (its callers move there; its resources are stood down)'), reason, error,
+  h('button', { type: 'submit' }, 'Merge'));
+  return {
+    section: h('section', { 'aria-labelledby': 'h-merge' }, h('h3', { id: 'h-merge' }, 'Merge into…'), form),
+    refresh(now) {
+      const { suggested, others } = mergeTargets(now);
+      const key = [...suggested, '|', ...others].map((x) => `${x.id}:${x.status}`).join(',');
+      if (key === shown) return;
+      shown = key;
+      const keep = into.value;
+      const label = (x) => `${x.reference} · ${types[x.type]?.name || words(x.type)} · ${x.location?.text || ''}`;
+      fill(into, h('option', { value: '' }, 'Choose the incident this one repeats…'),
+        suggested.length > 0 && h('optgroup', { label: 'Suggested duplicates' }, suggested.map((x) => h('option', { value: x.id }, label(x)))),
+        others.length > 0 && h('optgroup', { label: 'Other open incidents' }, others.map((x) => h('option', { value: x.id }, label(x)))));
+      into.value = [...suggested, ...others].some((x) => x.id === keep) ? keep : '';
+    },
+  };
+}
+
+/** Open incidents `i` may be merged into: the likely originals first, then the rest. */
+function mergeTargets(i) {
+  const near = (a, b) => {
+    const p = a.location || {};
+    const q = b.location || {};
+    if (p.lat != null && q.lat != null) return Math.hypot(p.lat - q.lat, (p.lon - q.lon) * 0.62) * 111000 < 250;
+    return !!(p.text && q.text && p.text.trim().toLowerCase() === q.text.trim().toLowerCase());
+  };
+  const named = new Set((i.assessments || []).map((a) => a.duplicate_of).filter(Boolean));
+  const open = Object.values(client.store.incidents).filter((x) => x.id !== i.id && OPEN_INCIDENT.includes(x.status))
+    .sort((a, b) => byTime(a.opened_at, b.opened_at));
+  const likely = (x) => named.has(x.id) || (x.type === i.type && near(x, i));
+  return { suggested: open.filter(likely), others: open.filter((x) => !likely(x)) };
+}
+
 function noteForm(i) {
   const text = h('input', { name: 'text', 'aria-label': 'Note', maxlength: MAX_TEXT });
   const count = counter(text);
@@ -559,7 +644,8 @@ function updatePage() {
   const t = types[i.type] || {};
   fill(page.head, h('h2', {}, `${i.reference} · ${t.name || words(i.type)} `, badge(i.status), ' ', i.priority ? badge(i.priority) : ''),
     h('p', {}, i.description), h('p', { class: 'muted' }, i.location?.text || '', ' · opened ', clock(i.opened_at),
-      ' · validity ', words(i.validity)));
+      ' · validity ', words(i.validity)),
+    i.merged_into && h('p', { class: 'merged-into' }, `Merged into ${client.store.incidents[i.merged_into]?.reference || i.merged_into}: ${i.cancel_reason || ''}`));
   const s = i.suggested;
   page.suggested.textContent = s?.priority ? `${s.priority} — rule: ${s.rule || 'default'}` : `${t.default_priority || '—'} (type default; answer the script)`;
   const open = OPEN_INCIDENT.includes(i.status);
@@ -568,6 +654,8 @@ function updatePage() {
   page.sections.dispatch.hidden = !['assessed', 'dispatched', 'in_progress'].includes(i.status);
   page.sections.resolve.hidden = !['dispatched', 'in_progress', 'resolved'].includes(i.status);
   page.sections.cancel.hidden = !open;
+  page.sections.merge.section.hidden = !open;
+  if (open) page.sections.merge.refresh(i);
   if (!page.sections.dispatch.hidden && recsFor !== `${i.id}:${i.status}:${i.assignment_ids.length}`) {
     // The list re-sorts after a dispatch; not while one is in flight, nor under the
     // pointer (the second click of a double click would land on another resource).
@@ -593,6 +681,12 @@ function updatePage() {
       a.actions.filter((x) => x.skipped && !x.done_at).map((x) => h('div', { class: 'skipped' }, `Not done: ${x.text} — ${x.skipped}`)));
   }));
   fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ` ${client.store.users[n.by]?.name || ''} — `, n.text)));
+  // Callers, with those of duplicates merged here; a merged duplicate's notes stay on it.
+  const callers = (i.contact_ids || []).map((id) => client.store.contacts[id]).filter(Boolean);
+  const merged = (i.merged_from || []).map((id) => client.store.incidents[id]?.reference || id);
+  fill(page.callers, callers.map((c) => h('li', { dataset: { contact: c.id } }, h('strong', {}, c.caller?.name || c.caller?.phone || 'Unknown caller'), ` · ${words(c.channel)} · ${clock(c.received_at)} — ${c.summary}`)),
+    !callers.length && h('li', { class: 'muted' }, 'No caller linked.'),
+    merged.length > 0 && h('li', { class: 'muted' }, `Merged here: ${merged.join(', ')} (their notes stay on them)`));
 }
 
 async function loadRecs(i) {

@@ -3,8 +3,8 @@
 //
 // The hub starts on a generated year (`muster-load gen-log`, through the real engine), and
 // the test then drives over the socket what that log lacks: a reopen, a second
-// dispatch and a decline of the reopened incident, a cancel, a contact moved to another
-// incident, a message acknowledged, a case, a support plan and an improvement action
+// dispatch and a decline of the reopened incident, a cancel, a merge, a contact moved to
+// another incident, a message acknowledged, a case, a support plan and an improvement action
 // through their lifecycles. The events come to the store exactly as the apps
 // get them: a `hello` with `resume_from: 0` replays the whole log (the resume window is
 // widened to reach back to the generated year), then the live events follow.
@@ -99,6 +99,12 @@ async function driveWhatTheLogLacks(ws, state) {
   await ws.command({ kind: 'contact.link', contact_id: contact.data.contact_id, incident_id: y.id });
   // Cancel: the reason is kept.
   await ws.command({ kind: 'incident.cancel', incident_id: y.id, reason: 'the caller withdrew' });
+  // Merge: the duplicate ends cancelled with merged_into and its caller moves to the
+  // survivor, which names it in merged_from.
+  const first = await ws.command({ kind: 'incident.open', type: x.type, description: 'a first report', location: { text: 'the quay' } });
+  const again = await ws.command({ kind: 'contact.receive', channel: 'phone', summary: 'the same again' });
+  const second = await ws.command({ kind: 'incident.open', contact_id: again.data.contact_id, type: x.type, description: 'a second report', location: { text: 'the quay' } });
+  await ws.command({ kind: 'incident.merge', incident_id: second.data.incident_id, into: first.data.incident_id, reason: 'the same event' });
   // A message acknowledged by one of its recipients (over HTTP; the event still reaches
   // this socket before the next result on it).
   const sent = await ws.command({ kind: 'message.broadcast', audience: 'all', text: 'Shift change at 19:00', requires_ack: true });

@@ -63,6 +63,13 @@ export function applyEvent(s, frame) {
     case 'incident.resolved': enter(inc, 'resolved', at, { outcome: e.outcome, summary: e.summary }); break;
     case 'incident.closed': enter(inc, 'closed', at); break;
     case 'incident.cancelled': enter(inc, 'cancelled', at, { cancel_reason: e.reason }); break;
+    case 'incident.merged': {
+      // The duplicate ends cancelled, naming the survivor; the survivor names it.
+      enter(inc, 'cancelled', at, { cancel_reason: e.reason, merged_into: e.into });
+      const into = s.incidents[e.into];
+      if (into && !(into.merged_from || []).includes(e.incident_id)) into.merged_from = [...(into.merged_from || []), e.incident_id];
+      break;
+    }
     case 'incident.reopened':
       // Back to assessed, keeping when it was first assessed; the finish is undone.
       if (inc) {

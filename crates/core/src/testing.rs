@@ -573,6 +573,14 @@ pub fn incident_cancel(id: &IncidentId, reason: &str) -> Command {
     })
 }
 
+pub fn incident_merge(id: &IncidentId, into: &IncidentId, reason: &str) -> Command {
+    Command::IncidentMerge(cmd::IncidentMerge {
+        incident_id: id.clone(),
+        into: into.clone(),
+        reason: reason.into(),
+    })
+}
+
 pub fn incident_override(id: &IncidentId, rule: &str, justification: &str) -> Command {
     Command::IncidentOverride(cmd::IncidentOverride {
         incident_id: id.clone(),

@@ -45,6 +45,7 @@ fn samples() -> Vec<Command> {
         incident_close(&inc),
         incident_reopen(&inc, "caller rang back"),
         incident_cancel(&inc, "false alarm"),
+        incident_merge(&IncidentId("inc_2".into()), &inc, "same fire"),
         incident_override(&inc, rules::CLOSE_REQUIRES_ACTIONS, "checked by phone"),
         user_create("newuser", Role::Operator, None),
         Command::UserDisable(cmd::UserDisable {
@@ -132,6 +133,7 @@ fn wire_kind(c: &Command) -> &'static str {
         IncidentClose(_) => "incident.close",
         IncidentReopen(_) => "incident.reopen",
         IncidentCancel(_) => "incident.cancel",
+        IncidentMerge(_) => "incident.merge",
         IncidentOverride(_) => "incident.override",
         UserCreate(_) => "user.create",
         UserDisable(_) => "user.disable",
@@ -184,6 +186,7 @@ const DESK: &[&str] = &[
     "incident.close",
     "incident.reopen",
     "incident.cancel",
+    "incident.merge",
     "resource.status",
     "resource.locate",
     "assignment.create",
@@ -253,8 +256,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 46);
-    assert_eq!(kinds.len(), 46, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 47);
+    assert_eq!(kinds.len(), 47, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -280,8 +283,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 33);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 36);
+    assert_eq!(expected_kinds(Role::Operator).len(), 34);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 37);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

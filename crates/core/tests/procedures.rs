@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use muster_core::domain::geo::Location;
-use muster_core::domain::ids::{IncidentId, MessageId, ResourceId};
+use muster_core::domain::ids::{IncidentId, MessageId, ResourceId, UserId};
 use muster_core::domain::incident::rules;
 use muster_core::domain::message::Audience;
 use muster_core::domain::recommend;
@@ -553,7 +553,8 @@ fn res(
             lon: -0.12,
             at: start_time(),
         }),
-        user_id: None,
+        // Each carried by an app user (no "no app: call by radio" reason).
+        user_id: Some(UserId(format!("usr_{id}"))),
         status_at: start_time(),
     }
 }

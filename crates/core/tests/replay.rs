@@ -101,6 +101,7 @@ enum Op {
     IncidentClose(T),
     IncidentReopen(T),
     IncidentCancel(T),
+    IncidentMerge(T, T),
     IncidentOverride(T, Index),
     UserCreate {
         n: u8,
@@ -166,6 +167,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => t().prop_map(Op::IncidentClose),
         1 => t().prop_map(Op::IncidentReopen),
         1 => t().prop_map(Op::IncidentCancel),
+        1 => (t(), t()).prop_map(|(a, b)| Op::IncidentMerge(a, b)),
         1 => (t(), i()).prop_map(|(a, b)| Op::IncidentOverride(a, b)),
         1 => (0u8..6, i(), i()).prop_map(|(n, role, resource)| Op::UserCreate { n, role, resource }),
         1 => i().prop_map(Op::UserDisable),
@@ -434,6 +436,14 @@ fn build(w: &World, op: &Op) -> (Command, Actor) {
         ),
         Op::IncidentCancel(i) => (
             incident_cancel(&incident_where(s, i, open), "no longer needed"),
+            desk,
+        ),
+        Op::IncidentMerge(a, b) => (
+            incident_merge(
+                &incident_where(s, a, open),
+                &incident_where(s, b, open),
+                "the same event",
+            ),
             desk,
         ),
         Op::IncidentOverride(i, r) => {

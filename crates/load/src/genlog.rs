@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use muster_core::config::Demo;
-use muster_core::domain::assignment::AssignmentStatus;
+use muster_core::domain::assignment::{AssignmentStatus, Via};
 use muster_core::domain::case::{CaseOutcome, CaseType};
 use muster_core::domain::contact::{Caller, Channel, ContactReason};
 use muster_core::domain::geo::Location;
@@ -532,7 +532,7 @@ impl Sim {
                         &op,
                         Command::AssignmentAcknowledge(cmd::AssignmentAcknowledge {
                             assignment_id,
-                            via: None,
+                            via: Some(Via::Radio),
                         }),
                     )?;
                 }
@@ -883,7 +883,7 @@ impl Sim {
             Command::AssignmentProgress(cmd::AssignmentProgress {
                 assignment_id,
                 status,
-                via: None,
+                via: Some(Via::Radio),
                 skipped,
             }),
         )?;
@@ -902,7 +902,7 @@ impl Sim {
                     assignment_id,
                     ok: true,
                     note: None,
-                    via: None,
+                    via: Some(Via::Radio),
                 }),
             )?;
         } else if roll < 0.35 {

@@ -140,6 +140,13 @@ pub struct Incident {
     /// How often the incident was reopened.
     #[serde(default)]
     pub reopened: u32,
+    /// Set when this incident was merged into another as its duplicate (it is then
+    /// `cancelled`, for good: a merged incident is not reopened).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<IncidentId>,
+    /// The duplicates merged into this one; their notes stay on them, read by reference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<IncidentId>,
 }
 
 impl Incident {
@@ -258,6 +265,57 @@ mod tests {
             New.check_move(Closed).unwrap_err().to_string(),
             "incident cannot go from new to closed"
         );
+    }
+
+    /// The rules `incident.override` accepts are one list: PROTOCOL.md's `rule`
+    /// (override) values and the rules its "Centre rules" table waives by override are
+    /// exactly `rules::ALL`, and the catalogue hands the apps the same list.
+    #[test]
+    fn override_rules_are_one_list_in_the_engine_the_protocol_and_the_catalogue() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/PROTOCOL.md");
+        let text = std::fs::read_to_string(path).expect("docs/PROTOCOL.md");
+        let ours: std::collections::BTreeSet<&str> = rules::ALL.iter().map(|(r, _)| *r).collect();
+        let ticked = |cell: &str| -> std::collections::BTreeSet<String> {
+            cell.split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+                .map(str::to_string)
+                .collect()
+        };
+        let values = text
+            .lines()
+            .find(|l| l.starts_with("| `rule` (override) |"))
+            .expect("PROTOCOL.md lists the override's rule values");
+        let cell = values.split('|').nth(2).unwrap();
+        let listed = ticked(cell.split('(').next().unwrap());
+        assert_eq!(listed, ours.iter().map(|r| r.to_string()).collect());
+        let start = text
+            .find("### Centre rules")
+            .expect("a Centre rules section");
+        let waived_by_override: std::collections::BTreeSet<String> = text[start..]
+            .lines()
+            .skip_while(|l| !l.starts_with("| `"))
+            .take_while(|l| l.starts_with('|'))
+            .filter(|l| {
+                l.rsplit('|')
+                    .nth(1)
+                    .is_some_and(|c| c.contains("`incident.override`"))
+            })
+            .filter_map(|l| ticked(l.split('|').nth(1).unwrap()).into_iter().next())
+            .collect();
+        assert_eq!(
+            waived_by_override,
+            ours.iter().map(|r| r.to_string()).collect()
+        );
+        let centre = crate::testing::demo_centre();
+        let catalogue: std::collections::BTreeSet<&str> = centre
+            .catalogue()
+            .override_rules
+            .iter()
+            .map(|r| r.rule)
+            .collect();
+        assert_eq!(catalogue, ours);
     }
 
     #[test]

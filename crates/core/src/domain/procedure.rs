@@ -76,6 +76,10 @@ impl Centre {
             support_areas: self.support_areas.clone(),
             support_types: self.support_types.clone(),
             case_targets: self.case_targets.clone(),
+            override_rules: super::incident::rules::ALL
+                .iter()
+                .map(|(rule, protects)| OverrideRule { rule, protects })
+                .collect(),
         }
     }
 }
@@ -406,6 +410,9 @@ pub enum EscalationAction {
     SupervisorAlert,
     /// Offer the dispatcher the next recommended resource.
     SuggestNextResource,
+    /// Ask the desk to call the unit by radio: the first rung for a unit nobody carries
+    /// the app for. The engine puts it there; a procedures file may not name it.
+    CallByRadio,
 }
 
 impl EscalationAction {
@@ -415,7 +422,17 @@ impl EscalationAction {
             EscalationAction::AlternativeChannel => "alternative_channel",
             EscalationAction::SupervisorAlert => "supervisor_alert",
             EscalationAction::SuggestNextResource => "suggest_next_resource",
+            EscalationAction::CallByRadio => "call_by_radio",
         }
+    }
+
+    /// Whether the step sends something to the unit itself (which a unit with no app
+    /// user cannot receive).
+    pub fn pushes_to_unit(self) -> bool {
+        matches!(
+            self,
+            EscalationAction::Renotify | EscalationAction::AlternativeChannel
+        )
     }
 }
 
@@ -516,6 +533,16 @@ pub struct Catalogue {
     pub support_areas: Vec<String>,
     pub support_types: Vec<String>,
     pub case_targets: CaseTargets,
+    /// The rules `incident.override` accepts, from the engine's one list (PROTOCOL.md,
+    /// "Centre rules"), so no app spells its own.
+    pub override_rules: Vec<OverrideRule>,
+}
+
+/// A rule a supervisor may waive on one incident, and what it protects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct OverrideRule {
+    pub rule: &'static str,
+    pub protects: &'static str,
 }
 
 /// One service in the catalogue: what a client needs to run the call script.
@@ -804,6 +831,12 @@ fn check_steps(steps: &[EscalationStep], at: &str, p: &mut Problems) {
             p.add(format!("{sat}.after_secs"), message);
         }
         previous = previous.max(step.after_secs);
+        if step.action == EscalationAction::CallByRadio {
+            p.add(
+                format!("{sat}.action"),
+                "call_by_radio is the engine's own first step for units without the app; it is not configured",
+            );
+        }
         let needs_channel = step.action == EscalationAction::AlternativeChannel;
         match (&step.channel, needs_channel) {
             (None, true) => p.add(

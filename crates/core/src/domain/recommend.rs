@@ -24,6 +24,9 @@ const ETA_HALF_MIN: f64 = 10.0;
 /// Spare skills beyond which more do not count.
 const SURPLUS_CAP: usize = 3;
 
+/// The reason a resource nobody carries the app for shows.
+pub const NO_APP: &str = "no app: call by radio";
+
 /// One ranked resource.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Recommendation {
@@ -94,11 +97,16 @@ fn recommend(
         .filter(|_| kmh > 0.0)
         .map(|d| (d / (kmh / 3.6)).round() as u64);
     let surplus = spare_skills(kind, r);
-    let reasons = vec![
+    let mut reasons = vec![
         travel_reason(distance_m, eta_secs),
         skills_reason(kind, &surplus),
         workload_reason(jobs),
     ];
+    // Nobody carries the app for it: it is told by radio, and its escalation ladder
+    // starts with "call by radio" (see `timers::next_escalation`).
+    if r.user_id.is_none() {
+        reasons.push(NO_APP.to_string());
+    }
     let eta_part = eta_secs.map_or(0.0, |s| {
         let minutes = s as f64 / 60.0;
         ETA_HALF_MIN / (ETA_HALF_MIN + minutes)
@@ -224,5 +232,12 @@ mod tests {
         assert_eq!(ranked[2].reasons[0], "distance unknown");
         assert!(ranked[0].reasons.iter().any(|r| r == "has first_aid"));
         assert!(ranked[0].eta_secs.is_some());
+        // None of these has an app user: each says so, last.
+        assert!(ranked.iter().all(|r| r.reasons.last().unwrap() == NO_APP));
+        assert!(ranked[0].summary.ends_with("; no app: call by radio"));
+        let mut carried = resource("res_app", &["first_aid"], Some((51.508, -0.128)));
+        carried.user_id = Some(crate::domain::ids::UserId("usr_1".into()));
+        let ranked = rank(&kind(), &here, [&carried], &speeds, &BTreeMap::new());
+        assert!(!ranked[0].reasons.iter().any(|r| r == NO_APP));
     }
 }

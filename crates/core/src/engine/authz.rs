@@ -50,7 +50,7 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         ContactReceive => role.can_receive_contacts(),
         ContactTake | ContactLink | ContactClose => desk,
         IncidentOpen | IncidentAnswer | IncidentAssess | IncidentResolve | IncidentClose
-        | IncidentReopen | IncidentCancel => desk,
+        | IncidentReopen | IncidentCancel | IncidentMerge => desk,
         // Field staff add what they see on scene to their own incidents.
         IncidentNote => desk || role.is_field(),
         IncidentOverride => role.can_override(),

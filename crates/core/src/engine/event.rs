@@ -129,6 +129,13 @@ events! {
         incident_id: IncidentId,
         reason: String,
     },
+    /// A duplicate folded into `into`: it is now `cancelled` with `merged_into`; its
+    /// contacts were moved (`contact.linked`) and its resources stood down just before.
+    "incident.merged" => IncidentMerged {
+        incident_id: IncidentId,
+        into: IncidentId,
+        reason: String,
+    },
     "incident.overridden" => IncidentOverridden {
         incident_id: IncidentId,
         rule: String,

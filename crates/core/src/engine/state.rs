@@ -161,6 +161,7 @@ impl State {
             | IncidentClosed { incident_id }
             | IncidentReopened { incident_id, .. }
             | IncidentCancelled { incident_id, .. }
+            | IncidentMerged { incident_id, .. }
             | IncidentOverridden { incident_id, .. } => Some(incident_id.clone()),
 
             MessageBroadcast { message } => match &message.audience {
@@ -229,6 +230,7 @@ impl State {
             | IncidentClosed { .. }
             | IncidentReopened { .. }
             | IncidentCancelled { .. }
+            | IncidentMerged { .. }
             | IncidentOverridden { .. } => self.apply_incident(event, at, actor),
             UserCreated { .. } | UserDisabled { .. } | UserPasswordChanged { .. } => {
                 self.apply_user(event)
@@ -521,6 +523,14 @@ impl State {
             self.incidents.insert(incident.id.clone(), incident.clone());
             return;
         }
+        if let Event::IncidentMerged {
+            incident_id, into, ..
+        } = event
+            && let Some(survivor) = self.incidents.get_mut(into)
+            && !survivor.merged_from.contains(incident_id)
+        {
+            survivor.merged_from.push(incident_id.clone());
+        }
         let Some(id) = self.incident_of(event) else {
             return;
         };
@@ -567,6 +577,12 @@ impl State {
                 i.status = IncidentStatus::Cancelled;
                 i.stamp(IncidentStatus::Cancelled, at);
                 i.cancel_reason = Some(reason.clone());
+            }
+            Event::IncidentMerged { into, reason, .. } => {
+                i.status = IncidentStatus::Cancelled;
+                i.stamp(IncidentStatus::Cancelled, at);
+                i.cancel_reason = Some(reason.clone());
+                i.merged_into = Some(into.clone());
             }
             Event::IncidentOverridden {
                 rule,

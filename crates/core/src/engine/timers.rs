@@ -15,7 +15,7 @@ use super::state::State;
 use crate::domain::assignment::{Assignment, AssignmentStatus};
 use crate::domain::case::{self, Case};
 use crate::domain::incident::Incident;
-use crate::domain::procedure::{Centre, EscalationStep};
+use crate::domain::procedure::{Centre, EscalationAction, EscalationStep};
 use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
 
@@ -117,11 +117,16 @@ pub fn effective_priority(centre: &Centre, i: &Incident) -> Option<Priority> {
 /// The next rung of an unacknowledged assignment's ladder: its level (from 1), the
 /// step, and when it falls due (`after_secs` after notification). `None` once the
 /// assignment is acknowledged, declined or cancelled, or the ladder is exhausted.
-pub fn next_escalation<'c>(
+///
+/// A unit nobody carries the app for (its resource has no `user_id`) is never pushed
+/// to: its ladder is `call_by_radio` at once, then only the policy's steps that do not
+/// push to the unit (`supervisor_alert`, `suggest_next_resource`) at their times, and
+/// it ends there. The desk's radio acknowledgement (`via: "radio"`) stops it.
+pub fn next_escalation(
     state: &State,
-    centre: &'c Centre,
+    centre: &Centre,
     a: &Assignment,
-) -> Option<(u32, &'c EscalationStep, DateTime<Utc>)> {
+) -> Option<(u32, EscalationStep, DateTime<Utc>)> {
     if a.status != AssignmentStatus::Notified {
         return None;
     }
@@ -129,8 +134,26 @@ pub fn next_escalation<'c>(
     let priority = effective_priority(centre, incident)?;
     let policy = centre.escalation_for(&incident.incident_type, priority)?;
     let fired = state.escalations.get(&a.id).copied().unwrap_or(0);
-    let step = policy.steps.get(fired as usize)?;
-    Some((fired + 1, step, a.notified_at + secs(step.after_secs)))
+    let by_radio = state
+        .resources
+        .get(&a.resource_id)
+        .is_some_and(|r| r.user_id.is_none());
+    let step = match (by_radio, fired) {
+        (false, _) => policy.steps.get(fired as usize)?.clone(),
+        (true, 0) => EscalationStep {
+            after_secs: 0,
+            action: EscalationAction::CallByRadio,
+            channel: None,
+        },
+        (true, _) => policy
+            .steps
+            .iter()
+            .filter(|s| !s.action.pushes_to_unit())
+            .nth(fired as usize - 1)?
+            .clone(),
+    };
+    let at = a.notified_at + secs(step.after_secs);
+    Some((fired + 1, step, at))
 }
 
 /// When the next welfare check-in of a deployed (en route or on scene) assignment is

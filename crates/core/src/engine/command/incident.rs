@@ -73,6 +73,15 @@ pub struct IncidentCancel {
     pub reason: String,
 }
 
+/// Folds a duplicate into the incident it repeats: its contacts move to `into`, its
+/// resources still out are stood down, and it ends `cancelled` with `merged_into`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentMerge {
+    pub incident_id: IncidentId,
+    pub into: IncidentId,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncidentOverride {
     pub incident_id: IncidentId,

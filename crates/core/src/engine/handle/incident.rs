@@ -98,6 +98,13 @@ impl Cx<'_> {
                 to: "reopened".into(),
             });
         }
+        if let Some(into) = &i.merged_into {
+            return Err(Error::InvalidTransition {
+                entity: "incident",
+                from: format!("merged (into {into})"),
+                to: "reopened".into(),
+            });
+        }
         i.status.check_move(IncidentStatus::Assessed)?;
         self.emit(Event::IncidentReopened {
             incident_id: incident_id.clone(),
@@ -118,6 +125,63 @@ impl Cx<'_> {
         self.stand_down_all(incident_id, "incident cancelled")?;
         self.emit(Event::IncidentCancelled {
             incident_id: incident_id.clone(),
+            reason: reason.clone(),
+        });
+        Ok(())
+    }
+
+    /// Folds a duplicate into the incident it repeats. Contacts move to the survivor
+    /// (`contact.linked`); resources still out on the duplicate are stood down (the
+    /// desk sends whoever the survivor needs, so nobody is sent twice without a
+    /// decision); notes stay on the duplicate, which the survivor names in
+    /// `merged_from`. The duplicate ends `cancelled` with `merged_into`.
+    pub(super) fn incident_merge(&mut self, c: &cmd::IncidentMerge) -> Result<(), Error> {
+        let cmd::IncidentMerge {
+            incident_id,
+            into,
+            reason,
+        } = c;
+        short("reason", reason)?;
+        if into == incident_id {
+            return Err(Error::validation(
+                "into",
+                "an incident cannot be merged into itself",
+            ));
+        }
+        let duplicate = self.incident(incident_id)?;
+        if !duplicate.status.is_open() {
+            return Err(Error::InvalidTransition {
+                entity: "incident",
+                from: duplicate.status.name().into(),
+                to: "merged".into(),
+            });
+        }
+        let contacts = duplicate.contact_ids.clone();
+        let survivor = self.incident(into)?;
+        if !survivor.status.is_open() {
+            let state = match &survivor.merged_into {
+                Some(other) => format!("already merged into {other}"),
+                None => survivor.status.name().to_string(),
+            };
+            return Err(Error::validation(
+                "into",
+                format!(
+                    "{} is {state}; merge into an open incident",
+                    survivor.reference
+                ),
+            ));
+        }
+        let note = format!("merged into {}", survivor.reference);
+        for contact_id in contacts {
+            self.emit(Event::ContactLinked {
+                contact_id,
+                incident_id: into.clone(),
+            });
+        }
+        self.stand_down_all(incident_id, &note)?;
+        self.emit(Event::IncidentMerged {
+            incident_id: incident_id.clone(),
+            into: into.clone(),
             reason: reason.clone(),
         });
         Ok(())
@@ -195,6 +259,8 @@ impl Cx<'_> {
             cancelled_at: None,
             cancel_reason: None,
             reopened: 0,
+            merged_into: None,
+            merged_from: Vec::new(),
         };
         let since = self.now - chrono::Duration::seconds(self.centre.duplicate.window_secs as i64);
         let recent = self

@@ -53,6 +53,7 @@ impl Cx<'_> {
             Command::IncidentClose(c) => self.incident_close(c),
             Command::IncidentReopen(c) => self.incident_reopen(c),
             Command::IncidentCancel(c) => self.incident_cancel(c),
+            Command::IncidentMerge(c) => self.incident_merge(c),
             Command::IncidentOverride(c) => self.incident_override(c),
             Command::UserCreate(c) => self.user_create(c),
             Command::UserDisable(c) => self.user_disable(c),
