@@ -19,6 +19,7 @@ const STEP_WORDS = {
   alternative_channel: 'notified by another channel',
   supervisor_alert: 'supervisor alerted',
   suggest_next_resource: 'suggest the next resource',
+  call_by_radio: 'call the unit by radio (no app)',
 };
 const TARGET_WORDS = { dispatch: 'dispatch', acknowledge: 'acknowledgement', arrive: 'arrival', resolve: 'resolution' };
 let map = null; // Leaflet, made on first render
