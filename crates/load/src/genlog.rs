@@ -314,6 +314,7 @@ impl Sim {
                             text: Some(format!("{team} depot")),
                             lat: Some(lat),
                             lon: Some(lon),
+                            place_id: None,
                         }),
                     }),
                 )?;
@@ -468,6 +469,7 @@ impl Sim {
                             text: Some("Near the civic centre".into()),
                             lat: Some(lat),
                             lon: Some(lon),
+                            place_id: None,
                         }),
                         summary: format!("Report about {}", job.incident_type),
                         reason: ContactReason::Report,
@@ -495,6 +497,7 @@ impl Sim {
                             text: Some("Near the civic centre".into()),
                             lat: Some(lat),
                             lon: Some(lon),
+                            place_id: None,
                         },
                     }),
                 )?;
