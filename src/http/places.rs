@@ -53,7 +53,8 @@ fn check_query(q: &SearchQuery) -> Result<(&str, usize), ApiError> {
 
 /// `GET /api/places?q=&limit=`: places whose name or postcode holds `q` (case and
 /// spaces ignored), with their premise notes: `{places: [{id, name, postcode, lat,
-/// lon, kind, notes}]}`, at most 10.
+/// lon, kind, notes}], geocoder}`, at most 10; `geocoder` says whether `GET
+/// /api/geocode` has a geocoder to ask.
 pub async fn places(
     app: Arc<App>,
     _session: Session,
@@ -61,7 +62,10 @@ pub async fn places(
 ) -> Result<Response, Rejection> {
     let (text, limit) = check_query(&q)?;
     let found = app.places.search(text, limit);
-    Ok(json_reply(&json!({ "places": found }), StatusCode::OK))
+    Ok(json_reply(
+        &json!({ "places": found, "geocoder": app.geocoder.is_some() }),
+        StatusCode::OK,
+    ))
 }
 
 /// One geocoder result as the console shows it.
