@@ -155,7 +155,7 @@ test('a point picked on the map becomes the location, and recommendations give d
   await logIn(page, 'operator', '/console');
   await page.locator('#new-call').click();
   await page.locator('#nc-summary').fill('Fallen tree across the path');
-  await page.getByRole('button', { name: 'Pick on map' }).click();
+  await page.locator('#new-call-form').getByRole('button', { name: 'Pick on map' }).click();
   const map = page.locator('#new-call-form .loc-map');
   await map.waitFor();
   // The map is no tab stop of its own (the field is the keyboard's way) and no

@@ -161,7 +161,9 @@ export function locationField(client, { label = 'Location', initial = null, name
 
   function mark(point) {
     const L = window.L;
-    if (!marker) marker = L.marker(point, { keyboard: false, interactive: false, alt: 'Chosen point' }).addTo(map);
+    // A text pin (44 px, as the board's), given as a DOM node, never as markup.
+    const icon = L.divIcon({ className: 'pin picked', html: h('span', {}, '✚ here'), iconSize: [44, 44], iconAnchor: [22, 22] });
+    if (!marker) marker = L.marker(point, { icon, keyboard: false, interactive: false, alt: 'Chosen point' }).addTo(map);
     else marker.setLatLng(point);
   }
 
