@@ -159,7 +159,15 @@ mod tests {
     #[test]
     fn only_refusals_about_the_hub_s_condition_are_retryable() {
         let retryable: Vec<_> = Code::ALL.iter().filter(|c| c.retryable()).collect();
-        assert_eq!(retryable, [&Code::RateLimited, &Code::Unavailable]);
+        // geocoder_failed: the geocoder's condition, not the query's (issue 15).
+        assert_eq!(
+            retryable,
+            [
+                &Code::RateLimited,
+                &Code::Unavailable,
+                &Code::GeocoderFailed
+            ]
+        );
     }
 
     /// PROTOCOL.md's "Errors" table: each row's code, HTTP status and whether it is
