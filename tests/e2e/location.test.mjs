@@ -2,12 +2,14 @@
 // and a location that means something: the centre's gazetteer searched by name and by
 // postcode, its premise notes shown, a point picked on the map; and then the
 // recommendations give a distance for every resource with a known position. Real hub,
-// real Chromium; any console error fails the test. Saves new-call-desktop.png and
+// real Chromium; any console error fails the test. The hub asks a Nominatim-compatible
+// stand-in on loopback for addresses. Saves new-call-desktop.png and
 // map-pick-desktop.png.
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
 
@@ -17,10 +19,19 @@ const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 let hub;
 let ui;
 let api;
+let geocoder; // a Nominatim-compatible stand-in on loopback, asked by the hub only
+const geocoded = []; // the queries it was asked
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  hub = await startHub();
+  geocoder = createServer((req, res) => {
+    const url = new URL(req.url, 'http://x');
+    geocoded.push({ path: url.pathname, format: url.searchParams.get('format'), q: url.searchParams.get('q') });
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify([{ place_id: 1, display_name: `${url.searchParams.get('q')}, Westminster, London`, lat: '51.5010', lon: '-0.1416' }]));
+  });
+  await new Promise((ok) => geocoder.listen(0, '127.0.0.1', ok));
+  hub = await startHub({ env: { MUSTER_GEOCODER_URL: `http://127.0.0.1:${geocoder.address().port}` } });
   api = apiFor(hub.url);
   ui = await launchBrowser(hub.url);
 });
@@ -28,6 +39,7 @@ before(async () => {
 after(async () => {
   await ui?.close();
   await hub?.stop();
+  geocoder?.close();
 });
 
 afterEach(() => {
@@ -104,6 +116,13 @@ test('a walk-in call logged by keyboard alone, its place found by name and postc
   await page.keyboard.press('Control+A');
   await page.keyboard.type('wc2n5du');
   await page.locator('#new-call-form [role="option"][data-place="civic-centre"]').waitFor();
+  // The geocoder's results come below the gazetteer's, asked by the hub (the page's CSP
+  // allows no other host).
+  const fromGeocoder = page.locator('#new-call-form [role="option"][data-source="geocoder"]');
+  await fromGeocoder.waitFor();
+  assert.match(await fromGeocoder.textContent(), /wc2n5du, Westminster, London/);
+  assert.deepEqual(await options.evaluateAll((els) => els.map((e) => e.dataset.source)), ['gazetteer', 'geocoder']);
+  assert.ok(geocoded.some((g) => g.path === '/search' && g.format === 'jsonv2' && g.q === 'wc2n5du'), JSON.stringify(geocoded));
   await page.keyboard.press('ArrowDown');
   assert.match(await where.getAttribute('aria-activedescendant'), /-0$/);
   await page.keyboard.press('Enter');
