@@ -110,6 +110,13 @@ async fn places_need_a_session_match_postcodes_loosely_and_are_bounded() {
     assert_eq!(ids(&body).len(), 3);
     let (_, body) = api.get("/api/places?q=", Some(&op)).await;
     assert!(ids(&body).is_empty());
+    // By id: the one place a location's place_id names.
+    let (_, body) = api
+        .get("/api/places?id=kennington-substation", Some(&op))
+        .await;
+    assert_eq!(ids(&body), ["kennington-substation"]);
+    let (_, body) = api.get("/api/places?id=nowhere", Some(&op)).await;
+    assert!(ids(&body).is_empty());
     let long = "x".repeat(201);
     let (status, body) = api.get(&format!("/api/places?q={long}"), Some(&op)).await;
     assert_eq!(status, 422);

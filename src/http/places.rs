@@ -31,6 +31,9 @@ use muster_core::engine::Code;
 pub struct SearchQuery {
     #[serde(default)]
     pub q: String,
+    /// `GET /api/places` only: the one place with this id (its premise notes, for a
+    /// location that carries a `place_id`), instead of a search.
+    pub id: Option<String>,
     /// At most this many (1 to 10; 10 when absent).
     pub limit: Option<usize>,
 }
@@ -51,7 +54,7 @@ fn check_query(q: &SearchQuery) -> Result<(&str, usize), ApiError> {
     Ok((text, q.limit.unwrap_or(MAX_RESULTS).clamp(1, MAX_RESULTS)))
 }
 
-/// `GET /api/places?q=&limit=`: places whose name or postcode holds `q` (case and
+/// `GET /api/places?q=&limit=` (or `?id=`): places whose name or postcode holds `q` (case and
 /// spaces ignored), with their premise notes: `{places: [{id, name, postcode, lat,
 /// lon, kind, notes}], geocoder}`, at most 10; `geocoder` says whether `GET
 /// /api/geocode` has a geocoder to ask.
@@ -61,7 +64,10 @@ pub async fn places(
     q: SearchQuery,
 ) -> Result<Response, Rejection> {
     let (text, limit) = check_query(&q)?;
-    let found = app.places.search(text, limit);
+    let found = match &q.id {
+        Some(id) => app.places.get(id).into_iter().collect(),
+        None => app.places.search(text, limit),
+    };
     Ok(json_reply(
         &json!({ "places": found, "geocoder": app.geocoder.is_some() }),
         StatusCode::OK,

@@ -218,7 +218,7 @@ export async function premiseFor(client, loc, box, except = null, known = null) 
   if (!loc || (loc.lat == null && !loc.place_id)) return;
   let place = known;
   if (!place && loc.place_id) {
-    const r = await api(`/api/places?q=${encodeURIComponent(loc.text || '')}&limit=10`).catch(() => ({ places: [] }));
+    const r = await api(`/api/places?id=${encodeURIComponent(loc.place_id)}`).catch(() => ({ places: [] }));
     place = r.places.find((x) => x.id === loc.place_id) || null;
   }
   const before = Object.values(client.store.incidents || {}).filter((i) => i.id !== except).filter((i) => {
