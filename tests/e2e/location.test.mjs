@@ -166,6 +166,15 @@ test('a walk-in call logged by keyboard alone, its place found by name and postc
 
   await assess(incidentId);
   await distancesForEveryone(page, incidentId);
+
+  // The next call about the same place shows the incident just opened there.
+  await page.locator('#new-call').click();
+  const again = page.locator('#new-call-form [role="combobox"]');
+  await again.fill('civic');
+  await page.locator('#new-call-form [role="option"][data-place="civic-centre"]').click();
+  const history = page.locator('#new-call-form .premise-history');
+  await history.waitFor();
+  assert.match(await history.textContent(), new RegExp(`Previous incidents here \\(1\\).*${incident.reference}`));
   await context.close();
 });
 
