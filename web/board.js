@@ -1,43 +1,167 @@
-// The supervisor board: every open incident and resource live in status columns,
-// alerts that stay until acknowledged, operator workload, live guidance to one
-// operator, overrides with a justification, and broadcasts.
+// The supervisor board, made to be read from across the room: alerts the hub holds
+// at the top in plain words, contacts waiting, every open incident as a tile with its
+// target clock (amber when close, red and marked when breached) that opens the
+// incident in the console, resources in status columns, operator workload, live
+// guidance to one operator, overrides with a justification, and broadcasts.
 
+import { api } from './lib/muster.js';
 import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
+import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
 import { bindBroadcast } from './lib/desk.js';
 
 const client = startApp(['supervisor', 'admin', 'operator']);
 const $ = (id) => document.getElementById(id);
-const ALERT_KINDS = ['assignment.escalated', 'checkin.missed', 'target.breached'];
 const RESOURCE_COLUMNS = ['available', 'assigned', 'en_route', 'on_scene', 'unavailable', 'off_duty'];
+// Escalation steps (the procedures' `action`) in words.
+const STEP_WORDS = {
+  renotify: 'notified again',
+  alternative_channel: 'notified by another channel',
+  supervisor_alert: 'supervisor alerted',
+  suggest_next_resource: 'suggest the next resource',
+};
+const TARGET_WORDS = { dispatch: 'dispatch', acknowledge: 'acknowledgement', arrive: 'arrival', resolve: 'resolution' };
 let map = null; // Leaflet, made on first render
 let layer = null;
 let guideTo; // pickers, filled on every render
 let overrideOn;
-let alerts = client ? client.kept('alerts', []) : [];
+let types = {}; // incident types from the catalogue: names and targets
 
 if (client) {
   $('review-link').hidden = client.user.role !== 'supervisor';
-  client.subscribe((f) => {
-    if (f && ALERT_KINDS.includes(f.event.kind)) {
-      alerts.push({ seq: f.seq, at: f.at, event: f.event });
-      client.keep('alerts', alerts);
-    }
-  });
+  api('/api/catalogue').then((c) => {
+    types = Object.fromEntries(c.types.map((t) => [t.id, t]));
+    render();
+  }).catch((e) => console.warn('catalogue', e));
   client.subscribe(throttleFrame(render));
   bindBroadcast(client, $('broadcast'), $('sent'));
   buildGuidance();
   buildOverride();
-  setInterval(() => { for (const el of document.querySelectorAll('[data-since]')) el.textContent = age(el.dataset.since); }, 1000);
+  $('search').addEventListener('input', applySearch);
+  // Clocks tick four times a second, so a target passing shows within a second of it.
+  setInterval(tickClocks, 250);
   render();
 }
 
 function render() {
   renderMap();
+  renderWaiting();
+  renderAlerts();
   renderIncidents();
   renderResources();
-  renderAlerts();
   renderWorkload();
   refreshSelects();
+  applySearch();
+  tickClocks();
+}
+
+// ----- contacts waiting --------------------------------------------------------------
+
+function renderWaiting() {
+  const waiting = Object.values(client.store.contacts).filter((c) => c.status === 'queued' && !c.incident_id);
+  const oldest = waiting.map((c) => c.received_at).sort((a, b) => Date.parse(a) - Date.parse(b))[0];
+  $('waiting').dataset.count = String(waiting.length);
+  $('waiting').classList.toggle('busy-queue', waiting.length > 0);
+  $('waiting-count').textContent = String(waiting.length);
+  $('waiting-words').textContent = waiting.length === 1 ? 'contact waiting' : 'contacts waiting';
+  const el = $('waiting-oldest');
+  if (oldest) el.dataset.since = oldest;
+  else delete el.dataset.since;
+  el.textContent = oldest ? age(oldest) : '—';
+}
+
+// ----- alerts: held by the hub, in plain words -----------------------------------------
+
+function typeName(i) {
+  return types[i?.type]?.name || words(i?.type);
+}
+
+/** "INC-0042 Fire alarm (P1)". */
+function incidentWords(id) {
+  const i = client.store.incidents[id];
+  if (!i) return `incident ${id}`;
+  return `${i.reference} ${typeName(i)}${i.priority ? ` (${i.priority})` : ''}`;
+}
+
+function resourceName(id) {
+  return client.store.resources[id]?.name || 'a resource';
+}
+
+/** The alert in words, as a list of text pieces and live clocks. */
+function alertWords(a) {
+  const e = a.cause || {};
+  const asg = a.assignment_id && client.store.assignments[a.assignment_id];
+  const unit = asg ? resourceName(asg.resource_id) : 'a resource';
+  switch (a.kind) {
+    case 'target.breached':
+      return [h('strong', {}, 'Target breached: '), `${incidentWords(a.incident_id)} — ${TARGET_WORDS[e.target] || words(e.target)} target, `,
+        h('span', { dataset: { over: e.due_at } }, clockWords({ deadline: Date.parse(e.due_at) }))];
+    case 'assignment.escalated': {
+      let step = STEP_WORDS[e.action] || words(e.action);
+      if (e.action === 'alternative_channel' && e.channel) step = `notified by ${e.channel.toUpperCase()}`;
+      if (e.action === 'suggest_next_resource' && e.suggested_resource_id) step = `suggest the next resource: ${resourceName(e.suggested_resource_id)}`;
+      return [h('strong', {}, 'No acknowledgement: '), `from ${unit} for ${incidentWords(a.incident_id)}: escalated to step ${e.level} — ${step}`];
+    }
+    case 'checkin.missed':
+      return [h('strong', {}, 'Missed check-in: '), `${unit} on ${incidentWords(a.incident_id)}, due at ${new Date(e.due_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`];
+    default:
+      return [h('strong', {}, 'Alert: '), incidentWords(a.incident_id)];
+  }
+}
+
+/** Why the cause has gone, in words, or null while it stands. */
+function resolvedCause(a) {
+  const e = a.cause || {};
+  const i = client.store.incidents[a.incident_id];
+  const asg = a.assignment_id && client.store.assignments[a.assignment_id];
+  if (i && !OPEN_INCIDENT.includes(i.status)) return `incident ${words(i.status)}`;
+  if (a.kind === 'assignment.escalated' && asg && asg.status !== 'notified') return `assignment ${words(asg.status)}`;
+  if (a.kind === 'checkin.missed' && asg) {
+    if (!['en_route', 'on_scene'].includes(asg.status)) return `assignment ${words(asg.status)}`;
+    if (asg.last_checkin_at && Date.parse(asg.last_checkin_at) > Date.parse(e.due_at)) return 'checked in since';
+  }
+  if (a.kind === 'target.breached' && i && !runningTargets(client.store, types, i).some((t) => t.target === e.target)) return 'target since met';
+  return null;
+}
+
+function renderAlerts() {
+  const open = Object.values(client.store.alerts || {}).filter((a) => !a.acknowledged_at)
+    .sort((a, b) => Date.parse(b.raised_at) - Date.parse(a.raised_at));
+  $('al-title').textContent = open.length ? `Alerts (${open.length} open)` : 'Alerts';
+  if (!open.length) return fill($('alerts'), h('li', { class: 'muted' }, 'No open alerts.'));
+  const supervisor = client.user.role === 'supervisor';
+  fill($('alerts'), open.map((a) => {
+    const gone = resolvedCause(a);
+    return h('li', { class: `alert${gone ? ' resolved' : ''}`, dataset: { alert: a.id, kind: a.kind, alertIncident: a.incident_id } },
+      h('span', { class: 'alert-text' }, alertWords(a)),
+      ' ', h('span', { class: 'muted' }, `raised ${new Date(a.raised_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`),
+      gone && h('span', { class: 'cause-gone' }, ` · cause resolved (${gone})`),
+      ' ', h('a', { href: `/console#incident=${encodeURIComponent(a.incident_id)}` }, 'Open'),
+      ' ', supervisor
+        ? h('button', { type: 'button', 'aria-label': `Acknowledge: ${alertWords(a).map((x) => x.textContent ?? x).join('')}`,
+          onclick: (ev) => acknowledge(a, ev.currentTarget) }, 'Acknowledge')
+        : h('span', { class: 'muted' }, '(a supervisor acknowledges)'));
+  }));
+}
+
+/** Acknowledges an alert; the keyboard's focus goes on to the next alert (or the list). */
+async function acknowledge(a, button) {
+  const next = button.closest('li')?.nextElementSibling?.dataset.alert;
+  const ok = await run(client, { kind: 'alert.acknowledge', alert_id: a.id }, { busy: [button] });
+  if (ok === undefined) return;
+  // The alert.acknowledged event came before the result; let its render land first.
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    const target = (next && document.querySelector(`#alerts li[data-alert="${CSS.escape(next)}"] button`))
+      || document.querySelector('#alerts button') || $('al-title');
+    target.focus();
+  }));
+}
+
+// ----- incident tiles with target clocks -----------------------------------------------
+
+/** Has the hub said this incident breached a target that is still not met? */
+function hubBreach(i) {
+  const running = runningTargets(client.store, types, i).map((t) => t.target);
+  return Object.values(client.store.alerts || {}).find((a) => a.kind === 'target.breached' && a.incident_id === i.id && running.includes(a.cause?.target));
 }
 
 function renderIncidents() {
@@ -50,14 +174,69 @@ function renderIncidents() {
 
 function incidentTile(i) {
   const asg = i.assignment_ids.map((id) => client.store.assignments[id]).filter(Boolean);
-  return h('div', { class: 'tile', dataset: { incident: i.id, status: i.status } },
-    h('strong', {}, i.reference), ' ', i.priority ? badge(i.priority) : '', ' ', words(i.type),
-    h('div', { class: 'muted' }, i.location?.text || '', ' · ', h('span', { dataset: { since: i.opened_at } }, age(i.opened_at))),
-    asg.map((a) => {
-      const done = a.actions.filter((x) => x.done_at).length;
-      return h('div', { dataset: { assignment: a.id, status: a.status, done: String(done) } },
-        client.store.resources[a.resource_id]?.name || a.resource_id, ' ', badge(a.status), ` ${done}/${a.actions.length} actions`);
-    }));
+  const t = currentTarget(client.store, types, i);
+  const breach = hubBreach(i);
+  const phones = i.contact_ids.map((c) => client.store.contacts[c]?.caller?.phone).filter(Boolean);
+  return h('a', {
+    class: 'tile incident-tile', href: `/console#incident=${encodeURIComponent(i.id)}`,
+    dataset: {
+      incident: i.id, status: i.status,
+      search: [i.reference, i.location?.text, ...phones].filter(Boolean).join(' ').toLowerCase(),
+      phones: phones.map((p) => p.replace(/\D/g, '')).join(' '),
+      ...(t ? { deadline: String(t.deadline), span: String(t.span), target: t.target } : {}),
+      ...(breach ? { hubBreach: breach.cause.target } : {}),
+    },
+  },
+  h('span', { class: 'marker', 'aria-hidden': 'true' }),
+  h('strong', {}, i.reference), ' ', i.priority ? badge(i.priority) : '', ' ', typeName(i),
+  h('span', { class: 'line muted' }, i.location?.text || '', ' · ', h('span', { dataset: { since: i.opened_at } }, age(i.opened_at))),
+  t && h('span', { class: 'line clock' }),
+  asg.map((a) => {
+    const done = a.actions.filter((x) => x.done_at).length;
+    return h('span', { class: 'line', dataset: { assignment: a.id, status: a.status, done: String(done) } },
+      client.store.resources[a.resource_id]?.name || a.resource_id, ' ', badge(a.status), ` ${done}/${a.actions.length} actions`);
+  }));
+}
+
+/** Every clock on the page, from its own deadline: a target passing turns red at once. */
+function tickClocks() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll('[data-since]')) el.textContent = age(el.dataset.since, now);
+  for (const el of document.querySelectorAll('[data-over]')) el.textContent = clockWords({ deadline: Date.parse(el.dataset.over) }, now);
+  for (const tile of document.querySelectorAll('.incident-tile')) {
+    const clock = tile.querySelector('.clock');
+    let state = 'none';
+    if (tile.dataset.deadline) {
+      const t = { deadline: Number(tile.dataset.deadline), span: Number(tile.dataset.span) };
+      state = clockState(t, now);
+      const label = `${TARGET_WORDS[tile.dataset.target] || tile.dataset.target} target`;
+      clock.textContent = state === 'late' ? `BREACHED: ${label}, ${clockWords(t, now)}` : `${label}: ${clockWords(t, now)}`;
+    }
+    if (tile.dataset.hubBreach && state !== 'late') {
+      state = 'late';
+      if (clock) clock.textContent = `BREACHED: ${TARGET_WORDS[tile.dataset.hubBreach] || tile.dataset.hubBreach} target`;
+    }
+    if (tile.dataset.clock !== state) {
+      tile.dataset.clock = state;
+      tile.querySelector('.marker').textContent = state === 'late' ? '⚠ BREACHED ' : state === 'near' ? '◔ CLOSE ' : '';
+    }
+  }
+}
+
+// ----- search ---------------------------------------------------------------------------
+
+/** Filters the tiles by reference, address or a caller's phone, as the user types. */
+function applySearch() {
+  const q = $('search').value.trim().toLowerCase();
+  const digits = q.replace(/\D/g, '');
+  const tiles = [...document.querySelectorAll('.incident-tile')];
+  let shown = 0;
+  for (const tile of tiles) {
+    const hit = !q || tile.dataset.search.includes(q) || (digits.length >= 3 && tile.dataset.phones.split(' ').some((p) => p.includes(digits)));
+    tile.hidden = !hit;
+    if (hit) shown++;
+  }
+  $('search-count').textContent = q ? `${shown} of ${tiles.length} incidents match` : '';
 }
 
 function renderResources() {
@@ -66,25 +245,6 @@ function renderResources() {
     h('h3', {}, `${words(s)} (${all.filter((r) => r.status === s).length})`),
     all.filter((r) => r.status === s).map((r) => h('div', { class: 'tile', dataset: { resource: r.id, status: r.status } },
       r.name, h('span', { class: 'muted' }, ` · ${r.team}`))))));
-}
-
-function renderAlerts() {
-  if (!alerts.length) return fill($('alerts'), h('li', { class: 'muted' }, 'No alerts.'));
-  fill($('alerts'), alerts.map((a) => h('li', { class: 'alert', dataset: { seq: String(a.seq) } },
-    words(a.event.kind), ': ', describeAlert(a.event), ' ',
-    h('button', { type: 'button', 'aria-label': `Acknowledge alert ${words(a.event.kind)}`, onclick: () => {
-      alerts = alerts.filter((x) => x.seq !== a.seq);
-      client.keep('alerts', alerts);
-      render();
-    } }, 'Acknowledge'))));
-}
-
-function describeAlert(e) {
-  const asg = e.assignment_id && client.store.assignments[e.assignment_id];
-  const inc = client.store.incidents[e.incident_id || asg?.incident_id];
-  const res = asg && client.store.resources[asg.resource_id];
-  const about = e.case_id ? `case ${e.case_id}` : e.plan_id ? `support plan ${e.plan_id}` : null;
-  return [inc?.reference, about, res?.name, e.action, e.target, e.step].filter(Boolean).join(' · ');
 }
 
 function operators() {

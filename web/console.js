@@ -5,9 +5,10 @@
 
 import { api } from './lib/muster.js';
 import { h, fill, age, byTime, clock, badge, words, startApp, run, setBusy, showError, throttleFrame, keepDrafts, forgetDrafts, OPEN_INCIDENT } from './lib/ui.js';
-import { bindBroadcast, bindGuidance } from './lib/desk.js';
+import { bindBroadcast, bindGuidance, bindInbox } from './lib/desk.js';
 import { bindCasework } from './casework.js';
 import { locationField, premiseFor } from './lib/where.js';
+import { currentTarget } from './lib/targets.js';
 
 const client = startApp(['operator', 'supervisor', 'admin']);
 const $ = (id) => document.getElementById(id);
@@ -30,6 +31,7 @@ if (client) {
   client.subscribe((f) => { if (f && current && f.event.incident_id === current) refreshDetail(); });
   bindBroadcast(client, $('broadcast'), $('sent'), () => current);
   bindGuidance(client, $('guidance'));
+  bindInbox(client, $('inbox'));
   setInterval(tickClocks, 1000);
   document.addEventListener('keydown', onKey);
   bindCaseworkPanels();
@@ -227,15 +229,13 @@ function newCall() {
 
 // ----- the incident list ----------------------------------------------------------------
 
-/** The target the incident runs against now, as [label, deadline ms, length ms]. */
+/**
+ * The target the incident runs against now, as [label, deadline ms, length ms]: the
+ * hub's own clocks (lib/targets.js), so the list and the board agree with its breaches.
+ */
 function target(i) {
-  const t = types[i.type]?.targets?.[i.priority || types[i.type]?.default_priority];
-  if (!t) return null;
-  const from = Date.parse(i.opened_at);
-  if (['new', 'assessed'].includes(i.status)) return ['dispatch', from + t.dispatch_secs * 1000, t.dispatch_secs * 1000];
-  if (i.status === 'dispatched') return ['arrive', from + t.arrive_secs * 1000, t.arrive_secs * 1000];
-  if (i.status === 'in_progress') return ['resolve', from + t.resolve_secs * 1000, t.resolve_secs * 1000];
-  return null;
+  const t = currentTarget(client.store, types, i);
+  return t && [t.target, t.deadline, t.span];
 }
 
 function renderIncidents() {
@@ -304,9 +304,10 @@ function buildPage(i) {
     cancel: cancelForm(i),
   };
   parts.standDown = standDownForm();
+  parts.untick = untickForm();
   parts.assign = assign;
   parts.root = h('div', {}, parts.head, parts.sections.script, parts.sections.assess, parts.sections.dispatch,
-    h('h3', {}, 'Assignments'), parts.assignments, parts.standDown.form,
+    h('h3', {}, 'Assignments'), parts.assignments, parts.standDown.form, parts.untick.form,
     h('h3', {}, 'Notes'), parts.notes, noteForm(i),
     parts.sections.resolve, parts.sections.cancel,
     h('h3', {}, 'Conformance'), parts.conformance,
@@ -530,6 +531,38 @@ function standDownForm() {
   };
 }
 
+/** Unticking an action ticked by mistake needs a reason; one form, opened from the action. */
+function untickForm() {
+  let target = null;
+  const title = h('p', { id: 'ut-title' });
+  const reason = h('input', { id: 'ut-reason', name: 'reason', 'aria-required': 'true', 'aria-describedby': 'ut-error' });
+  const error = h('p', { id: 'ut-error', class: 'field-error', hidden: true });
+  const form = h('form', { id: 'untick', hidden: true, 'aria-labelledby': 'ut-title', onsubmit: async (e) => {
+    e.preventDefault();
+    if (!reason.value.trim()) {
+      error.textContent = 'Say why the action is unticked.';
+      error.hidden = false;
+      return reason.focus();
+    }
+    if (await run(client, { kind: 'assignment.action_undone', ...target, reason: reason.value.trim() }, form) !== undefined) {
+      form.hidden = true;
+      reason.value = '';
+    }
+  } }, title, h('label', { for: 'ut-reason' }, 'Why is it not done after all?'), reason, error,
+  h('button', { type: 'submit' }, 'Untick'), ' ',
+  h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; } }, 'Keep it ticked'));
+  return {
+    form,
+    open(assignmentId, action) {
+      target = { assignment_id: assignmentId, action_id: action.id };
+      title.textContent = `Untick “${action.text}”`;
+      error.hidden = true;
+      form.hidden = false;
+      reason.focus();
+    },
+  };
+}
+
 /** Cancelling an incident stands every resource down; it needs a reason. */
 function cancelForm(i) {
   const reason = h('input', { id: 'cancel-reason', 'aria-required': 'true', 'aria-describedby': 'cancel-error' });
@@ -609,10 +642,14 @@ function updatePage() {
       ` · actions ${done}/${a.actions.length} done`,
       ACTIVE.includes(a.status) && h('div', { class: 'row-actions' }, radioButtons(a, r?.name || a.resource_id),
         h('button', { type: 'button', class: 'secondary', 'aria-label': `Stand down ${r?.name || a.resource_id}`, onclick: () => page.standDown.open(a.id, r?.name || a.resource_id) }, 'Stand down…')),
+      // Ticked actions, each of which may be unticked (with a reason) while the work goes on.
+      ACTIVE.includes(a.status) && a.actions.filter((x) => x.done_at).map((x) => h('div', { class: 'done-action', dataset: { action: x.id } },
+        `Done: ${x.text} `, h('button', { type: 'button', class: 'secondary', 'aria-label': `Untick “${x.text}” (${r?.name || a.resource_id})`,
+          onclick: () => page.untick.open(a.id, x) }, 'Untick…'))),
       // Required actions the crew left undone at completion, each with its reason.
       a.actions.filter((x) => x.skipped && !x.done_at).map((x) => h('div', { class: 'skipped' }, `Not done: ${x.text} — ${x.skipped}`)));
   }));
-  fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ' — ', n.text)));
+  fill(page.notes, (i.notes || []).map((n) => h('li', {}, clock(n.at), ` ${client.store.users[n.by]?.name || ''} — `, n.text)));
 }
 
 async function loadRecs(i) {

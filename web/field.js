@@ -3,7 +3,8 @@
 // are shown as queued and delivered once the phone is back online.
 
 import { api } from './lib/muster.js';
-import { h, fill, byTime, badge, words, age, startApp, run, throttleFrame } from './lib/ui.js';
+import { h, fill, byTime, badge, words, age, clock, startApp, run, throttleFrame } from './lib/ui.js';
+import { dismissals } from './lib/desk.js';
 
 const client = startApp(['field']);
 const me = client?.session.user;
@@ -11,6 +12,10 @@ const list = document.getElementById('assignments');
 const msgBox = document.getElementById('messages');
 const ui = new Map(); // assignment id → {declining, reason}: survives re-renders
 const fetching = new Set();
+// Incident id → the caller's call-back numbers, for incidents this phone's crew is
+// working: held in memory only (never in the saved store), and asked for afresh.
+const callbacks = new Map();
+const dismissed = client ? dismissals(me.id) : new Set();
 let types = {};
 let known = null; // assignment ids seen, to notice new ones
 
@@ -32,11 +37,11 @@ function mine() {
 
 function render() {
   // Typing a decline reason: do not pull the field out from under the thumb.
+  renderMessages();
   const active = document.activeElement;
   if (active && list.contains(active) && active.tagName === 'TEXTAREA') return;
   const assignments = mine();
   noticeNew(assignments);
-  renderMessages();
   if (!assignments.length) return fill(list, h('p', { class: 'muted' }, 'No assignments.'));
   const focusedId = active && list.contains(active) ? active.id : null;
   fill(list, assignments.map(card));
@@ -56,15 +61,19 @@ function noticeNew(assignments) {
 
 function card(a) {
   const inc = client.store.incidents[a.incident_id];
-  if (!inc && !fetching.has(a.incident_id)) fetchIncident(a.incident_id);
+  const live = ['acknowledged', 'en_route', 'on_scene', 'notified'].includes(a.status);
+  if ((!inc || (live && !callbacks.has(a.incident_id))) && !fetching.has(a.incident_id)) fetchIncident(a.incident_id);
   const state = ui.get(a.id) || {};
   const queuedAck = client.queued('assignment.acknowledge', (c) => c.assignment_id === a.id);
   const type = types[inc?.type]?.name || words(inc?.type || 'Incident');
   const isNew = a.status === 'notified';
   return h('article', { class: `card${isNew ? ' new' : ''}`, 'aria-labelledby': `t-${a.id}`, dataset: { assignment: a.id, status: a.status } },
     h('h3', { id: `t-${a.id}` }, `${type}${inc?.priority ? ` · ${inc.priority}` : ''}`, ' ', badge(a.status)),
+    inc?.reference && h('p', { class: 'ref' }, 'Reference ', h('strong', {}, inc.reference)),
     inc && h('p', { class: 'where' }, inc.location?.text || 'Location not given'),
+    inc && navigation(inc),
     inc && h('p', {}, inc.description),
+    live && callBack(a.incident_id),
     h('p', {}, h('strong', {}, 'Your responsibilities: '), a.responsibilities),
     progressSteps(a),
     queuedAck && h('p', { class: 'queued', role: 'status' }, 'Acknowledgement queued — it is sent as soon as you are back online.'),
@@ -75,8 +84,52 @@ function card(a) {
     ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && progressButtons(a, state),
     state.completing && ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && skipForm(a, state),
     ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && checkin(a, inc),
-    a.actions.length > 0 && checklist(a),
+    a.actions.length > 0 && checklist(a, state),
+    // Notes from the scene once the job is taken (before, the choice is take or decline).
+    inc && ['acknowledged', 'en_route', 'on_scene'].includes(a.status) && noteForm(a, inc, state),
   );
+}
+
+/** Directions to the incident when it has coordinates: the phone's own maps app first. */
+function navigation(inc) {
+  const { lat, lon } = inc.location || {};
+  if (lat == null || lon == null) return null;
+  const at = `${Number(lat).toFixed(6)},${Number(lon).toFixed(6)}`;
+  return h('p', { class: 'row nav' },
+    h('a', { class: 'button big secondary', href: `geo:${at}?q=${at}`, 'aria-label': `Navigate to ${inc.reference || 'the incident'}` }, 'Navigate'),
+    h('a', { class: 'button big secondary', href: `https://www.openstreetmap.org/?mlat=${lat}&mlon=${lon}#map=17/${lat}/${lon}`, target: '_blank', rel: 'noopener noreferrer' }, 'Map in browser'));
+}
+
+/** The caller's call-back number(s) for the incident this crew is working. */
+function callBack(incidentId) {
+  const numbers = callbacks.get(incidentId) || [];
+  if (!numbers.length) return null;
+  return h('p', { class: 'row callback' }, numbers.map((c) => h('a', { class: 'button big secondary', href: `tel:${c.phone.replace(/[^0-9+*#,;]/g, '')}` },
+    `Call ${c.name || 'the caller'} back: ${c.phone}`)));
+}
+
+/** A note from the scene, added to the incident (the log says who). */
+function noteForm(a, inc, state) {
+  const id = `note-${a.id}`;
+  const text = h('textarea', { id, name: 'text', rows: 2, maxlength: 4000, 'aria-describedby': `${id}-err`,
+    oninput: (e) => ui.set(a.id, { ...ui.get(a.id), note: e.target.value }) });
+  text.value = state.note || '';
+  const err = h('p', { id: `${id}-err`, class: 'field-error', role: 'alert' });
+  const last = (inc.notes || []).slice(-3);
+  return h('form', { class: 'note-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const value = text.value.trim();
+    if (!value) { err.textContent = 'Write the note first.'; return text.focus(); }
+    err.textContent = '';
+    text.blur();
+    const form = e.target;
+    ui.set(a.id, { ...ui.get(a.id), note: '' });
+    if (await run(client, { kind: 'incident.note', incident_id: inc.id, text: value }, form) === undefined) ui.set(a.id, { ...ui.get(a.id), note: value });
+    render();
+  } },
+  last.length > 0 && h('ul', { class: 'notes', 'aria-label': 'Latest notes' }, last.map((n) => h('li', {}, clock(n.at), ' — ', n.text))),
+  h('label', { for: id }, 'Add a note for control'), text, err,
+  h('button', { class: 'big secondary', type: 'submit' }, 'Add note'));
 }
 
 function progressSteps(a) {
@@ -159,15 +212,47 @@ function declineForm(a, state) {
   h('button', { class: 'big danger', type: 'submit' }, 'Send decline'));
 }
 
-function checklist(a) {
+function checklist(a, state) {
+  const working = ['acknowledged', 'en_route', 'on_scene'].includes(a.status);
   return h('ul', { class: 'checklist', 'aria-label': 'Actions' }, a.actions.map((x) => {
-    const queued = client.queued('assignment.action_done', (c) => c.assignment_id === a.id && c.action_id === x.id);
-    const box = h('input', { type: 'checkbox', id: `act-${a.id}-${x.id}`, checked: !!x.done_at || queued,
-      disabled: !!x.done_at || queued || !['acknowledged', 'en_route', 'on_scene'].includes(a.status),
-      onchange: () => run(client, { kind: 'assignment.action_done', assignment_id: a.id, action_id: x.id }) });
+    const mine = (c) => c.assignment_id === a.id && c.action_id === x.id;
+    const queued = client.queued('assignment.action_done', mine);
+    const undoing = client.queued('assignment.action_undone', mine);
+    const done = (!!x.done_at || queued) && !undoing;
+    // A ticked action may be unticked while the work goes on; that asks why.
+    const box = h('input', { type: 'checkbox', id: `act-${a.id}-${x.id}`, checked: done || state.unticking === x.id,
+      disabled: queued || undoing || !working,
+      onchange: (e) => {
+        if (!x.done_at) return run(client, { kind: 'assignment.action_done', assignment_id: a.id, action_id: x.id });
+        e.target.checked = true;
+        ui.set(a.id, { ...ui.get(a.id), unticking: x.id });
+        render();
+        document.getElementById(`untick-${a.id}`)?.focus();
+      } });
     return h('li', {}, h('label', { for: box.id }, box,
-      h('span', { class: x.required ? 'req' : '' }, x.text), x.done_at ? ' — done' : queued ? ' — queued' : ''));
+      h('span', { class: x.required ? 'req' : '' }, x.text), undoing ? ' — untick queued' : x.done_at ? ' — done' : queued ? ' — queued' : ''),
+    state.unticking === x.id && working && untickForm(a, x));
   }));
+}
+
+function untickForm(a, x) {
+  const id = `untick-${a.id}`;
+  const text = h('textarea', { id, name: 'reason', rows: 2, maxlength: 500, 'aria-describedby': `${id}-err` });
+  const err = h('p', { id: `${id}-err`, class: 'field-error', role: 'alert' });
+  const close = () => { ui.set(a.id, { ...ui.get(a.id), unticking: null }); render(); };
+  return h('form', { class: 'untick-form', onsubmit: async (e) => {
+    e.preventDefault();
+    const reason = text.value.trim();
+    if (!reason) { err.textContent = 'Say why it is not done after all.'; return text.focus(); }
+    text.blur();
+    ui.set(a.id, { ...ui.get(a.id), unticking: null });
+    await run(client, { kind: 'assignment.action_undone', assignment_id: a.id, action_id: x.id, reason }, e.target);
+    render();
+  } },
+  h('label', { for: id }, `Untick “${x.text}”: why is it not done?`), text, err,
+  h('div', { class: 'row' },
+    h('button', { class: 'big', type: 'submit' }, 'Untick'),
+    h('button', { class: 'big secondary', type: 'button', onclick: close }, 'Keep it ticked')));
 }
 
 function checkin(a, inc) {
@@ -190,21 +275,31 @@ async function fetchIncident(id) {
   fetching.add(id);
   try {
     const inc = await api(`/api/incidents/${encodeURIComponent(id)}`);
-    delete inc.timeline; delete inc.conformance; delete inc.assignments;
-    client.store.incidents[id] = inc;
+    callbacks.set(id, inc.callback || []);
+    delete inc.timeline; delete inc.conformance; delete inc.assignments; delete inc.callback;
+    // The store may have moved on while the request was out: keep its copy if it has one.
+    if (!client.store.incidents[id]) client.store.incidents[id] = inc;
     render();
-  } catch { fetching.delete(id); }
+  } catch { /* asked again on the next render */ }
+  fetching.delete(id);
 }
 
+/**
+ * Messages addressed to this person: ones asking for acknowledgement until
+ * acknowledged, information-only ones until dismissed on this phone.
+ */
 function renderMessages() {
   const open = Object.values(client.store.messages)
-    .filter((m) => m.requires_ack && !(m.acks || {})[me.id] && m.sent_by !== me.id);
+    .filter((m) => m.sent_by !== me.id && ((m.recipients || []).includes(me.id) || m.audience === `user:${me.id}`))
+    .filter((m) => (m.requires_ack ? !(m.acks || {})[me.id] : !dismissed.has(m.id)))
+    .sort((a, b) => byTime(b.sent_at, a.sent_at));
   fill(msgBox, open.map((m) => {
     const queued = client.queued('message.acknowledge', (c) => c.message_id === m.id);
-    return h('div', { class: 'msg', role: 'region', 'aria-label': 'Message from control' },
-      h('p', {}, h('strong', {}, 'Message from control: '), m.text),
-      queued ? h('p', { class: 'queued' }, 'Acknowledgement queued.')
-        : h('button', { class: 'big', type: 'button', onclick: () => run(client, { kind: 'message.acknowledge', message_id: m.id }) }, 'Acknowledge message'));
+    return h('div', { class: `msg${m.requires_ack ? ' ack' : ' info'}`, role: 'region', 'aria-label': 'Message from control', dataset: { message: m.id } },
+      h('p', {}, h('strong', {}, 'Message from control: '), m.text, h('span', { class: 'muted' }, ` (${clock(m.sent_at)})`)),
+      !m.requires_ack ? h('button', { class: 'big secondary', type: 'button', onclick: () => { dismissed.add(m.id); render(); } }, 'Dismiss')
+        : queued ? h('p', { class: 'queued' }, 'Acknowledgement queued.')
+          : h('button', { class: 'big', type: 'button', onclick: () => run(client, { kind: 'message.acknowledge', message_id: m.id }) }, 'Acknowledge message'));
   }));
 }
 

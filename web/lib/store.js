@@ -6,7 +6,7 @@
 // must give the same objects as `GET /api/state`: tests/e2e/fold.test.mjs replays a whole
 // log through both and compares them. Change the two together.
 
-const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements'];
+const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements', 'alerts'];
 
 /** An empty store. */
 export function emptyStore() {
@@ -31,7 +31,7 @@ export function fromSnapshot(snapshot) {
 
 /**
  * Applies one event frame `{seq, at, actor, event}` to the store in place. Unknown
- * kinds (alerts such as `assignment.escalated`) change nothing here; apps show them.
+ * kinds change nothing here.
  */
 export function applyEvent(s, frame) {
   const e = frame.event;
@@ -98,6 +98,12 @@ export function applyEvent(s, frame) {
       patch(action, { done_at: at, done_by: frame.actor, note: e.note });
       break;
     }
+    case 'assignment.action_undone': {
+      // Unticked: not done again, as if never ticked.
+      const action = asg && asg.actions.find((x) => x.id === e.action_id);
+      if (action) { delete action.done_at; delete action.done_by; delete action.note; }
+      break;
+    }
     case 'assignment.cancelled': enter(asg, 'cancelled', at, { cancel_reason: e.reason }); break;
     case 'checkin.recorded': patch(asg, { last_checkin_at: at }); break;
     case 'message.broadcast': s.messages[e.message.id] = e.message; break;
@@ -131,6 +137,21 @@ export function applyEvent(s, frame) {
     case 'improvement.updated': {
       const i = s.improvements[e.improvement_id];
       if (i) Object.assign(i, { status: e.status, history: [...(i.history || []), { status: e.status, note: e.note, by: frame.actor, at }] });
+      break;
+    }
+    // Alerts the hub holds (`State::raise_alert`): numbered by the raising event's seq.
+    case 'assignment.escalated':
+    case 'checkin.missed':
+    case 'target.breached': {
+      const incidentId = e.kind === 'target.breached' ? e.incident_id : asg?.incident_id;
+      if (!incidentId) break;
+      const id = `alr_${frame.seq}`;
+      s.alerts[id] = { id, kind: e.kind, incident_id: incidentId, ...(e.assignment_id ? { assignment_id: e.assignment_id } : {}), raised_at: at, cause: e };
+      break;
+    }
+    case 'alert.acknowledged': {
+      const a = s.alerts[e.alert_id];
+      if (a && !a.acknowledged_at) Object.assign(a, { acknowledged_by: frame.actor, acknowledged_at: at, ...(e.note ? { note: e.note } : {}) });
       break;
     }
     default: break;

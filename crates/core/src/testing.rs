@@ -732,6 +732,14 @@ pub fn action_done(id: &AssignmentId, action: &str) -> Command {
     })
 }
 
+pub fn action_undone(id: &AssignmentId, action: &str, reason: &str) -> Command {
+    Command::AssignmentActionUndone(cmd::AssignmentActionUndone {
+        assignment_id: id.clone(),
+        action_id: action.into(),
+        reason: reason.into(),
+    })
+}
+
 pub fn assignment_cancel(id: &AssignmentId, reason: &str) -> Command {
     Command::AssignmentCancel(cmd::AssignmentCancel {
         assignment_id: id.clone(),

@@ -391,3 +391,86 @@ fn a_report_from_the_app_has_no_via_and_a_field_user_may_not_claim_one() {
         AssignmentStatus::Acknowledged
     );
 }
+
+#[test]
+fn an_action_ticked_by_mistake_is_unticked_with_a_reason_while_the_work_goes_on() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let f1 = w.actor("field1");
+    let amara = w.resource_of("field1");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    let asg = w.assign(&op, &inc, &amara);
+    w.ok(&f1, acknowledge(&asg));
+    w.ok(&f1, action_done(&asg, "act_1"));
+
+    // Not done yet: nothing to untick.
+    let e = w.err(&f1, action_undone(&asg, "act_2", "mistake"));
+    assert_eq!(e.code(), "conflict");
+    assert_eq!(
+        e.to_string(),
+        "act_2 is not done, so there is nothing to untick"
+    );
+    let e = w.err(&f1, action_undone(&asg, "act_9", "mistake"));
+    assert_eq!(e.code(), "not_found");
+    // A reason is required.
+    let e = w.err(&f1, action_undone(&asg, "act_1", "  "));
+    assert_eq!(e.code(), "validation_failed");
+    assert_eq!(e.to_string(), "reason: must not be empty");
+
+    let recs = w.ok(&f1, action_undone(&asg, "act_1", "ticked the wrong line"));
+    assert_eq!(
+        events(&recs),
+        [Event::AssignmentActionUndone {
+            assignment_id: asg.clone(),
+            action_id: "act_1".into(),
+            reason: "ticked the wrong line".into(),
+        }]
+    );
+    assert_eq!(recs[0].actor, f1.user_id, "the log says who unticked it");
+    let a = &w.state.assignments[&asg];
+    let x = a.action("act_1").unwrap();
+    assert_eq!((x.done_at, x.done_by.as_ref()), (None, None));
+    assert!(
+        a.missing_required().any(|x| x.id == "act_1"),
+        "counts as not done again"
+    );
+    let e = w.err(&f1, action_undone(&asg, "act_1", "again"));
+    assert_eq!(e.code(), "conflict");
+
+    // It can be ticked again, and the desk may untick too (radio).
+    w.ok(&f1, action_done(&asg, "act_1"));
+    w.ok(&op, action_undone(&asg, "act_1", "unit says not yet"));
+    w.ok(&f1, action_done(&asg, "act_1"));
+
+    // Once the assignment is complete its checklist is the record.
+    w.ok(&f1, progress(&asg, AssignmentStatus::OnScene));
+    for act in ["act_2", "act_3", "act_5"] {
+        w.ok(&f1, action_done(&asg, act));
+    }
+    w.ok(&f1, progress(&asg, AssignmentStatus::Completed));
+    let e = w.err(&f1, action_undone(&asg, "act_1", "late"));
+    assert_eq!(e.code(), "invalid_transition");
+    assert_eq!(
+        e.to_string(),
+        "assignment cannot go from completed to action_undone"
+    );
+}
+
+#[test]
+fn a_cancelled_assignments_actions_cannot_be_unticked() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let f1 = w.actor("field1");
+    let amara = w.resource_of("field1");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    let asg = w.assign(&op, &inc, &amara);
+    w.ok(&f1, acknowledge(&asg));
+    w.ok(&f1, action_done(&asg, "act_1"));
+    w.ok(&op, assignment_cancel(&asg, "closer unit found"));
+    let e = w.err(&f1, action_undone(&asg, "act_1", "mistake"));
+    assert_eq!(e.code(), "invalid_transition");
+    assert_eq!(
+        e.to_string(),
+        "assignment cannot go from cancelled to action_undone"
+    );
+}

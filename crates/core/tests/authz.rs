@@ -63,6 +63,7 @@ fn samples() -> Vec<Command> {
         decline(&asg, "too far"),
         progress(&asg, AssignmentStatus::EnRoute),
         action_done(&asg, "act_1"),
+        action_undone(&asg, "act_1", "ticked by mistake"),
         assignment_cancel(&asg, "not needed"),
         checkin(&asg, true),
         broadcast(Audience::All, "Radio check at noon", false),
@@ -81,6 +82,10 @@ fn samples() -> Vec<Command> {
             muster_core::domain::improvement::ImprovementStatus::InProgress,
             None,
         ),
+        Command::AlertAcknowledge(cmd::AlertAcknowledge {
+            alert_id: muster_core::domain::ids::AlertId("alr_1".into()),
+            note: None,
+        }),
         Command::TimerEscalate(cmd::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -139,6 +144,7 @@ fn wire_kind(c: &Command) -> &'static str {
         AssignmentDecline(_) => "assignment.decline",
         AssignmentProgress(_) => "assignment.progress",
         AssignmentActionDone(_) => "assignment.action_done",
+        AssignmentActionUndone(_) => "assignment.action_undone",
         AssignmentCancel(_) => "assignment.cancel",
         Checkin(_) => "checkin",
         MessageBroadcast(_) => "message.broadcast",
@@ -153,6 +159,7 @@ fn wire_kind(c: &Command) -> &'static str {
         SupportReview(_) => "support.review",
         ImprovementRaise(_) => "improvement.raise",
         ImprovementUpdate(_) => "improvement.update",
+        AlertAcknowledge(_) => "alert.acknowledge",
         TimerEscalate(_) => "timer.escalate",
         TimerCheckinMissed(_) => "timer.checkin_missed",
         TimerTargetBreached(_) => "timer.target_breached",
@@ -184,6 +191,7 @@ const DESK: &[&str] = &[
     "assignment.decline",
     "assignment.progress",
     "assignment.action_done",
+    "assignment.action_undone",
     "assignment.cancel",
     "checkin",
     "message.broadcast",
@@ -218,6 +226,7 @@ const FIELD: &[&str] = &[
     "assignment.decline",
     "assignment.progress",
     "assignment.action_done",
+    "assignment.action_undone",
     "checkin",
     "message.acknowledge",
 ];
@@ -234,6 +243,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
     if role == Role::Supervisor {
         kinds.insert("incident.override");
         kinds.insert("improvement.raise");
+        // Alerts are the supervisor's oversight (an operator could hide their own breach).
+        kinds.insert("alert.acknowledge");
     }
     kinds
 }
@@ -242,8 +253,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 44);
-    assert_eq!(kinds.len(), 44, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 46);
+    assert_eq!(kinds.len(), 46, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -269,8 +280,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 32);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 34);
+    assert_eq!(expected_kinds(Role::Operator).len(), 33);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 36);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 
@@ -327,6 +338,7 @@ fn field_users_act_only_on_their_own_resources_work() {
         decline(&asg, "not mine"),
         progress(&asg, AssignmentStatus::EnRoute),
         action_done(&asg, "act_1"),
+        action_undone(&asg, "act_1", "not mine"),
         checkin(&asg, true),
         incident_note(&inc, "I am not on this one"),
         resource_status(&r1, ResourceStatus::Unavailable),

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use muster_core::domain::ids::{MessageId, UserId};
 use muster_core::domain::message::Audience;
+use muster_core::domain::user::Role;
 use muster_core::engine::command as cmd;
 use muster_core::engine::visibility;
 use muster_core::engine::{Command, Event};
@@ -169,4 +170,59 @@ fn incident_and_resource_broadcasts_reach_the_crews() {
     assert_eq!(w.state.messages[&msg].recipients, vec![w.user_id("field5")]);
     assert!(w.sees(&w.viewer("field5"), recs[0].seq));
     assert!(!w.sees(&w.viewer("field1"), recs[0].seq));
+}
+
+#[test]
+fn broadcast_to_field_staff_reaches_every_enabled_field_user_and_no_desk() {
+    let mut w = World::demo();
+    let sup = w.actor("supervisor");
+    let admin = w.actor("admin");
+    let gone = w.user_id("field8");
+    w.ok(
+        &admin,
+        Command::UserDisable(cmd::UserDisable {
+            user_id: gone.clone(),
+        }),
+    );
+    let recs = w.ok(&sup, broadcast(Audience::Field, "Bridge closed", true));
+    let msg = MessageId(created(&recs, "message_id"));
+    let recipients: BTreeSet<UserId> = w.state.messages[&msg].recipients.iter().cloned().collect();
+    let expected: BTreeSet<UserId> = w
+        .state
+        .users
+        .values()
+        .filter(|u| u.role.is_field() && u.id != gone)
+        .map(|u| u.id.clone())
+        .collect();
+    assert!(expected.len() >= 2, "the demo centre has field staff");
+    assert_eq!(
+        recipients, expected,
+        "field staff only, the disabled left out"
+    );
+    assert!(!recipients.contains(&admin.user_id));
+    assert!(!recipients.contains(&w.user_id("operator")));
+
+    // Fixed when sent: a field user created afterwards is not counted.
+    let r = w.resource("highways-patrol-3");
+    w.ok(&admin, user_create("latecomer", Role::Field, Some(&r)));
+    assert_eq!(w.state.messages[&msg].recipients.len(), expected.len());
+
+    // The desk follows it, every recipient sees it; a newcomer does not.
+    let seq = recs[0].seq;
+    for who in ["field1", "field5", "operator2", "admin"] {
+        assert!(w.sees(&w.viewer(who), seq), "{who}");
+    }
+    assert!(!w.sees(&w.viewer("latecomer"), seq));
+
+    // Only recipients acknowledge: desks and the latecomer are refused.
+    for who in ["admin", "operator", "latecomer"] {
+        let e = w.err(&w.actor(who), message_ack(&msg));
+        assert_eq!(e.code(), "forbidden", "{who}");
+        assert_eq!(e.to_string(), format!("{msg} was not addressed to you"));
+    }
+    let recs = w.ok(&w.actor("field1"), message_ack(&msg));
+    // The sender and the desk see who acknowledged.
+    assert!(w.sees(&w.viewer("supervisor"), recs[0].seq));
+    assert!(w.sees(&w.viewer("operator"), recs[0].seq));
+    assert_eq!(w.state.messages[&msg].acks.len(), 1);
 }

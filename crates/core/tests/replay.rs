@@ -125,6 +125,7 @@ enum Op {
     Decline(T),
     Progress(T, Index),
     ActionDone(T, Index),
+    ActionUndone(T, Index),
     AssignmentCancel(T),
     Checkin(T, bool),
     Broadcast {
@@ -178,6 +179,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => t().prop_map(Op::Decline),
         8 => (t(), i()).prop_map(|(a, b)| Op::Progress(a, b)),
         6 => (t(), i()).prop_map(|(a, b)| Op::ActionDone(a, b)),
+        2 => (t(), i()).prop_map(|(a, b)| Op::ActionUndone(a, b)),
         1 => t().prop_map(Op::AssignmentCancel),
         1 => (t(), any::<bool>()).prop_map(|(a, ok)| Op::Checkin(a, ok)),
         2 => (i(), i(), any::<bool>()).prop_map(|(audience, target, ack)| Op::Broadcast { audience, target, ack }),
@@ -565,6 +567,18 @@ fn build(w: &World, op: &Op) -> (Command, Actor) {
                 crew_of(s, &id),
             )
         }
+        Op::ActionUndone(a, n) => {
+            let id = assignment_where(s, a, |x| x.actions.iter().any(|y| y.done_at.is_some()));
+            let count = s.assignments.get(&id).map_or(1, |a| a.actions.len() + 1);
+            (
+                action_undone(
+                    &id,
+                    &format!("act_{}", n.index(count) + 1),
+                    "ticked by mistake",
+                ),
+                crew_of(s, &id),
+            )
+        }
         Op::AssignmentCancel(a) => (
             assignment_cancel(&assignment_where(s, a, active), "stood down"),
             desk,
@@ -578,8 +592,9 @@ fn build(w: &World, op: &Op) -> (Command, Actor) {
             target,
             ack,
         } => {
-            let audience = match audience.index(5) {
+            let audience = match audience.index(6) {
                 0 => Audience::All,
+                5 => Audience::Field,
                 1 => {
                     Audience::Team(pick(&["north", "south", "central", "west"], target).to_string())
                 }

@@ -91,3 +91,36 @@ fn field_users_see_their_incidents_and_not_others() {
     assert_eq!(w.visible_seqs(&w.viewer("admin")), all);
     assert!(w.visible_seqs(&viewer_of(&intake_actor())).is_empty());
 }
+
+#[test]
+fn a_working_crew_gets_the_callers_call_back_number_and_nothing_more() {
+    use muster_core::domain::ids::ContactId;
+    use muster_core::projection::view::incident_detail;
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let recs = w.ok(&op, contact_receive("Man collapsed outside the library"));
+    let con = ContactId(created(&recs, "contact_id"));
+    w.ok(&op, contact_take(&con));
+    let recs = w.ok(&op, incident_open("medical_emergency", Some(&con)));
+    let inc = IncidentId(created(&recs, "incident_id"));
+    w.ok(
+        &op,
+        assess_manual(&inc, muster_core::domain::triage::Priority::P2, "credible"),
+    );
+    let r1 = w.resource_of("field1");
+    let asg = w.assign(&op, &inc, &r1);
+
+    let detail = |w: &World, who: &str| incident_detail(&w.state, &w.viewer(who), &inc, &w.log);
+    let d = detail(&w, "field1").unwrap();
+    assert_eq!(
+        d["callback"],
+        serde_json::json!([{"name": "Jo Caller", "phone": "+44 20 7946 0000"}])
+    );
+    assert!(!d.to_string().contains("email"), "only name and number");
+    // The desk has the contacts themselves; another crew does not see the incident.
+    assert!(detail(&w, "operator").unwrap().get("callback").is_none());
+    assert!(detail(&w, "field5").is_none());
+    // Once the crew's work there is over, the number is no longer theirs to see.
+    w.ok(&op, assignment_cancel(&asg, "closer unit found"));
+    assert!(detail(&w, "field1").unwrap().get("callback").is_none());
+}

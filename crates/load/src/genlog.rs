@@ -190,7 +190,14 @@ struct Sim {
     types: Vec<String>,
     /// Commands sent so far: each gets a client id, as a real client's would.
     commands: u64,
+    /// Actions ticked so far: every `UNTICK_EVERY`th is unticked as a mistake.
+    ticks: u64,
 }
+
+/// One tick in this many is unticked at once (ticked the wrong line) and ticked again
+/// later, so the log holds `assignment.action_undone` without drawing on the random
+/// stream (the rest of the year stays as it was for a seed).
+const UNTICK_EVERY: u64 = 40;
 
 impl Sim {
     fn new(engine: Engine, opts: &Options) -> Sim {
@@ -209,6 +216,7 @@ impl Sim {
             prev_hash: chain::GENESIS.to_string(),
             types,
             commands: 0,
+            ticks: 0,
         };
         sim.at(opts.start, Wake::Arrival);
         sim.at(
@@ -922,11 +930,23 @@ impl Sim {
             self.must(
                 op,
                 Command::AssignmentActionDone(cmd::AssignmentActionDone {
-                    assignment_id,
-                    action_id,
+                    assignment_id: assignment_id.clone(),
+                    action_id: action_id.clone(),
                     note: None,
                 }),
             )?;
+            self.ticks += 1;
+            if self.ticks.is_multiple_of(UNTICK_EVERY) {
+                self.must(
+                    op,
+                    Command::AssignmentActionUndone(cmd::AssignmentActionUndone {
+                        assignment_id,
+                        action_id: action_id.clone(),
+                        reason: "Ticked the wrong line.".into(),
+                    }),
+                )?;
+                job.actions.push(action_id);
+            }
         } else {
             job.stage = Stage::Complete;
         }
@@ -938,6 +958,28 @@ impl Sim {
         let due = timers::due(&self.state, &self.engine.centre, self.now);
         for command in due {
             let _ = self.run(&Actor::system(), command);
+        }
+        // A supervisor acknowledges the alerts raised before the last round, as the
+        // floor would: a year's log leaves only the latest few open on the board.
+        let since = self.now - Duration::minutes(TIMER_EVERY_MINS);
+        let stale: Vec<_> = self
+            .state
+            .alerts
+            .values()
+            .filter(|a| a.is_open() && a.raised_at < since)
+            .map(|a| a.id.clone())
+            .collect();
+        if !self.supervisors.is_empty() {
+            for (n, alert_id) in stale.into_iter().enumerate() {
+                let sup = self.supervisors[n % self.supervisors.len()].clone();
+                let _ = self.run(
+                    &sup,
+                    Command::AlertAcknowledge(cmd::AlertAcknowledge {
+                        alert_id,
+                        note: None,
+                    }),
+                );
+            }
         }
     }
 

@@ -83,6 +83,10 @@ id_type!(
     /// An improvement action raised from a review.
     ImprovementId, "imp"
 );
+id_type!(
+    /// An alert, numbered by the seq of the event that raised it.
+    AlertId, "alr"
+);
 
 #[cfg(test)]
 mod tests {

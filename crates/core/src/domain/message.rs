@@ -11,11 +11,14 @@ use serde::{Deserialize, Serialize};
 use super::DomainError;
 use super::ids::{IncidentId, MessageId, ResourceId, UserId};
 
-/// Who a message is for. On the wire: `all`, `team:<name>`, `incident:<id>`,
+/// Who a message is for. On the wire: `all`, `field`, `team:<name>`, `incident:<id>`,
 /// `resource:<id>`, `user:<id>`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Audience {
     All,
+    /// All field staff: every enabled field user (the ones who can acknowledge from a
+    /// phone), not the desks.
+    Field,
     Team(String),
     Incident(IncidentId),
     Resource(ResourceId),
@@ -27,6 +30,7 @@ impl fmt::Display for Audience {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Audience::All => f.write_str("all"),
+            Audience::Field => f.write_str("field"),
             Audience::Team(t) => write!(f, "team:{t}"),
             Audience::Incident(i) => write!(f, "incident:{i}"),
             Audience::Resource(r) => write!(f, "resource:{r}"),
@@ -42,11 +46,13 @@ impl FromStr for Audience {
         let bad = || {
             DomainError::validation(
                 "audience",
-                "use all, team:<name>, incident:<id>, resource:<id> or user:<id>",
+                "use all, field, team:<name>, incident:<id>, resource:<id> or user:<id>",
             )
         };
-        if s == "all" {
-            return Ok(Audience::All);
+        match s {
+            "all" => return Ok(Audience::All),
+            "field" => return Ok(Audience::Field),
+            _ => {}
         }
         let (scope, name) = s.split_once(':').ok_or_else(bad)?;
         if name.trim().is_empty() {
@@ -113,6 +119,7 @@ mod tests {
     fn audiences_round_trip_through_their_wire_form() {
         for s in [
             "all",
+            "field",
             "team:north",
             "incident:inc_4",
             "resource:res_2",

@@ -62,6 +62,7 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         | AssignmentDecline
         | AssignmentProgress
         | AssignmentActionDone
+        | AssignmentActionUndone
         | Checkin => desk || role.is_field(),
         MessageBroadcast => desk,
         MessageAcknowledge => role != Role::Intake,
@@ -73,6 +74,9 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         ImprovementUpdate => desk,
         // Between desk colleagues; the handler checks who is a party to the plan.
         SupportPropose | SupportAgree | SupportNote | SupportReview => desk,
+        // Alerts are the supervisor's oversight of the floor: an operator clearing the
+        // breach of their own incident would hide it from the one meant to see it.
+        AlertAcknowledge => role == Role::Supervisor,
         // Only the hub itself (see `authorize`): no role may send them.
         TimerEscalate
         | TimerCheckinMissed
@@ -115,6 +119,7 @@ fn check_field_scope(state: &State, command: &Command, actor: &Actor) -> Result<
         Command::AssignmentDecline(c) => owns_assignment(&c.assignment_id)?,
         Command::AssignmentProgress(c) => owns_assignment(&c.assignment_id)?,
         Command::AssignmentActionDone(c) => owns_assignment(&c.assignment_id)?,
+        Command::AssignmentActionUndone(c) => owns_assignment(&c.assignment_id)?,
         Command::Checkin(c) => owns_assignment(&c.assignment_id)?,
         Command::ResourceStatus(c) => owns_resource(&c.resource_id),
         Command::ResourceLocate(c) => owns_resource(&c.resource_id),

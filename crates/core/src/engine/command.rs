@@ -5,6 +5,7 @@
 //! `commands!` table below is the only place a command's wire name is written: it
 //! generates [`Command`], [`CommandKind`] and the conversions between them.
 
+mod alert;
 mod assignment;
 mod case;
 mod contact;
@@ -20,6 +21,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use alert::*;
 pub use assignment::*;
 pub use case::*;
 pub use contact::*;
@@ -115,6 +117,7 @@ commands! {
     "assignment.decline" => AssignmentDecline,
     "assignment.progress" => AssignmentProgress,
     "assignment.action_done" => AssignmentActionDone,
+    "assignment.action_undone" => AssignmentActionUndone,
     "assignment.cancel" => AssignmentCancel,
     "checkin" => Checkin,
     "message.broadcast" => MessageBroadcast,
@@ -129,6 +132,7 @@ commands! {
     "support.review" => SupportReview,
     "improvement.raise" => ImprovementRaise,
     "improvement.update" => ImprovementUpdate,
+    "alert.acknowledge" => AlertAcknowledge,
     "timer.escalate" => TimerEscalate,
     "timer.checkin_missed" => TimerCheckinMissed,
     "timer.target_breached" => TimerTargetBreached,
@@ -249,6 +253,7 @@ mod tests {
         r#"{"kind":"assignment.decline","assignment_id":"asg_1","reason":"too far"}"#,
         r#"{"kind":"assignment.progress","assignment_id":"asg_1","status":"en_route"}"#,
         r#"{"kind":"assignment.action_done","assignment_id":"asg_1","action_id":"act_1","note":null}"#,
+        r#"{"kind":"assignment.action_undone","assignment_id":"asg_1","action_id":"act_1","reason":"ticked by mistake"}"#,
         r#"{"kind":"assignment.cancel","assignment_id":"asg_1","reason":"not needed"}"#,
         r#"{"kind":"checkin","assignment_id":"asg_1","ok":true,"note":null}"#,
         r#"{"kind":"message.broadcast","audience":"all","text":"Radio check at noon","requires_ack":false}"#,
@@ -263,6 +268,7 @@ mod tests {
         r#"{"kind":"support.review","plan_id":"plan_1","outcome":"No further support needed"}"#,
         r#"{"kind":"improvement.raise","title":"Faster resource selection on nights","finding":"p90 time to dispatch 1.8x the team's median over 24 incidents","owner_id":"usr_1","due_on":"2026-04-13","areas":["resource_selection"],"plan_id":null}"#,
         r#"{"kind":"improvement.update","improvement_id":"imp_1","status":"in_progress","note":null}"#,
+        r#"{"kind":"alert.acknowledge","alert_id":"alr_7","note":"seen"}"#,
         r#"{"kind":"timer.escalate","assignment_id":"asg_1","level":1}"#,
         r#"{"kind":"timer.checkin_missed","assignment_id":"asg_1","due_at":"2026-03-02T09:00:00.000Z"}"#,
         r#"{"kind":"timer.target_breached","incident_id":"inc_1","target":"dispatch"}"#,

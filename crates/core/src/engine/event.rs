@@ -12,8 +12,8 @@ use crate::domain::case::{Case, CaseOutcome};
 use crate::domain::contact::Contact;
 use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
-    UserId,
+    AlertId, AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId,
+    ResourceId, UserId,
 };
 use crate::domain::improvement::{Improvement, ImprovementStatus};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
@@ -180,6 +180,12 @@ events! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
+    /// An action unticked: it is no longer done (the reason says why).
+    "assignment.action_undone" => AssignmentActionUndone {
+        assignment_id: AssignmentId,
+        action_id: String,
+        reason: String,
+    },
     "assignment.cancelled" => AssignmentCancelled {
         assignment_id: AssignmentId,
         reason: String,
@@ -219,6 +225,14 @@ events! {
     "improvement.updated" => ImprovementUpdated {
         improvement_id: ImprovementId,
         status: ImprovementStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+
+    /// A supervisor acknowledged an alert (who and when are in the envelope): it leaves
+    /// the open list.
+    "alert.acknowledged" => AlertAcknowledged {
+        alert_id: AlertId,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },
@@ -338,6 +352,7 @@ impl Event {
             | AssignmentDeclined { assignment_id, .. }
             | AssignmentProgressed { assignment_id, .. }
             | AssignmentActionDone { assignment_id, .. }
+            | AssignmentActionUndone { assignment_id, .. }
             | AssignmentCancelled { assignment_id, .. }
             | CheckinRecorded { assignment_id, .. }
             | AssignmentEscalated { assignment_id, .. }

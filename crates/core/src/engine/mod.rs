@@ -5,6 +5,7 @@
 //! Architecture invariant: nothing here reads the clock, touches the network or the
 //! disk, or spawns a task. The hub owns all of that.
 
+pub mod alert;
 pub mod authz;
 pub mod code;
 pub mod command;

@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::alert::Alert;
 use super::event::{Event, Record};
 use crate::domain::assignment::Assignment;
 use crate::domain::case::{Case, CaseStatus};
 use crate::domain::contact::{Contact, ContactStatus};
 use crate::domain::ids::{
-    AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
-    UserId,
+    AlertId, AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId,
+    ResourceId, UserId,
 };
 use crate::domain::improvement::{Improvement, ImprovementUpdate};
 use crate::domain::incident::{Incident, IncidentStatus};
@@ -86,6 +87,10 @@ pub struct State {
     /// Improvement actions raised from reviews.
     #[serde(default)]
     pub improvements: BTreeMap<ImprovementId, Improvement>,
+    /// Alerts the timers raised about incidents and assignments, open until a
+    /// supervisor acknowledges them (then kept, with who and when).
+    #[serde(default)]
+    pub alerts: BTreeMap<AlertId, Alert>,
 }
 
 /// How many recent openings per incident type are kept for duplicate detection.
@@ -236,6 +241,7 @@ impl State {
             | AssignmentDeclined { .. }
             | AssignmentProgressed { .. }
             | AssignmentActionDone { .. }
+            | AssignmentActionUndone { .. }
             | AssignmentCancelled { .. }
             | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
             MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
@@ -253,7 +259,19 @@ impl State {
             | CheckinMissed { .. }
             | TargetBreached { .. }
             | NotificationSent { .. }
-            | NotificationFailed { .. } => self.apply_timer(event),
+            | NotificationFailed { .. } => {
+                self.raise_alert(event, at);
+                self.apply_timer(event)
+            }
+            AlertAcknowledged { alert_id, note } => {
+                if let Some(a) = self.alerts.get_mut(alert_id)
+                    && a.acknowledged_at.is_none()
+                {
+                    a.acknowledged_by = Some(actor.clone());
+                    a.acknowledged_at = Some(at);
+                    a.note = note.clone();
+                }
+            }
         }
     }
 
@@ -347,6 +365,41 @@ impl State {
             }
             _ => {}
         }
+    }
+
+    /// An alert for an escalation, a missed check-in or an incident's breached target,
+    /// numbered by the event's seq (already `self.seq`). Cases' and support plans'
+    /// deadlines are casework, not the floor's, and raise none.
+    fn raise_alert(&mut self, event: &Event, at: DateTime<Utc>) {
+        let (incident_id, assignment_id) = match event {
+            Event::AssignmentEscalated { assignment_id, .. }
+            | Event::CheckinMissed { assignment_id, .. } => {
+                let Some(a) = self.assignments.get(assignment_id) else {
+                    return;
+                };
+                (a.incident_id.clone(), Some(assignment_id.clone()))
+            }
+            Event::TargetBreached {
+                incident_id: Some(id),
+                ..
+            } => (id.clone(), None),
+            _ => return,
+        };
+        let id = AlertId::at_seq(self.seq);
+        self.alerts.insert(
+            id.clone(),
+            Alert {
+                id,
+                kind: event.kind().as_str().to_string(),
+                incident_id,
+                assignment_id,
+                raised_at: at,
+                cause: event.clone(),
+                acknowledged_by: None,
+                acknowledged_at: None,
+                note: None,
+            },
+        );
     }
 
     /// Remembers what the timers fired, so each fires once and a restart continues.
@@ -620,6 +673,7 @@ impl State {
             | Event::AssignmentDeclined { assignment_id, .. }
             | Event::AssignmentProgressed { assignment_id, .. }
             | Event::AssignmentActionDone { assignment_id, .. }
+            | Event::AssignmentActionUndone { assignment_id, .. }
             | Event::AssignmentCancelled { assignment_id, .. }
             | Event::CheckinRecorded { assignment_id, .. } => assignment_id,
             _ => return,
@@ -650,6 +704,13 @@ impl State {
                     action.done_at = Some(at);
                     action.done_by = Some(actor.clone());
                     action.note = note.clone();
+                }
+            }
+            Event::AssignmentActionUndone { action_id, .. } => {
+                if let Some(action) = a.actions.iter_mut().find(|x| &x.id == action_id) {
+                    action.done_at = None;
+                    action.done_by = None;
+                    action.note = None;
                 }
             }
             Event::AssignmentCancelled { reason, .. } => {

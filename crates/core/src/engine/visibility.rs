@@ -5,7 +5,7 @@
 use super::event::{Event, Record};
 use super::state::State;
 use crate::domain::ids::{ResourceId, UserId};
-use crate::domain::message::Audience;
+use crate::domain::message::{Audience, Message};
 use crate::domain::user::Role;
 
 /// The audience of one event, computed once by the writer when it is published.
@@ -74,15 +74,13 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
         ResourceStatusChanged { resource_id, .. } | ResourceLocated { resource_id, .. } => {
             with_resources(vec![resource_id.clone()])
         }
-        MessageBroadcast { message } => {
-            message_audience(state, &message.audience, &message.sent_by)
-        }
+        MessageBroadcast { message } => message_audience(state, message),
         MessageAcknowledged {
             message_id,
             user_id,
         } => match state.messages.get(message_id) {
             Some(m) => {
-                let mut v = message_audience(state, &m.audience, &m.sent_by);
+                let mut v = message_audience(state, m);
                 v.users.push(user_id.clone());
                 v
             }
@@ -168,11 +166,18 @@ pub fn resources_on(
     out
 }
 
-fn message_audience(state: &State, audience: &Audience, sender: &UserId) -> Visibility {
-    match audience {
+fn message_audience(state: &State, message: &Message) -> Visibility {
+    let sender = &message.sent_by;
+    match &message.audience {
         Audience::All => Visibility {
             desk: true,
             everyone: true,
+            ..Default::default()
+        },
+        // The field users it was sent to, and the desk that follows the answers.
+        Audience::Field => Visibility {
+            desk: true,
+            users: message.recipients.clone(),
             ..Default::default()
         },
         Audience::Team(team) => with_resources(

@@ -143,7 +143,7 @@ enum Counted {
 
 /// Event kinds the review never reads: notes, scripts, messages, deliveries, users,
 /// resource movements, support, checklist ticks. A reader may skip them unparsed.
-pub const SKIPPED: [EventKind; 20] = {
+pub const SKIPPED: [EventKind; 21] = {
     use EventKind::*;
     [
         IncidentNoted,
@@ -152,6 +152,7 @@ pub const SKIPPED: [EventKind; 20] = {
         IncidentStatusChanged,
         ContactClosed,
         AssignmentActionDone,
+        AssignmentActionUndone,
         CheckinRecorded,
         ResourceStatusChanged,
         ResourceLocated,

@@ -19,12 +19,13 @@ use crate::domain::ids::{AssignmentId, CaseId, ContactId, IncidentId};
 use crate::domain::incident::Incident;
 use crate::domain::message::{Audience, Message};
 use crate::domain::user::{Role, User};
+use crate::engine::alert::Alert;
 use crate::engine::event::Record;
 use crate::engine::state::State;
 use crate::engine::visibility::{self, Viewer};
 
 /// The caller's view: `{seq, closed_since, incidents, resources, contacts, assignments,
-/// cases, messages, users, plans, improvements}`, each list a JSON array. Desk roles see
+/// cases, messages, users, plans, improvements, alerts}` (alerts: desk roles only), each list a JSON array. Desk roles see
 /// everything but direct messages between others; a field user sees its own resource,
 /// its own assignments and their incidents, and the messages addressed to it; intake
 /// sees nothing.
@@ -82,6 +83,7 @@ fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "users": state.users.values().map(user_json).collect::<Vec<_>>(),
         "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
         "improvements": to_array(state.improvements.values()),
+        "alerts": to_array(state.alerts.values().filter(|a| alert_kept(state, window, a))),
     })
 }
 
@@ -139,6 +141,18 @@ impl<'a> DeskWork<'a> {
     }
 }
 
+/// An alert is in a desk snapshot while it is open or was acknowledged in the window,
+/// and its incident is one the window keeps: an alert never left acknowledged about an
+/// incident finished long ago (a log from before alerts existed holds every one) stays
+/// in the state and the log, not on every board.
+fn alert_kept(state: &State, window: Window, a: &Alert) -> bool {
+    window.keeps(a)
+        && state
+            .incidents
+            .get(&a.incident_id)
+            .is_none_or(|i| window.keeps(i))
+}
+
 fn field_view(state: &State, viewer: &Viewer, window: Window) -> Value {
     let own = viewer.resource_id.as_ref();
     let assignments: Vec<&Assignment> = state
@@ -160,6 +174,7 @@ fn field_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "users": to_array_with(state.users.get(&viewer.user_id), user_json),
         "plans": [],
         "improvements": [],
+        "alerts": [],
     })
 }
 
@@ -175,6 +190,7 @@ fn empty_view(seq: u64) -> Value {
         "users": [],
         "plans": [],
         "improvements": [],
+        "alerts": [],
     })
 }
 
@@ -265,7 +281,11 @@ pub fn incident_detail(
         .map(timeline_entry)
         .collect();
     let report = conformance::assess(state, incident, events);
+    let callback = field_callback(state, viewer, incident);
     let map: &mut Map<String, Value> = value.as_object_mut()?;
+    if let Some(callback) = callback {
+        map.insert("callback".into(), callback);
+    }
     map.insert("assignments".into(), to_array(assignments));
     map.insert("timeline".into(), Value::Array(timeline));
     map.insert(
@@ -273,6 +293,34 @@ pub fn incident_detail(
         serde_json::to_value(report).expect("reports serialise"),
     );
     Some(value)
+}
+
+/// For a field user whose resource is working the incident now (an active assignment):
+/// the callers' call-back numbers, `[{name?, phone}]`, from the contacts linked to it.
+/// Nothing else of the contacts, and nothing once their work there is over: personal
+/// data goes to the crew that needs it, while it needs it. `None` for anyone else (the
+/// desk has the contacts themselves).
+fn field_callback(state: &State, viewer: &Viewer, incident: &Incident) -> Option<Value> {
+    let own = viewer.resource_id.as_ref()?;
+    let working = viewer.role.is_field()
+        && incident
+            .assignment_ids
+            .iter()
+            .filter_map(|a| state.assignments.get(a))
+            .any(|a| &a.resource_id == own && a.status.is_active());
+    if !working {
+        return None;
+    }
+    let numbers: Vec<Value> = incident
+        .contact_ids
+        .iter()
+        .filter_map(|c| state.contacts.get(c))
+        .filter_map(|c| {
+            let phone = c.caller.phone.as_deref()?.trim();
+            (!phone.is_empty()).then(|| json!({"name": c.caller.name, "phone": phone}))
+        })
+        .collect();
+    Some(Value::Array(numbers))
 }
 
 /// May `viewer` see a support plan? Its two parties and supervisors only.

@@ -53,6 +53,14 @@ pub struct AssignmentActionDone {
     pub note: Option<String>,
 }
 
+/// Unticks an action ticked by mistake; the reason is kept in the log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentActionUndone {
+    pub assignment_id: AssignmentId,
+    pub action_id: String,
+    pub reason: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AssignmentCancel {
     pub assignment_id: AssignmentId,

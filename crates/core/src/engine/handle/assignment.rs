@@ -98,6 +98,42 @@ impl Cx<'_> {
         Ok(())
     }
 
+    /// Unticks an action ticked by mistake, while the work is still going on: once the
+    /// assignment is completed, declined or cancelled its checklist is the record.
+    pub(super) fn assignment_action_undone(
+        &mut self,
+        c: &cmd::AssignmentActionUndone,
+    ) -> Result<(), Error> {
+        let cmd::AssignmentActionUndone {
+            assignment_id,
+            action_id,
+            reason,
+        } = c;
+        short("reason", reason)?;
+        let a = self.assignment(assignment_id)?;
+        if !a.status.is_active() {
+            return Err(Error::InvalidTransition {
+                entity: "assignment",
+                from: a.status.name().into(),
+                to: "action_undone".into(),
+            });
+        }
+        let action = a
+            .action(action_id)
+            .ok_or_else(|| Error::not_found("action", action_id))?;
+        if action.done_at.is_none() {
+            return Err(Error::Conflict(format!(
+                "{action_id} is not done, so there is nothing to untick"
+            )));
+        }
+        self.emit(Event::AssignmentActionUndone {
+            assignment_id: assignment_id.clone(),
+            action_id: action_id.clone(),
+            reason: reason.clone(),
+        });
+        Ok(())
+    }
+
     pub(super) fn assignment_cancel(&mut self, c: &cmd::AssignmentCancel) -> Result<(), Error> {
         let cmd::AssignmentCancel {
             assignment_id,

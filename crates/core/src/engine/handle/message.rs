@@ -73,6 +73,12 @@ impl Cx<'_> {
                 .filter(|u| !u.disabled && u.role != Role::Intake && u.id != self.actor.user_id)
                 .map(|u| u.id.clone())
                 .collect(),
+            Audience::Field => state
+                .users
+                .values()
+                .filter(|u| !u.disabled && u.role.is_field() && u.id != self.actor.user_id)
+                .map(|u| u.id.clone())
+                .collect(),
             Audience::Team(team) => {
                 let members: Vec<_> = state
                     .resources

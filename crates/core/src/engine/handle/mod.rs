@@ -2,6 +2,7 @@
 //! command and pushes every consequence as an explicit event (a resource freed, an
 //! incident moved on), so `apply` stays a plain record of what happened.
 
+mod alert;
 mod assignment;
 mod case;
 mod contact;
@@ -64,6 +65,7 @@ impl Cx<'_> {
             Command::AssignmentDecline(c) => self.assignment_decline(c),
             Command::AssignmentProgress(c) => self.assignment_progress(c),
             Command::AssignmentActionDone(c) => self.assignment_action_done(c),
+            Command::AssignmentActionUndone(c) => self.assignment_action_undone(c),
             Command::AssignmentCancel(c) => self.assignment_cancel(c),
             Command::Checkin(c) => self.checkin(c),
             Command::MessageBroadcast(c) => self.message_broadcast(c),
@@ -78,6 +80,7 @@ impl Cx<'_> {
             Command::SupportReview(c) => self.support_review(c),
             Command::ImprovementRaise(c) => self.improvement_raise(c),
             Command::ImprovementUpdate(c) => self.improvement_update(c),
+            Command::AlertAcknowledge(c) => self.alert_acknowledge(c),
             Command::TimerEscalate(c) => self.timer_escalate(c),
             Command::TimerCheckinMissed(c) => self.timer_checkin_missed(c),
             Command::TimerTargetBreached(c) => self.timer_target_breached(c),
