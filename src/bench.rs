@@ -282,6 +282,7 @@ fn cycle_step(
         text: Some("Civic Centre, level 2".into()),
         lat: Some(51.46 + dlat),
         lon: Some(-0.20 + dlon),
+        place_id: None,
     };
     let incident_id = || ids.get("incident_id").map(|s| s.as_str().into());
     let contact_id = || ids.get("contact_id").map(|s| s.as_str().into());

@@ -31,9 +31,10 @@ use ipnet::IpNet;
 pub use muster_core::config::demo;
 pub use muster_core::config::{
     ConfigErrors, ConfigProblem, Demo, DemoDecision, DemoLocation, DemoMode, DemoResource,
-    DemoUser, SourceMap, both, centre_from_toml, error_field, load_centre, load_demo,
+    DemoUser, SourceMap, both, centre_from_toml, error_field, load_centre, load_demo, load_places,
     locate_problems, parse_toml, read_text,
 };
+use muster_core::domain::place::Gazetteer;
 use muster_core::domain::procedure::{Centre, Problem};
 
 /// The settings file used when none is named.
@@ -296,6 +297,15 @@ pub struct CentreSettings {
     /// Whether the demo runs: `auto` (on a loopback bind only), `on`, `off`. When it
     /// does not run, the accounts it once seeded are disabled at start.
     pub demo: DemoMode,
+    /// The centre's gazetteer, a CSV of its places (`GET /api/places`); `""` = none.
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub places: Option<PathBuf>,
+    /// A Nominatim-compatible search API the hub asks for addresses beyond the
+    /// gazetteer (`GET /api/geocode`), `http://host[:port][/path]`; `""` = off. Typed
+    /// addresses then leave the centre: see docs/SECURITY.md.
+    pub geocoder_url: String,
+    /// How long one geocoder query may take.
+    pub geocoder_timeout_ms: u64,
 }
 
 impl Default for CentreSettings {
@@ -304,6 +314,9 @@ impl Default for CentreSettings {
             procedures: PathBuf::from("config/centre.toml"),
             demo_dir: Some(PathBuf::from("config/demo")),
             demo: DemoMode::Auto,
+            places: Some(PathBuf::from("config/places.csv")),
+            geocoder_url: String::new(),
+            geocoder_timeout_ms: 3_000,
         }
     }
 }
@@ -440,6 +453,8 @@ impl Settings {
     /// | `MUSTER_PASSWORD_CHECKS` | `auth.password_checks` |
     /// | `MUSTER_CENTRE` | `centre.procedures` |
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
+    /// | `MUSTER_PLACES` | `centre.places` (`""` = none) |
+    /// | `MUSTER_GEOCODER_URL` | `centre.geocoder_url` (`""` = off) |
     /// | `MUSTER_DEMO` | `centre.demo`: `1`/`on`, `0`/`off`, `auto` (`--demo` sets `1`) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
     /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
@@ -509,6 +524,8 @@ impl Settings {
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
             "MUSTER_DEMO" => self.centre.demo = value.parse()?,
+            "MUSTER_PLACES" => self.centre.places = optional_path(value),
+            "MUSTER_GEOCODER_URL" => self.centre.geocoder_url = value.to_string(),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
             "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
             _ => {}
@@ -542,6 +559,14 @@ impl Settings {
             && let Err(e) = split_webhook_url(&self.notify.webhook_url)
         {
             add("notify.webhook_url", e.to_string());
+        }
+        if !self.centre.geocoder_url.is_empty()
+            && split_webhook_url(&self.centre.geocoder_url).is_err()
+        {
+            add(
+                "centre.geocoder_url",
+                "expected http://host[:port][/path] (a geocoder on the local network or behind a TLS-terminating relay)".to_string(),
+            );
         }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());
@@ -704,6 +729,8 @@ pub struct Loaded {
     pub centre: Centre,
     /// `None` when `centre.demo_dir` is off.
     pub demo: Option<Demo>,
+    /// The centre's places (empty when `centre.places` is off).
+    pub places: Gazetteer,
 }
 
 impl Loaded {
@@ -723,6 +750,7 @@ impl Loaded {
             escalation_policies: self.centre.escalation_policies.len(),
             demo_users: demo.map_or(0, |d| d.users.len()),
             demo_resources: demo.map_or(0, |d| d.resources.len()),
+            places: self.places.places.len(),
         }
     }
 }
@@ -737,19 +765,21 @@ pub struct Summary {
     pub escalation_policies: usize,
     pub demo_users: usize,
     pub demo_resources: usize,
+    pub places: usize,
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: {} incident types, {} questions, {} priority rules, {} escalation policies; \
-             demo: {} users, {} resources",
+            "{}: {} incident types, {} questions, {} priority rules, {} escalation policies, \
+             {} places; demo: {} users, {} resources",
             self.centre,
             self.incident_types,
             self.questions,
             self.priority_rules,
             self.escalation_policies,
+            self.places,
             self.demo_users,
             self.demo_resources
         )
@@ -778,11 +808,16 @@ where
         Some(dir) => load_demo(dir).map(Some),
         None => Ok(None),
     };
-    let (centre, demo) = both(centre, demo)?;
+    let places = match &settings.centre.places {
+        Some(path) => load_places(path),
+        None => Ok(Gazetteer::default()),
+    };
+    let ((centre, demo), places) = both(both(centre, demo), places)?;
     Ok(Loaded {
         settings,
         centre,
         demo,
+        places,
     })
 }
 

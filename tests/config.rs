@@ -604,3 +604,51 @@ fn review_thresholds_are_checked_and_located() {
     );
     assert_located(&errors, n + 4, "review.upheld_min_complaints", "at least 1");
 }
+
+#[test]
+fn a_broken_places_file_is_reported_with_its_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let places = dir.path().join("places.csv");
+    fs::write(
+        &places,
+        "id,name,postcode,lat,lon,kind,notes\nok,Fine,,51.5,-0.1,,\nbad id,Bad,,51.5,-0.1,,\nx,No lat,,north,-0.1,,\n",
+    )
+    .unwrap();
+    let env = [("MUSTER_PLACES", places.display().to_string())];
+    let errors = load_all_with_env(Some(Path::new("config/muster.toml")), env).unwrap_err();
+    let shown = errors.to_string();
+    assert!(shown.contains("places.csv:3: id: may hold only"), "{shown}");
+    assert!(
+        shown.contains("places.csv:4: lat: \"north\" is not a number"),
+        "{shown}"
+    );
+    // `""` switches the gazetteer off.
+    let off = load_all_with_env(
+        Some(Path::new("config/muster.toml")),
+        [("MUSTER_PLACES", "")],
+    )
+    .unwrap();
+    assert!(off.places.places.is_empty());
+}
+
+#[test]
+fn the_demo_gazetteer_lies_around_the_demo_resources() {
+    let loaded = load_all_with_env(Some(Path::new("config/muster.toml")), NO_ENV).unwrap();
+    let places = &loaded.places.places;
+    assert!((20..=40).contains(&places.len()), "{}", places.len());
+    assert_eq!(loaded.summary().places, places.len());
+    assert!(loaded.summary().to_string().contains(" places;"));
+    let resources = &loaded.demo.as_ref().unwrap().resources;
+    for p in places {
+        let nearest = resources
+            .iter()
+            .map(|r| distance_km(p.lat, p.lon, r.location.lat, r.location.lon))
+            .fold(f64::INFINITY, f64::min);
+        assert!(
+            nearest < 6.0,
+            "{} is {nearest:.1} km from any resource",
+            p.id
+        );
+    }
+    assert!(places.iter().filter(|p| !p.notes.is_empty()).count() >= 20);
+}

@@ -7,6 +7,7 @@ import { api } from './lib/muster.js';
 import { h, fill, age, byTime, clock, badge, words, startApp, run, setBusy, showError, throttleFrame, keepDrafts, forgetDrafts, OPEN_INCIDENT } from './lib/ui.js';
 import { bindBroadcast, bindGuidance, bindInbox } from './lib/desk.js';
 import { bindCasework } from './casework.js';
+import { locationField, premiseFor } from './lib/where.js';
 import { currentTarget } from './lib/targets.js';
 
 const client = startApp(['operator', 'supervisor', 'admin']);
@@ -34,6 +35,7 @@ if (client) {
   setInterval(tickClocks, 1000);
   document.addEventListener('keydown', onKey);
   bindCaseworkPanels();
+  $('new-call').addEventListener('click', () => newCall());
   // `/console#incident=…` (each incident has its own address, so a reload keeps it),
   // `#case=…` or `#plan=…` (links from the review page) open once the store is in.
   const stop = client.subscribe(() => {
@@ -85,6 +87,9 @@ function openFromHash() {
 }
 
 function onKey(e) {
+  // `n` opens the new-call form, unless the operator is typing or has a modifier down.
+  const typing = e.target instanceof Element && e.target.closest('input, textarea, select, [contenteditable="true"]');
+  if (e.key === 'n' && !e.altKey && !e.ctrlKey && !e.metaKey && !typing) { e.preventDefault(); newCall(); return; }
   if (!e.altKey) return;
   if (e.key === 'n' || e.key === 'N') { e.preventDefault(); takeNext(); }
   if (e.key === 'i' || e.key === 'I') { e.preventDefault(); $('incidents').querySelector('button')?.focus(); }
@@ -143,18 +148,18 @@ function contactForm(c) {
     h('option', { value: '' }, 'Choose the incident type…'),
     Object.values(types).map((t) => h('option', { value: t.id }, t.name)));
   const desc = h('textarea', { name: 'description', rows: 2, required: true, maxlength: MAX_TEXT }, c.summary);
-  const where = h('input', { name: 'location', value: c.location?.text || '', required: true });
+  const where = locationField(client, { initial: c.location, required: true });
   const dupes = duplicateCandidates(c);
   const form = h('form', { class: 'rec', dataset: { contact: c.id }, onsubmit: async (e) => {
     e.preventDefault();
-    const location = { ...(c.location || {}), text: where.value.trim() };
+    const location = where.value();
     const data = await run(client, { kind: 'incident.open', contact_id: c.id, type: typeSel.value, description: desc.value.trim(), location }, e.target);
     if (data?.incident_id) select(data.incident_id, true);
   } },
   h('p', {}, h('strong', {}, c.caller?.name || c.caller?.phone || 'Caller'), ': ', c.summary),
   h('label', {}, 'Incident type', typeSel),
   h('label', {}, 'Description', desc, counter(desc)),
-  h('label', {}, 'Location', where),
+  where.root,
   dupes.length > 0 && h('div', { role: 'group', 'aria-label': 'Possible duplicates' },
     h('p', { class: 'muted' }, 'Possible duplicates — link instead of opening a new incident:'),
     dupes.map((i) => h('button', { type: 'button', class: 'secondary', onclick: () => run(client, { kind: 'contact.link', contact_id: c.id, incident_id: i.id }).then((d) => d && select(i.id)) },
@@ -173,6 +178,54 @@ function duplicateCandidates(c) {
     if (loc.lat != null && l.lat != null) return Math.hypot(loc.lat - l.lat, (loc.lon - l.lon) * 0.62) * 111000 < 250;
     return loc.text && l.text && loc.text.trim().toLowerCase() === l.text.trim().toLowerCase();
   }).slice(0, 3);
+}
+
+// ----- a new call: one that did not come through the intake gateway ---------------------
+
+const CHANNELS = ['phone', 'walk_in', 'radio', 'email', 'sms', 'chat', 'web'];
+
+/**
+ * The new-call form on the page (`n`): channel (phone preselected), caller, summary and
+ * location; records the contact (`contact.receive`, the log says who took it), takes it
+ * and lands the operator on it in My contacts, ready to open or link an incident.
+ */
+function newCall() {
+  if ($('new-call-form')) return $('new-call-form').querySelector('select, input')?.focus();
+  casework?.release();
+  if (location.hash.startsWith('#incident=')) setHash('');
+  current = null;
+  page = null;
+  const channel = h('select', { id: 'nc-channel', name: 'channel' }, CHANNELS.map((c) => h('option', { value: c, selected: c === 'phone' }, words(c))));
+  const name = h('input', { id: 'nc-name', name: 'caller.name', autocomplete: 'off', maxlength: 500 });
+  const phone = h('input', { id: 'nc-phone', name: 'caller.phone', type: 'tel', autocomplete: 'off', maxlength: 500 });
+  const summary = h('textarea', { id: 'nc-summary', name: 'summary', rows: 2, required: true, maxlength: MAX_TEXT });
+  const where = locationField(client, { label: 'Location' });
+  const form = h('form', { id: 'new-call-form', 'aria-labelledby': 'nc-title', onsubmit: async (e) => {
+    e.preventDefault();
+    if (!summary.value.trim()) return showError({ code: 'validation_failed', message: 'summary: say what the call is about' }, form);
+    const cmd = { kind: 'contact.receive', channel: channel.value, summary: summary.value.trim() };
+    const caller = Object.fromEntries([['name', name.value.trim()], ['phone', phone.value.trim()]].filter(([, v]) => v));
+    if (Object.keys(caller).length) cmd.caller = caller;
+    const loc = where.value();
+    if (loc.text || loc.lat != null) cmd.location = loc;
+    const data = await run(client, cmd, form);
+    if (!data?.contact_id) return;
+    if (await run(client, { kind: 'contact.take', contact_id: data.contact_id }) === undefined) return;
+    fill($('page'), h('p', { class: 'muted' }, 'Call recorded: open or link an incident from My contacts.'));
+    renderMine();
+    $('mine').querySelector(`[data-contact="${CSS.escape(data.contact_id)}"] select`)?.focus();
+  } },
+  h('h2', { id: 'nc-title' }, 'New call'),
+  h('p', { class: 'muted' }, 'A call, walk-in or radio report that did not come through the intake gateway.'),
+  h('div', { class: 'grid2' }, h('label', { for: 'nc-channel' }, 'Channel', channel), h('label', { for: 'nc-name' }, 'Caller name', name),
+    h('label', { for: 'nc-phone' }, 'Phone', phone)),
+  h('label', { for: 'nc-summary' }, 'Summary', h('span', { class: 'req-mark', 'aria-label': 'required' }, ' *')), summary, counter(summary),
+  where.root,
+  h('button', { type: 'submit' }, 'Record call'), ' ',
+  h('button', { type: 'button', class: 'secondary', onclick: () => fill($('page'), h('p', { class: 'muted' }, 'Take a contact or choose an incident.')) }, 'Discard'));
+  fill($('page'), form);
+  renderIncidents();
+  channel.focus();
 }
 
 // ----- the incident list ----------------------------------------------------------------
@@ -255,7 +308,7 @@ function select(id, focus) {
 function buildPage(i) {
   const t = types[i.type] || { questions: [], actions: [] };
   const parts = {
-    head: h('div'), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
+    head: h('div'), premise: h('div', { class: 'premise' }), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
     recs: h('div', { id: 'recs', onpointerleave: () => releaseRecs() }), confirm: h('div', { id: 'dispatch-confirm' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
     notes: h('ul', { class: 'plain' }), callers: h('ul', { class: 'plain', id: 'callers' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
   };
@@ -644,8 +697,12 @@ function updatePage() {
   const t = types[i.type] || {};
   fill(page.head, h('h2', {}, `${i.reference} · ${t.name || words(i.type)} `, badge(i.status), ' ', i.priority ? badge(i.priority) : ''),
     h('p', {}, i.description), h('p', { class: 'muted' }, i.location?.text || '', ' · opened ', clock(i.opened_at),
-      ' · validity ', words(i.validity)),
+      ' · validity ', words(i.validity)), page.premise,
     i.merged_into && h('p', { class: 'merged-into' }, `Merged into ${client.store.incidents[i.merged_into]?.reference || i.merged_into}: ${i.cancel_reason || ''}`));
+  if (page.premiseFor !== JSON.stringify(i.location || {})) {
+    page.premiseFor = JSON.stringify(i.location || {});
+    premiseFor(client, i.location, page.premise, i.id);
+  }
   const s = i.suggested;
   page.suggested.textContent = s?.priority ? `${s.priority} — rule: ${s.rule || 'default'}` : `${t.default_priority || '—'} (type default; answer the script)`;
   const open = OPEN_INCIDENT.includes(i.status);

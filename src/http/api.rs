@@ -38,6 +38,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(catalogue(app.clone()))
         .unify()
+        .or(places(app.clone()))
+        .unify()
+        .or(geocode(app.clone()))
+        .unify()
         .or(performance(app.clone()))
         .unify()
         .or(audit(app.clone()))
@@ -231,6 +235,26 @@ fn catalogue(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Reject
         .and(with_app(app.clone()))
         .and(with_session(app))
         .and_then(ops::catalogue)
+}
+
+/// `GET /api/places?q=&limit=`.
+fn places(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "places")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::places::SearchQuery>())
+        .and_then(super::places::places)
+}
+
+/// `GET /api/geocode?q=&limit=`.
+fn geocode(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "geocode")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::places::SearchQuery>())
+        .and_then(super::places::geocode)
 }
 
 /// `GET /api/reports/performance?from&to&by`.

@@ -21,6 +21,10 @@ pub struct App {
     pub logins: super::throttle::LoginThrottle,
     /// Places for password checks (Argon2id, 19 MiB each) running at once.
     pub password_checks: Arc<tokio::sync::Semaphore>,
+    /// The centre's gazetteer (`GET /api/places`).
+    pub places: Arc<muster_core::domain::place::Gazetteer>,
+    /// The geocoder `GET /api/geocode` asks, when one is configured.
+    pub geocoder: Option<super::places::Geocoder>,
     /// Told once when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -55,6 +59,11 @@ impl App {
             intake_keys,
             logins: super::throttle::LoginThrottle::new(per_minute),
             password_checks: Arc::new(tokio::sync::Semaphore::new(s.auth.password_checks.max(1))),
+            places: Arc::new(loaded.places.clone()),
+            geocoder: super::places::Geocoder::new(
+                &s.centre.geocoder_url,
+                s.centre.geocoder_timeout_ms,
+            ),
             shutdown,
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());

@@ -28,6 +28,7 @@ pub mod frame;
 pub mod handlers;
 pub mod ops;
 pub mod peer;
+pub mod places;
 pub mod slots;
 pub mod throttle;
 pub mod web;

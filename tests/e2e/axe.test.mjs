@@ -1,5 +1,6 @@
 // Accessibility: axe-core run in real Chromium on every page of every app, each in the
-// state people work in (the console with an incident open, the board with its map and
+// state people work in (the console with an incident open, its new-call form with place
+// suggestions and the map, the board with its map and
 // an alert, the field app on a phone with an assignment open, the review page, the case
 // and support-plan pages, the log-in page). The test fails on any violation of impact
 // `serious` or `critical`, listing the rule, its impact and the elements concerned.
@@ -158,6 +159,26 @@ test('the console: queue, a taken contact, an incident open, as operator', async
   await page.locator('#recs .rec').first().waitFor();
   await page.waitForFunction(() => document.querySelectorAll('.timeline li').length > 16);
   await audit(page, 'console with an incident open');
+  await context.close();
+});
+
+test('the console new-call form: gazetteer suggestions open, then the map with a picked point', async () => {
+  const { context, page } = await openAs('new-call', 'operator', '/console');
+  await page.locator('#new-call').click();
+  const where = page.locator('#new-call-form [role="combobox"]');
+  await where.fill('civic');
+  await page.locator('#new-call-form [role="option"]').first().waitFor();
+  await audit(page, 'new-call form with suggestions');
+  await where.press('ArrowDown');
+  await where.press('Enter');
+  await page.locator('#new-call-form .premise-notes').waitFor();
+  await page.locator('#new-call-form').getByRole('button', { name: 'Pick on map' }).click();
+  const map = page.locator('#new-call-form .loc-map');
+  await map.waitFor();
+  const box = await map.boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 3);
+  await page.locator('#new-call-form .leaflet-marker-icon').waitFor();
+  await audit(page, 'new-call form with the map');
   await context.close();
 });
 

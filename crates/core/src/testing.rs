@@ -145,6 +145,7 @@ impl World {
             text: Some("Civic Centre".into()),
             lat: Some(51.5074),
             lon: Some(-0.1278),
+            place_id: None,
         };
         w.incident = w.open_incident("Person collapsed", place);
         w.ok(
@@ -203,6 +204,7 @@ impl World {
                     text: None,
                     lat: Some(at.0),
                     lon: Some(at.1),
+                    place_id: None,
                 }),
             }),
         );
@@ -439,6 +441,7 @@ pub fn place() -> Location {
         text: Some("Civic Centre, main entrance".into()),
         lat: Some(51.5074),
         lon: Some(-0.1278),
+        place_id: None,
     }
 }
 

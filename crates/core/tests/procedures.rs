@@ -472,6 +472,7 @@ fn open_at(incident_type: &str, lat: f64, lon: f64) -> Command {
             text: None,
             lat: Some(lat),
             lon: Some(lon),
+            place_id: None,
         },
     })
 }
@@ -605,6 +606,7 @@ fn recommendation_ranks_ten_resources_with_reasons() {
         text: None,
         lat: Some(51.5),
         lon: Some(-0.12),
+        place_id: None,
     };
     let jobs = BTreeMap::from([
         (ResourceId("res_02".into()), 1),

@@ -50,6 +50,7 @@ fn validation_errors_name_the_field() {
             text: None,
             lat: Some(51.5),
             lon: None,
+            place_id: None,
         });
     }
     let mut no_description = incident_open("medical_emergency", None);

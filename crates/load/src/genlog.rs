@@ -322,6 +322,7 @@ impl Sim {
                             text: Some(format!("{team} depot")),
                             lat: Some(lat),
                             lon: Some(lon),
+                            place_id: None,
                         }),
                     }),
                 )?;
@@ -476,6 +477,7 @@ impl Sim {
                             text: Some("Near the civic centre".into()),
                             lat: Some(lat),
                             lon: Some(lon),
+                            place_id: None,
                         }),
                         summary: format!("Report about {}", job.incident_type),
                         reason: ContactReason::Report,
@@ -503,6 +505,7 @@ impl Sim {
                             text: Some("Near the civic centre".into()),
                             lat: Some(lat),
                             lon: Some(lon),
+                            place_id: None,
                         },
                     }),
                 )?;

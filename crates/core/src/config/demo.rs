@@ -242,6 +242,7 @@ pub fn resource_command(r: &DemoResource) -> Command {
             text: Some(r.location.text.clone()),
             lat: Some(r.location.lat),
             lon: Some(r.location.lon),
+            place_id: None,
         }),
     })
 }

@@ -137,6 +137,25 @@ pub fn centre_from_toml(file: &Path, text: &str) -> Result<Centre, ConfigErrors>
     Ok(centre)
 }
 
+/// Loads the centre's gazetteer (a places CSV, see [`crate::domain::place::parse_csv`]),
+/// every problem with its line.
+pub fn load_places(path: &Path) -> Result<crate::domain::place::Gazetteer, ConfigErrors> {
+    let text = read_text(path)?;
+    crate::domain::place::parse_csv(&text).map_err(|problems| {
+        ConfigErrors(
+            problems
+                .into_iter()
+                .map(|p| ConfigProblem {
+                    file: path.to_path_buf(),
+                    line: Some(p.line),
+                    field: p.field,
+                    message: p.message,
+                })
+                .collect(),
+        )
+    })
+}
+
 /// Loads the demo seed from `dir/users.toml` and `dir/resources.toml`, reporting the
 /// problems of both files together.
 pub fn load_demo(dir: &Path) -> Result<Demo, ConfigErrors> {

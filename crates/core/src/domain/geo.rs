@@ -13,6 +13,9 @@ pub struct Location {
     pub lat: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lon: Option<f64>,
+    /// The gazetteer place it was chosen from (`GET /api/places`), when it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place_id: Option<String>,
 }
 
 impl Location {
@@ -41,6 +44,9 @@ impl Location {
         }
         if let Some(t) = &self.text {
             super::check_text(&format!("{field}.text"), t, super::MAX_SHORT_TEXT, false)?;
+        }
+        if let Some(id) = &self.place_id {
+            super::place::check_place_id(&format!("{field}.place_id"), id)?;
         }
         Ok(())
     }
@@ -90,6 +96,7 @@ mod tests {
             text: None,
             lat: Some(91.0),
             lon: Some(0.0),
+            place_id: None,
         };
         let err = bad.validate("location", true).unwrap_err();
         assert_eq!(
@@ -98,5 +105,21 @@ mod tests {
         );
         assert!(Location::default().validate("location", true).is_err());
         assert!(Location::default().validate("location", false).is_ok());
+    }
+
+    #[test]
+    fn a_place_id_is_validated() {
+        let at = |id: &str| Location {
+            text: Some("Civic Centre".into()),
+            lat: Some(51.5074),
+            lon: Some(-0.1278),
+            place_id: Some(id.into()),
+        };
+        assert!(at("civic-centre").validate("location", true).is_ok());
+        let err = at("no spaces please")
+            .validate("location", true)
+            .unwrap_err();
+        assert!(err.to_string().starts_with("location.place_id: "), "{err}");
+        assert!(at("").validate("location", true).is_err());
     }
 }

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod improvement;
 pub mod incident;
 pub mod message;
+pub mod place;
 pub mod procedure;
 pub mod recommend;
 pub mod resource;

@@ -210,6 +210,7 @@ mod tests {
             text: None,
             lat: Some(51.5074),
             lon: Some(-0.1278),
+            place_id: None,
         };
         let mut busy = resource("res_busy", &["first_aid"], Some((51.5074, -0.1278)));
         busy.status = ResourceStatus::Assigned;

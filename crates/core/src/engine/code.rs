@@ -74,6 +74,8 @@ codes! {
     TooLarge => "too_large", 413, retry: false;
     /// The log or the session store cannot answer now; nothing was kept.
     Unavailable => "unavailable", 503, retry: true;
+    /// The configured geocoder could not be reached, was slow, or answered nonsense.
+    GeocoderFailed => "geocoder_failed", 502, retry: true;
 }
 
 impl fmt::Display for Code {
@@ -157,7 +159,15 @@ mod tests {
     #[test]
     fn only_refusals_about_the_hub_s_condition_are_retryable() {
         let retryable: Vec<_> = Code::ALL.iter().filter(|c| c.retryable()).collect();
-        assert_eq!(retryable, [&Code::RateLimited, &Code::Unavailable]);
+        // geocoder_failed: the geocoder's condition, not the query's (issue 15).
+        assert_eq!(
+            retryable,
+            [
+                &Code::RateLimited,
+                &Code::Unavailable,
+                &Code::GeocoderFailed
+            ]
+        );
     }
 
     /// PROTOCOL.md's "Errors" table: each row's code, HTTP status and whether it is

@@ -242,6 +242,7 @@ mod tests {
                     text: Some("12 High Street".into()),
                     lat: None,
                     lon: None,
+                    place_id: None,
                 },
             }),
         );

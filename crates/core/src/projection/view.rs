@@ -442,6 +442,7 @@ mod tests {
             text: Some(text.into()),
             lat: None,
             lon: None,
+            place_id: None,
         };
         w.open_incident(text, place)
     }
