@@ -8,7 +8,6 @@ import { api } from './lib/muster.js';
 import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
 import { bindBroadcast } from './lib/desk.js';
-import { api } from './lib/muster.js';
 
 const client = startApp(['supervisor', 'admin', 'operator']);
 const $ = (id) => document.getElementById(id);
