@@ -713,12 +713,14 @@ function updatePage() {
   page.sections.cancel.hidden = !open;
   page.sections.merge.section.hidden = !open;
   if (open) page.sections.merge.refresh(i);
-  if (!page.sections.dispatch.hidden && recsFor !== `${i.id}:${i.status}:${i.assignment_ids.length}`) {
+  // Keyed by the active assignments too: a stand-down frees its unit for the list.
+  const recsKey = `${i.id}:${i.status}:${activeResources(i).join(',')}`;
+  if (!page.sections.dispatch.hidden && recsFor !== recsKey) {
     // The list re-sorts after a dispatch; not while one is in flight, nor under the
     // pointer (the second click of a double click would land on another resource).
     if (dispatching || page.recs.matches(':hover')) recsHeld = true;
     else {
-      recsFor = `${i.id}:${i.status}:${i.assignment_ids.length}`;
+      recsFor = recsKey;
       loadRecs(i);
     }
   }
@@ -746,11 +748,16 @@ function updatePage() {
     merged.length > 0 && h('li', { class: 'muted' }, `Merged here: ${merged.join(', ')} (their notes stay on them)`));
 }
 
+/** The resources with an assignment still active on incident `i`. */
+function activeResources(i) {
+  return i.assignment_ids.map((a) => client.store.assignments[a]).filter((a) => a && ACTIVE.includes(a.status)).map((a) => a.resource_id);
+}
+
 async function loadRecs(i) {
   try {
     const r = await api(`/api/incidents/${encodeURIComponent(i.id)}/recommendations`);
     if (current !== i.id) return;
-    const assigned = new Set(i.assignment_ids.map((a) => client.store.assignments[a]?.resource_id));
+    const assigned = new Set(activeResources(i));
     fill(page.recs, r.recommendations.slice(0, 6).map((x) => h('div', { class: 'rec', dataset: { resource: x.resource_id } },
       h('strong', {}, x.name), ' ', noApp(client.store.resources[x.resource_id]), ` · score ${Number(x.score).toFixed(2)}`, x.eta_secs != null ? ` · ETA ${Math.round(x.eta_secs / 60)} min` : '',
       h('ul', {}, (x.reasons || []).map((why) => h('li', {}, why))),

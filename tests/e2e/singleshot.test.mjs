@@ -9,6 +9,7 @@
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+import { openTap, waitFor } from './tap.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
@@ -16,7 +17,9 @@ const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch:
 let hub;
 let ui;
 let api;
-let tap; // a page holding a supervisor's socket, collecting every event frame
+let seen; // the tap on the whole log (tap.mjs)
+let barrier;
+let once;
 let sup; // the supervisor's token (the tap's, and for barriers)
 let users; // username → user
 
@@ -26,18 +29,7 @@ before(async () => {
   ui = await launchBrowser(hub.url);
   sup = await api.login('supervisor');
   users = Object.fromEntries((await api.get('/api/state', await api.login('admin'))).users.map((u) => [u.username, u]));
-  ({ page: tap } = await ui.open('tap', DESKTOP));
-  await tap.goto('/');
-  await tap.evaluate((token) => new Promise((resolve) => {
-    window.frames_ = [];
-    const ws = new WebSocket(`ws://${location.host}/ws`);
-    ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', token }));
-    ws.onmessage = (m) => {
-      const f = JSON.parse(m.data);
-      if (f.type === 'welcome') resolve();
-      if (f.type === 'event') window.frames_.push(f);
-    };
-  }), sup);
+  ({ seen, barrier, once } = await openTap(ui, api, sup));
 });
 
 after(async () => {
@@ -48,45 +40,6 @@ after(async () => {
 afterEach(() => {
   assert.deepEqual(ui.takeErrors(), [], 'no console errors');
 });
-
-/** The event frames seen so far of `kind` matching `pred(event, frame)`. */
-async function seen(kind, pred = () => true) {
-  const frames = await tap.evaluate(() => window.frames_);
-  return frames.filter((f) => f.event.kind === kind && pred(f.event, f));
-}
-
-/**
- * Everything sent before now has reached the log and the tap: a command made after the
- * clicks settled, whose event comes after anything they caused.
- */
-async function barrier() {
-  const text = `barrier ${Math.random()}`;
-  await api.command(sup, { kind: 'message.broadcast', audience: 'all', text });
-  await waitFor(async () => (await seen('message.broadcast', (e) => e.message.text === text)).length === 1);
-}
-
-async function waitFor(cond, what = 'condition', ms = 5000) {
-  const until = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/**
- * Double-clicks `button`, waits for the intent's event, lets the page settle (the
- * button no longer busy, if it is still there) and passes a barrier: then there must be
- * exactly one event of `kind` matching `pred`.
- */
-async function once(button, kind, pred, label) {
-  await button.dblclick();
-  await waitFor(async () => (await seen(kind, pred)).length >= 1, `${label}: ${kind}`);
-  await button.page().waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
-  await barrier();
-  const got = await seen(kind, pred);
-  assert.equal(got.length, 1, `${label}: one ${kind} per double click, got ${got.length}`);
-  return got[0];
-}
 
 test('the console: every command button double-clicked acts once; radio reports, stand down and cancel', async () => {
   const { page: desk } = await ui.open('console', DESKTOP);
