@@ -69,13 +69,13 @@ async function audit(page, where) {
 
 /**
  * Controls smaller than 44 × 44 px, as `selector w×h`: buttons, pickers, fields, the
- * header's links, the map's controls and pins, and checkbox rows (a checkbox counts by
+ * header's links, the map's controls and its pins that can be pressed, and checkbox rows (a checkbox counts by
  * its label, the whole of which is the target). Links inside running text are exempt.
  */
 function smallTargets(page) {
   return page.evaluate(() => {
     const seen = [];
-    const controls = document.querySelectorAll('button, select, input:not([type=hidden]), textarea, a.navlink, [role=button], .leaflet-marker-icon, .leaflet-bar a');
+    const controls = document.querySelectorAll('button, select, input:not([type=hidden]), textarea, a.navlink, [role=button], .leaflet-marker-icon.leaflet-interactive, .leaflet-bar a');
     for (const el of controls) {
       const style = getComputedStyle(el);
       if (style.visibility === 'hidden' || el.closest('[hidden]')) continue;
@@ -177,7 +177,7 @@ test('the console new-call form: gazetteer suggestions open, then the map with a
   await map.waitFor();
   const box = await map.boundingBox();
   await page.mouse.click(box.x + box.width / 2, box.y + box.height / 3);
-  await page.locator('#new-call-form .leaflet-marker-icon').waitFor();
+  await page.locator('#new-call-form .leaflet-marker-icon.picked').waitFor();
   await audit(page, 'new-call form with the map');
   await context.close();
 });

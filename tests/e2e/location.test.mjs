@@ -193,7 +193,7 @@ test('a point picked on the map becomes the location, and recommendations give d
   await page.mouse.click(box.x + box.width * 0.6, box.y + box.height * 0.4);
   const where = page.locator('#new-call-form [role="combobox"]');
   await page.waitForFunction(() => /^-?\d+\.\d{4}, -?\d+\.\d{4}$/.test(document.querySelector('#new-call-form [role="combobox"]').value));
-  await page.locator('#new-call-form .leaflet-marker-icon').waitFor();
+  await page.locator('#new-call-form .leaflet-marker-icon.picked').waitFor();
   const [lat, lon] = (await where.inputValue()).split(', ').map(Number);
   assert.ok(Math.abs(lat - 51.51) < 0.05 && Math.abs(lon + 0.12) < 0.1, `${lat}, ${lon} is near the demo centre`);
   assert.match(await page.locator('#new-call-form .loc-chosen').textContent(), /^Position /);

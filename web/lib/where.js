@@ -6,7 +6,7 @@
 // under the field. Accessible combobox: arrows move, Enter chooses, Escape closes.
 
 import { api } from './muster.js';
-import { h, fill, words, clock } from './ui.js';
+import { h, fill, words, clock, OPEN_INCIDENT } from './ui.js';
 
 let seq = 0;
 let geocoderOff = false; // the hub said it has none: stop asking
@@ -167,6 +167,21 @@ export function locationField(client, { label = 'Location', initial = null, name
     else marker.setLatLng(point);
   }
 
+  /**
+   * The centre's units where they last were, and its open incidents, as labels: with no
+   * tile server (the default) they are what the operator finds the place by.
+   */
+  function landmarks(L) {
+    const label = (loc, cls, text) => L.marker([loc.lat, loc.lon], {
+      icon: L.divIcon({ className: `pin landmark ${cls}`, html: h('span', {}, text), iconSize: null }),
+      keyboard: false, interactive: false,
+    }).addTo(map);
+    for (const r of Object.values(client.store.resources)) if (r.location?.lat != null) label(r.location, 'res', r.name);
+    for (const i of Object.values(client.store.incidents)) {
+      if (OPEN_INCIDENT.includes(i.status) && i.location?.lat != null) label(i.location, 'inc', `${i.reference.slice(-3)} ${i.location.text || ''}`.trim());
+    }
+  }
+
   function toggleMap() {
     const show = mapBox.hidden;
     mapBox.hidden = !show;
@@ -181,6 +196,7 @@ export function locationField(client, { label = 'Location', initial = null, name
       map = L.map(box, { attributionControl: true, keyboard: false }).setView(chosen?.lat != null ? [chosen.lat, chosen.lon] : [51.51, -0.12], 13);
       const tiles = document.querySelector('meta[name="muster-tile-url"]')?.content;
       if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: '&copy; map data contributors' }).addTo(map);
+      landmarks(L);
       // The map's own container is not a tab stop (keyboard: false): the field is the
       // keyboard's way to a location; the zoom buttons stay reachable.
       box.removeAttribute('tabindex');
