@@ -4,7 +4,8 @@
 // its command waits (offline), and pressing it again sends nothing new; a second
 // dispatch of the same incident asks for confirmation; the console stands a resource
 // down and cancels an incident with a reason, and records a unit's radio report with
-// `via` and the operator as the actor.
+// `via` and the operator as the actor; the new buttons (record call, merge, untick)
+// act once too, as does acknowledging an alert on the board (wallboard.test.mjs).
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -212,5 +213,43 @@ test('the board sends guidance once and the console acknowledges it once, each d
   await ack.waitFor();
   await once(ack, 'message.acknowledged', (e) => e.message_id === messageId && e.user_id === to, 'acknowledge guidance');
   await board.close();
+  await desk.close();
+});
+
+test('the console: record a new call, merge and untick, each double-clicked, act once', async () => {
+  const { page: desk } = await ui.open('console-new', DESKTOP);
+  await logIn(desk, 'operator', '/console');
+  const op = await api.login('operator');
+
+  await desk.locator('#new-call').click();
+  await desk.locator('#nc-summary').fill('Walk-in: lost child at the desk');
+  await once(desk.locator('#new-call-form').getByRole('button', { name: 'Record call' }), 'contact.received',
+    (e) => e.contact.summary === 'Walk-in: lost child at the desk', 'record call');
+
+  // Two reports of one thing: the second merged into the first.
+  const open = async (description) => (await api.command(op, { kind: 'incident.open', type: 'medical_emergency', description,
+    location: { text: 'Market Square, fountain', lat: 51.5080, lon: -0.1250 } })).data.incident_id;
+  const survivor = await open('Man fainted by the fountain');
+  const duplicate = await open('Someone collapsed at the fountain');
+  await desk.goto(`/console#incident=${duplicate}`);
+  await desk.locator(`#merge-into option[value="${survivor}"]`).waitFor({ state: 'attached' });
+  await desk.locator('#merge-into').selectOption(survivor);
+  await desk.locator('#merge-reason').fill('Same fall, second caller');
+  await once(desk.getByRole('button', { name: 'Merge', exact: true }), 'incident.merged', (e) => e.incident_id === duplicate, 'merge');
+
+  // A ticked action, unticked with a reason.
+  await api.command(op, { kind: 'incident.assess', incident_id: survivor, validity: 'verified', priority: 'P3', method: 'manual', reason: 'conscious now' });
+  const state = await api.get('/api/state', sup);
+  const free = state.resources.find((r) => r.status === 'available' && r.user_id);
+  const { data: { assignment_id: asg } } = await api.command(op, { kind: 'assignment.create', incident_id: survivor, resource_id: free.id,
+    actions: [{ text: 'Check the casualty', required: true }] });
+  const crew = await api.login(state.users.find((u) => u.id === free.user_id).username);
+  await api.command(crew, { kind: 'assignment.acknowledge', assignment_id: asg });
+  await api.command(crew, { kind: 'assignment.action_done', assignment_id: asg, action_id: 'act_1' });
+  await desk.goto(`/console#incident=${survivor}`);
+  await desk.locator(`#assignments [data-assignment="${asg}"] .done-action`).getByRole('button', { name: /^Untick/ }).click();
+  await desk.locator('#ut-reason').fill('Ticked by mistake');
+  await once(desk.locator('#untick').getByRole('button', { name: 'Untick', exact: true }), 'assignment.action_undone',
+    (e) => e.assignment_id === asg, 'untick');
   await desk.close();
 });
