@@ -167,8 +167,9 @@ test('the field card: reference, call back, navigate, a note the console sees; u
 
   // A note from the scene: the console shows it with who wrote it.
   await card.getByLabel('Add a note for control').fill('Ambulance not needed, she is walking');
-  await card.getByRole('button', { name: 'Add note' }).click();
+  await card.getByRole('button', { name: 'Add note' }).dblclick(); // a hurried thumb: one note
   await desk.locator('#page li', { hasText: 'Ambulance not needed' }).waitFor();
+  await phone.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
   assert.match(await desk.locator('#page li', { hasText: 'Ambulance not needed' }).textContent(), new RegExp(users.field1.name));
   await phone.screenshot({ path: join(SHOTS, 'field-card-phone.png'), fullPage: true });
 
@@ -180,10 +181,12 @@ test('the field card: reference, call back, navigate, a note the console sees; u
   await box.click();
   const reason = card.getByLabel(/Untick .*why is it not done/);
   await reason.fill('Ticked the wrong line');
-  await card.getByRole('button', { name: 'Untick', exact: true }).click();
+  await card.getByRole('button', { name: 'Untick', exact: true }).dblclick();
   await row.getByText('actions 0/2 done').waitFor();
   assert.equal(await box.isChecked(), false);
   const detail = await api.get(`/api/incidents/${incidentId}`, op);
+  assert.equal(detail.notes.filter((n) => n.text.includes('Ambulance not needed')).length, 1, 'one note per double tap');
+  assert.equal(detail.timeline.filter((e) => e.event.kind === 'assignment.action_undone').length, 1, 'one untick per double tap');
   const undone = detail.timeline.find((e) => e.event.kind === 'assignment.action_undone');
   assert.equal(undone.event.reason, 'Ticked the wrong line');
   assert.equal(undone.actor, users.field1.id, 'the log says who unticked it');
