@@ -2,36 +2,22 @@
 // across three browser contexts, an acknowledgement made offline, a console reload
 // that resumes, and screenshots. Any console error or page error fails the test.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, ROOT } from './hub.mjs';
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const LIVE_WITHIN = 1000; // the board must show each change within a second
 
-let hub;
-let ui; // the browser
-let api;
+const { api, ui } = useHub();
 const story = {}; // what the first test leaves for the others
 
 before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
   mkdirSync(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
 });
 
 /** Waits until `page` (app `name`) shows what its screenshot is of: live, its content

@@ -8,13 +8,11 @@
 // axe is injected through the DevTools protocol (`page.evaluate` of its source), which
 // the pages' strict CSP does not govern, so the pages run under their real CSP.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, quickEscalation } from './hub.mjs';
 import { seedReview } from './seed.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -22,35 +20,16 @@ const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const BLOCKING = ['serious', 'critical'];
 
-let hub;
-let ui;
-let api;
 let seeded;
 let story; // the open incident and its unacknowledged assignment
-let confDir;
 
-before(async () => {
-  // The centre's procedures, with the urgent escalation's first rung after 1 s instead
-  // of 30 s, so the board has a real alert to show within the test.
-  confDir = mkdtempSync(join(tmpdir(), 'muster-axe-'));
-  const centre = readFileSync(join(ROOT, 'config', 'centre.toml'), 'utf8');
-  const quick = centre.replace(/(id = "urgent"[\s\S]*?after_secs = )30\b/, '$11');
-  assert.notEqual(quick, centre, 'the urgent escalation policy was found');
-  writeFileSync(join(confDir, 'centre.toml'), quick);
-  hub = await startHub({ env: { MUSTER_CENTRE: join(confDir, 'centre.toml') } });
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  seeded = await seedReview(api);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-  if (confDir) rmSync(confDir, { recursive: true, force: true });
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+// The centre's procedures, with the urgent escalation's first rung after 1 s instead of
+// 30 s, so the board has a real alert to show within the test.
+const { api, ui } = useHub({
+  centre: (toml) => quickEscalation(toml, 1),
+  setup: async () => {
+    seeded = await seedReview(api);
+  },
 });
 
 /** Runs axe on `page` and fails on any serious or critical violation, naming `where`. */

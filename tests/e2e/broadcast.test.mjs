@@ -7,36 +7,23 @@
 // and adds a note the console shows with its author; an action unticked on the phone
 // is seen unticked at the console, and one unticked at the console on the phone.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, ROOT } from './hub.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 
-let hub;
-let ui;
-let api;
 let users; // username → user
 
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  users = Object.fromEntries((await api.get('/api/state', await api.login('admin'))).users.map((u) => [u.username, u]));
-  mkdirSync(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { api, ui } = useHub({
+  setup: async () => {
+    users = Object.fromEntries((await api.get('/api/state', await api.login('admin'))).users.map((u) => [u.username, u]));
+    mkdirSync(SHOTS, { recursive: true });
+  },
 });
 
 async function must(token, command) {

@@ -3,30 +3,13 @@
 // its own address that a reload keeps, and typed drafts survive a reload but not a
 // log-out. Real hub, real Chromium; any console error fails the test.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+import { useHub, logIn } from './hub.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 
-let hub;
-let ui;
-let api;
-
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
-});
+const { api, ui } = useHub();
 
 /** A new incident opened through the API by `operator`; answers its id. */
 async function newIncident(description) {

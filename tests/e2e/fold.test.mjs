@@ -11,11 +11,11 @@
 // The snapshot window is widened too, so `GET /api/state` holds every item and the
 // two sides can be compared whole.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { startHub, apiFor } from './hub.mjs';
+import { useHub } from './hub.mjs';
 import { emptyStore, applyEvent } from '../../web/lib/store.js';
 
 // The collections the client keeps (store.js COLLECTIONS), as `GET /api/state` names them.
@@ -24,22 +24,13 @@ const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messa
 const CLIENT_ONLY = { incidents: ['suggested'] };
 const YEARS = 4;
 
-let hub;
-let api;
-
-before(async () => {
-  hub = await startHub({
-    genLogEvents: 3000,
-    env: {
-      MUSTER_RESUME_WINDOW_SECS: String(YEARS * 366 * 86400),
-      MUSTER_SNAPSHOT_CLOSED_HOURS: String(YEARS * 366 * 24),
-    },
-  });
-  api = apiFor(hub.url);
-});
-
-after(async () => {
-  await hub?.stop();
+const { hub, api } = useHub({
+  browser: false,
+  genLogEvents: 3000,
+  env: {
+    MUSTER_RESUME_WINDOW_SECS: String(YEARS * 366 * 86400),
+    MUSTER_SNAPSHOT_CLOSED_HOURS: String(YEARS * 366 * 24),
+  },
 });
 
 test('the client store folds the whole log to what GET /api/state holds', async () => {

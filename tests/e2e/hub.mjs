@@ -2,8 +2,10 @@
 // to date), copies it so a concurrent build cannot swap it mid-test, and runs
 // `muster serve` from the repo root on a free port with a fresh data directory.
 
+import { before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, copyFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, copyFileSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +65,64 @@ export async function startHub({ genLogEvents, env = {} } = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * One hub (and, unless `browser: false`, one Chromium) for a test file: started before
+ * its tests, stopped after them, and every test fails on any console or page error.
+ * Answers `{ hub, api, ui }`, filled in before the first test runs. Options are
+ * `startHub`'s, plus `centre`: a function from the shipped `config/centre.toml` to the
+ * procedures to run instead (a test's shorter clocks), and `setup`: what the file needs
+ * done once the hub is up (in the same hook: node:test does not wait for one top-level
+ * `before` to finish before it starts the next).
+ */
+export function useHub({ centre, setup, browser = true, ...options } = {}) {
+  const hub = {};
+  const api = {};
+  const ui = {};
+  let confDir;
+  before(async () => {
+    const env = { ...options.env };
+    if (centre) {
+      confDir = mkdtempSync(join(tmpdir(), 'muster-centre-'));
+      const shipped = readFileSync(join(ROOT, 'config', 'centre.toml'), 'utf8');
+      const changed = centre(shipped);
+      assert.notEqual(changed, shipped, 'the test changed the procedures');
+      writeFileSync(join(confDir, 'centre.toml'), changed);
+      env.MUSTER_CENTRE = join(confDir, 'centre.toml');
+    }
+    Object.assign(hub, await startHub({ ...options, env }));
+    Object.assign(api, apiFor(hub.url));
+    if (browser) Object.assign(ui, await launchBrowser(hub.url));
+    await setup?.();
+  });
+  after(async () => {
+    await ui.close?.();
+    await hub.stop?.();
+    if (confDir) rmSync(confDir, { recursive: true, force: true });
+  });
+  if (browser) afterEach(() => assert.deepEqual(ui.takeErrors(), [], 'no console errors'));
+  return { hub, api, ui };
+}
+
+/** The shipped procedures with the urgent escalation's first rung after `secs`, not 30 s. */
+export function quickEscalation(toml, secs) {
+  const quick = toml.replace(/(id = "urgent"[\s\S]*?after_secs = )30\b/, (_, head) => `${head}${secs}`);
+  assert.notEqual(quick, toml, 'the urgent escalation policy was found');
+  return quick;
+}
+
+/**
+ * The shipped procedures with the medical emergency's dispatch target at `priority`
+ * set to `secs` (its targets are the file's first).
+ */
+export function dispatchTarget(toml, priority, secs) {
+  const at = new RegExp(`(${priority} = \\{ answer_secs = \\d+, dispatch_secs = )\\d+`);
+  const first = toml.search(at);
+  const medical = toml.indexOf('id = "medical_emergency"');
+  assert.ok(medical >= 0 && first > medical, `a ${priority} target after the medical emergency`);
+  assert.doesNotMatch(toml.slice(medical, first), /\[\[types\]\]/, 'the first targets are the medical emergency\'s');
+  return toml.replace(at, (_, head) => `${head}${secs}`);
 }
 
 /** A tiny API client for setting up and checking from the test side. */

@@ -5,35 +5,22 @@
 // clears. The board's override form offers the hub's own list of rules. Screenshots:
 // console-merge.png, console-call-by-radio.png.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, ROOT } from './hub.mjs';
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 
-let hub;
-let ui;
-let api;
 let op; // the operator's token, for setting up
 
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  op = await api.login('operator2');
-  mkdirSync(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { api, ui } = useHub({
+  setup: async () => {
+    op = await api.login('operator2');
+    mkdirSync(SHOTS, { recursive: true });
+  },
 });
 
 async function waitFor(cond, what = 'condition', ms = 10000) {

@@ -4,31 +4,14 @@
 // the field app asks for a reason for each undone required action before completing.
 // Any console error or page error fails the test.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+import { useHub, logIn } from './hub.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
-let hub;
-let ui;
-let api;
-
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
-});
+const { api, ui } = useHub();
 
 async function must(token, command) {
   const r = await api.command(token, command);

@@ -3,36 +3,23 @@
 // through dispatch, acknowledgement, arrival and resolution, one reassessed up and one
 // down, and a complaint closed as upheld. Any console error or page error fails the test.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, ROOT } from './hub.mjs';
 import { seedReview } from './seed.mjs';
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 
-let hub;
-let ui; // the browser
-let api;
 let seeded; // what the seed made: {incidents, byOperator, caseId, …}
 
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  mkdirSync(SHOTS, { recursive: true });
-  seeded = await seedReview(api);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { api, ui } = useHub({
+  setup: async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    seeded = await seedReview(api);
+  },
 });
 
 function open(name, options = DESKTOP) {

@@ -4,9 +4,9 @@
 // breaks its own Content-Security-Policy (finding 7), and `?next=` never leaves the
 // origin (finding 8). Any console error or page error fails the test.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+import { useHub, logIn } from './hub.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true };
@@ -15,25 +15,12 @@ const FIELD_PASSWORD = 'hostile-field-pass-1';
 /** A hostile string for the field `what`: markup, an attribute break-out, a URL scheme. */
 const evil = (what) => `${what}<b>x</b> <img src=x onerror="window.__pwned=1"> "><svg onload=window.__pwned=1> javascript:window.__pwned=1`;
 
-let hub;
-let ui; // the browser
-let api;
 let origin;
 
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  origin = new URL(hub.url).origin;
-  ui = await launchBrowser(hub.url);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { hub, api, ui } = useHub({
+  setup: async () => {
+    origin = new URL(hub.url).origin;
+  },
 });
 
 /**

@@ -10,12 +10,9 @@
 // The hub runs the shipped procedures with the medical emergency's P1 dispatch target
 // cut to 20 s, so the breach happens during the shift.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, dispatchTarget } from './hub.mjs';
 import { openTap } from './tap.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
@@ -23,35 +20,15 @@ const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch:
 const PACE = { delay: 70 }; // between key presses, as a person types
 const BREACH_SECS = 20;
 
-let hub;
-let ui;
-let api;
-let confDir;
 let tap;
 let sup;
 
-before(async () => {
-  confDir = mkdtempSync(join(tmpdir(), 'muster-shift-'));
-  const centre = readFileSync(join(ROOT, 'config', 'centre.toml'), 'utf8');
-  // The first targets table is the medical emergency's.
-  const quick = centre.replace(/(P1 = \{ answer_secs = \d+, dispatch_secs = )\d+/, `$1${BREACH_SECS}`);
-  assert.match(quick.slice(0, quick.indexOf('P1 = {')), /id = "medical_emergency"/, 'the first targets are the medical emergency\'s');
-  writeFileSync(join(confDir, 'centre.toml'), quick);
-  hub = await startHub({ env: { MUSTER_CENTRE: join(confDir, 'centre.toml') } });
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  sup = await api.login('supervisor');
-  tap = await openTap(ui, api, sup);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-  if (confDir) rmSync(confDir, { recursive: true, force: true });
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { api, ui } = useHub({
+  centre: (toml) => dispatchTarget(toml, 'P1', BREACH_SECS),
+  setup: async () => {
+    sup = await api.login('supervisor');
+    tap = await openTap(ui, api, sup);
+  },
 });
 
 async function must(token, command) {

@@ -7,39 +7,26 @@
 // `via` and the operator as the actor; the new buttons (record call, merge, untick)
 // act once too, as does acknowledging an alert on the board (wallboard.test.mjs).
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+import { useHub, logIn } from './hub.mjs';
 import { openTap, waitFor } from './tap.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 
-let hub;
-let ui;
-let api;
 let seen; // the tap on the whole log (tap.mjs)
 let barrier;
 let once;
 let sup; // the supervisor's token (the tap's, and for barriers)
 let users; // username → user
 
-before(async () => {
-  hub = await startHub();
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  sup = await api.login('supervisor');
-  users = Object.fromEntries((await api.get('/api/state', await api.login('admin'))).users.map((u) => [u.username, u]));
-  ({ seen, barrier, once } = await openTap(ui, api, sup));
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { api, ui } = useHub({
+  setup: async () => {
+    sup = await api.login('supervisor');
+    users = Object.fromEntries((await api.get('/api/state', await api.login('admin'))).users.map((u) => [u.username, u]));
+    ({ seen, barrier, once } = await openTap(ui, api, sup));
+  },
 });
 
 test('the console: every command button double-clicked acts once; radio reports, stand down and cancel', async () => {

@@ -9,52 +9,24 @@
 // a medical emergency's dispatch target is 8 s at P1 and 60 s at P2, and the urgent
 // escalation's first rung fires after 2 s.
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { useHub, logIn, ROOT, quickEscalation, dispatchTarget } from './hub.mjs';
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const WITHIN = 1000; // a breach shows on the board within a second
 
-let hub;
-let ui;
-let api;
-let confDir;
 let op; // the operator's token
 const seen = {}; // what the first test made, for the others
-
-before(async () => {
-  confDir = mkdtempSync(join(tmpdir(), 'muster-wallboard-'));
-  const centre = readFileSync(join(ROOT, 'config', 'centre.toml'), 'utf8');
-  let quick = centre.replace(/(id = "urgent"[\s\S]*?after_secs = )30\b/, '$12');
-  // The first [types.targets] is the medical emergency's.
-  quick = quick.replace(/(P1 = \{ answer_secs = \d+, dispatch_secs = )\d+/, '$18')
-    .replace(/(P2 = \{ answer_secs = \d+, dispatch_secs = )\d+/, '$160');
-  assert.equal(quick.match(/P1 = \{ answer_secs = \d+, dispatch_secs = (\d+)/)[1], '8', 'the P1 dispatch target was shortened');
-  assert.equal(quick.match(/P2 = \{ answer_secs = \d+, dispatch_secs = (\d+)/)[1], '60', 'the P2 dispatch target was set');
-  assert.match(quick.slice(0, quick.indexOf('P1 = {')), /id = "medical_emergency"/, 'the first targets are the medical emergency\'s');
-  assert.doesNotMatch(quick.slice(quick.indexOf('id = "medical_emergency"'), quick.indexOf('P1 = {')), /\[\[types\]\]/);
-  assert.match(quick, /id = "urgent"[\s\S]*?after_secs = 2\b/);
-  writeFileSync(join(confDir, 'centre.toml'), quick);
-  hub = await startHub({ env: { MUSTER_CENTRE: join(confDir, 'centre.toml') } });
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-  op = await api.login('operator');
-  mkdirSync(SHOTS, { recursive: true });
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-  if (confDir) rmSync(confDir, { recursive: true, force: true });
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
+const { api, ui } = useHub({
+  centre: (toml) => dispatchTarget(dispatchTarget(quickEscalation(toml, 2), 'P1', 8), 'P2', 60),
+  setup: async () => {
+    op = await api.login('operator');
+    mkdirSync(SHOTS, { recursive: true });
+  },
 });
 
 async function must(token, command) {

@@ -3,28 +3,11 @@
 // still there one at a time, and shows in the console's open list once it is reopened
 // (the console fetches an incident its store lacks when an event touches it).
 
-import { test, before, after, afterEach } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHub, apiFor, launchBrowser, logIn } from './hub.mjs';
+import { useHub, logIn } from './hub.mjs';
 
-let hub;
-let ui;
-let api;
-
-before(async () => {
-  hub = await startHub({ genLogEvents: 3000 });
-  api = apiFor(hub.url);
-  ui = await launchBrowser(hub.url);
-});
-
-after(async () => {
-  await ui?.close();
-  await hub?.stop();
-});
-
-afterEach(() => {
-  assert.deepEqual(ui.takeErrors(), [], 'no console errors');
-});
+const { hub, api, ui } = useHub({ genLogEvents: 3000 });
 
 test('an incident closed long ago is left out of the snapshot, and the console shows it once reopened', async () => {
   const old = Object.values(hub.generated.incidents).find((i) => i.status === 'closed');
