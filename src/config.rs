@@ -58,8 +58,8 @@ pub struct Settings {
 #[serde(default, deny_unknown_fields)]
 pub struct NotifySettings {
     /// The gateway the escalation ladder's `alternative_channel` rung POSTs to
-    /// (`http://host:port/path`); `""` means none, and those attempts are recorded
-    /// as failed.
+    /// (`http(s)://host[:port][/path]`); `""` means none, and those attempts are
+    /// recorded as failed.
     pub webhook_url: String,
     /// How long one delivery attempt may take.
     pub webhook_timeout_ms: u64,
@@ -72,36 +72,6 @@ impl Default for NotifySettings {
             webhook_timeout_ms: 3_000,
         }
     }
-}
-
-/// A webhook URL that is not `http://host[:port][/path]`.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("bad webhook URL {0:?}: expected http://host:port/path")]
-pub struct BadWebhookUrl(pub String);
-
-/// Splits a gateway URL, `http://host[:port][/path]` (port 80 when omitted), into the
-/// `host:port` to connect to and the request target. Plain `http://` only.
-pub fn split_webhook_url(url: &str) -> Result<(String, String), BadWebhookUrl> {
-    let bad = || BadWebhookUrl(url.to_string());
-    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() || authority.contains('@') || path.contains(char::is_whitespace) {
-        return Err(bad());
-    }
-    let authority = if authority
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        authority.to_string()
-    } else if authority.contains(':') {
-        return Err(bad());
-    } else {
-        format!("{authority}:80")
-    };
-    Ok((authority, path.to_string()))
 }
 
 /// Where and to whom the hub listens.
@@ -301,7 +271,7 @@ pub struct CentreSettings {
     #[serde(deserialize_with = "empty_path_is_none")]
     pub places: Option<PathBuf>,
     /// A Nominatim-compatible search API the hub asks for addresses beyond the
-    /// gazetteer (`GET /api/geocode`), `http://host[:port][/path]`; `""` = off. Typed
+    /// gazetteer (`GET /api/geocode`), `http(s)://host[:port][/path]`; `""` = off. Typed
     /// addresses then leave the centre: see docs/SECURITY.md.
     pub geocoder_url: String,
     /// How long one geocoder query may take.
@@ -555,18 +525,15 @@ impl Settings {
                 add(path, "must be greater than 0".to_string());
             }
         }
-        if !self.notify.webhook_url.is_empty()
-            && let Err(e) = split_webhook_url(&self.notify.webhook_url)
-        {
-            add("notify.webhook_url", e.to_string());
-        }
-        if !self.centre.geocoder_url.is_empty()
-            && split_webhook_url(&self.centre.geocoder_url).is_err()
-        {
-            add(
-                "centre.geocoder_url",
-                "expected http://host[:port][/path] (a geocoder on the local network or behind a TLS-terminating relay)".to_string(),
-            );
+        for (path, url) in [
+            ("notify.webhook_url", &self.notify.webhook_url),
+            ("centre.geocoder_url", &self.centre.geocoder_url),
+        ] {
+            if !url.is_empty()
+                && let Err(e) = crate::outbound::parse_url(url)
+            {
+                add(path, e.to_string());
+            }
         }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());

@@ -13,13 +13,14 @@
 //! - [`http`]: warp filters for the HTTP API and the WebSocket endpoint.
 //! - [`server`]: the whole hub put together from the settings.
 //! - [`notify`]: the escalation ladder's messages out (webhooks).
+//! - [`outbound`]: the one HTTP client for requests to other services.
 //! - [`auth`]: password hashes and session tokens.
 //! - [`config`]: settings, validated at start-up, and the centre's files.
 //! - [`bench`]: `muster bench`, the hub measured in-process.
 //!
 //! Dependencies point one way: `server` → `http` → `notify` → `hub` →
-//! `muster_core::engine` → `muster_core::domain`; `config` uses none of them; and
-//! `muster_log` knows stored events and nothing above them.
+//! `muster_core::engine` → `muster_core::domain`; `config` and `outbound` use none of
+//! them; and `muster_log` knows stored events and nothing above them.
 //!
 //! The core's and the log's modules are re-exported under their old names
 //! (`muster::engine`, `muster::store`, ...) for the tests and tools.
@@ -30,6 +31,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod notify;
+pub mod outbound;
 pub mod server;
 
 pub use muster_core::{domain, engine, projection, time};

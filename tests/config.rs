@@ -519,6 +519,36 @@ fn a_bad_env_value_names_the_variable() {
 }
 
 #[test]
+fn service_urls_must_be_http_or_https() {
+    let (_dir, path) = settings_file("");
+    for good in [
+        "http://10.0.0.5:8088/nominatim",
+        "https://gw.example/sms?key=k",
+    ] {
+        let env = [("MUSTER_WEBHOOK_URL", good), ("MUSTER_GEOCODER_URL", good)];
+        let s = Settings::load_with_env(Some(&path), env).unwrap();
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+    }
+    let env = [
+        ("MUSTER_WEBHOOK_URL", "ftp://gw/x"),
+        ("MUSTER_GEOCODER_URL", "nominatim.example"),
+    ];
+    let s = Settings::load_with_env(Some(&path), env).unwrap();
+    let problems: Vec<(String, String)> = s
+        .problems()
+        .into_iter()
+        .map(|p| (p.path, p.message))
+        .collect();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].0, "notify.webhook_url");
+    assert_eq!(problems[1].0, "centre.geocoder_url");
+    assert!(
+        problems.iter().all(|(_, m)| m.contains("https://")),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn a_named_settings_file_must_exist() {
     let err = Settings::load_with_env(Some(Path::new("no/such/muster.toml")), NO_ENV).unwrap_err();
     assert!(err.to_string().contains("no/such/muster.toml"), "{err}");

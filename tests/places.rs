@@ -1,8 +1,8 @@
 //! The gazetteer and geocoder routes through `routes(app)` with a real hub on the
 //! shipped configuration (its `config/places.csv`): `GET /api/places` needs a session,
 //! is bounded and matches postcodes whatever their case and spacing; `GET
-//! /api/geocode` asks a Nominatim-compatible stand-in on loopback, reports it off or
-//! failing with clear codes. Also: an operator can record a call the intake gateway
+//! /api/geocode` asks a Nominatim-compatible stand-in on loopback, reports it off,
+//! failing, slow, oversized or redirecting with clear codes. Also: an operator can record a call the intake gateway
 //! never saw (`contact.receive`), and the log says who took it.
 
 use std::path::PathBuf;
@@ -164,7 +164,7 @@ async fn geocode_asks_the_configured_geocoder_server_side() {
     assert_eq!(places["geocoder"], true);
     let line = seen.lock().unwrap()[0].clone();
     assert!(
-        line.starts_with("GET /nominatim/search?format=jsonv2&limit=10&q=10%20Downing%20St "),
+        line.starts_with("GET /nominatim/search?format=jsonv2&limit=10&q=10+Downing+St "),
         "{line}"
     );
 }
@@ -194,6 +194,61 @@ async fn geocode_off_or_failing_says_so_with_a_code() {
     let (status, body) = api.get("/api/geocode?q=downing", Some(&op)).await;
     assert_eq!(status, 502);
     assert_eq!(body["error"]["code"], "geocoder_failed");
+}
+
+/// A geocoder on loopback that reads the request, then answers `answer` (or nothing,
+/// holding the connection open, when `None`).
+async fn raw_stand_in(answer: Option<Vec<u8>>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                match answer {
+                    Some(a) => {
+                        let _ = s.write_all(&a).await;
+                    }
+                    None => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_slow_or_oversized_or_redirecting_geocoder_fails_with_a_code() {
+    let failure = |answer: Option<Vec<u8>>| async move {
+        let url = raw_stand_in(answer).await;
+        let api = Api::start(|l| {
+            l.settings.centre.geocoder_url = url.clone();
+            l.settings.centre.geocoder_timeout_ms = 300;
+        })
+        .await;
+        let (op, _) = api.session("operator").await;
+        let started = std::time::Instant::now();
+        let (status, body) = api.get("/api/geocode?q=downing", Some(&op)).await;
+        assert_eq!(status, 502, "{body}");
+        assert_eq!(body["error"]["code"], "geocoder_failed");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        body["error"]["message"].as_str().unwrap().to_string()
+    };
+    // No answer: the timeout, not a hang.
+    let message = failure(None).await;
+    assert!(message.contains("within 300 ms"), "{message}");
+    // An answer past 256 KiB, without a length up front: read no further than that.
+    let mut huge = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[".to_vec();
+    huge.resize(300 * 1024, b' ');
+    let message = failure(Some(huge)).await;
+    assert!(message.contains("over 256 KiB"), "{message}");
+    // A redirect is not followed (it could lead anywhere).
+    let redirect =
+        b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n";
+    let message = failure(Some(redirect.to_vec())).await;
+    assert!(message.contains("HTTP 302"), "{message}");
 }
 
 #[tokio::test]

@@ -394,3 +394,67 @@ async fn a_failed_webhook_delivery_is_an_event() {
     notify::deliver(&hub, None, &asg, 3, "sms").await.unwrap();
     assert_eq!(count(&hub, "notification.failed"), 2);
 }
+
+/// A gateway that never answers fails the attempt within its timeout; one that
+/// answers a redirect is not followed; `https://` needs TLS; no error names the URL's
+/// path or query.
+#[tokio::test]
+async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            held.push(s);
+        }
+    });
+    let url = format!("http://{addr}/sms/send?token=secret");
+    let webhook = Webhook::parse(&url, StdDuration::from_millis(300)).unwrap();
+    let started = std::time::Instant::now();
+    let err = webhook.post("{}").await.unwrap_err();
+    assert!(started.elapsed() < StdDuration::from_secs(5));
+    assert_eq!(err, notify::WebhookError::Timeout(addr.to_string(), 300));
+
+    let redirecting = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = redirecting.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = redirecting.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = s.read(&mut buf).await;
+            let _ = s
+                .write_all(b"HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let url = format!("http://{addr}/sms/send?token=secret");
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2)).unwrap();
+    let err = webhook.post("{}").await.unwrap_err();
+    assert_eq!(err.to_string(), "the gateway answered HTTP 307");
+    // https:// speaks TLS: a plain-HTTP answer is not taken for the gateway's.
+    let url = format!("https://{addr}/sms/send");
+    let err = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .post("{}")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            notify::WebhookError::Connect(..) | notify::WebhookError::Io(..)
+        ),
+        "{err}"
+    );
+
+    // Refused: the error names host and port only.
+    let err = Webhook::parse(
+        "http://127.0.0.1:9/x?token=secret",
+        StdDuration::from_secs(1),
+    )
+    .unwrap()
+    .post("{}")
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.starts_with("connecting to 127.0.0.1:9: "), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+}

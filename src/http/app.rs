@@ -68,7 +68,14 @@ impl App {
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
-        crate::notify::spawn(app.hub.clone(), Webhook::from_settings(&s.notify));
+        let webhook = Webhook::from_settings(&s.notify);
+        if (webhook.is_some() || app.geocoder.is_some())
+            && let Err(e) = crate::outbound::client()
+        {
+            // Every request to the gateway or the geocoder will fail, saying so.
+            tracing::error!(error = %e, "the webhook and the geocoder cannot be reached");
+        }
+        crate::notify::spawn(app.hub.clone(), webhook);
         crate::hub::timers::spawn(app.hub.clone());
         app
     }

@@ -2,27 +2,23 @@
 //! Nominatim-compatible search API the hub asks on the console's behalf, so the
 //! browser's CSP stays `connect-src 'self'`).
 //!
-//! The geocoder is asked over plain HTTP/1.0 written by hand, as the notification
-//! webhook is (`crate::notify::webhook`): one short GET with a timeout and a bounded
-//! answer needs no HTTP client crate. Plain `http://` only: a geocoder on the local
-//! network or behind a TLS-terminating relay.
+//! The geocoder (`http://` or `https://`) is asked through the hub's one HTTP client
+//! (`crate::outbound`), with the settings' timeout and a bounded answer.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use warp::Rejection;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::error::ApiError;
 use super::handlers::json_reply;
-use crate::config::split_webhook_url;
 use crate::http::App;
 use crate::hub::tokens::Session;
+use crate::outbound;
 use muster_core::domain::place::MAX_RESULTS;
 use muster_core::engine::Code;
 
@@ -40,7 +36,7 @@ pub struct SearchQuery {
 
 /// Longest query accepted.
 const MAX_QUERY: usize = 200;
-/// Largest geocoder answer read (headers and body).
+/// Largest geocoder answer read (its body).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 fn check_query(q: &SearchQuery) -> Result<(&str, usize), ApiError> {
@@ -113,9 +109,8 @@ pub async fn geocode(
 /// A configured geocoder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Geocoder {
-    authority: String,
-    /// The base path, without a trailing `/`.
-    base: String,
+    /// `{url}/search`.
+    search: reqwest::Url,
     timeout: Duration,
 }
 
@@ -126,72 +121,55 @@ impl Geocoder {
         if url.is_empty() {
             return None;
         }
-        let (authority, path) = split_webhook_url(url).ok()?;
+        let mut search = outbound::parse_url(url).ok()?;
+        let path = format!("{}/search", search.path().trim_end_matches('/'));
+        search.set_path(&path);
         Some(Geocoder {
-            authority,
-            base: path.trim_end_matches('/').to_string(),
+            search,
             timeout: Duration::from_millis(timeout_ms),
         })
     }
 
-    /// `GET {base}/search?format=jsonv2&limit=&q=`.
+    /// `GET {url}/search?format=jsonv2&limit=&q=`. Errors name the host, never the
+    /// URL (it may carry a key).
     pub async fn search(&self, q: &str, limit: usize) -> Result<Vec<GeocodeResult>, String> {
-        let target = format!(
-            "{}/search?format=jsonv2&limit={limit}&q={}",
-            self.base,
-            percent_encode(q)
-        );
-        let answer = tokio::time::timeout(self.timeout, self.get(&target))
-            .await
-            .map_err(|_| format!("no answer within {} ms", self.timeout.as_millis()))??;
-        parse_answer(&answer, limit)
-    }
-
-    async fn get(&self, target: &str) -> Result<Vec<u8>, String> {
-        let mut stream = TcpStream::connect(&self.authority)
-            .await
-            .map_err(|e| format!("cannot connect: {e}"))?;
-        let request = format!(
-            "GET {target} HTTP/1.0\r\nHost: {}\r\nAccept: application/json\r\nUser-Agent: muster\r\nConnection: close\r\n\r\n",
-            self.authority
-        );
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut answer = Vec::new();
-        let mut chunk = [0u8; 8192];
-        loop {
-            let n = stream.read(&mut chunk).await.map_err(|e| e.to_string())?;
-            if n == 0 {
-                break;
+        let mut url = self.search.clone();
+        url.query_pairs_mut()
+            .append_pair("format", "jsonv2")
+            .append_pair("limit", &limit.to_string())
+            .append_pair("q", q);
+        let failed = |e: reqwest::Error| {
+            if e.is_timeout() {
+                format!("no answer within {} ms", self.timeout.as_millis())
+            } else {
+                format!("{}: {}", outbound::host_of(&url), outbound::describe(&e))
             }
-            if answer.len() + n > MAX_ANSWER_BYTES {
-                return Err(format!("an answer over {} KiB", MAX_ANSWER_BYTES / 1024));
-            }
-            answer.extend_from_slice(&chunk[..n]);
+        };
+        let response = outbound::client()
+            .map_err(|e| e.to_string())?
+            .get(url.clone())
+            .timeout(self.timeout)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(failed)?;
+        if !response.status().is_success() {
+            return Err(format!("HTTP {}", response.status().as_u16()));
         }
-        Ok(answer)
+        let body = outbound::read_bounded(response, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| match e {
+                outbound::BodyError::Request(e) => failed(e),
+                too_large => too_large.to_string(),
+            })?;
+        parse_results(&body, limit)
     }
 }
 
-/// Status line, headers, then a JSON array of Nominatim results (`display_name`,
-/// `lat` and `lon` as strings or numbers).
-fn parse_answer(answer: &[u8], limit: usize) -> Result<Vec<GeocodeResult>, String> {
-    let split = answer
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("a malformed answer")?;
-    let head = String::from_utf8_lossy(&answer[..split]);
-    let code = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or("a malformed status line")?;
-    if !(200..300).contains(&code) {
-        return Err(format!("HTTP {code}"));
-    }
-    let body: Vec<serde_json::Value> = serde_json::from_slice(&answer[split + 4..])
+/// A JSON array of Nominatim results (`display_name`, `lat` and `lon` as strings or
+/// numbers); results without valid coordinates are skipped.
+fn parse_results(body: &[u8], limit: usize) -> Result<Vec<GeocodeResult>, String> {
+    let body: Vec<serde_json::Value> = serde_json::from_slice(body)
         .map_err(|_| "an answer that is not a list of results".to_string())?;
     let number = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.parse::<f64>().ok(),
@@ -210,35 +188,28 @@ fn parse_answer(answer: &[u8], limit: usize) -> Result<Vec<GeocodeResult>, Strin
         .collect())
 }
 
-/// Percent-encodes everything but unreserved characters.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn answers_are_parsed_and_bounded() {
-        let ok = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n[{\"display_name\":\"Somewhere\",\"lat\":\"51.5\",\"lon\":\"-0.12\"},{\"display_name\":\"Bad\",\"lat\":\"95\",\"lon\":\"0\"},{\"display_name\":\"Two\",\"lat\":51.6,\"lon\":-0.1}]";
-        let got = parse_answer(ok, 10).unwrap();
+    fn results_are_parsed_checked_and_bounded() {
+        let ok = br#"[{"display_name":"Somewhere","lat":"51.5","lon":"-0.12"},{"display_name":"Bad","lat":"95","lon":"0"},{"display_name":"Two","lat":51.6,"lon":-0.1}]"#;
+        let got = parse_results(ok, 10).unwrap();
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].name, "Somewhere");
-        assert_eq!(parse_answer(ok, 1).unwrap().len(), 1);
+        assert_eq!(parse_results(ok, 1).unwrap().len(), 1);
+        assert!(parse_results(b"{}", 10).is_err());
+    }
+
+    #[test]
+    fn the_search_url_is_below_the_configured_one() {
+        let g = Geocoder::new("https://geo.example/nominatim/?key=k", 1000).unwrap();
         assert_eq!(
-            parse_answer(b"HTTP/1.0 500 Oops\r\n\r\n", 10).unwrap_err(),
-            "HTTP 500"
+            g.search.as_str(),
+            "https://geo.example/nominatim/search?key=k"
         );
-        assert!(parse_answer(b"HTTP/1.0 200 OK\r\n\r\n{}", 10).is_err());
-        assert_eq!(percent_encode("a b&c/é"), "a%20b%26c%2F%C3%A9");
+        let g = Geocoder::new("http://127.0.0.1:8088", 1000).unwrap();
+        assert_eq!(g.search.as_str(), "http://127.0.0.1:8088/search");
     }
 }
