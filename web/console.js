@@ -329,8 +329,10 @@ function buildPage(i) {
     cancel: cancelForm(i),
     merge: mergeForm(i),
   };
-  parts.standDown = standDownForm();
-  parts.untick = untickForm();
+  parts.standDown = reasonForm({ id: 'stand-down', prefix: 'sd', kind: 'assignment.cancel', label: 'Reason for standing down',
+    missing: 'Say why the resource is stood down.', submit: 'Stand down', keep: 'Keep it' });
+  parts.untick = reasonForm({ id: 'untick', prefix: 'ut', kind: 'assignment.action_undone', label: 'Why is it not done after all?',
+    missing: 'Say why the action is unticked.', submit: 'Untick', keep: 'Keep it ticked' });
   parts.assign = assign;
   parts.root = h('div', {}, parts.head, parts.sections.script, parts.sections.assess, parts.sections.dispatch,
     h('h3', {}, 'Callers'), parts.callers,
@@ -526,63 +528,35 @@ function radioButtons(a, name) {
     onclick: () => run(client, command(step)) }, `By radio: ${said}`));
 }
 
-/** Standing a resource down needs a reason; one form, opened from an assignment's row. */
-function standDownForm() {
-  let assignmentId = null;
-  const title = h('p', { id: 'sd-title' });
-  const reason = h('input', { id: 'sd-reason', 'aria-required': 'true', 'aria-describedby': 'sd-error' });
-  const error = h('p', { id: 'sd-error', class: 'field-error', hidden: true });
-  const form = h('form', { id: 'stand-down', hidden: true, 'aria-labelledby': 'sd-title', onsubmit: async (e) => {
+/**
+ * A command that needs a reason, asked in one small form opened from the row it is
+ * about (standing a resource down, unticking an action): `open(heading, fields)` sets
+ * the command's other fields.
+ */
+function reasonForm({ id, prefix, kind, label, missing, submit, keep }) {
+  let fields = null;
+  const title = h('p', { id: `${prefix}-title` });
+  const reason = h('input', { id: `${prefix}-reason`, name: 'reason', 'aria-required': 'true', 'aria-describedby': `${prefix}-error` });
+  const error = h('p', { id: `${prefix}-error`, class: 'field-error', hidden: true });
+  const form = h('form', { id, hidden: true, 'aria-labelledby': `${prefix}-title`, onsubmit: async (e) => {
     e.preventDefault();
     if (!reason.value.trim()) {
-      error.textContent = 'Say why the resource is stood down.';
+      error.textContent = missing;
       error.hidden = false;
       return reason.focus();
     }
-    if (await run(client, { kind: 'assignment.cancel', assignment_id: assignmentId, reason: reason.value.trim() }) !== undefined) {
+    if (await run(client, { kind, ...fields, reason: reason.value.trim() }, form) !== undefined) {
       form.hidden = true;
       reason.value = '';
     }
-  } }, title, h('label', { for: 'sd-reason' }, 'Reason for standing down'), reason, error,
-  h('button', { type: 'submit' }, 'Stand down'), ' ',
-  h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; } }, 'Keep it'));
+  } }, title, h('label', { for: `${prefix}-reason` }, label), reason, error,
+  h('button', { type: 'submit' }, submit), ' ',
+  h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; } }, keep));
   return {
     form,
-    open(id, name) {
-      assignmentId = id;
-      title.textContent = `Stand down ${name}`;
-      error.hidden = true;
-      form.hidden = false;
-      reason.focus();
-    },
-  };
-}
-
-/** Unticking an action ticked by mistake needs a reason; one form, opened from the action. */
-function untickForm() {
-  let target = null;
-  const title = h('p', { id: 'ut-title' });
-  const reason = h('input', { id: 'ut-reason', name: 'reason', 'aria-required': 'true', 'aria-describedby': 'ut-error' });
-  const error = h('p', { id: 'ut-error', class: 'field-error', hidden: true });
-  const form = h('form', { id: 'untick', hidden: true, 'aria-labelledby': 'ut-title', onsubmit: async (e) => {
-    e.preventDefault();
-    if (!reason.value.trim()) {
-      error.textContent = 'Say why the action is unticked.';
-      error.hidden = false;
-      return reason.focus();
-    }
-    if (await run(client, { kind: 'assignment.action_undone', ...target, reason: reason.value.trim() }, form) !== undefined) {
-      form.hidden = true;
-      reason.value = '';
-    }
-  } }, title, h('label', { for: 'ut-reason' }, 'Why is it not done after all?'), reason, error,
-  h('button', { type: 'submit' }, 'Untick'), ' ',
-  h('button', { type: 'button', class: 'secondary', onclick: () => { form.hidden = true; } }, 'Keep it ticked'));
-  return {
-    form,
-    open(assignmentId, action) {
-      target = { assignment_id: assignmentId, action_id: action.id };
-      title.textContent = `Untick “${action.text}”`;
+    open(heading, commandFields) {
+      fields = commandFields;
+      title.textContent = heading;
       error.hidden = true;
       form.hidden = false;
       reason.focus();
@@ -731,11 +705,11 @@ function updatePage() {
       a.acknowledged_at ? `acknowledged ${clock(a.acknowledged_at)}` : a.status === 'notified' ? h('span', {}, 'awaiting acknowledgement for ', h('span', { dataset: { since: a.notified_at } }, age(a.notified_at))) : '',
       ` · actions ${done}/${a.actions.length} done`,
       ACTIVE.includes(a.status) && h('div', { class: 'row-actions' }, radioButtons(a, r?.name || a.resource_id),
-        h('button', { type: 'button', class: 'secondary', 'aria-label': `Stand down ${r?.name || a.resource_id}`, onclick: () => page.standDown.open(a.id, r?.name || a.resource_id) }, 'Stand down…')),
+        h('button', { type: 'button', class: 'secondary', 'aria-label': `Stand down ${r?.name || a.resource_id}`, onclick: () => page.standDown.open(`Stand down ${r?.name || a.resource_id}`, { assignment_id: a.id }) }, 'Stand down…')),
       // Ticked actions, each of which may be unticked (with a reason) while the work goes on.
       ACTIVE.includes(a.status) && a.actions.filter((x) => x.done_at).map((x) => h('div', { class: 'done-action', dataset: { action: x.id } },
         `Done: ${x.text} `, h('button', { type: 'button', class: 'secondary', 'aria-label': `Untick “${x.text}” (${r?.name || a.resource_id})`,
-          onclick: () => page.untick.open(a.id, x) }, 'Untick…'))),
+          onclick: () => page.untick.open(`Untick “${x.text}”`, { assignment_id: a.id, action_id: x.id }) }, 'Untick…'))),
       // Required actions the crew left undone at completion, each with its reason.
       a.actions.filter((x) => x.skipped && !x.done_at).map((x) => h('div', { class: 'skipped' }, `Not done: ${x.text} — ${x.skipped}`)));
   }));
