@@ -7,7 +7,7 @@
 import { api } from './lib/muster.js';
 import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
-import { bindBroadcast } from './lib/desk.js';
+import { bindBroadcast, bindInbox } from './lib/desk.js';
 
 const client = startApp(['supervisor', 'admin', 'operator']);
 const $ = (id) => document.getElementById(id);
@@ -35,6 +35,7 @@ if (client) {
   }).catch((e) => console.warn('catalogue', e));
   client.subscribe(throttleFrame(render));
   bindBroadcast(client, $('broadcast'), $('sent'));
+  bindInbox(client, $('inbox'));
   buildGuidance();
   buildOverride();
   $('search').addEventListener('input', applySearch);

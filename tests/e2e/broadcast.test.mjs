@@ -113,6 +113,20 @@ test('an information-only broadcast shows on a phone and a console, and is dismi
   const acks = (await api.get('/api/state', sup)).messages.find((m) => m.id === shift).acks;
   assert.ok(acks[users.operator.id], 'the operator acknowledged from the console');
 
+  // A supervisor at the board is a recipient of `all` too, and acknowledges there
+  // (double-clicked: once).
+  const { page: board } = await ui.open('board-inbox', DESKTOP);
+  await logIn(board, 'supervisor', '/board');
+  const op = await api.login('operator');
+  const { message_id: drill } = await must(op, { kind: 'message.broadcast', audience: 'all', text: 'Fire drill at 23:00', requires_ack: true });
+  const onBoard = board.locator('#inbox .msg', { hasText: 'Fire drill' });
+  await onBoard.getByRole('button', { name: 'Acknowledge' }).dblclick();
+  await onBoard.waitFor({ state: 'detached' });
+  const drillAcks = (await api.get('/api/state', sup)).messages.find((m) => m.id === drill).acks;
+  assert.ok(drillAcks[users.supervisor.id], 'the supervisor acknowledged from the board');
+  assert.equal(await board.locator('#errors').isVisible(), false, 'no refusal of a second acknowledgement');
+  await board.context().close();
+
   // Dismissed stays dismissed in this browser.
   await phone.reload();
   await phone.waitForSelector('#conn[data-state="live"]');

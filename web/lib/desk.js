@@ -85,7 +85,7 @@ export function bindInbox(client, box) {
     fill(box, open.map((m) => h('div', { class: 'msg', dataset: { message: m.id } },
       h('span', {}, clock(m.sent_at), ` from ${client.store.users[m.sent_by]?.name || 'control'}: `), m.text, ' ',
       m.requires_ack
-        ? h('button', { type: 'button', onclick: () => run(client, { kind: 'message.acknowledge', message_id: m.id }) }, 'Acknowledge')
+        ? h('button', { type: 'button', onclick: (e) => run(client, { kind: 'message.acknowledge', message_id: m.id }, { busy: [e.currentTarget] }) }, 'Acknowledge')
         : h('button', { type: 'button', class: 'secondary', onclick: () => {
           dismissed.add(m.id);
           render();
