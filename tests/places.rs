@@ -2,7 +2,8 @@
 //! shipped configuration (its `config/places.csv`): `GET /api/places` needs a session,
 //! is bounded and matches postcodes whatever their case and spacing; `GET
 //! /api/geocode` asks a Nominatim-compatible stand-in on loopback, reports it off,
-//! failing, slow, oversized or redirecting with clear codes. Also: an operator can record a call the intake gateway
+//! failing, slow, oversized or redirecting with clear codes, and refuses to ask it more
+//! than four questions at once. Also: an operator can record a call the intake gateway
 //! never saw (`contact.receive`), and the log says who took it.
 
 use std::path::PathBuf;
@@ -249,6 +250,61 @@ async fn a_slow_or_oversized_or_redirecting_geocoder_fails_with_a_code() {
         b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/\r\nContent-Length: 0\r\n\r\n";
     let message = failure(Some(redirect.to_vec())).await;
     assert!(message.contains("HTTP 302"), "{message}");
+}
+
+#[tokio::test]
+async fn no_more_than_four_geocoder_questions_at_once() {
+    // A geocoder that takes every question and answers none; it counts them.
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let counter = asked.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let api = Api::start(|l| {
+        l.settings.centre.geocoder_url = url.clone();
+        l.settings.centre.geocoder_timeout_ms = 2_000;
+    })
+    .await;
+    let (op, _) = api.session("operator").await;
+    let ask = |app: Arc<App>, token: String| async move {
+        let res = warp::test::request()
+            .method("GET")
+            .path("/api/geocode?q=downing")
+            .header("authorization", format!("Bearer {token}"))
+            .reply(&routes(app))
+            .await;
+        res.status().as_u16()
+    };
+    let held: Vec<_> = (0..4)
+        .map(|_| tokio::spawn(ask(api.app.clone(), op.clone())))
+        .collect();
+    while asked.load(std::sync::atomic::Ordering::SeqCst) < 4 {
+        tokio::task::yield_now().await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    // A fifth while four wait: refused at once, nothing sent on.
+    let (status, body) = api.get("/api/geocode?q=downing", Some(&op)).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(body["error"]["retryable"], true);
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 4);
+    // The four time out and give their places back: the next question is asked.
+    for h in held {
+        assert_eq!(h.await.unwrap(), 502);
+    }
+    let (status, body) = api.get("/api/geocode?q=downing", Some(&op)).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 5);
 }
 
 #[tokio::test]

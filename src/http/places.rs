@@ -38,6 +38,10 @@ pub struct SearchQuery {
 const MAX_QUERY: usize = 200;
 /// Largest geocoder answer read (its body).
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
+/// Geocoder queries in flight at once, for the whole hub: each one is a request to
+/// another service (often with a usage policy), made on a client's say-so, so a client
+/// typing fast or a hostile one must not turn the hub into a flood.
+const MAX_IN_FLIGHT: usize = 4;
 
 fn check_query(q: &SearchQuery) -> Result<(&str, usize), ApiError> {
     let text = q.q.trim();
@@ -93,6 +97,13 @@ pub async fn geocode(
     if text.is_empty() {
         return Ok(json_reply(&json!({ "results": [] }), StatusCode::OK));
     }
+    let Ok(_permit) = geocoder.in_flight.clone().try_acquire_owned() else {
+        return Err(ApiError::new(
+            Code::RateLimited,
+            "the geocoder is busy with other searches; try again in a moment",
+        )
+        .into());
+    };
     match geocoder.search(text, limit).await {
         Ok(results) => Ok(json_reply(&json!({ "results": results }), StatusCode::OK)),
         Err(why) => {
@@ -107,11 +118,13 @@ pub async fn geocode(
 }
 
 /// A configured geocoder.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct Geocoder {
     /// `{url}/search`.
     search: reqwest::Url,
     timeout: Duration,
+    /// [`MAX_IN_FLIGHT`] permits; a query without one is refused at once, not queued.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Geocoder {
@@ -127,6 +140,7 @@ impl Geocoder {
         Some(Geocoder {
             search,
             timeout: Duration::from_millis(timeout_ms),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         })
     }
 
