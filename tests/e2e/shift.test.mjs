@@ -13,7 +13,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useHub, logIn, dispatchTarget } from './hub.mjs';
-import { openTap } from './tap.mjs';
+import { openTap, waitFor } from './tap.mjs';
 
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
@@ -86,10 +86,8 @@ test('a shift at the desk: nothing skipped, nothing twice, every dispatch undoab
   await desk.keyboard.press('Enter');
   await desk.locator('#new-call-form .premise-notes').waitFor();
   await desk.keyboard.press('Enter');
-  const [received] = await (async () => {
-    await tap.barrier();
-    return tap.seen('contact.received', (e) => e.contact.summary === 'Visitor fainted in the foyer');
-  })();
+  await tap.barrier();
+  const [received] = await tap.seen('contact.received', (e) => e.contact.summary === 'Visitor fainted in the foyer');
   assert.ok(received, 'the walk-in call is in the log');
   assert.equal(received.event.contact.channel, 'walk_in');
   assert.equal(received.actor, me, 'the log says who took the call');
@@ -182,15 +180,9 @@ test('a shift at the desk: nothing skipped, nothing twice, every dispatch undoab
 
   // The waiting P1's breach: on the board within a second of the hub's breach event.
   await tap.barrier();
-  const breached = await (async () => {
-    const deadline = Date.now() + (BREACH_SECS + 10) * 1000;
-    for (;;) {
-      const [b] = await tap.seen('target.breached', (e) => e.incident_id === waiting);
-      if (b || Date.now() > deadline) return b;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  assert.ok(breached, 'the hub raised the breach');
+  const breachOf = () => tap.seen('target.breached', (e) => e.incident_id === waiting);
+  await waitFor(async () => (await breachOf()).length > 0, 'the hub to raise the breach', (BREACH_SECS + 10) * 1000);
+  const [breached] = await breachOf();
   await board.locator(`a.incident-tile[data-incident="${waiting}"][data-clock="late"]`).waitFor({ timeout: 2000 });
   const turnedLate = await board.evaluate(() => window.turnedLate);
   assert.ok(turnedLate - breached.arrived < 1000, `red ${turnedLate - breached.arrived} ms after the breach`);
