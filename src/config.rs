@@ -19,6 +19,7 @@
 //!
 //! Relative paths in settings are relative to the working directory.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,7 @@ pub struct Settings {
     pub centre: CentreSettings,
     pub log: LogSettings,
     pub notify: NotifySettings,
+    pub smtp: SmtpSettings,
 }
 
 /// Notification channels beyond the WebSocket.
@@ -63,6 +65,23 @@ pub struct NotifySettings {
     pub webhook_url: String,
     /// How long one delivery attempt may take.
     pub webhook_timeout_ms: u64,
+    /// The Standard Webhooks signing secret, `whsec_<base64>` (the key is the decoded
+    /// part, 24 to 64 bytes); `""` = requests are not signed. Never logged.
+    pub webhook_secret: Secret,
+    /// Extra request headers for the gateway (e.g. an `Authorization` its provider
+    /// wants), name = value. The values are never logged.
+    pub webhook_headers: BTreeMap<String, Secret>,
+    /// Attempts per delivery, the first included: a connect error, a timeout, `408`,
+    /// `429` or `5xx` is tried again, with the same `webhook-id`.
+    pub webhook_max_attempts: u32,
+    /// The wait before the first retry; each later wait doubles it (capped at 30 s). A
+    /// `Retry-After` answer wins, up to 60 s (a longer one ends the delivery).
+    pub webhook_backoff_ms: u64,
+    /// A PEM file of extra certificate authorities the hub trusts for its outgoing
+    /// TLS (the webhook gateway, SMTP, the geocoder), on top of the system's: for a
+    /// gateway on a private network with its own CA. `""` = none.
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for NotifySettings {
@@ -70,9 +89,112 @@ impl Default for NotifySettings {
         NotifySettings {
             webhook_url: String::new(),
             webhook_timeout_ms: 3_000,
+            webhook_secret: Secret::default(),
+            webhook_headers: BTreeMap::new(),
+            webhook_max_attempts: 5,
+            webhook_backoff_ms: 1_000,
+            ca_file: None,
         }
     }
 }
+
+/// A credential from the settings: its `Debug` form never shows it, so printing the
+/// settings cannot leak it. Read it with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<hidden>"
+        })
+    }
+}
+
+/// E-mail over SMTP: the ladder's `alternative_channel` rungs with channel `email`,
+/// and the reply to a complainant whose case has an e-mail address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// The submission server's host name; `""` = no SMTP (e-mail rungs go to the
+    /// webhook gateway, complainants are not e-mailed).
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (upgrade a plain connection, refused if the server cannot), `tls`
+    /// (TLS from the first byte, port 465) or `none` (plain text: loopback hosts only,
+    /// for a local relay or tests).
+    pub tls: SmtpTls,
+    /// The account to log in as; `""` = no authentication.
+    pub username: String,
+    /// Its password. Never logged.
+    pub password: Secret,
+    /// The sender, `Name <address>` or `address`.
+    pub from: String,
+    /// How long one message may take, connection included.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            from: String::new(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+impl FromStr for SmtpTls {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "starttls" => Ok(SmtpTls::Starttls),
+            "tls" => Ok(SmtpTls::Tls),
+            "none" => Ok(SmtpTls::None),
+            _ => Err("expected `starttls`, `tls` or `none`".to_string()),
+        }
+    }
+}
+
+/// The environment variables whose values are credentials: an error about one never
+/// repeats its value.
+const SECRET_VARS: [&str; 3] = [
+    "MUSTER_WEBHOOK_SECRET",
+    "MUSTER_WEBHOOK_HEADERS",
+    "MUSTER_SMTP_PASSWORD",
+];
 
 /// Where and to whom the hub listens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -428,6 +550,18 @@ impl Settings {
     /// | `MUSTER_DEMO` | `centre.demo`: `1`/`on`, `0`/`off`, `auto` (`--demo` sets `1`) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
     /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
+    /// | `MUSTER_WEBHOOK_SECRET` | `notify.webhook_secret` (`whsec_…`, `""` = unsigned) |
+    /// | `MUSTER_WEBHOOK_HEADERS` | `notify.webhook_headers`: `Name: value` pairs separated by newlines or `;` (replaces the file's table) |
+    /// | `MUSTER_WEBHOOK_MAX_ATTEMPTS` | `notify.webhook_max_attempts` |
+    /// | `MUSTER_WEBHOOK_BACKOFF_MS` | `notify.webhook_backoff_ms` |
+    /// | `MUSTER_NOTIFY_CA_FILE` | `notify.ca_file` (`""` = none) |
+    /// | `MUSTER_SMTP_HOST` | `smtp.host` (`""` = no SMTP) |
+    /// | `MUSTER_SMTP_PORT` | `smtp.port` |
+    /// | `MUSTER_SMTP_TLS` | `smtp.tls` (`starttls`, `tls`, `none`) |
+    /// | `MUSTER_SMTP_USERNAME` | `smtp.username` |
+    /// | `MUSTER_SMTP_PASSWORD` | `smtp.password` |
+    /// | `MUSTER_SMTP_FROM` | `smtp.from` |
+    /// | `MUSTER_SMTP_TIMEOUT_MS` | `smtp.timeout_ms` |
     ///
     /// `MUSTER_CONFIG` names the settings file itself and is read by the CLI before
     /// loading, not here. A value that cannot be used is an error naming the variable.
@@ -442,7 +576,11 @@ impl Settings {
             self.apply_var(key, value)
                 .map_err(|message| ConfigError::Env {
                     var: key.to_string(),
-                    value: value.to_string(),
+                    value: if SECRET_VARS.contains(&key) {
+                        "<hidden>".to_string()
+                    } else {
+                        value.to_string()
+                    },
                     message,
                 })?;
         }
@@ -498,6 +636,20 @@ impl Settings {
             "MUSTER_GEOCODER_URL" => self.centre.geocoder_url = value.to_string(),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
             "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
+            "MUSTER_WEBHOOK_SECRET" => self.notify.webhook_secret = Secret::new(value.trim()),
+            "MUSTER_WEBHOOK_HEADERS" => self.notify.webhook_headers = parse_header_pairs(value)?,
+            "MUSTER_WEBHOOK_MAX_ATTEMPTS" => {
+                self.notify.webhook_max_attempts = parse_positive(value)?
+            }
+            "MUSTER_WEBHOOK_BACKOFF_MS" => self.notify.webhook_backoff_ms = parse_value(value)?,
+            "MUSTER_NOTIFY_CA_FILE" => self.notify.ca_file = optional_path(value),
+            "MUSTER_SMTP_HOST" => self.smtp.host = value.to_string(),
+            "MUSTER_SMTP_PORT" => self.smtp.port = parse_positive(value)?,
+            "MUSTER_SMTP_TLS" => self.smtp.tls = value.parse()?,
+            "MUSTER_SMTP_USERNAME" => self.smtp.username = value.to_string(),
+            "MUSTER_SMTP_PASSWORD" => self.smtp.password = Secret::new(value),
+            "MUSTER_SMTP_FROM" => self.smtp.from = value.to_string(),
+            "MUSTER_SMTP_TIMEOUT_MS" => self.smtp.timeout_ms = parse_positive(value)?,
             _ => {}
         }
         Ok(())
@@ -535,6 +687,9 @@ impl Settings {
                 add(path, e.to_string());
             }
         }
+        for (path, message) in crate::notify::problems(&self.notify, &self.smtp) {
+            add(&path, message);
+        }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());
         }
@@ -556,7 +711,7 @@ impl Settings {
     }
 
     /// Every numeric setting where 0 would disable the hub rather than mean "none".
-    fn positive_numbers(&self) -> [(&'static str, u64); 18] {
+    fn positive_numbers(&self) -> [(&'static str, u64); 20] {
         let l = &self.limits;
         let widen = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         let srv = &self.server;
@@ -565,6 +720,8 @@ impl Settings {
             ("server.body_timeout_secs", srv.body_timeout_secs),
             ("server.keepalive_idle_secs", srv.keepalive_idle_secs),
             ("store.snapshot_every", self.store.snapshot_every),
+            ("notify.webhook_timeout_ms", self.notify.webhook_timeout_ms),
+            ("smtp.timeout_ms", self.smtp.timeout_ms),
             (
                 "limits.max_connections_per_user",
                 widen(l.max_connections_per_user),
@@ -642,6 +799,24 @@ fn optional_path(value: &str) -> Option<PathBuf> {
 }
 
 /// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
+/// `MUSTER_WEBHOOK_HEADERS`: `Name: value` pairs separated by newlines or `;` (a
+/// value holding a `;` goes in the settings file instead). The names and values are
+/// checked with the other settings; the error here never repeats a value.
+fn parse_header_pairs(value: &str) -> Result<BTreeMap<String, Secret>, String> {
+    let mut headers = BTreeMap::new();
+    for pair in value
+        .split(['\n', ';'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let Some((name, value)) = pair.split_once(':') else {
+            return Err("expected `Name: value` pairs separated by newlines or `;`".to_string());
+        };
+        headers.insert(name.trim().to_string(), Secret::new(value.trim()));
+    }
+    Ok(headers)
+}
+
 fn parse_cidrs(value: &str) -> Result<Vec<IpNet>, String> {
     value
         .split(',')

@@ -196,7 +196,13 @@ async fn an_unacknowledged_p1_assignment_walks_the_whole_ladder_and_the_webhook_
     let hub = hub_at(&dir.path().join("log.sqlite"), &clock).await;
     let (url, mut posts) = gateway().await;
     let webhook = Webhook::parse(&url, StdDuration::from_secs(2)).unwrap();
-    let notifier = notify::spawn(hub.clone(), Some(webhook));
+    let notifier = notify::spawn(
+        hub.clone(),
+        notify::Channels {
+            webhook: Some(webhook),
+            email: None,
+        },
+    );
     let mut events = hub.subscribe();
 
     let t0 = clock.now();
@@ -386,12 +392,18 @@ async fn a_failed_webhook_delivery_is_an_event() {
     let (_, asg) = p1_assignment(&hub).await;
     // Nothing listens on port 9 of localhost (discard): the connection is refused.
     let webhook = Webhook::parse("http://127.0.0.1:9/x", StdDuration::from_secs(1)).unwrap();
-    let out = notify::deliver(&hub, Some(&webhook), &asg, 2, "sms")
+    let channels = notify::Channels {
+        webhook: Some(webhook),
+        email: None,
+    };
+    let out = notify::deliver(&hub, &channels, &asg, 2, "sms")
         .await
         .unwrap();
     assert!(out.seq > 0);
     assert_eq!(count(&hub, "notification.failed"), 1);
-    notify::deliver(&hub, None, &asg, 3, "sms").await.unwrap();
+    notify::deliver(&hub, &notify::Channels::default(), &asg, 3, "sms")
+        .await
+        .unwrap();
     assert_eq!(count(&hub, "notification.failed"), 2);
 }
 
@@ -411,7 +423,7 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
     let url = format!("http://{addr}/sms/send?token=secret");
     let webhook = Webhook::parse(&url, StdDuration::from_millis(300)).unwrap();
     let started = std::time::Instant::now();
-    let err = webhook.post("{}").await.unwrap_err();
+    let err = webhook.deliver("msg_t", "{}").await.result.unwrap_err();
     assert!(started.elapsed() < StdDuration::from_secs(5));
     assert_eq!(err, notify::WebhookError::Timeout(addr.to_string(), 300));
 
@@ -428,14 +440,15 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
     });
     let url = format!("http://{addr}/sms/send?token=secret");
     let webhook = Webhook::parse(&url, StdDuration::from_secs(2)).unwrap();
-    let err = webhook.post("{}").await.unwrap_err();
+    let err = webhook.deliver("msg_t", "{}").await.result.unwrap_err();
     assert_eq!(err.to_string(), "the gateway answered HTTP 307");
     // https:// speaks TLS: a plain-HTTP answer is not taken for the gateway's.
     let url = format!("https://{addr}/sms/send");
     let err = Webhook::parse(&url, StdDuration::from_secs(2))
         .unwrap()
-        .post("{}")
+        .deliver("msg_t", "{}")
         .await
+        .result
         .unwrap_err();
     assert!(
         matches!(
@@ -451,8 +464,9 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
         StdDuration::from_secs(1),
     )
     .unwrap()
-    .post("{}")
+    .deliver("msg_t", "{}")
     .await
+    .result
     .unwrap_err()
     .to_string();
     assert!(err.starts_with("connecting to 127.0.0.1:9: "), "{err}");
