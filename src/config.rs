@@ -25,6 +25,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use base64::Engine as _;
+use lettre::message::Mailbox;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
@@ -687,7 +690,7 @@ impl Settings {
                 add(path, e.to_string());
             }
         }
-        for (path, message) in crate::notify::problems(&self.notify, &self.smtp) {
+        for (path, message) in gateway_problems(&self.notify, &self.smtp) {
             add(&path, message);
         }
         if self.store.data_dir.as_os_str().is_empty() {
@@ -799,6 +802,143 @@ fn optional_path(value: &str) -> Option<PathBuf> {
 }
 
 /// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
+// ---- the gateways' settings (src/notify uses them) ---------------------------------
+
+/// Headers the hub sets itself, which `notify.webhook_headers` may not replace.
+const RESERVED: [&str; 6] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "host",
+];
+
+/// The key of a `whsec_<base64>` secret: its decoded part, 24 to 64 bytes as the
+/// Standard Webhooks specification asks. The error never repeats the secret.
+pub fn parse_secret(secret: &str) -> Result<Vec<u8>, String> {
+    let Some(encoded) = secret.strip_prefix("whsec_") else {
+        return Err("must start with whsec_ (whsec_ then the key in base64)".to_string());
+    };
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "the part after whsec_ is not base64".to_string())?;
+    if !(24..=64).contains(&key.len()) {
+        return Err(format!(
+            "the key must be 24 to 64 bytes, not {} (e.g. whsec_ and 32 random bytes in base64)",
+            key.len()
+        ));
+    }
+    Ok(key)
+}
+
+/// `notify.webhook_headers` as request headers, values marked sensitive. The error
+/// names the header, never its value.
+pub fn extra_headers(settings: &NotifySettings) -> Result<HeaderMap, (String, String)> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &settings.webhook_headers {
+        let path = format!("notify.webhook_headers.{name}");
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| (path.clone(), "not a valid HTTP header name".to_string()))?;
+        if RESERVED.contains(&header.as_str()) {
+            return Err((
+                path,
+                "the hub sets this header itself; it cannot be replaced".to_string(),
+            ));
+        }
+        let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+            (
+                path.clone(),
+                "the value holds a character a header cannot carry (a line break or control character)"
+                    .to_string(),
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.insert(header, value);
+    }
+    Ok(headers)
+}
+
+/// What is wrong with the `[notify]` and `[smtp]` settings, as `(path, message)`: what
+/// `muster check-config` and start-up report. Never repeats a secret.
+fn gateway_problems(notify: &NotifySettings, smtp: &SmtpSettings) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if !notify.webhook_secret.is_empty()
+        && let Err(e) = parse_secret(notify.webhook_secret.expose())
+    {
+        out.push(("notify.webhook_secret".to_string(), e));
+    }
+    if let Err(problem) = extra_headers(notify) {
+        out.push(problem);
+    }
+    if notify.webhook_max_attempts == 0 {
+        out.push((
+            "notify.webhook_max_attempts".to_string(),
+            "must be greater than 0".to_string(),
+        ));
+    }
+    if let Some(path) = &notify.ca_file
+        && let Err(e) = crate::outbound::read_ca_file(path)
+    {
+        out.push(("notify.ca_file".to_string(), e));
+    }
+    out.extend(smtp_problems(smtp));
+    out
+}
+
+/// Whether `host` is this machine: the only place plain-text SMTP may go.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What is wrong with the `[smtp]` settings, as `(path, message)`; nothing when SMTP
+/// is off (`smtp.host = ""`). Never repeats the password.
+fn smtp_problems(smtp: &SmtpSettings) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |path: &str, message: &str| out.push((path.to_string(), message.to_string()));
+    if smtp.host.is_empty() {
+        return out;
+    }
+    if smtp.host.contains(['/', ':', ' ']) && smtp.host.parse::<std::net::IpAddr>().is_err() {
+        add(
+            "smtp.host",
+            "a host name or IP address, without scheme or port",
+        );
+    }
+    if smtp.port == 0 {
+        add("smtp.port", "must be greater than 0");
+    }
+    if smtp.tls == SmtpTls::None && !is_loopback(&smtp.host) {
+        add(
+            "smtp.tls",
+            "`none` (plain text) is allowed only to a loopback host; use `starttls` or `tls`",
+        );
+    }
+    if smtp.from.is_empty() {
+        add(
+            "smtp.from",
+            "the sender is required when smtp.host is set (e.g. \"Muster <muster@example.org>\")",
+        );
+    } else if smtp.from.parse::<Mailbox>().is_err() {
+        add(
+            "smtp.from",
+            "not an e-mail address (`address` or `Name <address>`)",
+        );
+    }
+    if smtp.username.is_empty() != smtp.password.is_empty() {
+        add(
+            "smtp.password",
+            "smtp.username and smtp.password are set together (MUSTER_SMTP_PASSWORD), or neither",
+        );
+    }
+    out
+}
+
 /// `MUSTER_WEBHOOK_HEADERS`: `Name: value` pairs separated by newlines or `;` (a
 /// value holding a `;` goes in the settings file instead). The names and values are
 /// checked with the other settings; the error here never repeats a value.
@@ -1062,5 +1202,40 @@ mod tests {
         let err = centre_from_toml(Path::new("c.toml"), "name = \"x\"\n").unwrap_err();
         assert_eq!(err.0[0].line, Some(1));
         assert!(err.0[0].message.contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn smtp_settings_are_checked() {
+        let off = SmtpSettings::default();
+        assert!(smtp_problems(&off).is_empty());
+        let good = SmtpSettings {
+            host: "smtp.example.org".into(),
+            from: "Muster <muster@example.org>".into(),
+            username: "muster".into(),
+            password: Secret::new("pw"),
+            ..SmtpSettings::default()
+        };
+        assert!(
+            smtp_problems(&good).is_empty(),
+            "{:?}",
+            smtp_problems(&good)
+        );
+        let plain = SmtpSettings {
+            tls: SmtpTls::None,
+            ..good.clone()
+        };
+        assert_eq!(smtp_problems(&plain)[0].0, "smtp.tls");
+        let local = SmtpSettings {
+            host: "127.0.0.1".into(),
+            ..plain
+        };
+        assert!(smtp_problems(&local).is_empty());
+        let bad = SmtpSettings {
+            from: "not an address".into(),
+            password: Secret::default(),
+            ..good
+        };
+        let paths: Vec<_> = smtp_problems(&bad).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["smtp.from", "smtp.password"]);
     }
 }

@@ -472,3 +472,73 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
     assert!(err.starts_with("connecting to 127.0.0.1:9: "), "{err}");
     assert!(!err.contains("secret"), "{err}");
 }
+
+/// A case answered whose complainant left an e-mail address: the reply's outcome is a
+/// notification keyed by the case. Without SMTP that is a failure saying so (the desk
+/// must reply another way); a case without an address is not e-mailed at all.
+#[tokio::test]
+async fn a_case_reply_is_recorded_against_the_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(start_time());
+    let hub = hub_at(&dir.path().join("log.sqlite"), &clock).await;
+    let sup = hub_actor(&hub, "supervisor");
+    let open = |email: Option<&str>| {
+        Command::CaseOpen(cmd::CaseOpen {
+            case_type: muster::domain::case::CaseType::Complaint,
+            incident_id: None,
+            contact_id: None,
+            from: "Sam".into(),
+            text: "Nobody called back".into(),
+            email: email.map(str::to_string),
+        })
+    };
+    let with = muster::domain::ids::CaseId(
+        send(&hub, &sup, open(Some("sam@example.org"))).await["case_id"].clone(),
+    );
+    let without =
+        muster::domain::ids::CaseId(send(&hub, &sup, open(None)).await["case_id"].clone());
+    for case_id in [&with, &without] {
+        send(
+            &hub,
+            &sup,
+            Command::CaseRespond(cmd::CaseRespond {
+                case_id: case_id.clone(),
+                response: "Sorry".into(),
+            }),
+        )
+        .await;
+    }
+    assert_eq!(
+        hub.with_state(|s| s.cases[&with].email.clone()),
+        Some("sam@example.org".into())
+    );
+    let none = notify::Channels::default();
+    notify::reply(&hub, &none, &without, 1).await.unwrap();
+    assert_eq!(count(&hub, "notification.failed"), 0);
+    notify::reply(&hub, &none, &with, 2).await.unwrap();
+    // The same response again (a retried reaction) is recorded once.
+    notify::reply(&hub, &none, &with, 2).await.unwrap();
+    let failed: Vec<Value> = hub
+        .journal_after(0)
+        .iter()
+        .filter(|p| p.kind == "notification.failed")
+        .map(|p| serde_json::from_str(&p.frame).unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1);
+    let event = &failed[0]["event"];
+    assert_eq!(event["case_id"], with.as_str());
+    assert_eq!(event.get("assignment_id"), None);
+    assert_eq!(event["channel"], "email");
+    assert_eq!(event["level"], 0);
+    assert_eq!(event["error"], "no SMTP server configured (smtp.host)");
+    // A bad address is refused with the field named.
+    let err = hub
+        .submit(
+            sup.clone(),
+            Some("bad-email".into()),
+            open(Some("not an address")),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("email"), "{err}");
+}

@@ -34,59 +34,6 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
-/// Whether `host` is this machine: the only place plain-text SMTP may go.
-pub fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// What is wrong with the `[smtp]` settings, as `(path, message)`; nothing when SMTP
-/// is off (`smtp.host = ""`). Never repeats the password.
-pub fn problems(smtp: &SmtpSettings) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut add = |path: &str, message: &str| out.push((path.to_string(), message.to_string()));
-    if smtp.host.is_empty() {
-        return out;
-    }
-    if smtp.host.contains(['/', ':', ' ']) && smtp.host.parse::<std::net::IpAddr>().is_err() {
-        add(
-            "smtp.host",
-            "a host name or IP address, without scheme or port",
-        );
-    }
-    if smtp.port == 0 {
-        add("smtp.port", "must be greater than 0");
-    }
-    if smtp.tls == SmtpTls::None && !is_loopback(&smtp.host) {
-        add(
-            "smtp.tls",
-            "`none` (plain text) is allowed only to a loopback host; use `starttls` or `tls`",
-        );
-    }
-    if smtp.from.is_empty() {
-        add(
-            "smtp.from",
-            "the sender is required when smtp.host is set (e.g. \"Muster <muster@example.org>\")",
-        );
-    } else if smtp.from.parse::<Mailbox>().is_err() {
-        add(
-            "smtp.from",
-            "not an e-mail address (`address` or `Name <address>`)",
-        );
-    }
-    if smtp.username.is_empty() != smtp.password.is_empty() {
-        add(
-            "smtp.password",
-            "smtp.username and smtp.password are set together (MUSTER_SMTP_PASSWORD), or neither",
-        );
-    }
-    out
-}
-
 impl Mailer {
     /// The mailer the settings configure, if SMTP is on. `ca_pem` is `notify.ca_file`'s
     /// contents. The settings were validated at start-up; an error here says why the
@@ -168,41 +115,4 @@ fn describe(e: &lettre::transport::smtp::Error) -> String {
         cause = c.source();
     }
     text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::Secret;
-
-    #[test]
-    fn smtp_settings_are_checked() {
-        let off = SmtpSettings::default();
-        assert!(problems(&off).is_empty());
-        let good = SmtpSettings {
-            host: "smtp.example.org".into(),
-            from: "Muster <muster@example.org>".into(),
-            username: "muster".into(),
-            password: Secret::new("pw"),
-            ..SmtpSettings::default()
-        };
-        assert!(problems(&good).is_empty(), "{:?}", problems(&good));
-        let plain = SmtpSettings {
-            tls: SmtpTls::None,
-            ..good.clone()
-        };
-        assert_eq!(problems(&plain)[0].0, "smtp.tls");
-        let local = SmtpSettings {
-            host: "127.0.0.1".into(),
-            ..plain
-        };
-        assert!(problems(&local).is_empty());
-        let bad = SmtpSettings {
-            from: "not an address".into(),
-            password: Secret::default(),
-            ..good
-        };
-        let paths: Vec<_> = problems(&bad).into_iter().map(|(p, _)| p).collect();
-        assert_eq!(paths, ["smtp.from", "smtp.password"]);
-    }
 }

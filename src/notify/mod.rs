@@ -17,7 +17,6 @@ use std::sync::Arc;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::config::{NotifySettings, SmtpSettings};
 use crate::hub::Hub;
 pub use email::Mailer;
 use muster_core::domain::ids::{AssignmentId, CaseId};
@@ -32,33 +31,6 @@ pub use webhook::{Webhook, WebhookError};
 pub struct Channels {
     pub webhook: Option<Webhook>,
     pub email: Option<Mailer>,
-}
-
-/// What is wrong with the `[notify]` and `[smtp]` settings, as `(path, message)`: what
-/// `muster check-config` and start-up report. Never repeats a secret.
-pub fn problems(notify: &NotifySettings, smtp: &SmtpSettings) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    if !notify.webhook_secret.is_empty()
-        && let Err(e) = webhook::parse_secret(notify.webhook_secret.expose())
-    {
-        out.push(("notify.webhook_secret".to_string(), e));
-    }
-    if let Err(problem) = webhook::extra_headers(notify) {
-        out.push(problem);
-    }
-    if notify.webhook_max_attempts == 0 {
-        out.push((
-            "notify.webhook_max_attempts".to_string(),
-            "must be greater than 0".to_string(),
-        ));
-    }
-    if let Some(path) = &notify.ca_file
-        && let Err(e) = crate::outbound::read_ca_file(path)
-    {
-        out.push(("notify.ca_file".to_string(), e));
-    }
-    out.extend(email::problems(smtp));
-    out
 }
 
 /// What the gateway receives: enough for an SMS or e-mail on its own.

@@ -20,25 +20,15 @@ use std::time::Duration;
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use reqwest::Url;
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::header::HeaderMap;
 
-use crate::config::NotifySettings;
+use crate::config::{NotifySettings, extra_headers, parse_secret};
 use crate::outbound::{self, BadUrl, NoClient};
 
 /// The longest wait between two attempts the hub's own backoff reaches.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` the hub waits for; a gateway asking for more has failed.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// Headers the hub sets itself, which `notify.webhook_headers` may not replace.
-const RESERVED: [&str; 6] = [
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "content-type",
-    "content-length",
-    "host",
-];
-
 /// Why a delivery attempt failed; the text is what the `notification.failed` event says.
 /// It names the gateway's host and port, never its URL (which may carry a token).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -225,24 +215,6 @@ fn retry_after(value: &str) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// The key of a `whsec_<base64>` secret: its decoded part, 24 to 64 bytes as the
-/// Standard Webhooks specification asks. The error never repeats the secret.
-pub fn parse_secret(secret: &str) -> Result<Vec<u8>, String> {
-    let Some(encoded) = secret.strip_prefix("whsec_") else {
-        return Err("must start with whsec_ (whsec_ then the key in base64)".to_string());
-    };
-    let key = base64::engine::general_purpose::STANDARD
-        .decode(encoded)
-        .map_err(|_| "the part after whsec_ is not base64".to_string())?;
-    if !(24..=64).contains(&key.len()) {
-        return Err(format!(
-            "the key must be 24 to 64 bytes, not {} (e.g. whsec_ and 32 random bytes in base64)",
-            key.len()
-        ));
-    }
-    Ok(key)
-}
-
 /// The `webhook-signature` value for one attempt: `v1,<base64 HMAC-SHA256>` over
 /// `{id}.{timestamp}.{body}`.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
@@ -257,36 +229,10 @@ pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
     )
 }
 
-/// `notify.webhook_headers` as request headers, values marked sensitive. The error
-/// names the header, never its value.
-pub fn extra_headers(settings: &NotifySettings) -> Result<HeaderMap, (String, String)> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &settings.webhook_headers {
-        let path = format!("notify.webhook_headers.{name}");
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| (path.clone(), "not a valid HTTP header name".to_string()))?;
-        if RESERVED.contains(&header.as_str()) {
-            return Err((
-                path,
-                "the hub sets this header itself; it cannot be replaced".to_string(),
-            ));
-        }
-        let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
-            (
-                path.clone(),
-                "the value holds a character a header cannot carry (a line break or control character)"
-                    .to_string(),
-            )
-        })?;
-        value.set_sensitive(true);
-        headers.insert(header, value);
-    }
-    Ok(headers)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::parse_secret;
 
     #[test]
     fn signatures_match_the_standard_webhooks_test_vector() {
