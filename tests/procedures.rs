@@ -542,3 +542,87 @@ async fn a_case_reply_is_recorded_against_the_case() {
         .unwrap_err();
     assert!(err.to_string().contains("email"), "{err}");
 }
+
+/// A gateway that answers each request with the next status of `statuses` (the last
+/// one from then on), with `Retry-After: 0` on a 429; records the `webhook-id` of each.
+async fn scripted_gateway(
+    statuses: &'static [u16],
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ids = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let head = String::from_utf8_lossy(&buf).to_lowercase();
+            let id = head
+                .lines()
+                .find_map(|l| l.strip_prefix("webhook-id:"))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default();
+            let n = {
+                let mut ids = ids.lock().unwrap();
+                ids.push(id);
+                ids.len()
+            };
+            let status = statuses[(n - 1).min(statuses.len() - 1)];
+            let extra = if status == 429 {
+                "Retry-After: 0\r\n"
+            } else {
+                ""
+            };
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+/// 429, 408 and 5xx are tried again under the same `webhook-id` (a `Retry-After`
+/// honoured); any other 4xx is final at once; the attempts are bounded.
+#[tokio::test]
+async fn the_webhook_retries_what_may_pass_and_nothing_else() {
+    let (url, ids) = scripted_gateway(&[429, 408, 502, 200]).await;
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .with_retries(5, StdDuration::from_millis(10));
+    let outcome = webhook.deliver("msg_a_1", "{}").await;
+    assert_eq!(outcome.result, Ok("HTTP 200".to_string()));
+    assert_eq!(outcome.attempts, 4);
+    assert_eq!(*ids.lock().unwrap(), ["msg_a_1"; 4]);
+
+    let (url, ids) = scripted_gateway(&[400, 200]).await;
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .with_retries(5, StdDuration::from_millis(10));
+    let outcome = webhook.deliver("msg_b_1", "{}").await;
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "the gateway answered HTTP 400"
+    );
+    assert_eq!(outcome.attempts, 1);
+    assert_eq!(ids.lock().unwrap().len(), 1);
+
+    let (url, ids) = scripted_gateway(&[503]).await;
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .with_retries(3, StdDuration::from_millis(10));
+    let outcome = webhook.deliver("msg_c_1", "{}").await;
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "the gateway answered HTTP 503"
+    );
+    assert_eq!(outcome.attempts, 3);
+    assert_eq!(ids.lock().unwrap().len(), 3);
+}

@@ -13,7 +13,8 @@
 //!
 //! A connect error, a timeout, `408`, `429` or `5xx` is tried again after a wait (the
 //! backoff doubles from `notify.webhook_backoff_ms`, a `Retry-After` answer wins), up to
-//! `notify.webhook_max_attempts`; any other answer is final.
+//! `notify.webhook_max_attempts` and 5 minutes of waiting in all; any other answer, and
+//! a certificate the hub does not trust, is final.
 
 use std::time::Duration;
 
@@ -25,6 +26,8 @@ use reqwest::header::HeaderMap;
 use crate::config::{NotifySettings, extra_headers, parse_secret};
 use crate::outbound::{self, BadUrl, NoClient};
 
+/// The longest a delivery waits between its attempts in all: past it, it has failed.
+const MAX_TOTAL_WAIT: Duration = Duration::from_secs(300);
 /// The longest wait between two attempts the hub's own backoff reaches.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` the hub waits for; a gateway asking for more has failed.
@@ -101,6 +104,14 @@ impl Webhook {
         })
     }
 
+    /// The same gateway tried up to `max_attempts` times, the first retry after
+    /// `backoff`.
+    pub fn with_retries(mut self, max_attempts: u32, backoff: Duration) -> Webhook {
+        self.max_attempts = max_attempts.max(1);
+        self.backoff = backoff;
+        self
+    }
+
     /// The gateway the settings configure, if any (invalid settings are reported when
     /// the settings are validated, and the hub does not start).
     pub fn from_settings(settings: &NotifySettings) -> Option<Webhook> {
@@ -122,6 +133,7 @@ impl Webhook {
     /// says. Returns once: delivered (a 2xx) or failed for good.
     pub async fn deliver(&self, id: &str, body: &str) -> Outcome {
         let mut attempts = 0;
+        let mut waited = Duration::ZERO;
         loop {
             attempts += 1;
             let (result, retry) = self.attempt(id, body).await;
@@ -138,6 +150,10 @@ impl Webhook {
                 Some(asked) => asked,
                 None => backoff,
             };
+            waited += wait;
+            if waited > MAX_TOTAL_WAIT {
+                return Outcome { result, attempts };
+            }
             tracing::debug!(
                 webhook_id = id,
                 attempts,
