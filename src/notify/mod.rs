@@ -85,9 +85,17 @@ fn email_for(
     (to, subject, text)
 }
 
-/// The `webhook-id` of a rung's delivery: the same on every retry.
-pub fn webhook_id(assignment_id: &AssignmentId, level: u32) -> String {
-    format!("msg_{assignment_id}_{level}")
+/// The `webhook-id` of a rung's delivery, `msg_<assignment>_<level>_<when the
+/// assignment was made, unix ms>`: the same on every retry (and after a restart), and
+/// never the same for two deliveries, even when a fresh log numbers its assignments
+/// from 1 again (a gateway that drops repeated ids would drop a real alert).
+pub fn webhook_id(hub: &Hub, assignment_id: &AssignmentId, level: u32) -> String {
+    let made = hub.with_state(|s| {
+        s.assignments
+            .get(assignment_id)
+            .map_or(0, |a| a.notified_at.timestamp_millis())
+    });
+    format!("msg_{assignment_id}_{level}_{made}")
 }
 
 /// Sends one alternative-channel notification and records the outcome: by e-mail for
@@ -111,7 +119,9 @@ pub async fn deliver(
         }
         (_, Some(w)) => {
             let body = message(hub, assignment_id, level, channel);
-            let outcome = w.deliver(&webhook_id(assignment_id, level), &body).await;
+            let outcome = w
+                .deliver(&webhook_id(hub, assignment_id, level), &body)
+                .await;
             let attempts = outcome.attempts;
             let result = outcome.result.map_err(|e| match attempts {
                 1 => e.to_string(),

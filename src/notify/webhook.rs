@@ -2,8 +2,9 @@
 //! provider's relay), `http://` or `https://`, through the hub's one HTTP client
 //! (`crate::outbound`), in the Standard Webhooks 1.0 form:
 //!
-//! - `webhook-id`: one id per delivery (`msg_<assignment>_<level>`), the same on every
-//!   retry, so the receiver can drop a duplicate;
+//! - `webhook-id`: one id per delivery (`msg_<assignment>_<level>_<assigned at>`, see
+//!   [`super::webhook_id`]), the same on every retry, so the receiver can drop a
+//!   duplicate;
 //! - `webhook-timestamp`: the attempt's time, unix seconds;
 //! - `webhook-signature`: `v1,<base64 HMAC-SHA256 over "{id}.{timestamp}.{body}">` with
 //!   the key of `notify.webhook_secret` (`whsec_<base64>`), when one is set.
