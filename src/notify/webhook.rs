@@ -33,6 +33,7 @@ const MAX_TOTAL_WAIT: Duration = Duration::from_secs(300);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The longest `Retry-After` the hub waits for; a gateway asking for more has failed.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 /// Why a delivery attempt failed; the text is what the `notification.failed` event says.
 /// It names the gateway's host and port, never its URL (which may carry a token).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -78,8 +79,9 @@ pub struct Outcome {
     pub attempts: u32,
 }
 
-/// A configured gateway: where to POST, how, and how often to try.
-#[derive(Clone, Debug)]
+/// A configured gateway: where to POST, how, and how often to try. Its `Debug` form
+/// names the host only and hides the key and the headers' values.
+#[derive(Clone)]
 pub struct Webhook {
     pub url: Url,
     pub timeout: Duration,
@@ -89,6 +91,19 @@ pub struct Webhook {
     headers: HeaderMap,
     max_attempts: u32,
     backoff: Duration,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("host", &outbound::host_of(&self.url))
+            .field("timeout", &self.timeout)
+            .field("signed", &self.key.is_some())
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("max_attempts", &self.max_attempts)
+            .field("backoff", &self.backoff)
+            .finish()
+    }
 }
 
 impl Webhook {
@@ -283,6 +298,29 @@ mod tests {
         ] {
             let err = parse_secret(bad).unwrap_err();
             assert!(!err.contains("MfKQ"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_debug_form_shows_no_secret() {
+        let mut settings = NotifySettings {
+            webhook_url: "https://gw.example/sms?token=t0k3n".into(),
+            webhook_secret: crate::config::Secret::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            ..NotifySettings::default()
+        };
+        settings.webhook_headers.insert(
+            "Authorization".into(),
+            crate::config::Secret::new("Bearer s3cr3t"),
+        );
+        let webhook = format!("{:?}", Webhook::from_settings(&settings).unwrap());
+        for secret in ["t0k3n", "MfKQ9r8", "s3cr3t", "49, 242, 144"] {
+            assert!(!webhook.contains(secret), "{secret} in {webhook}");
+        }
+        assert!(webhook.contains("gw.example:443"), "{webhook}");
+        // The settings hide the secrets (a token in the URL is the operator's choice).
+        let settings = format!("{settings:?}");
+        for secret in ["MfKQ9r8", "s3cr3t"] {
+            assert!(!settings.contains(secret), "{secret} in {settings}");
         }
     }
 
