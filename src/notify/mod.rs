@@ -142,6 +142,7 @@ pub async fn deliver(
     let command = Command::NotificationRecord(cmd::NotificationRecord {
         assignment_id: Some(assignment_id.clone()),
         case_id: None,
+        message_id: None,
         channel: channel.to_string(),
         level,
         attempts,
@@ -187,6 +188,7 @@ pub async fn reply(
     let command = Command::NotificationRecord(cmd::NotificationRecord {
         assignment_id: None,
         case_id: Some(case_id.clone()),
+        message_id: None,
         channel: "email".to_string(),
         level: 0,
         attempts: None,

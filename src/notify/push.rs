@@ -37,7 +37,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::config::PushSettings;
 use crate::hub::Hub;
 use crate::outbound;
-use muster_core::domain::ids::{AssignmentId, UserId};
+use muster_core::domain::ids::{AssignmentId, MessageId, UserId};
 use muster_core::domain::message::Audience;
 use muster_core::domain::procedure::EscalationAction;
 use muster_core::domain::push::{self, PushSubscription, UnsubscribeReason};
@@ -243,8 +243,15 @@ pub struct Job {
     pub urgency: &'static str,
     /// Seconds the push service may hold it for an offline phone.
     pub ttl: u64,
-    /// The assignment and rung it is about, so each attempt is recorded.
-    pub record: Option<(AssignmentId, u32)>,
+    /// What it is about, so each attempt is recorded against it.
+    pub about: About,
+}
+
+/// What a push is about: an assignment at a rung (0: its creation), or a message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum About {
+    Assignment(AssignmentId, u32),
+    Message(MessageId),
 }
 
 /// The sender: the key, the settings and where acknowledge links point.
@@ -497,7 +504,7 @@ impl Pusher {
                             "normal"
                         },
                         ttl: 60 * 60,
-                        record: None,
+                        about: About::Message(message.id.clone()),
                     })
                     .collect()
             }
@@ -563,7 +570,7 @@ impl Pusher {
             topic: topic(a.id.as_str()),
             urgency: "high",
             ttl: ttl as u64,
-            record: Some((a.id.clone(), level)),
+            about: About::Assignment(a.id.clone(), level),
         })
     }
 }
@@ -678,9 +685,9 @@ pub fn spawn(hub: Hub, pusher: Pusher) -> tokio::task::JoinHandle<()> {
 }
 
 fn rec_seq(job: &Job) -> String {
-    match &job.record {
-        Some((a, level)) => format!("{a}:{level}"),
-        None => job.topic.clone(),
+    match &job.about {
+        About::Assignment(a, level) => format!("{a}:{level}"),
+        About::Message(m) => m.to_string(),
     }
 }
 
@@ -690,22 +697,21 @@ pub async fn deliver(hub: &Hub, pusher: &Pusher, sub: &PushSubscription, job: &J
     let gone = pusher
         .deliver(sub, job, |attempt, outcome| {
             let hub = hub.clone();
-            let record = job.record.clone();
+            let about = job.about.clone();
             let id = format!("push:{key}:{tag}:{attempt}");
             async move {
-                let Some((assignment_id, level)) = record else {
-                    if let Err(e) = outcome {
-                        tracing::info!(error = %e, "a message push was not delivered");
-                    }
-                    return;
+                let (assignment_id, message_id, level) = match about {
+                    About::Assignment(a, level) => (Some(a), None, level),
+                    About::Message(m) => (None, Some(m), 0),
                 };
                 let (status, error) = match outcome {
                     Ok(s) => (Some(s), None),
                     Err(e) => (None, Some(e)),
                 };
                 let command = Command::NotificationRecord(cmd::NotificationRecord {
-                    assignment_id: Some(assignment_id.clone()),
+                    assignment_id,
                     case_id: None,
+                    message_id,
                     channel: "push".to_string(),
                     level,
                     // Each attempt is recorded as it ends: this is its number.
@@ -714,7 +720,7 @@ pub async fn deliver(hub: &Hub, pusher: &Pusher, sub: &PushSubscription, job: &J
                     status,
                 });
                 if let Err(e) = hub.submit(Actor::system(), Some(id), command).await {
-                    tracing::warn!(%assignment_id, error = %e, "recording a push attempt failed");
+                    tracing::warn!(error = %e, "recording a push attempt failed");
                 }
             }
         })

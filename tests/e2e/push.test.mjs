@@ -273,3 +273,23 @@ test('an endpoint that is not a push service is refused when the phone subscribe
     assert.match(r.body.error.message, /^endpoint: .*(push\.allowed_hosts|only https)/, endpoint);
   }
 });
+
+test('a broadcast asking for acknowledgement is pushed to each recipient and each attempt recorded against it', async () => {
+  const field = await api.login('field6');
+  const ws = await openSocket(field);
+  const keys = newSubscriptionKeys();
+  await subscribe(ws, `${push.url}/ok/field6`, keys);
+  const sup = await api.login('supervisor');
+  const desk = await openSocket(sup);
+  const { message_id } = await must(sup, { kind: 'message.broadcast', audience: 'field', text: 'Road closed at the bridge: go round', requires_ack: true });
+  const got = await push.waitFor((r) => r.path === '/ok/field6');
+  const payload = decryptPush(got.body, keys);
+  assert.equal(payload.kind, 'message');
+  assert.equal(payload.message_id, message_id);
+  assert.equal(payload.body, 'Road closed at the bridge: go round');
+  // The evidence: the desk sees the push to field6's phone recorded against the message.
+  await waitFor(() => desk.events.some((e) => e.kind === 'notification.sent' && e.message_id === message_id
+    && e.channel === 'push' && e.status === 'HTTP 201'), 'notification.sent for the message');
+  ws.close();
+  desk.close();
+});

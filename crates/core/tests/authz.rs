@@ -111,6 +111,7 @@ fn samples() -> Vec<Command> {
         Command::NotificationRecord(cmd::NotificationRecord {
             assignment_id: Some(asg.clone()),
             case_id: None,
+            message_id: None,
             channel: "sms".into(),
             level: 2,
             attempts: None,

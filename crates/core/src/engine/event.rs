@@ -286,6 +286,8 @@ events! {
         assignment_id: Option<AssignmentId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         case_id: Option<CaseId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<MessageId>,
         channel: String,
         level: u32,
         status: String,
@@ -298,6 +300,8 @@ events! {
         assignment_id: Option<AssignmentId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         case_id: Option<CaseId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<MessageId>,
         channel: String,
         level: u32,
         error: String,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::ids::{AssignmentId, CaseId, IncidentId, PlanId};
+use crate::domain::ids::{AssignmentId, CaseId, IncidentId, MessageId, PlanId};
 
 /// Internal (system actor only): the next rung of an unacknowledged assignment's
 /// escalation ladder is due. `level` counts rungs from 1.
@@ -51,6 +51,9 @@ pub struct NotificationRecord {
     pub assignment_id: Option<AssignmentId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<CaseId>,
+    /// A message pushed to a recipient's phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<MessageId>,
     pub channel: String,
     /// The escalation rung that asked for it (0 for a case's reply).
     #[serde(default)]

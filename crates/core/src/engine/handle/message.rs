@@ -31,13 +31,16 @@ impl Cx<'_> {
         Ok(())
     }
 
+    pub fn message(&self, id: &MessageId) -> Result<&Message, Error> {
+        self.state
+            .messages
+            .get(id)
+            .ok_or_else(|| Error::not_found("message", id))
+    }
+
     pub(super) fn message_acknowledge(&mut self, c: &cmd::MessageAcknowledge) -> Result<(), Error> {
         let cmd::MessageAcknowledge { message_id } = c;
-        let m = self
-            .state
-            .messages
-            .get(message_id)
-            .ok_or_else(|| Error::not_found("message", message_id))?;
+        let m = self.message(message_id)?;
         let me = &self.actor.user_id;
         if !m.recipients.contains(me) {
             return Err(Error::Forbidden(format!(

@@ -69,31 +69,37 @@ impl Cx<'_> {
         let cmd::NotificationRecord {
             assignment_id,
             case_id,
+            message_id,
             channel,
             level,
             attempts,
             error,
             status,
         } = c;
-        match (assignment_id, case_id) {
-            (Some(id), None) => {
+        match (assignment_id, case_id, message_id) {
+            (Some(id), None, None) => {
                 self.assignment(id)?;
             }
-            (None, Some(id)) => {
+            (None, Some(id), None) => {
                 self.case(id)?;
+            }
+            (None, None, Some(id)) => {
+                self.message(id)?;
             }
             _ => {
                 return Err(Error::validation(
                     "assignment_id",
-                    "give either assignment_id or case_id",
+                    "give one of assignment_id, case_id and message_id",
                 ));
             }
         }
-        let (assignment_id, case_id) = (assignment_id.clone(), case_id.clone());
+        let (assignment_id, case_id, message_id) =
+            (assignment_id.clone(), case_id.clone(), message_id.clone());
         let event = match error {
             Some(error) => Event::NotificationFailed {
                 assignment_id,
                 case_id,
+                message_id,
                 channel: channel.clone(),
                 level: *level,
                 error: error.clone(),
@@ -102,6 +108,7 @@ impl Cx<'_> {
             None => Event::NotificationSent {
                 assignment_id,
                 case_id,
+                message_id,
                 channel: channel.clone(),
                 level: *level,
                 status: status.clone().unwrap_or_else(|| "delivered".into()),
