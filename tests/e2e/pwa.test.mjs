@@ -1,0 +1,304 @@
+// The field app as an installed app, in real headless Chromium against the real hub:
+// the web app manifest and its icons; the service worker controls the app after log-in
+// and a reload without network opens it, offline, with the acknowledgement queued
+// before the reload; a push delivered to the service worker through the DevTools
+// protocol shows a notification with an Acknowledge action that posts the link exactly
+// once; a new task sounds, vibrates and marks the tab until acknowledged; denied
+// notifications show the warning; the push card, and the install hint on iPhone.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { createECDH } from 'node:crypto';
+import { useHub, logIn, ROOT } from './hub.mjs';
+import { waitFor } from './tap.mjs';
+
+const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
+const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const GRANTED = { ...PHONE, permissions: ['notifications'] };
+const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+
+const { hub, api, ui } = useHub({ setup: () => mkdirSync(SHOTS, { recursive: true }) });
+
+/** A free first-aider with a log-in: `{resourceId, username}`. */
+async function freeFieldUser() {
+  const state = await api.get('/api/state', await api.login('operator'));
+  const free = state.resources.find((r) => r.status === 'available' && r.user_id && r.skills.includes('first_aid'));
+  assert.ok(free, 'a free first-aider with a log-in');
+  return { resourceId: free.id, username: state.users.find((u) => u.id === free.user_id).username };
+}
+
+/** An assessed P1 incident at `place` assigned to `resourceId`: its ids and reference. */
+async function assign(resourceId, place) {
+  const token = await api.login('operator');
+  const { data: { incident_id: incidentId } } = await api.command(token, { kind: 'incident.open', type: 'medical_emergency',
+    description: 'Cyclist down after a fall', location: { text: place } });
+  await api.command(token, { kind: 'incident.assess', incident_id: incidentId, validity: 'verified', priority: 'P1', method: 'manual', reason: 'not moving' });
+  const r = await api.command(token, { kind: 'assignment.create', incident_id: incidentId, resource_id: resourceId,
+    actions: [{ text: 'Check breathing', required: true }] });
+  assert.ok(r.ok, JSON.stringify(r.error));
+  const detail = await api.get(`/api/incidents/${incidentId}`, token);
+  return { incidentId, assignmentId: r.data.assignment_id, reference: detail.reference };
+}
+
+/** A task for a free first-aider: `assign`'s answer with the resource and username. */
+async function newTask(place) {
+  const who = await freeFieldUser();
+  return { ...who, ...(await assign(who.resourceId, place)) };
+}
+
+/** Width and height from a PNG's IHDR chunk (and that it is a PNG at all). */
+function pngSize(bytes) {
+  const b = Buffer.from(bytes);
+  assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG signature');
+  assert.equal(b.subarray(12, 16).toString('latin1'), 'IHDR');
+  return `${b.readUInt32BE(16)}x${b.readUInt32BE(20)}`;
+}
+
+/** A P-256 public key as `GET /api/push/key` gives it (base64url, unpadded, 65 bytes). */
+function vapidKey() {
+  const ecdh = createECDH('prime256v1');
+  ecdh.generateKeys();
+  return ecdh.getPublicKey().toString('base64url');
+}
+
+test('the manifest is valid and installable: name, standalone, /field, icons that are PNGs of their stated sizes', async () => {
+  const res = await fetch(`${hub.url}/field.webmanifest`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/manifest+json');
+  const m = await res.json();
+  assert.equal(m.name, 'Muster field');
+  assert.ok(m.short_name && m.short_name.length <= 12, 'a short name for the home screen');
+  assert.equal(m.display, 'standalone');
+  assert.equal(m.start_url, '/field');
+  assert.equal(m.scope, '/field');
+  assert.match(m.theme_color, /^#[0-9a-f]{6}$/i);
+  assert.match(m.background_color, /^#[0-9a-f]{6}$/i);
+  const sizes = new Set();
+  for (const icon of m.icons) {
+    const r = await fetch(new URL(icon.src, hub.url));
+    assert.equal(r.status, 200, icon.src);
+    assert.equal(r.headers.get('content-type'), 'image/png', icon.src);
+    assert.equal(icon.type, 'image/png');
+    assert.equal(pngSize(await r.arrayBuffer()), icon.sizes, `${icon.src} is ${icon.sizes}`);
+    sizes.add(`${icon.sizes} ${icon.purpose || 'any'}`);
+  }
+  for (const want of ['192x192 any', '512x512 any', '512x512 maskable']) assert.ok(sizes.has(want), `an icon ${want}`);
+
+  // The page links it, and the Apple touch icon (180 px) for iPhones.
+  const page = await fetch(`${hub.url}/field`);
+  const html = await page.text();
+  assert.match(html, /<link rel="manifest" href="\/field\.webmanifest">/);
+  const touch = /<link rel="apple-touch-icon" href="([^"]+)">/.exec(html);
+  assert.ok(touch, 'an Apple touch icon');
+  const t = await fetch(new URL(touch[1], hub.url));
+  assert.equal(pngSize(await t.arrayBuffer()), '180x180');
+  // The policy names the worker and the manifest as this origin's.
+  const csp = page.headers.get('content-security-policy');
+  assert.match(csp, /worker-src 'self'/);
+  assert.match(csp, /manifest-src 'self'/);
+});
+
+test('the service worker controls the field app; a reload without network opens it offline with the acknowledgement queued before', async () => {
+  const task = await newTask('Civic Centre, floor 2 lifts');
+  const { context, page } = await ui.open('offline-reload', GRANTED);
+  await logIn(page, task.username, '/field');
+  await page.waitForFunction(() => navigator.serviceWorker.controller?.scriptURL.endsWith('/field-sw.js'));
+  const scope = await page.evaluate(async () => (await navigator.serviceWorker.getRegistration('/field')).scope);
+  assert.equal(new URL(scope).pathname, '/field');
+  const card = page.locator(`article[data-assignment="${task.assignmentId}"]`);
+  await card.getByText('Civic Centre, floor 2 lifts').waitFor();
+
+  // The shell only is cached: nothing of the API (tasks, places, names).
+  const cached = await page.evaluate(async () => {
+    const urls = [];
+    for (const name of await caches.keys()) for (const r of await (await caches.open(name)).keys()) urls.push(new URL(r.url).pathname);
+    return urls;
+  });
+  for (const path of ['/field', '/field.js', '/lib/muster.js', '/lib/store.js', '/field.webmanifest']) assert.ok(cached.includes(path), `${path} cached`);
+  assert.deepEqual(cached.filter((p) => p.startsWith('/api/') || p === '/ws'), [], 'nothing of the API cached');
+
+  await context.setOffline(true);
+  await page.waitForSelector('#conn[data-state="offline"]');
+  await card.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await card.getByText('Acknowledgement queued').waitFor();
+
+  // Reload with no network: the worker answers from its cache, and the app starts from
+  // the store and outbox it kept.
+  const response = await page.reload();
+  assert.ok(response.fromServiceWorker(), 'the page came from the service worker');
+  await page.waitForSelector('#conn[data-state="offline"]');
+  assert.match(await page.locator('#conn').textContent(), /Offline · 1 queued/);
+  await card.getByText('Acknowledgement queued').waitFor();
+  await card.getByText('Civic Centre, floor 2 lifts').waitFor();
+  assert.equal((await api.get(`/api/incidents/${task.incidentId}`, await api.login('operator'))).assignments[0].status, 'notified');
+
+  // Back online: the queued acknowledgement goes, once.
+  await context.setOffline(false);
+  await page.locator(`article[data-assignment="${task.assignmentId}"][data-status="acknowledged"]`).waitFor();
+  const detail = await api.get(`/api/incidents/${task.incidentId}`, await api.login('operator'));
+  assert.equal(detail.timeline.filter((e) => e.event.kind === 'assignment.acknowledged').length, 1);
+  await context.close();
+});
+
+test('a push delivered to the service worker shows a notification whose Acknowledge posts the link exactly once', async () => {
+  const task = await newTask('Riverside car park');
+  const { context, page } = await ui.open('push', GRANTED);
+  await logIn(page, task.username, '/field');
+  await page.waitForFunction(() => navigator.serviceWorker.controller);
+
+  // The acknowledge link, counted where the worker's request meets the network.
+  const posts = [];
+  await context.route('**/api/push/ack/**', async (route) => {
+    posts.push({ method: route.request().method(), url: route.request().url() });
+    await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ assignment_id: task.assignmentId, status: 'acknowledged' }) });
+  });
+
+  const cdp = await context.newCDPSession(page);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  await waitFor(() => registrations.some((r) => !r.isDeleted && new URL(r.scopeURL).pathname === '/field'), 'the registration');
+  const { registrationId } = registrations.find((r) => !r.isDeleted && new URL(r.scopeURL).pathname === '/field');
+  const ackUrl = `${hub.url}/api/push/ack/e2e-${task.assignmentId}`;
+  const payload = {
+    kind: 'assignment', title: 'Medical emergency · P1', body: 'Riverside car park — Check breathing', tag: task.assignmentId,
+    url: '/field', assignment_id: task.assignmentId, incident_id: task.incidentId, reference: task.reference,
+    incident_type: 'medical_emergency', priority: 'P1', place: 'Riverside car park', ack_url: ackUrl,
+  };
+  await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(hub.url).origin, registrationId, data: JSON.stringify(payload) });
+
+  const shown = () => page.evaluate(async (tag) => (await (await navigator.serviceWorker.ready).getNotifications({ tag }))
+    .map((n) => ({ title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => ({ action: a.action, title: a.title })), requireInteraction: n.requireInteraction })), task.assignmentId);
+  await waitFor(async () => (await shown()).length === 1, 'the notification');
+  const [n] = await shown();
+  assert.equal(n.title, 'Medical emergency · P1');
+  assert.equal(n.body, 'Riverside car park — Check breathing');
+  assert.deepEqual(n.actions, [{ action: 'ack', title: 'Acknowledge' }]);
+  assert.equal(n.requireInteraction, true);
+
+  // The worker's Acknowledge, twice at once and once more after: one POST.
+  const sw = context.serviceWorkers().find((w) => w.url().endsWith('/field-sw.js'));
+  assert.ok(sw, 'the service worker');
+  const outcomes = await sw.evaluate(async (tag) => {
+    const [note] = await self.registration.getNotifications({ tag });
+    const both = await Promise.all([self.notificationClick(note, 'ack'), self.notificationClick(note, 'ack')]);
+    return [...both, await self.notificationClick(note, 'ack')];
+  }, task.assignmentId);
+  assert.deepEqual(outcomes.sort(), ['done', 'done', 'ok']);
+  assert.equal(posts.length, 1, 'the link was posted once');
+  assert.deepEqual(posts[0], { method: 'POST', url: ackUrl });
+  await waitFor(async () => (await shown())[0]?.title === `Acknowledged — ${task.reference}`, 'the notification says acknowledged');
+  assert.deepEqual((await shown())[0].actions, [], 'nothing left to press');
+
+  // A push without an ack link (a message) has no action.
+  await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(hub.url).origin, registrationId,
+    data: JSON.stringify({ kind: 'message', title: 'Message from control', body: 'Bridge Street closed', tag: 'msg_e2e', url: '/field' }) });
+  await waitFor(async () => (await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications({ tag: 'msg_e2e' })).length)) === 1, 'the message');
+  assert.deepEqual(await page.evaluate(async () => (await (await navigator.serviceWorker.ready).getNotifications({ tag: 'msg_e2e' }))[0].actions.length), 0);
+  await context.close();
+});
+
+// Records the alarm: every vibration and every tone started.
+function recordAlarm() {
+  window.alarmLog = { vibrations: 0, tones: 0 };
+  navigator.vibrate = () => { window.alarmLog.vibrations += 1; return true; };
+  const Real = window.AudioContext;
+  window.AudioContext = class extends Real {
+    createOscillator() {
+      const osc = super.createOscillator();
+      const start = osc.start.bind(osc);
+      osc.start = (...a) => { window.alarmLog.tones += 1; return start(...a); };
+      return osc;
+    }
+  };
+}
+
+test('a new task sounds, vibrates and marks the tab, again and again, in a background tab too, until acknowledged', async () => {
+  const who = await freeFieldUser();
+  const { context, page } = await ui.open('loud', GRANTED);
+  await context.addInitScript(recordAlarm);
+  await logIn(page, who.username, '/field');
+  await page.locator('#me').click(); // a touch: sound may play from now on
+  assert.equal(await page.title(), 'Muster field');
+
+  // The app goes to the background: another tab in front.
+  const other = await context.newPage();
+  await other.goto('/');
+  await other.bringToFront();
+  const log = () => page.evaluate(() => ({ ...window.alarmLog }));
+  const before = await log();
+  const { assignmentId: second } = await assign(who.resourceId, 'Library steps');
+  await page.waitForFunction(() => document.title === '● New task — Muster field', null, { timeout: 5000 });
+  assert.equal(await page.locator('link[rel="icon"]').getAttribute('href'), '/favicon-alert.svg');
+  await waitFor(async () => (await log()).vibrations >= before.vibrations + 1 && (await log()).tones >= before.tones + 1, 'the first ring');
+  // It repeats.
+  await waitFor(async () => (await log()).vibrations >= before.vibrations + 2, 'a second ring', 10000);
+  assert.ok((await log()).tones >= before.tones + 6 * 2, 'the tones played twice');
+
+  // Acknowledged: quiet again, title and favicon restored, and no ring after.
+  await page.bringToFront();
+  await page.locator(`article[data-assignment="${second}"]`).getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await page.waitForFunction(() => document.title === 'Muster field');
+  assert.equal(await page.locator('link[rel="icon"]').getAttribute('href'), '/favicon.svg');
+  const stopped = await log();
+  // Over more than one ring's interval (4 s), nothing rings.
+  const until = Date.now() + 5000;
+  await waitFor(async () => Date.now() > until || (await log()).vibrations !== stopped.vibrations, 'a quiet interval', 8000);
+  assert.deepEqual(await log(), stopped, 'no ring after the acknowledgement');
+  await context.close();
+});
+
+test('notifications denied: the app says they are off and what to do, and carries on', async () => {
+  const task = await newTask('Bus station');
+  const { context, page } = await ui.open('denied', PHONE); // no notification grant: the browser says no
+  await logIn(page, task.username, '/field');
+  await page.getByRole('button', { name: 'Turn on notifications' }).click();
+  const warning = page.locator('#push[data-push="denied"]');
+  await warning.getByRole('heading', { name: 'Notifications are off' }).waitFor();
+  assert.match(await warning.textContent(), /Site settings.*Allow/);
+  assert.match(await warning.textContent(), /keep this app open/);
+  // The tasks still work.
+  await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await page.locator(`article[data-assignment="${task.assignmentId}"][data-status="acknowledged"]`).waitFor();
+  await context.close();
+});
+
+test('the push card explains why; where no push service answers, it says push is unavailable and the app carries on', async () => {
+  const task = await newTask('Station forecourt');
+  const { context, page } = await ui.open('push-card', GRANTED);
+  // The hub's public key (a fresh P-256 point: this browser's push service is never reached).
+  await context.route('**/api/push/key', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ public_key: vapidKey() }) }));
+  await logIn(page, task.username, '/field');
+  await page.locator(`article[data-assignment="${task.assignmentId}"]`).getByText('Station forecourt').waitFor();
+  const card = page.locator('#push[data-push="ask"]');
+  await card.getByText('so a new task reaches you with the phone in your pocket').waitFor();
+  await page.evaluate(() => document.fonts.ready);
+  await page.screenshot({ path: join(SHOTS, 'field-install-push.png') });
+
+  await card.getByRole('button', { name: 'Turn on notifications' }).click();
+  const unavailable = page.locator('#push[data-push="unavailable"]');
+  await unavailable.getByRole('heading', { name: 'Push notifications are unavailable' }).waitFor({ timeout: 15000 });
+  // Chromium has no push service in a private window (and says so on the console).
+  assert.deepEqual(ui.takeErrors().filter((e) => !/does not support the Push API in incognito/.test(e)), []);
+  assert.match(await unavailable.textContent(), /keep this app open/);
+  await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await page.locator(`article[data-assignment="${task.assignmentId}"][data-status="acknowledged"]`).waitFor();
+  await context.close();
+});
+
+test('on iPhone Safari the install hint says Share → Add to Home Screen; dismissed, it stays away', async () => {
+  const task = await newTask('Harbour wall');
+  const { context, page } = await ui.open('iphone', { ...PHONE, userAgent: IPHONE_UA });
+  await logIn(page, task.username, '/field');
+  const hint = page.locator('#install .install-hint');
+  await hint.getByText('tap Share, then Add to Home Screen').waitFor();
+  await hint.getByRole('button', { name: 'Not now' }).click();
+  await hint.waitFor({ state: 'detached' });
+  await page.reload();
+  await page.waitForSelector('#conn[data-state="live"]');
+  await page.locator(`article[data-assignment="${task.assignmentId}"]`).waitFor();
+  assert.equal(await page.locator('#install .install-hint').count(), 0, 'not shown again');
+  await context.close();
+});
