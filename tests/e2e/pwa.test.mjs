@@ -200,7 +200,10 @@ test('a push delivered to the service worker shows a notification whose Acknowle
   await context.close();
 });
 
-// Records the alarm: every vibration and every tone started.
+// Records the alarm (every vibration and every tone started), and plays a background
+// tab: headless Chromium shows every page, so `toBackground()` makes this one report
+// itself hidden and get no animation frames (as a tab behind another gets none) until
+// `toForeground()`.
 function recordAlarm() {
   window.alarmLog = { vibrations: 0, tones: 0 };
   navigator.vibrate = () => { window.alarmLog.vibrations += 1; return true; };
@@ -213,6 +216,15 @@ function recordAlarm() {
       return osc;
     }
   };
+  let hidden = false;
+  const held = [];
+  const frame = window.requestAnimationFrame.bind(window);
+  window.requestAnimationFrame = (fn) => (hidden ? held.push(fn) : frame(fn));
+  Object.defineProperty(Document.prototype, 'visibilityState', { get: () => (hidden ? 'hidden' : 'visible') });
+  Object.defineProperty(Document.prototype, 'hidden', { get: () => hidden });
+  const flip = (to) => { hidden = to; document.dispatchEvent(new Event('visibilitychange')); };
+  window.toBackground = () => flip(true);
+  window.toForeground = () => { flip(false); for (const fn of held.splice(0)) frame(fn); };
 }
 
 test('a new task sounds, vibrates and marks the tab, again and again, in a background tab too, until acknowledged', async () => {
@@ -223,10 +235,8 @@ test('a new task sounds, vibrates and marks the tab, again and again, in a backg
   await page.locator('#me').click(); // a touch: sound may play from now on
   assert.equal(await page.title(), 'Muster field');
 
-  // The app goes to the background: another tab in front.
-  const other = await context.newPage();
-  await other.goto('/');
-  await other.bringToFront();
+  // The app goes to the background: hidden, and no animation frames.
+  await page.evaluate(() => window.toBackground());
   const log = () => page.evaluate(() => ({ ...window.alarmLog }));
   const before = await log();
   const { assignmentId: second } = await assign(who.resourceId, 'Library steps');
@@ -238,7 +248,8 @@ test('a new task sounds, vibrates and marks the tab, again and again, in a backg
   assert.ok((await log()).tones >= before.tones + 6 * 2, 'the tones played twice');
 
   // Acknowledged: quiet again, title and favicon restored, and no ring after.
-  await page.bringToFront();
+  assert.equal(await page.locator(`article[data-assignment="${second}"]`).count(), 0, 'the card is drawn in the next frame only');
+  await page.evaluate(() => window.toForeground());
   await page.locator(`article[data-assignment="${second}"]`).getByRole('button', { name: 'Acknowledge', exact: true }).click();
   await page.waitForFunction(() => document.title === 'Muster field');
   assert.equal(await page.locator('link[rel="icon"]').getAttribute('href'), '/favicon.svg');
