@@ -299,6 +299,82 @@ test('the push card explains why; where no push service answers, it says push is
   await context.close();
 });
 
+// A push service that answers: Chromium has none in a private window, so PushManager is
+// played by the page (`subscribe` records what it was asked, `getSubscription` answers
+// the one made, or one made before the load when `window.subscribedBefore` is set) and
+// every call is reported to the test through `pushRecord`.
+function fakePushService() {
+  let current = null;
+  const sub = {
+    endpoint: 'https://push.example.test/send/e2e-endpoint',
+    toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: { p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U', auth: 'tBHItJI5svbpez7KI4CCXg' } }; },
+    async unsubscribe() { current = null; window.pushRecord({ call: 'unsubscribe' }); return true; },
+  };
+  PushManager.prototype.subscribe = async function subscribe(options) {
+    window.pushRecord({ call: 'subscribe', userVisibleOnly: options.userVisibleOnly, keyBytes: new Uint8Array(options.applicationServerKey).length });
+    current = sub;
+    return sub;
+  };
+  PushManager.prototype.getSubscription = async function getSubscription() {
+    return current ?? (localStorage.getItem('e2e.subscribedBefore') ? sub : null);
+  };
+}
+
+/** A phone page with the played push service; answers its calls and the commands sent. */
+async function withPushService(name) {
+  const { context, page } = await ui.open(name, GRANTED);
+  const calls = [];
+  await context.exposeBinding('pushRecord', (_, what) => calls.push(what));
+  await context.addInitScript(fakePushService);
+  await context.route('**/api/push/key', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ public_key: vapidKey() }) }));
+  const sent = [];
+  page.on('websocket', (ws) => ws.on('framesent', (f) => {
+    const frame = JSON.parse(f.payload);
+    if (frame.type === 'command') sent.push(frame.command);
+  }));
+  return { context, page, calls, sent };
+}
+
+test('turning notifications on subscribes with the hub\'s key and sends push.subscribe with the endpoint and keys', async () => {
+  const task = await newTask('Old Mill Lane');
+  const { context, page, calls, sent } = await withPushService('subscribe');
+  await logIn(page, task.username, '/field');
+  await page.locator('#push[data-push="ask"]').getByRole('button', { name: 'Turn on notifications' }).click();
+  await waitFor(() => sent.some((c) => c.kind === 'push.subscribe'), 'push.subscribe sent');
+  assert.deepEqual(calls[0], { call: 'subscribe', userVisibleOnly: true, keyBytes: 65 });
+  assert.deepEqual(sent.filter((c) => c.kind === 'push.subscribe'), [{ kind: 'push.subscribe', endpoint: 'https://push.example.test/send/e2e-endpoint',
+    keys: { p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U', auth: 'tBHItJI5svbpez7KI4CCXg' } }]);
+  // A hub without push refuses the command as unknown: the app says so, drops the
+  // browser's subscription (nothing would use it), and carries on.
+  const unavailable = page.locator('#push[data-push="unavailable"]');
+  await unavailable.getByText('The hub does not offer push notifications.').waitFor();
+  await waitFor(() => calls.some((c) => c.call === 'unsubscribe'), 'the browser subscription dropped');
+  await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
+  await page.locator(`article[data-assignment="${task.assignmentId}"][data-status="acknowledged"]`).waitFor();
+  await context.close();
+});
+
+test('log-out removes the push subscription (hub and browser) and the notifications still shown', async () => {
+  const task = await newTask('Quayside');
+  const { context, page, calls, sent } = await withPushService('logout');
+  await context.addInitScript(() => localStorage.setItem('e2e.subscribedBefore', '1'));
+  await logIn(page, task.username, '/field');
+  await page.locator('#push[data-push="on"]').getByText('Notifications are on').waitFor();
+  await page.waitForFunction(() => navigator.serviceWorker.controller);
+  const shown = () => page.evaluate(async () => (await (await navigator.serviceWorker.getRegistration('/field')).getNotifications()).length);
+  const sw = context.serviceWorkers().find((w) => w.url().endsWith('/field-sw.js'));
+  await sw.evaluate(() => self.showPush(JSON.stringify({ kind: 'assignment', title: 'Medical emergency · P1', body: 'Quayside', tag: 'asg_x', url: '/field' })));
+  await waitFor(async () => (await shown()) === 1, 'a notification shown');
+
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL((url) => url.pathname === '/');
+  assert.deepEqual(sent.filter((c) => c.kind === 'push.unsubscribe'), [{ kind: 'push.unsubscribe', endpoint: 'https://push.example.test/send/e2e-endpoint' }]);
+  assert.deepEqual(calls, [{ call: 'unsubscribe' }], 'the browser dropped its subscription');
+  assert.equal(await shown(), 0, 'no notification left');
+  assert.deepEqual(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('muster.'))), [], 'nothing of the user kept');
+  await context.close();
+});
+
 test('on iPhone Safari the install hint says Share → Add to Home Screen; dismissed, it stays away', async () => {
   const task = await newTask('Harbour wall');
   const { context, page } = await ui.open('iphone', { ...PHONE, userAgent: IPHONE_UA });
