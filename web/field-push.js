@@ -38,9 +38,10 @@ function standalone() {
 
 /**
  * The push card in `box`: why, and a button to turn notifications on; the warning when
- * they are off; the outcome in words. `client` sends `push.subscribe`.
+ * they are off; the outcome in words. `client` sends `push.subscribe`; `registration`
+ * is `registerWorker()`'s promise.
  */
-export function pushCard(client, box) {
+export function pushCard(client, box, registration) {
   let state = 'checking';
   let detail = '';
 
@@ -120,16 +121,32 @@ export function pushCard(client, box) {
       await sub.unsubscribe().catch(() => {});
       return show('unavailable', err.code === 'bad_request' ? 'The hub does not offer push notifications.' : explain(err).text);
     }
+    client.keep('push', endpoint);
     show('on');
   }
 
-  (async () => {
+  /**
+   * Where things stand: a subscription this user made in this session is `on`; one
+   * left by an earlier session that ended without log-out (it may be someone else's)
+   * is dropped, so the hub's next push to it is answered `gone` and it is forgotten.
+   */
+  async function check() {
     if (!pushSupported()) return show('unsupported');
     if (Notification.permission === 'denied') return show('denied');
-    const reg = await navigator.serviceWorker.getRegistration(SCOPE);
+    const reg = await registration;
     const sub = await reg?.pushManager.getSubscription().catch(() => null);
+    if (sub && client.kept('push', null) !== sub.endpoint) {
+      await sub.unsubscribe().catch(() => {});
+      return show('ask');
+    }
     show(sub && Notification.permission === 'granted' ? 'on' : 'ask');
-  })();
+  }
+
+  check();
+  // Notifications turned off (or on again) in the site settings while the app is open.
+  navigator.permissions?.query({ name: 'notifications' })
+    .then((status) => { status.onchange = () => { if (state !== 'unavailable') check(); }; })
+    .catch(() => {});
 
   return { get state() { return state; } };
 }

@@ -37,8 +37,7 @@ if (client) {
   client.subscribe(listen);
   listen(null);
   setInterval(tick, 1000);
-  registerWorker();
-  pushCard(client, document.getElementById('push'));
+  pushCard(client, document.getElementById('push'), registerWorker());
   installHint(document.getElementById('install'));
 }
 

@@ -354,10 +354,25 @@ test('turning notifications on subscribes with the hub\'s key and sends push.sub
   await context.close();
 });
 
-test('log-out removes the push subscription (hub and browser) and the notifications still shown', async () => {
-  const task = await newTask('Quayside');
-  const { context, page, calls, sent } = await withPushService('logout');
+test('a subscription left by a session that ended without log-out is dropped, not taken over', async () => {
+  const task = { username: 'field1' }; // no task needed
+  const { context, page, calls } = await withPushService('orphan');
   await context.addInitScript(() => localStorage.setItem('e2e.subscribedBefore', '1'));
+  await logIn(page, task.username, '/field');
+  await page.locator('#push[data-push="ask"]').getByRole('button', { name: 'Turn on notifications' }).waitFor();
+  assert.deepEqual(calls, [{ call: 'unsubscribe' }]);
+  await context.close();
+});
+
+test('log-out removes the push subscription (hub and browser) and the notifications still shown', async () => {
+  const task = { username: 'field2' }; // no task needed
+  const userId = (await api.get('/api/state', await api.login('admin'))).users.find((u) => u.username === task.username).id;
+  const { context, page, calls, sent } = await withPushService('logout');
+  // Subscribed earlier in this session (as the hub would have accepted it).
+  await context.addInitScript((key) => {
+    localStorage.setItem('e2e.subscribedBefore', '1');
+    if (sessionStorage.getItem('muster.session')) localStorage.setItem(key, JSON.stringify('https://push.example.test/send/e2e-endpoint'));
+  }, `muster.${userId}.push`);
   await logIn(page, task.username, '/field');
   await page.locator('#push[data-push="on"]').getByText('Notifications are on').waitFor();
   await page.waitForFunction(() => navigator.serviceWorker.controller);
@@ -375,8 +390,27 @@ test('log-out removes the push subscription (hub and browser) and the notificati
   await context.close();
 });
 
+test('where the browser offers installing, the hint has an Install button that asks it', async () => {
+  const task = { username: 'field3' }; // no task needed
+  const { context, page } = await ui.open('install', PHONE);
+  await logIn(page, task.username, '/field');
+  await page.evaluate(() => {
+    const e = new Event('beforeinstallprompt', { cancelable: true });
+    e.prompt = async () => { window.prompted = (window.prompted || 0) + 1; };
+    e.userChoice = Promise.resolve({ outcome: 'accepted' });
+    dispatchEvent(e);
+    window.installDefaultPrevented = e.defaultPrevented;
+  });
+  assert.equal(await page.evaluate(() => window.installDefaultPrevented), true, 'the browser\'s own banner waits for the button');
+  const hint = page.locator('#install .install-hint');
+  await hint.getByRole('button', { name: 'Install the app' }).click();
+  await hint.waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => window.prompted), 1);
+  await context.close();
+});
+
 test('on iPhone Safari the install hint says Share → Add to Home Screen; dismissed, it stays away', async () => {
-  const task = await newTask('Harbour wall');
+  const task = { username: 'field4' }; // no task needed
   const { context, page } = await ui.open('iphone', { ...PHONE, userAgent: IPHONE_UA });
   await logIn(page, task.username, '/field');
   const hint = page.locator('#install .install-hint');
@@ -385,7 +419,7 @@ test('on iPhone Safari the install hint says Share → Add to Home Screen; dismi
   await hint.waitFor({ state: 'detached' });
   await page.reload();
   await page.waitForSelector('#conn[data-state="live"]');
-  await page.locator(`article[data-assignment="${task.assignmentId}"]`).waitFor();
+  await page.locator('#push[data-push]').waitFor({ state: 'attached' });
   assert.equal(await page.locator('#install .install-hint').count(), 0, 'not shown again');
   await context.close();
 });
