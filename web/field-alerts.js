@@ -19,7 +19,14 @@ export function alarm() {
 
   const unlock = () => {
     try {
-      audio ??= new AudioContext();
+      if (!audio) {
+        audio = new AudioContext();
+        // Some phones (iOS Safari) unlock only on a sound started inside the touch itself.
+        const silence = audio.createBufferSource();
+        silence.buffer = audio.createBuffer(1, 1, audio.sampleRate);
+        silence.connect(audio.destination);
+        silence.start(0);
+      }
       if (audio.state === 'suspended') audio.resume().catch(() => {});
     } catch { /* no WebAudio: vibration and the tab marks remain */ }
   };
