@@ -61,12 +61,16 @@ self.addEventListener('fetch', (event) => {
   if (key) event.respondWith(self.shellFetch(event.request, key));
 });
 
-/** Network first (and the cache refreshed with the answer); the cached copy offline. */
+/**
+ * Network first (and the cache refreshed with the answer); the cached copy offline, or
+ * when a proxy in front of a restarting hub answers 5xx.
+ */
 self.shellFetch = async function shellFetch(request, key) {
   const cache = await caches.open(VERSION);
   try {
     const response = await fetch(request);
     if (response.ok && response.type === 'basic') await cache.put(key, response.clone());
+    if (response.status >= 500) return (await cache.match(key)) || response;
     return response;
   } catch (err) {
     const cached = await cache.match(key);
