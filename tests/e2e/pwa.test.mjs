@@ -4,22 +4,46 @@
 // before the reload; a push delivered to the service worker through the DevTools
 // protocol shows a notification with an Acknowledge action that posts the link exactly
 // once; a new task sounds, vibrates and marks the tab until acknowledged; denied
-// notifications show the warning; the push card, and the install hint on iPhone.
+// notifications show the warning; the push card, subscribing and log-out, and the
+// install hint. With the hub's Web Push: the hub pushes a new task to the loopback
+// push service, the test decrypts it and hands it to the worker, and Acknowledge on
+// the notification, with the app closed, acknowledges the task once, by push.
 
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createECDH } from 'node:crypto';
 import { useHub, logIn, ROOT } from './hub.mjs';
 import { waitFor } from './tap.mjs';
+// The loopback push service and the subscription's side of RFC 8291 come with the
+// hub's Web Push (issue 16); a checkout without them still runs the rest.
+const pushService = await import('./pushservice.mjs').catch(() => null);
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const GRANTED = { ...PHONE, permissions: ['notifications'] };
 const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 
-const { hub, api, ui } = useHub({ setup: () => mkdirSync(SHOTS, { recursive: true }) });
+// The loopback push service the hub pushes to (http:// allowed on loopback, for tests).
+let push;
+// Whether this hub offers Web Push (`GET /api/push/key`): the field app copes without.
+let hubPushes = false;
+const { hub, api, ui } = useHub({
+  env: { MUSTER_PUSH_ALLOW_HTTP: '1', MUSTER_PUSH_CONTACT: 'mailto:control@muster.test' },
+  setup: async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    hubPushes = (await fetch(`${hub.url}/api/push/key`)).ok;
+    if (hubPushes) push = await pushService.startPushService();
+  },
+});
+after(() => push?.close());
+
+/** Where the hub has no push key, the test plays it (a fresh P-256 point). */
+async function keyUnlessTheHubHasOne(context) {
+  if (hubPushes) return;
+  await context.route('**/api/push/key', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ public_key: vapidKey() }) }));
+}
 
 /** A free first-aider with a log-in: `{resourceId, username}`. */
 async function freeFieldUser() {
@@ -261,26 +285,24 @@ test('a new task sounds, vibrates and marks the tab, again and again, in a backg
   await context.close();
 });
 
-test('notifications denied: the app says they are off and what to do, and carries on', async () => {
-  const task = await newTask('Bus station');
+test('notifications denied: the app says they are off and what to do', async () => {
   const { context, page } = await ui.open('denied', PHONE); // no notification grant: the browser says no
-  await logIn(page, task.username, '/field');
+  await logIn(page, 'field5', '/field');
   await page.getByRole('button', { name: 'Turn on notifications' }).click();
   const warning = page.locator('#push[data-push="denied"]');
   await warning.getByRole('heading', { name: 'Notifications are off' }).waitFor();
   assert.match(await warning.textContent(), /Site settings.*Allow/);
   assert.match(await warning.textContent(), /keep this app open/);
-  // The tasks still work.
-  await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
-  await page.locator(`article[data-assignment="${task.assignmentId}"][data-status="acknowledged"]`).waitFor();
+  // The app still works.
+  await page.getByRole('button', { name: 'Share my location' }).waitFor();
+  assert.equal(await page.locator('#conn').getAttribute('data-state'), 'live');
   await context.close();
 });
 
 test('the push card explains why; where no push service answers, it says push is unavailable and the app carries on', async () => {
   const task = await newTask('Station forecourt');
   const { context, page } = await ui.open('push-card', GRANTED);
-  // The hub's public key (a fresh P-256 point: this browser's push service is never reached).
-  await context.route('**/api/push/key', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ public_key: vapidKey() }) }));
+  await keyUnlessTheHubHasOne(context);
   await logIn(page, task.username, '/field');
   await page.locator(`article[data-assignment="${task.assignmentId}"]`).getByText('Station forecourt').waitFor();
   const card = page.locator('#push[data-push="ask"]');
@@ -303,11 +325,11 @@ test('the push card explains why; where no push service answers, it says push is
 // played by the page (`subscribe` records what it was asked, `getSubscription` answers
 // the one made, or one made before the load when `window.subscribedBefore` is set) and
 // every call is reported to the test through `pushRecord`.
-function fakePushService() {
+function fakePushService(made) {
   let current = null;
   const sub = {
-    endpoint: 'https://push.example.test/send/e2e-endpoint',
-    toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: { p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U', auth: 'tBHItJI5svbpez7KI4CCXg' } }; },
+    endpoint: made.endpoint,
+    toJSON() { return { endpoint: this.endpoint, expirationTime: null, keys: { p256dh: made.p256dh, auth: made.auth } }; },
     async unsubscribe() { current = null; window.pushRecord({ call: 'unsubscribe' }); return true; },
   };
   PushManager.prototype.subscribe = async function subscribe(options) {
@@ -320,13 +342,18 @@ function fakePushService() {
   };
 }
 
-/** A phone page with the played push service; answers its calls and the commands sent. */
-async function withPushService(name) {
+const SUBSCRIPTION = { endpoint: 'https://push.example.test/send/e2e-endpoint', p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U', auth: 'tBHItJI5svbpez7KI4CCXg' };
+
+/**
+ * A phone page with the played push service handing out `made` (`SUBSCRIPTION`);
+ * answers the page, its calls and the commands it sent.
+ */
+async function withPushService(name, made = SUBSCRIPTION) {
   const { context, page } = await ui.open(name, GRANTED);
   const calls = [];
   await context.exposeBinding('pushRecord', (_, what) => calls.push(what));
-  await context.addInitScript(fakePushService);
-  await context.route('**/api/push/key', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ public_key: vapidKey() }) }));
+  await context.addInitScript(fakePushService, made);
+  await keyUnlessTheHubHasOne(context);
   const sent = [];
   page.on('websocket', (ws) => ws.on('framesent', (f) => {
     const frame = JSON.parse(f.payload);
@@ -336,21 +363,82 @@ async function withPushService(name) {
 }
 
 test('turning notifications on subscribes with the hub\'s key and sends push.subscribe with the endpoint and keys', async () => {
-  const task = await newTask('Old Mill Lane');
   const { context, page, calls, sent } = await withPushService('subscribe');
-  await logIn(page, task.username, '/field');
+  await logIn(page, 'field6', '/field');
   await page.locator('#push[data-push="ask"]').getByRole('button', { name: 'Turn on notifications' }).click();
   await waitFor(() => sent.some((c) => c.kind === 'push.subscribe'), 'push.subscribe sent');
   assert.deepEqual(calls[0], { call: 'subscribe', userVisibleOnly: true, keyBytes: 65 });
   assert.deepEqual(sent.filter((c) => c.kind === 'push.subscribe'), [{ kind: 'push.subscribe', endpoint: 'https://push.example.test/send/e2e-endpoint',
     keys: { p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U', auth: 'tBHItJI5svbpez7KI4CCXg' } }]);
-  // A hub without push refuses the command as unknown: the app says so, drops the
-  // browser's subscription (nothing would use it), and carries on.
-  const unavailable = page.locator('#push[data-push="unavailable"]');
-  await unavailable.getByText('The hub does not offer push notifications.').waitFor();
-  await waitFor(() => calls.some((c) => c.call === 'unsubscribe'), 'the browser subscription dropped');
-  await page.getByRole('button', { name: 'Acknowledge', exact: true }).click();
-  await page.locator(`article[data-assignment="${task.assignmentId}"][data-status="acknowledged"]`).waitFor();
+  if (hubPushes) {
+    await page.locator('#push[data-push="on"]').getByText('Notifications are on').waitFor();
+    assert.deepEqual(calls.map((c) => c.call), ['subscribe'], 'the subscription kept');
+  } else {
+    // A hub without push refuses the command as unknown: the app says so, drops the
+    // browser's subscription (nothing would use it), and carries on.
+    const unavailable = page.locator('#push[data-push="unavailable"]');
+    await unavailable.getByText('The hub does not offer push notifications.').waitFor();
+    await waitFor(() => calls.some((c) => c.call === 'unsubscribe'), 'the browser subscription dropped');
+  }
+  assert.equal(await page.locator('#conn').getAttribute('data-state'), 'live');
+  await context.close();
+});
+
+test('the hub pushes a new task to the app\'s subscription; with the app closed, Acknowledge on the notification acknowledges it once, by push', async (t) => {
+  if (!hubPushes) return t.skip('this hub has no Web Push (GET /api/push/key is 404)');
+  const who = await freeFieldUser();
+  const keys = pushService.newSubscriptionKeys();
+  const made = { endpoint: `${push.url}/field/${who.username}`, p256dh: keys.p256dh, auth: keys.auth };
+  const { context, page, sent } = await withPushService('closed-app', made);
+  await logIn(page, who.username, '/field');
+  await page.locator('#push[data-push="ask"]').getByRole('button', { name: 'Turn on notifications' }).click();
+  await page.locator('#push[data-push="on"]').getByText('Notifications are on').waitFor();
+  assert.deepEqual(sent.filter((c) => c.kind === 'push.subscribe').map((c) => c.endpoint), [made.endpoint]);
+  await page.waitForFunction(() => navigator.serviceWorker.controller);
+
+  // The app is closed; a page elsewhere on the site holds the DevTools session.
+  const other = await context.newPage();
+  await other.goto('/');
+  await page.close();
+  const cdp = await context.newCDPSession(other);
+  const registrations = [];
+  cdp.on('ServiceWorker.workerRegistrationUpdated', (e) => registrations.push(...e.registrations));
+  await cdp.send('ServiceWorker.enable');
+  await waitFor(() => registrations.some((r) => !r.isDeleted && new URL(r.scopeURL).pathname === '/field'), 'the registration');
+  const { registrationId } = registrations.find((r) => !r.isDeleted && new URL(r.scopeURL).pathname === '/field');
+
+  // A new task: the hub pushes it to the subscription, encrypted for its keys.
+  const task = await assign(who.resourceId, 'Bandstand, the park');
+  const got = await push.waitFor((r) => r.path === `/field/${who.username}`);
+  const payload = pushService.decryptPush(got.body, keys);
+  assert.equal(payload.kind, 'assignment');
+  assert.equal(payload.assignment_id, task.assignmentId);
+  assert.ok(payload.ack_url, 'an acknowledge link');
+
+  // The phone's push service hands it to the service worker: a notification.
+  await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(hub.url).origin, registrationId, data: JSON.stringify(payload) });
+  await waitFor(() => context.serviceWorkers().some((w) => w.url().endsWith('/field-sw.js')), 'the worker running');
+  const sw = context.serviceWorkers().find((w) => w.url().endsWith('/field-sw.js'));
+  const shown = () => sw.evaluate(async (tag) => (await self.registration.getNotifications({ tag })).map((n) => ({ title: n.title, body: n.body, actions: n.actions.map((a) => a.title) })), payload.tag);
+  await waitFor(async () => (await shown()).length === 1, 'the notification');
+  const [n] = await shown();
+  assert.equal(n.title, payload.title);
+  assert.match(n.title, /P1/, 'the title names the priority');
+  assert.deepEqual(n.actions, ['Acknowledge']);
+
+  // Acknowledge, pressed twice at once and once more: one acknowledgement, by push.
+  const outcomes = await sw.evaluate(async (tag) => {
+    const [note] = await self.registration.getNotifications({ tag });
+    const both = await Promise.all([self.notificationClick(note, 'ack'), self.notificationClick(note, 'ack')]);
+    return [...both, await self.notificationClick(note, 'ack')];
+  }, payload.tag);
+  assert.deepEqual(outcomes.sort(), ['done', 'done', 'ok']);
+  await waitFor(async () => (await shown())[0]?.title === `Acknowledged — ${payload.reference}`, 'the notification says acknowledged');
+  const detail = await api.get(`/api/incidents/${task.incidentId}`, await api.login('operator'));
+  const acks = detail.timeline.filter((e) => e.event.kind === 'assignment.acknowledged');
+  assert.equal(acks.length, 1, 'one acknowledgement');
+  assert.equal(acks[0].event.via, 'push');
+  assert.equal(detail.assignments.find((a) => a.id === task.assignmentId).status, 'acknowledged');
   await context.close();
 });
 
