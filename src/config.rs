@@ -51,6 +51,36 @@ pub struct Settings {
     pub centre: CentreSettings,
     pub log: LogSettings,
     pub notify: NotifySettings,
+    pub push: PushSettings,
+}
+
+/// Web Push to the field app (`src/notify/push.rs`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PushSettings {
+    /// The VAPID private key, base64url of the 32-byte P-256 scalar; `""` = generated
+    /// into `<data_dir>/vapid-private-key` (mode 0600) on first start and reused.
+    pub vapid_private_key: String,
+    /// The VAPID `sub` claim: `mailto:…` or `https://…`.
+    pub contact: String,
+    /// Allows `http://` push endpoints on loopback (tests only); refused otherwise.
+    pub allow_http: bool,
+    /// How long one request to a push service may take.
+    pub timeout_ms: u64,
+    /// Subscriptions one user may hold; a new one replaces the oldest.
+    pub max_subscriptions_per_user: usize,
+}
+
+impl Default for PushSettings {
+    fn default() -> Self {
+        PushSettings {
+            vapid_private_key: String::new(),
+            contact: "mailto:admin@localhost".to_string(),
+            allow_http: false,
+            timeout_ms: 5_000,
+            max_subscriptions_per_user: 5,
+        }
+    }
 }
 
 /// Notification channels beyond the WebSocket.
@@ -99,6 +129,9 @@ pub struct ServerSettings {
     /// Client addresses (CIDRs) `GET /metrics` answers; everyone else gets 403. The
     /// figures say how busy the centre is, which is nobody else's business.
     pub metrics_from: Vec<IpNet>,
+    /// Where phones reach this hub (`https://muster.example.org`), for links the hub
+    /// sends out (a push's acknowledge link); `""` = `http://{bind}`.
+    pub public_url: String,
 }
 
 impl Default for ServerSettings {
@@ -112,6 +145,7 @@ impl Default for ServerSettings {
             keepalive_idle_secs: 10,
             trusted_proxies: Vec::new(),
             metrics_from: vec![loopback(4), loopback(6)],
+            public_url: String::new(),
         }
     }
 }
@@ -428,6 +462,12 @@ impl Settings {
     /// | `MUSTER_DEMO` | `centre.demo`: `1`/`on`, `0`/`off`, `auto` (`--demo` sets `1`) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
     /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
+    /// | `MUSTER_PUBLIC_URL` | `server.public_url` (`""` = `http://{bind}`) |
+    /// | `MUSTER_PUSH_VAPID_PRIVATE_KEY` | `push.vapid_private_key` (`""` = generated) |
+    /// | `MUSTER_PUSH_CONTACT` | `push.contact` |
+    /// | `MUSTER_PUSH_ALLOW_HTTP` | `push.allow_http` (`1`/`true`, `0`/`false`) |
+    /// | `MUSTER_PUSH_TIMEOUT_MS` | `push.timeout_ms` |
+    /// | `MUSTER_PUSH_MAX_SUBSCRIPTIONS_PER_USER` | `push.max_subscriptions_per_user` |
     ///
     /// `MUSTER_CONFIG` names the settings file itself and is read by the CLI before
     /// loading, not here. A value that cannot be used is an error naming the variable.
@@ -498,6 +538,26 @@ impl Settings {
             "MUSTER_GEOCODER_URL" => self.centre.geocoder_url = value.to_string(),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
             "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
+            "MUSTER_PUBLIC_URL" => {
+                check_public_url(value.trim())?;
+                self.server.public_url = value.trim().to_string()
+            }
+            "MUSTER_PUSH_VAPID_PRIVATE_KEY" => {
+                let key = value.trim();
+                if !key.is_empty() {
+                    parse_vapid_key(key)?;
+                }
+                self.push.vapid_private_key = key.to_string()
+            }
+            "MUSTER_PUSH_CONTACT" => {
+                check_contact(value.trim())?;
+                self.push.contact = value.trim().to_string()
+            }
+            "MUSTER_PUSH_ALLOW_HTTP" => self.push.allow_http = parse_flag(value)?,
+            "MUSTER_PUSH_TIMEOUT_MS" => self.push.timeout_ms = parse_positive(value)?,
+            "MUSTER_PUSH_MAX_SUBSCRIPTIONS_PER_USER" => {
+                self.push.max_subscriptions_per_user = parse_positive(value)?
+            }
             _ => {}
         }
         Ok(())
@@ -535,6 +595,9 @@ impl Settings {
                 add(path, e.to_string());
             }
         }
+        for (path, message) in self.push_problems() {
+            add(path, message);
+        }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());
         }
@@ -553,6 +616,31 @@ impl Settings {
             add("limits.ping_interval_secs", message.to_string());
         }
         problems
+    }
+
+    /// The push settings that cannot work.
+    fn push_problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if let Err(e) = check_public_url(&self.server.public_url) {
+            out.push(("server.public_url", e));
+        }
+        let key = &self.push.vapid_private_key;
+        if !key.is_empty()
+            && let Err(e) = parse_vapid_key(key)
+        {
+            out.push(("push.vapid_private_key", e));
+        }
+        if let Err(e) = check_contact(&self.push.contact) {
+            out.push(("push.contact", e));
+        }
+        if self.push.timeout_ms == 0 {
+            out.push(("push.timeout_ms", "must be greater than 0".to_string()));
+        }
+        if self.push.max_subscriptions_per_user == 0 {
+            let message = "must be greater than 0".to_string();
+            out.push(("push.max_subscriptions_per_user", message));
+        }
+        out
     }
 
     /// Every numeric setting where 0 would disable the hub rather than mean "none".
@@ -628,6 +716,53 @@ where
         return Err("must be greater than 0".to_string());
     }
     Ok(n)
+}
+
+/// `""`, or an `http(s)://host[:port]` with nothing after it.
+fn check_public_url(url: &str) -> Result<(), String> {
+    if url.is_empty() {
+        return Ok(());
+    }
+    match crate::outbound::parse_url(url) {
+        Err(e) => Err(e.to_string()),
+        Ok(u) if u.path() != "/" || u.query().is_some() || url.ends_with('/') => {
+            Err("only scheme, host and port, e.g. https://muster.example.org".to_string())
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
+/// A VAPID private key as settings give it: base64url (padding tolerated) of the
+/// 32-byte P-256 scalar.
+pub fn parse_vapid_key(text: &str) -> Result<p256::ecdsa::SigningKey, String> {
+    let bytes = muster_core::domain::push::decode(text.trim())
+        .ok_or_else(|| "must be base64url (the 32-byte P-256 private key)".to_string())?;
+    if bytes.len() != 32 {
+        return Err(format!(
+            "must be the 32-byte P-256 private key in base64url, not {} bytes",
+            bytes.len()
+        ));
+    }
+    p256::ecdsa::SigningKey::from_slice(&bytes)
+        .map_err(|_| "is not a valid P-256 private key".to_string())
+}
+
+/// The VAPID `sub`: `mailto:…` or `https://…`.
+fn check_contact(contact: &str) -> Result<(), String> {
+    let scheme_ok = contact.starts_with("mailto:") || contact.starts_with("https://");
+    if !scheme_ok || contact.len() < 9 || contact.chars().any(char::is_whitespace) {
+        return Err("must be mailto:someone@example.org or an https:// URL".to_string());
+    }
+    Ok(())
+}
+
+/// `1`/`true`/`on` or `0`/`false`/`off`.
+fn parse_flag(value: &str) -> Result<bool, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" | "" => Ok(false),
+        _ => Err("expected 1 or 0".to_string()),
+    }
 }
 
 fn required_path(value: &str) -> Result<PathBuf, String> {
@@ -865,6 +1000,47 @@ mod tests {
             )]))
             .unwrap_err();
         assert!(err.to_string().contains("ftp://b"), "{err}");
+    }
+
+    #[test]
+    fn push_settings_are_checked_in_the_file_and_the_environment() {
+        let text = "[server]\npublic_url = \"https://m.example/path\"\n\n[push]\nvapid_private_key = \"AAAA\"\ncontact = \"ops@example.org\"\nmax_subscriptions_per_user = 0\n";
+        let err = Settings::from_toml(Path::new("m.toml"), text)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "m.toml:2: server.public_url: only scheme, host and port",
+            "m.toml:5: push.vapid_private_key: must be the 32-byte P-256 private key",
+            "m.toml:6: push.contact: must be mailto:",
+            "m.toml:7: push.max_subscriptions_per_user: must be greater than 0",
+        ] {
+            assert!(err.contains(expected), "{expected} in {err}");
+        }
+        let key = "RS0WdYWWo1HajXg3NZR1olzCf31i-ZBGDkFyCs7j1jw";
+        let mut settings = Settings::default();
+        settings
+            .apply_env(env(&[
+                ("MUSTER_PUSH_VAPID_PRIVATE_KEY", key),
+                ("MUSTER_PUSH_ALLOW_HTTP", "1"),
+                ("MUSTER_PUBLIC_URL", "https://muster.example.org"),
+                ("MUSTER_PUSH_CONTACT", "mailto:ops@example.org"),
+                ("MUSTER_PUSH_MAX_SUBSCRIPTIONS_PER_USER", "3"),
+            ]))
+            .unwrap();
+        assert!(settings.push.allow_http);
+        assert_eq!(settings.push.vapid_private_key, key);
+        assert_eq!(settings.push.max_subscriptions_per_user, 3);
+        assert!(settings.problems().is_empty(), "{:?}", settings.problems());
+        for (var, bad) in [
+            ("MUSTER_PUSH_VAPID_PRIVATE_KEY", "not a key"),
+            ("MUSTER_PUSH_ALLOW_HTTP", "maybe"),
+            ("MUSTER_PUBLIC_URL", "muster.example.org"),
+            ("MUSTER_PUSH_CONTACT", "ops"),
+            ("MUSTER_PUSH_TIMEOUT_MS", "0"),
+        ] {
+            let err = settings.apply_env(env(&[(var, bad)])).unwrap_err();
+            assert!(err.to_string().contains(var), "{err}");
+        }
     }
 
     #[test]

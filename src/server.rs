@@ -74,7 +74,8 @@ pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, St
     let log = open_log(loaded).await?;
     log_durability(log.as_ref()).await;
     let hub = Hub::start(
-        Engine::new(loaded.centre.clone()),
+        Engine::new(loaded.centre.clone())
+            .with_max_push_subscriptions(loaded.settings.push.max_subscriptions_per_user),
         log,
         clock,
         hub_options(loaded),
@@ -192,7 +193,12 @@ impl Running {
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Unsupported(format!("listener has no address: {e}")))?;
-        let (loaded, demo) = with_demo_decided(loaded, addr);
+        let (mut loaded, demo) = with_demo_decided(loaded, addr);
+        // Links the hub sends out (a push's acknowledge link) name the address it is
+        // reached at: the bound one (port 0 resolved) when no public URL is set.
+        if loaded.settings.server.public_url.is_empty() {
+            loaded.settings.server.public_url = format!("http://{addr}");
+        }
         let hub = start_hub(&loaded, clock).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let app = App::new(hub, &loaded, stop_rx);

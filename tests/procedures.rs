@@ -201,7 +201,7 @@ async fn an_unacknowledged_p1_assignment_walks_the_whole_ladder_and_the_webhook_
 
     let t0 = clock.now();
     let (_, asg) = p1_assignment(&hub).await;
-    // The demo's urgent ladder: 30 s renotify, 60 s sms, 90 s supervisor, 120 s next resource.
+    // The demo's urgent ladder: 30 s push, 60 s sms, 90 s supervisor, 120 s next resource.
     let mut fired = Vec::new();
     for at in [29, 30, 45, 60, 61, 90, 119, 120, 300] {
         clock.set(t0 + Duration::seconds(at));
@@ -239,7 +239,7 @@ async fn an_unacknowledged_p1_assignment_walks_the_whole_ladder_and_the_webhook_
     assert_eq!(
         got,
         [
-            (1, EscalationAction::Renotify, Some("websocket"), 30),
+            (1, EscalationAction::Push, Some("push"), 30),
             (2, EscalationAction::AlternativeChannel, Some("sms"), 60),
             (3, EscalationAction::SupervisorAlert, None, 90),
             (4, EscalationAction::SuggestNextResource, None, 120),

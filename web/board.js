@@ -15,6 +15,7 @@ const RESOURCE_COLUMNS = ['available', 'assigned', 'en_route', 'on_scene', 'unav
 // Escalation steps (the procedures' `action`) in words.
 const STEP_WORDS = {
   renotify: 'notified again',
+  push: 'notified again by push',
   alternative_channel: 'notified by another channel',
   supervisor_alert: 'supervisor alerted',
   suggest_next_resource: 'suggest the next resource',

@@ -791,6 +791,6 @@ function refreshDetail() {
 }
 
 function describe(e) {
-  const bits = [e.status, e.assessment?.priority, e.note?.text, e.reason, e.outcome, e.via && `by ${e.via}`].filter(Boolean);
+  const bits = [e.status, e.assessment?.priority, e.note?.text, e.reason, e.outcome, e.via && `by ${e.via}`, e.channel && `by ${e.channel}`, e.error].filter(Boolean);
   return bits.length ? ` — ${bits.join(', ')}` : '';
 }

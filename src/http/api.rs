@@ -46,6 +46,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(audit(app.clone()))
         .unify()
+        .or(push_key(app.clone()))
+        .unify()
+        .or(push_ack(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -82,7 +86,12 @@ fn request_span() -> impl Fn(warp::trace::Info<'_>) -> tracing::Span + Clone {
             .filter(|v| !v.is_empty() && v.len() <= 64)
             .map(str::to_string)
             .unwrap_or_else(|| format!("r{}", next.fetch_add(1, Ordering::Relaxed)));
-        tracing::info_span!("request", id = %id, method = %info.method(), path = %info.path())
+        // An acknowledge link's token is a credential: the path is logged without it.
+        let path = match info.path().strip_prefix(super::push::ACK_PREFIX) {
+            Some(_) => "/api/push/ack/…",
+            None => info.path(),
+        };
+        tracing::info_span!("request", id = %id, method = %info.method(), path = %path)
     }
 }
 
@@ -275,6 +284,22 @@ fn audit(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection>
         .and(with_app(app.clone()))
         .and(with_session(app))
         .and_then(ops::audit_verify)
+}
+
+/// `GET /api/push/key`: the VAPID public key (no session needed).
+fn push_key(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "push" / "key")
+        .and(warp::get())
+        .and(with_app(app))
+        .and_then(super::push::key)
+}
+
+/// `POST /api/push/ack/{token}`: a push notification's Acknowledge action.
+fn push_ack(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "push" / "ack" / String)
+        .and(warp::post())
+        .and(with_app(app))
+        .and_then(super::push::ack)
 }
 
 /// `GET /healthz`.

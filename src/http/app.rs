@@ -27,6 +27,9 @@ pub struct App {
     pub geocoder: Option<super::places::Geocoder>,
     /// Told once when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The Web Push sender (its VAPID key signs pushes and acknowledge links); `None`
+    /// when the key could not be loaded or written (logged at start).
+    pub push: Option<Arc<crate::notify::push::Pusher>>,
 }
 
 impl App {
@@ -65,6 +68,7 @@ impl App {
                 s.centre.geocoder_timeout_ms,
             ),
             shutdown,
+            push: pusher(loaded).map(Arc::new),
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
@@ -76,9 +80,38 @@ impl App {
             tracing::error!(error = %e, "the webhook and the geocoder cannot be reached");
         }
         crate::notify::spawn(app.hub.clone(), webhook);
+        if let Some(p) = &app.push {
+            crate::notify::push::spawn(app.hub.clone(), p.as_ref().clone());
+        }
         crate::hub::timers::spawn(app.hub.clone());
         app
     }
+}
+
+/// The Web Push sender: the configured VAPID key, else the data dir's (generated on
+/// first start). Acknowledge links point at `server.public_url`, else `http://{bind}`.
+fn pusher(loaded: &Loaded) -> Option<crate::notify::push::Pusher> {
+    use crate::notify::push::{Pusher, Vapid};
+    let s = &loaded.settings;
+    let vapid = match Vapid::load(&s.push, &s.store.data_dir) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "no VAPID key: Web Push is off");
+            return None;
+        }
+    };
+    if s.push.vapid_private_key.is_empty() && s.store.kind == StoreKind::Redis {
+        tracing::warn!(
+            "push.vapid_private_key is not set: each hub of this cluster has its own key, \
+             so a phone subscribed through one hub cannot be pushed by another and an \
+             acknowledge link works only on the hub that made it"
+        );
+    }
+    let public_url = match s.server.public_url.as_str() {
+        "" => format!("http://{}", s.server.bind),
+        url => url.to_string(),
+    };
+    Some(Pusher::new(vapid, &s.push, &public_url))
 }
 
 /// Sessions in memory for SQLite (one hub), in Redis when the log is there (every hub

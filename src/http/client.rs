@@ -497,7 +497,10 @@ fn on_text(
                 return;
             }
             match parse(value.get("command").cloned().unwrap_or_default()) {
-                Ok(command) => pending.push(submit(app.clone(), session.actor(), id, command)),
+                Ok(command) => {
+                    let command = super::commands::for_session(command, &session.token_hash);
+                    pending.push(submit(app.clone(), session.actor(), id, command))
+                }
                 Err(e) => conn.push(Outbound::Text(result_json(&id, &Err(e)).into())),
             }
         }

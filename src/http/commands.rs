@@ -21,6 +21,18 @@ pub fn parse(command: Value) -> Result<Command, Error> {
     serde_json::from_value(command).map_err(|e| Error::BadRequest(format!("command: {e}")))
 }
 
+/// A client's command as the session that sent it: `push.subscribe` records the
+/// session's tag (whatever the client put there), so log-out removes what it made.
+pub fn for_session(command: Command, token_hash: &str) -> Command {
+    match command {
+        Command::PushSubscribe(mut c) => {
+            c.session = Some(crate::notify::push::session_tag(token_hash));
+            c.into()
+        }
+        other => other,
+    }
+}
+
 /// Checks a client's command id: non-empty and short.
 pub fn check_id(id: &str) -> Result<(), Error> {
     if id.trim().is_empty() || id.len() > MAX_COMMAND_ID_LEN {
@@ -57,6 +69,16 @@ pub async fn prepare_for(actor: &Actor, command: Command) -> Result<Command, Err
             actor.role.as_str(),
             command.kind()
         )));
+    }
+    // Only the hub's acknowledge link (POST /api/push/ack/{token}) records an
+    // acknowledgement as having come by push.
+    if let Command::AssignmentAcknowledge(c) = &command
+        && c.via == Some(muster_core::domain::assignment::Via::Push)
+    {
+        return Err(Error::validation(
+            "via",
+            "push is recorded only for an acknowledgement from the notification; leave via out",
+        ));
     }
     prepare(command).await
 }

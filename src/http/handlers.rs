@@ -209,6 +209,8 @@ fn login_user(user: &User) -> Value {
 /// `POST /api/logout`: ends this session (its sockets are told).
 pub async fn logout(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
     app.tokens.revoke(&session.token_hash).await;
+    // This session's browsers are no longer theirs to be pushed to.
+    crate::notify::push::forget_session(&app.hub, &session.user_id, &session.token_hash).await;
     Ok(json_reply(&json!({"ok": true}), StatusCode::OK))
 }
 
@@ -384,18 +386,19 @@ pub async fn command(
     session: Session,
     req: CommandRequest,
 ) -> Result<Response, Rejection> {
-    let result = run_command(&app, session.actor(), &req.id, req.command).await;
+    let result = run_command(&app, &session, &req.id, req.command).await;
     Ok(result_reply(Some(&req.id), &result))
 }
 
 async fn run_command(
     app: &App,
-    actor: Actor,
+    session: &Session,
     id: &str,
     command: Value,
 ) -> Result<CommandOutcome, Error> {
+    let actor = session.actor();
     commands::check_id(id)?;
-    let command = commands::parse(command)?;
+    let command = commands::for_session(commands::parse(command)?, &session.token_hash);
     let command = commands::prepare_for(&actor, command).await?;
     app.hub.submit(actor, Some(id.to_string()), command).await
 }

@@ -6,6 +6,7 @@
 //! as a system command (`notification.record` → `notification.sent` / `.failed`), so
 //! the delivery evidence is part of the timeline.
 
+pub mod push;
 pub mod webhook;
 
 use std::sync::Arc;

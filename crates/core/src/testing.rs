@@ -867,3 +867,34 @@ pub fn improvement_update(
         note: note.map(str::to_string),
     })
 }
+
+/// Well-formed subscription keys (a 65-byte point starting 0x04, 16 auth bytes): the
+/// engine checks their shape, not that the point is on the curve.
+pub fn push_keys() -> crate::domain::push::PushKeys {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut point = vec![0x04u8];
+    point.extend(1..=64u8);
+    crate::domain::push::PushKeys {
+        p256dh: b64.encode(&point),
+        auth: b64.encode([7u8; 16]),
+    }
+}
+
+/// `push.subscribe` of `endpoint` with [`push_keys`].
+pub fn push_subscribe(endpoint: &str) -> Command {
+    Command::PushSubscribe(cmd::PushSubscribe {
+        endpoint: endpoint.into(),
+        keys: push_keys(),
+        session: None,
+    })
+}
+
+/// A user's own `push.unsubscribe`.
+pub fn push_unsubscribe(endpoint: &str) -> Command {
+    Command::PushUnsubscribe(cmd::PushUnsubscribe {
+        endpoint: endpoint.into(),
+        user_id: None,
+        reason: None,
+    })
+}

@@ -87,6 +87,8 @@ fn samples() -> Vec<Command> {
             alert_id: muster_core::domain::ids::AlertId("alr_1".into()),
             note: None,
         }),
+        push_subscribe("https://push.example/send/abc"),
+        push_unsubscribe("https://push.example/send/abc"),
         Command::TimerEscalate(cmd::TimerEscalate {
             assignment_id: asg.clone(),
             level: 1,
@@ -162,6 +164,8 @@ fn wire_kind(c: &Command) -> &'static str {
         ImprovementRaise(_) => "improvement.raise",
         ImprovementUpdate(_) => "improvement.update",
         AlertAcknowledge(_) => "alert.acknowledge",
+        PushSubscribe(_) => "push.subscribe",
+        PushUnsubscribe(_) => "push.unsubscribe",
         TimerEscalate(_) => "timer.escalate",
         TimerCheckinMissed(_) => "timer.checkin_missed",
         TimerTargetBreached(_) => "timer.target_breached",
@@ -208,6 +212,8 @@ const DESK: &[&str] = &[
     "support.note",
     "support.review",
     "improvement.update",
+    "push.subscribe",
+    "push.unsubscribe",
 ];
 
 const ADMIN: &[&str] = &[
@@ -219,6 +225,8 @@ const ADMIN: &[&str] = &[
     "resource.locate",
     // Admins receive broadcasts to `all` and direct messages, so they acknowledge them.
     "message.acknowledge",
+    "push.subscribe",
+    "push.unsubscribe",
 ];
 
 const FIELD: &[&str] = &[
@@ -232,6 +240,8 @@ const FIELD: &[&str] = &[
     "assignment.action_undone",
     "checkin",
     "message.acknowledge",
+    "push.subscribe",
+    "push.unsubscribe",
 ];
 
 const INTAKE: &[&str] = &["contact.receive"];
@@ -256,8 +266,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 47);
-    assert_eq!(kinds.len(), 47, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 49);
+    assert_eq!(kinds.len(), 49, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -283,8 +293,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 34);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 37);
+    assert_eq!(expected_kinds(Role::Operator).len(), 36);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 39);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

@@ -103,7 +103,7 @@ fn a_unit_with_the_app_keeps_the_policy_s_ladder() {
     assert_eq!(
         actions,
         [
-            (1, EscalationAction::Renotify, 30),
+            (1, EscalationAction::Push, 30),
             (2, EscalationAction::AlternativeChannel, 60),
             (3, EscalationAction::SupervisorAlert, 90),
             (4, EscalationAction::SuggestNextResource, 120),

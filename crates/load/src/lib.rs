@@ -18,6 +18,7 @@ pub mod durable;
 pub mod fanout;
 pub mod genlog;
 pub mod net;
+pub mod pushprobe;
 pub mod report;
 pub mod restart;
 pub mod roster;

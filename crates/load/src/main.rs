@@ -74,6 +74,27 @@ enum Cmd {
         #[command(flatten)]
         hub: HubArgs,
     },
+    /// Web Push latency: subscribes field users to a push service of its own on
+    /// loopback and times `assignment.create` → the push arriving (the hub must run
+    /// with MUSTER_PUSH_ALLOW_HTTP=1). Prints JSON; fails when the p99 is over the floor.
+    Push {
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        #[arg(long, default_value_t = 1_000)]
+        probes: usize,
+        /// Probes in flight at once (each on its own desk socket).
+        #[arg(long, default_value_t = 4)]
+        lanes: usize,
+        /// Start no probe after this many seconds (0: no limit), e.g. to end with a
+        /// scenario running beside it.
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+        /// The floor for the p99, in milliseconds.
+        #[arg(long, default_value_t = 250.0)]
+        p99_floor_ms: f64,
+        #[command(flatten)]
+        hub: HubArgs,
+    },
     /// Write a realistic year of a mid-size centre into a new SQLite log, through the
     /// real engine under a simulated clock (for benchmarks).
     GenLog {
@@ -172,6 +193,30 @@ async fn run(cmd: Cmd) -> anyhow::Result<()> {
             incidents,
             hub,
         } => fanout_shape(watchers, rate, seconds, incidents, &hub.target()?).await,
+        Cmd::Push {
+            users,
+            probes,
+            lanes,
+            seconds,
+            p99_floor_ms,
+            hub,
+        } => {
+            let plan = muster_load::pushprobe::Plan {
+                users,
+                probes,
+                lanes,
+                seconds,
+            };
+            let report = muster_load::pushprobe::run(&hub.target()?, plan).await?;
+            println!("{}", serde_json::to_value(&report)?);
+            anyhow::ensure!(report.lost == 0, "{} pushes never arrived", report.lost);
+            anyhow::ensure!(
+                report.latency.p99_ms <= p99_floor_ms,
+                "push p99 {} ms is over the floor of {p99_floor_ms} ms",
+                report.latency.p99_ms
+            );
+            Ok(())
+        }
         Cmd::GenLog {
             events,
             out,

@@ -106,21 +106,21 @@ async fn watched(
 }
 
 /// A socket used one command at a time: send, then read until its result.
-struct Rpc {
+pub(crate) struct Rpc {
     ws: Ws,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 impl Rpc {
-    async fn open(target: &Target, token: &str) -> Result<Self, LoadError> {
+    pub(crate) async fn open(target: &Target, token: &str) -> Result<Self, LoadError> {
         // A fresh welcome: its snapshot is the open work (bounded by the window).
         let (ws, _) = net::connect(target.addr, token, None, false).await?;
         Ok(Rpc { ws })
     }
 
     /// The result's `data`, or the hub's error as a set-up failure.
-    async fn call(&mut self, command: Value) -> Result<Value, LoadError> {
+    pub(crate) async fn call(&mut self, command: Value) -> Result<Value, LoadError> {
         let id = format!("roster-{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
         let frame = json!({"type": "command", "id": id, "command": command}).to_string();
         let kind = command["kind"].as_str().unwrap_or("").to_string();

@@ -260,4 +260,7 @@ mod tests {
 pub enum Via {
     Radio,
     Phone,
+    /// The unit's own user, from the Acknowledge action of a push notification (the
+    /// hub's ack link): the actor is that user, not the desk.
+    Push,
 }

@@ -15,6 +15,7 @@ pub mod incident;
 pub mod message;
 pub mod place;
 pub mod procedure;
+pub mod push;
 pub mod recommend;
 pub mod resource;
 pub mod support;

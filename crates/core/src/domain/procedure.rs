@@ -404,6 +404,9 @@ pub struct EscalationStep {
 pub enum EscalationAction {
     /// Send the notification again on the same channel.
     Renotify,
+    /// Send it again by Web Push, to every browser the unit's user subscribed (the
+    /// WebSocket carries it too).
+    Push,
     /// Send it through another channel (SMS, e-mail gateway).
     AlternativeChannel,
     /// Tell the supervisors the assignment is not acknowledged.
@@ -419,6 +422,7 @@ impl EscalationAction {
     pub fn as_str(self) -> &'static str {
         match self {
             EscalationAction::Renotify => "renotify",
+            EscalationAction::Push => "push",
             EscalationAction::AlternativeChannel => "alternative_channel",
             EscalationAction::SupervisorAlert => "supervisor_alert",
             EscalationAction::SuggestNextResource => "suggest_next_resource",
@@ -431,7 +435,9 @@ impl EscalationAction {
     pub fn pushes_to_unit(self) -> bool {
         matches!(
             self,
-            EscalationAction::Renotify | EscalationAction::AlternativeChannel
+            EscalationAction::Renotify
+                | EscalationAction::Push
+                | EscalationAction::AlternativeChannel
         )
     }
 }

@@ -77,6 +77,9 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         // Alerts are the supervisor's oversight of the floor: an operator clearing the
         // breach of their own incident would hide it from the one meant to see it.
         AlertAcknowledge => role == Role::Supervisor,
+        // Anyone signed in may be reached by push on their own browser (the handler
+        // keeps each to their own subscriptions).
+        PushSubscribe | PushUnsubscribe => role != Role::Intake,
         // Only the hub itself (see `authorize`): no role may send them.
         TimerEscalate
         | TimerCheckinMissed

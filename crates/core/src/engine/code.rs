@@ -74,6 +74,8 @@ codes! {
     TooLarge => "too_large", 413, retry: false;
     /// The log or the session store cannot answer now; nothing was kept.
     Unavailable => "unavailable", 503, retry: true;
+    /// A push notification's acknowledge link outlived its escalation window.
+    AckLinkExpired => "ack_link_expired", 410, retry: false;
     /// The configured geocoder could not be reached, was slow, or answered nonsense.
     GeocoderFailed => "geocoder_failed", 502, retry: true;
 }

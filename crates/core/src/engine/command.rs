@@ -12,6 +12,7 @@ mod contact;
 mod improvement;
 mod incident;
 mod message;
+mod push;
 mod resource;
 mod support;
 mod timer;
@@ -28,6 +29,7 @@ pub use contact::*;
 pub use improvement::*;
 pub use incident::*;
 pub use message::*;
+pub use push::*;
 pub use resource::*;
 pub use support::*;
 pub use timer::*;
@@ -134,6 +136,8 @@ commands! {
     "improvement.raise" => ImprovementRaise,
     "improvement.update" => ImprovementUpdate,
     "alert.acknowledge" => AlertAcknowledge,
+    "push.subscribe" => PushSubscribe,
+    "push.unsubscribe" => PushUnsubscribe,
     "timer.escalate" => TimerEscalate,
     "timer.checkin_missed" => TimerCheckinMissed,
     "timer.target_breached" => TimerTargetBreached,
@@ -272,6 +276,8 @@ mod tests {
         r#"{"kind":"improvement.raise","title":"Faster resource selection on nights","finding":"p90 time to dispatch 1.8x the team's median over 24 incidents","owner_id":"usr_1","due_on":"2026-04-13","areas":["resource_selection"],"plan_id":null}"#,
         r#"{"kind":"improvement.update","improvement_id":"imp_1","status":"in_progress","note":null}"#,
         r#"{"kind":"alert.acknowledge","alert_id":"alr_7","note":"seen"}"#,
+        r#"{"kind":"push.subscribe","endpoint":"https://push.example/send/abc","keys":{"p256dh":"BNc","auth":"tBH"}}"#,
+        r#"{"kind":"push.unsubscribe","endpoint":"https://push.example/send/abc"}"#,
         r#"{"kind":"timer.escalate","assignment_id":"asg_1","level":1}"#,
         r#"{"kind":"timer.checkin_missed","assignment_id":"asg_1","due_at":"2026-03-02T09:00:00.000Z"}"#,
         r#"{"kind":"timer.target_breached","incident_id":"inc_1","target":"dispatch"}"#,

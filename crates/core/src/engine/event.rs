@@ -19,6 +19,7 @@ use crate::domain::improvement::{Improvement, ImprovementStatus};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::procedure::EscalationAction;
+use crate::domain::push::{PushKeys, UnsubscribeReason};
 use crate::domain::resource::{Resource, ResourceStatus};
 use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
@@ -291,6 +292,23 @@ events! {
         level: u32,
         error: String,
     },
+    /// A user's browser can be reached by Web Push at `endpoint`. `session` (the
+    /// session that subscribed, for log-out) stays in the log: [`Event::redacted`]
+    /// removes it from what any client is sent.
+    "push.subscribed" => PushSubscribed {
+        user_id: UserId,
+        endpoint: String,
+        keys: PushKeys,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<String>,
+    },
+    /// A subscription was removed: `user`, `logged_out`, `gone` (the push service
+    /// said it no longer exists) or `replaced` (by a newer one).
+    "push.unsubscribed" => PushUnsubscribed {
+        user_id: UserId,
+        endpoint: String,
+        reason: UnsubscribeReason,
+    },
 }
 
 impl EventKind {
@@ -416,6 +434,17 @@ impl Event {
             Event::UserPasswordChanged { user_id, .. } => Some(Event::UserPasswordChanged {
                 user_id: user_id.clone(),
                 password_hash: String::new(),
+            }),
+            Event::PushSubscribed {
+                user_id,
+                endpoint,
+                keys,
+                session: Some(_),
+            } => Some(Event::PushSubscribed {
+                user_id: user_id.clone(),
+                endpoint: endpoint.clone(),
+                keys: keys.clone(),
+                session: None,
             }),
             _ => None,
         }

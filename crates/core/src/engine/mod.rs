@@ -33,13 +33,26 @@ use crate::domain::procedure::Centre;
 #[derive(Clone, Debug)]
 pub struct Engine {
     pub centre: Arc<Centre>,
+    /// How many Web Push subscriptions one user may hold (the hub's
+    /// `push.max_subscriptions_per_user`); a new one replaces the oldest.
+    pub max_push_subscriptions: usize,
 }
+
+/// The default of [`Engine::max_push_subscriptions`].
+pub const DEFAULT_MAX_PUSH_SUBSCRIPTIONS: usize = 5;
 
 impl Engine {
     pub fn new(centre: Centre) -> Self {
         Engine {
             centre: Arc::new(centre),
+            max_push_subscriptions: DEFAULT_MAX_PUSH_SUBSCRIPTIONS,
         }
+    }
+
+    /// The same engine with another per-user push subscription limit (at least 1).
+    pub fn with_max_push_subscriptions(mut self, limit: usize) -> Self {
+        self.max_push_subscriptions = limit.max(1);
+        self
     }
 
     /// Decides a command against the current state. On success the events are in the
@@ -58,6 +71,7 @@ impl Engine {
             actor,
             now,
             events: Vec::new(),
+            max_push_subscriptions: self.max_push_subscriptions,
         };
         cx.dispatch(command)?;
         debug_assert!(

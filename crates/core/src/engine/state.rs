@@ -19,6 +19,7 @@ use crate::domain::ids::{
 use crate::domain::improvement::{Improvement, ImprovementUpdate};
 use crate::domain::incident::{Incident, IncidentStatus};
 use crate::domain::message::Message;
+use crate::domain::push::PushSubscription;
 use crate::domain::resource::{Position, Resource};
 use crate::domain::support::{Plan, PlanNote, PlanStatus};
 use crate::domain::user::User;
@@ -91,6 +92,9 @@ pub struct State {
     /// supervisor acknowledges them (then kept, with who and when).
     #[serde(default)]
     pub alerts: BTreeMap<AlertId, Alert>,
+    /// Each user's Web Push subscriptions, oldest first.
+    #[serde(default)]
+    pub push_subscriptions: BTreeMap<UserId, Vec<PushSubscription>>,
 }
 
 /// How many recent openings per incident type are kept for duplicate detection.
@@ -264,6 +268,31 @@ impl State {
             | NotificationFailed { .. } => {
                 self.raise_alert(event, at);
                 self.apply_timer(event)
+            }
+            PushSubscribed {
+                user_id,
+                endpoint,
+                keys,
+                session,
+            } => {
+                let subs = self.push_subscriptions.entry(user_id.clone()).or_default();
+                subs.retain(|s| &s.endpoint != endpoint);
+                subs.push(PushSubscription {
+                    endpoint: endpoint.clone(),
+                    keys: keys.clone(),
+                    session: session.clone(),
+                    subscribed_at: at,
+                });
+            }
+            PushUnsubscribed {
+                user_id, endpoint, ..
+            } => {
+                if let Some(subs) = self.push_subscriptions.get_mut(user_id) {
+                    subs.retain(|s| &s.endpoint != endpoint);
+                    if subs.is_empty() {
+                        self.push_subscriptions.remove(user_id);
+                    }
+                }
             }
             AlertAcknowledged { alert_id, note } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)

@@ -75,6 +75,11 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
             with_resources(vec![resource_id.clone()])
         }
         MessageBroadcast { message } => message_audience(state, message),
+        // A browser's push endpoint and keys are its user's alone.
+        PushSubscribed { user_id, .. } | PushUnsubscribed { user_id, .. } => Visibility {
+            users: vec![user_id.clone()],
+            ..Default::default()
+        },
         MessageAcknowledged {
             message_id,
             user_id,

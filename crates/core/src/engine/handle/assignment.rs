@@ -21,7 +21,11 @@ impl Cx<'_> {
         c: &cmd::AssignmentAcknowledge,
     ) -> Result<(), Error> {
         let cmd::AssignmentAcknowledge { assignment_id, via } = c;
-        self.on_behalf(*via)?;
+        // From a push notification the unit's own user acknowledges (the field scope
+        // check has made sure it is theirs); the desk never claims it.
+        if *via != Some(Via::Push) || !self.actor.role.is_field() {
+            self.on_behalf(*via)?;
+        }
         self.assignment(assignment_id)?
             .status
             .check_move(AssignmentStatus::Acknowledged)?;
@@ -54,6 +58,12 @@ impl Cx<'_> {
     /// `via` says the desk is recording a unit's report on its behalf: a field user
     /// reports from their own app and may not claim it came another way.
     fn on_behalf(&self, via: Option<Via>) -> Result<(), Error> {
+        if via == Some(Via::Push) {
+            return Err(Error::validation(
+                "via",
+                "push is recorded only for an acknowledgement from the notification",
+            ));
+        }
         if via.is_some() && !self.actor.role.can_dispatch() {
             return Err(Error::validation(
                 "via",

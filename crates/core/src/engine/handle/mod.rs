@@ -9,6 +9,7 @@ mod contact;
 mod improvement;
 mod incident;
 mod message;
+mod push;
 mod resource;
 mod support;
 mod timer;
@@ -35,6 +36,8 @@ pub(super) struct Cx<'a> {
     pub actor: &'a Actor,
     pub now: DateTime<Utc>,
     pub events: Vec<Event>,
+    /// Web Push subscriptions a user may hold; a new one replaces the oldest.
+    pub max_push_subscriptions: usize,
 }
 
 impl Cx<'_> {
@@ -82,6 +85,8 @@ impl Cx<'_> {
             Command::ImprovementRaise(c) => self.improvement_raise(c),
             Command::ImprovementUpdate(c) => self.improvement_update(c),
             Command::AlertAcknowledge(c) => self.alert_acknowledge(c),
+            Command::PushSubscribe(c) => self.push_subscribe(c),
+            Command::PushUnsubscribe(c) => self.push_unsubscribe(c),
             Command::TimerEscalate(c) => self.timer_escalate(c),
             Command::TimerCheckinMissed(c) => self.timer_checkin_missed(c),
             Command::TimerTargetBreached(c) => self.timer_target_breached(c),

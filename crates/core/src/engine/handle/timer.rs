@@ -108,6 +108,7 @@ impl Cx<'_> {
         let channel = match step.action {
             EscalationAction::AlternativeChannel => step.channel.clone(),
             EscalationAction::Renotify => Some("websocket".into()),
+            EscalationAction::Push => Some("push".into()),
             _ => None,
         };
         self.emit(Event::AssignmentEscalated {

@@ -1,0 +1,261 @@
+//! The push probe (issue 16's floor): how long from an operator's `assignment.create`
+//! to the push service receiving the hub's Web Push for the assigned unit's phone.
+//!
+//! The probe is its own push service: an HTTP/1.1 server on loopback (hyper) that
+//! takes every POST to `/push/{n}` as a push for subscription `n`. It makes `users`
+//! field users, each carrying its own resource and subscribed with an endpoint on
+//! that server, then dispatches them one probe at a time per lane: open an incident,
+//! answer and assess it, note the time, `assignment.create`, wait for the push at that
+//! user's endpoint, cancel the incident (which stands the unit down). The hub must run
+//! with `MUSTER_PUSH_ALLOW_HTTP=1`, as the endpoints are `http://` on loopback.
+//!
+//! Every subscription carries the same public key and auth secret, those of RFC 8291's
+//! worked example: the hub really encrypts each push to them, and nothing here needs
+//! to read the pushes, only to time them.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use muster_core::engine::CommandKind;
+use serde::Serialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use super::roster::Rpc;
+use super::stats::{Latency, Recorder};
+use super::{LoadError, Target};
+
+/// RFC 8291 §5's receiver public key and authentication secret (base64url).
+const P256DH: &str =
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
+
+/// How long a probe waits for its push before counting it lost.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// What one probe run found.
+#[derive(Debug, Serialize)]
+pub struct PushReport {
+    pub users: usize,
+    /// Probes made (fewer than asked when the time ran out).
+    pub probes: usize,
+    /// `assignment.create` sent → the push service has the whole request.
+    pub latency: Latency,
+    /// Probes whose push did not arrive within 10 s.
+    pub lost: usize,
+    /// Pushes that arrived with no probe waiting (renotifies, strays).
+    pub unexpected: usize,
+}
+
+/// The probe's push service: a waiter per subscription number.
+#[derive(Default)]
+struct Sink {
+    waiting: DashMap<usize, oneshot::Sender<Instant>>,
+    unexpected: std::sync::atomic::AtomicUsize,
+}
+
+impl Sink {
+    /// Takes one push request: reads it whole, then wakes the probe waiting on `n`.
+    async fn take(
+        self: Arc<Self>,
+        req: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, Infallible> {
+        let n = req
+            .uri()
+            .path()
+            .strip_prefix("/push/")
+            .and_then(|n| n.parse::<usize>().ok());
+        let _ = req.into_body().collect().await;
+        let arrived = Instant::now();
+        match n.and_then(|n| self.waiting.remove(&n)) {
+            Some((_, waiter)) => {
+                let _ = waiter.send(arrived);
+            }
+            None => {
+                self.unexpected
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        let mut answer = Response::new(Full::new(Bytes::new()));
+        *answer.status_mut() = hyper::StatusCode::CREATED;
+        Ok(answer)
+    }
+
+    /// Serves HTTP/1.1 on a loopback port until the run ends.
+    async fn serve(self: Arc<Self>) -> Result<SocketAddr, LoadError> {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| LoadError::Setup(format!("the push service: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| LoadError::Setup(format!("the push service: {e}")))?;
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let sink = self.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| sink.clone().take(req));
+                    let io = hyper_util::rt::TokioIo::new(stream);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, service)
+                        .await;
+                });
+            }
+        });
+        Ok(addr)
+    }
+}
+
+/// How many probes, over how many subscribed users, `lanes` at a time; no new probe
+/// starts after `seconds` (0: no limit), counted from when the users are subscribed.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub users: usize,
+    pub probes: usize,
+    pub lanes: usize,
+    pub seconds: u64,
+}
+
+/// Runs the plan's probes.
+pub async fn run(target: &Target, plan: Plan) -> Result<PushReport, LoadError> {
+    let Plan {
+        users,
+        probes,
+        lanes,
+        seconds,
+    } = plan;
+    let sink = Arc::new(Sink::default());
+    let service = sink.clone().serve().await?;
+    let resources = subscribe_users(target, users, service).await?;
+    let deadline = (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds));
+    let recorder = Arc::new(Recorder::default());
+    let operator = target.token("operator").await?;
+    let lanes = lanes.clamp(1, users.max(1));
+    let lost = futures_util::future::join_all((0..lanes).map(|lane| {
+        let (sink, recorder, operator, resources) =
+            (sink.clone(), recorder.clone(), operator.clone(), &resources);
+        async move {
+            let mut desk = Rpc::open(target, &operator).await?;
+            let mut lost = 0;
+            // Lane `lane` owns users lane, lane + lanes, …: no two probes share a unit.
+            let mine: Vec<usize> = (lane..resources.len()).step_by(lanes).collect();
+            for i in (lane..probes).step_by(lanes) {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
+                    break;
+                }
+                let n = mine[(i / lanes) % mine.len()];
+                match probe(&mut desk, &sink, n, &resources[n]).await? {
+                    Some(micros) => recorder.record(micros),
+                    None => lost += 1,
+                }
+            }
+            Ok::<usize, LoadError>(lost)
+        }
+    }))
+    .await
+    .into_iter()
+    .sum::<Result<usize, LoadError>>()?;
+    let latency = recorder.summary();
+    Ok(PushReport {
+        users,
+        probes: latency.count as usize + lost,
+        latency,
+        lost,
+        unexpected: sink.unexpected.load(std::sync::atomic::Ordering::Relaxed),
+    })
+}
+
+/// One dispatch of resource `n`: the microseconds until its push arrived, or `None`.
+async fn probe(
+    desk: &mut Rpc,
+    sink: &Sink,
+    n: usize,
+    resource: &str,
+) -> Result<Option<u64>, LoadError> {
+    let incident = desk
+        .call(
+            json!({"kind": CommandKind::IncidentOpen, "type": "medical_emergency",
+            "description": format!("push probe for unit {n}"),
+            "location": {"text": format!("Probe street {n}"), "lat": 51.5, "lon": -0.12}}),
+        )
+        .await?["incident_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    desk.call(
+        json!({"kind": CommandKind::IncidentAnswer, "incident_id": incident, "answers":
+        {"breathing": true, "conscious": true, "bleeding": "none", "casualties": 1}}),
+    )
+    .await?;
+    desk.call(
+        json!({"kind": CommandKind::IncidentAssess, "incident_id": incident,
+        "validity": "verified", "priority": "P3", "method": "manual", "reason": "push probe"}),
+    )
+    .await?;
+    let (tx, rx) = oneshot::channel();
+    sink.waiting.insert(n, tx);
+    let sent = Instant::now();
+    desk.call(
+        json!({"kind": CommandKind::AssignmentCreate, "incident_id": incident,
+        "resource_id": resource, "reason": "push probe"}),
+    )
+    .await?;
+    let arrived = tokio::time::timeout(PATIENCE, rx).await;
+    sink.waiting.remove(&n);
+    desk.call(
+        json!({"kind": CommandKind::IncidentCancel, "incident_id": incident,
+        "reason": "push probe done"}),
+    )
+    .await?;
+    Ok(match arrived {
+        Ok(Ok(at)) => Some(at.saturating_duration_since(sent).as_micros() as u64),
+        _ => None,
+    })
+}
+
+/// Makes `users` field users with a resource each and subscribes each to push at
+/// `/push/{n}` on the probe's service. Returns the resource ids, by `n`.
+async fn subscribe_users(
+    target: &Target,
+    users: usize,
+    service: SocketAddr,
+) -> Result<Vec<String>, LoadError> {
+    let mut admin = Rpc::open(target, &target.token("admin").await?).await?;
+    let run = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut resources = Vec::with_capacity(users);
+    for n in 0..users {
+        let resource = admin
+            .call(
+                json!({"kind": CommandKind::ResourceRegister, "name": format!("Pushed unit {n}"),
+                "resource_type": "person", "skills": ["first_aid"], "team": "central"}),
+            )
+            .await?["resource_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let (username, password) = (format!("p{run}u{n}"), format!("push-{run}-{n}-pass"));
+        admin
+            .call(
+                json!({"kind": CommandKind::UserCreate, "username": username, "role": "field",
+                "password": password, "resource_id": resource}),
+            )
+            .await?;
+        let token = super::login(target.addr, &username, &password).await?;
+        let mut phone = Rpc::open(target, &token).await?;
+        phone
+            .call(json!({"kind": CommandKind::PushSubscribe,
+                "endpoint": format!("http://{service}/push/{n}"),
+                "keys": {"p256dh": P256DH, "auth": AUTH}}))
+            .await?;
+        resources.push(resource);
+    }
+    Ok(resources)
+}
