@@ -5,20 +5,17 @@
 // protocol shows a notification with an Acknowledge action that posts the link exactly
 // once; a new task sounds, vibrates and marks the tab until acknowledged; denied
 // notifications show the warning; the push card, subscribing and log-out, and the
-// install hint. With the hub's Web Push: the hub pushes a new task to the loopback
-// push service, the test decrypts it and hands it to the worker, and Acknowledge on
-// the notification, with the app closed, acknowledges the task once, by push.
+// install hint. End to end: the hub pushes a new task to a push service on loopback,
+// the test decrypts it and hands it to the worker, and Acknowledge on the
+// notification, with the app closed, acknowledges the task once, by push.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createECDH } from 'node:crypto';
 import { useHub, logIn, ROOT } from './hub.mjs';
 import { waitFor } from './tap.mjs';
-// The loopback push service and the subscription's side of RFC 8291 come with the
-// hub's Web Push (issue 16); a checkout without them still runs the rest.
-const pushService = await import('./pushservice.mjs').catch(() => null);
+import { startPushService, newSubscriptionKeys, decryptPush } from './pushservice.mjs';
 
 const SHOTS = join(ROOT, 'target', 'e2e-screenshots');
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
@@ -27,23 +24,14 @@ const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleW
 
 // The loopback push service the hub pushes to (http:// allowed on loopback, for tests).
 let push;
-// Whether this hub offers Web Push (`GET /api/push/key`): the field app copes without.
-let hubPushes = false;
 const { hub, api, ui } = useHub({
   env: { MUSTER_PUSH_ALLOW_HTTP: '1', MUSTER_PUSH_CONTACT: 'mailto:control@muster.test' },
   setup: async () => {
     mkdirSync(SHOTS, { recursive: true });
-    hubPushes = (await fetch(`${hub.url}/api/push/key`)).ok;
-    if (hubPushes) push = await pushService.startPushService();
+    push = await startPushService();
   },
 });
 after(() => push?.close());
-
-/** Where the hub has no push key, the test plays it (a fresh P-256 point). */
-async function keyUnlessTheHubHasOne(context) {
-  if (hubPushes) return;
-  await context.route('**/api/push/key', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ public_key: vapidKey() }) }));
-}
 
 /** A free first-aider with a log-in: `{resourceId, username}`. */
 async function freeFieldUser() {
@@ -78,13 +66,6 @@ function pngSize(bytes) {
   assert.deepEqual([...b.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG signature');
   assert.equal(b.subarray(12, 16).toString('latin1'), 'IHDR');
   return `${b.readUInt32BE(16)}x${b.readUInt32BE(20)}`;
-}
-
-/** A P-256 public key as `GET /api/push/key` gives it (base64url, unpadded, 65 bytes). */
-function vapidKey() {
-  const ecdh = createECDH('prime256v1');
-  ecdh.generateKeys();
-  return ecdh.getPublicKey().toString('base64url');
 }
 
 test('the manifest is valid and installable: name, standalone, /field, icons that are PNGs of their stated sizes', async () => {
@@ -216,6 +197,18 @@ test('a push delivered to the service worker shows a notification whose Acknowle
   await waitFor(async () => (await shown())[0]?.title === `Acknowledged — ${task.reference}`, 'the notification says acknowledged');
   assert.deepEqual((await shown())[0].actions, [], 'nothing left to press');
 
+  // A link past its window: the notification says so and sends to the app.
+  await context.unrouteAll();
+  await context.route('**/api/push/ack/**', (route) => route.fulfill({ status: 410, contentType: 'application/json', body: JSON.stringify({ error: { code: 'ack_link_expired' } }) }));
+  const late = await sw.evaluate(async (p) => {
+    await self.showPush(JSON.stringify({ ...p, tag: 'asg_late', ack_url: `${p.ack_url}-late` }));
+    const [note] = await self.registration.getNotifications({ tag: 'asg_late' });
+    const outcome = await self.notificationClick(note, 'ack');
+    const [now] = await self.registration.getNotifications({ tag: 'asg_late' });
+    return { outcome, title: now.title, body: now.body, actions: now.actions.length };
+  }, payload);
+  assert.deepEqual(late, { outcome: 'expired', title: `Acknowledge link expired — ${task.reference}`, body: 'Open the app to acknowledge this task.', actions: 0 });
+
   // A push without an ack link (a message) has no action.
   await cdp.send('ServiceWorker.deliverPushMessage', { origin: new URL(hub.url).origin, registrationId,
     data: JSON.stringify({ kind: 'message', title: 'Message from control', body: 'Bridge Street closed', tag: 'msg_e2e', url: '/field' }) });
@@ -302,7 +295,6 @@ test('notifications denied: the app says they are off and what to do', async () 
 test('the push card explains why; where no push service answers, it says push is unavailable and the app carries on', async () => {
   const task = await newTask('Station forecourt');
   const { context, page } = await ui.open('push-card', GRANTED);
-  await keyUnlessTheHubHasOne(context);
   await logIn(page, task.username, '/field');
   await page.locator(`article[data-assignment="${task.assignmentId}"]`).getByText('Station forecourt').waitFor();
   const card = page.locator('#push[data-push="ask"]');
@@ -333,7 +325,9 @@ function fakePushService(made) {
     async unsubscribe() { current = null; window.pushRecord({ call: 'unsubscribe' }); return true; },
   };
   PushManager.prototype.subscribe = async function subscribe(options) {
-    window.pushRecord({ call: 'subscribe', userVisibleOnly: options.userVisibleOnly, keyBytes: new Uint8Array(options.applicationServerKey).length });
+    const key = new Uint8Array(options.applicationServerKey);
+    const base64url = btoa(String.fromCharCode(...key)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    window.pushRecord({ call: 'subscribe', userVisibleOnly: options.userVisibleOnly, key: base64url });
     current = sub;
     return sub;
   };
@@ -353,7 +347,6 @@ async function withPushService(name, made = SUBSCRIPTION) {
   const calls = [];
   await context.exposeBinding('pushRecord', (_, what) => calls.push(what));
   await context.addInitScript(fakePushService, made);
-  await keyUnlessTheHubHasOne(context);
   const sent = [];
   page.on('websocket', (ws) => ws.on('framesent', (f) => {
     const frame = JSON.parse(f.payload);
@@ -367,27 +360,20 @@ test('turning notifications on subscribes with the hub\'s key and sends push.sub
   await logIn(page, 'field6', '/field');
   await page.locator('#push[data-push="ask"]').getByRole('button', { name: 'Turn on notifications' }).click();
   await waitFor(() => sent.some((c) => c.kind === 'push.subscribe'), 'push.subscribe sent');
-  assert.deepEqual(calls[0], { call: 'subscribe', userVisibleOnly: true, keyBytes: 65 });
+  const { public_key: hubKey } = await (await fetch(`${hub.url}/api/push/key`)).json();
+  assert.deepEqual(calls[0], { call: 'subscribe', userVisibleOnly: true, key: hubKey }, 'subscribed with the hub\'s key');
   assert.deepEqual(sent.filter((c) => c.kind === 'push.subscribe'), [{ kind: 'push.subscribe', endpoint: 'https://push.example.test/send/e2e-endpoint',
     keys: { p256dh: 'BEl62iUYgUivxIkv69yViEuiBIa-Ib9-SkvMeAtA3LFgDzkrxZJjSgSnfckjBJuBkr3qBUYIHBQFLXYp5Nksh8U', auth: 'tBHItJI5svbpez7KI4CCXg' } }]);
-  if (hubPushes) {
-    await page.locator('#push[data-push="on"]').getByText('Notifications are on').waitFor();
-    assert.deepEqual(calls.map((c) => c.call), ['subscribe'], 'the subscription kept');
-  } else {
-    // A hub without push refuses the command as unknown: the app says so, drops the
-    // browser's subscription (nothing would use it), and carries on.
-    const unavailable = page.locator('#push[data-push="unavailable"]');
-    await unavailable.getByText('The hub does not offer push notifications.').waitFor();
-    await waitFor(() => calls.some((c) => c.call === 'unsubscribe'), 'the browser subscription dropped');
-  }
+  await page.locator('#push[data-push="on"]').getByText('Notifications are on').waitFor();
+  // Shown only once the hub accepted push.subscribe; the browser keeps its subscription.
+  assert.deepEqual(calls.map((c) => c.call), ['subscribe'], 'the subscription kept');
   assert.equal(await page.locator('#conn').getAttribute('data-state'), 'live');
   await context.close();
 });
 
-test('the hub pushes a new task to the app\'s subscription; with the app closed, Acknowledge on the notification acknowledges it once, by push', async (t) => {
-  if (!hubPushes) return t.skip('this hub has no Web Push (GET /api/push/key is 404)');
+test('the hub pushes a new task to the app\'s subscription; with the app closed, Acknowledge on the notification acknowledges it once, by push', async () => {
   const who = await freeFieldUser();
-  const keys = pushService.newSubscriptionKeys();
+  const keys = newSubscriptionKeys();
   const made = { endpoint: `${push.url}/field/${who.username}`, p256dh: keys.p256dh, auth: keys.auth };
   const { context, page, sent } = await withPushService('closed-app', made);
   await logIn(page, who.username, '/field');
@@ -410,7 +396,7 @@ test('the hub pushes a new task to the app\'s subscription; with the app closed,
   // A new task: the hub pushes it to the subscription, encrypted for its keys.
   const task = await assign(who.resourceId, 'Bandstand, the park');
   const got = await push.waitFor((r) => r.path === `/field/${who.username}`);
-  const payload = pushService.decryptPush(got.body, keys);
+  const payload = decryptPush(got.body, keys);
   assert.equal(payload.kind, 'assignment');
   assert.equal(payload.assignment_id, task.assignmentId);
   assert.ok(payload.ack_url, 'an acknowledge link');
