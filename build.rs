@@ -35,8 +35,13 @@ fn main() {
         .expect("writing to a String");
     }
     out.push_str("];\n");
-    let dest = Path::new(&env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("web_files.rs");
-    fs::write(dest, out).expect("writing web_files.rs");
+    // Written beside and renamed into place: a target directory copied with hard links
+    // (`cp -al`, to seed another checkout's build) shares the old file's inode, which
+    // writing in place would change under every copy.
+    let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    let (dest, fresh) = (out_dir.join("web_files.rs"), out_dir.join("web_files.rs.new"));
+    fs::write(&fresh, out).expect("writing web_files.rs");
+    fs::rename(&fresh, dest).expect("renaming web_files.rs into place");
 }
 
 /// Every regular file below `dir`, skipping dot-files (editor droppings, `.DS_Store`).

@@ -69,6 +69,11 @@ pub struct PushSettings {
     pub timeout_ms: u64,
     /// Subscriptions one user may hold; a new one replaces the oldest.
     pub max_subscriptions_per_user: usize,
+    /// The push services a subscription's endpoint may be on: a host or a parent
+    /// domain (`push.apple.com` admits `web.push.apple.com`). The hub POSTs to whatever
+    /// endpoint a signed-in user gives, so without this list a user could point it at
+    /// any HTTPS service the hub can reach.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for PushSettings {
@@ -79,6 +84,16 @@ impl Default for PushSettings {
             allow_http: false,
             timeout_ms: 5_000,
             max_subscriptions_per_user: 5,
+            // The browsers' own push services: Chrome, Edge and Android (FCM), Firefox,
+            // Safari and iOS, Windows.
+            allowed_hosts: [
+                "fcm.googleapis.com",
+                "push.services.mozilla.com",
+                "push.apple.com",
+                "notify.windows.com",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -468,6 +483,7 @@ impl Settings {
     /// | `MUSTER_PUSH_ALLOW_HTTP` | `push.allow_http` (`1`/`true`, `0`/`false`) |
     /// | `MUSTER_PUSH_TIMEOUT_MS` | `push.timeout_ms` |
     /// | `MUSTER_PUSH_MAX_SUBSCRIPTIONS_PER_USER` | `push.max_subscriptions_per_user` |
+    /// | `MUSTER_PUSH_ALLOWED_HOSTS` | `push.allowed_hosts` (comma-separated) |
     ///
     /// `MUSTER_CONFIG` names the settings file itself and is read by the CLI before
     /// loading, not here. A value that cannot be used is an error naming the variable.
@@ -525,11 +541,8 @@ impl Settings {
             "MUSTER_TOKEN_TTL_SECS" => self.auth.token_ttl_secs = parse_positive(value)?,
             "MUSTER_PASSWORD_CHECKS" => self.auth.password_checks = parse_positive(value)?,
             "MUSTER_INTAKE_KEY_HASHES" => {
-                self.auth.intake_key_hashes = value
-                    .split(',')
-                    .map(|h| h.trim().to_lowercase())
-                    .filter(|h| !h.is_empty())
-                    .collect()
+                self.auth.intake_key_hashes =
+                    split_list(value).iter().map(|h| h.to_lowercase()).collect()
             }
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
@@ -558,6 +571,7 @@ impl Settings {
             "MUSTER_PUSH_MAX_SUBSCRIPTIONS_PER_USER" => {
                 self.push.max_subscriptions_per_user = parse_positive(value)?
             }
+            "MUSTER_PUSH_ALLOWED_HOSTS" => self.push.allowed_hosts = split_list(value),
             _ => {}
         }
         Ok(())
@@ -639,6 +653,10 @@ impl Settings {
         if self.push.max_subscriptions_per_user == 0 {
             let message = "must be greater than 0".to_string();
             out.push(("push.max_subscriptions_per_user", message));
+        }
+        if let Some(bad) = self.push.allowed_hosts.iter().find(|h| !is_host_name(h)) {
+            let message = format!("{bad:?} is not a host name (e.g. fcm.googleapis.com)");
+            out.push(("push.allowed_hosts", message));
         }
         out
     }
@@ -790,13 +808,26 @@ fn parse_cidrs(value: &str) -> Result<Vec<IpNet>, String> {
         .collect()
 }
 
-fn parse_origins(value: &str) -> Result<Vec<String>, String> {
-    let origins: Vec<String> = value
+/// A comma-separated list, each item trimmed, empty ones left out.
+fn split_list(value: &str) -> Vec<String> {
+    value
         .split(',')
         .map(str::trim)
         .filter(|o| !o.is_empty())
         .map(String::from)
-        .collect();
+        .collect()
+}
+
+/// A DNS name such as `push.apple.com`: letters, digits, `-` and inner dots.
+fn is_host_name(host: &str) -> bool {
+    !host.is_empty()
+        && host
+            .split('.')
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+}
+
+fn parse_origins(value: &str) -> Result<Vec<String>, String> {
+    let origins = split_list(value);
     origins.iter().try_for_each(|o| check_origin(o))?;
     Ok(origins)
 }

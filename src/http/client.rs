@@ -496,11 +496,11 @@ fn on_text(
                 ));
                 return;
             }
-            match parse(value.get("command").cloned().unwrap_or_default()) {
-                Ok(command) => {
-                    let command = super::commands::for_session(command, &session.token_hash);
-                    pending.push(submit(app.clone(), session.actor(), id, command))
-                }
+            let command = parse(value.get("command").cloned().unwrap_or_default()).and_then(|c| {
+                super::commands::for_session(c, &session.token_hash, app.push.as_deref())
+            });
+            match command {
+                Ok(command) => pending.push(submit(app.clone(), session.actor(), id, command)),
                 Err(e) => conn.push(Outbound::Text(result_json(&id, &Err(e)).into())),
             }
         }

@@ -22,15 +22,29 @@ pub fn parse(command: Value) -> Result<Command, Error> {
 }
 
 /// A client's command as the session that sent it: `push.subscribe` records the
-/// session's tag (whatever the client put there), so log-out removes what it made.
-pub fn for_session(command: Command, token_hash: &str) -> Command {
-    match command {
+/// session's tag (whatever the client put there), so log-out removes what it made,
+/// and names a push service the hub may post to (`pusher`: `None` when push is off).
+pub fn for_session(
+    command: Command,
+    token_hash: &str,
+    pusher: Option<&crate::notify::push::Pusher>,
+) -> Result<Command, Error> {
+    Ok(match command {
         Command::PushSubscribe(mut c) => {
+            let pusher = pusher.ok_or_else(|| {
+                Error::validation(
+                    "endpoint",
+                    "this hub sends no push: its VAPID key is missing (see its log)",
+                )
+            })?;
+            pusher
+                .endpoint(&c.endpoint)
+                .map_err(|e| Error::validation("endpoint", e))?;
             c.session = Some(crate::notify::push::session_tag(token_hash));
             c.into()
         }
         other => other,
-    }
+    })
 }
 
 /// Checks a client's command id: non-empty and short.

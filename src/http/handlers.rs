@@ -398,7 +398,8 @@ async fn run_command(
 ) -> Result<CommandOutcome, Error> {
     let actor = session.actor();
     commands::check_id(id)?;
-    let command = commands::for_session(commands::parse(command)?, &session.token_hash);
+    let command = commands::parse(command)?;
+    let command = commands::for_session(command, &session.token_hash, app.push.as_deref())?;
     let command = commands::prepare_for(&actor, command).await?;
     app.hub.submit(actor, Some(id.to_string()), command).await
 }

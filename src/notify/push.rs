@@ -253,6 +253,8 @@ pub struct Pusher {
     pub vapid: Arc<Vapid>,
     pub contact: String,
     pub allow_http: bool,
+    /// `push.allowed_hosts`: the push services endpoints may be on.
+    pub allowed_hosts: Vec<String>,
     pub timeout: Duration,
     /// `https://muster.example.org`, no trailing slash.
     pub public_url: String,
@@ -277,19 +279,18 @@ impl Pusher {
             vapid: Arc::new(vapid),
             contact: settings.contact.clone(),
             allow_http: settings.allow_http,
+            allowed_hosts: settings.allowed_hosts.clone(),
             timeout: Duration::from_millis(settings.timeout_ms),
             public_url: public_url.trim_end_matches('/').to_string(),
             backoff: Duration::from_secs(1),
         }
     }
 
-    /// The endpoint, if the hub may post to it: `https://`, or `http://` on loopback
-    /// when `push.allow_http` is on (tests).
+    /// The endpoint, if the hub may post to it: `https://` on a host of
+    /// `push.allowed_hosts`, or anything on loopback when `push.allow_http` is on
+    /// (tests). Checked when a phone subscribes and again before every push.
     pub fn endpoint(&self, endpoint: &str) -> Result<Url, String> {
         let url = outbound::parse_url(endpoint).map_err(|e| format!("bad push endpoint: {e}"))?;
-        if url.scheme() == "https" {
-            return Ok(url);
-        }
         let host = url.host_str().unwrap_or("");
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let loopback = host.eq_ignore_ascii_case("localhost")
@@ -297,10 +298,24 @@ impl Pusher {
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| ip.to_canonical().is_loopback());
         if self.allow_http && loopback {
+            return Ok(url);
+        }
+        if url.scheme() != "https" {
+            return Err(format!(
+                "refused an http:// push endpoint at {} (only https://; push.allow_http allows loopback for tests)",
+                outbound::host_of(&url)
+            ));
+        }
+        let known = self.allowed_hosts.iter().any(|allowed| {
+            let allowed = allowed.to_ascii_lowercase();
+            let host = host.to_ascii_lowercase();
+            host == allowed || host.ends_with(&format!(".{allowed}"))
+        });
+        if known {
             Ok(url)
         } else {
             Err(format!(
-                "refused an http:// push endpoint at {} (only https://; push.allow_http allows loopback for tests)",
+                "{} is not a push service this hub posts to (push.allowed_hosts)",
                 outbound::host_of(&url)
             ))
         }
@@ -885,7 +900,8 @@ mod tests {
             "http://127.0.0.1:8080/",
         );
         assert_eq!(p.public_url, "http://127.0.0.1:8080");
-        assert!(p.endpoint("https://push.example/a").is_ok());
+        assert!(p.endpoint("https://fcm.googleapis.com/fcm/send/a").is_ok());
+        assert!(p.endpoint("https://web.push.apple.com/a").is_ok());
         assert!(p.endpoint("http://127.0.0.1:9/a").is_err());
         p.allow_http = true;
         for ok in [
@@ -897,5 +913,21 @@ mod tests {
         }
         let e = p.endpoint("http://10.0.0.1:9/secret-path").unwrap_err();
         assert!(e.contains("10.0.0.1:9") && !e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn https_endpoints_only_on_the_allowed_push_services() {
+        let p = Pusher::new(Vapid::generate(), &PushSettings::default(), "http://h");
+        // An internal service, a look-alike and a suffix that is not a parent domain.
+        for refused in [
+            "https://10.0.0.1/admin",
+            "https://127.0.0.1:6443/api",
+            "https://fcm.googleapis.com.evil.example/x",
+            "https://evilpush.apple.com/x",
+        ] {
+            let e = p.endpoint(refused).unwrap_err();
+            assert!(e.contains("push.allowed_hosts"), "{refused}: {e}");
+        }
+        assert!(p.endpoint("https://FCM.googleapis.com/fcm/send/a").is_ok());
     }
 }

@@ -261,3 +261,15 @@ test('a sixth subscription replaces the oldest, and log-out removes its session\
   ], 'only the session that logged out lost its subscription');
   ws.close();
 });
+
+test('an endpoint that is not a push service is refused when the phone subscribes', async () => {
+  const token = await api.login('field5');
+  const keys = (({ p256dh, auth }) => ({ p256dh, auth }))(newSubscriptionKeys());
+  // The hub posts to whatever endpoint it keeps: an internal service must never be one.
+  for (const endpoint of ['https://10.0.0.1/admin', 'https://fcm.googleapis.com.evil.example/x', 'http://192.168.1.1/']) {
+    const r = await call('POST', '/api/commands', token, { id: `bad-${endpoint}`, command: { kind: 'push.subscribe', endpoint, keys } });
+    assert.equal(r.status, 422, endpoint);
+    assert.equal(r.body.error.code, 'validation_failed', endpoint);
+    assert.match(r.body.error.message, /^endpoint: .*(push\.allowed_hosts|only https)/, endpoint);
+  }
+});
