@@ -22,10 +22,11 @@ const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch:
 const GRANTED = { ...PHONE, permissions: ['notifications'] };
 const IPHONE_UA = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 
-// The loopback push service the hub pushes to (http:// allowed on loopback, for tests).
+// The loopback push service the hub pushes to (http:// allowed on loopback, for tests);
+// the played browser's subscriptions name push.example.test, a push service by setting.
 let push;
 const { hub, api, ui } = useHub({
-  env: { MUSTER_PUSH_ALLOW_HTTP: '1', MUSTER_PUSH_CONTACT: 'mailto:control@muster.test' },
+  env: { MUSTER_PUSH_ALLOW_HTTP: '1', MUSTER_PUSH_CONTACT: 'mailto:control@muster.test', MUSTER_PUSH_ALLOWED_HOSTS: 'push.example.test' },
   setup: async () => {
     mkdirSync(SHOTS, { recursive: true });
     push = await startPushService();
