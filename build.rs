@@ -39,7 +39,10 @@ fn main() {
     // (`cp -al`, to seed another checkout's build) shares the old file's inode, which
     // writing in place would change under every copy.
     let out_dir = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let (dest, fresh) = (out_dir.join("web_files.rs"), out_dir.join("web_files.rs.new"));
+    let (dest, fresh) = (
+        out_dir.join("web_files.rs"),
+        out_dir.join("web_files.rs.new"),
+    );
     fs::write(&fresh, out).expect("writing web_files.rs");
     fs::rename(&fresh, dest).expect("renaming web_files.rs into place");
 }

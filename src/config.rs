@@ -19,11 +19,15 @@
 //!
 //! Relative paths in settings are relative to the working directory.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use base64::Engine as _;
+use lettre::message::Mailbox;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, Serialize};
 use thiserror::Error;
 
@@ -52,6 +56,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub notify: NotifySettings,
     pub push: PushSettings,
+    pub smtp: SmtpSettings,
 }
 
 /// Web Push to the field app (`src/notify/push.rs`).
@@ -108,6 +113,23 @@ pub struct NotifySettings {
     pub webhook_url: String,
     /// How long one delivery attempt may take.
     pub webhook_timeout_ms: u64,
+    /// The Standard Webhooks signing secret, `whsec_<base64>` (the key is the decoded
+    /// part, 24 to 64 bytes); `""` = requests are not signed. Never logged.
+    pub webhook_secret: Secret,
+    /// Extra request headers for the gateway (e.g. an `Authorization` its provider
+    /// wants), name = value. The values are never logged.
+    pub webhook_headers: BTreeMap<String, Secret>,
+    /// Attempts per delivery, the first included: a connect error, a timeout, `408`,
+    /// `429` or `5xx` is tried again, with the same `webhook-id`.
+    pub webhook_max_attempts: u32,
+    /// The wait before the first retry; each later wait doubles it (capped at 30 s). A
+    /// `Retry-After` answer wins, up to 60 s (a longer one ends the delivery).
+    pub webhook_backoff_ms: u64,
+    /// A PEM file of extra certificate authorities the hub trusts for its outgoing
+    /// TLS (the webhook gateway, SMTP, the geocoder), on top of the system's: for a
+    /// gateway on a private network with its own CA. `""` = none.
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for NotifySettings {
@@ -115,9 +137,112 @@ impl Default for NotifySettings {
         NotifySettings {
             webhook_url: String::new(),
             webhook_timeout_ms: 3_000,
+            webhook_secret: Secret::default(),
+            webhook_headers: BTreeMap::new(),
+            webhook_max_attempts: 5,
+            webhook_backoff_ms: 1_000,
+            ca_file: None,
         }
     }
 }
+
+/// A credential from the settings: its `Debug` form never shows it, so printing the
+/// settings cannot leak it. Read it with [`Secret::expose`].
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<hidden>"
+        })
+    }
+}
+
+/// E-mail over SMTP: the ladder's `alternative_channel` rungs with channel `email`,
+/// and the reply to a complainant whose case has an e-mail address.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// The submission server's host name; `""` = no SMTP (e-mail rungs go to the
+    /// webhook gateway, complainants are not e-mailed).
+    pub host: String,
+    pub port: u16,
+    /// `starttls` (upgrade a plain connection, refused if the server cannot), `tls`
+    /// (TLS from the first byte, port 465) or `none` (plain text: loopback hosts only,
+    /// for a local relay or tests).
+    pub tls: SmtpTls,
+    /// The account to log in as; `""` = no authentication.
+    pub username: String,
+    /// Its password. Never logged.
+    pub password: Secret,
+    /// The sender, `Name <address>` or `address`.
+    pub from: String,
+    /// How long one message may take, connection included.
+    pub timeout_ms: u64,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            host: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password: Secret::default(),
+            from: String::new(),
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    #[default]
+    Starttls,
+    Tls,
+    None,
+}
+
+impl FromStr for SmtpTls {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "starttls" => Ok(SmtpTls::Starttls),
+            "tls" => Ok(SmtpTls::Tls),
+            "none" => Ok(SmtpTls::None),
+            _ => Err("expected `starttls`, `tls` or `none`".to_string()),
+        }
+    }
+}
+
+/// The environment variables whose values are credentials: an error about one never
+/// repeats its value.
+const SECRET_VARS: [&str; 3] = [
+    "MUSTER_WEBHOOK_SECRET",
+    "MUSTER_WEBHOOK_HEADERS",
+    "MUSTER_SMTP_PASSWORD",
+];
 
 /// Where and to whom the hub listens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -477,6 +602,18 @@ impl Settings {
     /// | `MUSTER_DEMO` | `centre.demo`: `1`/`on`, `0`/`off`, `auto` (`--demo` sets `1`) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
     /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
+    /// | `MUSTER_WEBHOOK_SECRET` | `notify.webhook_secret` (`whsec_…`, `""` = unsigned) |
+    /// | `MUSTER_WEBHOOK_HEADERS` | `notify.webhook_headers`: `Name: value` pairs separated by newlines or `;` (replaces the file's table) |
+    /// | `MUSTER_WEBHOOK_MAX_ATTEMPTS` | `notify.webhook_max_attempts` |
+    /// | `MUSTER_WEBHOOK_BACKOFF_MS` | `notify.webhook_backoff_ms` |
+    /// | `MUSTER_NOTIFY_CA_FILE` | `notify.ca_file` (`""` = none) |
+    /// | `MUSTER_SMTP_HOST` | `smtp.host` (`""` = no SMTP) |
+    /// | `MUSTER_SMTP_PORT` | `smtp.port` |
+    /// | `MUSTER_SMTP_TLS` | `smtp.tls` (`starttls`, `tls`, `none`) |
+    /// | `MUSTER_SMTP_USERNAME` | `smtp.username` |
+    /// | `MUSTER_SMTP_PASSWORD` | `smtp.password` |
+    /// | `MUSTER_SMTP_FROM` | `smtp.from` |
+    /// | `MUSTER_SMTP_TIMEOUT_MS` | `smtp.timeout_ms` |
     /// | `MUSTER_PUBLIC_URL` | `server.public_url` (`""` = `http://{bind}`) |
     /// | `MUSTER_PUSH_VAPID_PRIVATE_KEY` | `push.vapid_private_key` (`""` = generated) |
     /// | `MUSTER_PUSH_CONTACT` | `push.contact` |
@@ -498,7 +635,11 @@ impl Settings {
             self.apply_var(key, value)
                 .map_err(|message| ConfigError::Env {
                     var: key.to_string(),
-                    value: value.to_string(),
+                    value: if SECRET_VARS.contains(&key) {
+                        "<hidden>".to_string()
+                    } else {
+                        value.to_string()
+                    },
                     message,
                 })?;
         }
@@ -551,6 +692,20 @@ impl Settings {
             "MUSTER_GEOCODER_URL" => self.centre.geocoder_url = value.to_string(),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
             "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
+            "MUSTER_WEBHOOK_SECRET" => self.notify.webhook_secret = Secret::new(value.trim()),
+            "MUSTER_WEBHOOK_HEADERS" => self.notify.webhook_headers = parse_header_pairs(value)?,
+            "MUSTER_WEBHOOK_MAX_ATTEMPTS" => {
+                self.notify.webhook_max_attempts = parse_positive(value)?
+            }
+            "MUSTER_WEBHOOK_BACKOFF_MS" => self.notify.webhook_backoff_ms = parse_value(value)?,
+            "MUSTER_NOTIFY_CA_FILE" => self.notify.ca_file = optional_path(value),
+            "MUSTER_SMTP_HOST" => self.smtp.host = value.to_string(),
+            "MUSTER_SMTP_PORT" => self.smtp.port = parse_positive(value)?,
+            "MUSTER_SMTP_TLS" => self.smtp.tls = value.parse()?,
+            "MUSTER_SMTP_USERNAME" => self.smtp.username = value.to_string(),
+            "MUSTER_SMTP_PASSWORD" => self.smtp.password = Secret::new(value),
+            "MUSTER_SMTP_FROM" => self.smtp.from = value.to_string(),
+            "MUSTER_SMTP_TIMEOUT_MS" => self.smtp.timeout_ms = parse_positive(value)?,
             "MUSTER_PUBLIC_URL" => {
                 check_public_url(value.trim())?;
                 self.server.public_url = value.trim().to_string()
@@ -612,6 +767,9 @@ impl Settings {
         for (path, message) in self.push_problems() {
             add(path, message);
         }
+        for (path, message) in gateway_problems(&self.notify, &self.smtp) {
+            add(&path, message);
+        }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());
         }
@@ -662,7 +820,7 @@ impl Settings {
     }
 
     /// Every numeric setting where 0 would disable the hub rather than mean "none".
-    fn positive_numbers(&self) -> [(&'static str, u64); 18] {
+    fn positive_numbers(&self) -> [(&'static str, u64); 20] {
         let l = &self.limits;
         let widen = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
         let srv = &self.server;
@@ -671,6 +829,8 @@ impl Settings {
             ("server.body_timeout_secs", srv.body_timeout_secs),
             ("server.keepalive_idle_secs", srv.keepalive_idle_secs),
             ("store.snapshot_every", self.store.snapshot_every),
+            ("notify.webhook_timeout_ms", self.notify.webhook_timeout_ms),
+            ("smtp.timeout_ms", self.smtp.timeout_ms),
             (
                 "limits.max_connections_per_user",
                 widen(l.max_connections_per_user),
@@ -795,6 +955,161 @@ fn optional_path(value: &str) -> Option<PathBuf> {
 }
 
 /// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
+// ---- the gateways' settings (src/notify uses them) ---------------------------------
+
+/// Headers the hub sets itself, which `notify.webhook_headers` may not replace.
+const RESERVED: [&str; 6] = [
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "content-type",
+    "content-length",
+    "host",
+];
+
+/// The key of a `whsec_<base64>` secret: its decoded part, 24 to 64 bytes as the
+/// Standard Webhooks specification asks. The error never repeats the secret.
+pub fn parse_secret(secret: &str) -> Result<Vec<u8>, String> {
+    let Some(encoded) = secret.strip_prefix("whsec_") else {
+        return Err("must start with whsec_ (whsec_ then the key in base64)".to_string());
+    };
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .map_err(|_| "the part after whsec_ is not base64".to_string())?;
+    if !(24..=64).contains(&key.len()) {
+        return Err(format!(
+            "the key must be 24 to 64 bytes, not {} (e.g. whsec_ and 32 random bytes in base64)",
+            key.len()
+        ));
+    }
+    Ok(key)
+}
+
+/// `notify.webhook_headers` as request headers, values marked sensitive. The error
+/// names the header, never its value.
+pub fn extra_headers(settings: &NotifySettings) -> Result<HeaderMap, (String, String)> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in &settings.webhook_headers {
+        let path = format!("notify.webhook_headers.{name}");
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| (path.clone(), "not a valid HTTP header name".to_string()))?;
+        if RESERVED.contains(&header.as_str()) {
+            return Err((
+                path,
+                "the hub sets this header itself; it cannot be replaced".to_string(),
+            ));
+        }
+        let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+            (
+                path.clone(),
+                "the value holds a character a header cannot carry (a line break or control character)"
+                    .to_string(),
+            )
+        })?;
+        value.set_sensitive(true);
+        headers.insert(header, value);
+    }
+    Ok(headers)
+}
+
+/// What is wrong with the `[notify]` and `[smtp]` settings, as `(path, message)`: what
+/// `muster check-config` and start-up report. Never repeats a secret.
+fn gateway_problems(notify: &NotifySettings, smtp: &SmtpSettings) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if !notify.webhook_secret.is_empty()
+        && let Err(e) = parse_secret(notify.webhook_secret.expose())
+    {
+        out.push(("notify.webhook_secret".to_string(), e));
+    }
+    if let Err(problem) = extra_headers(notify) {
+        out.push(problem);
+    }
+    if notify.webhook_max_attempts == 0 {
+        out.push((
+            "notify.webhook_max_attempts".to_string(),
+            "must be greater than 0".to_string(),
+        ));
+    }
+    if let Some(path) = &notify.ca_file
+        && let Err(e) = crate::outbound::read_ca_file(path)
+    {
+        out.push(("notify.ca_file".to_string(), e));
+    }
+    out.extend(smtp_problems(smtp));
+    out
+}
+
+/// Whether `host` is this machine: the only place plain-text SMTP may go.
+pub fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// What is wrong with the `[smtp]` settings, as `(path, message)`; nothing when SMTP
+/// is off (`smtp.host = ""`). Never repeats the password.
+fn smtp_problems(smtp: &SmtpSettings) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut add = |path: &str, message: &str| out.push((path.to_string(), message.to_string()));
+    if smtp.host.is_empty() {
+        return out;
+    }
+    if smtp.host.contains(['/', ':', ' ']) && smtp.host.parse::<std::net::IpAddr>().is_err() {
+        add(
+            "smtp.host",
+            "a host name or IP address, without scheme or port",
+        );
+    }
+    if smtp.port == 0 {
+        add("smtp.port", "must be greater than 0");
+    }
+    if smtp.tls == SmtpTls::None && !is_loopback(&smtp.host) {
+        add(
+            "smtp.tls",
+            "`none` (plain text) is allowed only to a loopback host; use `starttls` or `tls`",
+        );
+    }
+    if smtp.from.is_empty() {
+        add(
+            "smtp.from",
+            "the sender is required when smtp.host is set (e.g. \"Muster <muster@example.org>\")",
+        );
+    } else if smtp.from.parse::<Mailbox>().is_err() {
+        add(
+            "smtp.from",
+            "not an e-mail address (`address` or `Name <address>`)",
+        );
+    }
+    if smtp.username.is_empty() != smtp.password.is_empty() {
+        add(
+            "smtp.password",
+            "smtp.username and smtp.password are set together (MUSTER_SMTP_PASSWORD), or neither",
+        );
+    }
+    out
+}
+
+/// `MUSTER_WEBHOOK_HEADERS`: `Name: value` pairs separated by newlines or `;` (a
+/// value holding a `;` goes in the settings file instead). The names and values are
+/// checked with the other settings; the error here never repeats a value.
+fn parse_header_pairs(value: &str) -> Result<BTreeMap<String, Secret>, String> {
+    let mut headers = BTreeMap::new();
+    for pair in value
+        .split(['\n', ';'])
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let Some((name, value)) = pair.split_once(':') else {
+            return Err("expected `Name: value` pairs separated by newlines or `;`".to_string());
+        };
+        headers.insert(name.trim().to_string(), Secret::new(value.trim()));
+    }
+    Ok(headers)
+}
+
 fn parse_cidrs(value: &str) -> Result<Vec<IpNet>, String> {
     value
         .split(',')
@@ -1094,5 +1409,40 @@ mod tests {
         let err = centre_from_toml(Path::new("c.toml"), "name = \"x\"\n").unwrap_err();
         assert_eq!(err.0[0].line, Some(1));
         assert!(err.0[0].message.contains("missing field"), "{err}");
+    }
+
+    #[test]
+    fn smtp_settings_are_checked() {
+        let off = SmtpSettings::default();
+        assert!(smtp_problems(&off).is_empty());
+        let good = SmtpSettings {
+            host: "smtp.example.org".into(),
+            from: "Muster <muster@example.org>".into(),
+            username: "muster".into(),
+            password: Secret::new("pw"),
+            ..SmtpSettings::default()
+        };
+        assert!(
+            smtp_problems(&good).is_empty(),
+            "{:?}",
+            smtp_problems(&good)
+        );
+        let plain = SmtpSettings {
+            tls: SmtpTls::None,
+            ..good.clone()
+        };
+        assert_eq!(smtp_problems(&plain)[0].0, "smtp.tls");
+        let local = SmtpSettings {
+            host: "127.0.0.1".into(),
+            ..plain
+        };
+        assert!(smtp_problems(&local).is_empty());
+        let bad = SmtpSettings {
+            from: "not an address".into(),
+            password: Secret::default(),
+            ..good
+        };
+        let paths: Vec<_> = smtp_problems(&bad).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["smtp.from", "smtp.password"]);
     }
 }

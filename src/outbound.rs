@@ -2,16 +2,18 @@
 //! (`crate::notify::webhook`) and the geocoder (`crate::http::places`).
 //!
 //! One [`reqwest::Client`] for both, built on first use: HTTP/1.1 over `http://` or
-//! `https://` (rustls, certificates verified against the platform's roots), no
+//! `https://` (rustls, certificates verified against the platform's roots plus the
+//! authorities of `notify.ca_file`, see [`trust`]), no
 //! redirects (a 3xx is an answer, so a request never leaves the host it was configured
 //! for), `User-Agent: muster`. Each request carries its own timeout from the settings.
 //!
 //! A URL may carry a token (in its path or query), so nothing here puts a URL into an
 //! error: errors name the host and port only.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
-use reqwest::Url;
+use reqwest::{Certificate, Url};
 
 /// A service URL that is not `http(s)://host[:port][/path][?query]`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,17 +47,47 @@ pub fn host_of(url: &Url) -> String {
 #[error("no HTTP client: {0}")]
 pub struct NoClient(String);
 
+/// Extra certificate authorities (`notify.ca_file`), set once before the client is
+/// built.
+static EXTRA_ROOTS: OnceLock<Vec<Certificate>> = OnceLock::new();
+
+/// Reads a PEM file of certificate authorities: every certificate in it, at least one.
+/// The error names the file, never its contents.
+pub fn read_ca_file(path: &Path) -> Result<(Vec<u8>, Vec<Certificate>), String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs = Certificate::from_pem_bundle(&pem)
+        .map_err(|_| format!("{} is not a PEM file of certificates", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{} holds no certificate (expected -----BEGIN CERTIFICATE-----)",
+            path.display()
+        ));
+    }
+    Ok((pem, certs))
+}
+
+/// Trusts `certs` for every request, on top of the platform's roots (the rustls
+/// platform verifier takes them as extra roots). Takes effect only before the client's
+/// first use, so `App::new` calls it first; `false` when it came too late (or twice).
+pub fn trust(certs: Vec<Certificate>) -> bool {
+    CLIENT.get().is_none() && EXTRA_ROOTS.set(certs).is_ok()
+}
+
+static CLIENT: OnceLock<Result<reqwest::Client, NoClient>> = OnceLock::new();
+
 /// The shared client, built on first use (`App::new` asks for it at start-up when a
 /// service is configured, so a failure is logged then).
 pub fn client() -> Result<&'static reqwest::Client, NoClient> {
-    static CLIENT: OnceLock<Result<reqwest::Client, NoClient>> = OnceLock::new();
     CLIENT
         .get_or_init(|| {
-            reqwest::Client::builder()
+            let extra = EXTRA_ROOTS.get().cloned().unwrap_or_default();
+            let mut builder = reqwest::Client::builder()
                 .user_agent("muster")
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|e| NoClient(describe(&e)))
+                .redirect(reqwest::redirect::Policy::none());
+            if !extra.is_empty() {
+                builder = builder.tls_certs_merge(extra);
+            }
+            builder.build().map_err(|e| NoClient(describe(&e)))
         })
         .as_ref()
         .map_err(Clone::clone)

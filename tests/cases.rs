@@ -332,6 +332,7 @@ mod deadlines {
                     contact_id: None,
                     from: "ada@example.org".into(),
                     text: "Nobody came".into(),
+                    email: None,
                 }),
             )
             .await,
@@ -393,6 +394,7 @@ mod deadlines {
                     contact_id: None,
                     from: "bo".into(),
                     text: "When?".into(),
+                    email: None,
                 }),
             )
             .await,

@@ -548,6 +548,81 @@ fn service_urls_must_be_http_or_https() {
     );
 }
 
+/// `muster check-config` checks the gateways' settings: the signing secret's format,
+/// header names and values, the CA file, SMTP; and no problem (nor an environment
+/// error) repeats a secret.
+#[test]
+fn gateway_settings_are_checked_without_repeating_secrets() {
+    let (dir, path) = settings_file("");
+    // A CA file without a certificate (a good one is trusted in
+    // tests/e2e/gateways.test.mjs).
+    let bad_ca = dir.path().join("ca.pem");
+    fs::write(&bad_ca, "not a certificate\n").unwrap();
+    let ca = bad_ca.display().to_string();
+    let env = [
+        ("MUSTER_WEBHOOK_URL", "https://gw.example/sms"),
+        ("MUSTER_WEBHOOK_SECRET", "whsec_dG9vIHNob3J0"),
+        (
+            "MUSTER_WEBHOOK_HEADERS",
+            "Authorization: Bearer top-secret; Bad Name: x",
+        ),
+        ("MUSTER_NOTIFY_CA_FILE", ca.as_str()),
+        ("MUSTER_SMTP_HOST", "smtp.example.org"),
+        ("MUSTER_SMTP_TLS", "none"),
+        ("MUSTER_SMTP_PASSWORD", "hunter2-secret"),
+    ];
+    let s = Settings::load_with_env(Some(&path), env).unwrap();
+    let problems: Vec<(String, String)> = s
+        .problems()
+        .into_iter()
+        .map(|p| (p.path, p.message))
+        .collect();
+    let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "notify.webhook_secret",
+            "notify.webhook_headers.Bad Name",
+            "notify.ca_file",
+            "smtp.tls",
+            "smtp.from",
+            "smtp.password",
+        ],
+        "{problems:?}"
+    );
+    let shown = format!("{problems:?} {s:?}");
+    for secret in ["dG9vIHNob3J0", "top-secret", "hunter2-secret"] {
+        assert!(!shown.contains(secret), "{secret} shown: {shown}");
+    }
+    // An unusable environment value is named, not repeated, when it is a secret.
+    let err = Settings::load_with_env(Some(&path), [("MUSTER_WEBHOOK_HEADERS", "no colon here")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MUSTER_WEBHOOK_HEADERS"), "{err}");
+    assert!(!err.contains("no colon here"), "{err}");
+
+    // The good forms pass.
+    let env = [
+        ("MUSTER_WEBHOOK_URL", "https://gw.example/sms"),
+        (
+            "MUSTER_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ),
+        (
+            "MUSTER_WEBHOOK_HEADERS",
+            "Authorization: Bearer t\nX-Account: 42",
+        ),
+        ("MUSTER_SMTP_HOST", "127.0.0.1"),
+        ("MUSTER_SMTP_TLS", "none"),
+        ("MUSTER_SMTP_USERNAME", "muster"),
+        ("MUSTER_SMTP_PASSWORD", "pw"),
+        ("MUSTER_SMTP_FROM", "Muster <control@example.org>"),
+    ];
+    let s = Settings::load_with_env(Some(&path), env).unwrap();
+    assert!(s.problems().is_empty(), "{:?}", s.problems());
+    assert_eq!(s.notify.webhook_headers.len(), 2);
+}
+
 #[test]
 fn a_named_settings_file_must_exist() {
     let err = Settings::load_with_env(Some(Path::new("no/such/muster.toml")), NO_ENV).unwrap_err();

@@ -196,7 +196,13 @@ async fn an_unacknowledged_p1_assignment_walks_the_whole_ladder_and_the_webhook_
     let hub = hub_at(&dir.path().join("log.sqlite"), &clock).await;
     let (url, mut posts) = gateway().await;
     let webhook = Webhook::parse(&url, StdDuration::from_secs(2)).unwrap();
-    let notifier = notify::spawn(hub.clone(), Some(webhook));
+    let notifier = notify::spawn(
+        hub.clone(),
+        notify::Channels {
+            webhook: Some(webhook),
+            email: None,
+        },
+    );
     let mut events = hub.subscribe();
 
     let t0 = clock.now();
@@ -386,12 +392,18 @@ async fn a_failed_webhook_delivery_is_an_event() {
     let (_, asg) = p1_assignment(&hub).await;
     // Nothing listens on port 9 of localhost (discard): the connection is refused.
     let webhook = Webhook::parse("http://127.0.0.1:9/x", StdDuration::from_secs(1)).unwrap();
-    let out = notify::deliver(&hub, Some(&webhook), &asg, 2, "sms")
+    let channels = notify::Channels {
+        webhook: Some(webhook),
+        email: None,
+    };
+    let out = notify::deliver(&hub, &channels, &asg, 2, "sms")
         .await
         .unwrap();
     assert!(out.seq > 0);
     assert_eq!(count(&hub, "notification.failed"), 1);
-    notify::deliver(&hub, None, &asg, 3, "sms").await.unwrap();
+    notify::deliver(&hub, &notify::Channels::default(), &asg, 3, "sms")
+        .await
+        .unwrap();
     assert_eq!(count(&hub, "notification.failed"), 2);
 }
 
@@ -411,7 +423,7 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
     let url = format!("http://{addr}/sms/send?token=secret");
     let webhook = Webhook::parse(&url, StdDuration::from_millis(300)).unwrap();
     let started = std::time::Instant::now();
-    let err = webhook.post("{}").await.unwrap_err();
+    let err = webhook.deliver("msg_t", "{}").await.result.unwrap_err();
     assert!(started.elapsed() < StdDuration::from_secs(5));
     assert_eq!(err, notify::WebhookError::Timeout(addr.to_string(), 300));
 
@@ -428,14 +440,15 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
     });
     let url = format!("http://{addr}/sms/send?token=secret");
     let webhook = Webhook::parse(&url, StdDuration::from_secs(2)).unwrap();
-    let err = webhook.post("{}").await.unwrap_err();
+    let err = webhook.deliver("msg_t", "{}").await.result.unwrap_err();
     assert_eq!(err.to_string(), "the gateway answered HTTP 307");
     // https:// speaks TLS: a plain-HTTP answer is not taken for the gateway's.
     let url = format!("https://{addr}/sms/send");
     let err = Webhook::parse(&url, StdDuration::from_secs(2))
         .unwrap()
-        .post("{}")
+        .deliver("msg_t", "{}")
         .await
+        .result
         .unwrap_err();
     assert!(
         matches!(
@@ -451,10 +464,165 @@ async fn a_silent_or_redirecting_gateway_fails_the_attempt() {
         StdDuration::from_secs(1),
     )
     .unwrap()
-    .post("{}")
+    .deliver("msg_t", "{}")
     .await
+    .result
     .unwrap_err()
     .to_string();
     assert!(err.starts_with("connecting to 127.0.0.1:9: "), "{err}");
     assert!(!err.contains("secret"), "{err}");
+}
+
+/// A case answered whose complainant left an e-mail address: the reply's outcome is a
+/// notification keyed by the case. Without SMTP that is a failure saying so (the desk
+/// must reply another way); a case without an address is not e-mailed at all.
+#[tokio::test]
+async fn a_case_reply_is_recorded_against_the_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(start_time());
+    let hub = hub_at(&dir.path().join("log.sqlite"), &clock).await;
+    let sup = hub_actor(&hub, "supervisor");
+    let open = |email: Option<&str>| {
+        Command::CaseOpen(cmd::CaseOpen {
+            case_type: muster::domain::case::CaseType::Complaint,
+            incident_id: None,
+            contact_id: None,
+            from: "Sam".into(),
+            text: "Nobody called back".into(),
+            email: email.map(str::to_string),
+        })
+    };
+    let with = muster::domain::ids::CaseId(
+        send(&hub, &sup, open(Some("sam@example.org"))).await["case_id"].clone(),
+    );
+    let without =
+        muster::domain::ids::CaseId(send(&hub, &sup, open(None)).await["case_id"].clone());
+    for case_id in [&with, &without] {
+        send(
+            &hub,
+            &sup,
+            Command::CaseRespond(cmd::CaseRespond {
+                case_id: case_id.clone(),
+                response: "Sorry".into(),
+            }),
+        )
+        .await;
+    }
+    assert_eq!(
+        hub.with_state(|s| s.cases[&with].email.clone()),
+        Some("sam@example.org".into())
+    );
+    let none = notify::Channels::default();
+    notify::reply(&hub, &none, &without, 1).await.unwrap();
+    assert_eq!(count(&hub, "notification.failed"), 0);
+    notify::reply(&hub, &none, &with, 2).await.unwrap();
+    // The same response again (a retried reaction) is recorded once.
+    notify::reply(&hub, &none, &with, 2).await.unwrap();
+    let failed: Vec<Value> = hub
+        .journal_after(0)
+        .iter()
+        .filter(|p| p.kind == "notification.failed")
+        .map(|p| serde_json::from_str(&p.frame).unwrap())
+        .collect();
+    assert_eq!(failed.len(), 1);
+    let event = &failed[0]["event"];
+    assert_eq!(event["case_id"], with.as_str());
+    assert_eq!(event.get("assignment_id"), None);
+    assert_eq!(event["channel"], "email");
+    assert_eq!(event["level"], 0);
+    assert_eq!(event["error"], "no SMTP server configured (smtp.host)");
+    // A bad address is refused with the field named.
+    let err = hub
+        .submit(
+            sup.clone(),
+            Some("bad-email".into()),
+            open(Some("not an address")),
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("email"), "{err}");
+}
+
+/// A gateway that answers each request with the next status of `statuses` (the last
+/// one from then on), with `Retry-After: 0` on a 429; records the `webhook-id` of each.
+async fn scripted_gateway(
+    statuses: &'static [u16],
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let ids = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let head = String::from_utf8_lossy(&buf).to_lowercase();
+            let id = head
+                .lines()
+                .find_map(|l| l.strip_prefix("webhook-id:"))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default();
+            let n = {
+                let mut ids = ids.lock().unwrap();
+                ids.push(id);
+                ids.len()
+            };
+            let status = statuses[(n - 1).min(statuses.len() - 1)];
+            let extra = if status == 429 {
+                "Retry-After: 0\r\n"
+            } else {
+                ""
+            };
+            let answer = format!(
+                "HTTP/1.1 {status} X\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(answer.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+/// 429, 408 and 5xx are tried again under the same `webhook-id` (a `Retry-After`
+/// honoured); any other 4xx is final at once; the attempts are bounded.
+#[tokio::test]
+async fn the_webhook_retries_what_may_pass_and_nothing_else() {
+    let (url, ids) = scripted_gateway(&[429, 408, 502, 200]).await;
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .with_retries(5, StdDuration::from_millis(10));
+    let outcome = webhook.deliver("msg_a_1", "{}").await;
+    assert_eq!(outcome.result, Ok("HTTP 200".to_string()));
+    assert_eq!(outcome.attempts, 4);
+    assert_eq!(*ids.lock().unwrap(), ["msg_a_1"; 4]);
+
+    let (url, ids) = scripted_gateway(&[400, 200]).await;
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .with_retries(5, StdDuration::from_millis(10));
+    let outcome = webhook.deliver("msg_b_1", "{}").await;
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "the gateway answered HTTP 400"
+    );
+    assert_eq!(outcome.attempts, 1);
+    assert_eq!(ids.lock().unwrap().len(), 1);
+
+    let (url, ids) = scripted_gateway(&[503]).await;
+    let webhook = Webhook::parse(&url, StdDuration::from_secs(2))
+        .unwrap()
+        .with_retries(3, StdDuration::from_millis(10));
+    let outcome = webhook.deliver("msg_c_1", "{}").await;
+    assert_eq!(
+        outcome.result.unwrap_err().to_string(),
+        "the gateway answered HTTP 503"
+    );
+    assert_eq!(outcome.attempts, 3);
+    assert_eq!(ids.lock().unwrap().len(), 3);
 }

@@ -86,6 +86,8 @@ function openCaseForm(cx) {
   // Older incidents are not in this browser's copy: the caller quotes a reference.
   const reference = h('input', { id: 'nc-incident-ref', 'aria-label': 'Incident reference', placeholder: 'or a reference, e.g. INC-2026-000123' });
   const from = h('input', { id: 'nc-from', name: 'from', required: true, placeholder: 'name or address of who raised it' });
+  // Personal data: where the hub e-mails the response when the case is answered.
+  const email = h('input', { id: 'nc-email', name: 'email', type: 'email', autocomplete: 'off', placeholder: 'optional: the response is e-mailed here' });
   const text = h('textarea', { id: 'nc-text', name: 'text', rows: 3, required: true });
   cx.current = null;
   cx.page = null;
@@ -103,11 +105,13 @@ function openCaseForm(cx) {
         }
       }
       if (contact.value) cmd.contact_id = contact.value;
+      if (email.value.trim()) cmd.email = email.value.trim();
       const data = await run(client, cmd, { form: e.target, busy });
       if (data?.case_id) selectCase(cx, data.case_id, true);
     } },
     h('div', { class: 'grid2' }, h('label', { for: 'nc-type' }, 'Type', type), h('label', { for: 'nc-from' }, 'From', from),
-      h('label', { for: 'nc-incident' }, 'About incident', incident, reference), h('label', { for: 'nc-contact' }, 'From contact', contact)),
+      h('label', { for: 'nc-incident' }, 'About incident', incident, reference), h('label', { for: 'nc-contact' }, 'From contact', contact),
+      h('label', { for: 'nc-email' }, 'Their e-mail address', email)),
     h('label', { for: 'nc-text' }, 'What they said', text),
     h('button', { type: 'submit' }, 'Open case'))));
   type.focus();
@@ -143,6 +147,7 @@ function casePage(cx, c) {
         h('p', { class: 'muted' }, `opened ${now.opened_at.slice(0, 16).replace('T', ' ')} by ${userName(client, now.opened_by)} · `, deadlineText(now, cx.catalogue())));
       fill(parts.state, h('dl', { class: 'facts' },
         h('dt', {}, 'Handler'), h('dd', {}, now.assigned_to ? userName(client, now.assigned_to) : 'unassigned'),
+        now.email ? [h('dt', {}, 'Reply by e-mail'), h('dd', {}, now.email)] : null,
         h('dt', {}, 'Response'), h('dd', {}, now.response || '—', now.responded_at ? ` (${now.responded_at.slice(0, 16).replace('T', ' ')})` : ''),
         h('dt', {}, 'Outcome'), h('dd', {}, now.outcome ? words(now.outcome) : '—'),
         h('dt', {}, 'Root cause'), h('dd', {}, now.root_cause ? words(now.root_cause) : '—')));

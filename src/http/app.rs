@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Loaded, StoreKind};
 use crate::hub::Hub;
-use crate::notify::Webhook;
+use crate::notify::{Channels, Mailer, Webhook};
 use muster_core::engine::Event;
 
 /// Everything a running server shares between its HTTP routes and its sockets.
@@ -72,6 +72,23 @@ impl App {
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
+        // `notify.ca_file`'s authorities, trusted by the HTTP client (before its first
+        // use) and the SMTP client. The file was checked with the settings.
+        let ca_pem = match &s.notify.ca_file {
+            Some(path) => match crate::outbound::read_ca_file(path) {
+                Ok((pem, certs)) => {
+                    if !crate::outbound::trust(certs) {
+                        tracing::warn!("notify.ca_file came after the HTTP client was built");
+                    }
+                    Some(pem)
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "notify.ca_file is not trusted");
+                    None
+                }
+            },
+            None => None,
+        };
         let webhook = Webhook::from_settings(&s.notify);
         if (webhook.is_some() || app.geocoder.is_some())
             && let Err(e) = crate::outbound::client()
@@ -79,7 +96,12 @@ impl App {
             // Every request to the gateway or the geocoder will fail, saying so.
             tracing::error!(error = %e, "the webhook and the geocoder cannot be reached");
         }
-        crate::notify::spawn(app.hub.clone(), webhook);
+        let email = Mailer::from_settings(&s.smtp, ca_pem.as_deref()).unwrap_or_else(|e| {
+            // Every e-mail will fail, saying that no SMTP server is configured.
+            tracing::error!(error = %e, "e-mail cannot be sent");
+            None
+        });
+        crate::notify::spawn(app.hub.clone(), Channels { webhook, email });
         if let Some(p) = &app.push {
             crate::notify::push::spawn(app.hub.clone(), p.as_ref().clone());
         }

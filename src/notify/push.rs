@@ -704,9 +704,12 @@ pub async fn deliver(hub: &Hub, pusher: &Pusher, sub: &PushSubscription, job: &J
                     Err(e) => (None, Some(e)),
                 };
                 let command = Command::NotificationRecord(cmd::NotificationRecord {
-                    assignment_id: assignment_id.clone(),
+                    assignment_id: Some(assignment_id.clone()),
+                    case_id: None,
                     channel: "push".to_string(),
                     level,
+                    // Each attempt is recorded as it ends: this is its number.
+                    attempts: Some(attempt),
                     error,
                     status,
                 });

@@ -202,9 +202,12 @@ test('an operator opens a query in the console, answers it and closes it', async
   await page.locator('#nc-incident').selectOption(seeded.plan[2].incident);
   await page.locator('#nc-from').fill('Building 3 manager');
   await page.locator('#nc-text').fill('Was an ambulance called?');
+  await page.locator('#nc-email').fill('manager@example.org');
   await page.getByRole('button', { name: 'Open case' }).click();
   await page.getByRole('heading', { name: /^Query case_.* open$/ }).waitFor();
   const id = await page.locator('#case-list li.selected').getAttribute('data-case');
+  // The address the response is e-mailed to (tests/e2e/gateways.test.mjs sends it).
+  assert.match(await page.locator('#page').textContent(), /Reply by e-mail\s*manager@example\.org/);
   await page.locator('#page [data-evidence] .timeline li').first().waitFor();
 
   await page.getByRole('button', { name: 'Assign' }).click();

@@ -206,6 +206,8 @@ impl World {
                     lon: Some(at.1),
                     place_id: None,
                 }),
+                email: None,
+                phone: None,
             }),
         );
         ResourceId(created(&recs, "resource_id"))
@@ -611,6 +613,8 @@ pub fn resource_register(name: &str, team: &str, skills: &[&str]) -> Command {
         team: team.into(),
         user_id: None,
         location: Some(place()),
+        email: None,
+        phone: None,
     })
 }
 
@@ -785,6 +789,7 @@ pub fn case_open(case_type: CaseType, incident: Option<&IncidentId>, text: &str)
         contact_id: None,
         from: "Jo Bloggs".into(),
         text: text.into(),
+        email: None,
     })
 }
 

@@ -109,9 +109,11 @@ fn samples() -> Vec<Command> {
             plan_id: muster_core::domain::ids::PlanId("plan_1".into()),
         }),
         Command::NotificationRecord(cmd::NotificationRecord {
-            assignment_id: asg.clone(),
+            assignment_id: Some(asg.clone()),
+            case_id: None,
             channel: "sms".into(),
             level: 2,
+            attempts: None,
             error: None,
             status: Some("HTTP 200".into()),
         }),

@@ -122,6 +122,7 @@ fn a_case_from_a_contact_links_the_contacts_incident() {
             contact_id: Some(con.clone()),
             from: "Jo".into(),
             text: "When will the alarm be reset?".into(),
+            email: None,
         }),
     );
     let id = CaseId(created(&recs, "case_id"));

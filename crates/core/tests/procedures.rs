@@ -557,6 +557,8 @@ fn res(
         // Each carried by an app user (no "no app: call by radio" reason).
         user_id: Some(UserId(format!("usr_{id}"))),
         status_at: start_time(),
+        email: None,
+        phone: None,
     }
 }
 

@@ -324,6 +324,8 @@ impl Sim {
                             lon: Some(lon),
                             place_id: None,
                         }),
+                        email: None,
+                        phone: None,
                     }),
                 )?;
             }
@@ -621,6 +623,7 @@ impl Sim {
                         contact_id: None,
                         from: "caller@example.org".into(),
                         text: "I want to know why it took so long.".into(),
+                        email: None,
                     }),
                 )?;
                 job.case = id.map(CaseId);

@@ -141,6 +141,12 @@ pub struct DemoResource {
     pub team: String,
     /// Where it starts the demo.
     pub location: DemoLocation,
+    /// Personal data (invented for the demo): the e-mail address of its `email` rung.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Personal data (invented for the demo): the number an SMS gateway texts.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// A starting position with a human description.
@@ -244,6 +250,8 @@ pub fn resource_command(r: &DemoResource) -> Command {
             lon: Some(r.location.lon),
             place_id: None,
         }),
+        email: r.email.clone(),
+        phone: r.phone.clone(),
     })
 }
 

@@ -93,6 +93,9 @@ pub struct Case {
     pub root_cause: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// Personal data: the complainant's e-mail address, where the response is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 /// Checks the free text of a new case.
@@ -191,6 +194,7 @@ mod tests {
             outcome: None,
             root_cause: None,
             closed_at: None,
+            email: None,
         }
     }
 

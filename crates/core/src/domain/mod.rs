@@ -75,6 +75,47 @@ pub fn check_text(field: &str, text: &str, max: usize, required: bool) -> Result
     Ok(())
 }
 
+/// Checks an e-mail address given for a person (personal data): `local@domain`, no
+/// spaces, at most 254 characters. Deliverability is the mail server's to judge.
+pub fn check_email(field: &str, email: &str) -> Result<(), DomainError> {
+    let ok = email.chars().count() <= 254
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+        && email.rsplit_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::validation(
+            field,
+            "must be an e-mail address, like name@example.org",
+        ))
+    }
+}
+
+/// Checks a phone number given for a person (personal data): digits with an optional
+/// leading `+`, spaces, dashes and brackets allowed, 6 to 15 digits (E.164's bound).
+pub fn check_phone(field: &str, phone: &str) -> Result<(), DomainError> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let ok = (6..=15).contains(&digits)
+        && phone
+            .char_indices()
+            .all(|(i, c)| c.is_ascii_digit() || " -()".contains(c) || (c == '+' && i == 0));
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::validation(
+            field,
+            "must be a phone number, like +44 7700 900123",
+        ))
+    }
+}
+
 /// A lifecycle: the states an entity moves through and which moves are allowed.
 pub trait Lifecycle: Copy + PartialEq + std::fmt::Debug + serde::Serialize + 'static {
     /// Entity name used in error messages, e.g. `incident`.

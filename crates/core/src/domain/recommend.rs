@@ -195,6 +195,8 @@ mod tests {
             }),
             user_id: None,
             status_at: Utc::now(),
+            email: None,
+            phone: None,
         }
     }
 

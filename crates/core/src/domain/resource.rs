@@ -72,6 +72,12 @@ pub struct Resource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<UserId>,
     pub status_at: DateTime<Utc>,
+    /// Personal data: the e-mail address the ladder's `email` rung writes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Personal data: the phone number an SMS gateway texts (the webhook's `to_phone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 impl Resource {

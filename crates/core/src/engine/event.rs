@@ -278,19 +278,31 @@ events! {
         #[serde(with = "crate::time::serde_millis")]
         due_at: DateTime<Utc>,
     },
-    /// A notification reached its channel (for the webhook: the gateway accepted it).
+    /// A notification reached its channel (for the webhook: the gateway accepted it;
+    /// for e-mail: the SMTP server did). About an assignment's rung, or a case's reply
+    /// to its complainant (`case_id`, level 0).
     "notification.sent" => NotificationSent {
-        assignment_id: AssignmentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignment_id: Option<AssignmentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case_id: Option<CaseId>,
         channel: String,
         level: u32,
         status: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
     },
-    /// A delivery attempt failed; the ladder goes on regardless.
+    /// A delivery failed (after its retries); the ladder goes on regardless.
     "notification.failed" => NotificationFailed {
-        assignment_id: AssignmentId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        assignment_id: Option<AssignmentId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        case_id: Option<CaseId>,
         channel: String,
         level: u32,
         error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempts: Option<u32>,
     },
     /// A user's browser can be reached by Web Push at `endpoint`. `session` (the
     /// session that subscribed, for log-out) stays in the log: [`Event::redacted`]
@@ -381,9 +393,10 @@ impl Event {
             | AssignmentCancelled { assignment_id, .. }
             | CheckinRecorded { assignment_id, .. }
             | AssignmentEscalated { assignment_id, .. }
-            | CheckinMissed { assignment_id, .. }
-            | NotificationSent { assignment_id, .. }
-            | NotificationFailed { assignment_id, .. } => Some(assignment_id),
+            | CheckinMissed { assignment_id, .. } => Some(assignment_id),
+            NotificationSent { assignment_id, .. } | NotificationFailed { assignment_id, .. } => {
+                assignment_id.as_ref()
+            }
             _ => None,
         }
     }

@@ -14,6 +14,9 @@ pub struct CaseOpen {
     pub contact_id: Option<ContactId>,
     pub from: String,
     pub text: String,
+    /// Personal data: the complainant's e-mail address; the response is e-mailed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

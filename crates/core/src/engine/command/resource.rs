@@ -46,6 +46,12 @@ pub struct ResourceRegister {
     pub user_id: Option<UserId>,
     #[serde(default)]
     pub location: Option<Location>,
+    /// Personal data: where the ladder's `email` rung writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Personal data: the number an SMS gateway texts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

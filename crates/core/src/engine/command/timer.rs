@@ -42,14 +42,22 @@ pub struct TimerPlanReviewMissed {
     pub plan_id: PlanId,
 }
 
-/// Internal: the outcome of one delivery attempt on a notification channel, written
-/// after the attempt so the log holds the delivery evidence.
+/// Internal: the outcome of one delivery on a notification channel, written after it
+/// so the log holds the delivery evidence. It concerns an assignment (an escalation
+/// rung) or a case (the reply e-mailed to its complainant): exactly one of the two.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NotificationRecord {
-    pub assignment_id: AssignmentId,
+    #[serde(default)]
+    pub assignment_id: Option<AssignmentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<CaseId>,
     pub channel: String,
-    /// The escalation rung that asked for it.
+    /// The escalation rung that asked for it (0 for a case's reply).
+    #[serde(default)]
     pub level: u32,
+    /// How many attempts the delivery took, retries included, when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
     /// `None` when delivered; otherwise why it failed.
     #[serde(default)]
     pub error: Option<String>,

@@ -17,8 +17,12 @@ impl Cx<'_> {
             contact_id,
             from,
             text,
+            email,
         } = c;
         case::validate_new(from, text)?;
+        if let Some(e) = email {
+            crate::domain::check_email("email", e)?;
+        }
         let incident_ids = self.case_incidents(incident_id.as_ref(), contact_id.as_ref())?;
         let case = Case {
             id: CaseId::at_seq(self.next_seq()),
@@ -36,6 +40,7 @@ impl Cx<'_> {
             outcome: None,
             root_cause: None,
             closed_at: None,
+            email: email.clone(),
         };
         self.emit(Event::CaseOpened { case });
         Ok(())

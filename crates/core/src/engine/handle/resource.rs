@@ -46,8 +46,16 @@ impl Cx<'_> {
             team,
             user_id,
             location,
+            email,
+            phone,
         } = c;
         short("name", name)?;
+        if let Some(e) = email {
+            crate::domain::check_email("email", e)?;
+        }
+        if let Some(p) = phone {
+            crate::domain::check_phone("phone", p)?;
+        }
         short("team", team)?;
         for (i, s) in skills.iter().enumerate() {
             short(&format!("skills[{i}]"), s)?;
@@ -82,6 +90,8 @@ impl Cx<'_> {
             location: position,
             user_id: user_id.clone(),
             status_at: self.now,
+            email: email.clone(),
+            phone: phone.clone(),
         };
         self.emit(Event::ResourceRegistered { resource });
         Ok(())

@@ -68,24 +68,44 @@ impl Cx<'_> {
     pub(super) fn notification_record(&mut self, c: &cmd::NotificationRecord) -> Result<(), Error> {
         let cmd::NotificationRecord {
             assignment_id,
+            case_id,
             channel,
             level,
+            attempts,
             error,
             status,
         } = c;
-        self.assignment(assignment_id)?;
+        match (assignment_id, case_id) {
+            (Some(id), None) => {
+                self.assignment(id)?;
+            }
+            (None, Some(id)) => {
+                self.case(id)?;
+            }
+            _ => {
+                return Err(Error::validation(
+                    "assignment_id",
+                    "give either assignment_id or case_id",
+                ));
+            }
+        }
+        let (assignment_id, case_id) = (assignment_id.clone(), case_id.clone());
         let event = match error {
             Some(error) => Event::NotificationFailed {
-                assignment_id: assignment_id.clone(),
+                assignment_id,
+                case_id,
                 channel: channel.clone(),
                 level: *level,
                 error: error.clone(),
+                attempts: *attempts,
             },
             None => Event::NotificationSent {
-                assignment_id: assignment_id.clone(),
+                assignment_id,
+                case_id,
                 channel: channel.clone(),
                 level: *level,
                 status: status.clone().unwrap_or_else(|| "delivered".into()),
+                attempts: *attempts,
             },
         };
         self.emit(event);
