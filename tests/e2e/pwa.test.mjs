@@ -224,9 +224,15 @@ test('a push delivered to the service worker shows a notification whose Acknowle
 // `toForeground()`.
 function recordAlarm() {
   window.alarmLog = { vibrations: 0, tones: 0 };
+  window.audioContexts = [];
   navigator.vibrate = () => { window.alarmLog.vibrations += 1; return true; };
   const Real = window.AudioContext;
   window.AudioContext = class extends Real {
+    constructor(...args) {
+      super(...args);
+      window.audioContexts.push(this);
+    }
+
     createOscillator() {
       const osc = super.createOscillator();
       const start = osc.start.bind(osc);
@@ -251,6 +257,7 @@ test('a new task sounds, vibrates and marks the tab, again and again, in a backg
   await context.addInitScript(recordAlarm);
   await logIn(page, who.username, '/field');
   await page.locator('#me').click(); // a touch: sound may play from now on
+  await page.waitForFunction(() => window.audioContexts.length === 1 && window.audioContexts[0].state === 'running');
   assert.equal(await page.title(), 'Muster field');
 
   // The app goes to the background: hidden, and no animation frames.
@@ -258,11 +265,12 @@ test('a new task sounds, vibrates and marks the tab, again and again, in a backg
   const log = () => page.evaluate(() => ({ ...window.alarmLog }));
   const before = await log();
   const { assignmentId: second } = await assign(who.resourceId, 'Library steps');
-  await page.waitForFunction(() => document.title === '● New task — Muster field', null, { timeout: 5000 });
+  // Bounds, not pauses: a loaded machine (CI) may take seconds to deliver and ring.
+  await page.waitForFunction(() => document.title === '● New task — Muster field', null, { timeout: 15000 });
   assert.equal(await page.locator('link[rel="icon"]').getAttribute('href'), '/favicon-alert.svg');
-  await waitFor(async () => (await log()).vibrations >= before.vibrations + 1 && (await log()).tones >= before.tones + 1, 'the first ring');
+  await waitFor(async () => (await log()).vibrations >= before.vibrations + 1 && (await log()).tones >= before.tones + 1, 'the first ring', 15000);
   // It repeats.
-  await waitFor(async () => (await log()).vibrations >= before.vibrations + 2, 'a second ring', 10000);
+  await waitFor(async () => (await log()).vibrations >= before.vibrations + 2, 'a second ring', 15000);
   assert.ok((await log()).tones >= before.tones + 6 * 2, 'the tones played twice');
 
   // Acknowledged: quiet again, title and favicon restored, and no ring after.
