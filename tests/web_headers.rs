@@ -106,3 +106,30 @@ async fn finding_07_only_the_field_app_may_use_geolocation() {
         assert!(policy.contains("microphone=()"), "{path}: {policy}");
     }
 }
+
+#[tokio::test]
+async fn the_field_apps_manifest_worker_and_icons_are_served_with_their_types() {
+    let s = TestServer::start().await;
+    for (path, want) in [
+        ("/field.webmanifest", "application/manifest+json"),
+        ("/field-sw.js", "text/javascript; charset=utf-8"),
+        ("/icons/field-192.png", "image/png"),
+        ("/icons/field-512.png", "image/png"),
+        ("/icons/field-maskable-512.png", "image/png"),
+        ("/icons/apple-touch-icon.png", "image/png"),
+        ("/favicon-alert.svg", "image/svg+xml"),
+    ] {
+        let (status, h) = head_of(s.running.addr, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(
+            h.get("content-type").map(String::as_str),
+            Some(want),
+            "{path}"
+        );
+    }
+    // The service worker and the manifest come from this origin, said outright.
+    let (_, h) = head_of(s.running.addr, "/field").await;
+    let csp = &h["content-security-policy"];
+    assert!(csp.contains("worker-src 'self';"), "{csp}");
+    assert!(csp.contains("manifest-src 'self';"), "{csp}");
+}

@@ -5,8 +5,10 @@
 import { api } from './lib/muster.js';
 import { h, fill, byTime, badge, words, age, clock, startApp, run, throttleFrame } from './lib/ui.js';
 import { dismissals } from './lib/desk.js';
+import { alarm } from './field-alerts.js';
+import { registerWorker, pushCard, forgetPush, installHint } from './field-push.js';
 
-const client = startApp(['field']);
+const client = startApp(['field'], { beforeLogout: forgetPush });
 const me = client?.session.user;
 const list = document.getElementById('assignments');
 const msgBox = document.getElementById('messages');
@@ -17,15 +19,39 @@ const fetching = new Set();
 const callbacks = new Map();
 const dismissed = client ? dismissals(me.id) : new Set();
 let types = {};
-let known = null; // assignment ids seen, to notice new ones
+const loud = client ? alarm() : null;
 
 const ACTIVE = ['notified', 'acknowledged', 'en_route', 'on_scene'];
 const STEPS = ['acknowledged', 'en_route', 'on_scene', 'completed'];
 
 if (client) {
-  api('/api/catalogue').then((c) => { types = Object.fromEntries(c.types.map((t) => [t.id, t])); render(); }).catch(() => {});
+  // The catalogue is kept for this user, so a reload without network still names types.
+  types = client.kept('types', {});
+  if (navigator.onLine) {
+    api('/api/catalogue').then((c) => { types = Object.fromEntries(c.types.map((t) => [t.id, t])); client.keep('types', types); render(); }).catch(() => {});
+  }
   client.subscribe(throttleFrame(render));
+  // What the store kept, at once: started offline, no event or state change may follow.
+  render();
+  // Not throttled to frames: a background tab gets no frames, and must still sound.
+  client.subscribe(listen);
+  listen(null);
   setInterval(tick, 1000);
+  pushCard(client, document.getElementById('push'), registerWorker());
+  installHint(document.getElementById('install'));
+}
+
+/**
+ * Loud until acknowledged: every assignment of mine still waiting for my answer (and
+ * not answered in the outbox) keeps the alarm going; a renotify rings it again now.
+ */
+function listen(frame) {
+  const waiting = mine().filter((a) => a.status === 'notified'
+    && !client.queued('assignment.acknowledge', (c) => c.assignment_id === a.id)
+    && !client.queued('assignment.decline', (c) => c.assignment_id === a.id));
+  loud.update(waiting.map((a) => a.id));
+  const e = frame?.event;
+  if (e?.kind === 'assignment.escalated' && waiting.some((a) => a.id === e.assignment_id)) loud.now();
 }
 
 function mine() {
@@ -41,7 +67,6 @@ function render() {
   const active = document.activeElement;
   if (active && list.contains(active) && active.tagName === 'TEXTAREA') return;
   const assignments = mine();
-  noticeNew(assignments);
   if (!assignments.length) return fill(list, h('p', { class: 'muted' }, 'No assignments.'));
   const focusedId = active && list.contains(active) ? active.id : null;
   fill(list, assignments.map(card));
@@ -49,20 +74,10 @@ function render() {
   if (focusedId) document.getElementById(focusedId)?.focus();
 }
 
-function noticeNew(assignments) {
-  const ids = new Set(assignments.map((a) => a.id));
-  if (known) {
-    const fresh = assignments.filter((a) => !known.has(a.id) && a.status === 'notified');
-    // Browsers only allow vibration after the user has touched the page.
-    if (fresh.length && navigator.vibrate && navigator.userActivation?.hasBeenActive) navigator.vibrate([300, 100, 300]);
-  }
-  known = ids;
-}
-
 function card(a) {
   const inc = client.store.incidents[a.incident_id];
   const live = ['acknowledged', 'en_route', 'on_scene', 'notified'].includes(a.status);
-  if ((!inc || (live && !callbacks.has(a.incident_id))) && !fetching.has(a.incident_id)) fetchIncident(a.incident_id);
+  if ((!inc || (live && !callbacks.has(a.incident_id))) && !fetching.has(a.incident_id) && navigator.onLine) fetchIncident(a.incident_id);
   const state = ui.get(a.id) || {};
   const queuedAck = client.queued('assignment.acknowledge', (c) => c.assignment_id === a.id);
   const type = types[inc?.type]?.name || words(inc?.type || 'Incident');

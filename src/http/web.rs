@@ -81,7 +81,8 @@ fn content_type(name: &str) -> &'static str {
         Some("html") => "text/html; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
         Some("css") => "text/css; charset=utf-8",
-        Some("json" | "webmanifest") => "application/json",
+        Some("json") => "application/json",
+        Some("webmanifest") => "application/manifest+json",
         Some("svg") => "image/svg+xml",
         Some("png") => "image/png",
         Some("ico") => "image/x-icon",
@@ -104,6 +105,8 @@ fn file_response(name: &str, bytes: Vec<u8>) -> warp::reply::Response {
 /// `ws:`/`wss:` socket), so markup injected by a stored string can neither run script
 /// nor load it; nothing may frame the apps, post a form elsewhere or rebase URLs.
 /// Map tiles must be served from this origin too (e.g. through the reverse proxy).
+/// The field app's service worker and web app manifest are this origin's files too
+/// (`worker-src`, `manifest-src`, said outright rather than left to `default-src`).
 /// The one inline style allowed, by its hash, is the printable evidence pack's: the
 /// console opens it as a `blob:` page, which inherits this policy.
 static CSP: LazyLock<String> = LazyLock::new(|| {
@@ -111,8 +114,8 @@ static CSP: LazyLock<String> = LazyLock::new(|| {
         .encode(Sha256::digest(super::evidence::STYLE.as_bytes()));
     format!(
         "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-{style}'; \
-         img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         img-src 'self' data:; connect-src 'self'; font-src 'self'; worker-src 'self'; \
+         manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 });
 
@@ -166,6 +169,14 @@ mod tests {
         assert!(embedded("index.html").is_some());
         assert!(embedded("nope.html").is_none());
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        assert_eq!(
+            content_type("field.webmanifest"),
+            "application/manifest+json"
+        );
+        assert_eq!(content_type("icons/field-192.png"), "image/png");
+        assert!(embedded("field.webmanifest").is_some());
+        assert!(embedded("field-sw.js").is_some());
+        assert!(embedded("icons/field-512.png").is_some());
     }
 
     #[test]
@@ -202,5 +213,8 @@ mod tests {
         assert!(csp.contains("script-src 'self';"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(csp.contains("style-src 'self' 'sha256-"), "{csp}");
+        // The field app's service worker and manifest, from this origin only.
+        assert!(csp.contains("worker-src 'self';"), "{csp}");
+        assert!(csp.contains("manifest-src 'self';"), "{csp}");
     }
 }

@@ -62,8 +62,10 @@ export const OPEN_INCIDENT = ['new', 'assessed', 'dispatched', 'in_progress'];
 /**
  * Starts an app: checks the session (roles allowed), connects, binds the indicator in
  * `#conn`, the user's name in `#me` and the log-out button. Returns the client.
+ * `beforeLogout(client)`: what the app undoes first on log-out (the field app's push
+ * subscription), while the session still works.
  */
-export function startApp(roles) {
+export function startApp(roles, { beforeLogout } = {}) {
   const session = requireSession(roles);
   if (!session) return null;
   const client = new Client(session);
@@ -72,6 +74,7 @@ export function startApp(roles) {
   const me = document.getElementById('me');
   if (me) me.textContent = `${session.user.name} (${session.user.role})`;
   document.getElementById('logout')?.addEventListener('click', async () => {
+    await beforeLogout?.(client);
     client.stop();
     await logout();
     location.replace('/');
