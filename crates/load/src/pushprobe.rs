@@ -4,9 +4,9 @@
 //! The probe is its own push service: an HTTP/1.1 server on loopback (hyper) that
 //! takes every POST to `/push/{n}` as a push for subscription `n`. It makes `users`
 //! field users, each carrying its own resource and subscribed with an endpoint on
-//! that server, then dispatches them one probe at a time per lane: open an incident,
-//! answer and assess it, note the time, `assignment.create`, wait for the push at that
-//! user's endpoint, cancel the incident (which stands the unit down). The hub must run
+//! that server, then dispatches them one probe at a time per lane: note the time,
+//! `assignment.create` to the unit's own incident, wait for the push at that user's
+//! endpoint, stand the unit down (`assignment.cancel`). The hub must run
 //! with `MUSTER_PUSH_ALLOW_HTTP=1`, as the endpoints are `http://` on loopback.
 //!
 //! Every subscription carries the same public key and auth secret, those of RFC 8291's
@@ -39,6 +39,10 @@ const AUTH: &str = "BTBZMqHH6r4Tts7J_aSIgg";
 
 /// How long a probe waits for its push before counting it lost.
 const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The least time one probe takes on its desk socket: its five commands then stay under
+/// the hub's 50 commands a second per socket, which would close a faster one (4429).
+const PROBE_PACE: Duration = Duration::from_millis(125);
 
 /// What one probe run found.
 #[derive(Debug, Serialize)]
@@ -133,6 +137,9 @@ pub async fn run(target: &Target, plan: Plan) -> Result<PushReport, LoadError> {
     let sink = Arc::new(Sink::default());
     let service = sink.clone().serve().await?;
     let resources = subscribe_users(target, users, service).await?;
+    // A script running a scenario beside the probe starts it on this line, so that the
+    // two set-ups (hundreds of log-ins) do not meet.
+    eprintln!("push probe: {users} users subscribed; probing");
     let deadline = (seconds > 0).then(|| Instant::now() + Duration::from_secs(seconds));
     let recorder = Arc::new(Recorder::default());
     let operator = target.token("operator").await?;
@@ -145,15 +152,18 @@ pub async fn run(target: &Target, plan: Plan) -> Result<PushReport, LoadError> {
             let mut lost = 0;
             // Lane `lane` owns users lane, lane + lanes, …: no two probes share a unit.
             let mine: Vec<usize> = (lane..resources.len()).step_by(lanes).collect();
+            let mut incidents: Vec<Option<String>> = vec![None; resources.len()];
             for i in (lane..probes).step_by(lanes) {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     break;
                 }
                 let n = mine[(i / lanes) % mine.len()];
-                match probe(&mut desk, &sink, n, &resources[n]).await? {
+                let paced = tokio::time::sleep(PROBE_PACE);
+                match probe(&mut desk, &sink, n, &resources[n], &mut incidents[n]).await? {
                     Some(micros) => recorder.record(micros),
                     None => lost += 1,
                 }
+                paced.await;
             }
             Ok::<usize, LoadError>(lost)
         }
@@ -171,13 +181,47 @@ pub async fn run(target: &Target, plan: Plan) -> Result<PushReport, LoadError> {
     })
 }
 
-/// One dispatch of resource `n`: the microseconds until its push arrived, or `None`.
+/// One dispatch of resource `n` to its own incident (opened by its first probe, so
+/// the probes add assignments, not incidents, to what every desk's welcome carries):
+/// the microseconds until its push arrived, or `None`. The unit is stood down after.
 async fn probe(
     desk: &mut Rpc,
     sink: &Sink,
     n: usize,
     resource: &str,
+    incident: &mut Option<String>,
 ) -> Result<Option<u64>, LoadError> {
+    if incident.is_none() {
+        *incident = Some(open_incident(desk, n).await?);
+    }
+    let incident = incident.as_deref().unwrap_or_default();
+    let (tx, rx) = oneshot::channel();
+    sink.waiting.insert(n, tx);
+    let sent = Instant::now();
+    let assignment = desk
+        .call(
+            json!({"kind": CommandKind::AssignmentCreate, "incident_id": incident,
+            "resource_id": resource, "reason": "push probe"}),
+        )
+        .await?["assignment_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let arrived = tokio::time::timeout(PATIENCE, rx).await;
+    sink.waiting.remove(&n);
+    desk.call(
+        json!({"kind": CommandKind::AssignmentCancel, "assignment_id": assignment,
+        "reason": "push probe done"}),
+    )
+    .await?;
+    Ok(match arrived {
+        Ok(Ok(at)) => Some(at.saturating_duration_since(sent).as_micros() as u64),
+        _ => None,
+    })
+}
+
+/// An incident for unit `n`, answered and assessed so it may be dispatched.
+async fn open_incident(desk: &mut Rpc, n: usize) -> Result<String, LoadError> {
     let incident = desk
         .call(
             json!({"kind": CommandKind::IncidentOpen, "type": "medical_emergency",
@@ -198,25 +242,7 @@ async fn probe(
         "validity": "verified", "priority": "P3", "method": "manual", "reason": "push probe"}),
     )
     .await?;
-    let (tx, rx) = oneshot::channel();
-    sink.waiting.insert(n, tx);
-    let sent = Instant::now();
-    desk.call(
-        json!({"kind": CommandKind::AssignmentCreate, "incident_id": incident,
-        "resource_id": resource, "reason": "push probe"}),
-    )
-    .await?;
-    let arrived = tokio::time::timeout(PATIENCE, rx).await;
-    sink.waiting.remove(&n);
-    desk.call(
-        json!({"kind": CommandKind::IncidentCancel, "incident_id": incident,
-        "reason": "push probe done"}),
-    )
-    .await?;
-    Ok(match arrived {
-        Ok(Ok(at)) => Some(at.saturating_duration_since(sent).as_micros() as u64),
-        _ => None,
-    })
+    Ok(incident)
 }
 
 /// Makes `users` field users with a resource each and subscribes each to push at
@@ -232,6 +258,8 @@ async fn subscribe_users(
         .map_or(0, |d| d.as_millis());
     let mut resources = Vec::with_capacity(users);
     for n in 0..users {
+        // Two commands on the admin socket: paced as the probes are.
+        let paced = tokio::time::sleep(PROBE_PACE / 2);
         let resource = admin
             .call(
                 json!({"kind": CommandKind::ResourceRegister, "name": format!("Pushed unit {n}"),
@@ -256,6 +284,7 @@ async fn subscribe_users(
                 "keys": {"p256dh": P256DH, "auth": AUTH}}))
             .await?;
         resources.push(resource);
+        paced.await;
     }
     Ok(resources)
 }
