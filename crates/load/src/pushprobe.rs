@@ -28,7 +28,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::roster::Rpc;
+use super::roster::{Rpc, dispatchable};
 use super::stats::{Latency, Recorder};
 use super::{LoadError, Target};
 
@@ -192,7 +192,11 @@ async fn probe(
     incident: &mut Option<String>,
 ) -> Result<Option<u64>, LoadError> {
     if incident.is_none() {
-        *incident = Some(open_incident(desk, n).await?);
+        let (what, place) = (
+            format!("push probe for unit {n}"),
+            format!("Probe street {n}"),
+        );
+        *incident = Some(dispatchable(desk, &what, &place).await?);
     }
     let incident = incident.as_deref().unwrap_or_default();
     let (tx, rx) = oneshot::channel();
@@ -218,31 +222,6 @@ async fn probe(
         Ok(Ok(at)) => Some(at.saturating_duration_since(sent).as_micros() as u64),
         _ => None,
     })
-}
-
-/// An incident for unit `n`, answered and assessed so it may be dispatched.
-async fn open_incident(desk: &mut Rpc, n: usize) -> Result<String, LoadError> {
-    let incident = desk
-        .call(
-            json!({"kind": CommandKind::IncidentOpen, "type": "medical_emergency",
-            "description": format!("push probe for unit {n}"),
-            "location": {"text": format!("Probe street {n}"), "lat": 51.5, "lon": -0.12}}),
-        )
-        .await?["incident_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    desk.call(
-        json!({"kind": CommandKind::IncidentAnswer, "incident_id": incident, "answers":
-        {"breathing": true, "conscious": true, "bleeding": "none", "casualties": 1}}),
-    )
-    .await?;
-    desk.call(
-        json!({"kind": CommandKind::IncidentAssess, "incident_id": incident,
-        "validity": "verified", "priority": "P3", "method": "manual", "reason": "push probe"}),
-    )
-    .await?;
-    Ok(incident)
 }
 
 /// Makes `users` field users with a resource each and subscribes each to push at

@@ -76,11 +76,32 @@ async fn watched(
             "password": password, "resource_id": resource}),
         )
         .await?;
+    let incident = dispatchable(
+        desk,
+        &format!("watched incident {g}"),
+        &format!("Watch street {g}"),
+    )
+    .await?;
+    desk.call(
+        json!({"kind": CommandKind::AssignmentCreate, "incident_id": incident,
+        "resource_id": resource, "reason": "load run"}),
+    )
+    .await?;
+    let token = super::login(target.addr, &username, &password).await?;
+    Ok((incident, token))
+}
+
+/// A medical emergency at `place`, answered and assessed (P3), so it may be dispatched.
+pub(crate) async fn dispatchable(
+    desk: &mut Rpc,
+    description: &str,
+    place: &str,
+) -> Result<String, LoadError> {
     let incident = desk
         .call(
             json!({"kind": CommandKind::IncidentOpen, "type": "medical_emergency",
-            "description": format!("watched incident {g}"),
-            "location": {"text": format!("Watch street {g}"), "lat": 51.5, "lon": -0.12}}),
+            "description": description,
+            "location": {"text": place, "lat": 51.5, "lon": -0.12}}),
         )
         .await?["incident_id"]
         .as_str()
@@ -96,13 +117,7 @@ async fn watched(
         "priority": "P3", "method": "manual", "reason": "load run"}),
     )
     .await?;
-    desk.call(
-        json!({"kind": CommandKind::AssignmentCreate, "incident_id": incident,
-        "resource_id": resource, "reason": "load run"}),
-    )
-    .await?;
-    let token = super::login(target.addr, &username, &password).await?;
-    Ok((incident, token))
+    Ok(incident)
 }
 
 /// A socket used one command at a time: send, then read until its result.
