@@ -231,36 +231,42 @@ pub fn wanted(event: &Event) -> Option<Wanted> {
 /// case reply. Each delivery runs in its own task so a slow gateway holds nothing up.
 pub fn spawn(hub: Hub, channels: Channels) -> tokio::task::JoinHandle<()> {
     let channels = Arc::new(channels);
+    follow(hub.clone(), "notifier", move |records| {
+        for (seq, wanted) in records
+            .iter()
+            .filter_map(|r| wanted(&r.event).map(|w| (r.seq, w)))
+        {
+            let (hub, channels) = (hub.clone(), channels.clone());
+            tokio::spawn(async move {
+                let r = match &wanted {
+                    Wanted::Rung(assignment_id, level, channel) => {
+                        deliver(&hub, &channels, assignment_id, *level, channel).await
+                    }
+                    Wanted::Reply(case_id) => reply(&hub, &channels, case_id, seq).await,
+                };
+                if let Err(e) = r {
+                    tracing::warn!(?wanted, error = %e, "recording a delivery failed");
+                }
+            });
+        }
+    })
+}
+
+/// Calls `on_batch` with every batch of durable records the hub publishes, in order,
+/// until the hub stops; a follower that falls behind skips what it missed and says so
+/// (`who` names it in the log).
+pub fn follow(
+    hub: Hub,
+    who: &'static str,
+    mut on_batch: impl FnMut(&crate::hub::Records) + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
     let mut batches = hub.subscribe_records();
     tokio::spawn(async move {
         loop {
             match batches.recv().await {
-                Ok(records) => {
-                    for (seq, wanted) in records
-                        .iter()
-                        .filter_map(|r| wanted(&r.event).map(|w| (r.seq, w)))
-                    {
-                        let (hub, channels) = (hub.clone(), channels.clone());
-                        tokio::spawn(async move {
-                            let r = match &wanted {
-                                Wanted::Rung(assignment_id, level, channel) => {
-                                    deliver(&hub, &channels, assignment_id, *level, channel).await
-                                }
-                                Wanted::Reply(case_id) => {
-                                    reply(&hub, &channels, case_id, seq).await
-                                }
-                            };
-                            if let Err(e) = r {
-                                tracing::warn!(?wanted, error = %e, "recording a delivery failed");
-                            }
-                        });
-                    }
-                }
+                Ok(records) => on_batch(&records),
                 Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        missed_batches = n,
-                        "notifier lagged; some deliveries skipped"
-                    );
+                    tracing::warn!(missed_batches = n, "{who} lagged; some deliveries skipped");
                 }
                 Err(RecvError::Closed) => return,
             }

@@ -32,7 +32,6 @@ use p256::ecdsa::{Signature, SigningKey};
 use reqwest::Url;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use tokio::sync::broadcast::error::RecvError;
 
 use crate::config::PushSettings;
 use crate::hub::Hub;
@@ -649,36 +648,22 @@ pub fn session_tag(token_hash: &str) -> String {
 /// user, each delivery in its own task.
 pub fn spawn(hub: Hub, pusher: Pusher) -> tokio::task::JoinHandle<()> {
     let pusher = Arc::new(pusher);
-    let mut batches = hub.subscribe_records();
-    tokio::spawn(async move {
-        loop {
-            match batches.recv().await {
-                Ok(records) => {
-                    for rec in records.iter() {
-                        let jobs = hub.with_state(|s| pusher.jobs(s, &hub.engine.centre, rec));
-                        for job in jobs {
-                            let subs = hub.with_state(|s| {
-                                s.push_subscriptions
-                                    .get(&job.user_id)
-                                    .cloned()
-                                    .unwrap_or_default()
-                            });
-                            for sub in subs {
-                                let (hub, pusher, job) = (hub.clone(), pusher.clone(), job.clone());
-                                tokio::spawn(async move {
-                                    deliver(&hub, &pusher, &sub, &job, rec_seq(&job)).await;
-                                });
-                            }
-                        }
-                    }
+    super::follow(hub.clone(), "push sender", move |records| {
+        for rec in records.iter() {
+            let jobs = hub.with_state(|s| pusher.jobs(s, &hub.engine.centre, rec));
+            for job in jobs {
+                let subs = hub.with_state(|s| {
+                    s.push_subscriptions
+                        .get(&job.user_id)
+                        .cloned()
+                        .unwrap_or_default()
+                });
+                for sub in subs {
+                    let (hub, pusher, job) = (hub.clone(), pusher.clone(), job.clone());
+                    tokio::spawn(async move {
+                        deliver(&hub, &pusher, &sub, &job, rec_seq(&job)).await;
+                    });
                 }
-                Err(RecvError::Lagged(n)) => {
-                    tracing::warn!(
-                        missed_batches = n,
-                        "push sender lagged; some pushes skipped"
-                    );
-                }
-                Err(RecvError::Closed) => return,
             }
         }
     })

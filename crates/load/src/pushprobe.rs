@@ -28,7 +28,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use super::roster::{Rpc, dispatchable};
+use super::roster::{Rpc, dispatchable, field_user};
 use super::stats::{Latency, Recorder};
 use super::{LoadError, Target};
 
@@ -239,23 +239,8 @@ async fn subscribe_users(
     for n in 0..users {
         // Two commands on the admin socket: paced as the probes are.
         let paced = tokio::time::sleep(PROBE_PACE / 2);
-        let resource = admin
-            .call(
-                json!({"kind": CommandKind::ResourceRegister, "name": format!("Pushed unit {n}"),
-                "resource_type": "person", "skills": ["first_aid"], "team": "central"}),
-            )
-            .await?["resource_id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let (username, password) = (format!("p{run}u{n}"), format!("push-{run}-{n}-pass"));
-        admin
-            .call(
-                json!({"kind": CommandKind::UserCreate, "username": username, "role": "field",
-                "password": password, "resource_id": resource}),
-            )
-            .await?;
-        let token = super::login(target.addr, &username, &password).await?;
+        let (name, username) = (format!("Pushed unit {n}"), format!("p{run}u{n}"));
+        let (resource, token) = field_user(target, &mut admin, &name, &username).await?;
         let mut phone = Rpc::open(target, &token).await?;
         phone
             .call(json!({"kind": CommandKind::PushSubscribe,

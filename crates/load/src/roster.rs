@@ -60,22 +60,13 @@ async fn watched(
     run: u128,
     g: usize,
 ) -> Result<(String, String), LoadError> {
-    let resource = admin
-        .call(
-            json!({"kind": CommandKind::ResourceRegister, "name": format!("Watcher {g}"),
-            "resource_type": "person", "skills": ["first_aid"], "team": "central"}),
-        )
-        .await?["resource_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let (username, password) = (format!("w{run}g{g}"), format!("watch-{run}-{g}-pass"));
-    admin
-        .call(
-            json!({"kind": CommandKind::UserCreate, "username": username, "role": "field",
-            "password": password, "resource_id": resource}),
-        )
-        .await?;
+    let (resource, token) = field_user(
+        target,
+        admin,
+        &format!("Watcher {g}"),
+        &format!("w{run}g{g}"),
+    )
+    .await?;
     let incident = dispatchable(
         desk,
         &format!("watched incident {g}"),
@@ -87,8 +78,33 @@ async fn watched(
         "resource_id": resource, "reason": "load run"}),
     )
     .await?;
-    let token = super::login(target.addr, &username, &password).await?;
     Ok((incident, token))
+}
+
+/// A field user `username` carrying a new first-aider resource `name`, made by `admin`
+/// and logged in: the resource's id and the user's session token.
+pub(crate) async fn field_user(
+    target: &Target,
+    admin: &mut Rpc,
+    name: &str,
+    username: &str,
+) -> Result<(String, String), LoadError> {
+    let resource = admin
+        .call(json!({"kind": CommandKind::ResourceRegister, "name": name,
+            "resource_type": "person", "skills": ["first_aid"], "team": "central"}))
+        .await?["resource_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let password = format!("{username}-load-pass");
+    admin
+        .call(
+            json!({"kind": CommandKind::UserCreate, "username": username, "role": "field",
+            "password": password, "resource_id": resource}),
+        )
+        .await?;
+    let token = super::login(target.addr, username, &password).await?;
+    Ok((resource, token))
 }
 
 /// A medical emergency at `place`, answered and assessed (P3), so it may be dispatched.
