@@ -267,12 +267,9 @@ async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
             let until = chrono::DateTime::parse_from_rfc3339(&until)
                 .context("--until must be an RFC 3339 time")?;
             let log = SqliteLog::open_readonly(&muster::server::sqlite_path(&loaded))?;
-            let mut state =
+            let state =
                 recovery::state_at(&log as &dyn EventLog, until.with_timezone(&chrono::Utc))
                     .await?;
-            for u in state.users.values_mut() {
-                u.password_hash.clear();
-            }
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(())
         }
@@ -476,7 +473,7 @@ async fn add_user(
         Engine::new(loaded.centre.clone()),
         log,
         Arc::new(SystemClock),
-        muster::server::hub_options(loaded),
+        muster::server::hub_options(loaded).await?,
     )
     .await?;
     let hash = tokio::task::spawn_blocking(move || muster::auth::hash_password(&password)).await?;
