@@ -325,6 +325,15 @@ events! {
         endpoint: String,
         reason: UnsubscribeReason,
     },
+    /// The first event of a log `muster migrate-log` wrote from an older one: that
+    /// log's head hash and length, so the old file proves what the new one started
+    /// from. Its `at` is the old log's first event's, keeping the log in time order.
+    "log.migrated" => LogMigrated {
+        from_head: String,
+        from_events: u64,
+        #[serde(with = "crate::time::serde_millis")]
+        migrated_at: DateTime<Utc>,
+    },
 }
 
 impl EventKind {

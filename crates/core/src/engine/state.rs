@@ -303,6 +303,8 @@ impl State {
                     a.note = note.clone();
                 }
             }
+            // Where the log came from: nothing in the state changes.
+            LogMigrated { .. } => {}
         }
     }
 
