@@ -25,6 +25,13 @@ pub enum StartError {
     RetireDemo(Error),
     #[error("{0}")]
     Unsupported(String),
+    #[error(
+        "the event log was written by an older muster (event format v{found}; this one \
+         writes v{current}). Convert it once with `muster migrate-log --from OLD \
+         --to NEW` (docs/OPERATIONS.md, \"Passwords and upgrading an older log\") and \
+         serve from the new log"
+    )]
+    Unmigrated { found: u32, current: u32 },
 }
 
 /// The SQLite file the embedded store keeps its log in.
@@ -39,6 +46,20 @@ pub async fn open_log(loaded: &Loaded) -> Result<Arc<dyn EventLog>, StartError> 
         StoreKind::Redis => Ok(Arc::new(
             RedisLog::open(&loaded.settings.store.redis_url, &loaded.centre.name).await?,
         )),
+    }
+}
+
+/// A log in an older event format is read (verify-log, replay, migrate-log) but not
+/// served: its events carry password hashes and unencrypted personal data, which only
+/// `muster migrate-log` takes out.
+async fn refuse_unmigrated(log: &dyn EventLog) -> Result<(), StartError> {
+    let current = muster_log::record::VERSION;
+    match log.read_from(0, 1).await?.first() {
+        Some(first) if first.v < current => Err(StartError::Unmigrated {
+            found: first.v,
+            current,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -88,6 +109,7 @@ pub async fn hub_options(loaded: &Loaded) -> Result<HubOptions, StartError> {
 /// once seeded into this log is disabled instead: its password is published.
 pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, StartError> {
     let log = open_log(loaded).await?;
+    refuse_unmigrated(log.as_ref()).await?;
     log_durability(log.as_ref()).await;
     let hub = Hub::start(
         Engine::new(loaded.centre.clone())

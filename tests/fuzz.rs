@@ -261,6 +261,7 @@ proptest! {
             command_id: None,
             kind: "fuzzed".into(),
             body: body.clone(),
+            v: muster::store::record::VERSION,
             hash: String::new(),
         };
         let (decoded, took) = timed(|| excerpt(&body), || muster::store::record::decode(&stored));

@@ -175,3 +175,23 @@ fn migrate_log_converts_it_keeping_the_objects_and_moving_the_passwords_out() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
+
+#[test]
+fn the_hub_refuses_to_serve_an_unmigrated_log_and_names_the_command() {
+    let dir = old_data_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .arg("serve")
+        .current_dir(repo_root())
+        .env("MUSTER_CONFIG", repo_root().join("config/muster.toml"))
+        .env("MUSTER_DATA_DIR", dir.path())
+        .env("MUSTER_BIND", "127.0.0.1:0")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("the muster binary runs");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("muster migrate-log"), "{stderr}");
+    // Nothing was written to the old log.
+    let report = ok_json(dir.path(), &["verify-log"]);
+    assert_eq!(report["events"], 3000);
+}

@@ -14,7 +14,7 @@ use muster::http::api::routes;
 use muster::notify::push::ack_expiry;
 use muster::server::start_hub;
 use muster::time::{Clock as _, ManualClock};
-use muster_core::domain::assignment::{AssignmentStatus, Via};
+use muster_core::domain::assignment::{AssignmentStatus, NewAssignment, Via};
 use muster_core::domain::ids::{AssignmentId, IncidentId, ResourceId};
 use muster_core::domain::triage::Priority;
 use muster_core::engine::{Actor, Command, Event, Record};
@@ -105,7 +105,17 @@ impl World {
                 actor: self.actor("operator").user_id,
                 command_id: None,
                 event: Event::AssignmentCreated {
-                    assignment: s.assignments[asg].clone(),
+                    assignment: {
+                        let a = &s.assignments[asg];
+                        NewAssignment {
+                            id: a.id.clone(),
+                            incident_id: a.incident_id.clone(),
+                            resource_id: a.resource_id.clone(),
+                            responsibilities: a.responsibilities.clone(),
+                            actions: Vec::new(),
+                            reason: a.reason.clone(),
+                        }
+                    },
                 },
             };
             pusher.jobs(s, &hub.engine.centre, &rec)

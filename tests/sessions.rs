@@ -257,16 +257,21 @@ async fn finding_11_a_client_that_never_reads_its_welcome_is_dropped() {
     .await;
     let app = s.running.app.clone();
     let start = app.hub.seq();
-    // A backlog of several megabytes, more than the kernel buffers between the two.
+    // A backlog of several megabytes, more than the kernel buffers between the two
+    // (events carry only what was given, so each gets a long summary).
     let operator = Actor::of(&user(&app, "operator"));
+    let summary = "Smoke in the stairwell, spreading to the landing. ".repeat(8);
     let tasks: Vec<_> = (0..8)
         .map(|t| {
             let (hub, operator) = (app.hub.clone(), operator.clone());
+            let summary = summary.clone();
             tokio::spawn(async move {
                 for i in 0..1_000 {
-                    hub.submit(operator.clone(), None, contact(t * 10_000 + i))
-                        .await
-                        .unwrap();
+                    let command = serde_json::from_value(json!({"kind": "contact.receive",
+                        "channel": "phone", "caller": {"name": format!("Caller {t}-{i}")},
+                        "summary": summary}))
+                    .unwrap();
+                    hub.submit(operator.clone(), None, command).await.unwrap();
                 }
             })
         })

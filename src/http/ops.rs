@@ -88,7 +88,10 @@ pub enum ReviewReadError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("event {seq} cannot be read: {error}")]
-    Unreadable { seq: u64, error: serde_json::Error },
+    Unreadable {
+        seq: u64,
+        error: muster_log::record::DecodeError,
+    },
 }
 
 /// Reads the whole log, page by page, into a [`Review`] of `[from, to)`: the route's

@@ -470,7 +470,7 @@ impl Pusher {
                 }
                 let from = state
                     .users
-                    .get(&message.sent_by)
+                    .get(&rec.actor)
                     .map_or("Control", |u| u.name.as_str());
                 let title = if direct {
                     format!("Message from {from}")
@@ -485,7 +485,7 @@ impl Pusher {
                 }
                 recipients
                     .into_iter()
-                    .filter(|u| u != &message.sent_by)
+                    .filter(|u| u != &rec.actor)
                     .map(|user_id| Job {
                         user_id,
                         payload: json!({

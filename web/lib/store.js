@@ -5,6 +5,10 @@
 // `applyEvent` is the hub's fold (`State::apply` in crates/core/src/engine/state.rs) over again, and
 // must give the same objects as `GET /api/state`: tests/e2e/fold.test.mjs replays a whole
 // log through both and compares them. Change the two together.
+//
+// Events are facts: a creation event carries what was given (`e.incident` has no status,
+// times or lists); the object is built from it and the frame's `at` and `actor`, as the
+// hub's `Incident::opened` and its kin do.
 
 const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements', 'alerts'];
 
@@ -39,11 +43,18 @@ export function applyEvent(s, frame) {
   const inc = e.incident_id && s.incidents[e.incident_id];
   const asg = e.assignment_id && s.assignments[e.assignment_id];
   switch (e.kind) {
-    case 'contact.received': s.contacts[e.contact.id] = e.contact; break;
+    case 'contact.received':
+      s.contacts[e.contact.id] = { ...e.contact, status: 'queued', received_at: at, received_by: frame.actor };
+      break;
     case 'contact.taken': patch(s.contacts[e.contact_id], { status: 'taken', taken_at: at, taken_by: frame.actor }); break;
     case 'contact.linked': link(s, e.contact_id, e.incident_id); break;
     case 'contact.closed': patch(s.contacts[e.contact_id], { status: 'closed', closed_at: at, outcome: e.outcome, note: e.note }); break;
-    case 'incident.opened': s.incidents[e.incident.id] = e.incident; break;
+    case 'incident.opened':
+      s.incidents[e.incident.id] = {
+        ...e.incident, status: 'new', validity: 'unverified', assessments: [], answers: {}, notes: [],
+        contact_ids: [], assignment_ids: [], overrides: [], opened_by: frame.actor, opened_at: at, reopened: 0,
+      };
+      break;
     case 'incident.answered':
       if (inc) {
         inc.answers = { ...inc.answers, ...e.answers };
@@ -53,12 +64,12 @@ export function applyEvent(s, frame) {
       break;
     case 'incident.assessed':
       if (inc) {
-        inc.assessments = [...(inc.assessments || []), e.assessment];
+        inc.assessments = [...(inc.assessments || []), { ...e.assessment, by: frame.actor, at }];
         inc.validity = e.assessment.validity;
         if (e.assessment.priority) inc.priority = e.assessment.priority;
       }
       break;
-    case 'incident.noted': if (inc) inc.notes = [...(inc.notes || []), e.note]; break;
+    case 'incident.noted': if (inc) inc.notes = [...(inc.notes || []), { text: e.note.text, by: frame.actor, at }]; break;
     case 'incident.status_changed': enter(inc, e.status, at); break;
     case 'incident.resolved': enter(inc, 'resolved', at, { outcome: e.outcome, summary: e.summary }); break;
     case 'incident.closed': enter(inc, 'closed', at); break;
@@ -81,13 +92,19 @@ export function applyEvent(s, frame) {
       if (inc) inc.overrides = [...(inc.overrides || []), { rule: e.rule, justification: e.justification, by: frame.actor, at }];
       break;
     case 'resource.registered':
-      s.resources[e.resource.id] = e.resource;
+      s.resources[e.resource.id] = {
+        ...e.resource, status: 'available', status_at: at,
+        ...(e.resource.location ? { location: { ...e.resource.location, at } } : {}),
+      };
       patch(e.resource.user_id && s.users[e.resource.user_id], { resource_id: e.resource.id });
       break;
     case 'resource.status_changed': patch(s.resources[e.resource_id], { status: e.status, status_at: at }); break;
-    case 'resource.located': patch(s.resources[e.resource_id], { location: { lat: e.lat, lon: e.lon, at } }); break;
+    case 'resource.located':
+      // Erased coordinates (null) leave the position as it was.
+      if (e.lat != null && e.lon != null) patch(s.resources[e.resource_id], { location: { lat: e.lat, lon: e.lon, at } });
+      break;
     case 'assignment.created': {
-      const a = e.assignment;
+      const a = { ...e.assignment, actions: e.assignment.actions.map((x) => ({ ...x })), status: 'notified', created_by: frame.actor, notified_at: at };
       s.assignments[a.id] = a;
       const i = s.incidents[a.incident_id];
       if (i && !i.assignment_ids.includes(a.id)) i.assignment_ids.push(a.id);
@@ -113,7 +130,7 @@ export function applyEvent(s, frame) {
     }
     case 'assignment.cancelled': enter(asg, 'cancelled', at, { cancel_reason: e.reason }); break;
     case 'checkin.recorded': patch(asg, { last_checkin_at: at }); break;
-    case 'message.broadcast': s.messages[e.message.id] = e.message; break;
+    case 'message.broadcast': s.messages[e.message.id] = { ...e.message, sent_by: frame.actor, sent_at: at, acks: {} }; break;
     case 'message.acknowledged': {
       const m = s.messages[e.message_id];
       // The first acknowledgement counts.
@@ -128,11 +145,16 @@ export function applyEvent(s, frame) {
       break;
     }
     case 'user.disabled': patch(s.users[e.user_id], { disabled: true }); break;
-    case 'case.opened': s.cases[e.case.id] = e.case; break;
+    case 'case.opened': s.cases[e.case.id] = { ...e.case, status: 'open', opened_by: frame.actor, opened_at: at }; break;
     case 'case.assigned': patch(s.cases[e.case_id], { status: 'assigned', assigned_to: e.user_id }); break;
     case 'case.responded': patch(s.cases[e.case_id], { status: 'responded', response: e.response, responded_at: at }); break;
     case 'case.closed': patch(s.cases[e.case_id], { status: 'closed', outcome: e.outcome, root_cause: e.root_cause, closed_at: at }); break;
-    case 'support.proposed': s.plans[e.plan.id] = e.plan; break;
+    case 'support.proposed':
+      s.plans[e.plan.id] = {
+        ...e.plan, status: 'proposed', proposed_by: frame.actor, proposed_at: at,
+        notes: (e.plan.notes || []).map((n) => ({ text: n.text, by: frame.actor, at })),
+      };
+      break;
     case 'support.agreed': patch(s.plans[e.plan_id], { status: 'active', agreed_by: frame.actor, agreed_at: at }); break;
     case 'support.noted': {
       const p = s.plans[e.plan_id];
@@ -140,7 +162,9 @@ export function applyEvent(s, frame) {
       break;
     }
     case 'support.reviewed': patch(s.plans[e.plan_id], { status: 'reviewed', review_outcome: e.outcome, reviewed_by: frame.actor, reviewed_at: at }); break;
-    case 'improvement.raised': s.improvements[e.improvement.id] = e.improvement; break;
+    case 'improvement.raised':
+      s.improvements[e.improvement.id] = { ...e.improvement, status: 'open', raised_by: frame.actor, raised_at: at, history: [] };
+      break;
     case 'improvement.updated': {
       const i = s.improvements[e.improvement_id];
       if (i) Object.assign(i, { status: e.status, history: [...(i.history || []), { status: e.status, note: e.note, by: frame.actor, at }] });

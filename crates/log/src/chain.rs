@@ -10,7 +10,10 @@ use super::StoredEvent;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// `sha256(prev_hash || canonical event)`, hex. The canonical event is its fields
-/// joined with a newline, so no field can bleed into the next.
+/// joined with a newline, so no field can bleed into the next:
+/// `prev \n seq \n at \n actor \n command_id \n kind \n v \n body` for a record of
+/// version 2 or later; a version 1 record (written before versions existed) has no
+/// `v` line, so old logs verify as they always did.
 pub fn link(prev_hash: &str, event: &StoredEvent) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
@@ -25,6 +28,10 @@ pub fn link(prev_hash: &str, event: &StoredEvent) -> String {
     h.update(b"\n");
     h.update(event.kind.as_bytes());
     h.update(b"\n");
+    if event.v >= 2 {
+        h.update(itoa::Buffer::new().format(event.v).as_bytes());
+        h.update(b"\n");
+    }
     h.update(event.body.as_bytes());
     hex::encode(h.finalize())
 }
@@ -44,4 +51,35 @@ pub fn check<'a>(
         prev_hash = e.hash.clone();
     }
     Ok((prev_seq, prev_hash))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(v: u32) -> StoredEvent {
+        StoredEvent {
+            seq: 7,
+            at: chrono::DateTime::parse_from_rfc3339("2026-12-07T03:00:00.123Z")
+                .unwrap()
+                .to_utc(),
+            actor: "usr_1".into(),
+            command_id: None,
+            kind: "incident.closed".into(),
+            body: r#"{"kind":"incident.closed","incident_id":"inc_2"}"#.into(),
+            v,
+            hash: String::new(),
+        }
+    }
+
+    #[test]
+    fn version_1_hashes_as_before_versions_and_later_ones_cover_the_version() {
+        let old = "abc\n7\n2026-12-07T03:00:00.123Z\nusr_1\n\nincident.closed\n\
+                   {\"kind\":\"incident.closed\",\"incident_id\":\"inc_2\"}";
+        assert_eq!(link("abc", &event(1)), hex::encode(Sha256::digest(old)));
+        let v2 = "abc\n7\n2026-12-07T03:00:00.123Z\nusr_1\n\nincident.closed\n2\n\
+                  {\"kind\":\"incident.closed\",\"incident_id\":\"inc_2\"}";
+        assert_eq!(link("abc", &event(2)), hex::encode(Sha256::digest(v2)));
+        assert_ne!(link("abc", &event(2)), link("abc", &event(3)));
+    }
 }

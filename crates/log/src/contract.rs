@@ -21,6 +21,8 @@ pub async fn run_all(log: &dyn EventLog) {
     racing_appends_one_wins(log).await;
     snapshots_latest_wins(log).await;
     durability_is_reported(log).await;
+    // Last: it leaves a forged event at the head.
+    versions_are_kept_and_hashed(log).await;
 }
 
 /// `n` correctly linked events following `(prev_seq, prev_hash)`, with varied fields:
@@ -37,6 +39,7 @@ pub fn chain_events(prev_seq: u64, prev_hash: &str, n: usize) -> Vec<StoredEvent
                 command_id: seq.is_multiple_of(2).then(|| format!("cmd-{seq}")),
                 kind: "incident.noted".to_string(),
                 body: format!(r#"{{"kind":"incident.noted","n":{seq},"text":"Zürich – ✓"}}"#),
+                v: crate::record::VERSION,
                 hash: String::new(),
             };
             e.hash = chain::link(&prev, &e);
@@ -265,4 +268,47 @@ async fn durability_is_reported(log: &dyn EventLog) {
         }
         Err(e) => panic!("{step}: failed: {e}"),
     }
+}
+
+/// A version 1 record (hashed without its version, as before versions existed) and a
+/// version 2 record round-trip with their versions and verify; a record whose stored
+/// version is not the one its hash covers is caught by `verify`.
+async fn versions_are_kept_and_hashed(log: &dyn EventLog) {
+    let step = "versions";
+    let (seq, hash) = head(log, step).await;
+    let mut batch = chain_events(seq, &hash, 2);
+    batch[0].v = 1;
+    batch[0].hash = chain::link(&hash, &batch[0]);
+    batch[1].hash = chain::link(&batch[0].hash, &batch[1]);
+    assert_ne!(
+        batch[1].hash,
+        chain::link(
+            &batch[0].hash,
+            &StoredEvent {
+                v: 3,
+                ..batch[1].clone()
+            }
+        ),
+        "{step}: the hash covers the version"
+    );
+    append_ok(log, &batch, step).await;
+    let back = log.read_from(seq, 10).await.ok();
+    assert_eq!(back.as_ref(), Some(&batch), "{step}: read back");
+    let versions: Vec<u32> = batch.iter().map(|e| e.v).collect();
+    assert_eq!(versions, [1, 2], "{step}: versions");
+    let verified = log.verify().await.ok().map(|r| r.ok);
+    assert_eq!(verified, Some(true), "{step}: verify");
+    // Hashed as version 2, stored as version 1: an edited version.
+    let mut forged = chain_events(seq + 2, &batch[1].hash, 1);
+    forged[0].v = 1;
+    append_ok(log, &forged, step).await;
+    assert_eq!(
+        log.verify().await.ok(),
+        Some(VerifyReport {
+            ok: false,
+            events: seq + 3,
+            first_bad_seq: Some(seq + 3)
+        }),
+        "{step}: an edited version breaks the chain"
+    );
 }

@@ -15,6 +15,7 @@ pub mod credentials;
 pub mod record;
 pub mod redis;
 pub mod sqlite;
+pub mod upcast;
 
 use std::sync::Arc;
 
@@ -37,6 +38,9 @@ pub struct StoredEvent {
     pub kind: String,
     /// The event's canonical JSON (including `kind`).
     pub body: String,
+    /// The schema version of `body` ([`record::VERSION`] for records written now; `1`
+    /// for records written before versions existed). Covered by the hash from 2 on.
+    pub v: u32,
     /// Hex SHA-256 over the previous hash and this event (see [`chain`]).
     pub hash: String,
 }

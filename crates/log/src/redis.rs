@@ -4,8 +4,10 @@
 //! centre lives in one Redis Cluster slot and the append script may touch all its keys:
 //!
 //! - `muster:{c}:events`: a Stream, one entry per event, entry id `<seq>-0`, fields
-//!   `seq at actor command_id kind body hash` (`command_id` absent for events no
-//!   command caused, so `None` and `Some("")` stay apart). `read_from` is one `XRANGE`.
+//!   `seq at actor command_id kind body hash v` (`command_id` absent for events no
+//!   command caused, so `None` and `Some("")` stay apart; `v`, the body's schema
+//!   version, absent in entries written before versions existed, which read as 1).
+//!   `read_from` is one `XRANGE`.
 //! - `muster:{c}:head`: a hash `{seq, hash}` of the last event, the optimistic lock.
 //! - `muster:{c}:snapshot`: a hash `{seq, body}`, the newest snapshot.
 //!
@@ -52,9 +54,9 @@ const VERIFY_PAGE: usize = 1_024;
 
 /// Checks the head and appends the batch, atomically.
 ///
-/// KEYS: head, events. ARGV: expected seq, expected hash (`""`: not checked), then 8
+/// KEYS: head, events. ARGV: expected seq, expected hash (`""`: not checked), then 9
 /// values per event: seq, at, actor, has command id (`0`/`1`), command id, kind, body,
-/// hash. Returns `{1}` on success, `{0, head seq, head hash}` on conflict.
+/// hash, schema version. Returns `{1}` on success, `{0, head seq, head hash}` on conflict.
 const APPEND_LUA: &str = r#"
 local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
 local seq = head[1] or '0'
@@ -63,7 +65,7 @@ if seq ~= ARGV[1] or (ARGV[2] ~= '' and hash ~= ARGV[2]) then
   return {0, seq, hash}
 end
 local last_seq, last_hash
-for i = 4, #ARGV, 8 do
+for i = 4, #ARGV, 9 do
   local fields = {'seq', ARGV[i], 'at', ARGV[i + 1], 'actor', ARGV[i + 2]}
   if ARGV[i + 3] == '1' then
     table.insert(fields, 'command_id')
@@ -75,6 +77,8 @@ for i = 4, #ARGV, 8 do
   table.insert(fields, ARGV[i + 6])
   table.insert(fields, 'hash')
   table.insert(fields, ARGV[i + 7])
+  table.insert(fields, 'v')
+  table.insert(fields, ARGV[i + 8])
   redis.call('XADD', KEYS[2], ARGV[i] .. '-0', unpack(fields))
   last_seq, last_hash = ARGV[i], ARGV[i + 7]
 end
@@ -315,7 +319,8 @@ impl RedisLog {
                 .arg(e.command_id.as_deref().unwrap_or(""))
                 .arg(&e.kind)
                 .arg(&e.body)
-                .arg(&e.hash);
+                .arg(&e.hash)
+                .arg(e.v);
         }
         let first = inv.invoke_async(&mut self.conn.clone()).await;
         let (reply, retried): (Vec<Value>, bool) = match first {
@@ -639,6 +644,7 @@ struct PartialEvent {
     kind: Option<String>,
     body: Option<String>,
     hash: Option<String>,
+    v: Option<String>,
 }
 
 impl PartialEvent {
@@ -651,6 +657,7 @@ impl PartialEvent {
             "kind" => &mut self.kind,
             "body" => &mut self.body,
             "hash" => &mut self.hash,
+            "v" => &mut self.v,
             _ => return,
         };
         *slot = Some(v);
@@ -666,9 +673,17 @@ impl PartialEvent {
         let at = DateTime::parse_from_rfc3339(&at_text)
             .map(|t| t.with_timezone(&Utc))
             .map_err(|_| StoreError::Corrupt(format!("event {seq} has a bad time {at_text:?}")))?;
+        // Entries written before versions existed have no `v`: version 1.
+        let v = match self.v {
+            None => 1,
+            Some(text) => text.parse().map_err(|_| {
+                StoreError::Corrupt(format!("event {seq} has a bad version {text:?}"))
+            })?,
+        };
         Ok(StoredEvent {
             seq,
             at,
+            v,
             actor: self.actor.ok_or_else(|| missing("actor"))?,
             command_id: self.command_id,
             kind: self.kind.ok_or_else(|| missing("kind"))?,

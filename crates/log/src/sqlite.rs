@@ -14,7 +14,8 @@
 //!
 //! ```sql
 //! events(seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,
-//!        command_id TEXT, kind TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL)
+//!        command_id TEXT, kind TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL,
+//!        v INTEGER NOT NULL DEFAULT 1)
 //! snapshots(seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
 //! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, pad BLOB)  -- see `probe`
 //! ```
@@ -23,6 +24,10 @@
 //! with chrono, so whole-millisecond times round-trip exactly; finer digits would be
 //! cut, as they are in the hash chain. `seq` is SQLite's signed 64-bit integer, so
 //! seqs above `i64::MAX` are refused.
+//!
+//! `v` is the body's schema version ([`crate::record::VERSION`]). A file written before
+//! versions existed gets the column (every old row reading as 1) when it is opened for
+//! writing; opened read-only, it is read through a temporary view that supplies it.
 //!
 //! `seq` is the rowid, so no extra index is needed: range reads and `MAX(seq)` walk the
 //! table's own b-tree.
@@ -71,7 +76,8 @@ CREATE TABLE IF NOT EXISTS events (
     command_id TEXT,
     kind TEXT NOT NULL,
     body TEXT NOT NULL,
-    hash TEXT NOT NULL
+    hash TEXT NOT NULL,
+    v INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE IF NOT EXISTS snapshots (
     seq INTEGER PRIMARY KEY,
@@ -85,10 +91,17 @@ CREATE TABLE IF NOT EXISTS probe (
 ";
 
 const SQL_MAX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
-const SQL_INSERT: &str = "INSERT INTO events (seq, at, actor, command_id, kind, body, hash) \
-                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-const SQL_READ_FROM: &str = "SELECT seq, at, actor, command_id, kind, body, hash FROM events \
+const SQL_INSERT: &str = "INSERT INTO events (seq, at, actor, command_id, kind, body, hash, v) \
+                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+const SQL_READ_FROM: &str = "SELECT seq, at, actor, command_id, kind, body, hash, v FROM events \
                              WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+/// Adds the version column to a file written before versions existed.
+const SQL_ADD_VERSION: &str = "ALTER TABLE events ADD COLUMN v INTEGER NOT NULL DEFAULT 1";
+/// The same for a read-only connection, which cannot alter the file: a temporary view
+/// (temp names shadow the file's) reads every old row as version 1.
+const SQL_VERSION_VIEW: &str = "CREATE TEMP VIEW events AS \
+                                SELECT seq, at, actor, command_id, kind, body, hash, 1 AS v \
+                                FROM main.events";
 const SQL_HEAD: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
 const SQL_LATEST_SNAPSHOT: &str = "SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1";
 const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) VALUES (?1, ?2)";
@@ -380,7 +393,20 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
         .map_err(unavailable)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
         .map_err(unavailable)?;
-    conn.execute_batch(SCHEMA).map_err(unavailable)
+    conn.execute_batch(SCHEMA).map_err(unavailable)?;
+    if !has_version_column(conn)? {
+        conn.execute(SQL_ADD_VERSION, []).map_err(unavailable)?;
+    }
+    Ok(())
+}
+
+/// Whether the `events` table of the file has the `v` column (files written before
+/// versions existed do not).
+fn has_version_column(conn: &Connection) -> Result<bool, StoreError> {
+    let mut st = conn
+        .prepare("SELECT 1 FROM pragma_table_info('events') WHERE name = 'v'")
+        .map_err(unavailable)?;
+    st.exists([]).map_err(unavailable)
 }
 
 /// Checkpoints the WAL from a connection and a thread of its own, so the writer's
@@ -434,6 +460,9 @@ fn connect_readonly(path: &Path) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+    if !has_version_column(&conn)? {
+        conn.execute(SQL_VERSION_VIEW, []).map_err(unavailable)?;
+    }
     Ok(conn)
 }
 
@@ -478,7 +507,8 @@ fn append_batch(conn: &mut Connection, batch: &[StoredEvent]) -> Result<(), Stor
                     e.command_id,
                     e.kind,
                     e.body,
-                    e.hash
+                    e.hash,
+                    e.v
                 ])
                 .map_err(unavailable)?;
         }
@@ -510,6 +540,7 @@ struct RawEvent {
     kind: String,
     body: String,
     hash: String,
+    v: u32,
 }
 
 impl RawEvent {
@@ -522,6 +553,7 @@ impl RawEvent {
             kind: row.get(4)?,
             body: row.get(5)?,
             hash: row.get(6)?,
+            v: row.get(7)?,
         })
     }
 
@@ -536,6 +568,7 @@ impl RawEvent {
             command_id: self.command_id,
             kind: self.kind,
             body: self.body,
+            v: self.v,
             hash: self.hash,
         })
     }
@@ -571,7 +604,7 @@ fn read_raw_skipping(
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let marks = vec!["?"; skip.len()].join(",");
     let sql = format!(
-        "SELECT seq, at, actor, command_id, kind, body, hash FROM events \
+        "SELECT seq, at, actor, command_id, kind, body, hash, v FROM events \
          WHERE seq > ? AND kind NOT IN ({marks}) ORDER BY seq LIMIT ?"
     );
     let mut st = conn.prepare_cached(&sql).map_err(unavailable)?;
@@ -910,6 +943,7 @@ mod tests {
             kind: e.kind.clone(),
             body: e.body.clone(),
             hash: e.hash.clone(),
+            v: e.v,
         }
     }
 }

@@ -102,3 +102,48 @@ async fn finding_12_after_redis_restarts_the_logs_first_read_and_append_succeed(
     );
     assert!(log.verify().await.unwrap().ok);
 }
+
+/// An entry written before versions existed has no `v` field: it reads as version 1
+/// and verifies under the version 1 hash.
+#[tokio::test]
+#[ignore = "needs redis-server; scripts/test runs them"]
+async fn an_entry_without_a_version_reads_as_version_1() {
+    let redis = RedisServer::start();
+    let log = RedisLog::open(&redis.url(), "old").await.unwrap();
+    let mut old = contract::chain_events(0, muster_log::chain::GENESIS, 1);
+    old[0].v = 1;
+    old[0].hash = muster_log::chain::link(muster_log::chain::GENESIS, &old[0]);
+    let e = &old[0];
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("XADD")
+        .arg("muster:{old}:events")
+        .arg("1-0")
+        .arg(&[
+            ("seq", "1".to_string()),
+            ("at", muster_core::time::rfc3339(e.at)),
+            ("actor", e.actor.clone()),
+            ("kind", e.kind.clone()),
+            ("body", e.body.clone()),
+            ("hash", e.hash.clone()),
+        ])
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let _: () = redis::cmd("HSET")
+        .arg("muster:{old}:head")
+        .arg("seq")
+        .arg(1)
+        .arg("hash")
+        .arg(&e.hash)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(log.read_from(0, 10).await.unwrap(), old);
+    assert!(log.verify().await.unwrap().ok);
+    let next = contract::chain_events(1, &e.hash, 1);
+    log.append(&next).await.unwrap();
+    let all = log.read_from(0, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.v).collect::<Vec<_>>(), [1, 2]);
+    assert!(log.verify().await.unwrap().ok);
+}

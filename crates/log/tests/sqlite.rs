@@ -199,3 +199,89 @@ async fn append_throughput() {
     );
     assert_eq!(log.head().await.unwrap().0, 64_000);
 }
+
+#[tokio::test]
+async fn edited_version_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 20).await;
+    tamper(&path, "UPDATE events SET v = 1 WHERE seq = 7");
+    assert_eq!(log.verify().await.unwrap(), bad_report(7, 7));
+}
+
+/// A file as hubs wrote it before versions existed: no `v` column, hashes without it.
+fn old_file(path: &Path, n: usize) -> Vec<muster_log::StoredEvent> {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let conn = Connection::open(path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE events (seq INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, \
+         command_id TEXT, kind TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL); \
+         CREATE TABLE snapshots (seq INTEGER PRIMARY KEY, body TEXT NOT NULL);",
+    )
+    .unwrap();
+    let mut prev = chain::GENESIS.to_string();
+    let mut events = chain_events(0, chain::GENESIS, n);
+    for e in &mut events {
+        e.v = 1;
+        e.hash = chain::link(&prev, e);
+        prev = e.hash.clone();
+        conn.execute(
+            "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                e.seq as i64,
+                muster_core::time::rfc3339(e.at),
+                e.actor,
+                e.command_id,
+                e.kind,
+                e.body,
+                e.hash
+            ],
+        )
+        .unwrap();
+    }
+    events
+}
+
+#[tokio::test]
+async fn a_file_from_before_versions_reads_as_version_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let old = old_file(&path, 5);
+    // Read-only (verify-log, replay): the file is not changed.
+    assert_eq!(verify_blocking(&path).unwrap(), ok_report(5));
+    let ro = SqliteLog::open_readonly(&path).unwrap();
+    assert_eq!(ro.read_from(0, 10).await.unwrap(), old);
+    assert_eq!(ro.read_from_skipping(0, 10, &["x"]).await.unwrap(), old);
+    assert_eq!(ro.head().await.unwrap(), (5, old[4].hash.clone()));
+    drop(ro);
+    let columns = |path: &Path| -> Vec<String> {
+        let conn = Connection::open(path).unwrap();
+        let mut st = conn
+            .prepare("SELECT name FROM pragma_table_info('events')")
+            .unwrap();
+        st.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(!columns(&path).contains(&"v".to_string()));
+
+    // Opened for writing, the file gains the column; old rows stay version 1 and
+    // verify, and new ones are written at their own version.
+    let log = SqliteLog::open(&path).unwrap();
+    assert!(columns(&path).contains(&"v".to_string()));
+    assert_eq!(log.read_from(0, 10).await.unwrap(), old);
+    let next = chain_events(5, &old[4].hash, 2);
+    assert_eq!(next[0].v, muster_log::record::VERSION);
+    log.append(&next).await.unwrap();
+    let all = log.read_from(0, 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.v).collect::<Vec<_>>(),
+        [1, 1, 1, 1, 1, 2, 2]
+    );
+    assert_eq!(log.verify().await.unwrap(), ok_report(7));
+    drop(log);
+    // And opens again (the column is not added twice).
+    let log = SqliteLog::open(&path).unwrap();
+    assert_eq!(log.verify().await.unwrap(), ok_report(7));
+}

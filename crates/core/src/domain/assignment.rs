@@ -127,7 +127,7 @@ pub struct Assignment {
 
 impl Assignment {
     /// Builds the checklist, numbering actions `act_1`, `act_2`, … in order.
-    pub fn checklist(specs: &[ActionSpec]) -> Result<Vec<Action>, DomainError> {
+    pub fn checklist(specs: &[ActionSpec]) -> Result<Vec<NewAction>, DomainError> {
         if specs.len() > 50 {
             return Err(DomainError::validation("actions", "at most 50 actions"));
         }
@@ -136,14 +136,10 @@ impl Assignment {
             .enumerate()
             .map(|(i, s)| {
                 check_text(&format!("actions[{i}].text"), &s.text, MAX_SHORT_TEXT, true)?;
-                Ok(Action {
+                Ok(NewAction {
                     id: format!("act_{}", i + 1),
                     text: s.text.clone(),
                     required: s.required,
-                    done_at: None,
-                    done_by: None,
-                    note: None,
-                    skipped: None,
                 })
             })
             .collect()
@@ -184,6 +180,65 @@ impl super::Finish for Assignment {
             AssignmentStatus::Declined => self.declined_at,
             AssignmentStatus::Cancelled => self.cancelled_at,
             _ => None,
+        }
+    }
+}
+
+/// An action of a checklist as it was set (`assignment.created`): not yet done.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewAction {
+    pub id: String,
+    pub text: String,
+    pub required: bool,
+}
+
+/// An assignment as it was created (`assignment.created`). Who and when are the
+/// envelope's; it starts `notified`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewAssignment {
+    pub id: AssignmentId,
+    pub incident_id: IncidentId,
+    pub resource_id: ResourceId,
+    pub responsibilities: String,
+    pub actions: Vec<NewAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Assignment {
+    /// The assignment an `assignment.created` fact starts, created `at` by `by`.
+    pub fn created(new: &NewAssignment, at: DateTime<Utc>, by: &UserId) -> Assignment {
+        Assignment {
+            id: new.id.clone(),
+            incident_id: new.incident_id.clone(),
+            resource_id: new.resource_id.clone(),
+            responsibilities: new.responsibilities.clone(),
+            actions: new
+                .actions
+                .iter()
+                .map(|a| Action {
+                    id: a.id.clone(),
+                    text: a.text.clone(),
+                    required: a.required,
+                    done_at: None,
+                    done_by: None,
+                    note: None,
+                    skipped: None,
+                })
+                .collect(),
+            status: AssignmentStatus::Notified,
+            reason: new.reason.clone(),
+            created_by: by.clone(),
+            notified_at: at,
+            acknowledged_at: None,
+            en_route_at: None,
+            on_scene_at: None,
+            completed_at: None,
+            declined_at: None,
+            decline_reason: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            last_checkin_at: None,
         }
     }
 }

@@ -172,6 +172,45 @@ pub fn add_working_days(from: DateTime<Utc>, days: u64) -> DateTime<Utc> {
     at
 }
 
+/// A case as it was opened (`case.opened`): the incidents it is about, judged when it
+/// was opened. Who and when are the envelope's; it starts `open`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewCase {
+    pub id: CaseId,
+    pub case_type: CaseType,
+    pub incident_ids: Vec<IncidentId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<ContactId>,
+    pub from: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+impl Case {
+    /// The case a `case.opened` fact starts, opened `at` by `by`.
+    pub fn opened(new: &NewCase, at: DateTime<Utc>, by: &UserId) -> Case {
+        Case {
+            id: new.id.clone(),
+            case_type: new.case_type,
+            status: CaseStatus::Open,
+            incident_ids: new.incident_ids.clone(),
+            contact_id: new.contact_id.clone(),
+            from: new.from.clone(),
+            text: new.text.clone(),
+            opened_by: by.clone(),
+            opened_at: at,
+            assigned_to: None,
+            response: None,
+            responded_at: None,
+            outcome: None,
+            root_cause: None,
+            closed_at: None,
+            email: new.email.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,6 +162,50 @@ impl super::Finish for Contact {
     }
 }
 
+/// A contact as it was received (`contact.received`): what the caller gave. Who took
+/// it in and when are the event's envelope; it starts `queued`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewContact {
+    pub id: ContactId,
+    pub channel: Channel,
+    pub caller: Caller,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    pub summary: String,
+    pub reason: ContactReason,
+}
+
+impl Contact {
+    /// The contact a `contact.received` fact starts, received `at` by `by`.
+    pub fn received(new: &NewContact, at: DateTime<Utc>, by: &UserId) -> Contact {
+        let NewContact {
+            id,
+            channel,
+            caller,
+            location,
+            summary,
+            reason,
+        } = new;
+        Contact {
+            id: id.clone(),
+            channel: *channel,
+            caller: caller.clone(),
+            location: location.clone(),
+            summary: summary.clone(),
+            reason: *reason,
+            status: ContactStatus::Queued,
+            received_at: at,
+            received_by: by.clone(),
+            taken_at: None,
+            taken_by: None,
+            incident_id: None,
+            closed_at: None,
+            outcome: None,
+            note: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,6 +88,40 @@ pub fn validate_new(
     Ok(())
 }
 
+/// An improvement action as it was raised (`improvement.raised`). Who raised it and
+/// when are the envelope's; it starts `open`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewImprovement {
+    pub id: ImprovementId,
+    pub title: String,
+    pub finding: String,
+    pub owner_id: UserId,
+    pub due_on: NaiveDate,
+    #[serde(default)]
+    pub areas: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_id: Option<PlanId>,
+}
+
+impl Improvement {
+    /// The improvement an `improvement.raised` fact starts, raised `at` by `by`.
+    pub fn raised(new: &NewImprovement, at: DateTime<Utc>, by: &UserId) -> Improvement {
+        Improvement {
+            id: new.id.clone(),
+            title: new.title.clone(),
+            finding: new.finding.clone(),
+            owner_id: new.owner_id.clone(),
+            due_on: new.due_on,
+            areas: new.areas.clone(),
+            plan_id: new.plan_id.clone(),
+            status: ImprovementStatus::Open,
+            raised_by: by.clone(),
+            raised_at: at,
+            history: Vec::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,6 +227,98 @@ impl super::Finish for Incident {
     }
 }
 
+/// An incident as it was opened (`incident.opened`): its reference, type, description
+/// and place. Who opened it and when are the envelope's; it starts `new`, unverified.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewIncident {
+    pub id: IncidentId,
+    pub reference: String,
+    #[serde(rename = "type")]
+    pub incident_type: String,
+    pub description: String,
+    pub location: Location,
+}
+
+/// An assessment as it was made (`incident.assessed`); who and when are the envelope's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewAssessment {
+    pub validity: Validity,
+    /// `null` for a duplicate or false report.
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    pub method: TriageMethod,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<IncidentId>,
+}
+
+/// A note as it was written (`incident.noted`); who and when are the envelope's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewNote {
+    pub text: String,
+}
+
+impl Incident {
+    /// The incident an `incident.opened` fact starts, opened `at` by `by`.
+    pub fn opened(new: &NewIncident, at: DateTime<Utc>, by: &UserId) -> Incident {
+        let NewIncident {
+            id,
+            reference,
+            incident_type,
+            description,
+            location,
+        } = new;
+        Incident {
+            id: id.clone(),
+            reference: reference.clone(),
+            incident_type: incident_type.clone(),
+            description: description.clone(),
+            location: location.clone(),
+            status: IncidentStatus::New,
+            validity: Validity::Unverified,
+            priority: None,
+            assessments: Vec::new(),
+            answers: BTreeMap::new(),
+            notes: Vec::new(),
+            contact_ids: Vec::new(),
+            assignment_ids: Vec::new(),
+            overrides: Vec::new(),
+            outcome: None,
+            summary: None,
+            opened_by: by.clone(),
+            opened_at: at,
+            assessed_at: None,
+            dispatched_at: None,
+            in_progress_at: None,
+            resolved_at: None,
+            closed_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            reopened: 0,
+            merged_into: None,
+            merged_from: Vec::new(),
+        }
+    }
+}
+
+impl Assessment {
+    /// The assessment an `incident.assessed` fact records, made `at` by `by`.
+    pub fn made(new: &NewAssessment, at: DateTime<Utc>, by: &UserId) -> Assessment {
+        Assessment {
+            validity: new.validity,
+            priority: new.priority,
+            method: new.method,
+            reason: new.reason.clone(),
+            rule: new.rule.clone(),
+            duplicate_of: new.duplicate_of.clone(),
+            by: by.clone(),
+            at,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,6 +111,33 @@ impl super::Finish for Message {
     }
 }
 
+/// A message as it was sent (`message.broadcast`): to whom it was addressed, judged
+/// when it was sent. Who sent it and when are the envelope's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewMessage {
+    pub id: MessageId,
+    pub audience: Audience,
+    pub text: String,
+    pub requires_ack: bool,
+    pub recipients: Vec<UserId>,
+}
+
+impl Message {
+    /// The message a `message.broadcast` fact records, sent `at` by `by`.
+    pub fn sent(new: &NewMessage, at: DateTime<Utc>, by: &UserId) -> Message {
+        Message {
+            id: new.id.clone(),
+            audience: new.audience.clone(),
+            text: new.text.clone(),
+            requires_ack: new.requires_ack,
+            sent_by: by.clone(),
+            sent_at: at,
+            recipients: new.recipients.clone(),
+            acks: BTreeMap::new(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -85,3 +85,64 @@ impl Resource {
         self.skills.iter().any(|s| s == skill)
     }
 }
+
+/// Coordinates without a time: where a resource was registered (the time is the
+/// event's).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Coordinates {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// A resource as it was registered (`resource.registered`). When is the envelope's; it
+/// starts `available`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewResource {
+    pub id: ResourceId,
+    pub name: String,
+    pub resource_type: ResourceType,
+    pub skills: Vec<String>,
+    pub team: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Coordinates>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+impl Resource {
+    /// The resource a `resource.registered` fact starts, registered `at`.
+    pub fn registered(new: &NewResource, at: DateTime<Utc>) -> Resource {
+        let NewResource {
+            id,
+            name,
+            resource_type,
+            skills,
+            team,
+            location,
+            user_id,
+            email,
+            phone,
+        } = new;
+        Resource {
+            id: id.clone(),
+            name: name.clone(),
+            resource_type: *resource_type,
+            skills: skills.clone(),
+            team: team.clone(),
+            status: ResourceStatus::Available,
+            location: location.map(|c| Position {
+                lat: c.lat,
+                lon: c.lon,
+                at,
+            }),
+            user_id: user_id.clone(),
+            status_at: at,
+            email: email.clone(),
+            phone: phone.clone(),
+        }
+    }
+}

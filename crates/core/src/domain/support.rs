@@ -138,6 +138,55 @@ pub fn validate_proposal(
     Ok(())
 }
 
+/// A note given with a proposal; who and when are the envelope's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewPlanNote {
+    pub text: String,
+}
+
+/// A support plan as it was proposed (`support.proposed`). Who proposed it and when
+/// are the envelope's; it starts `proposed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewPlan {
+    pub id: PlanId,
+    pub colleague_id: UserId,
+    pub areas: Vec<String>,
+    pub support_type: String,
+    pub review_on: NaiveDate,
+    #[serde(default)]
+    pub notes: Vec<NewPlanNote>,
+}
+
+impl Plan {
+    /// The plan a `support.proposed` fact starts, proposed `at` by `by`.
+    pub fn proposed(new: &NewPlan, at: DateTime<Utc>, by: &UserId) -> Plan {
+        Plan {
+            id: new.id.clone(),
+            colleague_id: new.colleague_id.clone(),
+            proposed_by: by.clone(),
+            proposed_at: at,
+            areas: new.areas.clone(),
+            support_type: new.support_type.clone(),
+            review_on: new.review_on,
+            status: PlanStatus::Proposed,
+            notes: new
+                .notes
+                .iter()
+                .map(|n| PlanNote {
+                    text: n.text.clone(),
+                    by: by.clone(),
+                    at,
+                })
+                .collect(),
+            agreed_by: None,
+            agreed_at: None,
+            reviewed_by: None,
+            reviewed_at: None,
+            review_outcome: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

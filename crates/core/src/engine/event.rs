@@ -1,27 +1,30 @@
-//! Events: what happened, past tense `noun.verbed`. An event that creates something
-//! carries the whole object under its noun; the others carry the ids they concern and
-//! the fields that changed. Who and when live in the [`Record`] envelope.
+//! Events: what happened, past tense `noun.verbed`, as facts. An event that creates
+//! something carries, under its noun, a `New<Noun>` with what was given when it
+//! happened (no status, times, actor or lists that later events fill in); the others
+//! carry the ids they concern and the fields that changed. Who and when live in the
+//! [`Record`] envelope; [`State::apply`](super::state::State::apply) builds the read
+//! models from both.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::assignment::{Assignment, AssignmentStatus, Via};
-use crate::domain::case::{Case, CaseOutcome};
-use crate::domain::contact::Contact;
+use crate::domain::assignment::{AssignmentStatus, NewAssignment, Via};
+use crate::domain::case::{CaseOutcome, NewCase};
+use crate::domain::contact::NewContact;
 use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{
     AlertId, AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId,
     ResourceId, UserId,
 };
-use crate::domain::improvement::{Improvement, ImprovementStatus};
-use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
-use crate::domain::message::Message;
+use crate::domain::improvement::{ImprovementStatus, NewImprovement};
+use crate::domain::incident::{IncidentStatus, NewAssessment, NewIncident, NewNote};
+use crate::domain::message::NewMessage;
 use crate::domain::procedure::EscalationAction;
 use crate::domain::push::{PushKeys, UnsubscribeReason};
-use crate::domain::resource::{Resource, ResourceStatus};
-use crate::domain::support::Plan;
+use crate::domain::resource::{NewResource, ResourceStatus};
+use crate::domain::support::NewPlan;
 use crate::domain::triage::Priority;
 use crate::domain::user::NewUser;
 
@@ -75,7 +78,7 @@ macro_rules! events {
 }
 
 events! {
-    "contact.received" => ContactReceived { contact: Contact },
+    "contact.received" => ContactReceived { contact: NewContact },
     "contact.taken" => ContactTaken { contact_id: ContactId },
     "contact.linked" => ContactLinked {
         contact_id: ContactId,
@@ -89,7 +92,7 @@ events! {
     },
 
     "incident.opened" => IncidentOpened {
-        incident: Incident,
+        incident: NewIncident,
         /// Open incidents of the same type close in space and time: possible
         /// duplicates for the operator to link or dismiss.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -106,9 +109,9 @@ events! {
     },
     "incident.assessed" => IncidentAssessed {
         incident_id: IncidentId,
-        assessment: Assessment,
+        assessment: NewAssessment,
     },
-    "incident.noted" => IncidentNoted { incident_id: IncidentId, note: Note },
+    "incident.noted" => IncidentNoted { incident_id: IncidentId, note: NewNote },
     /// A status change that follows from another step (dispatch, first resource en
     /// route, assessment, every resource stood down).
     "incident.status_changed" => IncidentStatusChanged {
@@ -150,19 +153,21 @@ events! {
     /// credential store.
     "user.password_changed" => UserPasswordChanged { user_id: UserId },
 
-    "resource.registered" => ResourceRegistered { resource: Resource },
+    "resource.registered" => ResourceRegistered { resource: NewResource },
     "resource.status_changed" => ResourceStatusChanged {
         resource_id: ResourceId,
         from: ResourceStatus,
         status: ResourceStatus,
     },
+    /// `lat`/`lon` are always given; they read `null` once erased (the position is
+    /// then left as it was).
     "resource.located" => ResourceLocated {
         resource_id: ResourceId,
-        lat: f64,
-        lon: f64,
+        lat: Option<f64>,
+        lon: Option<f64>,
     },
 
-    "assignment.created" => AssignmentCreated { assignment: Assignment },
+    "assignment.created" => AssignmentCreated { assignment: NewAssignment },
     /// `via` when the desk recorded it on the unit's behalf (the actor is the desk user).
     "assignment.acknowledged" => AssignmentAcknowledged {
         assignment_id: AssignmentId,
@@ -207,13 +212,13 @@ events! {
         via: Option<Via>,
     },
 
-    "message.broadcast" => MessageBroadcast { message: Message },
+    "message.broadcast" => MessageBroadcast { message: NewMessage },
     "message.acknowledged" => MessageAcknowledged {
         message_id: MessageId,
         user_id: UserId,
     },
 
-    "case.opened" => CaseOpened { case: Case },
+    "case.opened" => CaseOpened { case: NewCase },
     "case.assigned" => CaseAssigned { case_id: CaseId, user_id: UserId },
     "case.responded" => CaseResponded { case_id: CaseId, response: String },
     "case.closed" => CaseClosed {
@@ -223,13 +228,13 @@ events! {
         root_cause: Option<String>,
     },
 
-    "support.proposed" => SupportProposed { plan: Plan },
+    "support.proposed" => SupportProposed { plan: NewPlan },
     /// The colleague agreed: who and when are in the envelope.
     "support.agreed" => SupportAgreed { plan_id: PlanId },
     "support.noted" => SupportNoted { plan_id: PlanId, text: String },
     "support.reviewed" => SupportReviewed { plan_id: PlanId, outcome: String },
 
-    "improvement.raised" => ImprovementRaised { improvement: Improvement },
+    "improvement.raised" => ImprovementRaised { improvement: NewImprovement },
     "improvement.updated" => ImprovementUpdated {
         improvement_id: ImprovementId,
         status: ImprovementStatus,

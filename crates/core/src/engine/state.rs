@@ -1,6 +1,7 @@
 //! The authoritative state: a fold of the event log. [`State::apply`] never fails and
 //! never does I/O; the engine validates before an event exists, so applying one only
-//! records what the event says.
+//! records what the event says. Events are facts: a created object's read model is
+//! built from its `New<Noun>` and the envelope (`at`, `actor`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -17,7 +18,7 @@ use crate::domain::ids::{
     ResourceId, UserId,
 };
 use crate::domain::improvement::{Improvement, ImprovementUpdate};
-use crate::domain::incident::{Incident, IncidentStatus};
+use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::push::PushSubscription;
 use crate::domain::resource::{Position, Resource};
@@ -250,9 +251,11 @@ impl State {
             | AssignmentActionUndone { .. }
             | AssignmentCancelled { .. }
             | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
-            MessageBroadcast { .. } | MessageAcknowledged { .. } => self.apply_message(event, at),
+            MessageBroadcast { .. } | MessageAcknowledged { .. } => {
+                self.apply_message(event, at, actor)
+            }
             CaseOpened { .. } | CaseAssigned { .. } | CaseResponded { .. } | CaseClosed { .. } => {
-                self.apply_case(event, at)
+                self.apply_case(event, at, actor)
             }
             SupportProposed { .. }
             | SupportAgreed { .. }
@@ -308,9 +311,10 @@ impl State {
         }
     }
 
-    fn apply_case(&mut self, event: &Event, at: DateTime<Utc>) {
+    fn apply_case(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         if let Event::CaseOpened { case } = event {
-            self.cases.insert(case.id.clone(), case.clone());
+            self.cases
+                .insert(case.id.clone(), Case::opened(case, at, actor));
             return;
         }
         let id = match event {
@@ -348,7 +352,8 @@ impl State {
 
     fn apply_support(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         if let Event::SupportProposed { plan } = event {
-            self.plans.insert(plan.id.clone(), plan.clone());
+            self.plans
+                .insert(plan.id.clone(), Plan::proposed(plan, at, actor));
             return;
         }
         let Some(p) = event.plan_id().and_then(|id| self.plans.get_mut(id)) else {
@@ -378,8 +383,10 @@ impl State {
     fn apply_improvement(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         match event {
             Event::ImprovementRaised { improvement } => {
-                self.improvements
-                    .insert(improvement.id.clone(), improvement.clone());
+                self.improvements.insert(
+                    improvement.id.clone(),
+                    Improvement::raised(improvement, at, actor),
+                );
             }
             Event::ImprovementUpdated {
                 improvement_id,
@@ -493,7 +500,8 @@ impl State {
     fn apply_contact(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         match event {
             Event::ContactReceived { contact } => {
-                self.contacts.insert(contact.id.clone(), contact.clone());
+                self.contacts
+                    .insert(contact.id.clone(), Contact::received(contact, at, actor));
             }
             Event::ContactTaken { contact_id } => {
                 if let Some(c) = self.contacts.get_mut(contact_id) {
@@ -537,21 +545,22 @@ impl State {
 
     fn apply_incident(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         if let Event::IncidentOpened { incident, .. } = event {
-            let year = incident.opened_at.year();
+            let year = at.year();
             *self.references.entry(year).or_insert(0) += 1;
             let recent = self
                 .opened
                 .entry(incident.incident_type.clone())
                 .or_default();
             recent.push_back(Opened {
-                at: incident.opened_at,
+                at,
                 id: incident.id.clone(),
                 point: incident.location.point(),
             });
             if recent.len() > OPENED_KEPT {
                 recent.pop_front();
             }
-            self.incidents.insert(incident.id.clone(), incident.clone());
+            self.incidents
+                .insert(incident.id.clone(), Incident::opened(incident, at, actor));
             return;
         }
         if let Event::IncidentMerged {
@@ -578,9 +587,13 @@ impl State {
                 if assessment.priority.is_some() {
                     i.priority = assessment.priority;
                 }
-                i.assessments.push(assessment.clone());
+                i.assessments.push(Assessment::made(assessment, at, actor));
             }
-            Event::IncidentNoted { note, .. } => i.notes.push(note.clone()),
+            Event::IncidentNoted { note, .. } => i.notes.push(Note {
+                text: note.text.clone(),
+                by: actor.clone(),
+                at,
+            }),
             Event::IncidentStatusChanged { status, .. } => {
                 i.status = *status;
                 i.stamp(*status, at);
@@ -679,7 +692,8 @@ impl State {
                 {
                     u.resource_id = Some(resource.id.clone());
                 }
-                self.resources.insert(resource.id.clone(), resource.clone());
+                self.resources
+                    .insert(resource.id.clone(), Resource::registered(resource, at));
             }
             Event::ResourceStatusChanged {
                 resource_id,
@@ -696,7 +710,10 @@ impl State {
                 lat,
                 lon,
             } => {
-                if let Some(r) = self.resources.get_mut(resource_id) {
+                // Erased coordinates (`null`) leave the position as it was.
+                if let (Some(r), Some(lat), Some(lon)) =
+                    (self.resources.get_mut(resource_id), lat, lon)
+                {
                     r.location = Some(Position {
                         lat: *lat,
                         lon: *lon,
@@ -718,8 +735,10 @@ impl State {
                 .entry(assignment.resource_id.clone())
                 .or_default()
                 .insert(assignment.id.clone());
-            self.assignments
-                .insert(assignment.id.clone(), assignment.clone());
+            self.assignments.insert(
+                assignment.id.clone(),
+                Assignment::created(assignment, at, actor),
+            );
             return;
         }
         let id = match event {
@@ -785,10 +804,11 @@ impl State {
         }
     }
 
-    fn apply_message(&mut self, event: &Event, at: DateTime<Utc>) {
+    fn apply_message(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {
         match event {
             Event::MessageBroadcast { message } => {
-                self.messages.insert(message.id.clone(), message.clone());
+                self.messages
+                    .insert(message.id.clone(), Message::sent(message, at, actor));
             }
             Event::MessageAcknowledged {
                 message_id,

@@ -5,7 +5,7 @@
 use super::event::{Event, Record};
 use super::state::State;
 use crate::domain::ids::{ResourceId, UserId};
-use crate::domain::message::{Audience, Message};
+use crate::domain::message::Audience;
 use crate::domain::user::Role;
 
 /// The audience of one event, computed once by the writer when it is published.
@@ -74,7 +74,9 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
         ResourceStatusChanged { resource_id, .. } | ResourceLocated { resource_id, .. } => {
             with_resources(vec![resource_id.clone()])
         }
-        MessageBroadcast { message } => message_audience(state, message),
+        MessageBroadcast { message } => {
+            message_audience(state, &message.audience, &message.recipients, &rec.actor)
+        }
         // A browser's push endpoint and keys are its user's alone.
         PushSubscribed { user_id, .. } | PushUnsubscribed { user_id, .. } => Visibility {
             users: vec![user_id.clone()],
@@ -85,7 +87,7 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
             user_id,
         } => match state.messages.get(message_id) {
             Some(m) => {
-                let mut v = message_audience(state, m);
+                let mut v = message_audience(state, &m.audience, &m.recipients, &m.sent_by);
                 v.users.push(user_id.clone());
                 v
             }
@@ -171,9 +173,13 @@ pub fn resources_on(
     out
 }
 
-fn message_audience(state: &State, message: &Message) -> Visibility {
-    let sender = &message.sent_by;
-    match &message.audience {
+fn message_audience(
+    state: &State,
+    audience: &Audience,
+    recipients: &[UserId],
+    sender: &UserId,
+) -> Visibility {
+    match audience {
         Audience::All => Visibility {
             desk: true,
             everyone: true,
@@ -182,7 +188,7 @@ fn message_audience(state: &State, message: &Message) -> Visibility {
         // The field users it was sent to, and the desk that follows the answers.
         Audience::Field => Visibility {
             desk: true,
-            users: message.recipients.clone(),
+            users: recipients.to_vec(),
             ..Default::default()
         },
         Audience::Team(team) => with_resources(

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Cx, optional, short};
 use crate::domain::Lifecycle;
-use crate::domain::assignment::{ActionSpec, Assignment, AssignmentStatus, Via};
+use crate::domain::assignment::{ActionSpec, Assignment, AssignmentStatus, NewAssignment, Via};
 use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
 use crate::domain::incident::{IncidentStatus, rules};
 use crate::domain::resource::ResourceStatus;
@@ -249,25 +249,13 @@ impl Cx<'_> {
         if let Some(r) = reason {
             short("reason", r)?;
         }
-        let assignment = Assignment {
+        let assignment = NewAssignment {
             id: AssignmentId::at_seq(self.next_seq()),
             incident_id: incident_id.clone(),
             resource_id: resource_id.clone(),
             responsibilities,
             actions: Assignment::checklist(&specs)?,
-            status: AssignmentStatus::Notified,
             reason: reason.clone(),
-            created_by: self.actor.user_id.clone(),
-            notified_at: self.now,
-            acknowledged_at: None,
-            en_route_at: None,
-            on_scene_at: None,
-            completed_at: None,
-            declined_at: None,
-            decline_reason: None,
-            cancelled_at: None,
-            cancel_reason: None,
-            last_checkin_at: None,
         };
         let from = incident.status;
         self.emit(Event::AssignmentCreated { assignment });

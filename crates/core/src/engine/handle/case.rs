@@ -3,7 +3,7 @@
 
 use super::{Cx, long};
 use crate::domain::Lifecycle;
-use crate::domain::case::{self, Case, CaseStatus};
+use crate::domain::case::{self, Case, CaseStatus, NewCase};
 use crate::domain::ids::{CaseId, ContactId, IncidentId, UserId};
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
@@ -24,22 +24,13 @@ impl Cx<'_> {
             crate::domain::check_email("email", e)?;
         }
         let incident_ids = self.case_incidents(incident_id.as_ref(), contact_id.as_ref())?;
-        let case = Case {
+        let case = NewCase {
             id: CaseId::at_seq(self.next_seq()),
             case_type: *case_type,
-            status: CaseStatus::Open,
             incident_ids,
             contact_id: contact_id.clone(),
             from: from.clone(),
             text: text.clone(),
-            opened_by: self.actor.user_id.clone(),
-            opened_at: self.now,
-            assigned_to: None,
-            response: None,
-            responded_at: None,
-            outcome: None,
-            root_cause: None,
-            closed_at: None,
             email: email.clone(),
         };
         self.emit(Event::CaseOpened { case });

@@ -2,7 +2,7 @@
 
 use super::{Cx, optional, short};
 use crate::domain::Lifecycle;
-use crate::domain::contact::{self, Contact, ContactStatus};
+use crate::domain::contact::{self, ContactStatus, NewContact};
 use crate::domain::ids::ContactId;
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
@@ -18,22 +18,13 @@ impl Cx<'_> {
             reason,
         } = c;
         contact::validate_new(caller, location.as_ref(), summary)?;
-        let contact = Contact {
+        let contact = NewContact {
             id: ContactId::at_seq(self.next_seq()),
             channel: *channel,
             caller: caller.clone(),
             location: location.clone(),
             summary: summary.clone(),
             reason: *reason,
-            status: ContactStatus::Queued,
-            received_at: self.now,
-            received_by: self.actor.user_id.clone(),
-            taken_at: None,
-            taken_by: None,
-            incident_id: None,
-            closed_at: None,
-            outcome: None,
-            note: None,
         };
         self.emit(Event::ContactReceived { contact });
         Ok(())

@@ -4,7 +4,7 @@
 use super::{Cx, long, optional, short};
 use crate::domain::Lifecycle;
 use crate::domain::ids::ImprovementId;
-use crate::domain::improvement::{self, Improvement, ImprovementStatus};
+use crate::domain::improvement::{self, Improvement, NewImprovement};
 use crate::domain::user::Role;
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
@@ -35,7 +35,7 @@ impl Cx<'_> {
             *due_on,
             self.now.date_naive(),
         )?;
-        let improvement = Improvement {
+        let improvement = NewImprovement {
             id: ImprovementId::at_seq(self.next_seq()),
             title: title.clone(),
             finding: finding.clone(),
@@ -43,10 +43,6 @@ impl Cx<'_> {
             due_on: *due_on,
             areas: areas.clone(),
             plan_id: plan_id.clone(),
-            status: ImprovementStatus::Open,
-            raised_by: self.actor.user_id.clone(),
-            raised_at: self.now,
-            history: Vec::new(),
         };
         self.emit(Event::ImprovementRaised { improvement });
         Ok(())

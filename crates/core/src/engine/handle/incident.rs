@@ -3,7 +3,9 @@
 
 use super::{Cx, long, short};
 use crate::domain::ids::IncidentId;
-use crate::domain::incident::{self, Assessment, Incident, IncidentStatus, Note, rules};
+use crate::domain::incident::{
+    self, Incident, IncidentStatus, NewAssessment, NewIncident, NewNote, rules,
+};
 use crate::domain::triage::{Priority, TriageMethod, Validity};
 use crate::domain::{Lifecycle, MAX_TEXT, check_text};
 use crate::engine::command as cmd;
@@ -48,11 +50,7 @@ impl Cx<'_> {
         let cmd::IncidentNote { incident_id, text } = c;
         long("text", text)?;
         self.incident(incident_id)?;
-        let note = Note {
-            text: text.clone(),
-            by: self.actor.user_id.clone(),
-            at: self.now,
-        };
+        let note = NewNote { text: text.clone() };
         self.emit(Event::IncidentNoted {
             incident_id: incident_id.clone(),
             note,
@@ -232,35 +230,12 @@ impl Cx<'_> {
             self.contact(c)?.check_linkable()?;
         }
         let id = IncidentId::at_seq(self.next_seq());
-        let incident = Incident {
+        let incident = NewIncident {
             id: id.clone(),
             reference: incident::reference(self.now, self.state.next_reference(self.now)),
             incident_type: incident_type.clone(),
             description: description.clone(),
             location: location.clone(),
-            status: IncidentStatus::New,
-            validity: Validity::Unverified,
-            priority: None,
-            assessments: Vec::new(),
-            answers: Default::default(),
-            notes: Vec::new(),
-            contact_ids: Vec::new(),
-            assignment_ids: Vec::new(),
-            overrides: Vec::new(),
-            outcome: None,
-            summary: None,
-            opened_by: self.actor.user_id.clone(),
-            opened_at: self.now,
-            assessed_at: None,
-            dispatched_at: None,
-            in_progress_at: None,
-            resolved_at: None,
-            closed_at: None,
-            cancelled_at: None,
-            cancel_reason: None,
-            reopened: 0,
-            merged_into: None,
-            merged_from: Vec::new(),
         };
         let since = self.now - chrono::Duration::seconds(self.centre.duplicate.window_secs as i64);
         let recent = self
@@ -363,15 +338,13 @@ impl Cx<'_> {
             ));
         }
         let from = i.status;
-        let assessment = Assessment {
+        let assessment = NewAssessment {
             validity: *validity,
             priority,
             method: *method,
             reason: reason.clone(),
             rule,
             duplicate_of: duplicate_of.clone(),
-            by: self.actor.user_id.clone(),
-            at: self.now,
         };
         self.emit(Event::IncidentAssessed {
             incident_id: incident_id.clone(),

@@ -2,7 +2,7 @@
 
 use super::{Cx, long};
 use crate::domain::ids::{MessageId, UserId};
-use crate::domain::message::{Audience, Message};
+use crate::domain::message::{Audience, Message, NewMessage};
 use crate::domain::user::Role;
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
@@ -17,15 +17,12 @@ impl Cx<'_> {
         } = c;
         long("text", text)?;
         let recipients = self.recipients(audience)?;
-        let message = Message {
+        let message = NewMessage {
             id: MessageId::at_seq(self.next_seq()),
             audience: audience.clone(),
             text: text.clone(),
             requires_ack: *requires_ack,
-            sent_by: self.actor.user_id.clone(),
-            sent_at: self.now,
             recipients,
-            acks: Default::default(),
         };
         self.emit(Event::MessageBroadcast { message });
         Ok(())

@@ -4,7 +4,7 @@ use super::{Cx, short};
 use crate::domain::Lifecycle;
 use crate::domain::geo::check_coordinates;
 use crate::domain::ids::{ResourceId, UserId};
-use crate::domain::resource::{Position, Resource, ResourceStatus};
+use crate::domain::resource::{Coordinates, NewResource, ResourceStatus};
 use crate::domain::user::{NewUser, Role, User};
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
@@ -72,24 +72,18 @@ impl Cx<'_> {
         let position = match location {
             Some(l) => {
                 l.validate("location", false)?;
-                l.point().map(|(lat, lon)| Position {
-                    lat,
-                    lon,
-                    at: self.now,
-                })
+                l.point().map(|(lat, lon)| Coordinates { lat, lon })
             }
             None => None,
         };
-        let resource = Resource {
+        let resource = NewResource {
             id: ResourceId::at_seq(self.next_seq()),
             name: name.clone(),
             resource_type: *resource_type,
             skills: skills.clone(),
             team: team.clone(),
-            status: ResourceStatus::Available,
             location: position,
             user_id: user_id.clone(),
-            status_at: self.now,
             email: email.clone(),
             phone: phone.clone(),
         };
@@ -131,8 +125,8 @@ impl Cx<'_> {
         self.resource(resource_id)?;
         self.emit(Event::ResourceLocated {
             resource_id: resource_id.clone(),
-            lat: *lat,
-            lon: *lon,
+            lat: Some(*lat),
+            lon: Some(*lon),
         });
         Ok(())
     }

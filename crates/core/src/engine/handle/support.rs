@@ -4,7 +4,7 @@
 use super::{Cx, long, short};
 use crate::domain::Lifecycle;
 use crate::domain::ids::{PlanId, UserId};
-use crate::domain::support::{self, Plan, PlanStatus};
+use crate::domain::support::{self, NewPlan, NewPlanNote, Plan, PlanStatus};
 use crate::domain::user::Role;
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
@@ -105,30 +105,17 @@ impl Cx<'_> {
             &self.centre.support_areas,
             &self.centre.support_types,
         )?;
-        let by = self.actor.user_id.clone();
-        let plan = Plan {
+        let plan = NewPlan {
             id: PlanId::at_seq(self.next_seq()),
             colleague_id: colleague_id.clone(),
-            proposed_by: by.clone(),
-            proposed_at: self.now,
             areas: areas.to_vec(),
             support_type: support_type.to_string(),
             review_on,
-            status: PlanStatus::Proposed,
             notes: notes
                 .iter()
                 .filter(|n| !n.trim().is_empty())
-                .map(|n| support::PlanNote {
-                    text: n.clone(),
-                    by: by.clone(),
-                    at: self.now,
-                })
+                .map(|n| NewPlanNote { text: n.clone() })
                 .collect(),
-            agreed_by: None,
-            agreed_at: None,
-            reviewed_by: None,
-            reviewed_at: None,
-            review_outcome: None,
         };
         self.emit(Event::SupportProposed { plan });
         Ok(())
