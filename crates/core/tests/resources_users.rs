@@ -85,3 +85,37 @@ fn a_resource_carries_one_field_user() {
     assert_eq!(e.code(), "conflict");
     assert!(e.to_string().contains("already carried by"), "{e}");
 }
+
+#[test]
+fn a_location_ping_is_a_fact_and_an_erased_one_leaves_the_position_alone() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let unit = w.resource("rapid-response-1");
+    let recs = w.ok(&op, resource_locate(&unit, 51.5, -0.12));
+    let body = serde_json::to_value(&recs[0].event).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"kind": "resource.located", "resource_id": unit, "lat": 51.5, "lon": -0.12})
+    );
+    let at = recs[0].at;
+    let position = w.state.resources[&unit].location.clone().unwrap();
+    assert_eq!((position.lat, position.lon, position.at), (51.5, -0.12, at));
+    // The same ping with its coordinates erased (`null`): the fold keeps the position.
+    let mut erased = recs[0].clone();
+    erased.seq = w.state.seq + 1;
+    erased.at = at + chrono::Duration::seconds(5);
+    erased.event = serde_json::from_value(serde_json::json!(
+        {"kind": "resource.located", "resource_id": unit, "lat": null, "lon": null}
+    ))
+    .unwrap();
+    assert!(matches!(
+        erased.event,
+        Event::ResourceLocated {
+            lat: None,
+            lon: None,
+            ..
+        }
+    ));
+    w.state.apply(&erased);
+    assert_eq!(w.state.resources[&unit].location, Some(position));
+}
