@@ -195,6 +195,23 @@ impl Vault {
         Ok(())
     }
 
+    /// True when some event of `events` is sealed under a scope whose key is not held
+    /// (another hub made it, or it was erased): worth a [`refresh`](Self::refresh).
+    pub fn lacks_keys(&self, events: &[StoredEvent]) -> bool {
+        events
+            .iter()
+            .filter(|e| e.body.contains("\"sealed\":["))
+            .filter_map(|e| serde_json::from_str::<Value>(&e.body).ok())
+            .any(|body| {
+                body["sealed"].as_array().is_some_and(|entries| {
+                    entries
+                        .iter()
+                        .filter_map(|entry| entry["scope"].as_str())
+                        .any(|scope| !self.holds(scope))
+                })
+            })
+    }
+
     /// How many data keys are held.
     pub fn len(&self) -> usize {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).len()
