@@ -22,9 +22,13 @@ impl Cipher {
         XChaCha20Poly1305::new_from_slice(key).ok().map(Cipher)
     }
 
-    /// `nonce || ciphertext` of `plain`, bound to `aad`.
+    /// `nonce || ciphertext` of `plain`, bound to `aad`. The 24-byte nonce is random
+    /// from the thread's CSPRNG (ChaCha, seeded and reseeded from the operating
+    /// system): a nonce must never repeat under a key, and at 192 bits a random one
+    /// does not, without a system call per message.
     pub fn seal(&self, aad: &[u8], plain: &[u8]) -> Vec<u8> {
-        let nonce = XNonce::generate();
+        let mut nonce = XNonce::default();
+        rand::RngCore::fill_bytes(&mut rand::rng(), nonce.as_mut_slice());
         let sealed = self
             .0
             .encrypt(&nonce, Payload { msg: plain, aad })

@@ -36,7 +36,7 @@ use serde_json::{Map, Value};
 
 use muster_core::engine::{EventKind, Record};
 use muster_core::privacy::classify::{self, ERASED, Erased, Keep};
-use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey, chain};
+use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey};
 
 pub use crypto::Cipher;
 pub use master::MasterKey;
@@ -359,18 +359,16 @@ impl Vault {
         prev_hash: &str,
         new: &mut NewKeys,
     ) -> Result<StoredEvent, VaultError> {
-        let mut stored = muster_log::record::encode(r, prev_hash);
         let kind = r.event.kind();
         if !self.seal || classify::personal_rows(kind).is_empty() {
-            return Ok(stored);
+            return Ok(muster_log::record::encode(r, prev_hash));
         }
         let unreadable = |reason: String| VaultError::Unreadable { seq: r.seq, reason };
-        let mut body: Value =
-            serde_json::from_str(&stored.body).map_err(|e| unreadable(e.to_string()))?;
+        let mut body = serde_json::to_value(&r.event).map_err(|e| unreadable(e.to_string()))?;
         let scopes =
             classify::personal_leaves(kind, &body, r.at).map_err(|e| unreadable(e.to_string()))?;
         if scopes.is_empty() {
-            return Ok(stored);
+            return Ok(muster_log::record::encode(r, prev_hash));
         }
         let mut sealed = Vec::with_capacity(scopes.len());
         for s in scopes {
@@ -400,9 +398,8 @@ impl Vault {
         body.as_object_mut()
             .expect("an event is a JSON object")
             .insert("sealed".into(), Value::Array(sealed));
-        stored.body = serde_json::to_string(&body).expect("JSON values serialise");
-        stored.hash = chain::link(prev_hash, &stored);
-        Ok(stored)
+        let body = serde_json::to_string(&body).expect("JSON values serialise");
+        Ok(muster_log::record::encode_body(r, body, prev_hash))
     }
 
     /// The body of `stored` with its sealed values put back (erased ones as

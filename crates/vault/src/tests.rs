@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use muster_core::engine::{Event, Record};
 use muster_core::testing::{self, World};
-use muster_log::EventLog;
 use muster_log::sqlite::SqliteLog;
+use muster_log::{EventLog, chain};
 
 use super::*;
 
