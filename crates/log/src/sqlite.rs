@@ -17,7 +17,7 @@
 //!        command_id TEXT, kind TEXT NOT NULL, body TEXT NOT NULL, hash TEXT NOT NULL)
 //! snapshots(seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
 //! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, pad BLOB)  -- see `probe`
-//! data_keys(scope TEXT PRIMARY KEY, wrapped BLOB NOT NULL)  -- the vault's data keys
+//! data_keys(scope TEXT PRIMARY KEY, wrapped BLOB NOT NULL) WITHOUT ROWID  -- the vault's keys
 //! ```
 //!
 //! `data_keys` is outside the hash chain; new keys are written in the transaction of
@@ -92,7 +92,7 @@ CREATE TABLE IF NOT EXISTS probe (
 CREATE TABLE IF NOT EXISTS data_keys (
     scope TEXT PRIMARY KEY,
     wrapped BLOB NOT NULL
-);
+) WITHOUT ROWID;
 ";
 const SQL_INSERT_KEY: &str = "INSERT INTO data_keys (scope, wrapped) VALUES (?1, ?2)";
 const SQL_UPSERT_KEY: &str = "INSERT OR REPLACE INTO data_keys (scope, wrapped) VALUES (?1, ?2)";
