@@ -23,6 +23,8 @@ use muster_log::{EventLog, StoreError};
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub mode: &'static str,
+    /// True when personal data was sealed (false for `--plain`).
+    pub sealed: bool,
     pub submitters: usize,
     pub commands: u64,
     pub errors: u64,
@@ -93,14 +95,18 @@ pub async fn durable(
     submitters: usize,
     duration: Duration,
     naive: bool,
+    plain: bool,
 ) -> Result<Report, BenchError> {
-    let hub = fresh_hub(dir, centre, demo, bench_options(naive)).await?;
+    let hub = fresh_hub(dir, centre, demo, bench_options(naive, plain)).await?;
     measure(hub, submitters, duration, naive).await
 }
 
-/// Hub options for a benchmark: no snapshots; `naive` turns group commit off.
-pub fn bench_options(naive: bool) -> HubOptions {
+/// Hub options for a benchmark: no snapshots; `naive` turns group commit off; personal
+/// data sealed under a throw-away master key unless `plain`.
+pub fn bench_options(naive: bool, plain: bool) -> HubOptions {
     HubOptions {
+        master_key: Some(Arc::new(muster_vault::MasterKey::generate())),
+        seal: !plain,
         max_batch: if naive {
             1
         } else {
@@ -154,6 +160,7 @@ pub async fn measure(
         } else {
             "group commit"
         },
+        sealed: hub.vault.seals(),
         submitters,
         commands: samples.len() as u64,
         errors,
@@ -361,6 +368,7 @@ pub enum ReviewBenchError {
 /// performance report over the whole log `runs` times by the HTTP route's path.
 pub async fn report(
     log: &dyn EventLog,
+    vault: &muster_vault::Vault,
     centre: &Centre,
     by: muster_core::projection::review::GroupBy,
     runs: usize,
@@ -372,7 +380,7 @@ pub async fn report(
     let rss_before_kb = rss_kb();
     let t = Instant::now();
     let mut state = muster_core::engine::State::default();
-    crate::hub::recovery::replay(log, &mut state, None).await?;
+    crate::hub::recovery::replay(log, vault, &mut state, None).await?;
     let state_replay_ms = t.elapsed().as_secs_f64() * 1e3;
     let rss_with_state_kb = rss_kb();
     let state_events = state.seq;
@@ -383,9 +391,13 @@ pub async fn report(
     for _ in 0..runs {
         let t = Instant::now();
         let cpu = cpu_ms();
-        let review =
-            crate::http::ops::read_review(log, DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC)
-                .await?;
+        let review = crate::http::ops::read_review(
+            log,
+            vault,
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+        )
+        .await?;
         let report = review.finish(centre, by);
         runs_ms.push(t.elapsed().as_secs_f64() * 1e3);
         runs_cpu_ms.push(cpu_ms() - cpu);

@@ -57,6 +57,30 @@ pub struct Settings {
     pub notify: NotifySettings,
     pub push: PushSettings,
     pub smtp: SmtpSettings,
+    pub privacy: PrivacySettings,
+}
+
+/// Personal data in the log (docs/PRIVACY.md): the vault's master key and how much of
+/// a personal location stays in clear.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacySettings {
+    /// The master key file (32 bytes, or 64 hex digits), which wraps every data key.
+    /// `""` = `<data_dir>/master.key`, generated (mode 0600) on first start with the
+    /// SQLite store; a Redis cluster must name one (the same for every hub).
+    pub master_key_file: PathBuf,
+    /// Decimal places a caller's or incident's coordinates keep in clear (3 ≈ 100 m);
+    /// the exact value is sealed with the caller's data.
+    pub location_decimals: u32,
+}
+
+impl Default for PrivacySettings {
+    fn default() -> Self {
+        PrivacySettings {
+            master_key_file: PathBuf::new(),
+            location_decimals: 3,
+        }
+    }
 }
 
 /// Web Push to the field app (`src/notify/push.rs`).
@@ -586,6 +610,8 @@ impl Settings {
     /// | `MUSTER_DATA_DIR` | `store.data_dir` |
     /// | `MUSTER_REDIS_URL` | `store.redis_url` |
     /// | `MUSTER_SNAPSHOT_EVERY` | `store.snapshot_every` |
+    /// | `MUSTER_MASTER_KEY_FILE` | `privacy.master_key_file` |
+    /// | `MUSTER_LOCATION_DECIMALS` | `privacy.location_decimals` |
     /// | `MUSTER_MAX_CONNECTIONS_PER_USER` | `limits.max_connections_per_user` |
     /// | `MUSTER_MAX_CONNECTIONS` | `limits.max_connections` |
     /// | `MUSTER_MAX_CONNECTIONS_PER_ADDRESS` | `limits.max_connections_per_address` |
@@ -665,6 +691,14 @@ impl Settings {
             "MUSTER_DATA_DIR" => self.store.data_dir = required_path(value)?,
             "MUSTER_REDIS_URL" => self.store.redis_url = check_redis_url(value)?,
             "MUSTER_SNAPSHOT_EVERY" => self.store.snapshot_every = parse_positive(value)?,
+            "MUSTER_MASTER_KEY_FILE" => self.privacy.master_key_file = PathBuf::from(value),
+            "MUSTER_LOCATION_DECIMALS" => {
+                self.privacy.location_decimals = value
+                    .parse()
+                    .ok()
+                    .filter(|d: &u32| *d <= 10)
+                    .ok_or_else(|| format!("{value:?} is not a number of decimals from 0 to 10"))?
+            }
             "MUSTER_MAX_CONNECTIONS_PER_USER" => {
                 self.limits.max_connections_per_user = parse_positive(value)?
             }
@@ -753,6 +787,12 @@ impl Settings {
             if value == 0 {
                 add(path, "must be greater than 0".to_string());
             }
+        }
+        if self.privacy.location_decimals > 10 {
+            add(
+                "privacy.location_decimals",
+                "must be from 0 to 10".to_string(),
+            );
         }
         for (path, url) in [
             ("notify.webhook_url", &self.notify.webhook_url),

@@ -105,11 +105,23 @@ enum LoadedCmd {
         /// Also run with group commit off (one fsync per command).
         #[arg(long)]
         naive: bool,
+        /// Seal nothing (the same binary without encryption of personal data), to
+        /// measure what sealing costs.
+        #[arg(long)]
+        plain: bool,
         /// Where the benchmark log goes (default: a temporary directory).
         #[arg(long)]
         dir: Option<PathBuf>,
         #[arg(long)]
         json: bool,
+    },
+    /// Re-wrap every data key of the log's personal data under a new master key (the
+    /// events are not touched). Run it while every hub on the log is stopped, then
+    /// point MUSTER_MASTER_KEY_FILE (privacy.master_key_file) at the new key.
+    RotateMasterKey {
+        /// The new key: 32 bytes or 64 hex digits; made (mode 0600) if missing.
+        #[arg(long)]
+        new_key_file: PathBuf,
     },
     /// Manage users while the hub is stopped (a running hub: use user.create as admin).
     User {
@@ -140,6 +152,9 @@ enum BenchWhat {
         /// How many times to build the report (the best and every time are printed).
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// The master key the log was sealed with (default: `master.key` beside it).
+        #[arg(long)]
+        master_key_file: Option<PathBuf>,
     },
 }
 
@@ -275,7 +290,11 @@ async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
             Ok(())
         }
         LoadedCmd::MigrateLog { from, to } => {
-            let done = muster::migrate::migrate(&from, &to, chrono::Utc::now())
+            // The new log's key: the configured one, else beside the new log.
+            let key = configured_or_beside(&loaded, None, &to)
+                .unwrap_or_else(|| to.with_file_name("master.key"));
+            let decimals = loaded.settings.privacy.location_decimals;
+            let done = muster::migrate::migrate(&from, &to, &key, decimals, chrono::Utc::now())
                 .await
                 .with_context(|| format!("migrating {} to {}", from.display(), to.display()))?;
             println!("{}", serde_json::to_string(&done)?);
@@ -284,22 +303,35 @@ async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
         LoadedCmd::Replay { until } => {
             let until = chrono::DateTime::parse_from_rfc3339(&until)
                 .context("--until must be an RFC 3339 time")?;
-            let log = SqliteLog::open_readonly(&muster::server::sqlite_path(&loaded))?;
-            let state =
-                recovery::state_at(&log as &dyn EventLog, until.with_timezone(&chrono::Utc))
-                    .await?;
+            let path = muster::server::sqlite_path(&loaded);
+            let log = SqliteLog::open_readonly(&path)?;
+            let key = configured_or_beside(&loaded, None, &path);
+            let vault = read_vault(&log, key.as_deref(), &loaded).await?;
+            let state = recovery::state_at(
+                &log as &dyn EventLog,
+                &vault,
+                until.with_timezone(&chrono::Utc),
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(())
         }
         LoadedCmd::Bench {
-            what: Some(BenchWhat::Report { log, by, runs }),
+            what:
+                Some(BenchWhat::Report {
+                    log,
+                    by,
+                    runs,
+                    master_key_file,
+                }),
             ..
-        } => bench_report(&loaded, &log, &by, runs).await,
+        } => bench_report(&loaded, &log, &by, runs, master_key_file).await,
         LoadedCmd::Bench {
             what: None,
             submitters,
             seconds,
             naive,
+            plain,
             dir,
             json,
         } => {
@@ -307,7 +339,10 @@ async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
                 config::StoreKind::Sqlite => None,
                 config::StoreKind::Redis => Some(loaded.settings.store.redis_url.clone()),
             };
-            bench(loaded, redis, submitters, seconds, naive, dir, json).await
+            bench(loaded, redis, submitters, seconds, naive, plain, dir, json).await
+        }
+        LoadedCmd::RotateMasterKey { new_key_file } => {
+            rotate_master_key(&loaded, &new_key_file).await
         }
         LoadedCmd::User {
             action:
@@ -332,13 +367,71 @@ async fn bench_report(
     log: &std::path::Path,
     by: &str,
     runs: usize,
+    master_key_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let by = muster::projection::review::GroupBy::parse(by)
         .context("--by must be operator, team, type, priority or channel")?;
     let store =
         SqliteLog::open_readonly(log).with_context(|| format!("opening {}", log.display()))?;
-    let out = muster::bench::report(&store, &loaded.centre, by, runs.max(1)).await?;
+    let key = configured_or_beside(loaded, master_key_file, log);
+    let vault = read_vault(&store, key.as_deref(), loaded).await?;
+    let out = muster::bench::report(&store, &vault, &loaded.centre, by, runs.max(1)).await?;
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// The master key file a read-only tool uses: the one given, else the configured one,
+/// else `master.key` beside the log when there is one.
+fn configured_or_beside(
+    loaded: &Loaded,
+    given: Option<PathBuf>,
+    log: &std::path::Path,
+) -> Option<PathBuf> {
+    let configured = &loaded.settings.privacy.master_key_file;
+    given
+        .or_else(|| (!configured.as_os_str().is_empty()).then(|| configured.clone()))
+        .or_else(|| {
+            let beside = log.parent()?.join("master.key");
+            beside.exists().then_some(beside)
+        })
+}
+
+/// The vault a read-only tool opens the log's events with. Without a master key the
+/// sealed personal data reads as erased (and the tool says so).
+async fn read_vault(
+    log: &dyn EventLog,
+    key: Option<&std::path::Path>,
+    loaded: &Loaded,
+) -> anyhow::Result<muster_vault::Vault> {
+    let decimals = loaded.settings.privacy.location_decimals;
+    match key {
+        Some(path) => {
+            let master = muster_vault::MasterKey::load(path)?;
+            Ok(muster_vault::Vault::load(log, &master, decimals).await?)
+        }
+        None => {
+            eprintln!(
+                "muster: no master key ({}): sealed personal data reads as erased",
+                muster_vault::MASTER_KEY_VARIABLE
+            );
+            Ok(muster_vault::Vault::new(&muster_vault::MasterKey::generate(), decimals).plain())
+        }
+    }
+}
+
+/// `muster rotate-master-key`: every data key re-wrapped under the new key, in one
+/// write; the events and their hashes are untouched.
+async fn rotate_master_key(loaded: &Loaded, new_key_file: &std::path::Path) -> anyhow::Result<()> {
+    let old = muster::server::master_key(loaded)?;
+    let (new, made) = muster_vault::MasterKey::load_or_create(new_key_file)?;
+    let log = muster::server::open_log(loaded).await?;
+    let n = muster_vault::Vault::rotate(log.as_ref(), &old, &new).await?;
+    say!(
+        "muster: {n} data keys re-wrapped under {}{}; set {} to it (or put it in place of the old key) before the next start, and destroy the old key once its backups have expired",
+        new_key_file.display(),
+        if made { " (made now)" } else { "" },
+        muster_vault::MASTER_KEY_VARIABLE
+    );
     Ok(())
 }
 
@@ -380,6 +473,7 @@ async fn bench(
     submitters: usize,
     seconds: u64,
     naive: bool,
+    plain: bool,
     dir: Option<PathBuf>,
     json: bool,
 ) -> anyhow::Result<()> {
@@ -403,19 +497,30 @@ async fn bench(
                     submitters,
                     Duration::from_secs(seconds),
                     naive,
+                    plain,
                 )
                 .await?
             }
             Some(url) => {
-                bench_redis(url, &loaded.centre, &demo, submitters, seconds, naive).await?
+                bench_redis(
+                    url,
+                    &loaded.centre,
+                    &demo,
+                    submitters,
+                    seconds,
+                    naive,
+                    plain,
+                )
+                .await?
             }
         };
         if json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
             println!(
-                "{:<22} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append  {:.1} µs CPU/command",
+                "{:<22} {:<6} {:>3} submitters  {:>9} commands in {:>5.1} s  {:>9.0} commands/s  p50 {:>6} µs  p99 {:>6} µs  max {:>7} µs  errors {}  {:.1} commands/batch  {:.0} µs/append  {:.1} µs CPU/command",
                 r.mode,
+                if r.sealed { "sealed" } else { "plain" },
                 r.submitters,
                 r.commands,
                 r.seconds,
@@ -442,6 +547,7 @@ async fn bench_redis(
     submitters: usize,
     seconds: u64,
     naive: bool,
+    plain: bool,
 ) -> anyhow::Result<muster::bench::Report> {
     let space = format!("bench-{}-{}", std::process::id(), naive);
     let log = muster::store::redis::RedisLog::open(url, &space).await?;
@@ -452,7 +558,7 @@ async fn bench_redis(
         Arc::new(log.clone()),
         centre,
         demo,
-        muster::bench::bench_options(naive),
+        muster::bench::bench_options(naive, plain),
     )
     .await?;
     let r = muster::bench::measure(hub, submitters, Duration::from_secs(seconds), naive).await?;
@@ -491,7 +597,10 @@ async fn add_user(
         Engine::new(loaded.centre.clone()),
         log,
         Arc::new(SystemClock),
-        muster::server::hub_options(loaded).await?,
+        muster::hub::HubOptions {
+            master_key: Some(muster::server::master_key(loaded)?),
+            ..muster::server::hub_options(loaded).await?
+        },
     )
     .await?;
     let hash = tokio::task::spawn_blocking(move || muster::auth::hash_password(&password)).await?;

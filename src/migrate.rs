@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -17,6 +18,7 @@ use muster_core::engine::{Event, EventKind, Record, State};
 use muster_log::credentials::{self, CredentialStore, SqliteCredentials};
 use muster_log::sqlite::{SqliteLog, verify_blocking};
 use muster_log::{EventLog, Snapshot, StoreError, StoredEvent, chain, record};
+use muster_vault::{Vault, VaultError};
 
 /// Events read and written per round.
 const PAGE: usize = 4_096;
@@ -45,11 +47,21 @@ pub enum MigrateError {
     Unreadable { seq: u64, error: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
 }
 
 /// Migrates the SQLite log at `from` into a new log at `to` (and the credential store
-/// beside it). `now` is recorded as when it happened.
-pub async fn migrate(from: &Path, to: &Path, now: DateTime<Utc>) -> Result<Migrated, MigrateError> {
+/// beside it), sealing personal data as the hub does with the master key in
+/// `master_key_file` (made, owner-only, when missing). `now` is recorded as when it
+/// happened.
+pub async fn migrate(
+    from: &Path,
+    to: &Path,
+    master_key_file: &Path,
+    location_decimals: u32,
+    now: DateTime<Utc>,
+) -> Result<Migrated, MigrateError> {
     if to.exists() {
         return Err(MigrateError::Exists(to.display().to_string()));
     }
@@ -63,8 +75,10 @@ pub async fn migrate(from: &Path, to: &Path, now: DateTime<Utc>) -> Result<Migra
     let Some(first) = first.first() else {
         return Err(MigrateError::Empty);
     };
+    let (master, _) = muster_vault::MasterKey::load_or_create(master_key_file)?;
     let new = SqliteLog::open(to)?;
-    let mut writer = Writer::new(&new);
+    let vault = Vault::load(&new, &master, location_decimals).await?;
+    let mut writer = Writer::new(&new, &vault);
     writer
         .push(Record {
             seq: 1,
@@ -136,45 +150,58 @@ fn password_of(stored: &StoredEvent) -> Option<(String, String)> {
     Some((user.as_str()?.to_string(), hash.to_string()))
 }
 
-/// Chains, appends in pages and folds the new log, and leaves a snapshot of the end
-/// so the hub's first start does not replay it all.
+/// Seals, chains, appends in pages and folds the new log, and leaves a snapshot of the
+/// end so the hub's first start does not replay it all.
 struct Writer<'a> {
     log: &'a SqliteLog,
-    pending: Vec<StoredEvent>,
+    vault: &'a Vault,
+    pending: Vec<Record>,
     prev_hash: String,
     state: State,
 }
 
 impl<'a> Writer<'a> {
-    fn new(log: &'a SqliteLog) -> Writer<'a> {
+    fn new(log: &'a SqliteLog, vault: &'a Vault) -> Writer<'a> {
         Writer {
             log,
+            vault,
             pending: Vec::new(),
             prev_hash: chain::GENESIS.to_string(),
             state: State::default(),
         }
     }
 
-    async fn push(&mut self, rec: Record) -> Result<(), StoreError> {
-        let stored = record::encode(&rec, &self.prev_hash);
-        self.prev_hash.clone_from(&stored.hash);
-        self.pending.push(stored);
+    async fn push(&mut self, rec: Record) -> Result<(), MigrateError> {
         self.state.apply(&rec);
+        self.pending.push(rec);
         if self.pending.len() >= PAGE {
             self.flush().await?;
         }
         Ok(())
     }
 
-    async fn flush(&mut self) -> Result<(), StoreError> {
-        if !self.pending.is_empty() {
-            self.log.append(&self.pending).await?;
-            self.pending.clear();
+    /// Appends the pending records with the data keys they first use, as the hub's
+    /// writer does.
+    async fn flush(&mut self) -> Result<(), MigrateError> {
+        if self.pending.is_empty() {
+            return Ok(());
         }
+        let (stored, keys) = self.vault.encode(&self.pending, &self.prev_hash)?;
+        let head = stored.last().expect("records were pending").hash.clone();
+        self.log
+            .append_with_keys(
+                &self.prev_hash,
+                Arc::new(stored),
+                Arc::new(keys.wrapped.clone()),
+            )
+            .await?;
+        self.vault.commit(keys);
+        self.prev_hash = head;
+        self.pending.clear();
         Ok(())
     }
 
-    async fn finish(mut self) -> Result<(), StoreError> {
+    async fn finish(mut self) -> Result<(), MigrateError> {
         self.flush().await?;
         let body = serde_json::to_string(&self.state).expect("the state serialises");
         self.log
@@ -182,6 +209,7 @@ impl<'a> Writer<'a> {
                 seq: self.state.seq,
                 body,
             })
-            .await
+            .await?;
+        Ok(())
     }
 }

@@ -32,6 +32,36 @@ pub enum StartError {
          serve from the new log"
     )]
     Unmigrated { found: u32, current: u32 },
+    #[error("{0}")]
+    Vault(#[from] muster_vault::VaultError),
+}
+
+/// The master key the settings name (`privacy.master_key_file`), or with the SQLite
+/// store `<data_dir>/master.key`, made (mode 0600) on first start. A shared (Redis)
+/// log must be given one: every hub needs the same key.
+pub fn master_key(loaded: &Loaded) -> Result<Arc<muster_vault::MasterKey>, StartError> {
+    use muster_vault::{MASTER_KEY_VARIABLE, MasterKey};
+    let configured = &loaded.settings.privacy.master_key_file;
+    if !configured.as_os_str().is_empty() {
+        return Ok(Arc::new(MasterKey::load(configured)?));
+    }
+    match loaded.settings.store.kind {
+        StoreKind::Sqlite => {
+            let path = loaded.settings.store.data_dir.join("master.key");
+            let (key, made) = MasterKey::load_or_create(&path)?;
+            if made {
+                tracing::warn!(
+                    path = %path.display(),
+                    "made a new master key for personal data; back it up apart from the log"
+                );
+            }
+            Ok(Arc::new(key))
+        }
+        StoreKind::Redis => Err(StartError::Unsupported(format!(
+            "the redis store needs a master key shared by every hub: set {MASTER_KEY_VARIABLE} \
+             (privacy.master_key_file) to a file of 32 random bytes"
+        ))),
+    }
 }
 
 /// The SQLite file the embedded store keeps its log in.
@@ -95,6 +125,7 @@ pub async fn open_credentials(loaded: &Loaded) -> Result<Credentials, StartError
 pub async fn hub_options(loaded: &Loaded) -> Result<HubOptions, StartError> {
     Ok(HubOptions {
         credentials: open_credentials(loaded).await?,
+        location_decimals: loaded.settings.privacy.location_decimals,
         snapshot_every: loaded.settings.store.snapshot_every,
         resume_window: chrono::Duration::seconds(loaded.settings.limits.resume_window_secs as i64),
         snapshot_closed: chrono::Duration::hours(
@@ -111,12 +142,16 @@ pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, St
     let log = open_log(loaded).await?;
     refuse_unmigrated(log.as_ref()).await?;
     log_durability(log.as_ref()).await;
+    let options = HubOptions {
+        master_key: Some(master_key(loaded)?),
+        ..hub_options(loaded).await?
+    };
     let hub = Hub::start(
         Engine::new(loaded.centre.clone())
             .with_max_push_subscriptions(loaded.settings.push.max_subscriptions_per_user),
         log,
         clock,
-        hub_options(loaded).await?,
+        options,
     )
     .await?;
     match &loaded.demo {

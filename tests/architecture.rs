@@ -38,6 +38,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("crates/core/src/domain", NO_IO),
     ("crates/core/src/engine", NO_IO),
     ("crates/core/src/projection", NO_IO),
+    ("crates/core/src/privacy", NO_IO),
     // muster: settings know nothing of what runs on them; the hub and the notifiers
     // know nothing of the HTTP edge or of how the server is put together.
     (

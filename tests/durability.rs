@@ -181,7 +181,9 @@ fn every_acknowledged_command_survives_sigkill() {
     rt.block_on(async {
         let log = SqliteLog::open(&path).unwrap();
         assert_eq!(log.verify().await.unwrap().first_bad_seq, None);
-        let (state, _) = muster::hub::recovery::load(&log).await.unwrap();
+        // The stress hub seals nothing (it has no master key).
+        let vault = muster_vault::Vault::new(&muster_vault::MasterKey::generate(), 3).plain();
+        let (state, _) = muster::hub::recovery::load(&log, &vault).await.unwrap();
         assert_eq!(state.seq, max);
         assert!(log.latest_snapshot().await.unwrap().is_some());
     });

@@ -547,7 +547,7 @@ async fn assert_serving_from_the_log(
         .try_recv()
         .expect("the retried command was published");
     assert_eq!(p.seq, next_seq, "something else was published first");
-    let (from_log, _) = recovery::load(log).await.unwrap();
+    let (from_log, _) = recovery::load(log, &hub.vault).await.unwrap();
     assert!(
         state_of(hub) == from_log,
         "the hub's state is not the log's"

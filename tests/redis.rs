@@ -21,14 +21,23 @@ use server::{Client, TestServer, assessed_incident, http, kind, resource_of};
 /// A real server on port 0 whose log is `redis`.
 async fn hub_on(redis: &RedisServer) -> TestServer {
     let url = redis.url();
+    let key = master_key_of(redis);
     TestServer::start_with(
         move |l| {
             l.settings.store.kind = StoreKind::Redis;
             l.settings.store.redis_url = url;
+            l.settings.privacy.master_key_file = key;
         },
         Arc::new(SystemClock),
     )
     .await
+}
+
+/// The master key every hub on `redis` shares (a cluster must name one), made once.
+fn master_key_of(redis: &RedisServer) -> std::path::PathBuf {
+    let path = redis.dir.path().join("hubs-master.key");
+    muster_vault::MasterKey::load_or_create(&path).unwrap();
+    path
 }
 
 /// Waits until `hub` has published up to `seq`.
@@ -352,6 +361,7 @@ async fn redis_killed_under_load_loses_nothing_acknowledged() {
 /// may belong to another branch, so it is not spawned).
 fn hub_on_own_runtime(redis: &RedisServer) -> (tokio::runtime::Runtime, TestServer) {
     let url = redis.url();
+    let key = master_key_of(redis);
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -362,6 +372,7 @@ fn hub_on_own_runtime(redis: &RedisServer) -> (tokio::runtime::Runtime, TestServ
             move |l| {
                 l.settings.store.kind = StoreKind::Redis;
                 l.settings.store.redis_url = url;
+                l.settings.privacy.master_key_file = key;
             },
             Arc::new(SystemClock),
         ));

@@ -15,7 +15,12 @@ use muster::engine::{Code, CommandKind, EventKind};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Files that hold test data only (behind a feature), not product code.
-const TEST_DATA: &[&str] = &["crates/log/src/contract.rs"];
+const TEST_DATA: &[&str] = &[
+    "crates/log/src/contract.rs",
+    // Test modules in files of their own (`#[cfg(test)] mod tests;`).
+    "crates/core/src/privacy/classify/tests.rs",
+    "crates/vault/src/tests.rs",
+];
 
 /// Other vocabularies that share a spelling with an error code, each written once in
 /// its own table: a resource's status `unavailable`.

@@ -248,7 +248,7 @@ async fn from_log(app: &App, after: u64, head: u64) -> Option<Vec<Arc<Published>
         }
         let records = page
             .iter()
-            .map(muster_log::record::decode)
+            .map(|s| app.hub.vault.decode(s))
             .collect::<Result<Vec<_>, _>>()
             .ok()?;
         app.hub.with_state(|s| {

@@ -255,7 +255,7 @@ pub async fn incident(key: String, app: Arc<App>, session: Session) -> Result<Re
                 .then(|| s.timelines.get(&id).cloned().unwrap_or_default())
         })
         .ok_or_else(not_found)?;
-    let events = read_records(app.hub.log.as_ref(), &seqs).await?;
+    let events = read_records(app.hub.log.as_ref(), &app.hub.vault, &seqs).await?;
     let detail = app
         .hub
         .with_state(|s| view::incident_detail(s, &viewer, &id, &events))
@@ -300,7 +300,7 @@ pub async fn case(
                 .then(|| view::case_timeline_seqs(s, &id))
         })
         .ok_or_else(not_found)?;
-    let events = read_records(app.hub.log.as_ref(), &seqs).await?;
+    let events = read_records(app.hub.log.as_ref(), &app.hub.vault, &seqs).await?;
     let (pack, names) = app
         .hub
         .with_state(|s| {
@@ -346,7 +346,11 @@ impl CaseQuery {
 }
 
 /// The records at `seqs` (ascending), read in contiguous runs.
-async fn read_records(log: &dyn EventLog, seqs: &[u64]) -> Result<Vec<Record>, ApiError> {
+async fn read_records(
+    log: &dyn EventLog,
+    vault: &muster_vault::Vault,
+    seqs: &[u64],
+) -> Result<Vec<Record>, ApiError> {
     let unavailable = |e: String| {
         tracing::warn!(error = %e, "reading a timeline");
         ApiError::unavailable("the event log cannot be read now; try again")
@@ -358,7 +362,7 @@ async fn read_records(log: &dyn EventLog, seqs: &[u64]) -> Result<Vec<Record>, A
             .await
             .map_err(|e| unavailable(e.to_string()))?;
         for s in &stored {
-            out.push(muster_log::record::decode(s).map_err(|e| unavailable(e.to_string()))?);
+            out.push(vault.decode(s).map_err(|e| unavailable(e.to_string()))?);
         }
     }
     Ok(out)

@@ -64,7 +64,7 @@ pub async fn performance(
     if to <= from {
         return Err(ApiError::bad_request("to must be after from").into());
     }
-    let review = read_review(app.hub.log.as_ref(), from, to)
+    let review = read_review(app.hub.log.as_ref(), &app.hub.vault, from, to)
         .await
         .map_err(|e| {
             tracing::warn!(error = %e, "reading the log for a report");
@@ -87,11 +87,8 @@ pub async fn performance(
 pub enum ReviewReadError {
     #[error("{0}")]
     Store(#[from] StoreError),
-    #[error("event {seq} cannot be read: {error}")]
-    Unreadable {
-        seq: u64,
-        error: muster_log::record::DecodeError,
-    },
+    #[error("{0}")]
+    Unreadable(#[from] muster_vault::VaultError),
 }
 
 /// Reads the whole log, page by page, into a [`Review`] of `[from, to)`: the route's
@@ -99,6 +96,7 @@ pub enum ReviewReadError {
 /// ([`review::needs`]) are not even parsed, and reading stops at the period's end.
 pub async fn read_review(
     log: &dyn EventLog,
+    vault: &muster_vault::Vault,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Review, ReviewReadError> {
@@ -108,7 +106,7 @@ pub async fn read_review(
     // The next page is read (on the store's thread) while this one is folded.
     while let Some(last) = page.last().map(|s| s.seq) {
         let fold = async {
-            for rec in parse_parallel(&page) {
+            for rec in parse_parallel(vault, &page) {
                 let rec = rec?;
                 if rec.at >= to {
                     return Ok(true);
@@ -128,11 +126,11 @@ pub async fn read_review(
 
 /// Parses a page of events on every core (parsing is most of a report's work); the
 /// records come back in log order.
-fn parse_parallel(page: &[StoredEvent]) -> Vec<Result<Record, ReviewReadError>> {
-    let parse = |s: &StoredEvent| {
-        muster_log::record::decode(s)
-            .map_err(|error| ReviewReadError::Unreadable { seq: s.seq, error })
-    };
+fn parse_parallel(
+    vault: &muster_vault::Vault,
+    page: &[StoredEvent],
+) -> Vec<Result<Record, ReviewReadError>> {
+    let parse = |s: &StoredEvent| vault.decode(s).map_err(ReviewReadError::from);
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);

@@ -11,6 +11,7 @@ use tracing::{info, warn};
 
 use muster_core::engine::State;
 use muster_log::{EventLog, StoredEvent, Tail};
+use muster_vault::Vault;
 
 /// Most events handed over at once.
 const PAGE: usize = 1_024;
@@ -22,14 +23,20 @@ const RETRY: Duration = Duration::from_millis(200);
 /// sequencer is gone.
 pub(super) fn spawn(
     log: Arc<dyn EventLog>,
+    vault: Arc<Vault>,
     read: Arc<RwLock<State>>,
 ) -> mpsc::Receiver<Vec<StoredEvent>> {
     let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(run(log, read, tx));
+    tokio::spawn(run(log, vault, read, tx));
     rx
 }
 
-async fn run(log: Arc<dyn EventLog>, read: Arc<RwLock<State>>, tx: mpsc::Sender<Vec<StoredEvent>>) {
+async fn run(
+    log: Arc<dyn EventLog>,
+    vault: Arc<Vault>,
+    read: Arc<RwLock<State>>,
+    tx: mpsc::Sender<Vec<StoredEvent>>,
+) {
     let Some(mut tail) = open(log.as_ref(), &tx).await else {
         return;
     };
@@ -47,6 +54,13 @@ async fn run(log: Arc<dyn EventLog>, read: Arc<RwLock<State>>, tx: mpsc::Sender<
                     continue;
                 };
                 after = last;
+                // Another hub's events may be sealed under keys it made: read them
+                // from the store before the sequencer opens the events.
+                if vault.lacks_keys(&events)
+                    && let Err(e) = vault.refresh(log.as_ref()).await
+                {
+                    warn!(error = %e, "cannot read the shared log's data keys");
+                }
                 if tx.send(events).await.is_err() {
                     return;
                 }

@@ -31,6 +31,7 @@ use muster_core::engine::{Actor, Command, Engine, Error, EventKind, Record, Stat
 use muster_core::time::Clock;
 use muster_log::credentials::{CredentialStore, MemoryCredentials};
 use muster_log::{EventLog, StoreError, StoredEvent};
+use muster_vault::{MasterKey, Vault};
 use sequencer::{Sequencer, Submission};
 
 /// A durable batch as typed records, for the hub's reactions (notifications, session
@@ -60,6 +61,10 @@ impl Published {
     ) -> Self {
         let body = match rec.event.redacted() {
             Some(safe) => serde_json::to_string(&safe).expect("events always serialise"),
+            // A sealed body is the log's form: clients get the event as decided.
+            None if stored.body.contains("\"sealed\":[") => {
+                serde_json::to_string(&rec.event).expect("events always serialise")
+            }
             None => stored.body.clone(),
         };
         let mut frame = String::with_capacity(body.len() + stored.actor.len() + 96);
@@ -101,6 +106,13 @@ pub struct HubOptions {
     pub max_batch: usize,
     /// How long finished items stay in snapshots (welcome, `GET /api/state`).
     pub snapshot_closed: chrono::Duration,
+    /// The master key of the vault, which seals personal data in the log. `None` (tests
+    /// that do not look at it) seals nothing, and sealed events read as erased.
+    pub master_key: Option<Arc<MasterKey>>,
+    /// `privacy.location_decimals`: the places kept in clear for Coarse coordinates.
+    pub location_decimals: u32,
+    /// False for `muster bench --plain`: the same hub, sealing nothing.
+    pub seal: bool,
     /// Where password hashes go (never into the log).
     pub credentials: Credentials,
 }
@@ -132,6 +144,9 @@ impl Default for HubOptions {
             publish_capacity: 65_536,
             max_batch: sequencer::MAX_BATCH,
             snapshot_closed: chrono::Duration::hours(72),
+            master_key: None,
+            location_decimals: muster_vault::DEFAULT_LOCATION_DECIMALS,
+            seal: true,
             credentials: Credentials::default(),
         }
     }
@@ -150,6 +165,8 @@ pub struct Hub {
     pub clock: Arc<dyn Clock>,
     pub options: HubOptions,
     pub metrics: Arc<metrics::Metrics>,
+    /// The data keys of the log's personal data ([`Hub::erase_keys`]).
+    pub vault: Arc<Vault>,
 }
 
 impl Hub {
@@ -160,7 +177,16 @@ impl Hub {
         clock: Arc<dyn Clock>,
         options: HubOptions,
     ) -> Result<Hub, StoreError> {
-        let (state, head_hash) = recovery::load(log.as_ref()).await?;
+        let vault = Arc::new(match &options.master_key {
+            Some(master) => {
+                let vault = Vault::load(log.as_ref(), master, options.location_decimals)
+                    .await
+                    .map_err(StoreError::from)?;
+                if options.seal { vault } else { vault.plain() }
+            }
+            None => Vault::new(&MasterKey::generate(), options.location_decimals).plain(),
+        });
+        let (state, head_hash) = recovery::load(log.as_ref(), &vault).await?;
         let last_at = match state.seq {
             0 => DateTime::<Utc>::MIN_UTC,
             seq => log
@@ -192,6 +218,7 @@ impl Hub {
             snapshots: snapshotter::Snapshotter::start(
                 state_for_snapshots,
                 log.clone(),
+                vault.clone(),
                 options.snapshot_every,
             ),
             clock: clock.clone(),
@@ -209,11 +236,12 @@ impl Hub {
             last_at,
             shared: log.shared(),
             read: read.clone(),
+            vault: vault.clone(),
             credentials: options.credentials.clone(),
         };
         let foreign = log
             .shared()
-            .then(|| follow::spawn(log.clone(), read.clone()));
+            .then(|| follow::spawn(log.clone(), vault.clone(), read.clone()));
         tokio::spawn(publisher.run(publish_rx));
         tokio::spawn(sequencer.run(submit_rx, foreign));
         Ok(Hub {
@@ -227,7 +255,21 @@ impl Hub {
             clock,
             options,
             metrics,
+            vault,
         })
+    }
+
+    /// Erases data keys for good (the log's store and memory): each entry an exact
+    /// scope or a prefix ending in `/`. Returns the scopes erased. The events sealed
+    /// under them read `"[erased]"`/`null` there from now on; the log's bytes and hash
+    /// chain are unchanged.
+    pub async fn erase_keys(&self, scopes: &[String]) -> Result<Vec<String>, StoreError> {
+        self.vault.erase(self.log.as_ref(), scopes).await
+    }
+
+    /// Reads a stored event back, opening its sealed personal data.
+    pub fn decode(&self, stored: &StoredEvent) -> Result<Record, StoreError> {
+        self.vault.decode(stored).map_err(StoreError::from)
     }
 
     /// Submits a command and waits until it is durable (or refused).

@@ -4,12 +4,13 @@ use chrono::{DateTime, Utc};
 
 use muster_core::engine::State;
 use muster_log::{EventLog, StoreError};
+use muster_vault::Vault;
 
 /// How many events are read from the log per page while replaying.
 const PAGE: usize = 4_096;
 
 /// The state as of the log's head, and the head's hash.
-pub async fn load(log: &dyn EventLog) -> Result<(State, String), StoreError> {
+pub async fn load(log: &dyn EventLog, vault: &Vault) -> Result<(State, String), StoreError> {
     let mut state = match log.latest_snapshot().await? {
         Some(snap) => serde_json::from_str::<State>(&snap.body)
             .map_err(|e| StoreError::Corrupt(format!("snapshot at seq {}: {e}", snap.seq)))?,
@@ -18,7 +19,7 @@ pub async fn load(log: &dyn EventLog) -> Result<(State, String), StoreError> {
     // On a shared log other hubs may append while this one replays: replay again
     // until the head stands still at what was replayed.
     loop {
-        replay(log, &mut state, None).await?;
+        replay(log, vault, &mut state, None).await?;
         let (head, hash) = log.head().await?;
         if head == state.seq {
             return Ok((state, hash));
@@ -33,15 +34,20 @@ pub async fn load(log: &dyn EventLog) -> Result<(State, String), StoreError> {
 }
 
 /// The state as it was at `until` (time travel): every event at or before it, from zero.
-pub async fn state_at(log: &dyn EventLog, until: DateTime<Utc>) -> Result<State, StoreError> {
+pub async fn state_at(
+    log: &dyn EventLog,
+    vault: &Vault,
+    until: DateTime<Utc>,
+) -> Result<State, StoreError> {
     let mut state = State::default();
-    replay(log, &mut state, Some(until)).await?;
+    replay(log, vault, &mut state, Some(until)).await?;
     Ok(state)
 }
 
 /// Applies the log after `state.seq`, stopping before the first event later than `until`.
 pub async fn replay(
     log: &dyn EventLog,
+    vault: &Vault,
     state: &mut State,
     until: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
@@ -54,9 +60,7 @@ pub async fn replay(
             if until.is_some_and(|u| stored.at > u) {
                 return Ok(());
             }
-            let rec = muster_log::record::decode(stored).map_err(|e| {
-                StoreError::Corrupt(format!("event {} cannot be read: {e}", stored.seq))
-            })?;
+            let rec = vault.decode(stored).map_err(StoreError::from)?;
             state.apply(&rec);
         }
     }

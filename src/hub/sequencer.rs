@@ -42,6 +42,7 @@ use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Actor, Command, Engine, Error, Record, State};
 use muster_core::time::Clock;
 use muster_log::{EventLog, StoreError, StoredEvent, chain};
+use muster_vault::Vault;
 
 /// The most commands decided into one batch.
 pub const MAX_BATCH: usize = 1_024;
@@ -158,6 +159,8 @@ pub(super) struct Sequencer {
     pub read: Arc<std::sync::RwLock<State>>,
     /// Where the password hashes of `user.create`/`user.password` go.
     pub credentials: super::Credentials,
+    /// Seals personal data as batches are encoded, opens it as the log is read back.
+    pub vault: Arc<Vault>,
 }
 
 impl Sequencer {
@@ -234,11 +237,13 @@ impl Sequencer {
         now
     }
 
-    /// Appends `batch` in a task of its own, which also serialises and chains its
-    /// events: that work is off the writer's path, so deciding the next batch overlaps
-    /// it. Nothing else is in flight, so the log's head is the hash to chain from.
+    /// Appends `batch` in a task of its own, which also serialises, seals (the vault)
+    /// and chains its events: that work is off the writer's path, so deciding the next
+    /// batch overlaps it. Nothing else is in flight, so the log's head is the hash to
+    /// chain from, and the vault holds every key an earlier batch made.
     fn spawn_append(&self, batch: &mut Batch) -> JoinHandle<Appended> {
         let log = self.log.clone();
+        let vault = self.vault.clone();
         let records = std::mem::take(&mut batch.records);
         let metrics = self.metrics.clone();
         batch.prev_hash.clone_from(&self.head_hash);
@@ -247,15 +252,35 @@ impl Sequencer {
         let credentials = std::mem::take(&mut batch.credentials);
         let credential_store = self.credentials.clone();
         tokio::spawn(async move {
-            let mut head = prev_hash.as_str();
-            let mut stored = Vec::with_capacity(records.len());
-            for r in &records {
-                stored.push(muster_log::record::encode(r, head));
-                head = &stored.last().expect("just pushed").hash;
-            }
+            let (stored, new_keys) = match vault.encode(&records, &prev_hash) {
+                Ok(encoded) => encoded,
+                Err(e) => {
+                    return Appended {
+                        records,
+                        stored: Arc::default(),
+                        result: Err(e.into()),
+                    };
+                }
+            };
             let started = std::time::Instant::now();
             let stored = Arc::new(stored);
-            let result = if shared {
+            // The batch's new data keys go in its own transaction (script); the vault
+            // holds them only once they are durable with it.
+            let result = if !new_keys.is_empty() {
+                let wrapped = Arc::new(new_keys.wrapped.clone());
+                let result = log
+                    .append_with_keys(&prev_hash, Arc::clone(&stored), wrapped)
+                    .await;
+                match &result {
+                    Ok(()) => vault.commit(new_keys),
+                    // Another hub may have made a key for the same scope: hold its.
+                    Err(StoreError::Conflict { .. }) => {
+                        let _ = vault.refresh(log.as_ref()).await;
+                    }
+                    Err(_) => {}
+                }
+                result
+            } else if shared {
                 log.append_after(&prev_hash, &stored).await
             } else {
                 log.append_owned(Arc::clone(&stored)).await
@@ -487,7 +512,7 @@ impl Sequencer {
     /// have landed). True when the log answered.
     async fn reload(&mut self) -> bool {
         let result = async {
-            let (state, hash) = recovery::load(self.log.as_ref()).await?;
+            let (state, hash) = recovery::load(self.log.as_ref(), &self.vault).await?;
             self.catch_up(state.seq).await?;
             Ok::<_, StoreError>((state, hash))
         }
@@ -516,9 +541,9 @@ impl Sequencer {
             }
             let records = stored
                 .iter()
-                .map(muster_log::record::decode)
+                .map(|s| self.vault.decode(s))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                .map_err(StoreError::from)?;
             self.release(Batch {
                 records,
                 stored: Arc::new(stored),
@@ -544,7 +569,7 @@ impl Sequencer {
         let linked = chain::check(self.state.seq, self.head_hash.clone(), &fresh);
         let records = fresh
             .iter()
-            .map(muster_log::record::decode)
+            .map(|s| self.vault.decode(s))
             .collect::<Result<Vec<_>, _>>();
         match (linked, records) {
             (Ok((_, hash)), Ok(records)) => {
@@ -595,7 +620,7 @@ impl Sequencer {
             let linked = chain::check(self.state.seq, self.head_hash.clone(), &page);
             let records = page
                 .iter()
-                .map(muster_log::record::decode)
+                .map(|s| self.vault.decode(s))
                 .collect::<Result<Vec<_>, _>>();
             let (Ok((_, last)), Ok(records)) = (linked, records) else {
                 warn!(

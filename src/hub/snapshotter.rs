@@ -13,6 +13,7 @@ use tracing::{info, warn};
 use super::recovery;
 use muster_core::engine::{Record, State};
 use muster_log::{EventLog, Snapshot};
+use muster_vault::Vault;
 
 /// Batches the writer may be ahead of the snapshotter before it loses track.
 const QUEUE: usize = 1_024;
@@ -25,7 +26,12 @@ pub struct Snapshotter {
 
 impl Snapshotter {
     /// Starts the thread with the state as loaded. `every == 0` starts nothing.
-    pub fn start(state: State, log: Arc<dyn EventLog>, every: u64) -> Option<Snapshotter> {
+    pub fn start(
+        state: State,
+        log: Arc<dyn EventLog>,
+        vault: Arc<Vault>,
+        every: u64,
+    ) -> Option<Snapshotter> {
         if every == 0 {
             return None;
         }
@@ -35,7 +41,7 @@ impl Snapshotter {
         let thread_lost = lost.clone();
         std::thread::Builder::new()
             .name("muster-snapshots".into())
-            .spawn(move || run(state, log, every, rx, thread_lost, handle))
+            .spawn(move || run(state, log, vault, every, rx, thread_lost, handle))
             .ok()?;
         Some(Snapshotter { tx, lost })
     }
@@ -51,6 +57,7 @@ impl Snapshotter {
 fn run(
     mut state: State,
     log: Arc<dyn EventLog>,
+    vault: Arc<Vault>,
     every: u64,
     rx: Receiver<Arc<[Record]>>,
     lost: Arc<AtomicBool>,
@@ -59,7 +66,7 @@ fn run(
     while let Ok(batch) = rx.recv() {
         if lost.swap(false, Ordering::Relaxed) {
             // Missed batches: start again from what the log holds.
-            match rt.block_on(recovery::load(log.as_ref())) {
+            match rt.block_on(recovery::load(log.as_ref(), &vault)) {
                 Ok((s, _)) => state = s,
                 Err(e) => {
                     warn!(error = %e, "snapshotter cannot reload; retrying later");

@@ -34,7 +34,8 @@ use muster_core::engine::command as cmd;
 use muster_core::engine::{Actor, Command, CommandKind, Engine, Error, State, timers};
 use muster_log::credentials::{self, CredentialStore, SqliteCredentials};
 use muster_log::sqlite::SqliteLog;
-use muster_log::{EventLog, Snapshot, StoreError, StoredEvent, chain};
+use muster_log::{EventLog, Snapshot, StoreError, StoredEvent, WrappedKey, chain};
+use muster_vault::{MasterKey, Vault, VaultError};
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -44,6 +45,9 @@ pub struct Options {
     pub seed: u64,
     /// When the simulated year starts.
     pub start: DateTime<Utc>,
+    /// The master key that seals personal data, as a hub would; `None` writes it
+    /// in clear.
+    pub master: Option<std::sync::Arc<MasterKey>>,
 }
 
 /// What was written.
@@ -68,6 +72,8 @@ pub enum GenError {
     Exists(String),
     #[error("the simulated centre refused {kind}: {error}")]
     Refused { kind: CommandKind, error: Error },
+    #[error("{0}")]
+    Vault(#[from] VaultError),
 }
 
 /// How many events go to the log in one transaction.
@@ -93,7 +99,11 @@ pub async fn generate(
     }
     let started = std::time::Instant::now();
     let log = SqliteLog::open(path)?;
-    let mut sim = Sim::new(Engine::new(centre.clone()), opts);
+    let vault = match &opts.master {
+        Some(master) => Vault::load(&log, master, muster_vault::DEFAULT_LOCATION_DECIMALS).await?,
+        None => Vault::new(&MasterKey::generate(), 0).plain(),
+    };
+    let mut sim = Sim::new(Engine::new(centre.clone()), vault, opts);
     sim.staff(demo)?;
     while sim.state.seq < opts.events {
         sim.step()?;
@@ -193,6 +203,11 @@ struct Sim {
     operators: Vec<Actor>,
     supervisors: Vec<Actor>,
     pending: Vec<StoredEvent>,
+    /// The data keys the pending events are the first to use.
+    pending_keys: Vec<WrappedKey>,
+    vault: Vault,
+    /// The hash of the last event flushed to the log.
+    flushed_hash: String,
     prev_hash: String,
     types: Vec<String>,
     /// Commands sent so far: each gets a client id, as a real client's would.
@@ -207,7 +222,7 @@ struct Sim {
 const UNTICK_EVERY: u64 = 40;
 
 impl Sim {
-    fn new(engine: Engine, opts: &Options) -> Sim {
+    fn new(engine: Engine, vault: Vault, opts: &Options) -> Sim {
         let types = engine.centre.types.iter().map(|t| t.id.clone()).collect();
         let mut sim = Sim {
             credentials: Vec::new(),
@@ -221,6 +236,9 @@ impl Sim {
             operators: Vec::new(),
             supervisors: Vec::new(),
             pending: Vec::new(),
+            pending_keys: Vec::new(),
+            vault,
+            flushed_hash: chain::GENESIS.to_string(),
             prev_hash: chain::GENESIS.to_string(),
             types,
             commands: 0,
@@ -249,7 +267,14 @@ impl Sim {
             .records(&self.state, &command, actor, Some(&id), self.now)?;
         let mut created = Vec::new();
         for rec in records {
-            let stored = muster_log::record::encode(&rec, &self.prev_hash);
+            // Sealed as the hub's writer seals it; the keys go with the batch.
+            let (stored, keys) = self
+                .vault
+                .encode(std::slice::from_ref(&rec), &self.prev_hash)
+                .expect("the engine's events classify and seal");
+            let stored = stored.into_iter().next().expect("one record, one event");
+            self.pending_keys.extend(keys.wrapped.iter().cloned());
+            self.vault.commit(keys);
             self.prev_hash = stored.hash.clone();
             self.pending.push(stored);
             if let Some((name, id)) = rec.event.created() {
@@ -271,8 +296,13 @@ impl Sim {
 
     async fn flush(&mut self, log: &SqliteLog) -> Result<(), GenError> {
         if !self.pending.is_empty() {
-            log.append(&self.pending).await?;
-            self.pending.clear();
+            log.append_with_keys(
+                &self.flushed_hash,
+                std::sync::Arc::new(std::mem::take(&mut self.pending)),
+                std::sync::Arc::new(std::mem::take(&mut self.pending_keys)),
+            )
+            .await?;
+            self.flushed_hash.clone_from(&self.prev_hash);
         }
         Ok(())
     }

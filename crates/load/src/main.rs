@@ -112,6 +112,10 @@ enum Cmd {
         /// The demo seed whose staff the year is played by ("" for none).
         #[arg(long, default_value = "config/demo")]
         demo_dir: PathBuf,
+        /// The master key that seals the log's personal data (made if missing;
+        /// default: `master.key` beside the log, where a hub on that data dir finds it).
+        #[arg(long, env = "MUSTER_MASTER_KEY_FILE")]
+        master_key_file: Option<PathBuf>,
     },
 }
 
@@ -223,7 +227,8 @@ async fn run(cmd: Cmd) -> anyhow::Result<()> {
             seed,
             centre,
             demo_dir,
-        } => gen_log(events, &out, seed, &centre, &demo_dir).await,
+            master_key_file,
+        } => gen_log(events, &out, seed, &centre, &demo_dir, master_key_file).await,
     }
 }
 
@@ -301,8 +306,15 @@ async fn gen_log(
     seed: u64,
     centre: &Path,
     demo_dir: &Path,
+    master_key_file: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     let centre = muster_core::config::load_centre(centre)?;
+    let key_path = master_key_file.unwrap_or_else(|| {
+        out.parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join("master.key")
+    });
+    let (master, _) = muster_vault::MasterKey::load_or_create(&key_path)?;
     let demo = match demo_dir.as_os_str().is_empty() {
         true => None,
         false => Some(muster_core::config::load_demo(demo_dir)?),
@@ -311,6 +323,7 @@ async fn gen_log(
         events,
         seed,
         start: genlog::default_start(),
+        master: Some(std::sync::Arc::new(master)),
     };
     let summary = genlog::generate(out, &centre, demo.as_ref(), &opts).await?;
     println!("{}", serde_json::to_string(&summary)?);

@@ -7,7 +7,9 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::{EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, chain};
+use std::sync::Arc;
+
+use super::{EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, WrappedKey, chain};
 
 /// Runs every contract step on `log`, which must be fresh and empty.
 pub async fn run_all(log: &dyn EventLog) {
@@ -21,6 +23,7 @@ pub async fn run_all(log: &dyn EventLog) {
     racing_appends_one_wins(log).await;
     snapshots_latest_wins(log).await;
     durability_is_reported(log).await;
+    data_keys_go_with_their_batch_and_are_erased_by_scope_or_prefix(log).await;
     // Last: it leaves a forged event at the head.
     versions_are_kept_and_hashed(log).await;
 }
@@ -311,4 +314,92 @@ async fn versions_are_kept_and_hashed(log: &dyn EventLog) {
         }),
         "{step}: an edited version breaks the chain"
     );
+}
+
+fn key(scope: &str, byte: u8) -> WrappedKey {
+    WrappedKey {
+        scope: scope.to_string(),
+        wrapped: vec![byte, 0, 255, byte],
+    }
+}
+
+fn sorted(mut keys: Vec<WrappedKey>) -> Vec<WrappedKey> {
+    keys.sort_by(|a, b| a.scope.cmp(&b.scope));
+    keys
+}
+
+/// Data keys are kept with the batch that first uses them, all or nothing; a scope
+/// kept already fails the append (and nothing of the batch is kept); erasing takes
+/// exact scopes and `/`-ended prefixes; a re-wrap replaces keys in place.
+async fn data_keys_go_with_their_batch_and_are_erased_by_scope_or_prefix(log: &dyn EventLog) {
+    let step = "data keys";
+    let before = log.load_keys().await.expect(step);
+    assert!(before.is_empty(), "{step}: a fresh log keeps no keys");
+    let (seq, hash) = head(log, step).await;
+    let batch = chain_events(seq, &hash, 2);
+    let keys = vec![
+        key("contact:con_1/caller_details", 1),
+        key("contact:con_1/free_text", 2),
+        key("resource:res_1/staff_locations/2026-12-07", 3),
+        key("contact:con_10/caller_details", 4),
+    ];
+    log.append_with_keys(&hash, Arc::new(batch.clone()), Arc::new(keys.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{step}: append with keys: {e}"));
+    assert_eq!(head(log, step).await, (seq + 2, batch[1].hash.clone()));
+    assert_eq!(
+        sorted(log.load_keys().await.expect(step)),
+        sorted(keys.clone())
+    );
+
+    // A scope kept already: refused whole, the batch not appended.
+    let next = chain_events(seq + 2, &batch[1].hash, 1);
+    let dup = vec![
+        key("plan:pln_1/support_plans", 5),
+        key("contact:con_1/free_text", 6),
+    ];
+    let refused = log
+        .append_with_keys(&batch[1].hash, Arc::new(next.clone()), Arc::new(dup))
+        .await;
+    assert!(refused.is_err(), "{step}: a kept scope was written again");
+    assert_eq!(head(log, step).await, (seq + 2, batch[1].hash.clone()));
+    assert_eq!(
+        log.load_keys().await.expect(step).len(),
+        4,
+        "{step}: partial keys kept"
+    );
+
+    // Exact and prefix erasure; `contact:con_1/` does not reach `contact:con_10/`.
+    let mut erased = log
+        .erase_keys(&[
+            "contact:con_1/".into(),
+            "resource:res_1/staff_locations/2026-12-07".into(),
+            "case:none/cases".into(),
+        ])
+        .await
+        .expect(step);
+    erased.sort();
+    assert_eq!(
+        erased,
+        [
+            "contact:con_1/caller_details",
+            "contact:con_1/free_text",
+            "resource:res_1/staff_locations/2026-12-07"
+        ]
+    );
+    assert_eq!(log.load_keys().await.expect(step), vec![keys[3].clone()]);
+
+    // Re-wrapping replaces in place and adds; the events are untouched.
+    let rewrapped = vec![
+        key("contact:con_10/caller_details", 9),
+        key("master:check", 7),
+    ];
+    log.rewrap_keys(&rewrapped).await.expect(step);
+    assert_eq!(
+        sorted(log.load_keys().await.expect(step)),
+        sorted(rewrapped)
+    );
+    assert_eq!(head(log, step).await, (seq + 2, batch[1].hash.clone()));
+    let report = log.verify().await.expect(step);
+    assert!(report.ok, "{step}: {report:?}");
 }

@@ -45,6 +45,15 @@ pub struct StoredEvent {
     pub hash: String,
 }
 
+/// A data key of the vault, wrapped (encrypted) by the master key, under its scope
+/// (e.g. `contact:con_84/caller_details`). Data keys are kept beside the log and outside
+/// its hash chain, so erasing one leaves every event's bytes and hash as they were.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub scope: String,
+    pub wrapped: Vec<u8>,
+}
+
 /// A serialised state as of `seq`, so start-up replays only the tail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {
@@ -177,6 +186,55 @@ pub trait EventLog: Send + Sync + 'static {
     /// writes fail (a full or read-only disk) should write something instead.
     async fn probe(&self) -> Result<(), StoreError> {
         self.head().await.map(|_| ())
+    }
+
+    /// [`append_owned`](Self::append_owned) (on a shared log
+    /// [`append_after`](Self::append_after) `prev_hash`) that also keeps `keys`, the
+    /// data keys the batch is the first to use, in the same transaction: a batch is
+    /// never durable without the keys that open it. A scope already kept fails the
+    /// append ([`StoreError::Conflict`] on a shared log, where another hub made it
+    /// first). The default keeps no keys and refuses any.
+    async fn append_with_keys(
+        &self,
+        prev_hash: &str,
+        batch: Arc<Vec<StoredEvent>>,
+        keys: Arc<Vec<WrappedKey>>,
+    ) -> Result<(), StoreError> {
+        if !keys.is_empty() {
+            return Err(StoreError::Unavailable(
+                "this store keeps no data keys".into(),
+            ));
+        }
+        if self.shared() {
+            self.append_after(prev_hash, &batch).await
+        } else {
+            self.append_owned(batch).await
+        }
+    }
+
+    /// Every data key kept (wrapped), in no particular order.
+    async fn load_keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Deletes data keys for good: each entry of `scopes` is an exact scope, or a
+    /// prefix ending in `/` that erases every scope under it. Returns the scopes
+    /// erased. Stores overwrite the freed bytes where they can.
+    async fn erase_keys(&self, scopes: &[String]) -> Result<Vec<String>, StoreError> {
+        let _ = scopes;
+        Ok(Vec::new())
+    }
+
+    /// Keeps `keys`, replacing any kept under the same scopes, all or nothing: a
+    /// master-key rotation re-wraps every data key this way (the events are not
+    /// touched), and the vault keeps its check value so.
+    async fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Unavailable(
+            "this store keeps no data keys".into(),
+        ))
     }
 
     /// A follower of the events appended from now on, by this hub or others.

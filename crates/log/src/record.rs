@@ -34,6 +34,12 @@ pub enum DecodeError {
 /// The stored form of `record`, chained to `prev_hash`, at [`VERSION`].
 pub fn encode(record: &Record, prev_hash: &str) -> StoredEvent {
     let body = serde_json::to_string(&record.event).expect("events always serialise");
+    encode_body(record, body, prev_hash)
+}
+
+/// The stored form of `record` with `body` (its event as the log keeps it: the vault
+/// passes the body with personal data sealed), chained to `prev_hash`.
+pub fn encode_body(record: &Record, body: String, prev_hash: &str) -> StoredEvent {
     let mut stored = StoredEvent {
         seq: record.seq,
         at: record.at,

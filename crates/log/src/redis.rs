@@ -31,6 +31,7 @@
 //! safe because it checks the head first: a batch that did land the first time comes
 //! back as a conflict whose head is exactly the batch's last event, which is success.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -38,7 +39,9 @@ use chrono::{DateTime, Utc};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 
-use super::{Durability, EventLog, Snapshot, StoreError, StoredEvent, Tail, VerifyReport, chain};
+use super::{
+    Durability, EventLog, Snapshot, StoreError, StoredEvent, Tail, VerifyReport, WrappedKey, chain,
+};
 
 /// How long connecting may take before the store reports itself unavailable.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1_000);
@@ -54,9 +57,11 @@ const VERIFY_PAGE: usize = 1_024;
 
 /// Checks the head and appends the batch, atomically.
 ///
-/// KEYS: head, events. ARGV: expected seq, expected hash (`""`: not checked), then 9
-/// values per event: seq, at, actor, has command id (`0`/`1`), command id, kind, body,
-/// hash, schema version. Returns `{1}` on success, `{0, head seq, head hash}` on conflict.
+/// KEYS: head, events, data keys. ARGV: expected seq, expected hash (`""`: not
+/// checked), the genesis hash, the number `n` of new data keys, then `n` pairs scope,
+/// wrapped key, then 9 values per event: seq, at, actor, has command id (`0`/`1`),
+/// command id, kind, body, hash, schema version. Returns `{1}` on success, `{0, head seq, head hash}`
+/// on conflict (a new key's scope already kept by another hub is one too).
 const APPEND_LUA: &str = r#"
 local head = redis.call('HMGET', KEYS[1], 'seq', 'hash')
 local seq = head[1] or '0'
@@ -64,8 +69,17 @@ local hash = head[2] or ARGV[3]
 if seq ~= ARGV[1] or (ARGV[2] ~= '' and hash ~= ARGV[2]) then
   return {0, seq, hash}
 end
+local nkeys = tonumber(ARGV[4])
+for k = 0, nkeys - 1 do
+  if redis.call('HEXISTS', KEYS[3], ARGV[5 + 2 * k]) == 1 then
+    return {0, seq, hash}
+  end
+end
+for k = 0, nkeys - 1 do
+  redis.call('HSET', KEYS[3], ARGV[5 + 2 * k], ARGV[6 + 2 * k])
+end
 local last_seq, last_hash
-for i = 4, #ARGV, 9 do
+for i = 5 + 2 * nkeys, #ARGV, 9 do
   local fields = {'seq', ARGV[i], 'at', ARGV[i + 1], 'actor', ARGV[i + 2]}
   if ARGV[i + 3] == '1' then
     table.insert(fields, 'command_id')
@@ -86,6 +100,27 @@ redis.call('HSET', KEYS[1], 'seq', last_seq, 'hash', last_hash)
 return {1}
 "#;
 
+/// Deletes data keys. KEYS: data keys. ARGV: exact scopes, or prefixes ending in `/`.
+/// Returns the scopes deleted.
+const ERASE_KEYS_LUA: &str = r#"
+local erased = {}
+local all = nil
+for i = 1, #ARGV do
+  local s = ARGV[i]
+  if string.sub(s, -1) == '/' then
+    all = all or redis.call('HKEYS', KEYS[1])
+    for _, k in ipairs(all) do
+      if string.sub(k, 1, #s) == s and redis.call('HDEL', KEYS[1], k) == 1 then
+        table.insert(erased, k)
+      end
+    end
+  elseif redis.call('HDEL', KEYS[1], s) == 1 then
+    table.insert(erased, s)
+  end
+end
+return erased
+"#;
+
 /// Replaces the snapshot unless the stored one is newer (two hubs may both save).
 const SNAPSHOT_LUA: &str = r#"
 local cur = redis.call('HGET', KEYS[1], 'seq')
@@ -100,6 +135,8 @@ struct Keys {
     events: String,
     head: String,
     snapshot: String,
+    /// The vault's data keys (a hash: scope → wrapped key), outside the chain.
+    data_keys: String,
 }
 
 impl Keys {
@@ -109,6 +146,7 @@ impl Keys {
             events: format!("{tag}:events"),
             head: format!("{tag}:head"),
             snapshot: format!("{tag}:snapshot"),
+            data_keys: format!("{tag}:keys"),
         }
     }
 }
@@ -136,6 +174,7 @@ pub struct RedisLog {
     keys: Keys,
     append: Script,
     snapshot: Script,
+    erase_keys: Script,
 }
 
 impl std::fmt::Debug for RedisLog {
@@ -225,6 +264,7 @@ impl RedisLog {
             keys: Keys::new(centre),
             append: Script::new(APPEND_LUA),
             snapshot: Script::new(SNAPSHOT_LUA),
+            erase_keys: Script::new(ERASE_KEYS_LUA),
         })
     }
 
@@ -288,7 +328,8 @@ impl RedisLog {
         let mut del = redis::cmd("DEL");
         del.arg(&self.keys.events)
             .arg(&self.keys.head)
-            .arg(&self.keys.snapshot);
+            .arg(&self.keys.snapshot)
+            .arg(&self.keys.data_keys);
         query_idempotent::<()>(&self.conn, &del)
             .await
             .map_err(unavailable)
@@ -299,6 +340,7 @@ impl RedisLog {
         &self,
         prev_hash: Option<&str>,
         batch: &[StoredEvent],
+        keys: &[WrappedKey],
     ) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
@@ -308,9 +350,14 @@ impl RedisLog {
         let mut inv = self.append.prepare_invoke();
         inv.key(&self.keys.head)
             .key(&self.keys.events)
+            .key(&self.keys.data_keys)
             .arg(expected)
             .arg(prev_hash.unwrap_or(""))
-            .arg(chain::GENESIS);
+            .arg(chain::GENESIS)
+            .arg(keys.len());
+        for k in keys {
+            inv.arg(&k.scope).arg(&k.wrapped[..]);
+        }
         for e in batch {
             inv.arg(e.seq)
                 .arg(muster_core::time::rfc3339(e.at))
@@ -361,11 +408,76 @@ impl RedisLog {
 #[async_trait]
 impl EventLog for RedisLog {
     async fn append(&self, batch: &[StoredEvent]) -> Result<(), StoreError> {
-        self.append_checked(None, batch).await
+        self.append_checked(None, batch, &[]).await
     }
 
     async fn append_after(&self, prev_hash: &str, batch: &[StoredEvent]) -> Result<(), StoreError> {
-        self.append_checked(Some(prev_hash), batch).await
+        self.append_checked(Some(prev_hash), batch, &[]).await
+    }
+
+    async fn append_with_keys(
+        &self,
+        prev_hash: &str,
+        batch: Arc<Vec<StoredEvent>>,
+        keys: Arc<Vec<WrappedKey>>,
+    ) -> Result<(), StoreError> {
+        self.append_checked(Some(prev_hash), &batch, &keys).await
+    }
+
+    async fn load_keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
+        let mut cmd = redis::cmd("HGETALL");
+        cmd.arg(&self.keys.data_keys);
+        let pairs: Vec<(String, Vec<u8>)> = query_idempotent(&self.conn, &cmd)
+            .await
+            .map_err(unavailable)?;
+        Ok(pairs
+            .into_iter()
+            .map(|(scope, wrapped)| WrappedKey { scope, wrapped })
+            .collect())
+    }
+
+    /// Deletes the keys in one script, then asks Redis to rewrite its append-only
+    /// file so the deleted keys' bytes leave it too (in the background; a rewrite
+    /// already under way, or no AOF, is not an error).
+    async fn erase_keys(&self, scopes: &[String]) -> Result<Vec<String>, StoreError> {
+        if scopes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.erase_keys.prepare_invoke();
+        inv.key(&self.keys.data_keys);
+        for s in scopes {
+            inv.arg(s);
+        }
+        // Deleting twice deletes nothing more: safe to retry.
+        let erased: Vec<String> = match inv.invoke_async(&mut self.conn.clone()).await {
+            Err(e) if connection_dropped(&e) => inv
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(unavailable)?,
+            other => other.map_err(unavailable)?,
+        };
+        if !erased.is_empty()
+            && let Err(e) = redis::cmd("BGREWRITEAOF")
+                .query_async::<()>(&mut self.conn.clone())
+                .await
+        {
+            tracing::warn!(error = %e, "asking redis to rewrite its AOF after erasing keys failed");
+        }
+        Ok(erased)
+    }
+
+    async fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(&self.keys.data_keys);
+        for k in keys {
+            cmd.arg(&k.scope).arg(&k.wrapped[..]);
+        }
+        query_idempotent::<()>(&self.conn, &cmd)
+            .await
+            .map_err(unavailable)
     }
 
     async fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {

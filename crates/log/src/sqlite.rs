@@ -18,7 +18,12 @@
 //!        v INTEGER NOT NULL DEFAULT 1)
 //! snapshots(seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
 //! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, pad BLOB)  -- see `probe`
+//! data_keys(scope TEXT PRIMARY KEY, wrapped BLOB NOT NULL) WITHOUT ROWID  -- the vault's keys
 //! ```
+//!
+//! `data_keys` is outside the hash chain; new keys are written in the transaction of
+//! the batch that first uses them. `secure_delete` is on, and erasing keys truncates
+//! the WAL, so an erased key's bytes do not linger in free pages or old WAL frames.
 //!
 //! `at` is written with [`muster_core::time::rfc3339`] (milliseconds, `Z`) and parsed back
 //! with chrono, so whole-millisecond times round-trip exactly; finer digits would be
@@ -48,7 +53,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use super::{Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, chain};
+use super::{
+    Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, WrappedKey, chain,
+};
 
 /// How long a statement waits for another connection's lock before failing; long
 /// enough to ride out a checkpoint or a `sqlite3` shell reading the file.
@@ -88,7 +95,17 @@ CREATE TABLE IF NOT EXISTS probe (
     at TEXT NOT NULL,
     pad BLOB
 );
+CREATE TABLE IF NOT EXISTS data_keys (
+    scope TEXT PRIMARY KEY,
+    wrapped BLOB NOT NULL
+) WITHOUT ROWID;
 ";
+const SQL_INSERT_KEY: &str = "INSERT INTO data_keys (scope, wrapped) VALUES (?1, ?2)";
+const SQL_UPSERT_KEY: &str = "INSERT OR REPLACE INTO data_keys (scope, wrapped) VALUES (?1, ?2)";
+const SQL_LOAD_KEYS: &str = "SELECT scope, wrapped FROM data_keys";
+const SQL_ERASE_KEY: &str = "DELETE FROM data_keys WHERE scope = ?1 RETURNING scope";
+const SQL_ERASE_KEYS_UNDER: &str =
+    "DELETE FROM data_keys WHERE substr(scope, 1, length(?1)) = ?1 RETURNING scope";
 
 const SQL_MAX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
 const SQL_INSERT: &str = "INSERT INTO events (seq, at, actor, command_id, kind, body, hash, v) \
@@ -222,9 +239,83 @@ impl EventLog for SqliteLog {
         let log = self.clone();
         self.call(move |conn| {
             log.check_file()?;
-            append_batch(conn, &batch)?;
+            append_batch(conn, &batch, &[])?;
             // Removed while committing: the batch may be only in the unlinked file.
             log.check_file()
+        })
+        .await
+    }
+
+    async fn append_with_keys(
+        &self,
+        _prev_hash: &str,
+        batch: Arc<Vec<StoredEvent>>,
+        keys: Arc<Vec<WrappedKey>>,
+    ) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        check_dense(&batch)?;
+        let log = self.clone();
+        self.call(move |conn| {
+            log.check_file()?;
+            append_batch(conn, &batch, &keys)?;
+            log.check_file()
+        })
+        .await
+    }
+
+    async fn load_keys(&self) -> Result<Vec<WrappedKey>, StoreError> {
+        self.call(|conn| load_keys_of(conn)).await
+    }
+
+    async fn erase_keys(&self, scopes: &[String]) -> Result<Vec<String>, StoreError> {
+        let scopes = scopes.to_vec();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            let mut erased = Vec::new();
+            for scope in &scopes {
+                let sql = if scope.ends_with('/') {
+                    SQL_ERASE_KEYS_UNDER
+                } else {
+                    SQL_ERASE_KEY
+                };
+                let mut st = tx.prepare_cached(sql).map_err(unavailable)?;
+                let rows = st
+                    .query_map(params![scope], |row| row.get::<_, String>(0))
+                    .map_err(unavailable)?;
+                for r in rows {
+                    erased.push(r.map_err(unavailable)?);
+                }
+            }
+            tx.commit().map_err(unavailable)?;
+            // The deleted rows' old page images live on in the WAL until it is reset:
+            // copy it back and truncate it. Readers holding it open only delay this
+            // (the next erase or checkpoint finishes it); it is not an error.
+            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                tracing::warn!(error = %e, "truncating the WAL after erasing keys failed");
+            }
+            Ok(erased)
+        })
+        .await
+    }
+
+    async fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
+        let keys = keys.to_vec();
+        self.call(move |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            {
+                let mut st = tx.prepare_cached(SQL_UPSERT_KEY).map_err(unavailable)?;
+                for k in &keys {
+                    st.execute(params![k.scope, k.wrapped])
+                        .map_err(unavailable)?;
+                }
+            }
+            tx.commit().map_err(unavailable)
         })
         .await
     }
@@ -391,6 +482,10 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(unavailable)?;
+    // Deleted content (an erased data key above all) is overwritten, not left in
+    // free pages.
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(unavailable)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
         .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
@@ -484,7 +579,11 @@ fn check_dense(batch: &[StoredEvent]) -> Result<(), StoreError> {
 
 /// One transaction: head check, inserts, commit (the one fsync). Dropping the
 /// transaction on any error rolls it back, so nothing of the batch is kept.
-fn append_batch(conn: &mut Connection, batch: &[StoredEvent]) -> Result<(), StoreError> {
+fn append_batch(
+    conn: &mut Connection,
+    batch: &[StoredEvent],
+    keys: &[WrappedKey],
+) -> Result<(), StoreError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
@@ -513,7 +612,34 @@ fn append_batch(conn: &mut Connection, batch: &[StoredEvent]) -> Result<(), Stor
                 .map_err(unavailable)?;
         }
     }
+    if !keys.is_empty() {
+        let mut insert = tx.prepare_cached(SQL_INSERT_KEY).map_err(unavailable)?;
+        for k in keys {
+            insert
+                .execute(params![k.scope, k.wrapped])
+                .map_err(unavailable)?;
+        }
+    }
     tx.commit().map_err(unavailable)
+}
+
+/// Every kept data key; none when the file predates the table (a read-only
+/// connection does not create it).
+fn load_keys_of(conn: &Connection) -> Result<Vec<WrappedKey>, StoreError> {
+    let mut st = match conn.prepare_cached(SQL_LOAD_KEYS) {
+        Ok(st) => st,
+        Err(e) if e.to_string().contains("no such table") => return Ok(Vec::new()),
+        Err(e) => return Err(unavailable(e)),
+    };
+    let rows = st
+        .query_map([], |row| {
+            Ok(WrappedKey {
+                scope: row.get(0)?,
+                wrapped: row.get(1)?,
+            })
+        })
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
 }
 
 /// A seq as SQLite's signed integer; seqs past `i64::MAX` cannot be stored.

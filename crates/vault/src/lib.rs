@@ -1,0 +1,579 @@
+//! # muster-vault
+//!
+//! Personal data in the log, encrypted per subject (crypto-shredding). The
+//! classification table (`muster_core::privacy::classify`) says which values of an
+//! event are personal and under which scope; [`Vault::encode`] removes them from the
+//! clear body and seals them, one `"sealed"` entry per scope:
+//!
+//! ```json
+//! {"kind": "contact.received", "contact": {...}, "sealed": [{"scope": "contact:con_84/caller_details",
+//!   "fields": ["/contact/caller/name", ...], "data": "<base64 of nonce || ciphertext>"}]}
+//! ```
+//!
+//! The ciphertext is of the JSON object `{pointer: value}`, XChaCha20-Poly1305 under the
+//! scope's data key with the scope as associated data. Coordinates kept `Coarse` stay
+//! in clear rounded to `privacy.location_decimals`. The hash chain covers the sealed
+//! body, so erasing a key changes no stored byte of any event.
+//!
+//! Data keys (32 random bytes per scope) are wrapped by the master key and kept by the
+//! log's store beside the chain ([`EventLog::append_with_keys`]), written with the batch
+//! that first uses them. They are unwrapped lazily, on first use, so start-up reads
+//! the wrapped keys and nothing more. [`Vault::decode`] opens a stored event; where a
+//! scope's key is gone (erased) the sealed values read `"[erased]"` (strings) or `null`.
+//!
+//! A check value (a key wrapped under the reserved scope [`CHECK_SCOPE`]) is kept with
+//! the data keys, so a wrong master key is found at start, not at the first read.
+
+pub mod crypto;
+pub mod master;
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde_json::{Map, Value};
+
+use muster_core::engine::{EventKind, Record};
+use muster_core::privacy::classify::{self, ERASED, Erased, Keep};
+use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey};
+
+pub use crypto::Cipher;
+pub use master::MasterKey;
+
+/// The reserved scope of the master key's check value.
+pub const CHECK_SCOPE: &str = "master:check";
+
+/// The environment variable that names the master key file.
+pub const MASTER_KEY_VARIABLE: &str = "MUSTER_MASTER_KEY_FILE";
+
+/// The default `privacy.location_decimals`: about 100 m.
+pub const DEFAULT_LOCATION_DECIMALS: u32 = 3;
+
+/// Why the vault could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("master key file {path}: {reason}")]
+    MasterKeyFile { path: String, reason: String },
+    #[error(
+        "the master key does not open this log's data keys: {MASTER_KEY_VARIABLE} (privacy.master_key_file) must name the key this log was written with"
+    )]
+    WrongMasterKey,
+    #[error("data key {0} cannot be unwrapped: the key store is damaged")]
+    BadKey(String),
+    #[error("event {seq}: sealed data of {scope} does not open: the event or its key was changed")]
+    BadSeal { seq: u64, scope: String },
+    #[error("event {seq} cannot be read: {reason}")]
+    Unreadable { seq: u64, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<VaultError> for StoreError {
+    fn from(e: VaultError) -> StoreError {
+        match e {
+            VaultError::Store(e) => e,
+            e @ (VaultError::BadSeal { .. }
+            | VaultError::Unreadable { .. }
+            | VaultError::BadKey(_)) => StoreError::Corrupt(e.to_string()),
+            e => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+/// One data key: its wrapped form, unwrapped on first use.
+struct DataKey {
+    wrapped: Vec<u8>,
+    cipher: OnceLock<Cipher>,
+}
+
+/// The keys a batch made: the wrapped form for the store, and the keys themselves for
+/// [`Vault::commit`] once the batch is durable.
+#[derive(Default)]
+pub struct NewKeys {
+    pub wrapped: Vec<WrappedKey>,
+    keys: Vec<(String, Arc<DataKey>)>,
+}
+
+impl NewKeys {
+    pub fn is_empty(&self) -> bool {
+        self.wrapped.is_empty()
+    }
+}
+
+/// The master key and the data keys of one log.
+pub struct Vault {
+    master: Cipher,
+    keys: RwLock<HashMap<String, Arc<DataKey>>>,
+    /// False for `--plain` (benchmarks): nothing is sealed, sealed events still open.
+    seal: bool,
+    decimals: u32,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault")
+            .field("seal", &self.seal)
+            .field("decimals", &self.decimals)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// A vault with no data keys (a new log, or a tool that only writes).
+    pub fn new(master: &MasterKey, decimals: u32) -> Vault {
+        Vault {
+            master: master.cipher(),
+            keys: RwLock::new(HashMap::new()),
+            seal: true,
+            decimals,
+        }
+    }
+
+    /// Seals nothing from now on (`muster bench --plain`); sealed events still open.
+    pub fn plain(mut self) -> Vault {
+        self.seal = false;
+        self
+    }
+
+    /// True unless [`plain`](Self::plain).
+    pub fn seals(&self) -> bool {
+        self.seal
+    }
+
+    /// The vault of `log`: its wrapped data keys (not unwrapped yet), after checking
+    /// that `master` is the key they were wrapped with. A log with no check value yet
+    /// is given one (a read-only log is only checked).
+    pub async fn load(
+        log: &dyn EventLog,
+        master: &MasterKey,
+        decimals: u32,
+    ) -> Result<Vault, VaultError> {
+        let vault = Vault::new(master, decimals);
+        let wrapped = log.load_keys().await?;
+        let check = wrapped.iter().find(|k| k.scope == CHECK_SCOPE);
+        match check {
+            Some(c) => {
+                vault.unwrap(c).map_err(|_| VaultError::WrongMasterKey)?;
+            }
+            None => {
+                if let Some(first) = wrapped.first() {
+                    vault
+                        .unwrap(first)
+                        .map_err(|_| VaultError::WrongMasterKey)?;
+                }
+                let check = vault.wrap(CHECK_SCOPE, &crypto::random_key()[..]);
+                if let Err(e) = log.rewrap_keys(&[check]).await {
+                    tracing::debug!(error = %e, "the master key's check value was not stored");
+                }
+            }
+        }
+        vault.insert_wrapped(wrapped);
+        Ok(vault)
+    }
+
+    fn insert_wrapped(&self, wrapped: Vec<WrappedKey>) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        for k in wrapped {
+            if k.scope == CHECK_SCOPE {
+                continue;
+            }
+            keys.entry(k.scope).or_insert_with(|| {
+                Arc::new(DataKey {
+                    wrapped: k.wrapped,
+                    cipher: OnceLock::new(),
+                })
+            });
+        }
+    }
+
+    /// Reads keys other hubs added to a shared log's store (after a conflict, or
+    /// before opening events from another hub).
+    pub async fn refresh(&self, log: &dyn EventLog) -> Result<(), StoreError> {
+        let wrapped = log.load_keys().await?;
+        self.insert_wrapped(wrapped);
+        Ok(())
+    }
+
+    /// True when some event of `events` is sealed under a scope whose key is not held
+    /// (another hub made it, or it was erased): worth a [`refresh`](Self::refresh).
+    pub fn lacks_keys(&self, events: &[StoredEvent]) -> bool {
+        events
+            .iter()
+            .filter(|e| e.body.contains("\"sealed\":["))
+            .filter_map(|e| serde_json::from_str::<Value>(&e.body).ok())
+            .any(|body| {
+                body["sealed"].as_array().is_some_and(|entries| {
+                    entries
+                        .iter()
+                        .filter_map(|entry| entry["scope"].as_str())
+                        .any(|scope| !self.holds(scope))
+                })
+            })
+    }
+
+    /// How many data keys are held.
+    pub fn len(&self) -> usize {
+        self.keys.read().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when the key of `scope` is held.
+    pub fn holds(&self, scope: &str) -> bool {
+        self.keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(scope)
+    }
+
+    fn wrap(&self, scope: &str, key: &[u8]) -> WrappedKey {
+        WrappedKey {
+            scope: scope.to_string(),
+            wrapped: self.master.seal(scope.as_bytes(), key),
+        }
+    }
+
+    fn unwrap(&self, k: &WrappedKey) -> Result<Cipher, VaultError> {
+        self.master
+            .open(k.scope.as_bytes(), &k.wrapped)
+            .and_then(|key| Cipher::new(&key))
+            .ok_or_else(|| VaultError::BadKey(k.scope.clone()))
+    }
+
+    /// The key of `scope`, unwrapping it on first use; `None` when it is not held.
+    fn key(&self, scope: &str) -> Result<Option<Arc<DataKey>>, VaultError> {
+        let Some(k) = self
+            .keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(scope)
+            .cloned()
+        else {
+            return Ok(None);
+        };
+        if k.cipher.get().is_none() {
+            let cipher = self.unwrap(&WrappedKey {
+                scope: scope.to_string(),
+                wrapped: k.wrapped.clone(),
+            })?;
+            let _ = k.cipher.set(cipher);
+        }
+        Ok(Some(k))
+    }
+
+    /// The key of `scope` for sealing: held, made earlier in this batch, or new.
+    fn key_for_sealing(&self, scope: &str, new: &mut NewKeys) -> Result<Arc<DataKey>, VaultError> {
+        if let Some(k) = self.key(scope)? {
+            return Ok(k);
+        }
+        if let Some((_, k)) = new.keys.iter().find(|(s, _)| s == scope) {
+            return Ok(k.clone());
+        }
+        let raw = crypto::random_key();
+        let wrapped = self.wrap(scope, &raw[..]);
+        let cipher = OnceLock::new();
+        let _ = cipher.set(Cipher::new(&raw[..]).expect("a data key has the cipher's key length"));
+        let key = Arc::new(DataKey {
+            wrapped: wrapped.wrapped.clone(),
+            cipher,
+        });
+        new.wrapped.push(wrapped);
+        new.keys.push((scope.to_string(), key.clone()));
+        Ok(key)
+    }
+
+    /// Holds the keys a batch made, once the batch (and so they) are durable.
+    pub fn commit(&self, new: NewKeys) {
+        if new.keys.is_empty() {
+            return;
+        }
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        for (scope, key) in new.keys {
+            keys.insert(scope, key);
+        }
+    }
+
+    /// Forgets keys: each entry an exact scope or a prefix ending in `/`. Returns the
+    /// scopes forgotten. (Erasing from the store is [`Vault::erase`].)
+    pub fn forget(&self, scopes: &[String]) -> Vec<String> {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let gone: Vec<String> = keys
+            .keys()
+            .filter(|k| matches_any(k, scopes))
+            .cloned()
+            .collect();
+        for k in &gone {
+            keys.remove(k);
+        }
+        gone
+    }
+
+    /// Erases data keys for good, from the store and from memory: each entry is an
+    /// exact scope, or a prefix ending in `/` erasing every scope under it. Returns
+    /// what was erased. Every event sealed under them then reads `"[erased]"`/`null`
+    /// there; the events themselves, and the hash chain, are unchanged.
+    pub async fn erase(
+        &self,
+        log: &dyn EventLog,
+        scopes: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        let scopes: Vec<String> = scopes
+            .iter()
+            .filter(|s| s.as_str() != CHECK_SCOPE)
+            .cloned()
+            .collect();
+        let mut erased = log.erase_keys(&scopes).await?;
+        for s in self.forget(&scopes) {
+            if !erased.contains(&s) {
+                erased.push(s);
+            }
+        }
+        erased.sort();
+        Ok(erased)
+    }
+
+    /// The stored form of `records`, chained from `prev_hash`, with their personal
+    /// data sealed; and the data keys first used by them, to be kept with the batch
+    /// and then [`commit`](Self::commit)ted.
+    pub fn encode(
+        &self,
+        records: &[Record],
+        prev_hash: &str,
+    ) -> Result<(Vec<StoredEvent>, NewKeys), VaultError> {
+        let mut new = NewKeys::default();
+        let mut stored: Vec<StoredEvent> = Vec::with_capacity(records.len());
+        for r in records {
+            let prev = stored.last().map_or(prev_hash, |e| e.hash.as_str());
+            let e = self.encode_one(r, prev, &mut new)?;
+            stored.push(e);
+        }
+        Ok((stored, new))
+    }
+
+    fn encode_one(
+        &self,
+        r: &Record,
+        prev_hash: &str,
+        new: &mut NewKeys,
+    ) -> Result<StoredEvent, VaultError> {
+        let kind = r.event.kind();
+        if !self.seal || classify::personal_rows(kind).is_empty() {
+            return Ok(muster_log::record::encode(r, prev_hash));
+        }
+        let unreadable = |reason: String| VaultError::Unreadable { seq: r.seq, reason };
+        let mut body = serde_json::to_value(&r.event).map_err(|e| unreadable(e.to_string()))?;
+        let scopes =
+            classify::personal_leaves(kind, &body, r.at).map_err(|e| unreadable(e.to_string()))?;
+        if scopes.is_empty() {
+            return Ok(muster_log::record::encode(r, prev_hash));
+        }
+        let mut sealed = Vec::with_capacity(scopes.len());
+        for s in scopes {
+            let mut plain = Map::new();
+            let mut fields = Vec::with_capacity(s.leaves.len());
+            for leaf in s.leaves {
+                let value = match leaf.keep {
+                    Keep::Sealed => take(&mut body, &leaf.pointer),
+                    Keep::Coarse => coarsen(&mut body, &leaf.pointer, self.decimals),
+                };
+                let Some(value) = value else { continue };
+                fields.push(Value::String(leaf.pointer.clone()));
+                plain.insert(leaf.pointer, value);
+            }
+            let key = self.key_for_sealing(&s.scope, new)?;
+            let cipher = key.cipher.get().expect("a key for sealing is unwrapped");
+            let text = zeroize::Zeroizing::new(
+                serde_json::to_vec(&Value::Object(plain)).expect("JSON values serialise"),
+            );
+            let data = cipher.seal(s.scope.as_bytes(), &text);
+            let mut entry = Map::new();
+            entry.insert("scope".into(), Value::String(s.scope));
+            entry.insert("fields".into(), Value::Array(fields));
+            entry.insert("data".into(), Value::String(B64.encode(data)));
+            sealed.push(Value::Object(entry));
+        }
+        body.as_object_mut()
+            .expect("an event is a JSON object")
+            .insert("sealed".into(), Value::Array(sealed));
+        let body = serde_json::to_string(&body).expect("JSON values serialise");
+        Ok(muster_log::record::encode_body(r, body, prev_hash))
+    }
+
+    /// The body of `stored` with its sealed values put back (erased ones as
+    /// `"[erased]"`/`null`): the event as it was decided. Unsealed bodies are returned
+    /// as they are, without parsing.
+    pub fn open_body<'a>(
+        &self,
+        stored: &'a StoredEvent,
+    ) -> Result<std::borrow::Cow<'a, str>, VaultError> {
+        // `"sealed":[` can only appear unescaped as a key: inside a JSON string its
+        // quotes would be escaped.
+        if !stored.body.contains("\"sealed\":[") {
+            return Ok(std::borrow::Cow::Borrowed(&stored.body));
+        }
+        let unreadable = |reason: String| VaultError::Unreadable {
+            seq: stored.seq,
+            reason,
+        };
+        let mut body: Value =
+            serde_json::from_str(&stored.body).map_err(|e| unreadable(e.to_string()))?;
+        let Some(Value::Array(sealed)) = body.as_object_mut().and_then(|o| o.remove("sealed"))
+        else {
+            return Ok(std::borrow::Cow::Borrowed(&stored.body));
+        };
+        let kind = EventKind::from_name(&stored.kind);
+        for entry in sealed {
+            let scope = entry["scope"]
+                .as_str()
+                .ok_or_else(|| unreadable("a sealed entry has no scope".into()))?;
+            match self.key(scope)? {
+                Some(key) => {
+                    let data = entry["data"]
+                        .as_str()
+                        .and_then(|d| B64.decode(d).ok())
+                        .ok_or_else(|| {
+                            unreadable(format!("sealed data of {scope} is not base64"))
+                        })?;
+                    let cipher = key.cipher.get().expect("unwrapped by key()");
+                    let plain = cipher.open(scope.as_bytes(), &data).ok_or_else(|| {
+                        VaultError::BadSeal {
+                            seq: stored.seq,
+                            scope: scope.to_string(),
+                        }
+                    })?;
+                    let values: Map<String, Value> = serde_json::from_slice(&plain)
+                        .map_err(|e| unreadable(format!("sealed data of {scope}: {e}")))?;
+                    for (pointer, value) in values {
+                        put(&mut body, &pointer, value);
+                    }
+                }
+                None => {
+                    let fields = entry["fields"].as_array().cloned().unwrap_or_default();
+                    for pointer in fields.iter().filter_map(Value::as_str) {
+                        let row = kind.and_then(|k| classify::personal_at(k, pointer));
+                        match row {
+                            Some(p) if p.keep == Keep::Coarse => {}
+                            Some(p) if p.erased == Erased::Text => {
+                                put(&mut body, pointer, Value::String(ERASED.into()))
+                            }
+                            _ => put(&mut body, pointer, Value::Null),
+                        }
+                    }
+                }
+            }
+        }
+        Ok(std::borrow::Cow::Owned(
+            serde_json::to_string(&body).expect("JSON values serialise"),
+        ))
+    }
+
+    /// Reads a stored event back, opening what is sealed.
+    pub fn decode(&self, stored: &StoredEvent) -> Result<Record, VaultError> {
+        let unreadable = |e: muster_log::record::DecodeError| VaultError::Unreadable {
+            seq: stored.seq,
+            reason: e.to_string(),
+        };
+        match self.open_body(stored)? {
+            std::borrow::Cow::Borrowed(_) => muster_log::record::decode(stored).map_err(unreadable),
+            std::borrow::Cow::Owned(body) => {
+                let opened = StoredEvent {
+                    body,
+                    ..stored.clone()
+                };
+                muster_log::record::decode(&opened).map_err(unreadable)
+            }
+        }
+    }
+
+    /// Re-wraps every data key of `log` (and the check value) under `new`, in one
+    /// write; the events are not touched. Returns how many data keys were re-wrapped.
+    pub async fn rotate(
+        log: &dyn EventLog,
+        old: &MasterKey,
+        new: &MasterKey,
+    ) -> Result<usize, VaultError> {
+        let from = Vault::new(old, DEFAULT_LOCATION_DECIMALS);
+        let to = Vault::new(new, DEFAULT_LOCATION_DECIMALS);
+        let wrapped = log.load_keys().await?;
+        if let Some(check) = wrapped.iter().find(|k| k.scope == CHECK_SCOPE) {
+            from.unwrap(check).map_err(|_| VaultError::WrongMasterKey)?;
+        }
+        let mut rewrapped = Vec::with_capacity(wrapped.len() + 1);
+        for k in &wrapped {
+            let key = from
+                .master
+                .open(k.scope.as_bytes(), &k.wrapped)
+                .ok_or(VaultError::WrongMasterKey)?;
+            rewrapped.push(to.wrap(&k.scope, &key));
+        }
+        if !wrapped.iter().any(|k| k.scope == CHECK_SCOPE) {
+            rewrapped.push(to.wrap(CHECK_SCOPE, &crypto::random_key()[..]));
+        }
+        log.rewrap_keys(&rewrapped).await?;
+        Ok(wrapped.iter().filter(|k| k.scope != CHECK_SCOPE).count())
+    }
+}
+
+/// True when `scope` is one of `scopes` or under one of its `/`-ended prefixes.
+pub fn matches_any(scope: &str, scopes: &[String]) -> bool {
+    scopes
+        .iter()
+        .any(|s| scope == s || (s.ends_with('/') && scope.starts_with(s.as_str())))
+}
+
+/// The parent pointer and the unescaped last key of `pointer`.
+fn split(pointer: &str) -> Option<(&str, String)> {
+    let at = pointer.rfind('/')?;
+    let key = pointer[at + 1..].replace("~1", "/").replace("~0", "~");
+    Some((&pointer[..at], key))
+}
+
+/// Removes and returns the value at `pointer` (an array item becomes `null`, so the
+/// others keep their positions).
+fn take(body: &mut Value, pointer: &str) -> Option<Value> {
+    let (parent, key) = split(pointer)?;
+    match body.pointer_mut(parent)? {
+        Value::Object(map) => map.remove(&key),
+        Value::Array(items) => items.get_mut(key.parse::<usize>().ok()?).map(Value::take),
+        _ => None,
+    }
+}
+
+/// The exact number at `pointer`, leaving it rounded to `decimals` in `body`.
+fn coarsen(body: &mut Value, pointer: &str, decimals: u32) -> Option<Value> {
+    let slot = body.pointer_mut(pointer)?;
+    let exact = slot.clone();
+    if let Some(x) = exact.as_f64() {
+        *slot = serde_json::Number::from_f64(classify::round(x, decimals))
+            .map(Value::Number)
+            .unwrap_or(Value::Null);
+    }
+    Some(exact)
+}
+
+/// Puts `value` at `pointer`, making missing parent objects.
+fn put(body: &mut Value, pointer: &str, value: Value) {
+    let Some((parent, key)) = split(pointer) else {
+        return;
+    };
+    if body.pointer(parent).is_none() {
+        put(body, parent, Value::Object(Map::new()));
+    }
+    match body.pointer_mut(parent) {
+        Some(Value::Object(map)) => {
+            map.insert(key, value);
+        }
+        Some(Value::Array(items)) => {
+            if let Some(slot) = key.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                *slot = value;
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
