@@ -254,3 +254,33 @@ async fn a_wrong_master_key_is_found_at_start_and_rotation_rewraps_without_touch
     assert_eq!(log.read_from(0, 100).await.unwrap(), stored);
     assert_eq!(log.head().await.unwrap().0, head_before);
 }
+
+#[test]
+fn erased_events_still_read_as_their_kind() {
+    use muster_core::domain::ids::UserId;
+    let vault = Vault::new(&MasterKey::generate(), 3);
+    let rec = Record {
+        seq: 1,
+        at: testing::start_time(),
+        actor: UserId("usr_1".into()),
+        command_id: None,
+        event: Event::PushSubscribed {
+            user_id: UserId("usr_1".into()),
+            endpoint: "https://push.example/abc".into(),
+            keys: testing::push_keys(),
+            session: None,
+        },
+    };
+    let (stored, new) = vault
+        .encode(std::slice::from_ref(&rec), chain::GENESIS)
+        .unwrap();
+    assert!(!stored[0].body.contains("push.example"));
+    vault.commit(new);
+    assert_eq!(vault.decode(&stored[0]).unwrap(), rec);
+    vault.forget(&["user:usr_1/".into()]);
+    let Event::PushSubscribed { endpoint, keys, .. } = vault.decode(&stored[0]).unwrap().event
+    else {
+        panic!()
+    };
+    assert_eq!((endpoint.as_str(), keys.auth.as_str()), (ERASED, ERASED));
+}

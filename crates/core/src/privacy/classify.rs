@@ -582,7 +582,15 @@ pub static TABLE: &[Row] = &[
         R::User,
         "/user_id",
     ),
-    value(K::PushSubscribed, "keys", StaffDetails, R::User, "/user_id"),
+    // `keys/*`, not `keys`: its two strings read `"[erased]"` once erased, so the
+    // event still deserialises (an object would read `null`).
+    text(
+        K::PushSubscribed,
+        "keys/*",
+        StaffDetails,
+        R::User,
+        "/user_id",
+    ),
     op(K::PushSubscribed, "session"),
     op(K::PushUnsubscribed, "user_id"),
     value(
