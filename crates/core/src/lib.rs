@@ -11,6 +11,7 @@
 //! - [`projection`]: read models built from the state and the records: what a viewer
 //!   sees ([`projection::view`]), the procedure's conformance, and the review with its
 //!   findings.
+//! - [`privacy`]: personal data's categories, data subjects, retention and erasure.
 //! - [`config`]: the centre's procedures and demo seed, parsed and located.
 //! - [`time`]: the clock trait and the one timestamp format.
 //! - `testing` (feature `testing`, and in this crate's tests): the one test world.
@@ -21,6 +22,7 @@
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod privacy;
 pub mod projection;
 pub mod time;
 
