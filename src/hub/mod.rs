@@ -10,6 +10,7 @@ pub mod demo;
 mod follow;
 pub mod journal;
 pub mod metrics;
+pub mod privacy;
 mod publisher;
 pub mod recovery;
 pub mod sequencer;
@@ -129,6 +130,8 @@ pub struct Hub {
     pub clock: Arc<dyn Clock>,
     pub options: HubOptions,
     pub metrics: Arc<metrics::Metrics>,
+    /// The seq of the last erasure that reached every copy (keys, snapshots, files).
+    pub scrubbed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Hub {
@@ -194,7 +197,8 @@ impl Hub {
             .then(|| follow::spawn(log.clone(), read.clone()));
         tokio::spawn(publisher.run(publish_rx));
         tokio::spawn(sequencer.run(submit_rx, foreign));
-        Ok(Hub {
+        let (scrubbed_tx, scrubbed) = tokio::sync::watch::channel(0);
+        let hub = Hub {
             submit_tx,
             read,
             journal,
@@ -205,7 +209,20 @@ impl Hub {
             clock,
             options,
             metrics,
-        })
+            scrubbed,
+        };
+        privacy::spawn(hub.clone(), scrubbed_tx);
+        Ok(hub)
+    }
+
+    /// Erases the data keys of `scopes` (each exact, or a prefix ending in `/`) from
+    /// memory and the key store; returns the scopes it erased.
+    ///
+    /// The vault (the key store holding one data key per scope) is wired in here; until
+    /// it is, personal data is not sealed in the log and there is no key to erase.
+    pub async fn erase_keys(&self, scopes: &[String]) -> Result<Vec<String>, StoreError> {
+        let _ = scopes;
+        Ok(Vec::new())
     }
 
     /// Submits a command and waits until it is durable (or refused).

@@ -141,7 +141,7 @@ fn export_holds_the_subjects_data_in_clear_and_its_reading_is_logged_with_a_purp
         doc["held"]["incidents"][0]["notes"][0]["text"],
         "Caller Jo says the door code is 1234"
     );
-    assert_eq!(doc["legal_hold"][0], w.incident.as_str());
+    assert_eq!(doc["holds"][0], w.incident.as_str());
     let admin = w.actor("admin");
     let access = |purpose: &str| {
         Command::PrivacyAccess(cmd::PrivacyAccess {

@@ -29,6 +29,10 @@ pub struct PrivacyState {
     /// UTC days with check-in notes not yet erased, per assignment.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checkin_days: BTreeMap<AssignmentId, BTreeSet<NaiveDate>>,
+    /// The seq of the last erasure: a client that resumes from before it gets a fresh
+    /// snapshot, never the events before it again.
+    #[serde(default)]
+    pub last_erasure: u64,
 }
 
 impl PrivacyState {
@@ -201,6 +205,7 @@ fn erase_days(state: &mut State, r: &RecordRef, category: Category, before: Opti
 
 /// The fold of `privacy.erased`: every category of every record, all days.
 pub fn apply_erased(state: &mut State, records: &[RecordRef], categories: &[Category]) {
+    state.privacy.last_erasure = state.seq;
     for r in records {
         for &c in categories {
             if !r.record_type.categories().contains(&c) {
@@ -224,6 +229,7 @@ pub fn apply_swept(
     before: DateTime<Utc>,
     records: &[RecordRef],
 ) {
+    state.privacy.last_erasure = state.seq;
     for r in records {
         if !r.record_type.categories().contains(&category) {
             continue;

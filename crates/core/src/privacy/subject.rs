@@ -415,7 +415,7 @@ pub fn export(state: &State, subject: &SubjectId) -> Option<Value> {
         "label": label(state, subject),
         "records": records,
         "categories": subject.kind.categories(),
-        "legal_hold": holds,
+        "holds": holds,
         "held": held,
     }))
 }
