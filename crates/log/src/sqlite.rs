@@ -91,7 +91,10 @@ const SQL_READ_FROM: &str = "SELECT seq, at, actor, command_id, kind, body, hash
                              WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 const SQL_HEAD: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
 const SQL_LATEST_SNAPSHOT: &str = "SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1";
-const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) VALUES (?1, ?2)";
+/// A snapshot older than one already kept is not saved: a late one from before an
+/// erasure must not come back after the scrub (as Redis keeps the newer one).
+const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) \
+                                 SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM snapshots WHERE seq > ?1)";
 const SQL_PROBE: &str = "INSERT OR REPLACE INTO probe (id, at, pad) VALUES (1, ?1, zeroblob(?2))";
 
 /// How many bytes a [`EventLog::probe`] writes: about a large batch, so a disk with
@@ -886,6 +889,19 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(kept, vec![30, 40, 50]);
+    }
+
+    #[tokio::test]
+    async fn an_older_snapshot_than_one_kept_is_not_saved() {
+        let (_dir, log) = fresh();
+        log.scrub(&snapshot(50)).await.unwrap();
+        log.save_snapshot(&snapshot(40)).await.unwrap();
+        let raw = Connection::open(_dir.path().join("log.db")).unwrap();
+        let n: i64 = raw
+            .query_row("SELECT COUNT(*) FROM snapshots", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "the late, older snapshot was dropped");
+        assert_eq!(log.latest_snapshot().await.unwrap(), Some(snapshot(50)));
     }
 
     #[tokio::test]
