@@ -156,6 +156,17 @@ async fn a_caller_is_found_exported_erased_after_the_hold_and_stays_erased_acros
         assert!(!text.contains(gone), "{gone} still in /api/state");
     }
     assert!(text.contains("[erased]"));
+    // The incident's timeline, read back from the log, too.
+    let (status, detail) = get(&s, &format!("/api/incidents/{incident}"), &op_token).await;
+    assert_eq!(status, 200, "{detail}");
+    let detail = detail.to_string();
+    for gone in ["leave the door open", "Fall at 12 Acacia", "Acacia"] {
+        assert!(
+            !detail.contains(gone),
+            "{gone} still in the incident's timeline"
+        );
+    }
+    assert!(detail.contains("[erased]"));
     let (_, found) = get(&s, "/api/privacy/search?q=7946%200999", &admin).await;
     assert_eq!(found["subjects"], json!([]));
     // A client resuming from before the erasure gets a fresh snapshot, not the old events.

@@ -287,6 +287,34 @@ fn erasure_blanks_exactly_the_personal_fields_and_keeps_the_kpis() {
     // The caller is no longer found by what was erased.
     assert!(subject::search(&w.state, "7946 0000").is_empty());
 
+    // Events read back from the log read as erased too (timelines, evidence packs).
+    let mut opened = w
+        .log
+        .iter()
+        .find(|r| matches!(&r.event, Event::IncidentOpened { incident, .. } if incident.id == inc))
+        .unwrap()
+        .clone();
+    let mut received = w
+        .log
+        .iter()
+        .find(|r| matches!(&r.event, Event::ContactReceived { contact } if contact.id == con))
+        .unwrap()
+        .clone();
+    erase::redact(&mut opened, &w.state.privacy);
+    erase::redact(&mut received, &w.state.privacy);
+    match (&opened.event, &received.event) {
+        (Event::IncidentOpened { incident, .. }, Event::ContactReceived { contact }) => {
+            assert_eq!(incident.description, ERASED);
+            assert_eq!(
+                incident.status,
+                before.incidents[&inc].status.min(incident.status)
+            );
+            assert_eq!(contact.caller.phone.as_deref(), Some(ERASED));
+            assert_eq!(contact.summary, ERASED);
+        }
+        other => panic!("{other:?}"),
+    }
+
     // Replay from the stored log gives the same state.
     let replayed = replay_stored(State::default(), &to_stored(&w.log));
     assert_eq!(replayed, w.state);

@@ -326,3 +326,106 @@ pub fn note_day(state: &mut State, event: &Event, at: DateTime<Utc>) {
         _ => {}
     }
 }
+
+/// Blanks, in a record read back from the log, the personal fields whose scope has
+/// been erased, as they read once their key is gone: for readers of old events (an
+/// incident's timeline, a case's evidence pack) while the log holds them in clear.
+pub fn redact(rec: &mut crate::engine::event::Record, privacy: &PrivacyState) {
+    use Category::*;
+    use RecordType as T;
+    let day = rec.at.date_naive();
+    let gone = |t: RecordType, id: &str, c: Category| {
+        let r = RecordRef::new(t, id);
+        if c.day_scoped() {
+            privacy.is_day_erased(&r, c, day)
+        } else {
+            privacy.is_erased(&r, c)
+        }
+    };
+    match &mut rec.event {
+        Event::ContactReceived { contact: c } => {
+            if gone(T::Contact, c.id.as_str(), CallerDetails) {
+                blank_opt(&mut c.caller.name);
+                blank_opt(&mut c.caller.phone);
+                blank_opt(&mut c.caller.email);
+                if let Some(l) = &mut c.location {
+                    blank_opt(&mut l.text);
+                }
+            }
+            if gone(T::Contact, c.id.as_str(), FreeText) {
+                blank(&mut c.summary);
+                blank_opt(&mut c.note);
+            }
+        }
+        Event::ContactClosed {
+            contact_id, note, ..
+        } if gone(T::Contact, contact_id.as_str(), FreeText) => blank_opt(note),
+        Event::IncidentOpened { incident: i, .. } if gone(T::Incident, i.id.as_str(), FreeText) => {
+            blank(&mut i.description);
+            blank_opt(&mut i.location.text);
+        }
+        Event::IncidentAnswered {
+            incident_id,
+            answers,
+            ..
+        } if gone(T::Incident, incident_id.as_str(), FreeText) => {
+            for v in answers.values_mut() {
+                *v = match v {
+                    serde_json::Value::String(_) => ERASED.into(),
+                    _ => serde_json::Value::Null,
+                };
+            }
+        }
+        Event::IncidentNoted { incident_id, note }
+            if gone(T::Incident, incident_id.as_str(), FreeText) =>
+        {
+            blank(&mut note.text)
+        }
+        Event::IncidentResolved {
+            incident_id,
+            summary,
+            ..
+        } if gone(T::Incident, incident_id.as_str(), FreeText) => blank(summary),
+        Event::AssignmentActionDone {
+            assignment_id,
+            note,
+            ..
+        } if gone(T::Assignment, assignment_id.as_str(), FreeText) => blank_opt(note),
+        Event::CheckinRecorded {
+            assignment_id,
+            note,
+            ..
+        } if gone(T::Assignment, assignment_id.as_str(), CheckinNotes) => blank_opt(note),
+        Event::UserCreated { user } if gone(T::User, user.id.as_str(), StaffDetails) => {
+            blank(&mut user.name)
+        }
+        Event::ResourceRegistered { resource }
+            if gone(T::Resource, resource.id.as_str(), StaffDetails) =>
+        {
+            blank_opt(&mut resource.email);
+            blank_opt(&mut resource.phone);
+        }
+        Event::CaseOpened { case } if gone(T::Case, case.id.as_str(), Cases) => {
+            blank(&mut case.from);
+            blank(&mut case.text);
+            blank_opt(&mut case.email);
+        }
+        Event::CaseResponded { case_id, response } if gone(T::Case, case_id.as_str(), Cases) => {
+            blank(response)
+        }
+        Event::CaseClosed {
+            case_id,
+            root_cause,
+            ..
+        } if gone(T::Case, case_id.as_str(), Cases) => blank_opt(root_cause),
+        Event::SupportNoted { plan_id, text } if gone(T::Plan, plan_id.as_str(), SupportPlans) => {
+            blank(text)
+        }
+        Event::SupportReviewed { plan_id, outcome }
+            if gone(T::Plan, plan_id.as_str(), SupportPlans) =>
+        {
+            blank(outcome)
+        }
+        _ => {}
+    }
+}
