@@ -74,6 +74,17 @@ enum LoadedCmd {
     Serve,
     /// Walk the log's hash chain and report the first event that does not match.
     VerifyLog,
+    /// Convert a log written in an older event format into the current one, in a new
+    /// file (its first event records the old log's head hash); password hashes the
+    /// old events carried go to the credential store beside the new log.
+    MigrateLog {
+        /// The old SQLite log (read only).
+        #[arg(long)]
+        from: PathBuf,
+        /// The new SQLite log (must not exist), e.g. a new data dir's `muster.sqlite`.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Print the state as it was at a moment (time travel over the log).
     Replay {
         /// RFC 3339 time, e.g. 2026-11-28T17:00:00Z.
@@ -263,16 +274,20 @@ async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        LoadedCmd::MigrateLog { from, to } => {
+            let done = muster::migrate::migrate(&from, &to, chrono::Utc::now())
+                .await
+                .with_context(|| format!("migrating {} to {}", from.display(), to.display()))?;
+            println!("{}", serde_json::to_string(&done)?);
+            Ok(())
+        }
         LoadedCmd::Replay { until } => {
             let until = chrono::DateTime::parse_from_rfc3339(&until)
                 .context("--until must be an RFC 3339 time")?;
             let log = SqliteLog::open_readonly(&muster::server::sqlite_path(&loaded))?;
-            let mut state =
+            let state =
                 recovery::state_at(&log as &dyn EventLog, until.with_timezone(&chrono::Utc))
                     .await?;
-            for u in state.users.values_mut() {
-                u.password_hash.clear();
-            }
             println!("{}", serde_json::to_string_pretty(&state)?);
             Ok(())
         }
@@ -476,7 +491,7 @@ async fn add_user(
         Engine::new(loaded.centre.clone()),
         log,
         Arc::new(SystemClock),
-        muster::server::hub_options(loaded),
+        muster::server::hub_options(loaded).await?,
     )
     .await?;
     let hash = tokio::task::spawn_blocking(move || muster::auth::hash_password(&password)).await?;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::config::{Loaded, StoreKind};
 use crate::http::App;
-use crate::hub::{Hub, HubOptions, demo};
+use crate::hub::{Credentials, Hub, HubOptions, demo};
 use muster_core::engine::{Engine, Error};
 use muster_core::time::Clock;
+use muster_log::credentials::{self, CredentialStore, RedisCredentials, SqliteCredentials};
 use muster_log::redis::RedisLog;
 use muster_log::sqlite::SqliteLog;
 use muster_log::{EventLog, StoreError};
@@ -55,16 +56,31 @@ async fn log_durability(log: &dyn EventLog) {
     }
 }
 
-/// Hub options from the settings.
-pub fn hub_options(loaded: &Loaded) -> HubOptions {
-    HubOptions {
+/// Opens the credential store the settings name: a file beside the SQLite log, or
+/// the Redis hash every hub of a cluster shares.
+pub async fn open_credentials(loaded: &Loaded) -> Result<Credentials, StartError> {
+    let store: Arc<dyn CredentialStore> = match loaded.settings.store.kind {
+        StoreKind::Sqlite => Arc::new(SqliteCredentials::open(&credentials::path_beside(
+            &sqlite_path(loaded),
+        ))?),
+        StoreKind::Redis => Arc::new(
+            RedisCredentials::open(&loaded.settings.store.redis_url, &loaded.centre.name).await?,
+        ),
+    };
+    Ok(Credentials(store))
+}
+
+/// Hub options from the settings, with the credential store they name.
+pub async fn hub_options(loaded: &Loaded) -> Result<HubOptions, StartError> {
+    Ok(HubOptions {
+        credentials: open_credentials(loaded).await?,
         snapshot_every: loaded.settings.store.snapshot_every,
         resume_window: chrono::Duration::seconds(loaded.settings.limits.resume_window_secs as i64),
         snapshot_closed: chrono::Duration::hours(
             loaded.settings.limits.snapshot_closed_hours as i64,
         ),
         ..HubOptions::default()
-    }
+    })
 }
 
 /// Opens the log, starts the writer and seeds the demo (Argon2id-hashed) when the log
@@ -78,7 +94,7 @@ pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, St
             .with_max_push_subscriptions(loaded.settings.push.max_subscriptions_per_user),
         log,
         clock,
-        hub_options(loaded),
+        hub_options(loaded).await?,
     )
     .await?;
     match &loaded.demo {

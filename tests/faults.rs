@@ -450,7 +450,7 @@ async fn serve_over(log: Arc<dyn EventLog>, dir: tempfile::TempDir) -> InProcess
         Engine::new(loaded.centre.clone()),
         log,
         Arc::new(SystemClock),
-        hub_options(&loaded),
+        hub_options(&loaded).await.unwrap(),
     )
     .await
     .unwrap();

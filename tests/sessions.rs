@@ -105,7 +105,7 @@ async fn server_with_publish_capacity(capacity: usize) -> (Arc<App>, String, tem
     let log = muster::server::open_log(&l).await.unwrap();
     let options = HubOptions {
         publish_capacity: capacity,
-        ..muster::server::hub_options(&l)
+        ..muster::server::hub_options(&l).await.unwrap()
     };
     let hub = Hub::start(
         Engine::new(l.centre.clone()),

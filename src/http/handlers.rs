@@ -125,7 +125,23 @@ pub async fn login(
             .and_then(|id| s.users.get(id))
             .cloned()
     });
-    let Some(user) = check_password(user, req.password, place).await? else {
+    // Read after the user: a password set meanwhile is stored before the state shows
+    // it, so at worst the session begins under the old seq and is ended just below.
+    let stored = match &user {
+        Some(u) => app
+            .hub
+            .options
+            .credentials
+            .0
+            .get(u.id.as_str())
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "log-in: credential store");
+                ApiError::unavailable("log-in is not possible now; try again")
+            })?,
+        None => None,
+    };
+    let Some(user) = check_password(user, stored, req.password, place).await? else {
         attempt.failed();
         return Err(ApiError::unauthorized(BAD_CREDENTIALS).into());
     };
@@ -164,15 +180,16 @@ fn with_retry_after(e: ApiError, wait: Duration) -> Response {
     reply.into_response()
 }
 
-/// The user when the password matches and the account is enabled, `None` otherwise.
-/// An unknown user is checked against a dummy hash so both refusals take as long.
+/// The user when the password matches their `stored` hash and the account is enabled,
+/// `None` otherwise. An unknown user (or one without a password) is checked against a
+/// dummy hash so every refusal takes as long.
 /// `place` is held until the check itself ends, even if the request is abandoned.
 async fn check_password(
     user: Option<User>,
+    stored: Option<String>,
     password: String,
     place: tokio::sync::OwnedSemaphorePermit,
 ) -> Result<Option<User>, ApiError> {
-    let stored = user.as_ref().map(|u| u.password_hash.clone());
     let matches = tokio::task::spawn_blocking(move || {
         let _place = place;
         let hash: &str = match &stored {

@@ -30,6 +30,7 @@ use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::visibility::Visibility;
 use muster_core::engine::{Actor, Command, Engine, Error, EventKind, Record, State};
 use muster_core::time::Clock;
+use muster_log::credentials::{CredentialStore, MemoryCredentials};
 use muster_log::{EventLog, StoreError, StoredEvent};
 use sequencer::{Sequencer, Submission};
 
@@ -101,6 +102,25 @@ pub struct HubOptions {
     pub max_batch: usize,
     /// How long finished items stay in snapshots (welcome, `GET /api/state`).
     pub snapshot_closed: chrono::Duration,
+    /// Where password hashes go (never into the log).
+    pub credentials: Credentials,
+}
+
+/// The hub's credential store (a newtype so the options stay `Debug`). The default
+/// keeps hashes in memory: for tests and benchmarks that start a hub of their own.
+#[derive(Clone)]
+pub struct Credentials(pub Arc<dyn CredentialStore>);
+
+impl Default for Credentials {
+    fn default() -> Self {
+        Credentials(Arc::new(MemoryCredentials::default()))
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Credentials(..)")
+    }
 }
 
 impl Default for HubOptions {
@@ -113,6 +133,7 @@ impl Default for HubOptions {
             publish_capacity: 65_536,
             max_batch: sequencer::MAX_BATCH,
             snapshot_closed: chrono::Duration::hours(72),
+            credentials: Credentials::default(),
         }
     }
 }
@@ -191,6 +212,7 @@ impl Hub {
             last_at,
             shared: log.shared(),
             read: read.clone(),
+            credentials: options.credentials.clone(),
         };
         let foreign = log
             .shared()

@@ -91,6 +91,9 @@ struct Batch {
     prev_hash: String,
     /// How many times this batch's commands lost the race to another hub.
     attempts: u32,
+    /// Password hashes the batch's commands set, `(user_id, hash)`: stored once the
+    /// batch is durable (see [`Sequencer::spawn_append`]).
+    credentials: Vec<(String, String)>,
 }
 
 /// What the append task hands back: the batch's records, their stored form, and
@@ -99,6 +102,35 @@ struct Appended {
     records: Vec<Record>,
     stored: Arc<Vec<StoredEvent>>,
     result: Result<(), StoreError>,
+}
+
+/// The password hash a command sets, prepared by the hub before it reached the writer.
+fn password_hash(command: &Command) -> Option<&str> {
+    match command {
+        Command::UserCreate(c) => c.password_hash.as_deref(),
+        Command::UserPassword(c) => c.password_hash.as_deref(),
+        _ => None,
+    }
+}
+
+/// Stores the hashes of a durable batch. After the append, not before: a batch that
+/// lost the race to another hub must not leave its hash under a user id the winner
+/// gave to someone else. A failure is retried, then logged loudly: the account then
+/// needs its password set again (the event is durable and cannot be taken back).
+async fn store_credentials(store: &super::Credentials, hashes: &[(String, String)]) {
+    if hashes.is_empty() {
+        return;
+    }
+    for attempt in 1..=3u64 {
+        match store.0.put(hashes).await {
+            Ok(()) => return,
+            Err(e) if attempt == 3 => {
+                let users: Vec<&str> = hashes.iter().map(|(u, _)| u.as_str()).collect();
+                error!(error = %e, ?users, "could not store passwords; set them again");
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await,
+        }
+    }
 }
 
 /// What the writer needs, handed over by [`super::Hub::start`].
@@ -124,6 +156,8 @@ pub(super) struct Sequencer {
     /// The publisher's state (durable events only): after a conflict the writer
     /// starts again from a copy of it rather than from the snapshot and the log.
     pub read: Arc<std::sync::RwLock<State>>,
+    /// Where the password hashes of `user.create`/`user.password` go.
+    pub credentials: super::Credentials,
 }
 
 impl Sequencer {
@@ -210,6 +244,8 @@ impl Sequencer {
         batch.prev_hash.clone_from(&self.head_hash);
         let prev_hash = batch.prev_hash.clone();
         let shared = self.shared;
+        let credentials = std::mem::take(&mut batch.credentials);
+        let credential_store = self.credentials.clone();
         tokio::spawn(async move {
             let mut head = prev_hash.as_str();
             let mut stored = Vec::with_capacity(records.len());
@@ -225,6 +261,7 @@ impl Sequencer {
                 log.append_owned(Arc::clone(&stored)).await
             };
             if result.is_ok() {
+                store_credentials(&credential_store, &credentials).await;
                 Metrics::add(&metrics.batches, 1);
                 Metrics::add(&metrics.events, stored.len() as u64);
                 Metrics::add(&metrics.append_micros, started.elapsed().as_micros() as u64);
@@ -280,6 +317,18 @@ impl Sequencer {
             now,
         )?;
         let mut outcome = CommandOutcome::default();
+        if let Some(hash) = password_hash(&s.command) {
+            let user = match &s.command {
+                Command::UserPassword(c) => Some(c.user_id.to_string()),
+                _ => records
+                    .iter()
+                    .find_map(|r| r.event.created())
+                    .map(|(_, id)| id),
+            };
+            batch
+                .credentials
+                .extend(user.map(|u| (u, hash.to_string())));
+        }
         for r in records {
             self.state.apply(&r);
             outcome.seq = r.seq;

@@ -49,12 +49,10 @@ pub struct Session {
     pub password_tag: String,
 }
 
-/// A short fingerprint of a stored password hash, so a session can tell that the
-/// password changed without keeping the hash itself.
+/// Which password the user has: the seq of the event that set it, so a session can
+/// tell that the password changed (the hash is in the credential store, not here).
 pub fn password_tag(user: &User) -> String {
-    let mut tag = token_hash(&user.password_hash);
-    tag.truncate(16);
-    tag
+    user.password_seq.to_string()
 }
 
 /// Whether `user` (as the hub knows them now) may still use a session of `user_id`

@@ -121,8 +121,8 @@ export function applyEvent(s, frame) {
       break;
     }
     case 'user.created': {
-      // The hub never sends a hash (the event carries ""), nor does its snapshot.
-      const { password_hash, ...user } = e.user;
+      // The account as given (its password is in the hub's credential store, not here).
+      const user = { ...e.user, disabled: false };
       s.users[user.id] = user;
       patch(user.resource_id && s.resources[user.resource_id], { user_id: user.id });
       break;

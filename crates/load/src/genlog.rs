@@ -32,6 +32,7 @@ use muster_core::domain::triage::{Priority, TriageMethod, Validity};
 use muster_core::domain::user::Role;
 use muster_core::engine::command as cmd;
 use muster_core::engine::{Actor, Command, CommandKind, Engine, Error, State, timers};
+use muster_log::credentials::{self, CredentialStore, SqliteCredentials};
 use muster_log::sqlite::SqliteLog;
 use muster_log::{EventLog, Snapshot, StoreError, StoredEvent, chain};
 
@@ -101,6 +102,10 @@ pub async fn generate(
         }
     }
     sim.flush(&log).await?;
+    // The passwords go beside the log, as a hub keeps them, so its users can log in.
+    SqliteCredentials::open(&credentials::path_beside(path))?
+        .put(&sim.credentials)
+        .await?;
     let body = serde_json::to_string(&sim.state).expect("the state serialises");
     log.save_snapshot(&Snapshot {
         seq: sim.state.seq,
@@ -176,6 +181,8 @@ enum Wake {
 }
 
 struct Sim {
+    /// `(user_id, hash)` of every account made, for the credential store.
+    credentials: Vec<(String, String)>,
     engine: Engine,
     state: State,
     rng: StdRng,
@@ -203,6 +210,7 @@ impl Sim {
     fn new(engine: Engine, opts: &Options) -> Sim {
         let types = engine.centre.types.iter().map(|t| t.id.clone()).collect();
         let mut sim = Sim {
+            credentials: Vec::new(),
             engine,
             state: State::default(),
             rng: StdRng::seed_from_u64(opts.seed),
@@ -281,7 +289,9 @@ impl Sim {
             }
             for u in &demo.users {
                 let cmd = muster_core::config::demo::user_command(u, &resources, hash.clone());
-                self.must(&system, cmd)?;
+                let id = self.must(&system, cmd)?;
+                self.credentials
+                    .push((id.unwrap_or_default(), hash.clone()));
             }
         }
         let skills: Vec<String> = {
@@ -345,8 +355,10 @@ impl Sim {
                     password_hash: Some(hash.clone()),
                 }),
             )?;
+            let id = id.unwrap_or_default();
+            self.credentials.push((id.clone(), hash.clone()));
             let actor = Actor {
-                user_id: UserId(id.unwrap_or_default()),
+                user_id: UserId(id),
                 role,
                 resource_id: None,
             };

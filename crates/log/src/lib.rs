@@ -11,6 +11,7 @@
 pub mod chain;
 #[cfg(any(test, feature = "contract"))]
 pub mod contract;
+pub mod credentials;
 pub mod record;
 pub mod redis;
 pub mod sqlite;

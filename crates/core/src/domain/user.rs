@@ -108,8 +108,21 @@ pub struct User {
     pub resource_id: Option<ResourceId>,
     #[serde(default)]
     pub disabled: bool,
-    /// Argon2id PHC string. Never leaves the hub: events carrying it are redacted
-    /// before they are sent to clients.
+    /// The seq of the event that last set the password (`user.created` or
+    /// `user.password_changed`): a session begun under an earlier one has ended. The
+    /// hash itself is in the credential store, never in the log or the state.
     #[serde(default)]
-    pub password_hash: String,
+    pub password_seq: u64,
+}
+
+/// A new account as `user.created` records it: what was given, nothing derived. The
+/// password is not here: the hub keeps its hash in the credential store.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewUser {
+    pub id: UserId,
+    pub username: String,
+    pub name: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_id: Option<ResourceId>,
 }

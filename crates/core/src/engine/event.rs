@@ -23,7 +23,7 @@ use crate::domain::push::{PushKeys, UnsubscribeReason};
 use crate::domain::resource::{Resource, ResourceStatus};
 use crate::domain::support::Plan;
 use crate::domain::triage::Priority;
-use crate::domain::user::User;
+use crate::domain::user::NewUser;
 use crate::privacy::{Category, RecordRef};
 
 /// Declares every event once: its wire name, its variant and its fields. From the
@@ -144,12 +144,12 @@ events! {
         justification: String,
     },
 
-    "user.created" => UserCreated { user: User },
+    /// A new account. Its password hash went to the credential store, not here.
+    "user.created" => UserCreated { user: NewUser },
     "user.disabled" => UserDisabled { user_id: UserId },
-    "user.password_changed" => UserPasswordChanged {
-        user_id: UserId,
-        password_hash: String,
-    },
+    /// The password was set anew (by whom and when: the envelope); the hash is in the
+    /// credential store.
+    "user.password_changed" => UserPasswordChanged { user_id: UserId },
 
     "resource.registered" => ResourceRegistered { resource: Resource },
     "resource.status_changed" => ResourceStatusChanged {
@@ -326,6 +326,15 @@ events! {
         endpoint: String,
         reason: UnsubscribeReason,
     },
+    /// The first event of a log `muster migrate-log` wrote from an older one: that
+    /// log's head hash and length, so the old file proves what the new one started
+    /// from. Its `at` is the old log's first event's, keeping the log in time order.
+    "log.migrated" => LogMigrated {
+        from_head: String,
+        from_events: u64,
+        #[serde(with = "crate::time::serde_millis")]
+        migrated_at: DateTime<Utc>,
+    },
 
     /// A data subject's personal data erased on request (docs/PRIVACY.md): the records
     /// and categories it covered. `override` with a `justification` when a linked
@@ -468,18 +477,10 @@ impl Event {
         }
     }
 
-    /// A copy safe to send to clients: secrets removed. `None` when nothing was secret.
+    /// A copy safe to send to clients: what only the hub needs removed. `None` when
+    /// nothing was.
     pub fn redacted(&self) -> Option<Event> {
         match self {
-            Event::UserCreated { user } => {
-                let mut user = user.clone();
-                user.password_hash.clear();
-                Some(Event::UserCreated { user })
-            }
-            Event::UserPasswordChanged { user_id, .. } => Some(Event::UserPasswordChanged {
-                user_id: user_id.clone(),
-                password_hash: String::new(),
-            }),
             Event::PushSubscribed {
                 user_id,
                 endpoint,

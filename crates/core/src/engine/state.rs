@@ -322,6 +322,8 @@ impl State {
                     a.note = note.clone();
                 }
             }
+            // Where the log came from: nothing in the state changes.
+            LogMigrated { .. } => {}
         }
     }
 
@@ -660,19 +662,26 @@ impl State {
                 {
                     r.user_id = Some(user.id.clone());
                 }
-                self.users.insert(user.id.clone(), user.clone());
+                let user = User {
+                    id: user.id.clone(),
+                    username: user.username.clone(),
+                    name: user.name.clone(),
+                    role: user.role,
+                    resource_id: user.resource_id.clone(),
+                    disabled: false,
+                    password_seq: self.seq,
+                };
+                self.users.insert(user.id.clone(), user);
             }
             Event::UserDisabled { user_id } => {
                 if let Some(u) = self.users.get_mut(user_id) {
                     u.disabled = true;
                 }
             }
-            Event::UserPasswordChanged {
-                user_id,
-                password_hash,
-            } => {
+            Event::UserPasswordChanged { user_id } => {
                 if let Some(u) = self.users.get_mut(user_id) {
-                    u.password_hash = password_hash.clone();
+                    // Folded after `self.seq` moved to this event.
+                    u.password_seq = self.seq;
                 }
             }
             _ => {}

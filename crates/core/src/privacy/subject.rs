@@ -366,7 +366,7 @@ pub fn search(state: &State, q: &str) -> Vec<Subject> {
 }
 
 /// Everything the state holds about the subject, in clear, as one document: the
-/// subject, its records and each record as the state holds it (a user without its
+/// subject, its records and each record as the state holds it (the state holds no
 /// password hash). `None` when there is no such subject.
 pub fn export(state: &State, subject: &SubjectId) -> Option<Value> {
     if !exists(state, subject) {
@@ -392,13 +392,7 @@ pub fn export(state: &State, subject: &SubjectId) -> Option<Value> {
                 .get(id)
                 .map(|v| put("assignments", json!(v))),
             RecordType::User => state.users.get(id).map(|u| {
-                let mut u = u.clone();
-                u.password_hash.clear();
-                let mut v = json!(u);
-                if let Value::Object(o) = &mut v {
-                    o.remove("password_hash");
-                }
-                put("users", v);
+                put("users", json!(u));
                 if let Some(subs) = state.push_subscriptions.get(id) {
                     put("push_subscriptions", json!(subs));
                 }

@@ -194,11 +194,11 @@ fn empty_view(seq: u64) -> Value {
     })
 }
 
-/// A user as clients see it: everything but the password hash.
+/// A user as clients see it: everything but `password_seq`, which only sessions need.
 pub fn user_json(user: &User) -> Value {
     let mut v = serde_json::to_value(user).expect("users serialise");
     if let Value::Object(map) = &mut v {
-        map.remove("password_hash");
+        map.remove("password_seq");
     }
     v
 }

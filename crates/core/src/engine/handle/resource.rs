@@ -5,7 +5,7 @@ use crate::domain::Lifecycle;
 use crate::domain::geo::check_coordinates;
 use crate::domain::ids::{ResourceId, UserId};
 use crate::domain::resource::{Position, Resource, ResourceStatus};
-use crate::domain::user::{Role, User};
+use crate::domain::user::{NewUser, Role, User};
 use crate::engine::command as cmd;
 use crate::engine::error::Error;
 use crate::engine::event::Event;
@@ -30,10 +30,10 @@ impl Cx<'_> {
             ..
         } = c;
         self.user(user_id)?;
-        let password_hash = prepared(password_hash)?;
+        // The hub writes the hash to the credential store; the event only says so.
+        prepared(password_hash)?;
         self.emit(Event::UserPasswordChanged {
             user_id: user_id.clone(),
-            password_hash,
         });
         Ok(())
     }
@@ -169,14 +169,13 @@ impl Cx<'_> {
         if let Some(n) = name {
             short("name", n)?;
         }
-        let user = User {
+        prepared(password_hash)?;
+        let user = NewUser {
             id: UserId::at_seq(self.next_seq()),
             username: username.clone(),
             name: name.clone().unwrap_or_else(|| username.clone()),
             role: *role,
             resource_id: resource_id.clone(),
-            disabled: false,
-            password_hash: prepared(password_hash)?,
         };
         self.emit(Event::UserCreated { user });
         Ok(())
