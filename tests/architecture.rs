@@ -35,6 +35,13 @@ const RULES: &[(&str, &[&str])] = &[
         "crates/core/src/engine",
         &["crate::projection", "crate::config"],
     ),
+    // Personal data's rules sit beside the engine: they read the state, never the
+    // projections or the files.
+    (
+        "crates/core/src/privacy",
+        &["crate::projection", "crate::config"],
+    ),
+    ("crates/core/src/privacy", NO_IO),
     ("crates/core/src/domain", NO_IO),
     ("crates/core/src/engine", NO_IO),
     ("crates/core/src/projection", NO_IO),

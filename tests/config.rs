@@ -711,6 +711,22 @@ fn review_thresholds_are_checked_and_located() {
 }
 
 #[test]
+fn retention_settings_are_checked_and_located() {
+    let n = BASE.lines().count();
+    let text = format!("{BASE}[privacy.retention]\nstaff_locations = 40000\nstaff_details = 30\n");
+    let errors = centre_errors(&text);
+    assert_located(
+        &errors,
+        n + 2,
+        "privacy.retention.staff_locations",
+        "at most 36500 days",
+    );
+    assert_located(&errors, n + 3, "privacy.retention.staff_details", "set 0");
+    let unknown = centre_errors(&format!("{BASE}[privacy.retention]\nshoe_sizes = 3\n"));
+    assert!(unknown.to_string().contains("shoe_sizes"), "{unknown}");
+}
+
+#[test]
 fn a_broken_places_file_is_reported_with_its_lines() {
     let dir = tempfile::tempdir().unwrap();
     let places = dir.path().join("places.csv");

@@ -348,3 +348,40 @@ function onPosition(p) {
   run(client, { kind: 'resource.locate', resource_id: rid, lat, lon });
   locStatus.textContent = `Location shared at ${new Date().toLocaleTimeString()}.`;
 }
+
+// "Your location history": every position the hub still keeps about this user's unit
+// and the day each will be erased (GET /api/me/locations), loaded when opened.
+const locHistory = document.getElementById('loc-history');
+const historyList = document.getElementById('loc-history-list');
+
+/** A day as the user reads it: "7 Dec 2026". */
+function day(iso) {
+  return new Date(iso).toLocaleDateString([], { day: 'numeric', month: 'short', year: 'numeric' });
+}
+
+async function showLocationHistory() {
+  fill(historyList, h('p', { class: 'muted' }, 'Loading…'));
+  try {
+    const { retention_days: days, locations } = await api('/api/me/locations');
+    const policy = days > 0
+      ? `Positions are kept ${days} days, then erased.`
+      : 'Positions are kept until an administrator erases them.';
+    if (!locations.length) {
+      fill(historyList, h('p', {}, policy), h('p', { class: 'muted' }, 'No position is kept about you.'));
+      return;
+    }
+    const rows = locations.slice().reverse().map((p) => h('tr', {},
+      h('td', {}, `${day(p.at)} ${clock(p.at)}`),
+      h('td', {}, `${p.lat.toFixed(4)}, ${p.lon.toFixed(4)}`),
+      h('td', {}, p.erase_after ? day(p.erase_after) : 'when erased')));
+    fill(historyList,
+      h('p', {}, `${policy} ${locations.length} position${locations.length === 1 ? '' : 's'} kept.`),
+      h('table', { class: 'loc-history' },
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'When'), h('th', { scope: 'col' }, 'Where'), h('th', { scope: 'col' }, 'Erased on'))),
+        h('tbody', {}, ...rows)));
+  } catch (e) {
+    fill(historyList, h('p', { class: 'muted' }, `Could not load your location history: ${e.message}`));
+  }
+}
+
+locHistory?.addEventListener('toggle', () => { if (locHistory.open) showLocationHistory(); });

@@ -50,6 +50,12 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(push_ack(app.clone()))
         .unify()
+        .or(privacy_search(app.clone()))
+        .unify()
+        .or(privacy_export(app.clone()))
+        .unify()
+        .or(my_locations(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -300,6 +306,35 @@ fn push_ack(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejecti
         .and(warp::post())
         .and(with_app(app))
         .and_then(super::push::ack)
+}
+
+/// `GET /api/privacy/search?q=TEXT` (admin).
+fn privacy_search(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "privacy" / "search")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::privacy::SearchQuery>())
+        .and_then(super::privacy::search)
+}
+
+/// `GET /api/privacy/subjects/{subject_id}?purpose=TEXT` (admin).
+fn privacy_export(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "privacy" / "subjects" / String)
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::privacy::ExportQuery>())
+        .and_then(super::privacy::export)
+}
+
+/// `GET /api/me/locations` (a field user's own location history).
+fn my_locations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "me" / "locations")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(super::privacy::my_locations)
 }
 
 /// `GET /healthz`.

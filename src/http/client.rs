@@ -207,8 +207,9 @@ async fn welcome<W: AsyncWrite + Unpin>(
 /// snapshot instead).
 async fn backlog(app: &App, session: &Session, after: u64) -> Option<(Vec<(u64, Utf8Bytes)>, u64)> {
     let viewer = session.viewer();
-    let head = app.hub.seq();
-    if after > head {
+    let (head, last_erasure) = app.hub.with_state(|s| (s.seq, s.privacy.last_erasure));
+    // Events from before an erasure hold what it erased: such a client starts afresh.
+    if after > head || after < last_erasure {
         return None;
     }
     let published: Vec<Arc<Published>> = match app.hub.journal.after(after, head) {

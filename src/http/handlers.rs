@@ -23,7 +23,6 @@ use muster_core::domain::user::{Role, User};
 use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Actor, CommandKind, Error, Record};
 use muster_core::projection::view;
-use muster_log::EventLog;
 
 /// The same answer for an unknown user, a disabled one and a wrong password, so the
 /// API does not say which usernames exist.
@@ -255,7 +254,7 @@ pub async fn incident(key: String, app: Arc<App>, session: Session) -> Result<Re
                 .then(|| s.timelines.get(&id).cloned().unwrap_or_default())
         })
         .ok_or_else(not_found)?;
-    let events = read_records(app.hub.log.as_ref(), &app.hub.vault, &seqs).await?;
+    let events = read_records(&app.hub, &seqs).await?;
     let detail = app
         .hub
         .with_state(|s| view::incident_detail(s, &viewer, &id, &events))
@@ -300,7 +299,7 @@ pub async fn case(
                 .then(|| view::case_timeline_seqs(s, &id))
         })
         .ok_or_else(not_found)?;
-    let events = read_records(app.hub.log.as_ref(), &app.hub.vault, &seqs).await?;
+    let events = read_records(&app.hub, &seqs).await?;
     let (pack, names) = app
         .hub
         .with_state(|s| {
@@ -346,11 +345,10 @@ impl CaseQuery {
 }
 
 /// The records at `seqs` (ascending), read in contiguous runs.
-async fn read_records(
-    log: &dyn EventLog,
-    vault: &muster_vault::Vault,
-    seqs: &[u64],
-) -> Result<Vec<Record>, ApiError> {
+/// The records at `seqs` from the log, with the personal data erased since blanked.
+async fn read_records(hub: &crate::hub::Hub, seqs: &[u64]) -> Result<Vec<Record>, ApiError> {
+    let log = hub.log.as_ref();
+    let vault = &hub.vault;
     let unavailable = |e: String| {
         tracing::warn!(error = %e, "reading a timeline");
         ApiError::unavailable("the event log cannot be read now; try again")
@@ -365,6 +363,11 @@ async fn read_records(
             out.push(vault.decode(s).map_err(|e| unavailable(e.to_string()))?);
         }
     }
+    hub.with_state(|s| {
+        for r in &mut out {
+            muster_core::privacy::erase::redact(r, &s.privacy);
+        }
+    });
     Ok(out)
 }
 

@@ -29,6 +29,7 @@ pub mod handlers;
 pub mod ops;
 pub mod peer;
 pub mod places;
+pub mod privacy;
 pub mod push;
 pub mod slots;
 pub mod throttle;

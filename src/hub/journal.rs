@@ -45,6 +45,15 @@ impl Journal {
         }
     }
 
+    /// Forgets every event kept (after an erasure: the frames hold the erased data).
+    /// A client resuming from before then is sent a fresh snapshot instead.
+    pub fn clear(&self) {
+        self.events
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// Events with `seq > after`, if the window still covers `after + 1`.
     pub fn after(&self, after: u64, head: u64) -> Backlog {
         let events = self.events.read().unwrap_or_else(|e| e.into_inner());

@@ -10,6 +10,7 @@ pub mod demo;
 mod follow;
 pub mod journal;
 pub mod metrics;
+pub mod privacy;
 mod publisher;
 pub mod recovery;
 pub mod sequencer;
@@ -167,6 +168,8 @@ pub struct Hub {
     pub metrics: Arc<metrics::Metrics>,
     /// The data keys of the log's personal data ([`Hub::erase_keys`]).
     pub vault: Arc<Vault>,
+    /// The seq of the last erasure that reached every copy (keys, snapshots, files).
+    pub scrubbed: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Hub {
@@ -244,7 +247,8 @@ impl Hub {
             .then(|| follow::spawn(log.clone(), vault.clone(), read.clone()));
         tokio::spawn(publisher.run(publish_rx));
         tokio::spawn(sequencer.run(submit_rx, foreign));
-        Ok(Hub {
+        let (scrubbed_tx, scrubbed) = tokio::sync::watch::channel(0);
+        let hub = Hub {
             submit_tx,
             read,
             journal,
@@ -256,7 +260,10 @@ impl Hub {
             options,
             metrics,
             vault,
-        })
+            scrubbed,
+        };
+        privacy::spawn(hub.clone(), scrubbed_tx);
+        Ok(hub)
     }
 
     /// Erases data keys for good (the log's store and memory): each entry an exact

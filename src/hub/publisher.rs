@@ -59,6 +59,14 @@ impl Publisher {
                 )));
             }
             drop(read);
+            // An erasure: the frames of earlier events hold what it erased.
+            if batch
+                .records
+                .iter()
+                .any(|r| super::privacy::erases(r.event.kind()))
+            {
+                self.journal.clear();
+            }
             self.journal.push(&out, self.clock.now());
             for p in out {
                 // No receiver is fine: nobody is watching yet.

@@ -26,6 +26,33 @@ pub async fn fire_due(hub: &Hub) -> Vec<(Command, Result<CommandOutcome, Error>)
     out
 }
 
+/// How often the retention sweep runs (on the hub's clock).
+pub const SWEEP_EVERY: chrono::Duration = chrono::Duration::hours(1);
+
+/// The retention sweep: when anything is due at the hub clock's hour, submits
+/// `privacy.sweep` for that hour (its id names the hour, so a second hub or a second
+/// tick de-duplicates). `None` when nothing is due.
+pub async fn fire_sweep(hub: &Hub) -> Option<(Command, Result<CommandOutcome, Error>)> {
+    use chrono::{DurationRound, Timelike};
+    let now = hub.clock.now();
+    let hour = now.duration_trunc(SWEEP_EVERY).unwrap_or(now);
+    let retention = &hub.engine.centre.privacy.retention;
+    let due =
+        hub.with_state(|s| !muster_core::privacy::retention::due(s, retention, now).is_empty());
+    if !due {
+        return None;
+    }
+    let command = Command::PrivacySweep(cmd::PrivacySweep { now });
+    let id = format!(
+        "timer:{}:{}T{:02}",
+        command.kind(),
+        hour.date_naive(),
+        hour.hour()
+    );
+    let result = hub.submit(Actor::system(), Some(id), command.clone()).await;
+    Some((command, result))
+}
+
 /// The stable id of a timer command: the same firing always gets the same id.
 pub fn command_id(command: &Command) -> String {
     match command {
@@ -59,8 +86,18 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut swept_at: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {
             tick.tick().await;
+            let now = hub.clock.now();
+            if swept_at.is_none_or(|t| now - t >= SWEEP_EVERY || now < t) {
+                swept_at = Some(now);
+                if let Some((_, Err(e))) = fire_sweep(&hub).await
+                    && !matches!(e, Error::Conflict(_))
+                {
+                    tracing::warn!(error = %e, "retention sweep refused");
+                }
+            }
             for (command, result) in fire_due(&hub).await {
                 match result {
                     Ok(_) | Err(Error::Conflict(_)) => {}

@@ -5,7 +5,7 @@
 // the test then drives over the socket what that log lacks: a reopen, a second
 // dispatch and a decline of the reopened incident, a cancel, a merge, a contact moved to
 // another incident, a message acknowledged, a case, a support plan and an improvement action
-// through their lifecycles. The events come to the store exactly as the apps
+// through their lifecycles, and erasures of personal data. The events come to the store exactly as the apps
 // get them: a `hello` with `resume_from: 0` replays the whole log (the resume window is
 // widened to reach back to the generated year), then the live events follow.
 // The snapshot window is widened too, so `GET /api/state` holds every item and the
@@ -101,7 +101,16 @@ async function driveWhatTheLogLacks(ws, state) {
   const sent = await ws.command({ kind: 'message.broadcast', audience: 'all', text: 'Shift change at 19:00', requires_ack: true });
   const r = await api.command(await api.login('operator'), { kind: 'message.acknowledge', message_id: sent.data.message_id });
   assert.ok(r.ok, JSON.stringify(r.error));
-  await driveCasework(ws, state, x);
+  const { caseId, planId } = await driveCasework(ws, state, x);
+  // Erasures (over HTTP, as an admin; overriding the holds of the incidents still
+  // open): a caller, a complainant, a support plan and a member of field staff, so
+  // every category's blanking is compared.
+  const admin = await api.login('admin');
+  const field2 = state.users.find((u) => u.username === 'field2').id;
+  for (const subject_id of [`caller:${again.data.contact_id}`, `caller:${contact.data.contact_id}`, `complainant:${caseId}`, `plan:${planId}`, `staff:${field2}`]) {
+    const erased = await api.command(admin, { kind: 'privacy.erase', subject_id, reason: 'the fold test', override: true, justification: 'a test centre' });
+    assert.ok(erased.ok, JSON.stringify(erased.error));
+  }
   // The generated year's timers raised alerts and its supervisors acknowledged them,
   // so both halves of an alert's fold are compared; and one more with a note.
   assert.ok(state.alerts.some((a) => a.acknowledged_at), 'the generated log acknowledged alerts');
@@ -128,6 +137,7 @@ async function driveCasework(ws, state, incident) {
 
   const i = await ws.command({ kind: 'improvement.raise', title: 'Check diversions', finding: 'free text', owner_id: me, due_on: '2030-02-28', plan_id: planId });
   await ws.command({ kind: 'improvement.update', improvement_id: i.data.improvement_id, status: 'in_progress', note: 'started' });
+  return { caseId, planId };
 }
 
 /**

@@ -288,7 +288,9 @@ export class Client {
         applyEvent(this.store, f);
         this.fetchIfMissing(f);
         this.seq = f.seq;
-        this.saveSoon();
+        // An erasure rewrites the saved copy at once: it must not keep what was erased.
+        if (f.event.kind === 'privacy.erased' || f.event.kind === 'privacy.swept') this.save();
+        else this.saveSoon();
         this.notify(f);
         break;
       case 'result': this.onResult(f); break;

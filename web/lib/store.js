@@ -180,9 +180,77 @@ export function applyEvent(s, frame) {
       s.alerts[id] = { id, kind: e.kind, incident_id: incidentId, ...(e.assignment_id ? { assignment_id: e.assignment_id } : {}), raised_at: at, cause: e };
       break;
     }
+    case 'privacy.erased':
+      for (const r of e.records || []) for (const c of e.categories || []) erase(s, r, c, null);
+      break;
+    case 'privacy.swept':
+      for (const r of e.records || []) erase(s, r, e.category, e.before);
+      break;
     case 'alert.acknowledged': {
       const a = s.alerts[e.alert_id];
       if (a && !a.acknowledged_at) Object.assign(a, { acknowledged_by: frame.actor, acknowledged_at: at, ...(e.note ? { note: e.note } : {}) });
+      break;
+    }
+    default: break;
+  }
+}
+
+/** What an erased string reads as (`privacy::ERASED`). */
+export const ERASED = '[erased]';
+
+/**
+ * Blanks one category of personal data of one record (`{type, id}`), as the hub's
+ * fold does (`crates/core/src/privacy/erase.rs`): strings present read `[erased]`,
+ * other values go. `before` (a sweep's cutoff) limits staff locations to older points.
+ */
+function erase(s, record, category, before) {
+  const blank = (obj, key) => { if (obj && obj[key] != null && obj[key] !== '') obj[key] = ERASED; };
+  const id = record.id;
+  switch (`${record.type}/${category}`) {
+    case 'contact/caller_details': {
+      const c = s.contacts[id];
+      if (!c) break;
+      for (const k of ['name', 'phone', 'email']) blank(c.caller, k);
+      blank(c.location, 'text');
+      break;
+    }
+    case 'contact/free_text':
+      blank(s.contacts[id], 'summary');
+      blank(s.contacts[id], 'note');
+      break;
+    case 'incident/free_text': {
+      const i = s.incidents[id];
+      if (!i) break;
+      blank(i, 'description');
+      blank(i.location, 'text');
+      for (const k of Object.keys(i.answers || {})) i.answers[k] = typeof i.answers[k] === 'string' ? ERASED : null;
+      for (const n of i.notes || []) blank(n, 'text');
+      blank(i, 'summary');
+      break;
+    }
+    case 'assignment/free_text':
+      for (const a of s.assignments[id]?.actions || []) blank(a, 'note');
+      break;
+    case 'user/staff_details': blank(s.users[id], 'name'); break;
+    case 'resource/staff_details':
+      blank(s.resources[id], 'email');
+      blank(s.resources[id], 'phone');
+      break;
+    case 'resource/staff_locations': {
+      const r = s.resources[id];
+      const cut = before && `${before.slice(0, 10)}T00:00:00.000Z`;
+      if (r?.location && (!cut || r.location.at < cut)) delete r.location;
+      break;
+    }
+    case 'case/cases': {
+      const c = s.cases[id];
+      for (const k of ['from', 'text', 'email', 'response', 'root_cause']) blank(c, k);
+      break;
+    }
+    case 'plan/support_plans': {
+      const p = s.plans[id];
+      for (const n of p?.notes || []) blank(n, 'text');
+      blank(p, 'review_outcome');
       break;
     }
     default: break;

@@ -11,8 +11,8 @@
 //! - [`projection`]: read models built from the state and the records: what a viewer
 //!   sees ([`projection::view`]), the procedure's conformance, and the review with its
 //!   findings.
-//! - [`privacy`]: which fields of which events are personal data, by category
-//!   and scope (the vault seals them).
+//! - [`privacy`]: personal data: which fields of which events are personal (the vault
+//!   seals them), its categories, data subjects, retention and erasure.
 //! - [`config`]: the centre's procedures and demo seed, parsed and located.
 //! - [`time`]: the clock trait and the one timestamp format.
 //! - `testing` (feature `testing`, and in this crate's tests): the one test world.

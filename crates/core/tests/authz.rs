@@ -118,6 +118,20 @@ fn samples() -> Vec<Command> {
             error: None,
             status: Some("HTTP 200".into()),
         }),
+        Command::PrivacyErase(cmd::PrivacyErase {
+            subject_id: "caller:con_1".into(),
+            reason: "erasure request".into(),
+            r#override: false,
+            justification: None,
+        }),
+        Command::PrivacySweep(cmd::PrivacySweep { now: start_time() }),
+        Command::PrivacyAccess(cmd::PrivacyAccess {
+            subject_id: "caller:con_1".into(),
+            purpose: "subject access request".into(),
+        }),
+        Command::PrivacySearch(cmd::PrivacySearch {
+            q: "Jo Caller".into(),
+        }),
     ]
 }
 
@@ -175,6 +189,10 @@ fn wire_kind(c: &Command) -> &'static str {
         TimerCaseBreached(_) => "timer.case_breached",
         TimerPlanReviewMissed(_) => "timer.plan_review_missed",
         NotificationRecord(_) => "notification.record",
+        PrivacyErase(_) => "privacy.erase",
+        PrivacySweep(_) => "privacy.sweep",
+        PrivacyAccess(_) => "privacy.access",
+        PrivacySearch(_) => "privacy.search",
     }
 }
 
@@ -230,6 +248,10 @@ const ADMIN: &[&str] = &[
     "message.acknowledge",
     "push.subscribe",
     "push.unsubscribe",
+    // Data subjects' rights (docs/PRIVACY.md).
+    "privacy.erase",
+    "privacy.access",
+    "privacy.search",
 ];
 
 const FIELD: &[&str] = &[
@@ -269,8 +291,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 49);
-    assert_eq!(kinds.len(), 49, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 53);
+    assert_eq!(kinds.len(), 53, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }

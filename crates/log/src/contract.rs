@@ -22,6 +22,7 @@ pub async fn run_all(log: &dyn EventLog) {
     second_batch_extends_the_chain(log).await;
     racing_appends_one_wins(log).await;
     snapshots_latest_wins(log).await;
+    scrub_keeps_only_the_fresh_snapshot_and_the_events(log).await;
     durability_is_reported(log).await;
     data_keys_go_with_their_batch_and_are_erased_by_scope_or_prefix(log).await;
     // Last: it leaves a forged event at the head.
@@ -259,6 +260,28 @@ async fn snapshots_latest_wins(log: &dyn EventLog) {
             Some(Some(snap)),
             "{step}: latest after {seq}"
         );
+    }
+}
+
+async fn scrub_keeps_only_the_fresh_snapshot_and_the_events(log: &dyn EventLog) {
+    let step = "scrub";
+    let before = head(log, step).await;
+    let snap = Snapshot {
+        seq: 10,
+        body: r#"{"as_of":10,"name":"[erased]"}"#.to_string(),
+    };
+    if let Err(e) = log.scrub(&snap).await {
+        panic!("{step}: failed: {e}");
+    }
+    assert_eq!(
+        log.latest_snapshot().await.ok(),
+        Some(Some(snap)),
+        "{step}: the scrubbed snapshot is the latest"
+    );
+    assert_eq!(head(log, step).await, before, "{step}: the events stay");
+    match log.verify().await {
+        Ok(r) => assert!(r.ok, "{step}: the chain still verifies: {r:?}"),
+        Err(e) => panic!("{step}: verify failed: {e}"),
     }
 }
 

@@ -237,6 +237,15 @@ pub trait EventLog: Send + Sync + 'static {
         ))
     }
 
+    /// After an erasure: keeps `snapshot` (a state with the erased data blanked) as the
+    /// only snapshot, and has the store drop its own stale copies of deleted data:
+    /// SQLite (which zeroes deleted content, `secure_delete`) truncates its WAL;
+    /// Redis rewrites its append-only file. The events themselves stay: the hash chain
+    /// covers them (their personal data is sealed under keys that are erased).
+    async fn scrub(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.save_snapshot(snapshot).await
+    }
+
     /// A follower of the events appended from now on, by this hub or others.
     async fn tail(&self) -> Result<Box<dyn Tail>, StoreError> {
         Err(StoreError::Unavailable(

@@ -121,13 +121,17 @@ const SQL_VERSION_VIEW: &str = "CREATE TEMP VIEW events AS \
                                 FROM main.events";
 const SQL_HEAD: &str = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1";
 const SQL_LATEST_SNAPSHOT: &str = "SELECT seq, body FROM snapshots ORDER BY seq DESC LIMIT 1";
-const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) VALUES (?1, ?2)";
+/// A snapshot older than one already kept is not saved: a late one from before an
+/// erasure must not come back after the scrub (as Redis keeps the newer one).
+const SQL_SAVE_SNAPSHOT: &str = "INSERT OR REPLACE INTO snapshots (seq, body) \
+                                 SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM snapshots WHERE seq > ?1)";
 const SQL_PROBE: &str = "INSERT OR REPLACE INTO probe (id, at, pad) VALUES (1, ?1, zeroblob(?2))";
 
 /// How many bytes a [`EventLog::probe`] writes: about a large batch, so a disk with
 /// room for a one-row write but not for the next batch is not called writable again
 /// (the hub would flap between ready and refusing).
 const PROBE_BYTES: i64 = 64 * 1024;
+const SQL_DROP_OLDER_SNAPSHOTS: &str = "DELETE FROM snapshots WHERE seq < ?1";
 const SQL_PRUNE_SNAPSHOTS: &str = "DELETE FROM snapshots WHERE seq NOT IN \
                                    (SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?1)";
 
@@ -370,6 +374,38 @@ impl EventLog for SqliteLog {
             .await
     }
 
+    /// Saves the snapshot, deletes every older one (zeroed: `secure_delete`), then
+    /// copies the WAL into the file and truncates it, so no old page stays in it.
+    async fn scrub(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let snapshot = snapshot.clone();
+        self.call(move |conn| {
+            let seq = seq_param(snapshot.seq)?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(unavailable)?;
+            tx.prepare_cached(SQL_SAVE_SNAPSHOT)
+                .and_then(|mut st| st.execute(params![seq, snapshot.body]))
+                .map_err(unavailable)?;
+            tx.prepare_cached(SQL_DROP_OLDER_SNAPSHOTS)
+                .and_then(|mut st| st.execute(params![seq]))
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            let (busy, _, _): (i64, i64, i64) = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(unavailable)?;
+            if busy != 0 {
+                return Err(StoreError::Unavailable(
+                    "the WAL could not be truncated (a reader holds it); the next scrub retries"
+                        .into(),
+                ));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     /// Checks up to the head as it was when the walk started; events appended during
     /// the walk are left for the next one. The connection is locked one page at a time
     /// so appends keep flowing.
@@ -487,6 +523,10 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
     conn.pragma_update(None, "secure_delete", "ON")
         .map_err(unavailable)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
+        .map_err(unavailable)?;
+    // Deleted content (old snapshots, erased keys) is overwritten, not left in free
+    // pages for anyone with the file to read.
+    conn.pragma_update(None, "secure_delete", "ON")
         .map_err(unavailable)?;
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     if !has_version_column(conn)? {
@@ -942,6 +982,54 @@ mod tests {
         assert_eq!(log.head().await.unwrap(), (seq, hash));
     }
 
+    /// After a scrub no byte of an older snapshot is left anywhere in the data dir:
+    /// not in the file (secure_delete zeroes it), not in the WAL (truncated).
+    #[tokio::test]
+    async fn scrub_leaves_no_byte_of_older_snapshots_on_disk() {
+        let (dir, log) = fresh();
+        log.append(&chain_events(0, chain::GENESIS, 3))
+            .await
+            .unwrap();
+        let secret = "Jo Caller +44 20 7946 0000";
+        for seq in [1, 2] {
+            let body = format!(
+                r#"{{"as_of":{seq},"caller":"{secret}","pad":"{}"}}"#,
+                "x".repeat(5000)
+            );
+            log.save_snapshot(&Snapshot { seq, body }).await.unwrap();
+        }
+        let grep = || {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| {
+                    std::fs::read(p)
+                        .unwrap()
+                        .windows(secret.len())
+                        .any(|w| w == secret.as_bytes())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert!(
+            !grep().is_empty(),
+            "the test can fail: the secret is on disk first"
+        );
+        let fresh_snapshot = Snapshot {
+            seq: 3,
+            body: r#"{"as_of":3,"caller":"[erased]"}"#.into(),
+        };
+        log.scrub(&fresh_snapshot).await.unwrap();
+        assert_eq!(log.latest_snapshot().await.unwrap(), Some(fresh_snapshot));
+        let raw = Connection::open(dir.path().join("log.db")).unwrap();
+        let n: i64 = raw
+            .query_row("SELECT COUNT(*) FROM snapshots", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        drop(raw);
+        assert_eq!(grep(), Vec::<std::path::PathBuf>::new());
+        assert_eq!(log.head().await.unwrap().0, 3);
+    }
+
     #[tokio::test]
     async fn snapshots_keep_only_the_latest_three() {
         let (dir, log) = fresh();
@@ -960,6 +1048,19 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(kept, vec![30, 40, 50]);
+    }
+
+    #[tokio::test]
+    async fn an_older_snapshot_than_one_kept_is_not_saved() {
+        let (_dir, log) = fresh();
+        log.scrub(&snapshot(50)).await.unwrap();
+        log.save_snapshot(&snapshot(40)).await.unwrap();
+        let raw = Connection::open(_dir.path().join("log.db")).unwrap();
+        let n: i64 = raw
+            .query_row("SELECT COUNT(*) FROM snapshots", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "the late, older snapshot was dropped");
+        assert_eq!(log.latest_snapshot().await.unwrap(), Some(snapshot(50)));
     }
 
     #[tokio::test]

@@ -47,6 +47,9 @@ pub struct Centre {
     /// The thresholds the review's finding rules fire at (`[review]`; defaults apply).
     #[serde(default)]
     pub review: Thresholds,
+    /// Personal data: retention per category (`[privacy.retention]`; defaults apply).
+    #[serde(default)]
+    pub privacy: crate::privacy::retention::Policy,
 }
 
 impl Centre {
@@ -634,6 +637,9 @@ pub fn validate(centre: &Centre) -> Vec<Problem> {
     for (field, message) in centre.review.problems() {
         p.add(format!("review.{field}"), message);
     }
+    for (field, message) in centre.privacy.problems() {
+        p.add(format!("privacy.{field}"), message);
+    }
     p.0
 }
 
@@ -1096,6 +1102,7 @@ mod tests {
                 respond_working_days: 10,
             },
             review: Default::default(),
+            privacy: Default::default(),
         }
     }
 

@@ -86,7 +86,10 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         | TimerTargetBreached
         | TimerCaseBreached
         | TimerPlanReviewMissed
-        | NotificationRecord => false,
+        | NotificationRecord
+        | PrivacySweep => false,
+        // Subject rights are the data protection officer's, an admin's.
+        PrivacyErase | PrivacyAccess | PrivacySearch => role.can_administer(),
     }
 }
 

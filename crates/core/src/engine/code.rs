@@ -68,6 +68,9 @@ codes! {
     ValidationFailed => "validation_failed", 422, retry: false;
     /// A procedure rule is not met.
     ProcedureViolation => "procedure_violation", 422, retry: false;
+    /// Personal data under legal hold (a linked incident or case is open): erase with
+    /// `override: true` and a `justification`, or once it closes.
+    LegalHold => "legal_hold", 409, retry: false;
     /// Too many attempts: wait (`Retry-After`), then try again.
     RateLimited => "rate_limited", 429, retry: true;
     /// The body is over the limit; the same body will be refused again.

@@ -12,6 +12,7 @@ mod contact;
 mod improvement;
 mod incident;
 mod message;
+mod privacy;
 mod push;
 mod resource;
 mod support;
@@ -29,6 +30,7 @@ pub use contact::*;
 pub use improvement::*;
 pub use incident::*;
 pub use message::*;
+pub use privacy::*;
 pub use push::*;
 pub use resource::*;
 pub use support::*;
@@ -144,6 +146,10 @@ commands! {
     "timer.case_breached" => TimerCaseBreached,
     "timer.plan_review_missed" => TimerPlanReviewMissed,
     "notification.record" => NotificationRecord,
+    "privacy.erase" => PrivacyErase,
+    "privacy.sweep" => PrivacySweep,
+    "privacy.access" => PrivacyAccess,
+    "privacy.search" => PrivacySearch,
 }
 
 impl CommandKind {
@@ -159,6 +165,7 @@ impl CommandKind {
                 | TimerCaseBreached
                 | TimerPlanReviewMissed
                 | NotificationRecord
+                | PrivacySweep
         )
     }
 }
@@ -284,6 +291,10 @@ mod tests {
         r#"{"kind":"timer.case_breached","case_id":"case_1","target":"respond"}"#,
         r#"{"kind":"timer.plan_review_missed","plan_id":"plan_1"}"#,
         r#"{"kind":"notification.record","assignment_id":"asg_1","channel":"sms","level":2,"error":null,"status":"HTTP 200"}"#,
+        r#"{"kind":"privacy.erase","subject_id":"caller:con_1","reason":"erasure request","override":false,"justification":null}"#,
+        r#"{"kind":"privacy.sweep","now":"2026-03-02T09:00:00.000Z"}"#,
+        r#"{"kind":"privacy.access","subject_id":"caller:con_1","purpose":"subject access request"}"#,
+        r#"{"kind":"privacy.search","q":"Jo Caller"}"#,
     ];
 
     #[test]

@@ -31,6 +31,10 @@ pub enum Error {
     /// The state changed under the command (e.g. the resource was just assigned).
     #[error("{0}")]
     Conflict(String),
+    /// Personal data linked to an open incident or case may not be erased without an
+    /// override; the message names what is open.
+    #[error("{0}")]
+    LegalHold(String),
     /// The event log cannot take the command now; nothing was kept.
     #[error("{0}")]
     Unavailable(String),
@@ -47,6 +51,7 @@ impl Error {
             Error::ValidationFailed { .. } => Code::ValidationFailed,
             Error::ProcedureViolation { .. } => Code::ProcedureViolation,
             Error::Conflict(_) => Code::Conflict,
+            Error::LegalHold(_) => Code::LegalHold,
             Error::Unavailable(_) => Code::Unavailable,
         }
     }

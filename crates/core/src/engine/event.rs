@@ -27,6 +27,7 @@ use crate::domain::resource::{NewResource, ResourceStatus};
 use crate::domain::support::NewPlan;
 use crate::domain::triage::Priority;
 use crate::domain::user::NewUser;
+use crate::privacy::{Category, RecordRef};
 
 /// Declares every event once: its wire name, its variant and its fields. From the
 /// table come [`Event`] (serde-tagged with those names), the fieldless [`EventKind`]
@@ -339,6 +340,33 @@ events! {
         #[serde(with = "crate::time::serde_millis")]
         migrated_at: DateTime<Utc>,
     },
+
+    /// A data subject's personal data erased on request (docs/PRIVACY.md): the records
+    /// and categories it covered. `override` with a `justification` when a linked
+    /// incident or case was still open (legal hold).
+    "privacy.erased" => PrivacyErased {
+        subject_id: String,
+        records: Vec<RecordRef>,
+        categories: Vec<Category>,
+        reason: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        r#override: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        justification: Option<String>,
+    },
+    /// The retention sweep erased one category's data from before `before` in these
+    /// records, under a policy of `retention_days`.
+    "privacy.swept" => PrivacySwept {
+        category: Category,
+        retention_days: u32,
+        #[serde(with = "crate::time::serde_millis")]
+        before: DateTime<Utc>,
+        records: Vec<RecordRef>,
+    },
+    /// An admin read a subject's export (who and when in the envelope), and why.
+    "privacy.accessed" => PrivacyAccessed { subject_id: String, purpose: String },
+    /// An admin searched for data subjects: how many matched (never the search text).
+    "privacy.searched" => PrivacySearched { matches: u32 },
 }
 
 impl EventKind {

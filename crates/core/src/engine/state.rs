@@ -96,6 +96,9 @@ pub struct State {
     /// Each user's Web Push subscriptions, oldest first.
     #[serde(default)]
     pub push_subscriptions: BTreeMap<UserId, Vec<PushSubscription>>,
+    /// Personal data erased, and the days of day-scoped data held (for the sweep).
+    #[serde(default)]
+    pub privacy: crate::privacy::erase::PrivacyState,
 }
 
 /// How many recent openings per incident type are kept for duplicate detection.
@@ -241,6 +244,7 @@ impl State {
                 self.apply_user(event)
             }
             ResourceRegistered { .. } | ResourceStatusChanged { .. } | ResourceLocated { .. } => {
+                crate::privacy::erase::note_day(self, event, at);
                 self.apply_resource(event, at)
             }
             AssignmentCreated { .. }
@@ -250,7 +254,10 @@ impl State {
             | AssignmentActionDone { .. }
             | AssignmentActionUndone { .. }
             | AssignmentCancelled { .. }
-            | CheckinRecorded { .. } => self.apply_assignment(event, at, actor),
+            | CheckinRecorded { .. } => {
+                crate::privacy::erase::note_day(self, event, at);
+                self.apply_assignment(event, at, actor)
+            }
             MessageBroadcast { .. } | MessageAcknowledged { .. } => {
                 self.apply_message(event, at, actor)
             }
@@ -297,6 +304,18 @@ impl State {
                     }
                 }
             }
+            PrivacyErased {
+                records,
+                categories,
+                ..
+            } => crate::privacy::erase::apply_erased(self, records, categories),
+            PrivacySwept {
+                category,
+                before,
+                records,
+                ..
+            } => crate::privacy::erase::apply_swept(self, *category, *before, records),
+            PrivacyAccessed { .. } | PrivacySearched { .. } => {}
             AlertAcknowledged { alert_id, note } => {
                 if let Some(a) = self.alerts.get_mut(alert_id)
                     && a.acknowledged_at.is_none()

@@ -94,6 +94,17 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
             None => Visibility::desk(),
         },
         event if event.plan_id().is_some() => plan_audience(state, event),
+        // Every app that may hold the erased data must drop it.
+        PrivacyErased { .. } | PrivacySwept { .. } => Visibility {
+            desk: true,
+            everyone: true,
+            ..Default::default()
+        },
+        // A read of personal data is the reader's own business (and the audit's).
+        PrivacyAccessed { .. } | PrivacySearched { .. } => Visibility {
+            users: vec![rec.actor.clone()],
+            ..Default::default()
+        },
         // An assignment's own events go to its resource, not to every crew on the
         // incident: a field user sees its own assignments (the incident's own events,
         // below, reach every crew on it).

@@ -40,8 +40,7 @@ pub enum Erased {
     Null,
 }
 
-/// The text an erased string reads as.
-pub const ERASED: &str = "[erased]";
+pub use super::ERASED;
 
 /// Personal data: its category, the record it belongs to (`id` is the pointer of the
 /// record's id in the same event), how it is kept and how it reads once erased.
@@ -604,6 +603,24 @@ pub static TABLE: &[Row] = &[
     op(K::LogMigrated, "from_head"),
     op(K::LogMigrated, "from_events"),
     op(K::LogMigrated, "migrated_at"),
+    // The privacy log: ids, categories and an admin's reasons (the audit trail).
+    op(K::PrivacyErased, "subject_id"),
+    op(K::PrivacyErased, "records/*/type"),
+    op(K::PrivacyErased, "records/*/id"),
+    op(K::PrivacyErased, "records/*/reference"),
+    op(K::PrivacyErased, "categories/*"),
+    op(K::PrivacyErased, "reason"),
+    op(K::PrivacyErased, "override"),
+    op(K::PrivacyErased, "justification"),
+    op(K::PrivacySwept, "category"),
+    op(K::PrivacySwept, "retention_days"),
+    op(K::PrivacySwept, "before"),
+    op(K::PrivacySwept, "records/*/type"),
+    op(K::PrivacySwept, "records/*/id"),
+    op(K::PrivacySwept, "records/*/reference"),
+    op(K::PrivacyAccessed, "subject_id"),
+    op(K::PrivacyAccessed, "purpose"),
+    op(K::PrivacySearched, "matches"),
 ];
 
 /// The personal rows of each kind (most kinds have none).

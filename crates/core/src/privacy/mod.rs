@@ -1,34 +1,37 @@
-//! Personal data in the log: what is personal ([`classify`]), by category and by the
-//! record it belongs to, and the scope (one data key each) it is sealed under.
-//! Pure: the vault (crates/vault) does the cryptography and keeps the keys.
+//! Personal data: its categories, the records that hold it and the data subjects it is
+//! about (docs/PRIVACY.md). Pure, like the engine: the hub erases keys and files.
+//!
+//! - [`subject`]: subject ids, search over the state, a subject's records, legal hold.
+//! - [`retention`]: the centre's retention settings and what a sweep erases.
+//! - [`erase`]: the fold's blanking of erased fields, and the scopes an erasure covers.
+//! - [`classify`]: which fields of which events are personal, by category and record,
+//!   and how they are kept (the vault, crates/vault, seals them).
 
 pub mod classify;
+pub mod erase;
+pub mod retention;
+pub mod subject;
 
 use serde::{Deserialize, Serialize};
 
-/// A category of personal data: what retention and erasure work by.
+/// What an erased string reads as, wherever it is shown.
+pub const ERASED: &str = "[erased]";
+
+/// A category of personal data; retention and erasure work per category.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
-    /// A caller's name, phone, e-mail and where they were.
     CallerDetails,
-    /// What people wrote about an incident or contact: summaries, notes, answers.
     FreeText,
-    /// A member of staff's name and contact details, and their push endpoints.
     StaffDetails,
-    /// Where a field worker's unit was (day-scoped).
     StaffLocations,
-    /// Welfare check-in notes (day-scoped).
     CheckinNotes,
-    /// A complaint or compliment: who raised it, its text and its handling.
     Cases,
-    /// Support-plan notes about a colleague.
     SupportPlans,
 }
 
 impl Category {
-    /// Every category, in declaration order.
-    pub const ALL: &'static [Category] = &[
+    pub const ALL: [Category; 7] = [
         Category::CallerDetails,
         Category::FreeText,
         Category::StaffDetails,
@@ -38,7 +41,7 @@ impl Category {
         Category::SupportPlans,
     ];
 
-    /// The wire name, e.g. `caller_details`.
+    /// The wire name, as in a scope.
     pub const fn as_str(self) -> &'static str {
         match self {
             Category::CallerDetails => "caller_details",
@@ -51,14 +54,19 @@ impl Category {
         }
     }
 
-    /// True when each UTC day of the category has a key of its own (so retention can
-    /// erase a day at a time).
+    /// Kept per UTC day of the event (a key per day), so old days go while new stay.
     pub const fn day_scoped(self) -> bool {
         matches!(self, Category::StaffLocations | Category::CheckinNotes)
     }
 }
 
-/// The kind of record personal data belongs to: the first part of a scope.
+impl std::fmt::Display for Category {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of record personal data belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordType {
@@ -72,7 +80,6 @@ pub enum RecordType {
 }
 
 impl RecordType {
-    /// The wire name, e.g. `contact`.
     pub const fn as_str(self) -> &'static str {
         match self {
             RecordType::Contact => "contact",
@@ -84,6 +91,57 @@ impl RecordType {
             RecordType::Plan => "plan",
         }
     }
+
+    /// The categories of personal data a record of this type can hold.
+    pub const fn categories(self) -> &'static [Category] {
+        use Category::*;
+        match self {
+            RecordType::Contact => &[CallerDetails, FreeText],
+            RecordType::Incident => &[FreeText],
+            RecordType::Assignment => &[FreeText, CheckinNotes],
+            RecordType::User => &[StaffDetails],
+            RecordType::Resource => &[StaffDetails, StaffLocations],
+            RecordType::Case => &[Cases],
+            RecordType::Plan => &[SupportPlans],
+        }
+    }
+}
+
+impl std::fmt::Display for RecordType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One record: `{type, id, reference?}` (the incident's human reference, if any).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordRef {
+    #[serde(rename = "type")]
+    pub record_type: RecordType,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+}
+
+impl RecordRef {
+    pub fn new(record_type: RecordType, id: impl Into<String>) -> Self {
+        RecordRef {
+            record_type,
+            id: id.into(),
+            reference: None,
+        }
+    }
+
+    /// The scope of one category of this record: `contact:con_84/caller_details`
+    /// (for a day-scoped category, the prefix of its days' scopes without the `/`).
+    pub fn scope(&self, category: Category) -> String {
+        format!("{}:{}/{}", self.record_type, self.id, category)
+    }
+
+    /// The scope of one day of a day-scoped category.
+    pub fn day_scope(&self, category: Category, day: chrono::NaiveDate) -> String {
+        format!("{}/{}", self.scope(category), day.format("%Y-%m-%d"))
+    }
 }
 
 /// The scope (one data key) of a record's category: `"{type}:{id}/{category}"`, and
@@ -94,12 +152,12 @@ pub fn scope(
     category: Category,
     at: chrono::DateTime<chrono::Utc>,
 ) -> String {
-    let mut s = format!("{}:{id}/{}", record.as_str(), category.as_str());
+    let record = RecordRef::new(record, id);
     if category.day_scoped() {
-        s.push('/');
-        s.push_str(&at.format("%Y-%m-%d").to_string());
+        record.day_scope(category, at.date_naive())
+    } else {
+        record.scope(category)
     }
-    s
 }
 
 /// The scope prefix that covers every scope of a record (`"contact:con_84/"`): what

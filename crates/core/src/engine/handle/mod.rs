@@ -9,6 +9,7 @@ mod contact;
 mod improvement;
 mod incident;
 mod message;
+mod privacy;
 mod push;
 mod resource;
 mod support;
@@ -93,6 +94,10 @@ impl Cx<'_> {
             Command::TimerCaseBreached(c) => self.timer_case_breached(c),
             Command::TimerPlanReviewMissed(c) => self.timer_plan_review_missed(c),
             Command::NotificationRecord(c) => self.notification_record(c),
+            Command::PrivacyErase(c) => self.privacy_erase(c),
+            Command::PrivacySweep(c) => self.privacy_sweep(c),
+            Command::PrivacyAccess(c) => self.privacy_access(c),
+            Command::PrivacySearch(c) => self.privacy_search(c),
         }
     }
 

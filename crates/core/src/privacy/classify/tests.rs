@@ -126,6 +126,14 @@ fn hand_samples() -> Vec<Value> {
             "reason": "gone"}),
         json!({"kind": "log.migrated", "from_head": "ab12", "from_events": 3000,
             "migrated_at": at}),
+        json!({"kind": "privacy.erased", "subject_id": "caller:con_1",
+            "records": [{"type": "incident", "id": "inc_2", "reference": "INC-1"}],
+            "categories": ["caller_details"], "reason": "r", "override": true,
+            "justification": "j"}),
+        json!({"kind": "privacy.swept", "category": "staff_locations", "retention_days": 30,
+            "before": at, "records": [{"type": "resource", "id": "res_1"}]}),
+        json!({"kind": "privacy.accessed", "subject_id": "staff:usr_1", "purpose": "p"}),
+        json!({"kind": "privacy.searched", "matches": 2}),
     ]
 }
 
