@@ -243,3 +243,36 @@ async fn on_redis_a_callers_details_are_in_no_persistence_file_and_erased_keys_l
     }
     s.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs redis-server; scripts/test runs them"]
+async fn on_redis_another_hub_opens_what_one_hub_sealed_under_a_key_it_made() {
+    let redis = RedisServer::start();
+    let key = tempfile::tempdir().unwrap();
+    let key_file = key.path().join("master.key");
+    muster_vault::MasterKey::load_or_create(&key_file).unwrap();
+    let start = |url: String, key_file: std::path::PathBuf| {
+        TestServer::start_with(
+            move |l| {
+                l.settings.store.kind = StoreKind::Redis;
+                l.settings.store.redis_url = url;
+                l.settings.privacy.master_key_file = key_file;
+            },
+            Arc::new(SystemClock),
+        )
+    };
+    let a = start(redis.url(), key_file.clone()).await;
+    let b = start(redis.url(), key_file.clone()).await;
+    let id = receive(&a).await;
+    let seq = a.running.app.hub.seq();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while b.running.app.hub.seq() < seq {
+        assert!(std::time::Instant::now() < until, "hub b did not follow");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let c = contact_via_api(&b, &id).await;
+    assert_eq!(c["caller"]["name"], NAME, "hub b read the key hub a made");
+    assert_eq!(c["summary"], SUMMARY);
+    a.running.shutdown().await;
+    b.running.shutdown().await;
+}

@@ -271,13 +271,8 @@ impl Sequencer {
                 let result = log
                     .append_with_keys(&prev_hash, Arc::clone(&stored), wrapped)
                     .await;
-                match &result {
-                    Ok(()) => vault.commit(new_keys),
-                    // Another hub may have made a key for the same scope: hold its.
-                    Err(StoreError::Conflict { .. }) => {
-                        let _ = vault.refresh(log.as_ref()).await;
-                    }
-                    Err(_) => {}
+                if result.is_ok() {
+                    vault.commit(new_keys);
                 }
                 result
             } else if shared {
@@ -285,6 +280,11 @@ impl Sequencer {
             } else {
                 log.append_owned(Arc::clone(&stored)).await
             };
+            // Lost the race on a shared log: the events the writer reads next (and the
+            // scopes it seals under) may be another hub's, sealed under keys it made.
+            if let Err(StoreError::Conflict { .. }) = &result {
+                let _ = vault.refresh(log.as_ref()).await;
+            }
             if result.is_ok() {
                 store_credentials(&credential_store, &credentials).await;
                 Metrics::add(&metrics.batches, 1);
@@ -539,6 +539,9 @@ impl Sequencer {
             if stored.is_empty() {
                 return Ok(());
             }
+            if self.shared && self.vault.lacks_keys(&stored) {
+                self.vault.refresh(self.log.as_ref()).await?;
+            }
             let records = stored
                 .iter()
                 .map(|s| self.vault.decode(s))
@@ -616,6 +619,10 @@ impl Sequencer {
             };
             if page.is_empty() {
                 return true;
+            }
+            if self.vault.lacks_keys(&page) && self.vault.refresh(self.log.as_ref()).await.is_err()
+            {
+                return self.reload().await;
             }
             let linked = chain::check(self.state.seq, self.head_hash.clone(), &page);
             let records = page
