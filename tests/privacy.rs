@@ -210,6 +210,21 @@ async fn a_caller_is_found_exported_erased_after_the_hold_and_stays_erased_acros
     let report = s.running.app.hub.log.verify().await.unwrap();
     assert!(report.ok, "{report:?}");
     s.running.shutdown().await;
+
+    // No file of the data dir holds anything the caller gave: their name, number, the
+    // place, their words (sealed in the events, and their keys gone).
+    let gone = [CALLER, PHONE, "Acacia", "neighbour fell", "leave the door open"];
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        for needle in gone {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(format!("{needle} in {}", path.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 #[tokio::test]
