@@ -213,7 +213,13 @@ async fn a_caller_is_found_exported_erased_after_the_hold_and_stays_erased_acros
 
     // No file of the data dir holds anything the caller gave: their name, number, the
     // place, their words (sealed in the events, and their keys gone).
-    let gone = [CALLER, PHONE, "Acacia", "neighbour fell", "leave the door open"];
+    let gone = [
+        CALLER,
+        PHONE,
+        "Acacia",
+        "neighbour fell",
+        "leave the door open",
+    ];
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();

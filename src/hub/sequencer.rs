@@ -42,7 +42,7 @@ use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Actor, Command, Engine, Error, Record, State};
 use muster_core::time::Clock;
 use muster_log::{EventLog, StoreError, StoredEvent, chain};
-use muster_vault::Vault;
+use muster_vault::{NewKeys, Vault};
 
 /// The most commands decided into one batch.
 pub const MAX_BATCH: usize = 1_024;
@@ -95,6 +95,11 @@ struct Batch {
     /// Password hashes the batch's commands set, `(user_id, hash)`: stored once the
     /// batch is durable (see [`Sequencer::spawn_append`]).
     credentials: Vec<(String, String)>,
+    /// Each record's body with its personal data sealed (`None`: nothing to seal),
+    /// sealed as it was decided so the work overlaps the previous batch's append.
+    bodies: Vec<Option<String>>,
+    /// The data keys the batch is the first to use, written with it.
+    keys: NewKeys,
 }
 
 /// What the append task hands back: the batch's records, their stored form, and
@@ -103,6 +108,20 @@ struct Appended {
     records: Vec<Record>,
     stored: Arc<Vec<StoredEvent>>,
     result: Result<(), StoreError>,
+}
+
+/// The stored form of `records`, chained from `prev_hash`: each with its sealed body
+/// when it has one (as [`Sequencer::decide_one`] sealed it), else as it serialises.
+fn chained(records: &[Record], bodies: Vec<Option<String>>, prev_hash: &str) -> Vec<StoredEvent> {
+    let mut stored: Vec<StoredEvent> = Vec::with_capacity(records.len());
+    for (r, body) in records.iter().zip(bodies) {
+        let prev = stored.last().map_or(prev_hash, |e| e.hash.as_str());
+        stored.push(match body {
+            Some(body) => muster_log::record::encode_body(r, body, prev),
+            None => muster_log::record::encode(r, prev),
+        });
+    }
+    stored
 }
 
 /// The password hash a command sets, prepared by the hub before it reached the writer.
@@ -251,17 +270,12 @@ impl Sequencer {
         let shared = self.shared;
         let credentials = std::mem::take(&mut batch.credentials);
         let credential_store = self.credentials.clone();
+        let bodies = std::mem::take(&mut batch.bodies);
+        let new_keys = std::mem::take(&mut batch.keys);
+        // The batches decided while this one is written seal with its new keys.
+        vault.hold_pending(&new_keys);
         tokio::spawn(async move {
-            let (stored, new_keys) = match vault.encode(&records, &prev_hash) {
-                Ok(encoded) => encoded,
-                Err(e) => {
-                    return Appended {
-                        records,
-                        stored: Arc::default(),
-                        result: Err(e.into()),
-                    };
-                }
-            };
+            let stored = chained(&records, bodies, &prev_hash);
             let started = std::time::Instant::now();
             let stored = Arc::new(stored);
             // The batch's new data keys go in its own transaction (script); the vault
@@ -342,6 +356,15 @@ impl Sequencer {
             now,
         )?;
         let mut outcome = CommandOutcome::default();
+        let bodies = records
+            .iter()
+            .map(|r| self.vault.seal(r, &mut batch.keys))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                error!(error = %e, "sealing an event");
+                Error::Unavailable("the event could not be sealed; try again".into())
+            })?;
+        batch.bodies.extend(bodies);
         if let Some(hash) = password_hash(&s.command) {
             let user = match &s.command {
                 Command::UserPassword(c) => Some(c.user_id.to_string()),
@@ -396,6 +419,8 @@ impl Sequencer {
             "append failed; refusing the batch and recovering the log"
         );
         self.metrics.store.down(why);
+        // What was sealed with the failed batch's keys is refused with it.
+        self.vault.discard_pending();
         for (tx, _) in failed
             .replies
             .into_iter()
@@ -674,6 +699,8 @@ impl Sequencer {
     ) {
         let attempts = failed.attempts + 1;
         Metrics::add(&self.metrics.append_conflicts, 1);
+        // Everything is decided (and sealed) again, with keys made again.
+        self.vault.discard_pending();
         let later = std::mem::take(next);
         let replies = failed.replies.into_iter().chain(later.replies);
         let redo: Vec<_> = failed.redo.into_iter().chain(later.redo).collect();

@@ -105,6 +105,9 @@ impl NewKeys {
 pub struct Vault {
     master: Cipher,
     keys: RwLock<HashMap<String, Arc<DataKey>>>,
+    /// Keys made by a batch that is being appended, not yet durable: the writer seals
+    /// the next batch while this one is written, and must use (not remake) them.
+    pending: RwLock<HashMap<String, Arc<DataKey>>>,
     /// False for `--plain` (benchmarks): nothing is sealed, sealed events still open.
     seal: bool,
     decimals: u32,
@@ -125,6 +128,7 @@ impl Vault {
         Vault {
             master: master.cipher(),
             keys: RwLock::new(HashMap::new()),
+            pending: RwLock::new(HashMap::new()),
             seal: true,
             decimals,
         }
@@ -272,6 +276,9 @@ impl Vault {
         if let Some((_, k)) = new.keys.iter().find(|(s, _)| s == scope) {
             return Ok(k.clone());
         }
+        if let Some(k) = self.read_pending().get(scope) {
+            return Ok(k.clone());
+        }
         let raw = crypto::random_key();
         let wrapped = self.wrap(scope, &raw[..]);
         let cipher = OnceLock::new();
@@ -291,9 +298,36 @@ impl Vault {
             return;
         }
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        let mut pending = self.pending.write().unwrap_or_else(|e| e.into_inner());
         for (scope, key) in new.keys {
+            pending.remove(&scope);
             keys.insert(scope, key);
         }
+    }
+
+    /// Lends the keys of a batch being appended to the sealing of the batches decided
+    /// after it (which then do not write them again): they are durable with it.
+    pub fn hold_pending(&self, new: &NewKeys) {
+        if new.keys.is_empty() {
+            return;
+        }
+        let mut pending = self.pending.write().unwrap_or_else(|e| e.into_inner());
+        for (scope, key) in &new.keys {
+            pending.insert(scope.clone(), key.clone());
+        }
+    }
+
+    /// Drops every pending key: their batch failed or lost a race, and the writer
+    /// refuses or decides again everything sealed with them.
+    pub fn discard_pending(&self) {
+        self.pending
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    fn read_pending(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<DataKey>>> {
+        self.pending.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Forgets keys: each entry an exact scope or a prefix ending in `/`. Returns the
@@ -359,16 +393,25 @@ impl Vault {
         prev_hash: &str,
         new: &mut NewKeys,
     ) -> Result<StoredEvent, VaultError> {
+        Ok(match self.seal(r, new)? {
+            Some(body) => muster_log::record::encode_body(r, body, prev_hash),
+            None => muster_log::record::encode(r, prev_hash),
+        })
+    }
+
+    /// The body of `r` with its personal data sealed (the keys it first uses added to
+    /// `new`), or `None` when it has none to seal and is stored as it serialises.
+    pub fn seal(&self, r: &Record, new: &mut NewKeys) -> Result<Option<String>, VaultError> {
         let kind = r.event.kind();
         if !self.seal || classify::personal_rows(kind).is_empty() {
-            return Ok(muster_log::record::encode(r, prev_hash));
+            return Ok(None);
         }
         let unreadable = |reason: String| VaultError::Unreadable { seq: r.seq, reason };
         let mut body = serde_json::to_value(&r.event).map_err(|e| unreadable(e.to_string()))?;
         let scopes =
             classify::personal_leaves(kind, &body, r.at).map_err(|e| unreadable(e.to_string()))?;
         if scopes.is_empty() {
-            return Ok(muster_log::record::encode(r, prev_hash));
+            return Ok(None);
         }
         let mut sealed = Vec::with_capacity(scopes.len());
         for s in scopes {
@@ -398,8 +441,9 @@ impl Vault {
         body.as_object_mut()
             .expect("an event is a JSON object")
             .insert("sealed".into(), Value::Array(sealed));
-        let body = serde_json::to_string(&body).expect("JSON values serialise");
-        Ok(muster_log::record::encode_body(r, body, prev_hash))
+        Ok(Some(
+            serde_json::to_string(&body).expect("JSON values serialise"),
+        ))
     }
 
     /// The body of `stored` with its sealed values put back (erased ones as
