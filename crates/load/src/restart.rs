@@ -39,12 +39,18 @@ impl Drop for Hub {
     }
 }
 
-/// Generates the log (once: an existing one is reused) and times a start on it.
+/// Generates the log (once per event format: an existing one is reused) and times a
+/// start on it.
 pub async fn run(target: &Target, p: &Params) -> Result<Restart, LoadError> {
     let exe = std::env::current_exe().map_err(|e| LoadError::Setup(e.to_string()))?;
     // Found before the (long) generation, so a missing hub binary fails at once.
     let muster = crate::muster_exe()?;
-    let dir = std::env::temp_dir().join(format!("muster-restart-{}", p.events));
+    // Named by the event format too: a log kept from an older format is not served.
+    let dir = std::env::temp_dir().join(format!(
+        "muster-restart-v{}-{}",
+        muster_log::record::VERSION,
+        p.events
+    ));
     let log = dir.join("muster.sqlite");
     let mut out = Restart {
         events: p.events,
