@@ -370,8 +370,15 @@ impl EventLog for SqliteLog {
 
     async fn save_snapshot(&self, snapshot: &Snapshot) -> Result<(), StoreError> {
         let snapshot = snapshot.clone();
-        self.call(move |conn| save_snapshot_to(conn, &snapshot))
-            .await
+        self.call(move |conn| {
+            save_snapshot_to(
+                conn,
+                &snapshot,
+                SQL_PRUNE_SNAPSHOTS,
+                i64::from(SNAPSHOTS_KEPT),
+            )
+        })
+        .await
     }
 
     /// Saves the snapshot, deletes every older one (zeroed: `secure_delete`), then
@@ -380,16 +387,7 @@ impl EventLog for SqliteLog {
         let snapshot = snapshot.clone();
         self.call(move |conn| {
             let seq = seq_param(snapshot.seq)?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(unavailable)?;
-            tx.prepare_cached(SQL_SAVE_SNAPSHOT)
-                .and_then(|mut st| st.execute(params![seq, snapshot.body]))
-                .map_err(unavailable)?;
-            tx.prepare_cached(SQL_DROP_OLDER_SNAPSHOTS)
-                .and_then(|mut st| st.execute(params![seq]))
-                .map_err(unavailable)?;
-            tx.commit().map_err(unavailable)?;
+            save_snapshot_to(conn, &snapshot, SQL_DROP_OLDER_SNAPSHOTS, seq)?;
             let (busy, _, _): (i64, i64, i64) = conn
                 .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
@@ -808,9 +806,15 @@ fn latest_snapshot_of(conn: &Connection) -> Result<Option<Snapshot>, StoreError>
         .map_err(unavailable)
 }
 
-/// Saves (replacing one at the same seq) and prunes to the newest
-/// [`SNAPSHOTS_KEPT`], in one transaction.
-fn save_snapshot_to(conn: &mut Connection, snapshot: &Snapshot) -> Result<(), StoreError> {
+/// Saves (replacing one at the same seq) and prunes with `prune` (its one parameter
+/// `arg`: keep the newest [`SNAPSHOTS_KEPT`], or drop all older than the seq saved), in
+/// one transaction.
+fn save_snapshot_to(
+    conn: &mut Connection,
+    snapshot: &Snapshot,
+    prune: &str,
+    arg: i64,
+) -> Result<(), StoreError> {
     let seq = seq_param(snapshot.seq)?;
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -818,8 +822,8 @@ fn save_snapshot_to(conn: &mut Connection, snapshot: &Snapshot) -> Result<(), St
     tx.prepare_cached(SQL_SAVE_SNAPSHOT)
         .and_then(|mut st| st.execute(params![seq, snapshot.body]))
         .map_err(unavailable)?;
-    tx.prepare_cached(SQL_PRUNE_SNAPSHOTS)
-        .and_then(|mut st| st.execute(params![SNAPSHOTS_KEPT]))
+    tx.prepare_cached(prune)
+        .and_then(|mut st| st.execute(params![arg]))
         .map_err(unavailable)?;
     tx.commit().map_err(unavailable)
 }
