@@ -10,6 +10,7 @@
 //! the engine and the projections never touch a file (tests/architecture.rs).
 
 pub mod demo;
+pub mod exercise;
 mod locate;
 
 use std::fmt;
