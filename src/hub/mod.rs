@@ -7,6 +7,7 @@
 
 pub mod connections;
 pub mod demo;
+pub mod exercise;
 mod follow;
 pub mod journal;
 pub mod metrics;
@@ -116,6 +117,8 @@ pub struct HubOptions {
     pub seal: bool,
     /// Where password hashes go (never into the log).
     pub credentials: Credentials,
+    /// The exercise this hub runs on its own log; `None` for a live hub.
+    pub exercise: Option<Arc<exercise::Exercise>>,
 }
 
 /// The hub's credential store (a newtype so the options stay `Debug`). The default
@@ -149,6 +152,7 @@ impl Default for HubOptions {
             location_decimals: muster_vault::DEFAULT_LOCATION_DECIMALS,
             seal: true,
             credentials: Credentials::default(),
+            exercise: None,
         }
     }
 }
