@@ -268,16 +268,22 @@ impl Vault {
         Ok(Some(k))
     }
 
-    /// The key of `scope` for sealing: held, made earlier in this batch, or new.
+    /// The key of `scope` for sealing: made earlier in this batch, pending with the
+    /// batch being appended, held, or new. Pending before held: [`commit`] moves a
+    /// key from one to the other under both locks, so looking in this order cannot
+    /// miss it (and make a second key for the scope) while it moves.
+    ///
+    /// [`commit`]: Self::commit
     fn key_for_sealing(&self, scope: &str, new: &mut NewKeys) -> Result<Arc<DataKey>, VaultError> {
-        if let Some(k) = self.key(scope)? {
-            return Ok(k);
-        }
         if let Some((_, k)) = new.keys.iter().find(|(s, _)| s == scope) {
             return Ok(k.clone());
         }
-        if let Some(k) = self.read_pending().get(scope) {
-            return Ok(k.clone());
+        let pending = self.read_pending().get(scope).cloned();
+        if let Some(k) = pending {
+            return Ok(k);
+        }
+        if let Some(k) = self.key(scope)? {
+            return Ok(k);
         }
         let raw = crypto::random_key();
         let wrapped = self.wrap(scope, &raw[..]);
