@@ -57,7 +57,7 @@
 //! | `under_triage` | 10 | priority less urgent than the scenario expects |
 //! | `over_triage` | 3 | priority more urgent than the scenario expects |
 //! | `question_skipped` | 1 | call-script question skipped |
-//! | `procedure_violation` | 10 | procedure step missing |
+//! | `missing_step` | 10 | procedure step missing |
 //! | `override` | 2 | rule a supervisor had to waive |
 //! | `escalation_missed` | 5 | escalation or missed check-in not handled in time |
 //! | `duplicate_missed` | 5 | duplicate call opened as a new incident |
@@ -117,7 +117,7 @@ pub const LATE_DISPATCH: &str = "late_dispatch";
 pub const UNDER_TRIAGE: &str = "under_triage";
 pub const OVER_TRIAGE: &str = "over_triage";
 pub const QUESTION_SKIPPED: &str = "question_skipped";
-pub const PROCEDURE_VIOLATION: &str = "procedure_violation";
+pub const PROCEDURE_VIOLATION: &str = "missing_step";
 pub const OVERRIDE: &str = "override";
 pub const ESCALATION_MISSED: &str = "escalation_missed";
 pub const DUPLICATE_MISSED: &str = "duplicate_missed";
