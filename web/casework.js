@@ -326,7 +326,7 @@ function planPage(cx, p) {
   const evidence = h('ul', { class: 'plain evidence' });
   const file = h('input', { id: 'plan-evidence', name: 'file', type: 'file', accept: '.json,application/json' });
   const evidenceForm = h('form', { onsubmit: (e) => { e.preventDefault(); attachEvidence(client, p.id, file, e.target); } },
-    h('label', { for: 'plan-evidence' }, 'Attach exercise debrief (the JSON downloaded from the debrief page)', file),
+    h('label', { for: 'plan-evidence' }, 'Debrief file (the JSON downloaded from the debrief page)', file),
     h('button', { type: 'submit' }, 'Attach exercise debrief'));
   const root = h('div', { class: 'plan-page' }, head, agree, h('h3', {}, 'Notes'), notes, noteForm,
     h('h3', {}, 'Exercise debriefs'), evidence, evidenceForm, h('h3', {}, 'Review'), reviewForm);

@@ -115,7 +115,7 @@ function timeline(i) {
   return h('div', { class: 'incident', dataset: { incident: i.id } },
     h('h3', {}, i.reference),
     h('ol', { class: 'timeline' }, i.timeline.map((e) => h('li', {},
-      h('time', { datetime: e.at }, clock(e.at)), ` ${who(e.actor)}: ${words(e.kind)}`, e.summary ? ` — ${e.summary}` : ''))));
+      h('time', { datetime: e.at }, clock(e.at)), ` ${who(e.actor)}: ${words(e.kind).replace('.', ' ')}`, e.summary ? ` — ${e.summary}` : ''))));
 }
 
 /** What the trainee's support plan takes as evidence (`support.attach_evidence`). */

@@ -1,21 +1,13 @@
-// Shows the header's "Debrief" link (`#debrief-link`) when the hub runs an exercise:
-// `GET /api/exercise` answers 200. A live hub answers 404 `not_an_exercise`; a hub
-// without that route (404 `not_found`) is asked for the debrief itself instead.
+// Shows the header's "Debrief" link (`#debrief-link`) when the hub runs an exercise
+// (`GET /api/catalogue` says `exercise: true`). Asking the catalogue, which every hub
+// answers, keeps a live hub's apps free of refused requests. The link says what it
+// found in `data-exercise` (`yes`, `no`).
 
-import { currentSession } from './muster.js';
-
-async function exerciseRunning() {
-  const token = currentSession()?.token;
-  if (!token) return false;
-  for (const path of ['/api/exercise', '/api/exercise/debrief']) {
-    const res = await fetch(path, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
-    if (!res) return false;
-    if (res.ok) return true;
-    const body = await res.json().catch(() => ({}));
-    if (body.error?.code !== 'not_found') return false;
-  }
-  return false;
-}
+import { api, currentSession } from './muster.js';
 
 const link = document.getElementById('debrief-link');
-if (link) exerciseRunning().then((yes) => { link.hidden = !yes; });
+if (link && currentSession()) {
+  api('/api/catalogue')
+    .then((c) => { link.hidden = !c.exercise; link.dataset.exercise = c.exercise ? 'yes' : 'no'; })
+    .catch(() => { link.dataset.exercise = 'no'; });
+}
