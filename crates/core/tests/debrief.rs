@@ -381,3 +381,37 @@ fn an_escalation_left_unhandled_past_its_window_costs_its_points() {
     assert_eq!(t.escalations_missed, 0);
     assert_eq!(t.score, 100);
 }
+
+#[test]
+fn a_missing_procedure_step_costs_its_points() {
+    // Resolved without sending anyone: the conformance report's `dispatched` step is
+    // missing, charged to whoever opened the incident.
+    let (mut w, sim) = world();
+    let op = w.actor("operator");
+    let c1 = receive(&mut w, "A man has collapsed in the library");
+    w.ok(&op, contact_take(&c1));
+    let inc = IncidentId(created(
+        &w.ok(&op, incident_open("medical_emergency", Some(&c1))),
+        "incident_id",
+    ));
+    w.ok(
+        &op,
+        incident_answer(
+            &inc,
+            &[
+                ("breathing", json!(true)),
+                ("conscious", json!(true)),
+                ("bleeding", json!("minor")),
+                ("casualties", json!(1)),
+            ],
+        ),
+    );
+    w.ok(&op, assess_manual(&inc, Priority::P2, "caller is credible"));
+    w.ok(&op, incident_resolve(&inc));
+    let t = operator(&w, &debrief_of(&w, &sim));
+    assert_eq!(rules(&t), [debrief::PROCEDURE_VIOLATION]);
+    assert_eq!(t.violations.len(), 1);
+    assert_eq!(t.violations[0].step, "dispatched");
+    assert_eq!(t.dispatch.count, 0);
+    assert_eq!(t.score, 90);
+}
