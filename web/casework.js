@@ -323,7 +323,13 @@ function planPage(cx, p) {
   const outcome = h('input', { id: 'plan-outcome', name: 'outcome', required: true, placeholder: 'e.g. goals met; no further support needed' });
   const reviewForm = h('form', { onsubmit: (e) => { e.preventDefault(); run(client, { kind: 'support.review', plan_id: p.id, outcome: outcome.value.trim() }, e.target); } },
     h('label', { for: 'plan-outcome' }, 'Review outcome', outcome), h('button', { type: 'submit' }, 'Record review'));
-  const root = h('div', { class: 'plan-page' }, head, agree, h('h3', {}, 'Notes'), notes, noteForm, h('h3', {}, 'Review'), reviewForm);
+  const evidence = h('ul', { class: 'plain evidence' });
+  const file = h('input', { id: 'plan-evidence', name: 'file', type: 'file', accept: '.json,application/json' });
+  const evidenceForm = h('form', { onsubmit: (e) => { e.preventDefault(); attachEvidence(client, p.id, file, e.target); } },
+    h('label', { for: 'plan-evidence' }, 'Debrief file (the JSON downloaded from the debrief page)', file),
+    h('button', { type: 'submit' }, 'Attach exercise debrief'));
+  const root = h('div', { class: 'plan-page' }, head, agree, h('h3', {}, 'Notes'), notes, noteForm,
+    h('h3', {}, 'Exercise debriefs'), evidence, evidenceForm, h('h3', {}, 'Review'), reviewForm);
   return {
     root,
     concerns: () => false, // the store carries everything the page shows
@@ -341,9 +347,50 @@ function planPage(cx, p) {
           now.review_outcome && [h('dt', {}, 'Review outcome'), h('dd', {}, `${now.review_outcome} (by ${userName(client, now.reviewed_by)})`)]));
       fill(notes, (now.notes || []).length ? now.notes.map((n) => h('li', {}, `${n.at.slice(0, 10)} ${clock(n.at)} ${userName(client, n.by)}: ${n.text}`))
         : h('li', { class: 'muted' }, 'No notes yet.'));
+      fill(evidence, (now.evidence || []).length ? now.evidence.map((x) => evidenceItem(client, x))
+        : h('li', { class: 'muted' }, 'No exercise debrief attached.'));
+      evidenceForm.hidden = now.status === 'reviewed' || client.user.role !== 'supervisor';
       agree.hidden = !(now.status === 'proposed' && now.colleague_id === me);
       noteForm.hidden = now.status === 'reviewed';
       reviewForm.hidden = !(now.status === 'active' && (now.proposed_by === me || client.user.role === 'supervisor'));
     },
   };
+}
+
+/** One attached debrief: its score first, then what it covers and who attached it. */
+function evidenceItem(client, x) {
+  const f = x.figures || {};
+  const t = f.triage;
+  return h('li', { dataset: { evidence: x.scenario, score: x.score ?? '' } },
+    h('strong', {}, x.score == null ? 'score erased' : `${x.score} / 100`), ` ${words(x.scenario)} exercise of ${x.started_at.slice(0, 10)}`,
+    x.summary && h('div', {}, x.summary),
+    h('div', { class: 'muted' },
+      [f.answer && `answered ${f.answer.count}`, f.dispatch && `dispatched ${f.dispatch.count}`,
+        t && `triage ${t.correct} of ${t.assessed} as expected (${t.under} under)`,
+        f.duplicates && `duplicates ${f.duplicates.linked} linked, ${f.duplicates.missed} missed`].filter(Boolean).join(' · ')),
+    h('div', { class: 'muted' }, `attached by ${userName(client, x.attached_by)} on ${x.attached_at.slice(0, 10)}`));
+}
+
+/**
+ * Reads the debrief file chosen in `input` and attaches the plan colleague's entry: the
+ * file is what the debrief page downloads (`evidence: [...]`, one per trainee), or one
+ * entry of it.
+ */
+async function attachEvidence(client, planId, input, form) {
+  const plan = client.store.plans[planId];
+  const refuse = (message) => showError({ code: 'validation_failed', message: `file: ${message}` }, form);
+  const chosen = input.files?.[0];
+  if (!chosen) return refuse('choose the debrief file downloaded from the debrief page');
+  let doc;
+  try {
+    doc = JSON.parse(await chosen.text());
+  } catch {
+    return refuse('this is not a debrief file (it is not JSON)');
+  }
+  const entries = doc?.kind === 'exercise_debrief' ? [doc] : Array.isArray(doc?.evidence) ? doc.evidence : [];
+  if (!entries.length) return refuse('this is not a debrief file (it has no evidence)');
+  const mine = entries.find((x) => x.trainee_id === plan.colleague_id);
+  if (!mine) return refuse(`this debrief has no figures for ${userName(client, plan.colleague_id)}`);
+  const evidence = Object.fromEntries(['kind', 'scenario', 'trainee_id', 'score', 'started_at', 'summary', 'figures'].map((k) => [k, mine[k]]));
+  if (await run(client, { kind: 'support.attach_evidence', plan_id: planId, evidence }, form) !== undefined) input.value = '';
 }

@@ -56,6 +56,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(my_locations(app.clone()))
         .unify()
+        .or(exercise_debrief(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -335,6 +337,18 @@ fn my_locations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_app(app.clone()))
         .and(with_session(app))
         .and_then(super::privacy::my_locations)
+}
+
+/// `GET /api/exercise/debrief[?user_id=]`.
+fn exercise_debrief(
+    app: Arc<App>,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "exercise" / "debrief")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::debrief::DebriefQuery>())
+        .and_then(super::debrief::debrief)
 }
 
 /// `GET /healthz`.

@@ -133,6 +133,10 @@ async function driveCasework(ws, state, incident) {
   const agreed = await api.command(await api.login('operator'), { kind: 'support.agree', plan_id: planId });
   assert.ok(agreed.ok, JSON.stringify(agreed.error));
   await ws.command({ kind: 'support.note', plan_id: planId, text: 'first week went well' });
+  // Evidence from an exercise's debrief (as the debrief page downloads it).
+  const evidence = { kind: 'exercise_debrief', scenario: 'busy-evening', trainee_id: colleague, score: 82, started_at: '2026-03-02T18:00:00Z', summary: 'Busy evening: 82/100', figures: { answer: { count: 9, median_secs: 7 }, duplicates: { linked: 3, missed: 1 } } };
+  const attached = await ws.command({ kind: 'support.attach_evidence', plan_id: planId, evidence });
+  assert.ok(attached.ok, JSON.stringify(attached.error));
   await ws.command({ kind: 'support.review', plan_id: planId, outcome: 'no further support needed' });
 
   const i = await ws.command({ kind: 'improvement.raise', title: 'Check diversions', finding: 'free text', owner_id: me, due_on: '2030-02-28', plan_id: planId });

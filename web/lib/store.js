@@ -153,12 +153,18 @@ export function applyEvent(s, frame) {
       s.plans[e.plan.id] = {
         ...e.plan, status: 'proposed', proposed_by: frame.actor, proposed_at: at,
         notes: (e.plan.notes || []).map((n) => ({ text: n.text, by: frame.actor, at })),
+        evidence: [],
       };
       break;
     case 'support.agreed': patch(s.plans[e.plan_id], { status: 'active', agreed_by: frame.actor, agreed_at: at }); break;
     case 'support.noted': {
       const p = s.plans[e.plan_id];
       if (p) p.notes = [...(p.notes || []), { text: e.text, by: frame.actor, at }];
+      break;
+    }
+    case 'support.evidence_attached': {
+      const p = s.plans[e.plan_id];
+      if (p) p.evidence = [...(p.evidence || []), { ...e.evidence, attached_by: frame.actor, attached_at: at }];
       break;
     }
     case 'support.reviewed': patch(s.plans[e.plan_id], { status: 'reviewed', review_outcome: e.outcome, reviewed_by: frame.actor, reviewed_at: at }); break;
@@ -251,6 +257,11 @@ function erase(s, record, category, before) {
       const p = s.plans[id];
       for (const n of p?.notes || []) blank(n, 'text');
       blank(p, 'review_outcome');
+      for (const x of p?.evidence || []) {
+        blank(x, 'summary');
+        x.score = null;
+        x.figures = null;
+      }
       break;
     }
     default: break;

@@ -850,6 +850,22 @@ pub fn support_review(id: &PlanId, outcome: &str) -> Command {
     })
 }
 
+/// A trainee's exercise debrief as evidence for their plan.
+pub fn support_attach_evidence(id: &PlanId, trainee: &UserId, score: u32) -> Command {
+    Command::SupportAttachEvidence(cmd::SupportAttachEvidence {
+        plan_id: id.clone(),
+        evidence: crate::domain::support::Evidence {
+            kind: crate::domain::support::EvidenceKind::ExerciseDebrief,
+            scenario: "busy-evening".into(),
+            trainee_id: trainee.clone(),
+            score: Some(score),
+            started_at: start_time(),
+            summary: format!("Busy evening: {score}/100"),
+            figures: serde_json::json!({"answer": {"count": 4, "median_secs": 6}}),
+        },
+    })
+}
+
 pub fn improvement_raise(owner: &UserId, areas: &[&str], plan: Option<&PlanId>) -> Command {
     Command::ImprovementRaise(cmd::ImprovementRaise {
         title: "Faster resource selection on nights".into(),

@@ -77,6 +77,7 @@ fn samples() -> Vec<Command> {
         support_agree(&plan),
         support_note(&plan, "Went well"),
         support_review(&plan, "No further support needed"),
+        support_attach_evidence(&plan, &UserId("usr_2".into()), 85),
         improvement_raise(&UserId("usr_1".into()), &["resource_selection"], None),
         improvement_update(
             &ImprovementId("imp_1".into()),
@@ -178,6 +179,7 @@ fn wire_kind(c: &Command) -> &'static str {
         SupportAgree(_) => "support.agree",
         SupportNote(_) => "support.note",
         SupportReview(_) => "support.review",
+        SupportAttachEvidence(_) => "support.attach_evidence",
         ImprovementRaise(_) => "improvement.raise",
         ImprovementUpdate(_) => "improvement.update",
         AlertAcknowledge(_) => "alert.acknowledge",
@@ -252,6 +254,8 @@ const ADMIN: &[&str] = &[
     "privacy.erase",
     "privacy.access",
     "privacy.search",
+    // Evidence from an exercise's debrief on a trainee's support plan.
+    "support.attach_evidence",
 ];
 
 const FIELD: &[&str] = &[
@@ -283,6 +287,7 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
         kinds.insert("improvement.raise");
         // Alerts are the supervisor's oversight (an operator could hide their own breach).
         kinds.insert("alert.acknowledge");
+        kinds.insert("support.attach_evidence");
     }
     kinds
 }
@@ -291,8 +296,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 53);
-    assert_eq!(kinds.len(), 53, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 54);
+    assert_eq!(kinds.len(), 54, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -319,7 +324,7 @@ fn role_by_command_matrix() {
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
     assert_eq!(expected_kinds(Role::Operator).len(), 36);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 39);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 40);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

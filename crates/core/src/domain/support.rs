@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{PlanId, UserId};
-use super::{DomainError, Lifecycle, wire_enum};
+use super::{DomainError, Lifecycle, MAX_SHORT_TEXT, check_text, wire_enum};
 
 wire_enum!(
     /// Where a support plan is.
@@ -70,6 +70,89 @@ pub struct Plan {
     pub reviewed_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review_outcome: Option<String>,
+    /// Evidence attached to the plan (an exercise's debrief), oldest first.
+    #[serde(default)]
+    pub evidence: Vec<AttachedEvidence>,
+}
+
+wire_enum!(
+    /// What a piece of evidence on a support plan is.
+    EvidenceKind {
+        /// A trainee's figures from an exercise's debrief (docs/EXERCISES.md).
+        ExerciseDebrief => "exercise_debrief",
+    }
+);
+
+/// Evidence for a support plan (`support.attach_evidence`): a trainee's exercise
+/// debrief, as the debrief page downloads it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    /// The scenario's name.
+    pub scenario: String,
+    /// Whose debrief it is: the plan's colleague.
+    pub trainee_id: UserId,
+    /// Out of 100; required (`null` only once erased: it is personal data).
+    #[serde(default)]
+    pub score: Option<u32>,
+    /// When the exercise started.
+    pub started_at: DateTime<Utc>,
+    /// One line for the plan's review.
+    pub summary: String,
+    /// The debrief's figures (an object, at most [`MAX_FIGURES_BYTES`] as JSON).
+    pub figures: serde_json::Value,
+}
+
+/// The most a piece of evidence's `figures` may take, as JSON.
+pub const MAX_FIGURES_BYTES: usize = 8 * 1024;
+
+/// The most evidence one plan holds.
+pub const MAX_EVIDENCE: usize = 50;
+
+impl Evidence {
+    /// Checks the shape: a scenario name, a score out of 100, a short summary and
+    /// figures that are a small JSON object.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        check_text("evidence.scenario", &self.scenario, 200, true)?;
+        check_text("evidence.summary", &self.summary, MAX_SHORT_TEXT, false)?;
+        if !self.score.is_some_and(|s| s <= 100) {
+            return Err(DomainError::validation(
+                "evidence.score",
+                "must be a score between 0 and 100",
+            ));
+        }
+        if !self.figures.is_object() {
+            return Err(DomainError::validation(
+                "evidence.figures",
+                "must be an object of the debrief's figures",
+            ));
+        }
+        if self.figures.to_string().len() > MAX_FIGURES_BYTES {
+            return Err(DomainError::validation(
+                "evidence.figures",
+                format!("must be at most {MAX_FIGURES_BYTES} bytes as JSON").as_str(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The same exercise's debrief of the same trainee.
+    pub fn same_as(&self, other: &Evidence) -> bool {
+        self.kind == other.kind
+            && self.scenario == other.scenario
+            && self.trainee_id == other.trainee_id
+            && self.started_at == other.started_at
+    }
+}
+
+/// Evidence as the plan holds it: who attached it and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttachedEvidence {
+    #[serde(flatten)]
+    pub evidence: Evidence,
+    pub attached_by: UserId,
+    pub attached_at: DateTime<Utc>,
 }
 
 impl Plan {
@@ -183,6 +266,7 @@ impl Plan {
             reviewed_by: None,
             reviewed_at: None,
             review_outcome: None,
+            evidence: Vec::new(),
         }
     }
 }

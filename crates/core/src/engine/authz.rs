@@ -74,6 +74,8 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         ImprovementUpdate => desk,
         // Between desk colleagues; the handler checks who is a party to the plan.
         SupportPropose | SupportAgree | SupportNote | SupportReview => desk,
+        // Evidence from an exercise is the supervisor's (or an admin's) to attach.
+        SupportAttachEvidence => role.can_review() || role.can_administer(),
         // Alerts are the supervisor's oversight of the floor: an operator clearing the
         // breach of their own incident would hide it from the one meant to see it.
         AlertAcknowledge => role == Role::Supervisor,

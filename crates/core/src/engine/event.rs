@@ -24,7 +24,7 @@ use crate::domain::message::NewMessage;
 use crate::domain::procedure::EscalationAction;
 use crate::domain::push::{PushKeys, UnsubscribeReason};
 use crate::domain::resource::{NewResource, ResourceStatus};
-use crate::domain::support::NewPlan;
+use crate::domain::support::{Evidence, NewPlan};
 use crate::domain::triage::Priority;
 use crate::domain::user::NewUser;
 use crate::privacy::{Category, RecordRef};
@@ -234,6 +234,12 @@ events! {
     "support.agreed" => SupportAgreed { plan_id: PlanId },
     "support.noted" => SupportNoted { plan_id: PlanId, text: String },
     "support.reviewed" => SupportReviewed { plan_id: PlanId, outcome: String },
+    /// Evidence (a trainee's exercise debrief) attached to their plan; who and when are
+    /// in the envelope.
+    "support.evidence_attached" => SupportEvidenceAttached {
+        plan_id: PlanId,
+        evidence: Evidence,
+    },
 
     "improvement.raised" => ImprovementRaised { improvement: NewImprovement },
     "improvement.updated" => ImprovementUpdated {
@@ -454,7 +460,8 @@ impl Event {
             SupportProposed { plan } => Some(&plan.id),
             SupportAgreed { plan_id }
             | SupportNoted { plan_id, .. }
-            | SupportReviewed { plan_id, .. } => Some(plan_id),
+            | SupportReviewed { plan_id, .. }
+            | SupportEvidenceAttached { plan_id, .. } => Some(plan_id),
             TargetBreached {
                 plan_id: Some(plan_id),
                 ..

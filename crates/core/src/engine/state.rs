@@ -22,7 +22,7 @@ use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::push::PushSubscription;
 use crate::domain::resource::{Position, Resource};
-use crate::domain::support::{Plan, PlanNote, PlanStatus};
+use crate::domain::support::{AttachedEvidence, Plan, PlanNote, PlanStatus};
 use crate::domain::user::User;
 
 /// How many command results are kept for de-duplication. Older command ids are
@@ -267,7 +267,8 @@ impl State {
             SupportProposed { .. }
             | SupportAgreed { .. }
             | SupportNoted { .. }
-            | SupportReviewed { .. } => self.apply_support(event, at, actor),
+            | SupportReviewed { .. }
+            | SupportEvidenceAttached { .. } => self.apply_support(event, at, actor),
             ImprovementRaised { .. } | ImprovementUpdated { .. } => {
                 self.apply_improvement(event, at, actor)
             }
@@ -395,6 +396,11 @@ impl State {
                 p.reviewed_at = Some(at);
                 p.review_outcome = Some(outcome.clone());
             }
+            Event::SupportEvidenceAttached { evidence, .. } => p.evidence.push(AttachedEvidence {
+                evidence: evidence.clone(),
+                attached_by: actor.clone(),
+                attached_at: at,
+            }),
             _ => {}
         }
     }

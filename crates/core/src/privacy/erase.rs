@@ -133,6 +133,11 @@ fn blank_record(state: &mut State, r: &RecordRef, category: Category) {
                     blank(&mut n.text);
                 }
                 blank_opt(&mut p.review_outcome);
+                for e in &mut p.evidence {
+                    blank(&mut e.evidence.summary);
+                    e.evidence.score = None;
+                    e.evidence.figures = serde_json::Value::Null;
+                }
             }
         }
         // Day-scoped categories are handled by day; other pairs hold nothing.

@@ -3,6 +3,7 @@
 //! decision of the engine.
 
 pub mod conformance;
+pub mod debrief;
 pub mod findings;
 pub mod review;
 pub mod view;

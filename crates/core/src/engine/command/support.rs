@@ -26,6 +26,13 @@ pub struct SupportNote {
     pub text: String,
 }
 
+/// Attaches evidence (a trainee's exercise debrief) to their support plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SupportAttachEvidence {
+    pub plan_id: PlanId,
+    pub evidence: crate::domain::support::Evidence,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SupportReview {
     pub plan_id: PlanId,

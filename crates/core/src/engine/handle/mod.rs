@@ -82,6 +82,7 @@ impl Cx<'_> {
             Command::SupportPropose(c) => self.support_propose(c),
             Command::SupportAgree(c) => self.support_agree(c),
             Command::SupportNote(c) => self.support_note(c),
+            Command::SupportAttachEvidence(c) => self.support_attach_evidence(c),
             Command::SupportReview(c) => self.support_review(c),
             Command::ImprovementRaise(c) => self.improvement_raise(c),
             Command::ImprovementUpdate(c) => self.improvement_update(c),

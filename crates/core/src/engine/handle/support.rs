@@ -74,6 +74,42 @@ impl Cx<'_> {
         Ok(())
     }
 
+    pub(super) fn support_attach_evidence(
+        &mut self,
+        c: &cmd::SupportAttachEvidence,
+    ) -> Result<(), Error> {
+        let cmd::SupportAttachEvidence { plan_id, evidence } = c;
+        evidence.validate()?;
+        let p = self.plan(plan_id)?;
+        if p.colleague_id != evidence.trainee_id {
+            return Err(Error::validation(
+                "evidence.trainee_id",
+                format!("must be the plan's colleague ({})", p.colleague_id),
+            ));
+        }
+        if p.status == PlanStatus::Reviewed {
+            return Err(Error::Conflict(format!(
+                "{plan_id} has been reviewed: evidence goes on a plan still under way"
+            )));
+        }
+        if p.evidence.iter().any(|e| e.evidence.same_as(evidence)) {
+            return Err(Error::Conflict(format!(
+                "this debrief is already attached to {plan_id}"
+            )));
+        }
+        if p.evidence.len() >= support::MAX_EVIDENCE {
+            return Err(Error::Conflict(format!(
+                "{plan_id} already holds {} pieces of evidence",
+                support::MAX_EVIDENCE
+            )));
+        }
+        self.emit(Event::SupportEvidenceAttached {
+            plan_id: plan_id.clone(),
+            evidence: evidence.clone(),
+        });
+        Ok(())
+    }
+
     fn propose(
         &mut self,
         colleague_id: &UserId,

@@ -101,6 +101,9 @@ fn hand_samples() -> Vec<Value> {
         json!({"kind": "support.agreed", "plan_id": "pln_1"}),
         json!({"kind": "support.noted", "plan_id": "pln_1", "text": "t"}),
         json!({"kind": "support.reviewed", "plan_id": "pln_1", "outcome": "o"}),
+        json!({"kind": "support.evidence_attached", "plan_id": "pln_1", "evidence": {
+            "kind": "exercise_debrief", "scenario": "busy-evening", "trainee_id": "usr_2",
+            "score": 85, "started_at": at, "summary": "s", "figures": {"answer": {"count": 1}}}}),
         json!({"kind": "improvement.raised", "improvement": {"id": "imp_1", "title": "t",
             "finding": "f", "owner_id": "usr_1", "due_on": "2026-04-01", "areas": ["a"],
             "plan_id": "pln_1", "status": "open", "raised_by": "usr_1", "raised_at": at,
