@@ -24,6 +24,7 @@ pub mod client;
 pub mod commands;
 pub mod error;
 pub mod evidence;
+pub mod exercise;
 pub mod frame;
 pub mod handlers;
 pub mod ops;
