@@ -498,7 +498,10 @@ async fn exercise(loaded: Loaded, name: &str, speed: f64, seed: Option<u64>) -> 
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let ex_loaded = muster::server::exercise_loaded(&loaded, &dir);
     let seed = seed.unwrap_or(scenario.seed);
-    let exercise = Arc::new(Exercise::new(scenario, speed, seed, started_at));
+    let exercise = Arc::new(
+        Exercise::new(scenario, speed, seed, started_at)
+            .with_outbound(loaded.settings.exercise.outbound),
+    );
     let clock = Arc::new(ScaledClock::new(started_at, speed));
     let bind = ex_loaded.settings.server.bind;
     let listener = tokio::net::TcpListener::bind(bind)

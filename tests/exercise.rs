@@ -390,3 +390,248 @@ async fn simulated_callers_and_units_play_the_scenario() {
             + chrono::Duration::seconds(exercise.scenario.duration_secs() as i64 + 60)
     );
 }
+
+// ---- what an exercise sends out --------------------------------------------------
+
+use muster::config::{ExerciseOutbound, SmtpSettings, SmtpTls};
+use muster::notify::{self, Channels, Mailer, Webhook};
+use muster_core::domain::ids::AssignmentId;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::mpsc;
+
+/// A hub on a fresh log running `outbound` (or live, for `None`), with the demo seeded
+/// and a P1 assignment to field1's resource.
+async fn hub_with_assignment(
+    dir: &Path,
+    outbound: Option<ExerciseOutbound>,
+) -> (Hub, AssignmentId) {
+    let l = loaded(dir);
+    let exercise = outbound.map(|o| {
+        Arc::new(Exercise::new(scenario(dir, "quiet-night"), 1.0, 1, start_time()).with_outbound(o))
+    });
+    let log = Arc::new(SqliteLog::open(&dir.join("muster.sqlite")).unwrap());
+    let hub = Hub::start(
+        Engine::new(l.centre.clone()),
+        log,
+        Arc::new(ManualClock::new(start_time())),
+        HubOptions {
+            exercise,
+            ..HubOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    demo::seed(&hub, l.demo.as_ref().unwrap(), |p| format!("x-{p}"))
+        .await
+        .unwrap();
+    let op = hub.with_state(|s| Actor::of(&s.users[&s.usernames["operator"]]));
+    let out = hub
+        .submit(
+            op.clone(),
+            None,
+            support::incident_open("medical_emergency", None),
+        )
+        .await
+        .unwrap();
+    let inc = muster_core::domain::ids::IncidentId(out.data["incident_id"].clone());
+    hub.submit(
+        op.clone(),
+        None,
+        support::assess_manual(&inc, Priority::P1, "x"),
+    )
+    .await
+    .unwrap();
+    let res = hub.with_state(|s| s.users[&s.usernames["field1"]].resource_id.clone().unwrap());
+    let out = hub
+        .submit(op, None, support::assignment_create(&inc, &res, None))
+        .await
+        .unwrap();
+    (hub, AssignmentId(out.data["assignment_id"].clone()))
+}
+
+/// A tiny HTTP gateway: each POST body, answered 200.
+async fn gateway() -> (String, mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/sms", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let n = s.read(&mut chunk).await.unwrap();
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let length: usize = text[..i]
+                        .to_lowercase()
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= i + 4 + length {
+                        let body = String::from_utf8_lossy(&buf[i + 4..i + 4 + length]).to_string();
+                        s.write_all(
+                            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                        )
+                        .await
+                        .unwrap();
+                        let _ = tx.send(body);
+                        break;
+                    }
+                }
+                if n == 0 {
+                    break;
+                }
+            }
+        }
+    });
+    (url, rx)
+}
+
+/// A tiny SMTP server (no TLS): each message's DATA.
+async fn smtp_server() -> (u16, mpsc::UnboundedReceiver<String>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = s.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            let _ = tx.send(data.take().unwrap());
+                            w.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 test\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            w.write_all(b"221 bye\r\n").await.unwrap();
+                            return;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    w.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+fn mailer(port: u16) -> Mailer {
+    let smtp = SmtpSettings {
+        host: "127.0.0.1".into(),
+        port,
+        tls: SmtpTls::None,
+        from: "muster@example.org".into(),
+        ..SmtpSettings::default()
+    };
+    Mailer::from_settings(&smtp, None).unwrap().unwrap()
+}
+
+fn last_notification(hub: &Hub) -> Value {
+    let p = hub
+        .journal_after(0)
+        .into_iter()
+        .rev()
+        .find(|p| p.kind.as_str().starts_with("notification."))
+        .expect("a notification event");
+    serde_json::from_str::<Value>(&p.frame).unwrap()["event"].clone()
+}
+
+#[tokio::test]
+async fn an_exercise_suppresses_webhooks_and_e_mail_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, asg) = hub_with_assignment(dir.path(), Some(ExerciseOutbound::Suppress)).await;
+    let (url, mut posts) = gateway().await;
+    let (port, mut mails) = smtp_server().await;
+    let channels = Channels {
+        webhook: Some(Webhook::parse(&url, std::time::Duration::from_secs(2)).unwrap()),
+        email: Some(mailer(port)),
+    };
+    notify::deliver(&hub, &channels, &asg, 2, "sms")
+        .await
+        .unwrap();
+    let event = last_notification(&hub);
+    assert_eq!(event["kind"], "notification.failed", "{event}");
+    assert!(
+        event["error"].as_str().unwrap().starts_with("suppressed:"),
+        "{event}"
+    );
+    notify::deliver(&hub, &channels, &asg, 3, "email")
+        .await
+        .unwrap();
+    assert!(
+        last_notification(&hub)["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("suppressed:")
+    );
+    // Nothing reached either server (each delivery is over when deliver returns).
+    assert!(posts.try_recv().is_err());
+    assert!(mails.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn an_exercise_marks_what_it_sends_when_told_to_and_a_live_hub_does_not() {
+    for (outbound, marked) in [(Some(ExerciseOutbound::Mark), true), (None, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let (hub, asg) = hub_with_assignment(dir.path(), outbound).await;
+        let (url, mut posts) = gateway().await;
+        let (port, mut mails) = smtp_server().await;
+        let channels = Channels {
+            webhook: Some(Webhook::parse(&url, std::time::Duration::from_secs(2)).unwrap()),
+            email: Some(mailer(port)),
+        };
+        notify::deliver(&hub, &channels, &asg, 2, "sms")
+            .await
+            .unwrap();
+        assert_eq!(last_notification(&hub)["kind"], "notification.sent");
+        let body: Value = serde_json::from_str(&posts.recv().await.unwrap()).unwrap();
+        assert_eq!(body["exercise"] == true, marked, "{body}");
+        assert_eq!(body["assignment_id"], asg.as_str());
+        notify::deliver(&hub, &channels, &asg, 3, "email")
+            .await
+            .unwrap();
+        assert_eq!(last_notification(&hub)["kind"], "notification.sent");
+        let mail = mails.recv().await.unwrap();
+        assert_eq!(
+            mail.contains("Subject: EXERCISE: Muster: please acknowledge"),
+            marked,
+            "{mail}"
+        );
+        assert!(mail.contains("Muster: please acknowledge"), "{mail}");
+    }
+}
+
+#[test]
+fn an_exercise_push_title_is_marked() {
+    let mut job = muster::notify::push::Job {
+        user_id: muster_core::domain::ids::UserId("usr_1".into()),
+        payload: serde_json::json!({"title": "P1 Medical emergency", "body": "x"}),
+        topic: "t".into(),
+        urgency: "high",
+        ttl: 60,
+        about: muster::notify::push::About::Assignment(AssignmentId("asg_1".into()), 0),
+    };
+    muster::notify::push::mark(&mut job);
+    assert_eq!(job.payload["title"], "EXERCISE: P1 Medical emergency");
+}

@@ -29,6 +29,7 @@ use muster_core::engine::command as cmd;
 use muster_core::engine::{Actor, Command, State};
 
 use super::Hub;
+pub use crate::config::ExerciseOutbound;
 
 /// The account every simulated caller's contact is received from.
 pub const SIMULATOR_ACTOR: &str = "simulator";
@@ -46,6 +47,8 @@ pub struct Exercise {
     pub seed: u64,
     /// When the exercise started, on the hub's clock.
     pub started_at: DateTime<Utc>,
+    /// What happens to push, webhooks and e-mail (`exercise.outbound`).
+    pub outbound: ExerciseOutbound,
     ended: AtomicBool,
 }
 
@@ -57,8 +60,15 @@ impl Exercise {
             speed,
             seed,
             started_at,
+            outbound: ExerciseOutbound::Suppress,
             ended: AtomicBool::new(false),
         }
+    }
+
+    /// The same exercise with `outbound` (suppressed by default).
+    pub fn with_outbound(mut self, outbound: ExerciseOutbound) -> Self {
+        self.outbound = outbound;
+        self
     }
 
     /// `running` or `ended` (`GET /api/exercise`).
@@ -72,6 +82,29 @@ impl Exercise {
 
     pub fn end(&self) {
         self.ended.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the hub does with what it sends out: `None` on a live hub (send as usual).
+pub fn outbound(hub: &Hub) -> Option<ExerciseOutbound> {
+    hub.options.exercise.as_ref().map(|e| e.outbound)
+}
+
+/// Why an exercise's delivery was not sent (recorded as the attempt's error).
+pub const SUPPRESSED: &str =
+    "suppressed: this hub runs an exercise (exercise.outbound = \"suppress\")";
+
+/// What starts the subject of an exercise's e-mail and the title of its push.
+pub const MARK: &str = "EXERCISE: ";
+
+/// A webhook's JSON body marked as an exercise's: `"exercise": true` added.
+pub fn mark_webhook(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(mut fields)) => {
+            fields.insert("exercise".into(), serde_json::Value::Bool(true));
+            serde_json::Value::Object(fields).to_string()
+        }
+        _ => body.to_string(),
     }
 }
 
