@@ -510,6 +510,14 @@ async fn exercise(loaded: Loaded, name: &str, speed: f64, seed: Option<u64>) -> 
     let running =
         muster::server::Running::start_with(&ex_loaded, listener, clock, Some(exercise.clone()))
             .await?;
+    if !running.demo.on {
+        let reason = running.demo.reason.clone();
+        running.shutdown().await;
+        bail!(
+            "an exercise is played by the demo centre, which is off here ({reason}): \
+             bind to a loopback address, or pass --demo"
+        );
+    }
     let simulator = Simulator::new(
         running.app.hub.clone(),
         exercise.clone(),

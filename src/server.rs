@@ -315,14 +315,14 @@ impl Running {
 }
 
 /// The settings an exercise runs with: a SQLite log of its own in `dir` (never the
-/// live log, whatever `store.kind` says) with its own master key, and the demo centre
-/// on (the simulated units are its resources, played through its field log-ins).
+/// live log, whatever `store.kind` says) with its own master key. The demo centre is
+/// seeded into it as for `serve` (the simulated units are its resources, played
+/// through its field log-ins), so the same rule decides whether it runs.
 pub fn exercise_loaded(loaded: &Loaded, dir: &std::path::Path) -> Loaded {
     let mut loaded = loaded.clone();
     loaded.settings.store.kind = StoreKind::Sqlite;
     loaded.settings.store.data_dir = dir.to_path_buf();
     loaded.settings.privacy.master_key_file = std::path::PathBuf::new();
-    loaded.settings.centre.demo = crate::config::DemoMode::On;
     loaded
 }
 

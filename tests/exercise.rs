@@ -60,6 +60,9 @@ async fn a_live_hub_refuses_every_exercise_control() {
     let live = TestServer::start().await;
     let base = format!("http://{}", live.running.addr);
     let supervisor = live.token("supervisor").await;
+    // What the apps ask: answered on every hub, so a live one logs no 404 in a browser.
+    let (status, body) = get(&format!("{base}/api/mode"), None).await;
+    assert_eq!((status, body), (200, serde_json::json!({"mode": "live"})));
     for (status, body) in [
         get(&format!("{base}/api/exercise"), None).await,
         get(&format!("{base}/api/exercise"), Some(&supervisor)).await,
@@ -104,6 +107,10 @@ async fn an_exercise_hub_says_what_it_plays_and_a_supervisor_stops_it() {
     assert_eq!(body["status"], "running");
     assert_eq!(body["speed"], 20.0);
     assert_eq!(body["started_at"], "2026-03-02T09:00:00.000Z");
+    let (status, mode) = get(&format!("{base}/api/mode"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(mode["mode"], "exercise");
+    assert_eq!(mode["exercise"], body);
     // The seed the exercise plays is the one its scenario expands with.
     assert_eq!(exercise.scenario.seed, 7);
 

@@ -341,3 +341,24 @@ fn an_unknown_key_is_refused_with_its_line() {
     let e = errors(&with_line(24, "ack_sec = 5"));
     assert_located(&e, 24, "units[0].ack_sec", "unknown field");
 }
+
+#[test]
+fn exercise_outbound_is_suppress_unless_set_to_mark() {
+    use muster::config::{ExerciseOutbound, Settings};
+    let mut settings = Settings::default();
+    assert_eq!(settings.exercise.outbound, ExerciseOutbound::Suppress);
+    settings
+        .apply_env([("MUSTER_EXERCISE_OUTBOUND", "mark")])
+        .unwrap();
+    assert_eq!(settings.exercise.outbound, ExerciseOutbound::Mark);
+    let err = settings
+        .apply_env([("MUSTER_EXERCISE_OUTBOUND", "shout")])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MUSTER_EXERCISE_OUTBOUND"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.toml");
+    std::fs::write(&file, "[exercise]\noutbound = \"mark\"\n").unwrap();
+    let s = Settings::load_with_env(Some(&file), NO_ENV).unwrap();
+    assert_eq!(s.exercise.outbound, ExerciseOutbound::Mark);
+}

@@ -1,7 +1,8 @@
 //! Exercise controls: `GET /api/exercise` (what is being played, to anyone: the log-in
 //! page shows the banner before anyone signs in) and `POST /api/exercise/stop`
 //! (supervisor, admin). On a live hub every exercise route answers 404
-//! `not_an_exercise`, before looking at the session.
+//! `not_an_exercise`, before looking at the session. `GET /api/mode` answers on every
+//! hub: `{mode: "live"}` or `{mode: "exercise", exercise: {…}}`.
 
 use std::sync::Arc;
 
@@ -38,7 +39,9 @@ pub fn describe(exercise: &Exercise) -> serde_json::Value {
     })
 }
 
-/// `GET /api/exercise` and `POST /api/exercise/stop`.
+/// `GET /api/exercise`, `POST /api/exercise/stop`, and `GET /api/mode` (which every
+/// hub answers, so the apps learn whether to show the banner without a 404 in the
+/// browser's console on a live hub).
 pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let get_app = app.clone();
     let status = warp::path!("api" / "exercise")
@@ -50,6 +53,7 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
                 Ok::<_, Rejection>(json_reply(&describe(&exercise), StatusCode::OK))
             }
         });
+    let stop_app = app.clone();
     let stop = warp::path!("api" / "exercise" / "stop")
         .and(warp::post())
         .and(warp::header::optional::<String>("authorization"))
@@ -57,7 +61,15 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejec
             let app = app.clone();
             async move { stop(&app, header.as_deref()).await.map_err(Rejection::from) }
         });
-    status.or(stop).unify()
+    let mode_app = stop_app.clone();
+    let mode = warp::path!("api" / "mode").and(warp::get()).map(move || {
+        let body = match &mode_app.hub.options.exercise {
+            Some(exercise) => json!({"mode": "exercise", "exercise": describe(exercise)}),
+            None => json!({"mode": "live"}),
+        };
+        json_reply(&body, StatusCode::OK)
+    });
+    status.or(stop).unify().or(mode).unify()
 }
 
 async fn stop(app: &App, header: Option<&str>) -> Result<Response, ApiError> {
