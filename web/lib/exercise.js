@@ -15,6 +15,8 @@ export function bannerText(ex) {
 }
 
 async function fetchExercise() {
+  // Offline (the field app from its cache): asking would only log a failed request.
+  if (navigator.onLine === false) return null;
   try {
     const res = await fetch('/api/mode', { cache: 'no-store' });
     if (!res.ok) return null;
@@ -63,6 +65,10 @@ let started = false;
 export async function exerciseBanner() {
   if (started || typeof document === 'undefined') return;
   started = true;
+  if (navigator.onLine === false) {
+    addEventListener('online', () => { started = false; exerciseBanner(); }, { once: true });
+    return;
+  }
   const ex = await fetchExercise();
   if (!ex) return;
   render(ex);
