@@ -33,6 +33,7 @@ use thiserror::Error;
 
 use ipnet::IpNet;
 pub use muster_core::config::demo;
+use muster_core::config::exercise::{Scenario, ScenarioContext};
 pub use muster_core::config::{
     ConfigErrors, ConfigProblem, Demo, DemoDecision, DemoLocation, DemoMode, DemoResource,
     DemoUser, SourceMap, both, centre_from_toml, error_field, load_centre, load_demo, load_places,
@@ -58,6 +59,40 @@ pub struct Settings {
     pub push: PushSettings,
     pub smtp: SmtpSettings,
     pub privacy: PrivacySettings,
+    pub exercise: ExerciseSettings,
+}
+
+/// Exercise mode (`muster exercise`): what happens to what the hub sends out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExerciseSettings {
+    /// Push, webhooks and e-mail of an exercise: `suppress` (the default) sends
+    /// nothing; `mark` sends them marked as an exercise.
+    pub outbound: ExerciseOutbound,
+}
+
+/// `exercise.outbound` (`MUSTER_EXERCISE_OUTBOUND`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExerciseOutbound {
+    /// Nothing leaves the hub (each attempt is recorded as failed: `exercise`).
+    #[default]
+    Suppress,
+    /// Sent, marked: webhook JSON gains `"exercise": true`, e-mail subjects and push
+    /// titles start with `EXERCISE: `.
+    Mark,
+}
+
+impl FromStr for ExerciseOutbound {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "suppress" => Ok(ExerciseOutbound::Suppress),
+            "mark" => Ok(ExerciseOutbound::Mark),
+            other => Err(format!("expected suppress or mark, not {other:?}")),
+        }
+    }
 }
 
 /// Personal data in the log (docs/PRIVACY.md): the vault's master key and how much of
@@ -647,6 +682,7 @@ impl Settings {
     /// | `MUSTER_PUSH_TIMEOUT_MS` | `push.timeout_ms` |
     /// | `MUSTER_PUSH_MAX_SUBSCRIPTIONS_PER_USER` | `push.max_subscriptions_per_user` |
     /// | `MUSTER_PUSH_ALLOWED_HOSTS` | `push.allowed_hosts` (comma-separated) |
+    /// | `MUSTER_EXERCISE_OUTBOUND` | `exercise.outbound` (`suppress`, `mark`) |
     ///
     /// `MUSTER_CONFIG` names the settings file itself and is read by the CLI before
     /// loading, not here. A value that cannot be used is an error naming the variable.
@@ -761,6 +797,7 @@ impl Settings {
                 self.push.max_subscriptions_per_user = parse_positive(value)?
             }
             "MUSTER_PUSH_ALLOWED_HOSTS" => self.push.allowed_hosts = split_list(value),
+            "MUSTER_EXERCISE_OUTBOUND" => self.exercise.outbound = value.parse()?,
             _ => {}
         }
         Ok(())
@@ -1239,6 +1276,7 @@ impl Loaded {
             demo_users: demo.map_or(0, |d| d.users.len()),
             demo_resources: demo.map_or(0, |d| d.resources.len()),
             places: self.places.places.len(),
+            exercises: 0,
         }
     }
 }
@@ -1254,6 +1292,8 @@ pub struct Summary {
     pub demo_users: usize,
     pub demo_resources: usize,
     pub places: usize,
+    /// Exercise scenarios checked (`check-config` only).
+    pub exercises: usize,
 }
 
 impl fmt::Display for Summary {
@@ -1261,7 +1301,7 @@ impl fmt::Display for Summary {
         write!(
             f,
             "{}: {} incident types, {} questions, {} priority rules, {} escalation policies, \
-             {} places; demo: {} users, {} resources",
+             {} places; demo: {} users, {} resources; {} exercise scenarios",
             self.centre,
             self.incident_types,
             self.questions,
@@ -1269,7 +1309,8 @@ impl fmt::Display for Summary {
             self.escalation_policies,
             self.places,
             self.demo_users,
-            self.demo_resources
+            self.demo_resources,
+            self.exercises
         )
     }
 }
@@ -1309,9 +1350,56 @@ where
     })
 }
 
-/// `muster check-config [PATH]`: everything valid, counted, or every problem found.
+/// `muster check-config [PATH]`: everything valid, counted, or every problem found,
+/// the exercise scenarios (`exercises/*.toml` beside the procedures) included.
 pub fn check_all(settings_path: Option<&Path>) -> Result<Summary, ConfigErrors> {
-    load_all(settings_path).map(|loaded| loaded.summary())
+    let loaded = load_all(settings_path)?;
+    let mut summary = loaded.summary();
+    let mut problems = Vec::new();
+    for file in muster_core::config::exercise_files(&loaded.exercises_dir()) {
+        match loaded.load_exercise(&file) {
+            Ok(_) => summary.exercises += 1,
+            Err(e) => problems.extend(e.0),
+        }
+    }
+    if problems.is_empty() {
+        Ok(summary)
+    } else {
+        Err(ConfigErrors(problems))
+    }
+}
+
+impl Loaded {
+    /// Where the exercise scenarios live: `exercises/` beside the procedures file.
+    pub fn exercises_dir(&self) -> PathBuf {
+        let procedures = &self.settings.centre.procedures;
+        procedures
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("exercises")
+    }
+
+    /// A scenario by name (`busy-evening`, in [`Loaded::exercises_dir`]) or path
+    /// (anything with a `/` or ending `.toml`).
+    pub fn exercise_path(&self, name_or_path: &str) -> PathBuf {
+        if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+            PathBuf::from(name_or_path)
+        } else {
+            self.exercises_dir().join(format!("{name_or_path}.toml"))
+        }
+    }
+
+    /// Loads and validates a scenario against this centre, its places and its demo
+    /// (whose resources the simulated units are).
+    pub fn load_exercise(&self, path: &Path) -> Result<Scenario, ConfigErrors> {
+        let empty = Demo::default();
+        let ctx = ScenarioContext {
+            centre: &self.centre,
+            places: &self.places,
+            demo: self.demo.as_ref().unwrap_or(&empty),
+        };
+        muster_core::config::load_exercise(path, &ctx)
+    }
 }
 
 #[cfg(test)]

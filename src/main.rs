@@ -72,6 +72,20 @@ enum Cmd {
 enum LoadedCmd {
     /// Run the hub (the default).
     Serve,
+    /// Run an exercise: the same apps and API as `serve`, on a log of its own under
+    /// `<data_dir>/exercises/`, with simulated callers and units playing a scenario
+    /// (`config/exercises/NAME.toml`) on a clock `--speed` times faster than real time.
+    Exercise {
+        /// A scenario name (in config/exercises/) or a path to a scenario file.
+        #[arg(long, default_value = "busy-evening")]
+        scenario: String,
+        /// Simulated seconds per real second.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// The seed the arrival curves expand with (default: the scenario's own).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Walk the log's hash chain and report the first event that does not match.
     VerifyLog,
     /// Convert a log written in an older event format into the current one, in a new
@@ -279,6 +293,11 @@ fn check_config(path: Option<PathBuf>) -> anyhow::Result<()> {
 async fn run(cmd: LoadedCmd, loaded: Loaded) -> anyhow::Result<()> {
     match cmd {
         LoadedCmd::Serve => serve(loaded).await,
+        LoadedCmd::Exercise {
+            scenario,
+            speed,
+            seed,
+        } => exercise(loaded, &scenario, speed, seed).await,
         LoadedCmd::VerifyLog => {
             let path = muster::server::sqlite_path(&loaded);
             let report =
@@ -454,6 +473,78 @@ async fn serve(loaded: Loaded) -> anyhow::Result<()> {
     }
     wait_for_signal().await;
     say!("muster: shutting down");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// `muster exercise`: a hub on a fresh log of its own, a scaled clock and the
+/// simulator playing the scenario.
+async fn exercise(loaded: Loaded, name: &str, speed: f64, seed: Option<u64>) -> anyhow::Result<()> {
+    use muster::hub::exercise::{Exercise, Simulator};
+    use muster::time::ScaledClock;
+    if !(speed.is_finite() && speed > 0.0 && speed <= 1000.0) {
+        bail!("--speed must be a number above 0 and at most 1000");
+    }
+    let path = loaded.exercise_path(name);
+    let scenario = loaded
+        .load_exercise(&path)
+        .map_err(|e| anyhow::anyhow!("scenario has errors:\n{e}"))?;
+    let demo = loaded
+        .demo
+        .clone()
+        .context("an exercise is played by the demo centre's units: set centre.demo_dir")?;
+    let started_at = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 3);
+    let dir = muster::server::exercise_dir(&loaded, &scenario.name, started_at);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let ex_loaded = muster::server::exercise_loaded(&loaded, &dir);
+    let seed = seed.unwrap_or(scenario.seed);
+    let exercise = Arc::new(
+        Exercise::new(scenario, speed, seed, started_at)
+            .with_outbound(loaded.settings.exercise.outbound),
+    );
+    let clock = Arc::new(ScaledClock::new(started_at, speed));
+    let bind = ex_loaded.settings.server.bind;
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("binding {bind}"))?;
+    let running =
+        muster::server::Running::start_with(&ex_loaded, listener, clock, Some(exercise.clone()))
+            .await?;
+    if !running.demo.on {
+        let reason = running.demo.reason.clone();
+        running.shutdown().await;
+        bail!(
+            "an exercise is played by the demo centre, which is off here ({reason}): \
+             bind to a loopback address, or pass --demo"
+        );
+    }
+    let simulator = Simulator::new(
+        running.app.hub.clone(),
+        exercise.clone(),
+        &demo,
+        loaded.places.clone(),
+    );
+    let sim = simulator.spawn(Duration::from_millis(250));
+    say!(
+        "muster: EXERCISE {} ({}), speed x{speed}, seed {seed}",
+        exercise.scenario.name,
+        exercise.scenario.title
+    );
+    say!(
+        "muster: exercise log {}",
+        dir.join("muster.sqlite").display()
+    );
+    say!(
+        "muster: serving http://{} (seq {})",
+        running.addr,
+        running.app.hub.seq()
+    );
+    let names: Vec<&str> = demo.users.iter().map(|u| u.username.as_str()).collect();
+    say!("demo log-ins (password muster-demo): {}", names.join(", "));
+    wait_for_signal().await;
+    say!("muster: shutting down");
+    exercise.end();
+    sim.abort();
     running.shutdown().await;
     Ok(())
 }

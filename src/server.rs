@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Loaded, StoreKind};
 use crate::http::App;
+use crate::hub::exercise::Exercise;
 use crate::hub::{Credentials, Hub, HubOptions, demo};
 use muster_core::engine::{Engine, Error};
 use muster_core::time::Clock;
@@ -139,11 +140,21 @@ pub async fn hub_options(loaded: &Loaded) -> Result<HubOptions, StartError> {
 /// has no users yet. Without a demo (`loaded.demo` is `None`), every account the demo
 /// once seeded into this log is disabled instead: its password is published.
 pub async fn start_hub(loaded: &Loaded, clock: Arc<dyn Clock>) -> Result<Hub, StartError> {
+    start_hub_with(loaded, clock, None).await
+}
+
+/// [`start_hub`], running `exercise` when given (`HubOptions::exercise`).
+pub async fn start_hub_with(
+    loaded: &Loaded,
+    clock: Arc<dyn Clock>,
+    exercise: Option<Arc<Exercise>>,
+) -> Result<Hub, StartError> {
     let log = open_log(loaded).await?;
     refuse_unmigrated(log.as_ref()).await?;
     log_durability(log.as_ref()).await;
     let options = HubOptions {
         master_key: Some(master_key(loaded)?),
+        exercise,
         ..hub_options(loaded).await?
     };
     let hub = Hub::start(
@@ -263,6 +274,16 @@ impl Running {
         listener: tokio::net::TcpListener,
         clock: Arc<dyn Clock>,
     ) -> Result<Running, StartError> {
+        Running::start_with(loaded, listener, clock, None).await
+    }
+
+    /// [`Running::start`], running `exercise` when given.
+    pub async fn start_with(
+        loaded: &Loaded,
+        listener: tokio::net::TcpListener,
+        clock: Arc<dyn Clock>,
+        exercise: Option<Arc<Exercise>>,
+    ) -> Result<Running, StartError> {
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Unsupported(format!("listener has no address: {e}")))?;
@@ -272,7 +293,7 @@ impl Running {
         if loaded.settings.server.public_url.is_empty() {
             loaded.settings.server.public_url = format!("http://{addr}");
         }
-        let hub = start_hub(&loaded, clock).await?;
+        let hub = start_hub_with(&loaded, clock, exercise).await?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let app = App::new(hub, &loaded, stop_rx);
         let routes = crate::http::routes(app.clone());
@@ -291,4 +312,31 @@ impl Running {
         let _ = self.stop_tx.send(true);
         let _ = self.task.await;
     }
+}
+
+/// The settings an exercise runs with: a SQLite log of its own in `dir` (never the
+/// live log, whatever `store.kind` says) with its own master key. The demo centre is
+/// seeded into it as for `serve` (the simulated units are its resources, played
+/// through its field log-ins), so the same rule decides whether it runs.
+pub fn exercise_loaded(loaded: &Loaded, dir: &std::path::Path) -> Loaded {
+    let mut loaded = loaded.clone();
+    loaded.settings.store.kind = StoreKind::Sqlite;
+    loaded.settings.store.data_dir = dir.to_path_buf();
+    loaded.settings.privacy.master_key_file = std::path::PathBuf::new();
+    loaded
+}
+
+/// Where an exercise of `name` started at `at` keeps its log:
+/// `<data_dir>/exercises/<name>-<UTC yyyymmddThhmmss>/`.
+pub fn exercise_dir(
+    loaded: &Loaded,
+    name: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> std::path::PathBuf {
+    loaded
+        .settings
+        .store
+        .data_dir
+        .join("exercises")
+        .join(format!("{name}-{}", at.format("%Y%m%dT%H%M%S")))
 }

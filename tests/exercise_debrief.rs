@@ -14,6 +14,9 @@ use muster::hub::exercise::Exercise;
 use muster::hub::{Hub, HubOptions, demo};
 use muster::store::sqlite::SqliteLog;
 use muster::time::{Clock, ManualClock};
+
+/// Who the scripted calls come from ([`muster::hub::exercise::simulator_actor`]).
+const SIMULATOR: &str = "simulator";
 use muster_core::config::exercise::Scenario;
 
 fn t0() -> chrono::DateTime<chrono::Utc> {
@@ -63,17 +66,6 @@ async fn start(exercise: bool) -> Setup {
     demo::seed(&hub, loaded.demo.as_ref().unwrap(), |p| format!("hash-{p}"))
         .await
         .unwrap();
-    hub.submit(
-        Actor::system(),
-        Some("sim-user".into()),
-        muster_core::testing::user_create(
-            muster::http::debrief::SIMULATOR_USERNAME,
-            muster::domain::user::Role::Intake,
-            None,
-        ),
-    )
-    .await
-    .unwrap();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let app = muster::http::App::new(hub, &loaded, stop_rx);
     Setup {
@@ -86,6 +78,9 @@ async fn start(exercise: bool) -> Setup {
 
 impl Setup {
     fn actor(&self, username: &str) -> Actor {
+        if username == SIMULATOR {
+            return muster::hub::exercise::simulator_actor();
+        }
         self.app
             .hub
             .with_state(|s| Actor::of(&s.users[&s.usernames[username]]))
@@ -134,7 +129,7 @@ impl Setup {
 async fn play(s: &Setup) -> String {
     let d = s
         .run(
-            muster::http::debrief::SIMULATOR_USERNAME,
+            SIMULATOR,
             "c01",
             muster_core::testing::contact_receive("A man has collapsed in the library"),
         )

@@ -58,6 +58,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(exercise_debrief(app.clone()))
         .unify()
+        .or(super::exercise::routes(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))

@@ -17,12 +17,9 @@ use crate::http::App;
 use crate::hub::tokens::Session;
 use muster_core::domain::ids::UserId;
 use muster_core::domain::user::Role;
-use muster_core::engine::{Code, Event, Record};
+use muster_core::engine::{Code, Record};
 use muster_core::projection::debrief;
 use muster_log::EventLog;
-
-/// The username of the account the simulator makes every scripted contact as.
-pub const SIMULATOR_USERNAME: &str = "simulator";
 
 /// How many records one read of the log returns.
 const PAGE: usize = 10_000;
@@ -58,10 +55,7 @@ pub async fn debrief(
             tracing::warn!(error = %e, "reading the log for the debrief");
             ApiError::unavailable(format!("the event log cannot be read now ({e}); try again"))
         })?;
-    let simulator = {
-        let state = app.hub.read.read().unwrap_or_else(|e| e.into_inner());
-        simulator_id(state.usernames.get(SIMULATOR_USERNAME).cloned(), &records)
-    };
+    let simulator = crate::hub::exercise::simulator_actor().user_id;
     let now = app.hub.clock.now();
     let mut d = debrief::compute(
         &exercise.scenario.contacts(),
@@ -87,19 +81,6 @@ pub async fn debrief(
         }),
         StatusCode::OK,
     ))
-}
-
-/// The simulator's account: the one named [`SIMULATOR_USERNAME`], else whoever recorded
-/// the log's first contact (in an exercise, the simulator makes the calls).
-fn simulator_id(by_name: Option<UserId>, records: &[Record]) -> UserId {
-    by_name
-        .or_else(|| {
-            records
-                .iter()
-                .find(|r| matches!(r.event, Event::ContactReceived { .. }))
-                .map(|r| r.actor.clone())
-        })
-        .unwrap_or_else(|| UserId(SIMULATOR_USERNAME.into()))
 }
 
 /// Why the log could not be read.

@@ -25,6 +25,7 @@ pub mod commands;
 pub mod debrief;
 pub mod error;
 pub mod evidence;
+pub mod exercise;
 pub mod frame;
 pub mod handlers;
 pub mod ops;

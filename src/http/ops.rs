@@ -189,11 +189,17 @@ fn parse_bound(
 /// `GET /api/audit/verify`: supervisors only; walks the whole hash chain.
 pub async fn audit_verify(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
     require_reviewer(&session)?;
-    let report = app.hub.log.verify().await.map_err(|e| {
+    let unavailable = |e: muster_log::StoreError| {
         tracing::warn!(error = %e, "audit verify");
         ApiError::unavailable("the event log cannot be read now; try again")
-    })?;
-    Ok(json_reply(&report, StatusCode::OK))
+    };
+    let report = app.hub.log.verify().await.map_err(unavailable)?;
+    // The head too, so a check before and after can tell the log was not touched.
+    let (head_seq, head_hash) = app.hub.log.head().await.map_err(unavailable)?;
+    let mut body = serde_json::to_value(&report).unwrap_or_default();
+    body["head_seq"] = json!(head_seq);
+    body["head_hash"] = json!(head_hash);
+    Ok(json_reply(&body, StatusCode::OK))
 }
 
 fn require_reviewer(session: &Session) -> Result<(), ApiError> {

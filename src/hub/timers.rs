@@ -83,8 +83,14 @@ pub fn command_id(command: &Command) -> String {
 
 /// Fires due timers every [`TICK`] until the hub goes away.
 pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
+    // An exercise's clock runs faster: look as often in simulated time (at most ten
+    // times a second).
+    let every = hub.options.exercise.as_ref().map_or(TICK, |e| {
+        TICK.div_f64(e.speed.max(1.0))
+            .max(Duration::from_millis(100))
+    });
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TICK);
+        let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut swept_at: Option<chrono::DateTime<chrono::Utc>> = None;
         loop {

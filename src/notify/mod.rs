@@ -19,6 +19,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::hub::Hub;
+use crate::hub::exercise::{self, ExerciseOutbound};
 pub use email::Mailer;
 use muster_core::domain::ids::{AssignmentId, CaseId};
 use muster_core::domain::procedure::EscalationAction;
@@ -109,9 +110,17 @@ pub async fn deliver(
     level: u32,
     channel: &str,
 ) -> Result<CommandOutcome, Error> {
+    let exercise = exercise::outbound(hub);
+    let mark = exercise == Some(ExerciseOutbound::Mark);
     let (outcome, attempts) = match (&channels.email, &channels.webhook) {
+        _ if exercise == Some(ExerciseOutbound::Suppress) => {
+            (Err(exercise::SUPPRESSED.to_string()), None)
+        }
         (Some(mailer), _) if channel == "email" => {
-            let (to, subject, body) = email_for(hub, assignment_id, level);
+            let (to, mut subject, body) = email_for(hub, assignment_id, level);
+            if mark {
+                subject.insert_str(0, exercise::MARK);
+            }
             let outcome = match to {
                 Some(to) => mailer.send(&to, &subject, &body).await,
                 None => Err("the resource has no e-mail address".to_string()),
@@ -119,7 +128,10 @@ pub async fn deliver(
             (outcome, None)
         }
         (_, Some(w)) => {
-            let body = message(hub, assignment_id, level, channel);
+            let mut body = message(hub, assignment_id, level, channel);
+            if mark {
+                body = exercise::mark_webhook(&body);
+            }
             let outcome = w
                 .deliver(&webhook_id(hub, assignment_id, level), &body)
                 .await;
@@ -174,9 +186,14 @@ pub async fn reply(
     let Some((to, kind, response)) = found else {
         return Ok(CommandOutcome::default());
     };
+    let exercise = exercise::outbound(hub);
     let outcome = match &channels.email {
+        _ if exercise == Some(ExerciseOutbound::Suppress) => Err(exercise::SUPPRESSED.to_string()),
         Some(mailer) => {
-            let subject = format!("Your {kind} ({case_id}): our response");
+            let mut subject = format!("Your {kind} ({case_id}): our response");
+            if exercise == Some(ExerciseOutbound::Mark) {
+                subject.insert_str(0, exercise::MARK);
+            }
             mailer.send(&to, &subject, &response).await
         }
         None => Err("no SMTP server configured (smtp.host)".to_string()),

@@ -33,7 +33,7 @@ use reqwest::Url;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::config::PushSettings;
+use crate::config::{ExerciseOutbound, PushSettings};
 use crate::hub::Hub;
 use crate::outbound;
 use muster_core::domain::ids::{AssignmentId, MessageId, UserId};
@@ -648,9 +648,17 @@ pub fn session_tag(token_hash: &str) -> String {
 /// user, each delivery in its own task.
 pub fn spawn(hub: Hub, pusher: Pusher) -> tokio::task::JoinHandle<()> {
     let pusher = Arc::new(pusher);
+    let exercise = crate::hub::exercise::outbound(&hub);
     super::follow(hub.clone(), "push sender", move |records| {
         for rec in records.iter() {
-            let jobs = hub.with_state(|s| pusher.jobs(s, &hub.engine.centre, rec));
+            // An exercise's pushes are not sent, or are sent marked.
+            if exercise == Some(ExerciseOutbound::Suppress) {
+                continue;
+            }
+            let mut jobs = hub.with_state(|s| pusher.jobs(s, &hub.engine.centre, rec));
+            if exercise == Some(ExerciseOutbound::Mark) {
+                jobs.iter_mut().for_each(mark);
+            }
             for job in jobs {
                 let subs = hub.with_state(|s| {
                     s.push_subscriptions
@@ -667,6 +675,12 @@ pub fn spawn(hub: Hub, pusher: Pusher) -> tokio::task::JoinHandle<()> {
             }
         }
     })
+}
+
+/// An exercise's push: its title starts with `EXERCISE: `.
+pub fn mark(job: &mut Job) {
+    let title = job.payload["title"].as_str().unwrap_or_default();
+    job.payload["title"] = json!(format!("{}{title}", crate::hub::exercise::MARK));
 }
 
 fn rec_seq(job: &Job) -> String {

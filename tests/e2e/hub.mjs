@@ -20,7 +20,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
  * `generated`, the state at the end of that log (`muster replay`). `env`: more
  * environment for `muster serve` (settings such as `MUSTER_RESUME_WINDOW_SECS`).
  */
-export async function startHub({ genLogEvents, env = {} } = {}) {
+export async function startHub({ genLogEvents, env = {}, args = ['serve'] } = {}) {
   if (!process.env.MUSTER_E2E_SKIP_BUILD) {
     execFileSync('cargo', ['build', '--quiet', '--bin', 'muster', '--bin', 'muster-load'], { cwd: ROOT, stdio: 'inherit' });
   }
@@ -40,31 +40,58 @@ export async function startHub({ genLogEvents, env = {} } = {}) {
     generated = JSON.parse(run(bin, ['replay', '--until', '2100-01-01T00:00:00Z', '--data-dir', data]));
   }
   // MUSTER_E2E_WEB_DIR: serve web/ from disk, so front-end work needs no rebuild.
-  const child = spawn(bin, ['serve'], {
+  const child = spawn(bin, args, {
     cwd: ROOT,
     env: { ...process.env, MUSTER_BIND: '127.0.0.1:0', MUSTER_DATA_DIR: data, MUSTER_WEB_DIR: process.env.MUSTER_E2E_WEB_DIR || '', RUST_LOG: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout });
+  // What the hub printed before it served (`muster exercise` says where its log is).
+  const said = [];
   const url = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('the hub did not start within 60 s')), 60000);
     child.once('exit', (code) => fail(new Error(`the hub exited with ${code}`)));
-    lines.once('line', (line) => {
-      clearTimeout(timer);
+    const first = (line) => {
       const m = /^muster: serving (http:\/\/\S+)/.exec(line);
-      m ? ok(m[1]) : fail(new Error(`unexpected first line: ${line}`));
-    });
+      if (m) {
+        clearTimeout(timer);
+        lines.off('line', first);
+        return ok(m[1]);
+      }
+      if (!line.startsWith('muster: ')) {
+        clearTimeout(timer);
+        return fail(new Error(`unexpected line before serving: ${line}`));
+      }
+      said.push(line);
+    };
+    lines.on('line', first);
   });
   lines.on('line', () => {}); // keep draining stdout
   return {
     url,
     generated,
+    said,
+    data,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => (child.exitCode != null ? r() : child.once('exit', r)));
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * `muster exercise --scenario NAME --speed N` on a fresh data dir: the same hub as
+ * `startHub`'s, plus `log`, the exercise's own SQLite log (under
+ * `<data>/exercises/<name>-<stamp>/`).
+ */
+export async function startExercise({ scenario = 'busy-evening', speed = 1, seed, env = {} } = {}) {
+  const args = ['exercise', '--scenario', scenario, '--speed', String(speed)];
+  if (seed != null) args.push('--seed', String(seed));
+  const hub = await startHub({ args, env });
+  const log = hub.said.map((l) => /^muster: exercise log (\S+)/.exec(l)?.[1]).find(Boolean);
+  assert.ok(log, `the exercise says where its log is: ${hub.said.join(' | ')}`);
+  return { ...hub, log };
 }
 
 /**

@@ -10,6 +10,10 @@
 // simple and exactly-once.
 
 import { emptyStore, complete, fromSnapshot, applyEvent, missingIncident, putIncident } from './store.js';
+import { exerciseBanner } from './exercise.js';
+
+// Every app imports this module: in exercise mode, each page shows the EXERCISE banner.
+if (typeof document !== 'undefined') exerciseBanner();
 
 // Every key the apps keep in localStorage or sessionStorage starts with this prefix
 // (the session, each user's saved store, outbox and board alerts): log-out and an

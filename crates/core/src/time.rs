@@ -47,6 +47,47 @@ impl Clock for ManualClock {
     }
 }
 
+/// A clock that runs `speed` times faster than the wall clock from a start: `start +
+/// (wall − wall_start) × speed` (exercise mode, `muster exercise --speed N`). The hub's
+/// timers then fire on simulated time.
+#[derive(Clone, Debug)]
+pub struct ScaledClock {
+    start: DateTime<Utc>,
+    wall_start: std::time::Instant,
+    speed: f64,
+}
+
+impl ScaledClock {
+    /// Starts now at `start`; `speed` is clamped to at least 0.001.
+    pub fn new(start: DateTime<Utc>, speed: f64) -> Self {
+        ScaledClock {
+            start: start.trunc_subsecs(3),
+            wall_start: std::time::Instant::now(),
+            speed: if speed.is_finite() {
+                speed.max(0.001)
+            } else {
+                1.0
+            },
+        }
+    }
+
+    /// The simulated time `wall` of real time after the start.
+    pub fn at(&self, wall: std::time::Duration) -> DateTime<Utc> {
+        let micros = (wall.as_secs_f64() * self.speed * 1e6) as i64;
+        (self.start + chrono::Duration::microseconds(micros)).trunc_subsecs(3)
+    }
+
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.at(self.wall_start.elapsed())
+    }
+}
+
 /// RFC 3339 UTC with milliseconds: `2026-11-28T17:20:02.123Z`.
 pub fn rfc3339(t: DateTime<Utc>) -> String {
     let mut out = String::with_capacity(24);
@@ -92,6 +133,26 @@ fn push_padded(out: &mut String, value: u32, width: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scaled_clock_runs_speed_times_faster_from_its_start() {
+        let start = DateTime::parse_from_rfc3339("2026-12-07T18:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = ScaledClock::new(start, 20.0);
+        assert_eq!(clock.at(std::time::Duration::ZERO), start);
+        assert_eq!(
+            clock.at(std::time::Duration::from_secs(3)),
+            start + chrono::Duration::seconds(60)
+        );
+        assert_eq!(
+            clock.at(std::time::Duration::from_millis(1500)),
+            start + chrono::Duration::seconds(30)
+        );
+        let a = clock.now();
+        let b = clock.now();
+        assert!(a >= start && b >= a);
+    }
 
     #[test]
     fn rfc3339_matches_chrono_to_the_millisecond() {

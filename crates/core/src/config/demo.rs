@@ -87,7 +87,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 }
 
 /// Everything the demo seeds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Demo {
     pub users: Vec<DemoUser>,
     pub resources: Vec<DemoResource>,

@@ -200,3 +200,47 @@ pub fn both<A, B>(
         }
     }
 }
+
+/// Loads and validates an exercise scenario (`config/exercises/NAME.toml`) against the
+/// centre it is played on; its `name` must be the file's stem.
+pub fn load_exercise(
+    path: &Path,
+    ctx: &exercise::ScenarioContext<'_>,
+) -> Result<exercise::Scenario, ConfigErrors> {
+    let text = read_text(path)?;
+    exercise_from_toml(path, &text, ctx)
+}
+
+/// Parses and validates scenario text; `file` names it in errors (and its stem is the
+/// name the scenario must have).
+pub fn exercise_from_toml(
+    file: &Path,
+    text: &str,
+    ctx: &exercise::ScenarioContext<'_>,
+) -> Result<exercise::Scenario, ConfigErrors> {
+    let scenario: exercise::Scenario = parse_toml(file, text)?;
+    let mut problems = Vec::new();
+    if let Some(stem) = file.file_stem().and_then(|s| s.to_str())
+        && scenario.name != stem
+    {
+        problems.push(Problem {
+            path: "name".to_string(),
+            message: format!("must be the file's name without .toml ({stem})"),
+        });
+    }
+    problems.extend(exercise::validate(&scenario, ctx));
+    locate_problems(file, text, problems)?;
+    Ok(scenario)
+}
+
+/// The scenario files in `dir` (`*.toml`), sorted by name; none when it does not exist.
+pub fn exercise_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}

@@ -81,7 +81,8 @@ codes! {
     AckLinkExpired => "ack_link_expired", 410, retry: false;
     /// The configured geocoder could not be reached, was slow, or answered nonsense.
     GeocoderFailed => "geocoder_failed", 502, retry: true;
-    /// An exercise route asked of a live hub (one that runs no exercise).
+    /// An exercise control (`/api/exercise…`) on a live hub: they only work under
+    /// `muster exercise`.
     NotAnExercise => "not_an_exercise", 404, retry: false;
 }
 

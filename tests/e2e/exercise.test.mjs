@@ -1,0 +1,169 @@
+// Exercise mode (issue 18) in real Chromium against `muster exercise --scenario
+// busy-evening --speed 20`: contacts arrive in the console without anyone typing; the
+// trainee (an operator) takes one in the console, opens its incident there and
+// dispatches a simulated unit, which acknowledges and arrives (seen in the field app);
+// the EXERCISE banner is on every app (log-in, console, board, field, review) and the
+// page passes axe; a live hub started alongside answers 404 `not_an_exercise` and its
+// log is untouched (event count and head hash before and after).
+//
+// The handles (`handles.ex`, `.live`, `.ui`, `.api`, `.story`) are exported so the
+// debrief's checks can be added to this file after its tests.
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { startHub, startExercise, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const DESKTOP = { viewport: { width: 1366, height: 768 } };
+const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const SHOTS = join(ROOT, 'docs', 'screenshots');
+const SPEED = 20;
+
+/** Everything the tests share; filled in before the first test runs. */
+export const handles = { ex: null, live: null, ui: null, api: null, liveApi: null, story: {} };
+
+before(async () => {
+  handles.live = await startHub();
+  handles.liveApi = apiFor(handles.live.url);
+  handles.story.liveSupervisor = await handles.liveApi.login('supervisor');
+  handles.story.liveBefore = await handles.liveApi.get('/api/audit/verify', handles.story.liveSupervisor);
+  handles.ex = await startExercise({ scenario: 'busy-evening', speed: SPEED });
+  handles.api = apiFor(handles.ex.url);
+  handles.ui = await launchBrowser(handles.ex.url);
+});
+
+after(async () => {
+  await handles.ui?.close();
+  await handles.ex?.stop();
+  await handles.live?.stop();
+});
+
+afterEach(() => assert.deepEqual(handles.ui.takeErrors(), [], 'no console errors'));
+
+/** Waits (bounded) until `f()` is truthy; answers its value. */
+async function until(what, f, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function must(token, command) {
+  const r = await handles.api.command(token, command);
+  assert.ok(r.ok, `${command.kind}: ${JSON.stringify(r.error)}`);
+  return r.data;
+}
+
+/** The banner of `page`: its text, and the tab's title. */
+async function banner(page) {
+  const status = page.locator('#exercise-banner [role="status"]');
+  await status.waitFor();
+  return { text: await status.textContent(), title: await page.title() };
+}
+
+function assertBanner({ text, title }, where) {
+  assert.match(text, /^EXERCISE — Busy evening \(speed ×20\)$/, where);
+  assert.match(title, /^EXERCISE/, where);
+}
+
+/** Runs axe on `page`; fails on any serious or critical violation. */
+async function audit(page, where) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE);
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  const blocking = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact));
+  const report = blocking.map((v) => `${v.id} (${v.impact}): ${v.help} ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(report, [], `${where}: axe found serious or critical violations`);
+}
+
+test('GET /api/exercise says what is played, to anyone', async () => {
+  const res = await fetch(`${handles.ex.url}/api/exercise`);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.scenario, 'busy-evening');
+  assert.equal(body.title, 'Busy evening');
+  assert.equal(body.status, 'running');
+  assert.equal(body.speed, SPEED);
+  assert.match(handles.ex.log, /exercises\/busy-evening-\d{8}T\d{6}\/muster\.sqlite$/);
+});
+
+test('the log-in page shows the banner before anyone signs in', async () => {
+  const { page, context } = await handles.ui.open('login', DESKTOP);
+  await page.goto('/');
+  assertBanner(await banner(page), 'log-in');
+  await audit(page, 'log-in');
+  await context.close();
+});
+
+test('a trainee takes a simulated call, opens its incident and dispatches a simulated unit that acknowledges and arrives', async () => {
+  const { page: desk } = await handles.ui.open('console', DESKTOP);
+  await logIn(desk, 'operator', '/console');
+  assertBanner(await banner(desk), 'console');
+  // The first call of the scenario arrives by itself (20 simulated seconds in).
+  const take = desk.getByRole('button', { name: /^Take contact: A visitor has fallen on the stairs/ });
+  await take.waitFor({ timeout: 30000 });
+  // ...and more keep coming without anyone typing.
+  await until('a second simulated contact', async () => (await handles.api.get('/api/state', await op())).contacts.length >= 2);
+  await take.click();
+  const form = desk.locator('#mine form[data-contact]').filter({ hasText: 'A visitor has fallen' });
+  await form.locator('select[name="type"]').selectOption('medical_emergency');
+  await form.getByRole('button', { name: 'Open incident' }).click();
+  const token = await op();
+  const incident = await until('the incident', async () => Object.values((await handles.api.get('/api/state', token)).incidents)
+    .find((i) => i.description?.startsWith('A visitor has fallen')));
+  handles.story.incident = incident.id;
+  // The call script's answers and the assessment, then the dispatch to Chen Wei (a
+  // simulated unit, at the Civic Centre already), as the same trainee.
+  await must(token, { kind: 'incident.answer', incident_id: incident.id,
+    answers: { breathing: true, conscious: true, bleeding: 'minor', casualties: 1 } });
+  await must(token, { kind: 'incident.assess', incident_id: incident.id, validity: 'verified', priority: 'P2', method: 'manual', reason: 'awake, breathing, minor bleeding' });
+  const state = await handles.api.get('/api/state', token);
+  const chen = Object.values(state.resources).find((r) => r.name === 'Chen Wei');
+  const { assignment_id: asg } = await must(token, { kind: 'assignment.create', incident_id: incident.id, resource_id: chen.id });
+  handles.story.assignment = asg;
+
+  // The unit acknowledges and arrives, seen in its field app.
+  const { page: phone } = await handles.ui.open('field', PHONE);
+  await logIn(phone, 'field3', '/field');
+  assertBanner(await banner(phone), 'field');
+  await phone.locator(`article[data-assignment="${asg}"][data-status="on_scene"]`).waitFor({ timeout: 30000 });
+  const a = Object.values((await handles.api.get('/api/state', token)).assignments).find((x) => x.id === asg);
+  assert.ok(a.acknowledged_at, 'acknowledged');
+  assert.ok(a.on_scene_at, 'arrived');
+  await audit(desk, 'console');
+  await desk.screenshot({ path: join(SHOTS, 'exercise-console-desktop.png') });
+});
+
+test('the banner is on the board and the review too', async () => {
+  for (const app of ['/board', '/review']) {
+    const { page, context } = await handles.ui.open(app, DESKTOP);
+    await logIn(page, 'supervisor', app);
+    assertBanner(await banner(page), app);
+    await context.close();
+  }
+});
+
+test('a live hub alongside refuses exercise controls and its log is untouched', async () => {
+  for (const [method, path] of [['GET', '/api/exercise'], ['POST', '/api/exercise/stop']]) {
+    const res = await fetch(`${handles.live.url}${path}`, { method });
+    assert.equal(res.status, 404, path);
+    assert.equal((await res.json()).error.code, 'not_an_exercise', path);
+  }
+  const after = await handles.liveApi.get('/api/audit/verify', handles.story.liveSupervisor);
+  // The exercise wrote to its own log, never this one.
+  assert.equal(after.events, handles.story.liveBefore.events);
+  assert.equal(after.head_hash, handles.story.liveBefore.head_hash);
+  assert.equal(after.head_seq, handles.story.liveBefore.head_seq);
+  assert.ok(after.ok);
+});
+
+let operatorToken;
+async function op() {
+  operatorToken ??= await handles.api.login('operator');
+  return operatorToken;
+}
