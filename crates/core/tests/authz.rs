@@ -47,6 +47,14 @@ fn samples() -> Vec<Command> {
         incident_cancel(&inc, "false alarm"),
         incident_merge(&IncidentId("inc_2".into()), &inc, "same fire"),
         incident_override(&inc, rules::CLOSE_REQUIRES_ACTIONS, "checked by phone"),
+        Command::IncidentShare(cmd::IncidentShare {
+            incident_id: inc.clone(),
+            partner: "county-fire".into(),
+        }),
+        Command::IncidentUnshare(cmd::IncidentUnshare {
+            incident_id: inc.clone(),
+            partner: "county-fire".into(),
+        }),
         user_create("newuser", Role::Operator, None),
         Command::UserDisable(cmd::UserDisable {
             user_id: UserId("usr_1".into()),
@@ -154,6 +162,8 @@ fn wire_kind(c: &Command) -> &'static str {
         IncidentCancel(_) => "incident.cancel",
         IncidentMerge(_) => "incident.merge",
         IncidentOverride(_) => "incident.override",
+        IncidentShare(_) => "incident.share",
+        IncidentUnshare(_) => "incident.unshare",
         UserCreate(_) => "user.create",
         UserDisable(_) => "user.disable",
         UserPassword(_) => "user.password",
@@ -212,6 +222,8 @@ const DESK: &[&str] = &[
     "incident.reopen",
     "incident.cancel",
     "incident.merge",
+    "incident.share",
+    "incident.unshare",
     "resource.status",
     "resource.locate",
     "assignment.create",
