@@ -303,8 +303,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 53);
-    assert_eq!(kinds.len(), 53, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 55);
+    assert_eq!(kinds.len(), 55, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -330,8 +330,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 36);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 39);
+    assert_eq!(expected_kinds(Role::Operator).len(), 38);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 41);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

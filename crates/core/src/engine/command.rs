@@ -260,6 +260,8 @@ mod tests {
         r#"{"kind":"incident.cancel","incident_id":"inc_1","reason":"false alarm"}"#,
         r#"{"kind":"incident.merge","incident_id":"inc_2","into":"inc_1","reason":"same fire, second caller"}"#,
         r#"{"kind":"incident.override","incident_id":"inc_1","rule":"close_requires_actions","justification":"checked by phone"}"#,
+        r#"{"kind":"incident.share","incident_id":"inc_1","partner":"county-fire"}"#,
+        r#"{"kind":"incident.unshare","incident_id":"inc_1","partner":"county-fire"}"#,
         r#"{"kind":"user.create","username":"newuser","role":"operator","password":"correct horse battery staple","name":null,"resource_id":null}"#,
         r#"{"kind":"user.disable","user_id":"usr_1"}"#,
         r#"{"kind":"user.password","user_id":"usr_1","password":"new password"}"#,
