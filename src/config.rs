@@ -471,6 +471,10 @@ pub struct AuthSettings {
     /// SHA-256 (hex) of each intake key a channel gateway may use; the keys themselves
     /// are never written down here (`muster intake-key` makes one and prints both).
     pub intake_key_hashes: Vec<String>,
+    /// Each partner centre that may follow the incidents shared with it
+    /// (`incident.share`), as `NAME:SHA256` of its key, hex; the keys themselves are
+    /// never written down here (`muster partner add NAME` makes one and prints both).
+    pub partner_keys: Vec<String>,
     /// Password checks (Argon2id, 19 MiB each) running at once, about the number of
     /// cores; a log-in beyond them is answered 503 with `Retry-After`.
     pub password_checks: usize,
@@ -482,6 +486,7 @@ impl Default for AuthSettings {
             token_ttl_secs: 43_200,
             login_attempts_per_minute: 10,
             intake_key_hashes: Vec::new(),
+            partner_keys: Vec::new(),
             password_checks: 2,
         }
     }
@@ -655,6 +660,7 @@ impl Settings {
     /// | `MUSTER_SNAPSHOT_CLOSED_HOURS` | `limits.snapshot_closed_hours` |
     /// | `MUSTER_TOKEN_TTL_SECS` | `auth.token_ttl_secs` |
     /// | `MUSTER_INTAKE_KEY_HASHES` | `auth.intake_key_hashes` (comma-separated) |
+    /// | `MUSTER_PARTNER_KEYS` | `auth.partner_keys` (comma-separated `NAME:SHA256`) |
     /// | `MUSTER_PASSWORD_CHECKS` | `auth.password_checks` |
     /// | `MUSTER_CENTRE` | `centre.procedures` |
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
@@ -755,6 +761,7 @@ impl Settings {
                 self.auth.intake_key_hashes =
                     split_list(value).iter().map(|h| h.to_lowercase()).collect()
             }
+            "MUSTER_PARTNER_KEYS" => self.auth.partner_keys = split_list(value),
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
             "MUSTER_DEMO" => self.centre.demo = value.parse()?,
@@ -819,6 +826,14 @@ impl Settings {
         }
         if let Err(message) = check_redis_url(&self.store.redis_url) {
             add("store.redis_url", message);
+        }
+        for (i, entry) in self.auth.partner_keys.iter().enumerate() {
+            if partner_key(entry).is_none() {
+                add(
+                    &format!("auth.partner_keys[{i}]"),
+                    "expected NAME:SHA256 (a partner name of lower-case letters, digits, _ or -, and 64 hex digits), as `muster partner add NAME` prints it".to_string(),
+                );
+            }
         }
         for (path, value) in self.positive_numbers() {
             if value == 0 {
@@ -1573,4 +1588,14 @@ mod tests {
         let paths: Vec<_> = smtp_problems(&bad).into_iter().map(|(p, _)| p).collect();
         assert_eq!(paths, ["smtp.from", "smtp.password"]);
     }
+}
+
+/// A partner key entry, `NAME:SHA256`, as its name and hash (lower-case hex).
+pub fn partner_key(entry: &str) -> Option<(String, String)> {
+    let (name, hash) = entry.trim().split_once(':')?;
+    let hash = hash.trim().to_ascii_lowercase();
+    let ok = muster_core::domain::incident::valid_partner(name.trim())
+        && hash.len() == 64
+        && hash.chars().all(|c| c.is_ascii_hexdigit());
+    ok.then(|| (name.trim().to_string(), hash))
 }

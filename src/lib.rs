@@ -30,6 +30,7 @@ pub mod bench;
 pub mod config;
 pub mod http;
 pub mod hub;
+pub mod interop;
 pub mod migrate;
 pub mod notify;
 pub mod outbound;

@@ -63,8 +63,25 @@ enum Cmd {
     /// Make a new intake key for a channel gateway: prints the key (give it to the
     /// gateway) and its SHA-256 (put it in auth.intake_key_hashes).
     IntakeKey,
+    /// Partner centres that follow shared incidents (`incident.share`, `/ws/eido`).
+    Partner {
+        #[command(subcommand)]
+        cmd: PartnerCmd,
+    },
     #[command(flatten)]
     Loaded(LoadedCmd),
+}
+
+/// `muster partner ...`.
+#[derive(Subcommand)]
+enum PartnerCmd {
+    /// Make a key for a partner centre: prints the key once (give it to the partner)
+    /// and the `auth.partner_keys` entry, `NAME:SHA256`, to add to the settings.
+    Add {
+        /// The partner's name, as `incident.share {partner}` names it: lower-case
+        /// letters, digits, `_` or `-`.
+        name: String,
+    },
 }
 
 /// The commands that run with the settings, procedures and demo loaded.
@@ -198,6 +215,19 @@ fn main() -> anyhow::Result<()> {
         Cmd::IntakeKey => {
             let key = muster::auth::new_token();
             println!("key:    {key}\nsha256: {}", muster::auth::token_hash(&key));
+            Ok(())
+        }
+        Cmd::Partner {
+            cmd: PartnerCmd::Add { name },
+        } => {
+            if !muster::domain::incident::valid_partner(&name) {
+                anyhow::bail!("a partner's name is 1 to 64 lower-case letters, digits, _ or -");
+            }
+            let key = muster::auth::new_token();
+            println!(
+                "key:   {key}\nentry: {name}:{}\n(add the entry to auth.partner_keys or MUSTER_PARTNER_KEYS; the key is not shown again)",
+                muster::auth::token_hash(&key)
+            );
             Ok(())
         }
         Cmd::Loaded(cmd) => {

@@ -53,6 +53,11 @@ const RULES: &[(&str, &[&str])] = &[
         &["crate::notify", "crate::hub", "crate::http"],
     ),
     ("src/http", &["crate::server"]),
+    // The standards' conversions are pure: the routes use them, not they the hub.
+    (
+        "src/interop",
+        &["crate::http", "crate::hub", "crate::server"],
+    ),
     ("src/hub", &["crate::http", "crate::server"]),
     ("src/notify", &["crate::http", "crate::server"]),
     // The HTTP client serves the notifiers and the routes, and knows neither.

@@ -1,5 +1,5 @@
 //! Fuzzing every decoder of untrusted input (issue 13): the WebSocket hello and
-//! command frames, HTTP JSON bodies, intake contacts, config TOML (and `MUSTER_*`
+//! command frames, HTTP JSON bodies, intake contacts (JSON and CAP 1.2 XML), config TOML (and `MUSTER_*`
 //! values), stored event bodies and snapshots. Each decoder is called as the hub
 //! calls it, on arbitrary text and on near-valid inputs (valid commands with a field
 //! mutated, retyped, nested deep, cut short), and what decodes goes on into the
@@ -38,6 +38,8 @@ use muster::engine::{Actor, Command, State};
 use muster::http::client::decode_hello;
 use muster::http::commands;
 use muster::http::handlers::{CommandRequest, LoginRequest, intake_command};
+use muster::http::interop::intake_cap_command;
+use muster::interop::cap;
 use muster::store::{StoredEvent, chain};
 use server::TestServer;
 
@@ -248,6 +250,27 @@ proptest! {
         }
     }
 
+    /// `POST /api/intake/cap`: a CAP 1.2 alert (near-valid documents cut, spliced,
+    /// stripped of elements, filled with hostile text, given DTDs and entities; and
+    /// arbitrary text), `intake_cap_command`, then the engine as intake. What parses
+    /// writes back out and reads back equal.
+    #[test]
+    fn fuzz_intake_cap(body in cap_body()) {
+        let (parsed, took) = timed(|| excerpt(&body), || intake_cap_command(Some("application/cap+xml"), body.as_bytes()));
+        prop_assert!(took < CASE_DEADLINE, "CAP intake took {took:?}: {}", excerpt(&body));
+        match parsed {
+            Err(e) => check_refusal(e.code().as_str(), &e.to_string())?,
+            Ok((_, cmd)) => decide(cmd, &support::intake_actor())?,
+        }
+        if let Ok(alert) = cap::parse(&body) {
+            let plain = |s: &str| !s.chars().any(|c| c.is_control() && !"\t\n\r".contains(c));
+            if plain(&body) {
+                let again = cap::parse(&cap::write(&alert));
+                prop_assert_eq!(again.as_ref(), Ok(&alert), "written back: {}", excerpt(&body));
+            }
+        }
+    }
+
     /// Stored event bodies as recovery reads them (`Record::from_stored`), from the
     /// fixture's own log with mutations; what decodes is folded (`apply` is the next
     /// thing recovery does with it).
@@ -322,6 +345,63 @@ fn mutate_at(v: &mut Value, path: &[proptest::sample::Index], ms: &[Mutation]) {
 }
 
 /// Event bodies from the fixture's log, mutated; or junk.
+/// Near-valid CAP alerts: the gateway fixture and a minimal alert, each cut, spliced
+/// with hostile text, stripped of a line, given a line twice, or wrapped in a DTD; and
+/// arbitrary text.
+fn cap_body() -> BoxedStrategy<String> {
+    let gateway = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cap/gateway-alert.xml"),
+    )
+    .unwrap();
+    let minimal = r#"<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>a</identifier><sender>b</sender><sent>2026-12-07T06:00:00Z</sent><status>Test</status><msgType>Alert</msgType><scope>Public</scope></alert>"#.to_string();
+    let templates = vec![gateway, minimal];
+    let edit = (0u8..6, any::<proptest::sample::Index>(), weird_string());
+    let mutated = (
+        proptest::sample::select(templates),
+        proptest::collection::vec(edit, 0..4),
+    )
+        .prop_map(|(doc, edits)| {
+            let mut doc = doc;
+            for (op, at, text) in edits {
+                let lines: Vec<&str> = doc.lines().collect();
+                let line = at.index(lines.len().max(1));
+                let cut = at.index(doc.len() + 1);
+                let cut = (0..=cut)
+                    .rev()
+                    .find(|i| doc.is_char_boundary(*i))
+                    .unwrap_or(0);
+                doc = match op {
+                    0 => doc[..cut].to_string(),
+                    1 => format!("{}{text}{}", &doc[..cut], &doc[cut..]),
+                    2 => lines
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != line)
+                        .map(|(_, l)| *l)
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    3 => lines
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(i, l)| if i == line { vec![*l, *l] } else { vec![*l] })
+                        .collect::<Vec<_>>()
+                        .join("\n"),
+                    4 => format!("<!DOCTYPE alert [<!ENTITY e \"{text}\">]>{doc}"),
+                    _ => {
+                        let escaped = text.replace('&', "&amp;").replace('<', "&lt;");
+                        doc.replacen("Fire alarm", &escaped, 1).replacen(
+                            "<identifier>a<",
+                            &format!("<identifier>{escaped}<"),
+                            1,
+                        )
+                    }
+                };
+            }
+            doc
+        });
+    prop_oneof![4 => mutated, 1 => weird_string()].boxed()
+}
+
 fn stored_body() -> BoxedStrategy<String> {
     let bodies: Vec<Value> = fixture()
         .world
@@ -534,6 +614,7 @@ const ENV_VARS: &[&str] = &[
     "MUSTER_SNAPSHOT_CLOSED_HOURS",
     "MUSTER_TOKEN_TTL_SECS",
     "MUSTER_INTAKE_KEY_HASHES",
+    "MUSTER_PARTNER_KEYS",
     "MUSTER_PASSWORD_CHECKS",
     "MUSTER_CENTRE",
     "MUSTER_DEMO_DIR",

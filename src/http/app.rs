@@ -17,6 +17,9 @@ pub struct App {
     pub settings: Arc<crate::config::Settings>,
     /// SHA-256 (hex) of each accepted intake key.
     pub intake_keys: Vec<String>,
+    /// Each partner centre's name and the SHA-256 (hex) of its key
+    /// (`auth.partner_keys`).
+    pub partners: Vec<(String, String)>,
     /// Failed log-ins per address, per (account, address) and per account.
     pub logins: super::throttle::LoginThrottle,
     /// Places for password checks (Argon2id, 19 MiB each) running at once.
@@ -60,6 +63,12 @@ impl App {
             registry,
             settings: Arc::new(s.clone()),
             intake_keys,
+            partners: s
+                .auth
+                .partner_keys
+                .iter()
+                .filter_map(|e| crate::config::partner_key(e))
+                .collect(),
             logins: super::throttle::LoginThrottle::new(per_minute),
             password_checks: Arc::new(tokio::sync::Semaphore::new(s.auth.password_checks.max(1))),
             places: Arc::new(loaded.places.clone()),

@@ -264,7 +264,10 @@ pub async fn incident(key: String, app: Arc<App>, session: Session) -> Result<Re
 
 /// An incident by its id or by its human reference (`INC-2026-000123`, as a caller
 /// quotes it, perhaps long after it left the snapshot).
-fn incident_by_key(s: &muster_core::engine::state::State, key: &str) -> Option<IncidentId> {
+pub(crate) fn incident_by_key(
+    s: &muster_core::engine::state::State,
+    key: &str,
+) -> Option<IncidentId> {
     let id = IncidentId(key.to_string());
     if s.incidents.contains_key(&id) {
         return Some(id);
@@ -428,7 +431,7 @@ async fn run_command(
     app.hub.submit(actor, Some(id.to_string()), command).await
 }
 
-fn result_reply(id: Option<&str>, result: &Result<CommandOutcome, Error>) -> Response {
+pub(crate) fn result_reply(id: Option<&str>, result: &Result<CommandOutcome, Error>) -> Response {
     let status = match result {
         Ok(_) => StatusCode::OK,
         Err(e) => status_for(e.code()),

@@ -28,7 +28,9 @@ pub mod evidence;
 pub mod exercise;
 pub mod frame;
 pub mod handlers;
+pub mod interop;
 pub mod ops;
+pub mod partner;
 pub mod peer;
 pub mod places;
 pub mod privacy;
@@ -151,6 +153,9 @@ async fn connection<S>(
             let _in_flight = in_flight;
             if req.uri().path() == "/ws" {
                 return Ok::<_, Infallible>(ws::upgrade(req, app, peer, &tracker, slot));
+            }
+            if req.uri().path() == "/ws/eido" {
+                return Ok::<_, Infallible>(partner::upgrade(req, app, peer, &tracker, slot));
             }
             let (req, body_done) = timed(req);
             let deadline = tokio::time::Instant::now() + body_timeout;

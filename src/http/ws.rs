@@ -89,7 +89,7 @@ pub fn upgrade(
 }
 
 /// The `Sec-WebSocket-Key` of a well-formed upgrade request.
-fn check_handshake(h: &HeaderMap) -> Result<String, &'static str> {
+pub(crate) fn check_handshake(h: &HeaderMap) -> Result<String, &'static str> {
     let has = |name: header::HeaderName, token: &str| {
         h.get_all(name)
             .iter()

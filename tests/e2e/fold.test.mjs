@@ -90,6 +90,13 @@ async function driveWhatTheLogLacks(ws, state) {
   await ws.command({ kind: 'contact.link', contact_id: contact.data.contact_id, incident_id: y.id });
   // Cancel: the reason is kept.
   await ws.command({ kind: 'incident.cancel', incident_id: y.id, reason: 'the caller withdrew' });
+  // Shared with two partner centres, then one unshared: shared_with keeps the other;
+  // unsharing the last leaves no list at all (as the hub serialises it).
+  await ws.command({ kind: 'incident.share', incident_id: x.id, partner: 'county-fire' });
+  await ws.command({ kind: 'incident.share', incident_id: x.id, partner: 'police' });
+  await ws.command({ kind: 'incident.unshare', incident_id: x.id, partner: 'county-fire' });
+  await ws.command({ kind: 'incident.share', incident_id: y.id, partner: 'police' });
+  await ws.command({ kind: 'incident.unshare', incident_id: y.id, partner: 'police' });
   // Merge: the duplicate ends cancelled with merged_into and its caller moves to the
   // survivor, which names it in merged_from.
   const first = await ws.command({ kind: 'incident.open', type: x.type, description: 'a first report', location: { text: 'the quay' } });

@@ -81,6 +81,14 @@ export function applyEvent(s, frame) {
       if (into && !(into.merged_from || []).includes(e.incident_id)) into.merged_from = [...(into.merged_from || []), e.incident_id];
       break;
     }
+    case 'incident.shared': if (inc) inc.shared_with = [...(inc.shared_with || []), e.partner]; break;
+    case 'incident.unshared':
+      // As the hub: the list goes when it empties.
+      if (inc) {
+        inc.shared_with = (inc.shared_with || []).filter((p) => p !== e.partner);
+        if (!inc.shared_with.length) delete inc.shared_with;
+      }
+      break;
     case 'incident.reopened':
       // Back to assessed, keeping when it was first assessed; the finish is undone.
       if (inc) {

@@ -47,6 +47,14 @@ fn samples() -> Vec<Command> {
         incident_cancel(&inc, "false alarm"),
         incident_merge(&IncidentId("inc_2".into()), &inc, "same fire"),
         incident_override(&inc, rules::CLOSE_REQUIRES_ACTIONS, "checked by phone"),
+        Command::IncidentShare(cmd::IncidentShare {
+            incident_id: inc.clone(),
+            partner: "county-fire".into(),
+        }),
+        Command::IncidentUnshare(cmd::IncidentUnshare {
+            incident_id: inc.clone(),
+            partner: "county-fire".into(),
+        }),
         user_create("newuser", Role::Operator, None),
         Command::UserDisable(cmd::UserDisable {
             user_id: UserId("usr_1".into()),
@@ -155,6 +163,8 @@ fn wire_kind(c: &Command) -> &'static str {
         IncidentCancel(_) => "incident.cancel",
         IncidentMerge(_) => "incident.merge",
         IncidentOverride(_) => "incident.override",
+        IncidentShare(_) => "incident.share",
+        IncidentUnshare(_) => "incident.unshare",
         UserCreate(_) => "user.create",
         UserDisable(_) => "user.disable",
         UserPassword(_) => "user.password",
@@ -214,6 +224,8 @@ const DESK: &[&str] = &[
     "incident.reopen",
     "incident.cancel",
     "incident.merge",
+    "incident.share",
+    "incident.unshare",
     "resource.status",
     "resource.locate",
     "assignment.create",
@@ -296,8 +308,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 54);
-    assert_eq!(kinds.len(), 54, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 56);
+    assert_eq!(kinds.len(), 56, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -323,8 +335,8 @@ fn role_by_command_matrix() {
     }
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
-    assert_eq!(expected_kinds(Role::Operator).len(), 36);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 40);
+    assert_eq!(expected_kinds(Role::Operator).len(), 38);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 42);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

@@ -627,3 +627,47 @@ fn incident_transitions_through_commands() {
         }
     }
 }
+
+#[test]
+fn sharing_with_a_partner_centre_is_recorded_once_and_undone() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let f1 = w.actor("field1");
+    let inc = w.open_assessed(&op, "fire_alarm");
+    let share = |partner: &str| {
+        Command::IncidentShare(muster_core::engine::command::IncidentShare {
+            incident_id: inc.clone(),
+            partner: partner.into(),
+        })
+    };
+    let unshare = |partner: &str| {
+        Command::IncidentUnshare(muster_core::engine::command::IncidentUnshare {
+            incident_id: inc.clone(),
+            partner: partner.into(),
+        })
+    };
+    let recs = w.ok(&op, share("county-fire"));
+    assert_eq!(
+        recs[0].event,
+        Event::IncidentShared {
+            incident_id: inc.clone(),
+            partner: "county-fire".into()
+        }
+    );
+    assert_eq!(w.state.incidents[&inc].shared_with, vec!["county-fire"]);
+    assert_eq!(
+        w.err(&op, share("county-fire")).code().as_str(),
+        "validation_failed"
+    );
+    assert_eq!(
+        w.err(&op, share("County Fire")).code().as_str(),
+        "validation_failed"
+    );
+    assert_eq!(w.err(&f1, share("police")).code().as_str(), "forbidden");
+    w.ok(&op, unshare("county-fire"));
+    assert!(w.state.incidents[&inc].shared_with.is_empty());
+    assert_eq!(
+        w.err(&op, unshare("county-fire")).code().as_str(),
+        "validation_failed"
+    );
+}

@@ -20,6 +20,8 @@ wire_enum!(
         Radio => "radio",
         WalkIn => "walk_in",
         Api => "api",
+        /// An alarm gateway's alert (`POST /api/intake/cap`).
+        Alarm => "alarm",
     }
 );
 

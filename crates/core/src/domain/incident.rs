@@ -147,6 +147,17 @@ pub struct Incident {
     /// The duplicates merged into this one; their notes stay on them, read by reference.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub merged_from: Vec<IncidentId>,
+    /// The partner centres it is shared with (`incident.share`), in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shared_with: Vec<String>,
+}
+
+/// A partner centre's name: 1 to 64 lower-case letters, digits, `_` or `-`.
+pub fn valid_partner(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 impl Incident {
@@ -299,6 +310,7 @@ impl Incident {
             reopened: 0,
             merged_into: None,
             merged_from: Vec::new(),
+            shared_with: Vec::new(),
         }
     }
 }

@@ -136,7 +136,27 @@ pub struct IncidentType {
     /// What must be true before an incident of this type may close.
     #[serde(default)]
     pub closure: Closure,
+    /// The OASIS CAP 1.2 `category` of its alerts (`Fire`, `Health`, ...: one of
+    /// [`CAP_CATEGORIES`]); `Other` when not given (docs/INTEROP.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_category: Option<String>,
 }
+
+/// CAP 1.2's `category` values, for `cap_category`.
+pub const CAP_CATEGORIES: &[&str] = &[
+    "Geo",
+    "Met",
+    "Safety",
+    "Security",
+    "Rescue",
+    "Fire",
+    "Health",
+    "Env",
+    "Transport",
+    "Infra",
+    "CBRNE",
+    "Other",
+];
 
 fn default_hours() -> String {
     "24/7".to_string()
@@ -676,6 +696,17 @@ fn check_type(centre: &Centre, kind: &IncidentType, at: &str, p: &mut Problems) 
     if kind.name.trim().is_empty() {
         p.add(format!("{at}.name"), "an incident type needs a name");
     }
+    if let Some(c) = &kind.cap_category
+        && !CAP_CATEGORIES.contains(&c.as_str())
+    {
+        p.add(
+            format!("{at}.cap_category"),
+            format!(
+                "`{c}` is not a CAP 1.2 category: use one of {}",
+                CAP_CATEGORIES.join(", ")
+            ),
+        );
+    }
     check_questions(&kind.questions, at, p);
     check_rules(kind, at, p);
     check_list(&format!("{at}.required_skills"), &kind.required_skills, p);
@@ -1054,6 +1085,7 @@ mod tests {
             escalation_by_priority: BTreeMap::new(),
             checkin_interval_secs: 600,
             closure: Closure::default(),
+            cap_category: None,
         }
     }
 

@@ -54,6 +54,8 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         // Field staff add what they see on scene to their own incidents.
         IncidentNote => desk || role.is_field(),
         IncidentOverride => role.can_override(),
+        // Sharing with a partner centre is a dispatch decision.
+        IncidentShare | IncidentUnshare => desk,
         UserCreate | UserDisable | UserPassword | ResourceRegister => role.can_administer(),
         ResourceStatus | ResourceLocate => desk || role.is_field() || role.can_administer(),
         AssignmentCreate | AssignmentCancel => desk,

@@ -146,6 +146,10 @@ events! {
         rule: String,
         justification: String,
     },
+    /// A partner centre follows the incident from now on (`incident.share`).
+    "incident.shared" => IncidentShared { incident_id: IncidentId, partner: String },
+    /// The partner centre no longer follows it.
+    "incident.unshared" => IncidentUnshared { incident_id: IncidentId, partner: String },
 
     /// A new account. Its password hash went to the credential store, not here.
     "user.created" => UserCreated { user: NewUser },

@@ -170,7 +170,9 @@ impl State {
             | IncidentReopened { incident_id, .. }
             | IncidentCancelled { incident_id, .. }
             | IncidentMerged { incident_id, .. }
-            | IncidentOverridden { incident_id, .. } => Some(incident_id.clone()),
+            | IncidentOverridden { incident_id, .. }
+            | IncidentShared { incident_id, .. }
+            | IncidentUnshared { incident_id, .. } => Some(incident_id.clone()),
 
             MessageBroadcast { message } => match &message.audience {
                 crate::domain::message::Audience::Incident(id) => Some(id.clone()),
@@ -239,7 +241,9 @@ impl State {
             | IncidentReopened { .. }
             | IncidentCancelled { .. }
             | IncidentMerged { .. }
-            | IncidentOverridden { .. } => self.apply_incident(event, at, actor),
+            | IncidentOverridden { .. }
+            | IncidentShared { .. }
+            | IncidentUnshared { .. } => self.apply_incident(event, at, actor),
             UserCreated { .. } | UserDisabled { .. } | UserPasswordChanged { .. } => {
                 self.apply_user(event)
             }
@@ -665,6 +669,8 @@ impl State {
                     at,
                 });
             }
+            Event::IncidentShared { partner, .. } => i.shared_with.push(partner.clone()),
+            Event::IncidentUnshared { partner, .. } => i.shared_with.retain(|p| p != partner),
             _ => {}
         }
     }

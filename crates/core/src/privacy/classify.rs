@@ -330,6 +330,11 @@ pub static TABLE: &[Row] = &[
     op(K::IncidentOverridden, "incident_id"),
     op(K::IncidentOverridden, "rule"),
     op(K::IncidentOverridden, "justification"),
+    // A partner centre is an organisation: operational.
+    op(K::IncidentShared, "incident_id"),
+    op(K::IncidentShared, "partner"),
+    op(K::IncidentUnshared, "incident_id"),
+    op(K::IncidentUnshared, "partner"),
     // user.*: record user:{id}. The password hash is no personal data category: it
     // leaves the log for the credential store (the lead's part of issue 17).
     op(K::UserCreated, "user/id"),

@@ -82,6 +82,21 @@ pub struct IncidentMerge {
     pub reason: String,
 }
 
+/// Shares the incident with a partner centre (a name in `auth.partner_keys`): the
+/// partner then follows it read only, as EIDO updates over `/ws/eido`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentShare {
+    pub incident_id: IncidentId,
+    pub partner: String,
+}
+
+/// Stops sharing the incident with a partner centre.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IncidentUnshare {
+    pub incident_id: IncidentId,
+    pub partner: String,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IncidentOverride {
     pub incident_id: IncidentId,

@@ -185,6 +185,44 @@ impl Cx<'_> {
         Ok(())
     }
 
+    pub(super) fn incident_share(&mut self, c: &cmd::IncidentShare) -> Result<(), Error> {
+        let cmd::IncidentShare {
+            incident_id,
+            partner,
+        } = c;
+        check_partner(partner)?;
+        if self.incident(incident_id)?.shared_with.contains(partner) {
+            return Err(Error::validation(
+                "partner",
+                format!("the incident is already shared with {partner}"),
+            ));
+        }
+        self.emit(Event::IncidentShared {
+            incident_id: incident_id.clone(),
+            partner: partner.clone(),
+        });
+        Ok(())
+    }
+
+    pub(super) fn incident_unshare(&mut self, c: &cmd::IncidentUnshare) -> Result<(), Error> {
+        let cmd::IncidentUnshare {
+            incident_id,
+            partner,
+        } = c;
+        check_partner(partner)?;
+        if !self.incident(incident_id)?.shared_with.contains(partner) {
+            return Err(Error::validation(
+                "partner",
+                format!("the incident is not shared with {partner}"),
+            ));
+        }
+        self.emit(Event::IncidentUnshared {
+            incident_id: incident_id.clone(),
+            partner: partner.clone(),
+        });
+        Ok(())
+    }
+
     pub(super) fn incident_override(&mut self, c: &cmd::IncidentOverride) -> Result<(), Error> {
         let cmd::IncidentOverride {
             incident_id,
@@ -485,4 +523,17 @@ fn unknown_type(t: &str) -> Error {
         "type",
         format!("unknown incident type {t:?}; see GET /api/catalogue"),
     )
+}
+
+/// A partner's name: 1 to 64 lower-case letters, digits, `_` or `-` (as
+/// `muster partner add` accepts it).
+fn check_partner(partner: &str) -> Result<(), Error> {
+    if crate::domain::incident::valid_partner(partner) {
+        Ok(())
+    } else {
+        Err(Error::validation(
+            "partner",
+            "a partner's name is 1 to 64 lower-case letters, digits, _ or -",
+        ))
+    }
 }

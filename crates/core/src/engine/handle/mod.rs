@@ -59,6 +59,8 @@ impl Cx<'_> {
             Command::IncidentCancel(c) => self.incident_cancel(c),
             Command::IncidentMerge(c) => self.incident_merge(c),
             Command::IncidentOverride(c) => self.incident_override(c),
+            Command::IncidentShare(c) => self.incident_share(c),
+            Command::IncidentUnshare(c) => self.incident_unshare(c),
             Command::UserCreate(c) => self.user_create(c),
             Command::UserDisable(c) => self.user_disable(c),
             Command::UserPassword(c) => self.user_password(c),

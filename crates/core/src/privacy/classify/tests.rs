@@ -50,6 +50,8 @@ fn hand_samples() -> Vec<Value> {
         json!({"kind": "incident.merged", "incident_id": "inc_1", "into": "inc_2", "reason": "r"}),
         json!({"kind": "incident.overridden", "incident_id": "inc_1", "rule": "r",
             "justification": "j"}),
+        json!({"kind": "incident.shared", "incident_id": "inc_1", "partner": "county-fire"}),
+        json!({"kind": "incident.unshared", "incident_id": "inc_1", "partner": "county-fire"}),
         json!({"kind": "user.created", "user": {"id": "usr_1", "username": "u", "name": "N",
             "role": "field", "resource_id": "res_1", "disabled": false, "password_hash": "h"}}),
         json!({"kind": "user.disabled", "user_id": "usr_1"}),
