@@ -56,6 +56,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(my_locations(app.clone()))
         .unify()
+        .or(api_documents())
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -335,6 +337,25 @@ fn my_locations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_app(app.clone()))
         .and(with_session(app))
         .and_then(super::privacy::my_locations)
+}
+
+/// `GET /api/openapi.json` and `GET /api/asyncapi.json`: the API described (no
+/// session: they hold no data).
+fn api_documents() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let openapi = warp::path!("api" / "openapi.json")
+        .and(warp::get())
+        .map(|| super::describe::openapi());
+    let asyncapi = warp::path!("api" / "asyncapi.json")
+        .and(warp::get())
+        .map(|| super::describe::asyncapi());
+    openapi.or(asyncapi).unify().map(|doc: &'static [u8]| {
+        let mut res = Response::new(doc.into());
+        res.headers_mut().insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("application/json"),
+        );
+        res
+    })
 }
 
 /// `GET /healthz`.

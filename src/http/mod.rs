@@ -22,6 +22,7 @@ pub mod api;
 pub mod app;
 pub mod client;
 pub mod commands;
+pub mod describe;
 pub mod error;
 pub mod evidence;
 pub mod frame;

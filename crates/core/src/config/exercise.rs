@@ -20,7 +20,7 @@ use crate::domain::geo::Location;
 use crate::domain::triage::Priority;
 
 /// One scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used on the command line (`muster exercise --scenario busy-evening`).
@@ -44,7 +44,7 @@ pub struct Scenario {
 
 /// A contact a simulated caller makes, with what the scenario's author expects of the
 /// trainee who handles it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedContact {
     /// Unique in the scenario (`c01`); `duplicate_of` and injects refer to it.
@@ -82,7 +82,7 @@ pub struct ScriptedContact {
 
 /// A simulated field unit: an existing resource of the centre (by name or id), played
 /// by the simulator through the field API.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimUnit {
     /// The resource's id (`res_3`) or name.
@@ -123,7 +123,7 @@ fn default_on_scene_secs() -> u64 {
 }
 
 /// Something the simulator does besides calling: a unit on scene reports a hazard.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inject {
     pub at_secs: u64,
@@ -136,7 +136,7 @@ pub struct Inject {
     pub text: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InjectKind {
     /// A unit on scene reports a hazard (a note on the incident, from the field).
