@@ -790,10 +790,10 @@ fn tag(schema: &Value) -> Option<String> {
         }
     }
     for key in ["allOf", "anyOf", "oneOf"] {
-        if let Some(parts) = schema.get(key).and_then(Value::as_array) {
-            if let Some(name) = parts.iter().find_map(tag) {
-                return Some(name);
-            }
+        if let Some(parts) = schema.get(key).and_then(Value::as_array)
+            && let Some(name) = parts.iter().find_map(tag)
+        {
+            return Some(name);
         }
     }
     None

@@ -6,14 +6,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { randomBytes } from 'node:crypto';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { Parser } from '@asyncapi/parser';
 import Ajv from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { useHub } from './hub.mjs';
+import { Socket } from './wsclient.mjs';
 
 const { hub, api } = useHub({
   browser: false,
@@ -145,92 +144,4 @@ function numberFormats(ajv) {
   for (const f of ['uint', 'uint8', 'uint16', 'uint32', 'uint64']) ajv.addFormat(f, whole(0));
   for (const f of ['int', 'int8', 'int16', 'int32', 'int64']) ajv.addFormat(f, whole(-Infinity));
   for (const f of ['float', 'double']) ajv.addFormat(f, { type: 'number', validate: () => true });
-}
-
-/** A WebSocket client on node's http upgrade: every text frame goes to `onFrame`. */
-class Socket {
-  static open(url, onFrame) {
-    return new Promise((ok, fail) => {
-      const req = request(`${url}/ws`, {
-        headers: {
-          Connection: 'Upgrade',
-          Upgrade: 'websocket',
-          'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
-          'Sec-WebSocket-Version': '13',
-        },
-      });
-      req.on('upgrade', (_res, socket, head) => ok(new Socket(socket, head, onFrame)));
-      req.on('response', (res) => fail(new Error(`no upgrade: ${res.statusCode}`)));
-      req.on('error', fail);
-      req.end();
-    });
-  }
-
-  constructor(socket, head, onFrame) {
-    this.socket = socket;
-    this.buf = head;
-    this.frames = 0;
-    this.onFrame = onFrame;
-    this.waiting = new Map(); // 'welcome', 'pong' or a command id → resolve
-    this.arrived = new Map();
-    socket.on('data', (d) => {
-      this.buf = Buffer.concat([this.buf, d]);
-      this.read();
-    });
-  }
-
-  read() {
-    for (;;) {
-      const b = this.buf;
-      if (b.length < 2) return;
-      let len = b[1] & 0x7f;
-      let off = 2;
-      if (len === 126) [len, off] = b.length < 4 ? [Infinity, 4] : [b.readUInt16BE(2), 4];
-      else if (len === 127) [len, off] = b.length < 10 ? [Infinity, 10] : [Number(b.readBigUInt64BE(2)), 10];
-      if (b.length < off + len) return;
-      const [op, payload] = [b[0] & 0x0f, b.subarray(off, off + len)];
-      this.buf = b.subarray(off + len);
-      if (op === 1) {
-        const f = JSON.parse(payload.toString('utf8'));
-        this.frames += 1;
-        this.onFrame(f);
-        const key = f.type === 'result' ? f.id : f.type;
-        if (key !== 'event') this.settle(key, f);
-      } else if (op === 9) this.write(0xa, payload);
-    }
-  }
-
-  settle(key, f) {
-    const w = this.waiting.get(key);
-    if (w) {
-      this.waiting.delete(key);
-      w(f);
-    } else this.arrived.set(key, f);
-  }
-
-  next(key) {
-    if (this.arrived.has(key)) {
-      const f = this.arrived.get(key);
-      this.arrived.delete(key);
-      return Promise.resolve(f);
-    }
-    return new Promise((ok) => this.waiting.set(key, ok));
-  }
-
-  send(obj) {
-    this.write(0x1, Buffer.from(JSON.stringify(obj)));
-  }
-
-  write(op, data) {
-    const mask = randomBytes(4);
-    const len = data.length;
-    const head = len < 126 ? Buffer.from([0x80 | op, 0x80 | len])
-      : Buffer.concat([Buffer.from([0x80 | op, 0x80 | 126]), Buffer.from([len >> 8, len & 0xff])]);
-    const body = Buffer.from(data.map((x, i) => x ^ mask[i % 4]));
-    this.socket.write(Buffer.concat([head, mask, body]));
-  }
-
-  close() {
-    this.socket.destroy();
-  }
 }
