@@ -656,6 +656,13 @@ async fn metrics_count_commands_by_kind_and_the_duty_figures_and_pass_promtool()
         metric_value(text, r#"muster_users_connected{role="operator"}"#),
         0.0
     );
+    assert_eq!(
+        metric_value(
+            text,
+            r#"muster_target_breaches{item="incident",target="dispatch"}"#
+        ),
+        0.0
+    );
     for family in [
         "# TYPE muster_delivery_seconds histogram",
         "# TYPE muster_ws_queue_depth histogram",

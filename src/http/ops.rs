@@ -323,11 +323,19 @@ fn duty_gauges(e: &Exported, s: &State, now: DateTime<Utc>) {
         .count();
     e.assignments_unacknowledged.set(notified as i64);
 
-    let mut breaches: std::collections::BTreeMap<&str, i64> = Default::default();
+    // Every (item, target) pair is always there, 0 when nothing is breached.
+    let mut breaches: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
+    for t in muster_core::engine::timers::TARGETS {
+        breaches.insert(("incident", t), 0);
+    }
+    for t in muster_core::domain::case::TARGETS {
+        breaches.insert(("case", t), 0);
+    }
+    breaches.insert(("plan", "review"), 0);
     for (id, targets) in &s.breaches {
         if s.incidents.get(id).is_some_and(|i| i.status.is_open()) {
             for t in targets {
-                *breaches.entry(t.as_str()).or_default() += 1;
+                *breaches.entry(("incident", t.as_str())).or_default() += 1;
             }
         }
     }
@@ -337,7 +345,7 @@ fn duty_gauges(e: &Exported, s: &State, now: DateTime<Utc>) {
             .is_some_and(|c| c.status != CaseStatus::Closed)
         {
             for t in targets {
-                *breaches.entry(t.as_str()).or_default() += 1;
+                *breaches.entry(("case", t.as_str())).or_default() += 1;
             }
         }
     }
@@ -346,11 +354,10 @@ fn duty_gauges(e: &Exported, s: &State, now: DateTime<Utc>) {
             .get(id)
             .is_some_and(|p| p.status != PlanStatus::Reviewed)
         {
-            *breaches.entry("review").or_default() += 1;
+            *breaches.entry(("plan", "review")).or_default() += 1;
         }
     }
-    e.target_breaches.reset();
-    for (target, n) in breaches {
-        e.target_breaches.with_label_values(&[target]).set(n);
+    for ((item, target), n) in breaches {
+        e.target_breaches.with_label_values(&[item, target]).set(n);
     }
 }

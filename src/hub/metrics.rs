@@ -317,8 +317,8 @@ impl Default for Exported {
             target_breaches: gauge_vec(
                 &r,
                 "muster_target_breaches",
-                "Targets breached on items still open, by target (an incident's response targets, a case's acknowledge and respond, a plan's review).",
-                &["target"],
+                "Targets breached on items still open, by item (incident, case, plan) and target.",
+                &["item", "target"],
             ),
             users_connected: gauge_vec(
                 &r,
