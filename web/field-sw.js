@@ -10,7 +10,7 @@
 // when the network fails. The handlers are named functions on `self` so a test can
 // call them (an untrusted synthetic event cannot wait).
 
-const VERSION = 'muster-field-shell-v1';
+const VERSION = 'muster-field-shell-v2';
 const SHELL = [
   '/field',
   '/field.js',
@@ -20,6 +20,7 @@ const SHELL = [
   '/field.webmanifest',
   '/lib/app.css',
   '/lib/muster.js',
+  '/lib/settings.js',
   '/lib/ui.js',
   '/lib/desk.js',
   '/lib/store.js',

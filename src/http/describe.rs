@@ -316,6 +316,28 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/settings",
+        auth: Auth::None,
+        who: "anyone (no session: the log-in page shows it)",
+        summary: "The centre's name and logo, and the map's tiles",
+        query: &[],
+        request: None,
+        response: Body::Json(schema::<SettingsAnswer>),
+        codes: &[],
+    },
+    Route {
+        method: "get",
+        path: "/api/settings/logo",
+        auth: Auth::None,
+        who: "anyone (no session)",
+        summary: "The centre's logo (centre.logo)",
+        query: &[],
+        request: None,
+        response: Body::Other("image/png", "the logo file (PNG, SVG, JPEG or WebP)"),
+        codes: &[NotFound],
+    },
+    Route {
+        method: "get",
         path: "/api/openapi.json",
         auth: Auth::None,
         who: "anyone (no session)",
@@ -573,6 +595,21 @@ struct AuditAnswer {
     events: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_bad_seq: Option<u64>,
+}
+
+/// `GET /api/settings`.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct SettingsAnswer {
+    /// `centre.name`.
+    name: String,
+    /// `/api/settings/logo` when a logo is set, else null.
+    logo_url: Option<String>,
+    /// `map.tile_url` (`{z}/{x}/{y}`), null for no tiles.
+    tile_url: Option<String>,
+    /// HTML the map shows for the tiles.
+    attribution: String,
+    max_zoom: u8,
 }
 
 #[derive(JsonSchema)]

@@ -10,6 +10,8 @@
 // simple and exactly-once.
 
 import { emptyStore, complete, fromSnapshot, applyEvent, missingIncident, putIncident } from './store.js';
+// Every app's header shows the centre's name and logo from its settings.
+import './settings.js';
 
 // Every key the apps keep in localStorage or sessionStorage starts with this prefix
 // (the session, each user's saved store, outbox and board alerts): log-out and an
