@@ -214,7 +214,7 @@ impl Default for Exported {
         let commands = IntCounterVec::new(
             Opts::new(
                 "muster_commands_total",
-                "Commands answered, by kind and outcome (accepted, refused, unavailable).",
+                "Commands answered, by kind and outcome: accepted, refused (the command itself), failed (the hub could not take it now: retryable).",
             ),
             &["kind", "outcome"],
         )
@@ -234,7 +234,7 @@ impl Default for Exported {
                     latency: latency.with_label_values(&[name]),
                     accepted: commands.with_label_values(&[name, "accepted"]),
                     refused: commands.with_label_values(&[name, "refused"]),
-                    unavailable: commands.with_label_values(&[name, "unavailable"]),
+                    unavailable: commands.with_label_values(&[name, "failed"]),
                 }
             })
             .collect();
