@@ -54,6 +54,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub auth: AuthSettings,
     pub centre: CentreSettings,
+    pub map: MapSettings,
     pub log: LogSettings,
     pub notify: NotifySettings,
     pub push: PushSettings,
@@ -514,6 +515,92 @@ pub struct CentreSettings {
     pub geocoder_url: String,
     /// How long one geocoder query may take.
     pub geocoder_timeout_ms: u64,
+    /// The centre's name, shown by the apps (`GET /api/settings`).
+    pub name: String,
+    /// An image (PNG, SVG, JPEG or WebP) the apps show beside the name, served at
+    /// [`LOGO_PATH`]; `""` = none.
+    #[serde(deserialize_with = "empty_path_is_none")]
+    pub logo: Option<PathBuf>,
+}
+
+/// Where the centre's logo is served.
+pub const LOGO_PATH: &str = "/api/settings/logo";
+
+/// The map the apps draw (`GET /api/settings`); the CSP allows images from the tile
+/// server's origin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MapSettings {
+    /// A tile URL template with `{z}`, `{x}` and `{y}`: `https://…`, or `http://` to a
+    /// loopback host; `""` = no tiles (the maps still show pins).
+    pub tile_url: String,
+    /// The tiles' attribution, as HTML the map shows.
+    pub attribution: String,
+    /// The deepest zoom the tile server has.
+    pub max_zoom: u8,
+}
+
+impl Default for MapSettings {
+    fn default() -> Self {
+        MapSettings {
+            tile_url: String::new(),
+            attribution: "&copy; map data contributors".to_string(),
+            max_zoom: 19,
+        }
+    }
+}
+
+impl MapSettings {
+    /// `scheme://host[:port]` of the tile server, for the CSP; `None` without tiles.
+    pub fn tile_origin(&self) -> Option<String> {
+        check_tile_url(&self.tile_url).ok().flatten()
+    }
+}
+
+/// A tile URL is `""`, or `https://host[:port]/…` or `http://` to a loopback host, with
+/// `{z}`, `{x}` and `{y}`; answers its origin.
+pub fn check_tile_url(url: &str) -> Result<Option<String>, String> {
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{url:?} is not a URL (https://host/{{z}}/{{x}}/{{y}}.png)"))?;
+    let host_port = rest.split('/').next().unwrap_or("");
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host_port.rsplit_once(':').map_or(host_port, |(h, _)| h),
+    };
+    let bad_host = host.is_empty()
+        || host.contains(['{', '}', '@', ' '])
+        || !host_port
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c));
+    if bad_host {
+        return Err(format!(
+            "{url:?}: the host must be written out (no {{s}} or credentials)"
+        ));
+    }
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match scheme {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(format!(
+                "{url:?}: tiles over http:// only from a loopback host; use https://"
+            ));
+        }
+        _ => return Err(format!("{url:?}: use https:// (or http:// to loopback)")),
+    }
+    for part in ["{z}", "{x}", "{y}"] {
+        if !url.contains(part) {
+            return Err(format!("{url:?} lacks {part}"));
+        }
+    }
+    Ok(Some(format!("{scheme}://{host_port}")))
 }
 
 impl Default for CentreSettings {
@@ -525,6 +612,8 @@ impl Default for CentreSettings {
             places: Some(PathBuf::from("config/places.csv")),
             geocoder_url: String::new(),
             geocoder_timeout_ms: 3_000,
+            name: "Muster".to_string(),
+            logo: None,
         }
     }
 }
@@ -666,6 +755,10 @@ impl Settings {
     /// | `MUSTER_DEMO_DIR` | `centre.demo_dir` (`""` = no demo) |
     /// | `MUSTER_PLACES` | `centre.places` (`""` = none) |
     /// | `MUSTER_GEOCODER_URL` | `centre.geocoder_url` (`""` = off) |
+    /// | `MUSTER_CENTRE_NAME` | `centre.name` |
+    /// | `MUSTER_CENTRE_LOGO` | `centre.logo` (`""` = none) |
+    /// | `MUSTER_TILE_URL` | `map.tile_url` (`""` = no tiles) |
+    /// | `MUSTER_TILE_ATTRIBUTION` | `map.attribution` |
     /// | `MUSTER_DEMO` | `centre.demo`: `1`/`on`, `0`/`off`, `auto` (`--demo` sets `1`) |
     /// | `MUSTER_LOG_FORMAT` | `log.format` (`text`, `json`) |
     /// | `MUSTER_WEBHOOK_URL` | `notify.webhook_url` (`""` = none) |
@@ -767,6 +860,10 @@ impl Settings {
             "MUSTER_DEMO" => self.centre.demo = value.parse()?,
             "MUSTER_PLACES" => self.centre.places = optional_path(value),
             "MUSTER_GEOCODER_URL" => self.centre.geocoder_url = value.to_string(),
+            "MUSTER_CENTRE_NAME" => self.centre.name = value.to_string(),
+            "MUSTER_CENTRE_LOGO" => self.centre.logo = optional_path(value),
+            "MUSTER_TILE_URL" => self.map.tile_url = value.to_string(),
+            "MUSTER_TILE_ATTRIBUTION" => self.map.attribution = value.to_string(),
             "MUSTER_LOG_FORMAT" => self.log.format = value.parse()?,
             "MUSTER_WEBHOOK_URL" => self.notify.webhook_url = value.to_string(),
             "MUSTER_WEBHOOK_SECRET" => self.notify.webhook_secret = Secret::new(value.trim()),
@@ -861,6 +958,21 @@ impl Settings {
         }
         for (path, message) in gateway_problems(&self.notify, &self.smtp) {
             add(&path, message);
+        }
+        if let Err(message) = check_tile_url(&self.map.tile_url) {
+            add("map.tile_url", message);
+        }
+        if !(1..=22).contains(&self.map.max_zoom) {
+            add("map.max_zoom", "must be from 1 to 22".to_string());
+        }
+        if self.centre.name.trim().is_empty() || self.centre.name.chars().count() > 80 {
+            add("centre.name", "must be 1 to 80 characters".to_string());
+        }
+        if let Some(logo) = &self.centre.logo
+            && logo_type(logo).is_none()
+        {
+            let message = format!("{}: a .png, .svg, .jpg or .webp file", logo.display());
+            add("centre.logo", message);
         }
         if self.store.data_dir.as_os_str().is_empty() {
             add("store.data_dir", "must not be empty".to_string());
@@ -1429,6 +1541,61 @@ mod tests {
     }
 
     #[test]
+    fn a_tile_url_is_https_or_loopback_http_with_z_x_and_y() {
+        let ok = |url: &str| check_tile_url(url).unwrap();
+        assert_eq!(ok(""), None);
+        assert_eq!(
+            ok("https://tile.openstreetmap.org/{z}/{x}/{y}.png").as_deref(),
+            Some("https://tile.openstreetmap.org")
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:8081/tiles/{z}/{x}/{y}.png").as_deref(),
+            Some("http://127.0.0.1:8081")
+        );
+        assert_eq!(
+            ok("http://localhost:9000/{z}/{x}/{y}").as_deref(),
+            Some("http://localhost:9000")
+        );
+        for bad in [
+            "http://tiles.example.org/{z}/{x}/{y}.png",
+            "https://tiles.example.org/{z}/{x}.png",
+            "https://{s}.tile.example.org/{z}/{x}/{y}.png",
+            "ftp://tiles.example.org/{z}/{x}/{y}.png",
+            "tiles.example.org/{z}/{x}/{y}.png",
+            "https://user@tiles.example.org/{z}/{x}/{y}.png",
+        ] {
+            assert!(check_tile_url(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn the_map_and_centre_settings_come_from_the_file_and_the_environment() {
+        let text = "[map]\ntile_url = \"http://tiles.example.org/{z}/{x}/{y}.png\"\n";
+        let err = Settings::from_toml(Path::new("m.toml"), text).unwrap_err();
+        assert!(err.to_string().contains("map.tile_url"), "{err}");
+        let mut s = Settings::default();
+        s.apply_env(env(&[
+            ("MUSTER_TILE_URL", "https://t.example.org/{z}/{x}/{y}.png"),
+            ("MUSTER_TILE_ATTRIBUTION", "Tiles by us"),
+            ("MUSTER_CENTRE_NAME", "Northshire Control"),
+            ("MUSTER_CENTRE_LOGO", "config/logo.svg"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.map.tile_origin().as_deref(),
+            Some("https://t.example.org")
+        );
+        assert_eq!(s.map.attribution, "Tiles by us");
+        assert_eq!(s.centre.name, "Northshire Control");
+        assert_eq!(s.centre.logo, Some(PathBuf::from("config/logo.svg")));
+        assert!(s.problems().is_empty(), "{:?}", s.problems());
+        s.centre.logo = Some(PathBuf::from("logo.gif"));
+        s.centre.name = String::new();
+        let paths: Vec<String> = s.problems().into_iter().map(|p| p.path).collect();
+        assert_eq!(paths, ["centre.name", "centre.logo"]);
+    }
+
+    #[test]
     fn an_empty_file_gives_the_defaults() {
         let settings = Settings::from_toml(Path::new("m.toml"), "").unwrap();
         assert_eq!(settings, Settings::default());
@@ -1598,4 +1765,16 @@ pub fn partner_key(entry: &str) -> Option<(String, String)> {
         && hash.len() == 64
         && hash.chars().all(|c| c.is_ascii_hexdigit());
     ok.then(|| (name.trim().to_string(), hash))
+}
+
+/// The media type of a logo file, by its extension; `None` for any other.
+pub fn logo_type(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        _ => return None,
+    })
 }

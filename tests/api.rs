@@ -577,7 +577,7 @@ async fn health_readiness_and_metrics() {
         "muster_events_total",
         "muster_batches_total",
         "muster_append_failures_total",
-        "muster_append_seconds_total",
+        "muster_append_seconds_count",
         "muster_connections 0",
         "muster_sessions 1",
     ] {
@@ -586,6 +586,125 @@ async fn health_readiness_and_metrics() {
     assert!(
         m.text
             .contains(&format!("muster_seq {}", api.app.hub.seq()))
+    );
+}
+
+/// The metric's value on the line that starts with `series ` (labels included).
+fn metric_value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{series} is not on /metrics:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// A hub with work in hand serves the figures a duty manager watches, by label, and
+/// `promtool check metrics` (the Prometheus project's linter) passes them.
+#[tokio::test]
+async fn metrics_count_commands_by_kind_and_the_duty_figures_and_pass_promtool() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let before = api.get_from("/metrics", "127.0.0.1:40000").await.text;
+    let waiting_before = metric_value(&before, "muster_contacts_waiting");
+    let contact = json!({
+        "channel": "phone", "caller": {"name": "Jo Caller", "phone": "+44 20 7946 0000"},
+        "summary": "Smoke in the stairwell", "reason": "report"
+    });
+    let a = api
+        .post("/api/intake/contacts", Some("demo-intake-key"), &contact)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let id = api.dispatched_incident(&op, "res_1").await;
+    let refused = api
+        .command(
+            &op,
+            "close-early",
+            json!({"kind": "incident.close", "incident_id": id}),
+        )
+        .await;
+    assert_ne!(refused.status, 200);
+    let m = api.get_from("/metrics", "127.0.0.1:40000").await;
+    assert_eq!(m.status, 200);
+    let text = &m.text;
+    let open = r#"muster_commands_total{kind="incident.open",outcome="accepted"}"#;
+    assert_eq!(metric_value(text, open), 1.0);
+    let close = r#"muster_commands_total{kind="incident.close",outcome="refused"}"#;
+    assert_eq!(metric_value(text, close), 1.0);
+    assert_eq!(
+        metric_value(
+            text,
+            r#"muster_command_seconds_count{kind="assignment.create"}"#
+        ),
+        1.0
+    );
+    assert!(metric_value(text, "muster_append_seconds_count") >= 3.0);
+    assert_eq!(
+        metric_value(text, "muster_contacts_waiting"),
+        waiting_before + 1.0
+    );
+    assert!(metric_value(text, "muster_contact_oldest_wait_seconds") >= 0.0);
+    assert_eq!(
+        metric_value(
+            text,
+            r#"muster_incidents_open{priority="P2",status="dispatched"}"#
+        ),
+        1.0
+    );
+    assert!(metric_value(text, "muster_assignments_unacknowledged") >= 1.0);
+    assert_eq!(
+        metric_value(text, r#"muster_users_connected{role="operator"}"#),
+        0.0
+    );
+    assert_eq!(
+        metric_value(
+            text,
+            r#"muster_target_breaches{item="incident",target="dispatch"}"#
+        ),
+        0.0
+    );
+    for family in [
+        "# TYPE muster_delivery_seconds histogram",
+        "# TYPE muster_ws_queue_depth histogram",
+    ] {
+        assert!(text.contains(family), "{family} missing:\n{text}");
+    }
+    promtool_check(text);
+}
+
+/// `promtool check metrics` on `text`: skipped when promtool is not installed, except
+/// under `MUSTER_REQUIRE_ALL_TOOLS=1` (CI; scripts/test installs it).
+fn promtool_check(text: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            if std::env::var("MUSTER_REQUIRE_ALL_TOOLS").as_deref() == Ok("1") {
+                panic!("MUSTER_REQUIRE_ALL_TOOLS=1 but promtool cannot run: {e}");
+            }
+            eprintln!("skipped: promtool check metrics (promtool not installed: {e})");
+            return;
+        }
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

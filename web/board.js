@@ -5,6 +5,7 @@
 // guidance to one operator, overrides with a justification, and broadcasts.
 
 import { api } from './lib/muster.js';
+import { addTiles } from './lib/settings.js';
 import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
 import { bindBroadcast, bindInbox } from './lib/desk.js';
@@ -317,9 +318,7 @@ function renderMap() {
   if (!L || !box) return;
   if (!map) {
     map = L.map(box, { attributionControl: true }).setView([51.51, -0.12], 12);
-    const tiles = new URLSearchParams(location.search).get('tiles')
-      || document.querySelector('meta[name="muster-tile-url"]')?.content;
-    if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: '&copy; map data contributors' }).addTo(map);
+    addTiles(L, map);
     layer = L.layerGroup().addTo(map);
   }
   layer.clearLayers();

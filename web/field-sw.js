@@ -21,6 +21,7 @@ const SHELL = [
   '/lib/app.css',
   '/lib/muster.js',
   '/lib/exercise.js',
+  '/lib/settings.js',
   '/lib/ui.js',
   '/lib/desk.js',
   '/lib/store.js',

@@ -62,12 +62,19 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(super::interop::routes(app.clone()))
         .unify()
+        .or(api_documents())
+        .unify()
+        .or(settings(app.clone()))
+        .unify()
+        .or(logo(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
         .unify()
         .or(metrics(app.clone()))
         .unify();
+    let csp = app.csp.clone();
     let all = api
         .or(ops)
         .unify()
@@ -77,13 +84,17 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
     // The browser-facing security headers go on every answer, refusals included.
     warp::path::full()
         .and(all)
-        .map(secured)
+        .map(move |path: warp::path::FullPath, reply| secured(path, &csp, reply))
         .with(warp::trace(request_span()))
 }
 
 /// `reply` with the security headers for the path it answers.
-fn secured(path: warp::path::FullPath, reply: impl Reply) -> Response {
-    web::secure(path.as_str(), reply.into_response())
+fn secured(
+    path: warp::path::FullPath,
+    csp: &warp::http::HeaderValue,
+    reply: impl Reply,
+) -> Response {
+    web::secure(path.as_str(), csp, reply.into_response())
 }
 
 /// A span per request: `request{id, method, path}`. The id is the client's
@@ -353,6 +364,68 @@ fn exercise_debrief(
         .and(with_session(app))
         .and(warp::query::<super::debrief::DebriefQuery>())
         .and_then(super::debrief::debrief)
+}
+
+/// `GET /api/openapi.json` and `GET /api/asyncapi.json`: the API described (no
+/// session: they hold no data).
+fn api_documents() -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let openapi = warp::path!("api" / "openapi.json")
+        .and(warp::get())
+        .map(|| super::describe::openapi());
+    let asyncapi = warp::path!("api" / "asyncapi.json")
+        .and(warp::get())
+        .map(|| super::describe::asyncapi());
+    openapi.or(asyncapi).unify().map(|doc: &'static [u8]| {
+        let mut res = Response::new(doc.into());
+        res.headers_mut().insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("application/json"),
+        );
+        res
+    })
+}
+
+/// `GET /api/settings`: what the apps show of the centre and its map (no session: the
+/// log-in page shows it).
+fn settings(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "settings")
+        .and(warp::get())
+        .and(with_app(app))
+        .map(|app: Arc<App>| {
+            let s = &app.settings;
+            let body = serde_json::json!({
+                "name": s.centre.name,
+                "logo_url": app.logo.as_ref().map(|_| crate::config::LOGO_PATH),
+                "tile_url": (!s.map.tile_url.is_empty()).then_some(&s.map.tile_url),
+                "attribution": s.map.attribution,
+                "max_zoom": s.map.max_zoom,
+            });
+            handlers::json_reply(&body, warp::http::StatusCode::OK)
+        })
+}
+
+/// `GET /api/settings/logo`: the centre's logo; `404` when none is set.
+fn logo(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "settings" / "logo")
+        .and(warp::get())
+        .and(with_app(app))
+        .and_then(|app: Arc<App>| async move {
+            let (kind, data) = app
+                .logo
+                .clone()
+                .ok_or_else(|| Rejection::from(ApiError::not_found("no logo is set")))?;
+            let mut res = Response::new(data.into());
+            let headers = res.headers_mut();
+            headers.insert(
+                warp::http::header::CONTENT_TYPE,
+                warp::http::HeaderValue::from_static(kind),
+            );
+            headers.insert(
+                warp::http::header::CACHE_CONTROL,
+                warp::http::HeaderValue::from_static("max-age=300"),
+            );
+            Ok::<_, Rejection>(res)
+        })
 }
 
 /// `GET /healthz`.

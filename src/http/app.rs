@@ -33,6 +33,10 @@ pub struct App {
     /// The Web Push sender (its VAPID key signs pushes and acknowledge links); `None`
     /// when the key could not be loaded or written (logged at start).
     pub push: Option<Arc<crate::notify::push::Pusher>>,
+    /// The Content-Security-Policy of every response (it names the tile server).
+    pub csp: warp::http::HeaderValue,
+    /// The centre's logo (`centre.logo`), read at start: media type and bytes.
+    pub logo: Option<(&'static str, bytes::Bytes)>,
 }
 
 impl App {
@@ -78,6 +82,8 @@ impl App {
             ),
             shutdown,
             push: pusher(loaded).map(Arc::new),
+            csp: super::web::policy(s.map.tile_origin().as_deref()),
+            logo: read_logo(s.centre.logo.as_deref()),
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
@@ -204,5 +210,19 @@ async fn revalidate_sockets(app: &App) {
         .with_state(|s| app.registry.close_stale_sessions(&s.users));
     for user in stale {
         app.tokens.revoke_user(&user).await;
+    }
+}
+
+/// The logo file, if one is set and readable (a missing one is logged, and the apps
+/// show the name alone).
+fn read_logo(path: Option<&std::path::Path>) -> Option<(&'static str, bytes::Bytes)> {
+    let path = path?;
+    let kind = crate::config::logo_type(path)?;
+    match std::fs::read(path) {
+        Ok(data) => Some((kind, data.into())),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "centre.logo cannot be read; no logo");
+            None
+        }
     }
 }

@@ -115,7 +115,13 @@ pub async fn run<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
         "connected"
     );
     let (sink, mut stream) = ws.split();
-    let writer = tokio::spawn(write(sink, conn.clone(), last_sent, write_limit));
+    let writer = tokio::spawn(write(
+        sink,
+        conn.clone(),
+        last_sent,
+        write_limit,
+        app.hub.metrics.clone(),
+    ));
     let code = read(&mut stream, &app, &session, &conn, revoked).await;
     conn.closer.close(code);
     drop(registration);
@@ -275,20 +281,28 @@ async fn write<S: AsyncRead + AsyncWrite + Unpin>(
     conn: Arc<Conn>,
     mut last_sent: u64,
     limit: Duration,
+    metrics: Arc<crate::hub::metrics::Metrics>,
 ) {
+    let exported = &metrics.exported;
     loop {
         let first = tokio::select! {
             biased;
             code = conn.closer.requested() => return close_when_possible(sink, code).await,
             item = conn.queue.pop() => item,
         };
+        exported
+            .ws_queue_depth
+            .observe((conn.queue.len() + 1) as f64);
         let sent = tokio::select! {
             biased;
             code = conn.closer.requested() => return close_when_possible(sink, code).await,
             sent = tokio::time::timeout(limit, send_queued(&mut sink, first, &conn, &mut last_sent)) => sent,
         };
         match sent {
-            Ok(Ok(())) => {}
+            Ok(Ok(Some(oldest))) => exported
+                .delivery_seconds
+                .observe(oldest.elapsed().as_secs_f64()),
+            Ok(Ok(None)) => {}
             Ok(Err(_)) => {
                 conn.closer.close(close::GOING_AWAY);
                 return;
@@ -309,19 +323,22 @@ const MAX_BATCH: usize = 64;
 /// Buffers `first` and what else is queued, up to [`MAX_BATCH`] frames (tungstenite
 /// writes through once its buffer passes [`super::ws::WRITE_BUFFER`]), and flushes
 /// once; events the client already has (sent in the welcome's backlog) are skipped.
+/// Answers when the oldest event written became durable, if it wrote any.
 async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
     sink: &mut Sink<S>,
     first: Outbound,
     conn: &Conn,
     last_sent: &mut u64,
-) -> Result<(), WsError> {
+) -> Result<Option<std::time::Instant>, WsError> {
     let mut next = Some(first);
     let mut taken = 0;
+    let mut oldest = None;
     while let Some(item) = next {
         let message = match item {
-            Outbound::Event(seq, _) if seq <= *last_sent => None,
-            Outbound::Event(seq, frame) => {
+            Outbound::Event(seq, ..) if seq <= *last_sent => None,
+            Outbound::Event(seq, frame, durable) => {
                 *last_sent = seq;
+                oldest.get_or_insert(durable);
                 Some(Message::Text(frame))
             }
             Outbound::Text(frame) => Some(Message::Text(frame)),
@@ -337,7 +354,8 @@ async fn send_queued<S: AsyncRead + AsyncWrite + Unpin>(
             None
         };
     }
-    sink.flush().await
+    sink.flush().await?;
+    Ok(oldest)
 }
 
 /// Sends the close frame if the peer is still reading, but never waits long for a

@@ -23,6 +23,7 @@ pub mod app;
 pub mod client;
 pub mod commands;
 pub mod debrief;
+pub mod describe;
 pub mod error;
 pub mod evidence;
 pub mod exercise;

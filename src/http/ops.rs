@@ -1,7 +1,6 @@
 //! Handlers of the reference and operations routes: the catalogue, reports, the audit
 //! walk of the hash chain, health, readiness and Prometheus metrics.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,9 +13,14 @@ use warp::reply::{Reply, Response};
 use super::error::ApiError;
 use super::handlers::json_reply;
 use crate::http::App;
-use crate::hub::metrics::Metrics;
+use crate::hub::metrics::Exported;
 use crate::hub::tokens::Session;
-use muster_core::engine::Record;
+use muster_core::domain::assignment::AssignmentStatus;
+use muster_core::domain::case::CaseStatus;
+use muster_core::domain::contact::ContactStatus;
+use muster_core::domain::incident::IncidentStatus;
+use muster_core::domain::support::PlanStatus;
+use muster_core::engine::{Record, State};
 use muster_core::projection::review::{self, GroupBy, Review};
 use muster_log::{EventLog, StoreError, StoredEvent};
 
@@ -262,84 +266,105 @@ pub async fn metrics(app: Arc<App>) -> Result<Response, Rejection> {
     Ok(reply.into_response())
 }
 
-/// The hub's counters and the server's gauges, in exposition format.
+/// The hub's metrics in the text exposition format: the gauges of this moment are set
+/// first (from the state, the sockets and the sessions), then the registry is written.
 pub fn prometheus_text(app: &App) -> String {
     let m = &app.hub.metrics;
-    let count = |c| Metrics::get(c) as f64;
-    let metrics: [(&str, &str, &str, f64); 11] = [
-        (
-            "muster_commands_total",
-            "counter",
-            "Commands decided (accepted, refused or de-duplicated).",
-            count(&m.commands),
-        ),
-        (
-            "muster_commands_rejected_total",
-            "counter",
-            "Commands refused with an error.",
-            count(&m.rejected),
-        ),
-        (
-            "muster_events_total",
-            "counter",
-            "Events made durable.",
-            count(&m.events),
-        ),
-        (
-            "muster_batches_total",
-            "counter",
-            "Group commits made durable.",
-            count(&m.batches),
-        ),
-        (
-            "muster_append_failures_total",
-            "counter",
-            "Appends to the event log that failed.",
-            count(&m.append_failures),
-        ),
-        (
-            "muster_store_available",
-            "gauge",
-            "1 while the event log accepts writes; 0 from a failed append until the hub has recovered the log.",
-            f64::from(u8::from(m.store.available())),
-        ),
-        (
-            "muster_store_recoveries_total",
-            "counter",
-            "Times the hub found the event log writable again after a failed append.",
-            count(&m.store_recoveries),
-        ),
-        (
-            "muster_append_seconds_total",
-            "counter",
-            "Time spent in durable appends.",
-            count(&m.append_micros) / 1e6,
-        ),
-        (
-            "muster_connections",
-            "gauge",
-            "Open WebSocket connections.",
-            app.registry.len() as f64,
-        ),
-        (
-            "muster_sessions",
-            "gauge",
-            "Live log-in sessions.",
-            app.tokens.len() as f64,
-        ),
-        (
-            "muster_seq",
-            "gauge",
-            "Seq of the last durable event.",
-            app.hub.seq() as f64,
-        ),
-    ];
-    let mut out = String::with_capacity(1_536);
-    for (name, kind, help, value) in metrics {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
-        );
+    let e = &m.exported;
+    e.connections.set(app.registry.len() as i64);
+    e.sessions.set(app.tokens.len() as i64);
+    e.seq.set(app.hub.seq() as i64);
+    for (role, users) in app.registry.users_by_role() {
+        e.users_connected
+            .with_label_values(&[role.as_str()])
+            .set(users as i64);
     }
-    out
+    let now = app.hub.clock.now();
+    app.hub.with_state(|s| duty_gauges(e, s, now));
+    e.text(m)
+}
+
+/// What a duty manager watches, counted from the state: the queue, open incidents by
+/// priority and status, assignments not acknowledged, and targets breached on what is
+/// still open. One pass over the contacts and incidents, at scrape time only.
+fn duty_gauges(e: &Exported, s: &State, now: DateTime<Utc>) {
+    let mut waiting = 0;
+    let mut oldest: Option<DateTime<Utc>> = None;
+    for c in s.contacts.values() {
+        if c.status == ContactStatus::Queued {
+            waiting += 1;
+            oldest = Some(oldest.map_or(c.received_at, |o| o.min(c.received_at)));
+        }
+    }
+    e.contacts_waiting.set(waiting);
+    let wait = oldest.map_or(0.0, |o| (now - o).num_milliseconds().max(0) as f64 / 1000.0);
+    e.contact_oldest_wait.set(wait);
+
+    let priorities = ["P1", "P2", "P3", "P4", "none"];
+    let open: Vec<IncidentStatus> = IncidentStatus::ALL
+        .iter()
+        .copied()
+        .filter(|s| s.is_open())
+        .collect();
+    let mut counts = vec![0i64; priorities.len() * open.len()];
+    for i in s.incidents.values().filter(|i| i.status.is_open()) {
+        let p = i.priority.map_or(4, |p| p as usize);
+        if let Some(st) = open.iter().position(|s| *s == i.status) {
+            counts[p * open.len() + st] += 1;
+        }
+    }
+    for (pi, p) in priorities.iter().enumerate() {
+        for (si, st) in open.iter().enumerate() {
+            e.incidents_open
+                .with_label_values(&[p, st.name()])
+                .set(counts[pi * open.len() + si]);
+        }
+    }
+
+    let notified = s
+        .active_by_resource
+        .values()
+        .flatten()
+        .filter_map(|id| s.assignments.get(id))
+        .filter(|a| a.status == AssignmentStatus::Notified)
+        .count();
+    e.assignments_unacknowledged.set(notified as i64);
+
+    // Every (item, target) pair is always there, 0 when nothing is breached.
+    let mut breaches: std::collections::BTreeMap<(&str, &str), i64> = Default::default();
+    for t in muster_core::engine::timers::TARGETS {
+        breaches.insert(("incident", t), 0);
+    }
+    for t in muster_core::domain::case::TARGETS {
+        breaches.insert(("case", t), 0);
+    }
+    breaches.insert(("plan", "review"), 0);
+    for (id, targets) in &s.breaches {
+        if s.incidents.get(id).is_some_and(|i| i.status.is_open()) {
+            for t in targets {
+                *breaches.entry(("incident", t.as_str())).or_default() += 1;
+            }
+        }
+    }
+    for (id, targets) in &s.case_breaches {
+        if s.cases
+            .get(id)
+            .is_some_and(|c| c.status != CaseStatus::Closed)
+        {
+            for t in targets {
+                *breaches.entry(("case", t.as_str())).or_default() += 1;
+            }
+        }
+    }
+    for id in &s.plan_breaches {
+        if s.plans
+            .get(id)
+            .is_some_and(|p| p.status != PlanStatus::Reviewed)
+        {
+            *breaches.entry(("plan", "review")).or_default() += 1;
+        }
+    }
+    for ((item, target), n) in breaches {
+        e.target_breaches.with_label_values(&[item, target]).set(n);
+    }
 }

@@ -104,20 +104,29 @@ fn file_response(name: &str, bytes: Vec<u8>) -> warp::reply::Response {
 /// connections come from this origin only (`'self'` also covers the same-origin
 /// `ws:`/`wss:` socket), so markup injected by a stored string can neither run script
 /// nor load it; nothing may frame the apps, post a form elsewhere or rebase URLs.
-/// Map tiles must be served from this origin too (e.g. through the reverse proxy).
+/// Map tiles may also come from the configured tile server's origin (`map.tile_url`):
+/// see [`policy`].
 /// The field app's service worker and web app manifest are this origin's files too
 /// (`worker-src`, `manifest-src`, said outright rather than left to `default-src`).
 /// The one inline style allowed, by its hash, is the printable evidence pack's: the
 /// console opens it as a `blob:` page, which inherits this policy.
-static CSP: LazyLock<String> = LazyLock::new(|| {
-    let style = base64::engine::general_purpose::STANDARD
-        .encode(Sha256::digest(super::evidence::STYLE.as_bytes()));
-    format!(
-        "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-{style}'; \
-         img-src 'self' data:; connect-src 'self'; font-src 'self'; worker-src 'self'; \
-         manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
+static STYLE_HASH: LazyLock<String> = LazyLock::new(|| {
+    base64::engine::general_purpose::STANDARD
+        .encode(Sha256::digest(super::evidence::STYLE.as_bytes()))
 });
+
+/// The policy for a hub whose map tiles come from `tile_origin` (`scheme://host[:port]`,
+/// checked by the settings), if any: its images are allowed, nothing else of it.
+pub fn policy(tile_origin: Option<&str>) -> HeaderValue {
+    let style = &*STYLE_HASH;
+    let tiles = tile_origin.map(|o| format!(" {o}")).unwrap_or_default();
+    HeaderValue::from_str(&format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'sha256-{style}'; \
+         img-src 'self' data:{tiles}; connect-src 'self'; font-src 'self'; worker-src 'self'; \
+         manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ))
+    .expect("the policy is ASCII")
+}
 
 /// Features no app uses are off; geolocation is allowed only in the field app, which
 /// shares the unit's position.
@@ -130,7 +139,11 @@ const PERMISSIONS_FIELD: &str = "geolocation=(self), camera=(), microphone=(), p
 
 /// `response` with the security headers for the request `path`; headers a handler set
 /// itself are kept.
-pub fn secure(path: &str, mut response: warp::reply::Response) -> warp::reply::Response {
+pub fn secure(
+    path: &str,
+    csp: &HeaderValue,
+    mut response: warp::reply::Response,
+) -> warp::reply::Response {
     let field = file_name(path.trim_start_matches('/')).as_deref() == Some("field.html");
     let permissions = if field {
         PERMISSIONS_FIELD
@@ -141,10 +154,7 @@ pub fn secure(path: &str, mut response: warp::reply::Response) -> warp::reply::R
     let mut set = |name: &'static str, value: HeaderValue| {
         headers.entry(name).or_insert(value);
     };
-    set(
-        "content-security-policy",
-        HeaderValue::from_str(&CSP).expect("the policy is ASCII"),
-    );
+    set("content-security-policy", csp.clone());
     set("x-frame-options", HeaderValue::from_static("DENY"));
     set("referrer-policy", HeaderValue::from_static("no-referrer"));
     set(
@@ -182,7 +192,7 @@ mod tests {
     #[test]
     fn only_the_field_app_may_ask_for_the_location() {
         let permissions = |path: &str| {
-            let res = secure(path, warp::reply().into_response());
+            let res = secure(path, &policy(None), warp::reply().into_response());
             res.headers()["permissions-policy"]
                 .to_str()
                 .unwrap()
@@ -208,13 +218,25 @@ mod tests {
 
     #[test]
     fn the_policy_admits_the_evidence_packs_style_and_no_inline_script() {
-        let res = secure("/", warp::reply().into_response());
+        let res = secure("/", &policy(None), warp::reply().into_response());
         let csp = res.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("img-src 'self' data:;"), "{csp}");
         assert!(csp.contains("script-src 'self';"), "{csp}");
         assert!(!csp.contains("unsafe-inline"), "{csp}");
         assert!(csp.contains("style-src 'self' 'sha256-"), "{csp}");
         // The field app's service worker and manifest, from this origin only.
         assert!(csp.contains("worker-src 'self';"), "{csp}");
         assert!(csp.contains("manifest-src 'self';"), "{csp}");
+    }
+
+    #[test]
+    fn the_tile_servers_origin_may_serve_images_and_nothing_else() {
+        let policy = policy(Some("https://tiles.example.org"));
+        let csp = policy.to_str().unwrap();
+        assert!(
+            csp.contains("img-src 'self' data: https://tiles.example.org;"),
+            "{csp}"
+        );
+        assert_eq!(csp.matches("tiles.example.org").count(), 1, "{csp}");
     }
 }

@@ -33,8 +33,9 @@ pub const CLOSE_SESSION_ENDED: u16 = 4401;
 /// What the socket's writer sends, in queue order.
 #[derive(Debug)]
 pub enum Outbound {
-    /// A durable event's frame, with its seq so a resumed client gets no duplicates.
-    Event(u64, Utf8Bytes),
+    /// A durable event's frame, with its seq so a resumed client gets no duplicates,
+    /// and when it became durable (for the delivery latency).
+    Event(u64, Utf8Bytes, std::time::Instant),
     /// Any other text frame (results, pongs), in order behind the events before it.
     Text(Utf8Bytes),
     /// A WebSocket ping (server keep-alive).
@@ -135,6 +136,16 @@ impl Queue {
         }
     }
 
+    /// How many items wait.
+    pub fn len(&self) -> usize {
+        self.items.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// Whether nothing waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The next item if there is one; gives memory back once drained.
     pub fn try_pop(&self) -> Option<Outbound> {
         let mut items = self.items.lock().unwrap_or_else(|e| e.into_inner());
@@ -158,8 +169,8 @@ impl Conn {
         }
     }
 
-    fn push_event(&self, seq: u64, frame: &Utf8Bytes) {
-        self.push(Outbound::Event(seq, frame.clone()));
+    fn push_event(&self, seq: u64, frame: &Utf8Bytes, durable: std::time::Instant) {
+        self.push(Outbound::Event(seq, frame.clone(), durable));
     }
 }
 
@@ -213,6 +224,21 @@ impl Registry {
 
     pub fn is_empty(&self) -> bool {
         self.all.is_empty()
+    }
+
+    /// How many distinct users have a socket open, by role.
+    pub fn users_by_role(&self) -> Vec<(Role, usize)> {
+        let mut users = std::collections::HashSet::new();
+        for c in self.all.iter() {
+            users.insert((c.viewer.role.as_str(), c.viewer.user_id.clone()));
+        }
+        Role::ALL
+            .iter()
+            .map(|role| {
+                let n = users.iter().filter(|(r, _)| *r == role.as_str()).count();
+                (*role, n)
+            })
+            .collect()
     }
 
     /// Watches the seq of the last routed event.
@@ -308,21 +334,21 @@ impl Registry {
         if v.everyone {
             for c in self.all.iter() {
                 if c.viewer.role != Role::Intake {
-                    c.push_event(p.seq, &p.frame);
+                    c.push_event(p.seq, &p.frame, p.durable);
                 }
             }
             return;
         }
         if v.desk {
             for c in self.desk.iter() {
-                c.push_event(p.seq, &p.frame);
+                c.push_event(p.seq, &p.frame, p.durable);
             }
         }
         let mut sent: Vec<ConnId> = Vec::new();
         let mut send = |c: &Arc<Conn>| {
             if (!v.desk || !c.is_desk()) && !sent.contains(&c.id) {
                 sent.push(c.id);
-                c.push_event(p.seq, &p.frame);
+                c.push_event(p.seq, &p.frame, p.durable);
             }
         };
         for r in &v.resources {

@@ -52,6 +52,8 @@ pub struct Published {
     pub visibility: Visibility,
     /// `{"type":"event","seq":…,"at":…,"actor":…,"event":{…}}`, secrets removed.
     pub frame: Utf8Bytes,
+    /// When it was made ready to publish (durable): delivery latency starts here.
+    pub durable: std::time::Instant,
 }
 
 impl Published {
@@ -86,6 +88,7 @@ impl Published {
             incident_id,
             visibility,
             frame: frame.into(),
+            durable: std::time::Instant::now(),
         }
     }
 }
@@ -290,9 +293,12 @@ impl Hub {
         command_id: Option<String>,
         command: Command,
     ) -> Result<CommandOutcome, Error> {
+        let started = std::time::Instant::now();
+        let kind = command.kind();
         let (reply, rx) = oneshot::channel();
         let gone = || Error::Unavailable("the hub is shutting down".into());
-        self.submit_tx
+        let result = match self
+            .submit_tx
             .send(Submission {
                 actor,
                 command_id,
@@ -300,8 +306,15 @@ impl Hub {
                 reply,
             })
             .await
-            .map_err(|_| gone())?;
-        rx.await.map_err(|_| gone())?
+        {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err(gone())),
+            Err(_) => Err(gone()),
+        };
+        let answered = result.as_ref().map(|_| ());
+        self.metrics
+            .exported
+            .command(kind, started.elapsed(), answered);
+        result
     }
 
     /// Every durable event from now on, in seq order.

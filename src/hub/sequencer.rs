@@ -303,7 +303,9 @@ impl Sequencer {
                 store_credentials(&credential_store, &credentials).await;
                 Metrics::add(&metrics.batches, 1);
                 Metrics::add(&metrics.events, stored.len() as u64);
-                Metrics::add(&metrics.append_micros, started.elapsed().as_micros() as u64);
+                let took = started.elapsed();
+                Metrics::add(&metrics.append_micros, took.as_micros() as u64);
+                metrics.exported.append_seconds.observe(took.as_secs_f64());
             } else {
                 Metrics::add(&metrics.append_failures, 1);
             }

@@ -14,6 +14,8 @@ import { exerciseBanner } from './exercise.js';
 
 // Every app imports this module: in exercise mode, each page shows the EXERCISE banner.
 if (typeof document !== 'undefined') exerciseBanner();
+// Every app's header shows the centre's name and logo from its settings.
+import './settings.js';
 
 // Every key the apps keep in localStorage or sessionStorage starts with this prefix
 // (the session, each user's saved store, outbox and board alerts): log-out and an

@@ -5,6 +5,7 @@
 // place's premise notes and its previous incidents (same place, or within 50 m) show
 // under the field. Accessible combobox: arrows move, Enter chooses, Escape closes.
 
+import { addTiles } from './settings.js';
 import { api } from './muster.js';
 import { h, fill, words, clock, OPEN_INCIDENT } from './ui.js';
 
@@ -194,8 +195,7 @@ export function locationField(client, { label = 'Location', initial = null, name
       const box = h('div', { class: 'loc-map', role: 'region', 'aria-label': 'Map: click a point to set the location (or type "lat, lon" in the field)' });
       fill(mapBox, box, h('p', { class: 'muted' }, 'Click the map to set the point. Keyboard: type coordinates or a place in the field.'));
       map = L.map(box, { attributionControl: true, keyboard: false }).setView(chosen?.lat != null ? [chosen.lat, chosen.lon] : [51.51, -0.12], 13);
-      const tiles = document.querySelector('meta[name="muster-tile-url"]')?.content;
-      if (tiles) L.tileLayer(tiles, { maxZoom: 19, attribution: '&copy; map data contributors' }).addTo(map);
+      addTiles(L, map);
       landmarks(L);
       // The map's own container is not a tab stop (keyboard: false): the field is the
       // keyboard's way to a location; the zoom buttons stay reachable.

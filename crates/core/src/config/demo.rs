@@ -24,7 +24,9 @@ use crate::domain::user::Role;
 ///
 /// The demo's passwords are published, so it must never be reachable by accident:
 /// `auto` runs it only on a loopback bind, where nobody else can log in.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DemoMode {
     /// On when bound to a loopback address, off on any other.
@@ -87,7 +89,7 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 }
 
 /// Everything the demo seeds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Demo {
     pub users: Vec<DemoUser>,
     pub resources: Vec<DemoResource>,
@@ -96,7 +98,7 @@ pub struct Demo {
 }
 
 /// `config/demo/users.toml` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct UsersFile {
     #[serde(default)]
@@ -106,7 +108,7 @@ pub(crate) struct UsersFile {
 }
 
 /// `config/demo/resources.toml` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ResourcesFile {
     #[serde(default)]
@@ -114,7 +116,7 @@ pub(crate) struct ResourcesFile {
 }
 
 /// A demo log-in.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DemoUser {
     pub username: String,
@@ -129,7 +131,7 @@ pub struct DemoUser {
 }
 
 /// A demo person, vehicle or team.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DemoResource {
     /// Stable name users refer to it by (the resource id is assigned when seeded).
@@ -150,7 +152,7 @@ pub struct DemoResource {
 }
 
 /// A starting position with a human description.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DemoLocation {
     pub lat: f64,

@@ -23,7 +23,7 @@ use crate::domain::procedure::{Centre, Problem};
 use crate::domain::triage::Priority;
 
 /// One scenario file.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// Short name, used on the command line (`muster exercise --scenario busy-evening`).
@@ -52,7 +52,7 @@ pub struct Scenario {
 /// A stream of contacts generated from templates: between `from_secs` and `until_secs`
 /// one arrives every `mean_gap_secs` on average (each gap drawn uniformly between half
 /// and one and a half times the mean), each from a template drawn with the seed.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Arrivals {
     /// Generated ids are this prefix and a number from 1 (`gen` → `gen001`).
@@ -65,7 +65,7 @@ pub struct Arrivals {
 }
 
 /// A generated contact: a [`ScriptedContact`] without id, time or `duplicate_of`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactTemplate {
     pub channel: Channel,
@@ -110,7 +110,7 @@ impl ContactTemplate {
 
 /// A contact a simulated caller makes, with what the scenario's author expects of the
 /// trainee who handles it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedContact {
     /// Unique in the scenario (`c01`); `duplicate_of` and injects refer to it.
@@ -148,7 +148,7 @@ pub struct ScriptedContact {
 
 /// A simulated field unit: an existing resource of the centre (by name or id), played
 /// by the simulator through the field API.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimUnit {
     /// The resource's id (`res_3`) or name.
@@ -189,7 +189,7 @@ fn default_on_scene_secs() -> u64 {
 }
 
 /// Something the simulator does besides calling: a unit on scene reports a hazard.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Inject {
     pub at_secs: u64,
@@ -202,7 +202,7 @@ pub struct Inject {
     pub text: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InjectKind {
     /// A unit on scene reports a hazard (a note on the incident, from the field).

@@ -67,7 +67,7 @@ impl AssignmentStatus {
 }
 
 /// An action as a command specifies it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActionSpec {
     pub text: String,
     #[serde(default)]
@@ -75,7 +75,7 @@ pub struct ActionSpec {
 }
 
 /// One checklist item.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Action {
     pub id: String,
     pub text: String,
@@ -92,7 +92,7 @@ pub struct Action {
 }
 
 /// One assignment as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assignment {
     pub id: AssignmentId,
     pub incident_id: IncidentId,
@@ -185,7 +185,7 @@ impl super::Finish for Assignment {
 }
 
 /// An action of a checklist as it was set (`assignment.created`): not yet done.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewAction {
     pub id: String,
     pub text: String,
@@ -194,7 +194,7 @@ pub struct NewAction {
 
 /// An assignment as it was created (`assignment.created`). Who and when are the
 /// envelope's; it starts `notified`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewAssignment {
     pub id: AssignmentId,
     pub incident_id: IncidentId,
@@ -310,7 +310,7 @@ mod tests {
 /// How a unit's report reached the hub when someone at the desk records it on the
 /// unit's behalf (an acknowledgement, progress or a check-in said over the radio). The
 /// event's actor is the desk user who recorded it; `via` says it was not the unit's app.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     Radio,

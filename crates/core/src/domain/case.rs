@@ -68,7 +68,7 @@ impl CaseOutcome {
 }
 
 /// One case as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Case {
     pub id: CaseId,
     pub case_type: CaseType,
@@ -174,7 +174,7 @@ pub fn add_working_days(from: DateTime<Utc>, days: u64) -> DateTime<Utc> {
 
 /// A case as it was opened (`case.opened`): the incidents it is about, judged when it
 /// was opened. Who and when are the envelope's; it starts `open`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewCase {
     pub id: CaseId,
     pub case_type: CaseType,

@@ -76,7 +76,7 @@ impl Lifecycle for ContactStatus {
 }
 
 /// Who got in touch. Every field is optional: an anonymous caller is still a contact.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Caller {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -102,7 +102,7 @@ impl Caller {
 }
 
 /// One contact as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Contact {
     pub id: ContactId,
     pub channel: Channel,
@@ -166,7 +166,7 @@ impl super::Finish for Contact {
 
 /// A contact as it was received (`contact.received`): what the caller gave. Who took
 /// it in and when are the event's envelope; it starts `queued`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewContact {
     pub id: ContactId,
     pub channel: Channel,

@@ -11,7 +11,7 @@ use super::ids::IncidentId;
 use super::procedure::DuplicateRule;
 
 /// An open incident a new report may repeat.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Candidate {
     pub incident_id: IncidentId,
     /// Straight-line distance between the two locations, rounded to the metre.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::DomainError;
 
 /// A place as a caller describes it and, when known, as coordinates.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Location {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,

@@ -36,7 +36,7 @@ impl Lifecycle for ImprovementStatus {
 }
 
 /// One step of an action's history.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImprovementUpdate {
     pub status: ImprovementStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -46,7 +46,7 @@ pub struct ImprovementUpdate {
 }
 
 /// One improvement action as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Improvement {
     pub id: ImprovementId,
     pub title: String,
@@ -90,7 +90,7 @@ pub fn validate_new(
 
 /// An improvement action as it was raised (`improvement.raised`). Who raised it and
 /// when are the envelope's; it starts `open`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewImprovement {
     pub id: ImprovementId,
     pub title: String,

@@ -58,7 +58,7 @@ impl IncidentStatus {
 }
 
 /// One validity and priority decision, kept in order so reviews can see reassessments.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Assessment {
     pub validity: Validity,
     pub priority: Option<Priority>,
@@ -74,7 +74,7 @@ pub struct Assessment {
 }
 
 /// A free-text note on the incident.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Note {
     pub text: String,
     pub by: UserId,
@@ -82,7 +82,7 @@ pub struct Note {
 }
 
 /// A supervisor's recorded waiver of one procedure rule on this incident.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Override {
     pub rule: String,
     pub justification: String,
@@ -91,7 +91,7 @@ pub struct Override {
 }
 
 /// One incident as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Incident {
     pub id: IncidentId,
     /// Human reference, `INC-2026-000123`.
@@ -240,7 +240,7 @@ impl super::Finish for Incident {
 
 /// An incident as it was opened (`incident.opened`): its reference, type, description
 /// and place. Who opened it and when are the envelope's; it starts `new`, unverified.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewIncident {
     pub id: IncidentId,
     pub reference: String,
@@ -251,7 +251,7 @@ pub struct NewIncident {
 }
 
 /// An assessment as it was made (`incident.assessed`); who and when are the envelope's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewAssessment {
     pub validity: Validity,
     /// `null` for a duplicate or false report.
@@ -266,7 +266,7 @@ pub struct NewAssessment {
 }
 
 /// A note as it was written (`incident.noted`); who and when are the envelope's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewNote {
     pub text: String,
 }

@@ -74,6 +74,22 @@ impl Serialize for Audience {
     }
 }
 
+/// On the wire a string: `all`, `field`, `team:NAME`, `incident:ID`, `resource:ID` or
+/// `user:ID`.
+impl schemars::JsonSchema for Audience {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Audience".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(all|field|(team|incident|resource|user):.*\\S.*)$",
+            "description": "Who a message is for: `all`, `field`, `team:NAME`, `incident:ID`, `resource:ID` or `user:ID`."
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Audience {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
@@ -82,7 +98,7 @@ impl<'de> Deserialize<'de> for Audience {
 }
 
 /// One message as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     pub id: MessageId,
     pub audience: Audience,
@@ -113,7 +129,7 @@ impl super::Finish for Message {
 
 /// A message as it was sent (`message.broadcast`): to whom it was addressed, judged
 /// when it was sent. Who sent it and when are the envelope's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewMessage {
     pub id: MessageId,
     pub audience: Audience,

@@ -14,7 +14,7 @@ pub const MAX_PLACE_ID: usize = 64;
 pub const MAX_RESULTS: usize = 10;
 
 /// One place of the gazetteer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Place {
     pub id: String,
     pub name: String,

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::triage::Priority;
 
 /// The whole of a centre's procedures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Centre {
     /// Shown in the apps' title bar and in reports.
@@ -88,7 +88,7 @@ impl Centre {
 }
 
 /// One incident service: how a contact about it is handled from first answer to closure.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IncidentType {
     /// Stable id commands use (`incident.open {type}`).
@@ -225,7 +225,7 @@ fn is_blank(value: &Value) -> bool {
 }
 
 /// One question of a call script.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Question {
     /// Key of the answer in `incident.answer {answers}`.
@@ -257,7 +257,7 @@ impl Question {
 }
 
 /// The shape of an answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum QuestionKind {
     YesNo,
@@ -278,7 +278,7 @@ impl QuestionKind {
 }
 
 /// A named determinant: when every condition holds, the incident gets `priority`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityRule {
     /// Recorded with the assessment so a reviewer sees which rule decided.
@@ -296,7 +296,7 @@ impl PriorityRule {
 }
 
 /// A test on one answer: equal to a value, and/or at least a number.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Condition {
     /// Id of the question whose answer is tested.
@@ -333,7 +333,7 @@ fn same_value(a: &Value, b: &Value) -> bool {
 }
 
 /// An item of the checklist an assignment starts with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionTemplate {
     pub text: String,
@@ -343,7 +343,7 @@ pub struct ActionTemplate {
 }
 
 /// Targets, in seconds, for each priority.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
     #[serde(rename = "P1")]
@@ -369,7 +369,7 @@ impl Targets {
 }
 
 /// The clocks a centre is measured on, each in seconds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSet {
     /// Contact received → taken by an operator.
@@ -398,7 +398,7 @@ impl TargetSet {
 }
 
 /// A ladder of steps taken while an assignment stays unacknowledged.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationPolicy {
     pub id: String,
@@ -410,7 +410,7 @@ pub struct EscalationPolicy {
 }
 
 /// One rung of an escalation ladder.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EscalationStep {
     /// Seconds after the notification at which this step fires.
@@ -422,7 +422,7 @@ pub struct EscalationStep {
 }
 
 /// What an escalation step does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EscalationAction {
     /// Send the notification again on the same channel.
@@ -466,7 +466,7 @@ impl EscalationAction {
 }
 
 /// Impact × urgency → priority: rows are impacts, columns urgencies.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityMatrix {
     /// Row labels, most severe first.
@@ -487,7 +487,7 @@ impl PriorityMatrix {
 }
 
 /// Two reports closer than this in space and time are flagged as a possible duplicate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DuplicateRule {
     pub distance_m: f64,
@@ -498,7 +498,7 @@ pub struct DuplicateRule {
 pub use super::resource::ResourceType as ResourceKind;
 
 /// Average travel speed per resource kind, in km/h, for ETAs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Speeds {
     pub person: f64,
@@ -517,7 +517,7 @@ impl Speeds {
 }
 
 /// What an incident needs before it may close (a supervisor may override).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Closure {
     /// An outcome must be recorded when resolving.
@@ -543,7 +543,7 @@ impl Default for Closure {
 }
 
 /// Deadlines for queries and complaints about incident handling.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseTargets {
     /// Case opened → acknowledged to the person who raised it.
@@ -553,7 +553,7 @@ pub struct CaseTargets {
 }
 
 /// The catalogue `GET /api/catalogue` returns.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Catalogue {
     pub name: String,
     pub types: Vec<CatalogueType>,
@@ -568,14 +568,14 @@ pub struct Catalogue {
 }
 
 /// A rule a supervisor may waive on one incident, and what it protects.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct OverrideRule {
     pub rule: &'static str,
     pub protects: &'static str,
 }
 
 /// One service in the catalogue: what a client needs to run the call script.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CatalogueType {
     pub id: String,
     pub name: String,
@@ -967,7 +967,7 @@ fn check_list(path: &str, items: &[String], p: &mut Problems) {
 }
 
 /// The thresholds the rules fire at: `[review]` in the centre's procedures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
     /// `slow_dispatch`: an operator's p90 time to dispatch above this many times the

@@ -15,7 +15,7 @@ pub const MAX_ENDPOINT_LEN: usize = 1_024;
 
 /// The subscription's keys, as the browser's `PushSubscription.toJSON()` gives them:
 /// base64url (padding tolerated).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PushKeys {
     /// The browser's P-256 public key: 65 bytes, uncompressed (`0x04 ‖ x ‖ y`).
     pub p256dh: String,
@@ -24,7 +24,7 @@ pub struct PushKeys {
 }
 
 /// One subscription as the state keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PushSubscription {
     pub endpoint: String,
     pub keys: PushKeys,
@@ -36,7 +36,7 @@ pub struct PushSubscription {
 }
 
 /// Why a subscription was removed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UnsubscribeReason {
     /// The user (their app) asked.

@@ -28,7 +28,7 @@ const SURPLUS_CAP: usize = 3;
 pub const NO_APP: &str = "no app: call by radio";
 
 /// One ranked resource.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Recommendation {
     /// What `assignment.create` takes.
     pub resource_id: ResourceId,

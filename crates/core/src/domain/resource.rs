@@ -50,7 +50,7 @@ impl Lifecycle for ResourceStatus {
 }
 
 /// A last known position and when it was reported.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Position {
     pub lat: f64,
     pub lon: f64,
@@ -58,7 +58,7 @@ pub struct Position {
 }
 
 /// One resource as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Resource {
     pub id: ResourceId,
     pub name: String,
@@ -88,7 +88,7 @@ impl Resource {
 
 /// Coordinates without a time: where a resource was registered (the time is the
 /// event's).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Coordinates {
     pub lat: f64,
     pub lon: f64,
@@ -96,7 +96,7 @@ pub struct Coordinates {
 
 /// A resource as it was registered (`resource.registered`). When is the envelope's; it
 /// starts `available`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewResource {
     pub id: ResourceId,
     pub name: String,

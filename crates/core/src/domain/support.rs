@@ -39,7 +39,7 @@ impl Lifecycle for PlanStatus {
 }
 
 /// A note on a plan, by either party or a supervisor.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanNote {
     pub text: String,
     pub by: UserId,
@@ -47,7 +47,7 @@ pub struct PlanNote {
 }
 
 /// One support plan as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     pub id: PlanId,
     /// Whom the support is for.
@@ -85,7 +85,7 @@ wire_enum!(
 
 /// Evidence for a support plan (`support.attach_evidence`): a trainee's exercise
 /// debrief, as the debrief page downloads it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     pub kind: EvidenceKind,
@@ -147,7 +147,7 @@ impl Evidence {
 }
 
 /// Evidence as the plan holds it: who attached it and when.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AttachedEvidence {
     #[serde(flatten)]
     pub evidence: Evidence,
@@ -222,14 +222,14 @@ pub fn validate_proposal(
 }
 
 /// A note given with a proposal; who and when are the envelope's.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewPlanNote {
     pub text: String,
 }
 
 /// A support plan as it was proposed (`support.proposed`). Who proposed it and when
 /// are the envelope's; it starts `proposed`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewPlan {
     pub id: PlanId,
     pub colleague_id: UserId,

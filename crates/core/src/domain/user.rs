@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 use super::ids::{ResourceId, UserId};
 
 /// What a user is allowed to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Call taker / dispatcher.
@@ -98,7 +110,7 @@ impl Role {
 }
 
 /// A user account as the state knows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct User {
     pub id: UserId,
     pub username: String,
@@ -117,7 +129,7 @@ pub struct User {
 
 /// A new account as `user.created` records it: what was given, nothing derived. The
 /// password is not here: the hub keeps its hash in the credential store.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NewUser {
     pub id: UserId,
     pub username: String,

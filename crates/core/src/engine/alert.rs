@@ -13,7 +13,7 @@ use crate::domain::ids::{AlertId, AssignmentId, IncidentId, UserId};
 /// One alert. `kind` is the wire name of the event that raised it and `cause` is that
 /// event (the apps word the alert from its fields); the alert is numbered by the seq of
 /// that event (`alr_<seq>`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Alert {
     pub id: AlertId,
     pub kind: String,

@@ -42,7 +42,7 @@ use crate::domain::ids::IncidentId;
 macro_rules! commands {
     ($($name:literal => $variant:ident,)*) => {
         /// Every command the engine understands: `{"kind": <wire name>, ...fields}`.
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "kind")]
         pub enum Command {
             $(
@@ -202,6 +202,18 @@ impl FromStr for CommandKind {
 impl Serialize for CommandKind {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+/// On the wire the name, one of the table's: the API documents list them all.
+impl schemars::JsonSchema for CommandKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "CommandKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = CommandKind::ALL.iter().map(|k| k.as_str()).collect();
+        schemars::json_schema!({"type": "string", "description": "A command kind.", "enum": names})
     }
 }
 

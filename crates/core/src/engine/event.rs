@@ -38,7 +38,7 @@ macro_rules! events {
         $name:literal => $variant:ident { $($fields:tt)* },
     )*) => {
         /// Every event the engine emits.
-        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
         #[serde(tag = "kind")]
         pub enum Event {
             $(
@@ -276,6 +276,7 @@ events! {
     "checkin.missed" => CheckinMissed {
         assignment_id: AssignmentId,
         #[serde(with = "crate::time::serde_millis")]
+        #[schemars(with = "DateTime<Utc>")]
         due_at: DateTime<Utc>,
     },
     /// A deadline ran out before its step was done: an incident's response target
@@ -292,6 +293,7 @@ events! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         priority: Option<Priority>,
         #[serde(with = "crate::time::serde_millis")]
+        #[schemars(with = "DateTime<Utc>")]
         due_at: DateTime<Utc>,
     },
     /// A notification reached its channel (for the webhook: the gateway accepted it;
@@ -348,6 +350,7 @@ events! {
         from_head: String,
         from_events: u64,
         #[serde(with = "crate::time::serde_millis")]
+        #[schemars(with = "DateTime<Utc>")]
         migrated_at: DateTime<Utc>,
     },
 
@@ -370,6 +373,7 @@ events! {
         category: Category,
         retention_days: u32,
         #[serde(with = "crate::time::serde_millis")]
+        #[schemars(with = "DateTime<Utc>")]
         before: DateTime<Utc>,
         records: Vec<RecordRef>,
     },
@@ -406,6 +410,18 @@ impl std::fmt::Display for EventKind {
 impl Serialize for EventKind {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
+    }
+}
+
+/// On the wire the name, one of the table's: the API documents list them all.
+impl schemars::JsonSchema for EventKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EventKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        schemars::json_schema!({"type": "string", "description": "An event kind.", "enum": names})
     }
 }
 

@@ -30,14 +30,14 @@ use crate::domain::user::User;
 pub const DEDUPE_WINDOW: usize = 100_000;
 
 /// What a successful command returned: the last seq it wrote and the ids it created.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CommandOutcome {
     pub seq: u64,
     pub data: BTreeMap<String, String>,
 }
 
 /// Everything the hub knows, as of `seq`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct State {
     /// The last event applied.
     pub seq: u64,
@@ -105,7 +105,7 @@ pub struct State {
 pub const OPENED_KEPT: usize = 256;
 
 /// One incident's opening, as duplicate detection needs it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Opened {
     pub at: DateTime<Utc>,
     pub id: IncidentId,

@@ -19,7 +19,7 @@ use crate::engine::state::State;
 /// What the state remembers about personal data: the scopes erased (an exact scope,
 /// or a prefix ending in `/` for every day of a day-scoped category) and the days
 /// still holding day-scoped data, for the sweep.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PrivacyState {
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub erased: BTreeSet<String>,

@@ -18,7 +18,19 @@ use serde::{Deserialize, Serialize};
 pub const ERASED: &str = "[erased]";
 
 /// A category of personal data; retention and erasure work per category.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     CallerDetails,
@@ -67,7 +79,19 @@ impl std::fmt::Display for Category {
 }
 
 /// The kind of record personal data belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordType {
     Contact,
@@ -114,7 +138,9 @@ impl std::fmt::Display for RecordType {
 }
 
 /// One record: `{type, id, reference?}` (the incident's human reference, if any).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 pub struct RecordRef {
     #[serde(rename = "type")]
     pub record_type: RecordType,

@@ -22,14 +22,14 @@ use crate::domain::support::PlanStatus;
 use crate::engine::state::State;
 
 /// `[privacy]` in the centre's procedures.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Policy {
     pub retention: Retention,
 }
 
 /// `[privacy.retention]`: days each category is kept (0: until erased).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Retention {
     pub caller_details: u32,

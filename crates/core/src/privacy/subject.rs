@@ -18,7 +18,19 @@ use crate::domain::incident::IncidentStatus;
 use crate::engine::state::State;
 
 /// The kind of data subject.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Caller,
@@ -96,7 +108,7 @@ impl FromStr for SubjectId {
 }
 
 /// One match of a search: `{subject_id, kind, label, records}`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Subject {
     pub subject_id: String,
     pub kind: Kind,

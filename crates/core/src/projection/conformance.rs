@@ -14,7 +14,7 @@ use crate::engine::event::{Event, Record};
 use crate::engine::state::State;
 
 /// The whole report, as `GET /api/incidents/{id}` sends it under `conformance`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// The one-word answer reviews count.
     pub verdict: Verdict,
@@ -24,7 +24,7 @@ pub struct Report {
 
 /// `not_conforming` when a step is missing; `pending` while steps are still to come;
 /// otherwise `conforming`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Conforming,
@@ -33,7 +33,7 @@ pub enum Verdict {
 }
 
 /// Where one step stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Done,
@@ -44,7 +44,7 @@ pub enum StepStatus {
 }
 
 /// One step of the procedure: when and by whom it was done (or waived).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Step {
     /// Stable name clients key on (`assessed`, `dispatched`, …).
     pub step: &'static str,

@@ -77,7 +77,7 @@ pub struct Measures {
 }
 
 /// One finding, in the shape the report and the review page use.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Finding {
     /// `"<rule>:<by>:<key>"`.
     pub id: String,
@@ -324,7 +324,7 @@ wire_enum!(
 );
 
 /// How an improvement action's figure moved: before it was raised vs the period.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Movement {
     pub improvement_id: String,
     pub title: String,

@@ -52,7 +52,7 @@ impl GroupBy {
 pub const NONE_KEY: &str = "none";
 
 /// Count, median, 90th percentile and share within target of one interval.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct IntervalStats {
     pub count: usize,
     pub median_secs: Option<i64>,
@@ -63,7 +63,7 @@ pub struct IntervalStats {
 }
 
 /// The five intervals a centre is measured on.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Intervals {
     /// Contact received → taken.
     pub answer: IntervalStats,
@@ -78,7 +78,7 @@ pub struct Intervals {
 }
 
 /// First vs final priority of the incidents a triage method first prioritised.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Reassessed {
     /// Incidents whose first priority came from this method.
     pub assessed: usize,
@@ -89,7 +89,7 @@ pub struct Reassessed {
 }
 
 /// The KPIs of one group.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct GroupKpis {
     pub key: String,
     pub contacts: usize,
@@ -104,7 +104,7 @@ pub struct GroupKpis {
 }
 
 /// The whole report.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Report {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,

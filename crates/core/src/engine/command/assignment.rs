@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::domain::assignment::{ActionSpec, AssignmentStatus, Via};
 use crate::domain::ids::{AssignmentId, IncidentId, ResourceId};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentCreate {
     pub incident_id: IncidentId,
     pub resource_id: ResourceId,
@@ -18,7 +18,7 @@ pub struct AssignmentCreate {
     pub reason: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentAcknowledge {
     pub assignment_id: AssignmentId,
     /// Set by the desk recording the unit's acknowledgement on its behalf.
@@ -26,13 +26,13 @@ pub struct AssignmentAcknowledge {
     pub via: Option<Via>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentDecline {
     pub assignment_id: AssignmentId,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentProgress {
     pub assignment_id: AssignmentId,
     pub status: AssignmentStatus,
@@ -45,7 +45,7 @@ pub struct AssignmentProgress {
     pub skipped: BTreeMap<String, String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentActionDone {
     pub assignment_id: AssignmentId,
     pub action_id: String,
@@ -54,20 +54,20 @@ pub struct AssignmentActionDone {
 }
 
 /// Unticks an action ticked by mistake; the reason is kept in the log.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentActionUndone {
     pub assignment_id: AssignmentId,
     pub action_id: String,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AssignmentCancel {
     pub assignment_id: AssignmentId,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Checkin {
     pub assignment_id: AssignmentId,
     pub ok: bool,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::case::{CaseOutcome, CaseType};
 use crate::domain::ids::{CaseId, ContactId, IncidentId, UserId};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseOpen {
     pub case_type: CaseType,
     #[serde(default)]
@@ -19,19 +19,19 @@ pub struct CaseOpen {
     pub email: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseAssign {
     pub case_id: CaseId,
     pub user_id: UserId,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseRespond {
     pub case_id: CaseId,
     pub response: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseClose {
     pub case_id: CaseId,
     pub outcome: CaseOutcome,

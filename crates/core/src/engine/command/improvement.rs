@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::{ImprovementId, PlanId, UserId};
 use crate::domain::improvement::ImprovementStatus;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImprovementRaise {
     pub title: String,
     pub finding: String,
@@ -18,7 +18,7 @@ pub struct ImprovementRaise {
     pub plan_id: Option<PlanId>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ImprovementUpdate {
     pub improvement_id: ImprovementId,
     pub status: ImprovementStatus,

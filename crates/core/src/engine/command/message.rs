@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::MessageId;
 use crate::domain::message::Audience;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageBroadcast {
     pub audience: Audience,
     pub text: String,
@@ -13,7 +13,7 @@ pub struct MessageBroadcast {
     pub requires_ack: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MessageAcknowledge {
     pub message_id: MessageId,
 }

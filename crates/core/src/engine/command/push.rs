@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ids::UserId;
 use crate::domain::push::{PushKeys, UnsubscribeReason};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PushSubscribe {
     pub endpoint: String,
     pub keys: PushKeys,
@@ -15,7 +15,7 @@ pub struct PushSubscribe {
     pub session: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PushUnsubscribe {
     pub endpoint: String,
     /// Whose subscription: only the hub itself names one (a user removes their own).

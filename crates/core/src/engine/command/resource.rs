@@ -7,7 +7,7 @@ use crate::domain::ids::{ResourceId, UserId};
 use crate::domain::resource::ResourceType;
 use crate::domain::user::Role;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserCreate {
     pub username: String,
     pub role: Role,
@@ -22,12 +22,12 @@ pub struct UserCreate {
     pub password_hash: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserDisable {
     pub user_id: UserId,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserPassword {
     pub user_id: UserId,
     pub password: String,
@@ -35,7 +35,7 @@ pub struct UserPassword {
     pub password_hash: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResourceRegister {
     pub name: String,
     pub resource_type: ResourceType,
@@ -54,13 +54,13 @@ pub struct ResourceRegister {
     pub phone: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResourceStatus {
     pub resource_id: ResourceId,
     pub status: crate::domain::resource::ResourceStatus,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ResourceLocate {
     pub resource_id: ResourceId,
     pub lat: f64,
