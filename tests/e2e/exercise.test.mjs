@@ -15,6 +15,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { startHub, startExercise, apiFor, launchBrowser, logIn, ROOT } from './hub.mjs';
+import { Socket } from './wsclient.mjs';
+import { debriefFigures } from './debrief-figures.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
@@ -32,10 +34,20 @@ before(async () => {
   handles.story.liveBefore = await handles.liveApi.get('/api/audit/verify', handles.story.liveSupervisor);
   handles.ex = await startExercise({ scenario: 'busy-evening', speed: SPEED });
   handles.api = apiFor(handles.ex.url);
+  // Every event of the exercise log, as a supervisor's socket carries them from seq 0:
+  // the debrief's figures are computed again from these.
+  handles.story.records = [];
+  const supervisor = await handles.api.login('supervisor');
+  handles.story.socket = await Socket.open(handles.ex.url, (f) => {
+    if (f.type === 'event') handles.story.records.push(f);
+  });
+  handles.story.socket.send({ type: 'hello', token: supervisor, resume_from: 0 });
+  assert.equal((await handles.story.socket.next('welcome')).resumed, true, 'the log from its first event');
   handles.ui = await launchBrowser(handles.ex.url);
 });
 
 after(async () => {
+  handles.story.socket?.close();
   await handles.ui?.close();
   await handles.ex?.stop();
   await handles.live?.stop();
@@ -160,6 +172,29 @@ test('a live hub alongside refuses exercise controls and its log is untouched', 
   assert.equal(after.head_hash, handles.story.liveBefore.head_hash);
   assert.equal(after.head_seq, handles.story.liveBefore.head_seq);
   assert.ok(after.ok);
+});
+
+test("the debrief's figures for the trainee match figures computed from the exercise log", async () => {
+  const supervisor = await handles.api.login('supervisor');
+  const users = (await handles.api.get('/api/state', supervisor)).users;
+  const trainee = Object.values(users).find((u) => u.username === 'operator').id;
+  const debrief = await handles.api.get('/api/exercise/debrief', supervisor);
+  const theirs = debrief.trainees.find((t) => t.user_id === trainee);
+  assert.ok(theirs, 'the trainee is in the debrief');
+  // The debrief reads the log when asked; the socket has every event up to then.
+  await until('the socket caught up', async () => {
+    const { head_seq } = await handles.api.get('/api/audit/verify', supervisor);
+    return handles.story.records.at(-1)?.seq >= head_seq;
+  });
+  const ours = debriefFigures(handles.story.records, { scenario: [], simulator: 'simulator' })[trainee];
+  assert.ok(ours, 'the trainee acted in the log');
+  for (const figure of ['answer', 'dispatch']) {
+    for (const key of ['count', 'median_secs', 'worst_secs']) {
+      assert.equal(theirs[figure][key], ours[figure][key], `${figure}.${key}`);
+    }
+  }
+  assert.ok(theirs.answer.count >= 1 && theirs.dispatch.count >= 1, 'the trainee answered and dispatched');
+  assert.ok(theirs.score >= 0 && theirs.score <= 100, `a score out of 100: ${theirs.score}`);
 });
 
 let operatorToken;
