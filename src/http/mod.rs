@@ -25,6 +25,7 @@ pub mod commands;
 pub mod describe;
 pub mod error;
 pub mod evidence;
+pub mod export;
 pub mod frame;
 pub mod handlers;
 pub mod ops;
