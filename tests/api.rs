@@ -558,6 +558,191 @@ async fn supervisors_verify_the_audit_chain_and_see_reports() {
     );
 }
 
+/// Parses a CSV answer into rows of cells (the header first).
+fn csv_rows(text: &str) -> Vec<Vec<String>> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text.as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn supervisors_and_admins_export_incidents_and_contacts_as_csv() {
+    let api = Api::start().await;
+    let (op, _) = api.session("operator").await;
+    let (sup, _) = api.session("supervisor").await;
+    let (admin, _) = api.session("admin").await;
+    let receive = json!({
+        "kind": "contact.receive", "channel": "phone", "summary": "Collapse",
+        "caller": {"name": "Jo Bloggs", "phone": "+44 7700 900123"}
+    });
+    let c = api.command(&op, "rx-1", receive).await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    let contact = c.body["data"]["contact_id"].as_str().unwrap().to_string();
+    let open = json!({
+        "kind": "incident.open", "type": "medical_emergency", "description": "x",
+        "contact_id": contact,
+        "location": {"text": "Flat 2, \"The Mews\"\nback door", "lat": 51.507_44, "lon": -0.127_81}
+    });
+    let o = api.command(&op, "open-a", open).await;
+    assert_eq!(o.status, 200, "{}", o.text);
+    let id = o.body["data"]["incident_id"].as_str().unwrap().to_string();
+    let assess = json!({
+        "kind": "incident.assess", "incident_id": id, "validity": "verified",
+        "priority": "P2", "method": "manual", "reason": "caller on scene"
+    });
+    assert_eq!(api.command(&op, "assess-a", assess).await.status, 200);
+    let assign = json!({"kind": "assignment.create", "incident_id": id, "resource_id": "res_1"});
+    assert_eq!(api.command(&op, "assign-a", assign).await.status, 200);
+    let formula = json!({
+        "kind": "incident.open", "type": "fire_alarm", "description": "y",
+        "location": {"text": "=HYPERLINK(\"http://x\")"}
+    });
+    assert_eq!(api.command(&op, "open-b", formula).await.status, 200);
+
+    let period = "from=2020-01-01T00:00:00Z&to=2020-12-31T00:00:00Z";
+    let now = chrono::Utc::now();
+    let from = (now - chrono::Duration::hours(1)).to_rfc3339();
+    let to = (now + chrono::Duration::hours(1)).to_rfc3339();
+    let q = format!(
+        "from={}&to={}",
+        from.replace('+', "%2B"),
+        to.replace('+', "%2B")
+    );
+
+    // The incidents: headers, then one row per incident opened in the period.
+    let res = warp::test::request()
+        .method("GET")
+        .path(&format!("/api/reports/incidents.csv?{q}"))
+        .header("authorization", format!("Bearer {sup}"))
+        .reply(&routes(api.app.clone()))
+        .await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
+    let disposition = res.headers()["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.starts_with("attachment; filename=\"incidents-")
+            && disposition.ends_with(".csv\""),
+        "{disposition}"
+    );
+    let text = String::from_utf8(res.body().to_vec()).unwrap();
+    // RFC 4180: the comma, quotes and line break are quoted, quotes doubled.
+    assert!(
+        text.contains("\"Flat 2, \"\"The Mews\"\"\nback door\""),
+        "{text}"
+    );
+    let rows = csv_rows(&text);
+    assert_eq!(
+        rows[0],
+        [
+            "reference",
+            "id",
+            "type",
+            "priority",
+            "validity",
+            "status",
+            "opened_at",
+            "first_dispatch_at",
+            "resolved_at",
+            "closed_at",
+            "location",
+            "lat",
+            "lon",
+            "contacts",
+            "assignments",
+            "targets_met"
+        ]
+    );
+    assert_eq!(rows.len(), 3, "{text}");
+    let a = rows
+        .iter()
+        .find(|r| r[1] == id)
+        .expect("the incident's row");
+    assert!(a[0].starts_with("INC-"), "{a:?}");
+    assert_eq!(
+        (a[2].as_str(), a[3].as_str(), a[4].as_str()),
+        ("medical_emergency", "P2", "verified")
+    );
+    assert_eq!(a[10], "Flat 2, \"The Mews\"\nback door");
+    assert_eq!((a[11].as_str(), a[12].as_str()), ("51.507", "-0.128"));
+    assert_eq!((a[13].as_str(), a[14].as_str()), ("1", "1"));
+    assert!(!a[7].is_empty(), "first dispatch at: {a:?}");
+    assert_eq!(a[15], "yes");
+    let b = rows
+        .iter()
+        .find(|r| r[2] == "fire_alarm")
+        .expect("the other row");
+    // The formula guard: a leading ' so a spreadsheet shows the text.
+    assert_eq!(b[10], "'=HYPERLINK(\"http://x\")");
+    assert_eq!((b[3].as_str(), b[7].as_str(), b[15].as_str()), ("", "", ""));
+
+    // The contacts: no caller details.
+    let c = api
+        .get(&format!("/api/reports/contacts.csv?{q}"), Some(&admin))
+        .await;
+    assert_eq!(c.status, 200, "{}", c.text);
+    let rows = csv_rows(&c.text);
+    assert_eq!(
+        rows[0],
+        [
+            "id",
+            "channel",
+            "reason",
+            "status",
+            "received_at",
+            "taken_at",
+            "taken_by",
+            "closed_at",
+            "outcome",
+            "incident_reference"
+        ]
+    );
+    assert_eq!(rows.len(), 2, "{}", c.text);
+    assert_eq!(rows[1][0], contact);
+    assert_eq!(rows[1][1], "phone");
+    assert_eq!(rows[1][6], "operator");
+    assert_eq!(rows[1][9], a[0]);
+    for secret in ["Jo Bloggs", "7700", "900123"] {
+        assert!(!c.text.contains(secret), "{secret} in {}", c.text);
+    }
+
+    // Another period: the header alone.
+    let empty = api
+        .get(&format!("/api/reports/incidents.csv?{period}"), Some(&sup))
+        .await;
+    assert_eq!(csv_rows(&empty.text).len(), 1, "{}", empty.text);
+
+    // Operators may not; the period is validated, naming the parameter.
+    for route in ["incidents", "contacts"] {
+        let path = format!("/api/reports/{route}.csv");
+        assert_eq!(api.get(&path, Some(&op)).await.status, 403);
+        assert_eq!(api.get(&path, None).await.status, 401);
+        for (query, named) in [
+            ("from=yesterday", "from"),
+            ("to=2026-13-01T00:00:00Z", "to"),
+            (
+                "from=2024-01-01T00:00:00Z&to=2025-06-01T00:00:00Z",
+                "366 days",
+            ),
+            (
+                "from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z",
+                "after from",
+            ),
+        ] {
+            let r = api.get(&format!("{path}?{query}"), Some(&sup)).await;
+            assert_eq!(
+                (r.status, error_code(&r)),
+                (422, "validation_failed"),
+                "{query}"
+            );
+            let message = r.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains(named), "{query}: {message}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let api = Api::start().await;

@@ -44,6 +44,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(performance(app.clone()))
         .unify()
+        .or(incidents_csv(app.clone()))
+        .unify()
+        .or(contacts_csv(app.clone()))
+        .unify()
         .or(audit(app.clone()))
         .unify()
         .or(push_key(app.clone()))
@@ -298,6 +302,26 @@ fn performance(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Reje
         .and(warp::query::<ops::PerformanceQuery>())
         .and(warp::header::optional::<String>("accept"))
         .and_then(ops::performance)
+}
+
+/// `GET /api/reports/incidents.csv?from&to`.
+fn incidents_csv(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "reports" / "incidents.csv")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::export::PeriodQuery>())
+        .and_then(super::export::incidents)
+}
+
+/// `GET /api/reports/contacts.csv?from&to`.
+fn contacts_csv(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "reports" / "contacts.csv")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and(warp::query::<super::export::PeriodQuery>())
+        .and_then(super::export::contacts)
 }
 
 /// `GET /api/audit/verify`.

@@ -85,6 +85,16 @@ fn schema<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
 
 use Code::*;
 
+/// The period of the CSV exports.
+const PERIOD: &[Param] = &[
+    ("from", false, "RFC 3339 start (default 24 h before to)"),
+    (
+        "to",
+        false,
+        "RFC 3339 end (default now); at most 366 days after from",
+    ),
+];
+
 /// Every HTTP route (not `GET /ws`: that is the AsyncAPI document's channel). The web
 /// apps' files (`GET` any other path) are one catch-all entry.
 pub static ROUTES: &[Route] = &[
@@ -238,6 +248,28 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Json(schema::<Object>),
         codes: &[BadRequest, Forbidden, Unavailable],
+    },
+    Route {
+        method: "get",
+        path: "/api/reports/incidents.csv",
+        auth: Auth::Session,
+        who: "supervisor, admin",
+        summary: "The incidents opened in a period as CSV",
+        query: PERIOD,
+        request: None,
+        response: Body::Other("text/csv", "one row per incident opened in the period"),
+        codes: &[Forbidden, ValidationFailed],
+    },
+    Route {
+        method: "get",
+        path: "/api/reports/contacts.csv",
+        auth: Auth::Session,
+        who: "supervisor, admin",
+        summary: "The contacts received in a period as CSV (no caller details)",
+        query: PERIOD,
+        request: None,
+        response: Body::Other("text/csv", "one row per contact received in the period"),
+        codes: &[Forbidden, ValidationFailed],
     },
     Route {
         method: "get",

@@ -27,6 +27,7 @@ pub mod describe;
 pub mod error;
 pub mod evidence;
 pub mod exercise;
+pub mod export;
 pub mod frame;
 pub mod handlers;
 pub mod interop;
