@@ -60,6 +60,10 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(my_locations(app.clone()))
         .unify()
+        .boxed();
+    // Boxed in two halves: one chain of every route overflows the compiler's query
+    // depth when it lays out the filter's type.
+    let api = api
         .or(exercise_debrief(app.clone()))
         .unify()
         .or(super::exercise::routes(app.clone()))
