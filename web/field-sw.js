@@ -10,7 +10,7 @@
 // when the network fails. The handlers are named functions on `self` so a test can
 // call them (an untrusted synthetic event cannot wait).
 
-const VERSION = 'muster-field-shell-v2';
+const VERSION = 'muster-field-shell-v3';
 const SHELL = [
   '/field',
   '/field.js',
@@ -22,6 +22,7 @@ const SHELL = [
   '/lib/muster.js',
   '/lib/exercise.js',
   '/lib/settings.js',
+  '/lib/debrief-link.js',
   '/lib/ui.js',
   '/lib/desk.js',
   '/lib/store.js',

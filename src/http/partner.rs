@@ -15,14 +15,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use futures_util::{SinkExt, StreamExt};
-use http::{Request, StatusCode, header};
+use http::{Request, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role as WsRole;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span};
@@ -100,21 +99,7 @@ pub fn upgrade(
         }
         .instrument(span),
     );
-    let mut res = warp::reply::Response::new("".into());
-    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = res.headers_mut();
-    h.insert(
-        header::UPGRADE,
-        header::HeaderValue::from_static("websocket"),
-    );
-    h.insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("upgrade"),
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
-        h.insert(header::SEC_WEBSOCKET_ACCEPT, v);
-    }
-    res
+    super::ws::switching_protocols(&key)
 }
 
 /// What one partner session follows.

@@ -71,6 +71,11 @@ pub fn upgrade(
         }
         .instrument(span),
     );
+    switching_protocols(&key)
+}
+
+/// The `101 Switching Protocols` answer to a WebSocket handshake with `key`.
+pub(crate) fn switching_protocols(key: &str) -> warp::reply::Response {
     let mut res = warp::reply::Response::new("".into());
     *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = res.headers_mut();

@@ -6,7 +6,8 @@
 import { api, currentSession } from './muster.js';
 
 const link = document.getElementById('debrief-link');
-if (link && currentSession()) {
+// Offline (the field app opened from its cache) nothing is asked: the link stays hidden.
+if (link && currentSession() && navigator.onLine !== false) {
   api('/api/catalogue')
     .then((c) => { link.hidden = !c.exercise; link.dataset.exercise = c.exercise ? 'yes' : 'no'; })
     .catch(() => { link.dataset.exercise = 'no'; });
