@@ -4,13 +4,13 @@
 //! commands and idempotency, intake, reference and operations routes, error shapes,
 //! and that no password hash ever leaves.
 
-use std::path::PathBuf;
+mod support;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 use warp::test::RequestBuilder;
 
-use muster::config::{Loaded, load_all_with_env};
+use muster::config::Loaded;
 use muster::http::App;
 use muster::http::api::routes;
 use muster::server::start_hub;
@@ -32,16 +32,8 @@ struct Answer {
     text: String,
 }
 
-fn crate_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn loaded(data_dir: &std::path::Path) -> Loaded {
-    let no_env = std::iter::empty::<(String, String)>();
-    let mut loaded = load_all_with_env(Some(&crate_path("config/muster.toml")), no_env)
-        .expect("shipped configuration is valid");
-    loaded.settings.store.data_dir = data_dir.to_path_buf();
-    loaded
+    support::shipped_settings(data_dir)
 }
 
 impl Api {

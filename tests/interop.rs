@@ -7,13 +7,15 @@
 //! xmllint (libxml2-utils) is installed by `scripts/test`; without it the schema
 //! checks are skipped with a printed reason, except under `MUSTER_REQUIRE_ALL_TOOLS=1`.
 
+mod support;
 use std::path::PathBuf;
 use std::sync::Arc;
+use support::crate_path;
 
 use serde_json::{Value, json};
 use warp::test::RequestBuilder;
 
-use muster::config::{Loaded, load_all_with_env};
+use muster::config::Loaded;
 use muster::http::App;
 use muster::http::api::routes;
 use muster::server::start_hub;
@@ -35,16 +37,8 @@ struct Answer {
     content_type: String,
 }
 
-fn crate_path(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
-}
-
 fn loaded(data_dir: &std::path::Path) -> Loaded {
-    let no_env = std::iter::empty::<(String, String)>();
-    let mut loaded = load_all_with_env(Some(&crate_path("config/muster.toml")), no_env)
-        .expect("shipped configuration is valid");
-    loaded.settings.store.data_dir = data_dir.to_path_buf();
-    loaded
+    support::shipped_settings(data_dir)
 }
 
 fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
