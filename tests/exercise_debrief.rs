@@ -240,17 +240,17 @@ async fn a_live_hub_has_no_debrief() {
     let (status, e) = s.get("supervisor", "/api/exercise/debrief").await;
     assert_eq!(status, 404);
     assert_eq!(e["error"]["code"], "not_an_exercise");
-    // The catalogue tells the apps not to link the debrief.
-    let (status, c) = s.get("field1", "/api/catalogue").await;
+    // The mode the apps ask tells them not to link the debrief.
+    let (status, m) = s.get("field1", "/api/mode").await;
     assert_eq!(status, 200);
-    assert_eq!(c["exercise"], false);
+    assert_eq!(m["mode"], "live");
 }
 
 #[tokio::test]
-async fn the_catalogue_says_the_hub_runs_an_exercise() {
+async fn the_mode_says_the_hub_runs_an_exercise() {
     let s = start(true).await;
-    let (status, c) = s.get("field1", "/api/catalogue").await;
+    let (status, m) = s.get("field1", "/api/mode").await;
     assert_eq!(status, 200);
-    assert_eq!(c["exercise"], true);
-    assert!(c["types"].is_array());
+    assert_eq!(m["mode"], "exercise");
+    assert!(m["exercise"]["title"].is_string());
 }

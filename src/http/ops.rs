@@ -25,13 +25,12 @@ use muster_core::projection::review::{self, GroupBy, Review};
 use muster_log::{EventLog, StoreError, StoredEvent};
 
 /// `GET /api/catalogue`: the services the centre offers, with their call scripts and
-/// targets (`{name, types: […]}`), and `exercise`: whether this hub runs an exercise
-/// (the apps link the debrief then, without asking a route that a live hub refuses).
+/// targets (`{name, types: […]}`).
 pub async fn catalogue(app: Arc<App>, _session: Session) -> Result<Response, Rejection> {
-    let mut body =
-        serde_json::to_value(app.hub.engine.centre.catalogue()).expect("the catalogue serialises");
-    body["exercise"] = json!(app.hub.options.exercise.is_some());
-    Ok(json_reply(&body, StatusCode::OK))
+    Ok(json_reply(
+        &app.hub.engine.centre.catalogue(),
+        StatusCode::OK,
+    ))
 }
 
 /// The query of `GET /api/reports/performance`.

@@ -1,14 +1,16 @@
-// Shows the header's "Debrief" link (`#debrief-link`) when the hub runs an exercise
-// (`GET /api/catalogue` says `exercise: true`). Asking the catalogue, which every hub
-// answers, keeps a live hub's apps free of refused requests. The link says what it
-// found in `data-exercise` (`yes`, `no`).
+// Shows the header's "Debrief" link (`#debrief-link`) when the hub runs an exercise,
+// as the banner learns it (`GET /api/mode`, which every hub answers, so a live hub's
+// apps log no refused request). The link says what it found in `data-exercise`
+// (`yes`, `no`). Offline (the field app opened from its cache) nothing is asked: the
+// link stays hidden.
 
-import { api, currentSession } from './muster.js';
+import { currentSession } from './muster.js';
+import { fetchExercise } from './exercise.js';
 
 const link = document.getElementById('debrief-link');
-// Offline (the field app opened from its cache) nothing is asked: the link stays hidden.
-if (link && currentSession() && navigator.onLine !== false) {
-  api('/api/catalogue')
-    .then((c) => { link.hidden = !c.exercise; link.dataset.exercise = c.exercise ? 'yes' : 'no'; })
-    .catch(() => { link.dataset.exercise = 'no'; });
+if (link && currentSession()) {
+  fetchExercise().then((ex) => {
+    link.hidden = !ex;
+    link.dataset.exercise = ex ? 'yes' : 'no';
+  });
 }

@@ -14,7 +14,8 @@ export function bannerText(ex) {
   return `EXERCISE${ended} — ${ex.title} (${speed})`;
 }
 
-async function fetchExercise() {
+/** The exercise this hub runs (`GET /api/mode`), or null: live, offline or unreachable. */
+export async function fetchExercise() {
   // Offline (the field app from its cache): asking would only log a failed request.
   if (navigator.onLine === false) return null;
   try {
