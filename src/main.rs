@@ -548,12 +548,27 @@ async fn exercise(loaded: Loaded, name: &str, speed: f64, seed: Option<u64>) -> 
              bind to a loopback address, or pass --demo"
         );
     }
-    let simulator = Simulator::new(
+    // The simulated callers and units are clients of the hub's API, as apps are.
+    let mut api = running.addr;
+    if api.ip().is_unspecified() {
+        api.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let simulator = match Simulator::connect(
         running.app.hub.clone(),
+        api,
+        ex_loaded.settings.limits.commands_per_second,
         exercise.clone(),
         &demo,
         loaded.places.clone(),
-    );
+    )
+    .await
+    {
+        Ok(s) => s,
+        Err(e) => {
+            running.shutdown().await;
+            bail!("the exercise's simulator cannot start: {e}");
+        }
+    };
     let sim = simulator.spawn(Duration::from_millis(250));
     say!(
         "muster: EXERCISE {} ({}), speed x{speed}, seed {seed}",

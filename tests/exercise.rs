@@ -1,6 +1,7 @@
 //! Exercise mode end to end in process: the exercise routes (and the live hub's
-//! refusal of them), the simulator playing callers and units on the hub's clock, and
-//! determinism: the same scenario, seed and steps write the same events.
+//! refusal of them), the simulator playing callers and units on the hub's clock through
+//! the real API (each a logged-in user on a WebSocket), and determinism: the same
+//! scenario, seed and steps write the same events.
 
 mod server;
 mod support;
@@ -11,7 +12,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use muster::hub::exercise::{Exercise, SIMULATOR_ACTOR, Simulator, simulated_contacts};
+use muster::hub::exercise::{
+    Exercise, SIMULATOR_USERNAME, Simulator, simulated_contacts, simulator_id,
+};
 use muster::hub::{Hub, HubOptions, demo, timers};
 use muster::server::Running;
 use muster::store::sqlite::SqliteLog;
@@ -128,12 +131,16 @@ async fn an_exercise_hub_says_what_it_plays_and_a_supervisor_stops_it() {
     assert_eq!(body["status"], "ended");
     // The simulator stops with it.
     let demo = l.demo.clone().unwrap();
-    let mut sim = Simulator::new(
+    let mut sim = Simulator::connect(
         ts.running.app.hub.clone(),
+        ts.running.addr,
+        l.settings.limits.commands_per_second,
         exercise,
         &demo,
         l.places.clone(),
-    );
+    )
+    .await
+    .unwrap();
     assert_eq!(sim.step().await, 0);
 }
 
@@ -163,10 +170,19 @@ fn the_exercise_log_is_its_own_whatever_the_store_setting() {
 // ---- the simulator under the manual clock ----------------------------------------
 
 /// One run of a scenario: a hub on a fresh SQLite log (nothing sealed, so the bodies
-/// compare), the demo seeded, the simulator and the timers stepped every 5 simulated
-/// seconds, and a scripted trainee taking each simulated contact.
+/// compare) serving its API on a loopback port, the demo seeded (with its real
+/// passwords: the simulated units log in), the simulator (over the API) and the timers
+/// stepped every 5 simulated seconds, and a scripted trainee taking each simulated
+/// contact. The hub is stepped: no timer or delivery task appends behind the test's back.
 struct Run {
     hub: Hub,
+    /// Users with a socket open, by role, once the simulator had connected.
+    connected: Vec<(muster::domain::user::Role, usize)>,
+    /// The usernames the simulator acted as.
+    actors: Vec<String>,
+    /// The simulator's commands the hub accepted over each user's socket.
+    accepted: std::collections::BTreeMap<String, u64>,
+    _stop: tokio::sync::watch::Sender<bool>,
     _dir: tempfile::TempDir,
 }
 
@@ -187,15 +203,41 @@ async fn play(name: &str, seed: u64) -> Run {
         Arc::new(clock.clone()),
         HubOptions {
             exercise: Some(exercise.clone()),
+            stepped: true,
             ..HubOptions::default()
         },
     )
     .await
     .unwrap();
-    demo::seed(&hub, &demo, |p| format!("not-a-hash-{p}"))
+    let hashes: std::collections::BTreeMap<String, String> = demo
+        .users
+        .iter()
+        .map(|u| (u.password.clone(), muster::auth::hash_password(&u.password)))
+        .collect();
+    demo::seed(&hub, &demo, |p| hashes[p].clone())
         .await
         .unwrap();
-    let mut sim = Simulator::new(hub.clone(), exercise.clone(), &demo, l.places.clone());
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let app = muster::http::App::new(hub.clone(), &l, stop_rx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(muster::http::serve(
+        listener,
+        app.clone(),
+        muster::http::routes(app.clone()),
+    ));
+    let mut sim = Simulator::connect(
+        hub.clone(),
+        addr,
+        l.settings.limits.commands_per_second,
+        exercise.clone(),
+        &demo,
+        l.places.clone(),
+    )
+    .await
+    .unwrap();
+    let actors: Vec<String> = sim.connected().into_iter().map(String::from).collect();
+    let connected = app.registry.users_by_role();
     let contacts = exercise.scenario.contacts();
     let units: Vec<String> = exercise
         .scenario
@@ -219,7 +261,14 @@ async fn play(name: &str, seed: u64) -> Run {
         t += STEP_SECS;
     }
     assert_eq!(exercise.status(), "ended");
-    Run { hub, _dir: dir }
+    Run {
+        hub,
+        connected,
+        actors,
+        accepted: sim.accepted(),
+        _stop: stop,
+        _dir: dir,
+    }
 }
 
 /// The trainee: takes each simulated contact in turn; a report with a type opens an
@@ -351,12 +400,75 @@ async fn simulated_callers_and_units_play_the_scenario() {
             .filter(|e| e.0 == kind && actor.is_none_or(|a| e.1 == a))
             .count()
     };
+    // The simulator is a real account of the exercise's log (intake: it may only
+    // receive contacts), made by the system.
+    let simulator = hub.with_state(|s| {
+        let id = simulator_id(s).expect("the simulator's account");
+        assert_eq!(s.users[&id].role, muster::domain::user::Role::Intake);
+        id
+    });
+    assert!(log.iter().any(|e| {
+        e.0 == "user.created"
+            && e.1 == "system"
+            && e.2
+                .contains(&format!("\"username\":\"{SIMULATOR_USERNAME}\""))
+    }));
+    // It and every simulated unit acted through the API: each was logged in with a
+    // socket open (the hub's own count of connected users by role).
+    let units = exercise.scenario.units.len();
+    assert_eq!(run.actors.len(), units + 1, "{:?}", run.actors);
+    assert!(run.actors.iter().any(|a| a == SIMULATOR_USERNAME));
+    let by_role = |role| {
+        run.connected
+            .iter()
+            .find(|(r, _)| *r == role)
+            .map_or(0, |(_, n)| *n)
+    };
+    assert_eq!(by_role(muster::domain::user::Role::Intake), 1);
+    assert_eq!(by_role(muster::domain::user::Role::Field), units);
+    // Every command the simulator sent (its ids start `exercise:`) came back accepted
+    // over the socket of the user it is logged as.
+    let mut by_actor: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for e in hub.log.read_from(0, 1_000_000).await.unwrap() {
+        if let Some(id) = e.command_id.filter(|id| id.starts_with("exercise:")) {
+            by_actor.entry(e.actor).or_default().insert(id);
+        }
+    }
+    let by_username: std::collections::BTreeMap<String, u64> = hub.with_state(|s| {
+        by_actor
+            .iter()
+            .map(|(id, ids)| {
+                let user = &s.users[&muster::domain::ids::UserId(id.clone())];
+                (user.username.clone(), ids.len() as u64)
+            })
+            .collect()
+    });
+    assert!(by_username[SIMULATOR_USERNAME] >= 10, "{by_username:?}");
+    assert!(by_username.len() >= 4, "{by_username:?}");
+    let accepted: std::collections::BTreeMap<String, u64> = run
+        .accepted
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(u, n)| (u.clone(), *n))
+        .collect();
+    assert_eq!(accepted, by_username);
+    // Every event has a real user of the log (or the system) as its actor.
+    let users = hub.with_state(|s| s.users.keys().map(|u| u.0.clone()).collect::<Vec<_>>());
+    for e in &log {
+        assert!(
+            e.1 == "system" || users.contains(&e.1),
+            "{} by {}: no user of this log",
+            e.0,
+            e.1
+        );
+    }
     // Every scripted and generated contact arrived, from the simulator's account, at
     // its time (to the step).
     let contacts = exercise.scenario.contacts();
     let received: Vec<_> = log
         .iter()
-        .filter(|e| e.0 == "contact.received" && e.1 == SIMULATOR_ACTOR)
+        .filter(|e| e.0 == "contact.received" && e.1 == simulator.0)
         .collect();
     assert_eq!(received.len(), contacts.len());
     for (event, scripted) in received.iter().zip(&contacts) {

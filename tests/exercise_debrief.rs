@@ -15,8 +15,9 @@ use muster::hub::{Hub, HubOptions, demo};
 use muster::store::sqlite::SqliteLog;
 use muster::time::{Clock, ManualClock};
 
-/// Who the scripted calls come from ([`muster::hub::exercise::simulator_actor`]).
-const SIMULATOR: &str = "simulator";
+/// Who the scripted calls come from: the simulator's account
+/// ([`muster::hub::exercise::simulator_account`]).
+const SIMULATOR: &str = muster::hub::exercise::SIMULATOR_USERNAME;
 use muster_core::config::exercise::Scenario;
 
 fn t0() -> chrono::DateTime<chrono::Utc> {
@@ -66,6 +67,9 @@ async fn start(exercise: bool) -> Setup {
     demo::seed(&hub, loaded.demo.as_ref().unwrap(), |p| format!("hash-{p}"))
         .await
         .unwrap();
+    muster::hub::exercise::simulator_account(&hub)
+        .await
+        .unwrap();
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let app = muster::http::App::new(hub, &loaded, stop_rx);
     Setup {
@@ -78,9 +82,6 @@ async fn start(exercise: bool) -> Setup {
 
 impl Setup {
     fn actor(&self, username: &str) -> Actor {
-        if username == SIMULATOR {
-            return muster::hub::exercise::simulator_actor();
-        }
         self.app
             .hub
             .with_state(|s| Actor::of(&s.users[&s.usernames[username]]))

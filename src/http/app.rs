@@ -116,6 +116,9 @@ impl App {
             tracing::error!(error = %e, "e-mail cannot be sent");
             None
         });
+        if app.hub.options.stepped {
+            return app;
+        }
         crate::notify::spawn(app.hub.clone(), Channels { webhook, email });
         if let Some(p) = &app.push {
             crate::notify::push::spawn(app.hub.clone(), p.as_ref().clone());

@@ -55,7 +55,11 @@ pub async fn debrief(
             tracing::warn!(error = %e, "reading the log for the debrief");
             ApiError::unavailable(format!("the event log cannot be read now ({e}); try again"))
         })?;
-    let simulator = crate::hub::exercise::simulator_actor().user_id;
+    // Before the exercise made its account nothing is the simulator's.
+    let simulator = app
+        .hub
+        .with_state(crate::hub::exercise::simulator_id)
+        .unwrap_or_else(|| UserId(crate::hub::exercise::SIMULATOR_USERNAME.into()));
     let now = app.hub.clock.now();
     let mut d = debrief::compute(
         &exercise.scenario.contacts(),

@@ -4,15 +4,20 @@
 //!
 //! The [`Simulator`] plays the scenario's callers and units on the hub's clock: each
 //! [`Simulator::step`] does what is due at `now` (contacts, a unit's acknowledgement,
-//! decline, position reports, arrival, completion, check-ins, injects), submitting
-//! ordinary commands. Callers act as one fixed account, [`SIMULATOR_ACTOR`] (an intake
-//! gateway's role): the n-th `contact.received` by that actor is the n-th of
-//! [`Scenario::contacts`]. Units act as the field user who carries their resource.
-//! Everything is derived from the state and the clock, and every command carries a
-//! stable id, so a scenario run twice under the same manual clock writes the same
-//! events.
+//! decline, position reports, arrival, completion, check-ins, injects), sending
+//! ordinary commands through the real API as clients do ([`muster_load::client`]):
+//! each actor logs in (`POST /api/login`) and sends its commands over its own
+//! WebSocket, awaiting each result before the next. Callers act as one real account of
+//! the exercise's log, [`SIMULATOR_USERNAME`] (role `intake`, made by the system when
+//! the exercise starts, its random password kept only in memory: [`simulator_account`]);
+//! the n-th `contact.received` by that account is the n-th of [`Scenario::contacts`].
+//! Units act as the field user who carries their resource, logged in with the demo's
+//! password. What is due is read from the hub's state and clock, and every command
+//! carries a stable id, so a scenario run twice under the same manual clock writes the
+//! same events.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -26,13 +31,17 @@ use muster_core::domain::ids::{AssignmentId, IncidentId, ResourceId, UserId};
 use muster_core::domain::place::Gazetteer;
 use muster_core::domain::user::Role;
 use muster_core::engine::command as cmd;
-use muster_core::engine::{Actor, Command, State};
+use muster_core::engine::{Actor, Command, Error, State};
+use muster_load::client::Client;
 
 use super::Hub;
 pub use crate::config::ExerciseOutbound;
 
-/// The account every simulated caller's contact is received from.
-pub const SIMULATOR_ACTOR: &str = "simulator";
+/// The username of the account every simulated caller's contact is received from.
+pub const SIMULATOR_USERNAME: &str = "simulator";
+
+/// The id of the system's command that makes the simulator's account.
+pub const ACCOUNT_COMMAND_ID: &str = "exercise-simulator-account";
 
 /// How often (simulated seconds) a travelling unit reports where it is.
 pub const LOCATE_EVERY_SECS: i64 = 20;
@@ -108,23 +117,56 @@ pub fn mark_webhook(body: &str) -> String {
     }
 }
 
-/// The actor simulated callers' contacts come from.
-pub fn simulator_actor() -> Actor {
-    Actor {
-        user_id: UserId(SIMULATOR_ACTOR.into()),
-        role: Role::Intake,
-        resource_id: None,
-    }
+/// The simulator's account in `state`, once the exercise has made it.
+pub fn simulator_id(state: &State) -> Option<UserId> {
+    state.usernames.get(SIMULATOR_USERNAME).cloned()
+}
+
+/// Makes the simulator's account in the exercise's log (role `intake`: it may only
+/// receive contacts), or gives it a new password if the log has it already; answers the
+/// password, random and kept only in memory. The system makes it, as it seeds the demo.
+pub async fn simulator_account(hub: &Hub) -> Result<String, Error> {
+    let password = hex::encode(rand::random::<[u8; 24]>());
+    let plain = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&plain))
+        .await
+        .map_err(|e| Error::Unavailable(format!("hashing the simulator's password: {e}")))?;
+    let (id, command) = match hub.with_state(simulator_id) {
+        None => (
+            Some(ACCOUNT_COMMAND_ID.to_string()),
+            Command::UserCreate(cmd::UserCreate {
+                username: SIMULATOR_USERNAME.into(),
+                role: Role::Intake,
+                password: String::new(),
+                name: Some("Exercise simulator (callers)".into()),
+                resource_id: None,
+                password_hash: Some(hash),
+            }),
+        ),
+        Some(user_id) => (
+            None,
+            Command::UserPassword(cmd::UserPassword {
+                user_id,
+                password: String::new(),
+                password_hash: Some(hash),
+            }),
+        ),
+    };
+    hub.submit(Actor::system(), id, command).await?;
+    Ok(password)
 }
 
 /// The contacts the simulated callers made, in the order they were received: the
 /// n-th is the n-th of [`Scenario::contacts`]. (Ids are `con_<seq>`, which a map
 /// sorts as text, so they are ordered by when they arrived, then by number.)
 pub fn simulated_contacts(state: &State) -> Vec<&Contact> {
+    let Some(simulator) = simulator_id(state) else {
+        return Vec::new();
+    };
     let mut out: Vec<&Contact> = state
         .contacts
         .values()
-        .filter(|c| c.received_by.0 == SIMULATOR_ACTOR)
+        .filter(|c| c.received_by == simulator)
         .collect();
     out.sort_by(|a, b| {
         (a.received_at, a.id.0.len(), &a.id.0).cmp(&(b.received_at, b.id.0.len(), &b.id.0))
@@ -141,9 +183,32 @@ struct Journey {
     last_report: DateTime<Utc>,
 }
 
-/// Plays a scenario's callers and units on a hub.
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("making the simulator's account: {0}")]
+    Account(#[from] Error),
+    #[error("{username} cannot act through the API: {error}")]
+    Client {
+        username: String,
+        error: muster_load::LoadError,
+    },
+}
+
+/// Plays a scenario's callers and units on a hub, as its API's clients.
 pub struct Simulator {
     hub: Hub,
+    /// Where the hub serves its API.
+    addr: SocketAddr,
+    /// Frames a second each client sends at most.
+    rate: u32,
+    /// Each actor's password (the simulator's random one, the units' demo ones), in
+    /// memory only, to log in again if a socket is lost.
+    passwords: BTreeMap<String, String>,
+    /// Each actor's client, by username.
+    clients: BTreeMap<String, Client>,
+    /// Commands accepted over sockets since closed, by username.
+    accepted_before: BTreeMap<String, u64>,
     exercise: Arc<Exercise>,
     contacts: Vec<ScriptedContact>,
     next_contact: usize,
@@ -155,7 +220,17 @@ pub struct Simulator {
 }
 
 impl Simulator {
-    pub fn new(hub: Hub, exercise: Arc<Exercise>, demo: &Demo, places: Gazetteer) -> Self {
+    /// Makes the simulator's account, logs it and every scenario unit's field user in
+    /// over the API at `addr` and opens their sockets. `commands_per_second` is the
+    /// hub's per-socket rate (`limits.commands_per_second`); each client keeps under it.
+    pub async fn connect(
+        hub: Hub,
+        addr: SocketAddr,
+        commands_per_second: u32,
+        exercise: Arc<Exercise>,
+        demo: &Demo,
+        places: Gazetteer,
+    ) -> Result<Self, SimError> {
         let mut usernames = BTreeMap::new();
         for r in &demo.resources {
             if let Some(u) = demo
@@ -167,10 +242,39 @@ impl Simulator {
                 usernames.insert(r.name.clone(), u.username.clone());
             }
         }
+        let mut passwords = BTreeMap::new();
+        passwords.insert(
+            SIMULATOR_USERNAME.to_string(),
+            simulator_account(&hub).await?,
+        );
+        for unit in &exercise.scenario.units {
+            let user = usernames
+                .get(&unit.resource)
+                .and_then(|name| demo.users.iter().find(|u| &u.username == name));
+            if let Some(u) = user {
+                passwords.insert(u.username.clone(), u.password.clone());
+            }
+        }
+        let rate = (commands_per_second.saturating_mul(4) / 5).max(1);
+        let mut clients = BTreeMap::new();
+        for (username, password) in &passwords {
+            let client = Client::login(addr, username, password, rate)
+                .await
+                .map_err(|error| SimError::Client {
+                    username: username.clone(),
+                    error,
+                })?;
+            clients.insert(username.clone(), client);
+        }
         let contacts = exercise.scenario.contacts();
         let injects_done = vec![false; exercise.scenario.injects.len()];
-        Simulator {
+        Ok(Simulator {
             hub,
+            addr,
+            rate,
+            passwords,
+            clients,
+            accepted_before: BTreeMap::new(),
             exercise,
             contacts,
             next_contact: 0,
@@ -178,7 +282,26 @@ impl Simulator {
             usernames,
             journeys: BTreeMap::new(),
             injects_done,
+        })
+    }
+
+    /// How many of its commands the hub accepted, by the username that sent them: the
+    /// `ok` results that came back over that user's sockets.
+    pub fn accepted(&self) -> BTreeMap<String, u64> {
+        let mut out = self.accepted_before.clone();
+        for (who, c) in &self.clients {
+            *out.entry(who.clone()).or_default() += c.accepted();
         }
+        out
+    }
+
+    /// The usernames the simulator acts as, each with a socket open to the hub.
+    pub fn connected(&self) -> Vec<&str> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.is_open())
+            .map(|(u, _)| u.as_str())
+            .collect()
     }
 
     /// Simulated seconds since the exercise started.
@@ -201,13 +324,13 @@ impl Simulator {
             let command = self.contact_command(c);
             let id = format!("exercise:contact:{}", c.id);
             self.next_contact += 1;
-            done += self.submit(simulator_actor(), id, command).await;
+            done += self.submit(SIMULATOR_USERNAME, id, command).await;
         }
-        for (actor, id, command) in self.unit_commands(now) {
-            done += self.submit(actor, id, command).await;
+        for (who, id, command) in self.unit_commands(now) {
+            done += self.submit(&who, id, command).await;
         }
-        for (i, actor, id, command) in self.inject_commands(elapsed) {
-            if self.submit(actor, id, command).await > 0 {
+        for (i, who, id, command) in self.inject_commands(elapsed) {
+            if self.submit(&who, id, command).await > 0 {
                 self.injects_done[i] = true;
                 done += 1;
             }
@@ -218,14 +341,54 @@ impl Simulator {
         done
     }
 
-    async fn submit(&self, actor: Actor, id: String, command: Command) -> usize {
-        match self.hub.submit(actor, Some(id), command.clone()).await {
-            Ok(_) => 1,
+    /// Sends `command` as `who` over their socket and awaits its result: 1 when the hub
+    /// accepted it. A lost socket is opened again (logging in again) and the command
+    /// sent once more with the same id, which the hub answers only once.
+    async fn submit(&mut self, who: &str, id: String, command: Command) -> usize {
+        let kind = command.kind();
+        let body = match serde_json::to_value(&command) {
+            Ok(v) => v,
             Err(e) => {
-                tracing::debug!(kind = command.kind().as_str(), error = %e, "simulator command refused");
-                0
+                tracing::warn!(kind = kind.as_str(), error = %e, "simulator command not encoded");
+                return 0;
+            }
+        };
+        for _ in 0..2 {
+            let client = match self.client(who).await {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(user = who, error = %e, "simulator cannot log in");
+                    return 0;
+                }
+            };
+            match client.command(&id, &body).await {
+                Ok(r) if r["ok"] == true => return 1,
+                Ok(r) => {
+                    tracing::debug!(kind = kind.as_str(), error = %r["error"], "simulator command refused");
+                    return 0;
+                }
+                Err(e) => {
+                    tracing::warn!(user = who, error = %e, "simulator socket lost; logging in again");
+                    if let Some(lost) = self.clients.remove(who) {
+                        *self.accepted_before.entry(who.to_string()).or_default() +=
+                            lost.accepted();
+                    }
+                }
             }
         }
+        0
+    }
+
+    /// `who`'s open client, logging in again when their socket is gone.
+    async fn client(&mut self, who: &str) -> Result<&Client, muster_load::LoadError> {
+        if !self.clients.get(who).is_some_and(Client::is_open) {
+            let password = self.passwords.get(who).ok_or_else(|| {
+                muster_load::LoadError::Login(format!("{who} is not an actor of this exercise"))
+            })?;
+            let client = Client::login(self.addr, who, password, self.rate).await?;
+            self.clients.insert(who.to_string(), client);
+        }
+        Ok(&self.clients[who])
     }
 
     fn contact_command(&self, c: &ScriptedContact) -> Command {
@@ -247,8 +410,9 @@ impl Simulator {
         })
     }
 
-    /// The scenario's unit for a resource of the state, with the actor that plays it.
-    fn unit_for(&self, state: &State, resource_id: &ResourceId) -> Option<(SimUnit, Actor)> {
+    /// The scenario's unit for a resource of the state, with the username of the field
+    /// user who plays it.
+    fn unit_for(&self, state: &State, resource_id: &ResourceId) -> Option<(SimUnit, String)> {
         let resource = state.resources.get(resource_id)?;
         let unit = self.exercise.scenario.units.iter().find(|u| {
             u.resource == resource.name
@@ -258,10 +422,10 @@ impl Simulator {
         let username = self.usernames.get(&resource.name)?;
         let user_id = state.usernames.get(&username.to_lowercase())?;
         let user = state.users.get(user_id)?;
-        Some((unit.clone(), Actor::of(user)))
+        Some((unit.clone(), user.username.clone()))
     }
 
-    fn unit_commands(&mut self, now: DateTime<Utc>) -> Vec<(Actor, String, Command)> {
+    fn unit_commands(&mut self, now: DateTime<Utc>) -> Vec<(String, String, Command)> {
         let hub = self.hub.clone();
         let centre = &hub.engine.centre;
         hub.with_state(|state| {
@@ -413,7 +577,7 @@ impl Simulator {
     /// Injects due and not yet made: each as the named unit (or else any simulated
     /// unit) assigned to the incident the contact it is about was linked to (the field
     /// may only note incidents it is on); one waits until such a unit has been.
-    fn inject_commands(&self, elapsed: i64) -> Vec<(usize, Actor, String, Command)> {
+    fn inject_commands(&self, elapsed: i64) -> Vec<(usize, String, String, Command)> {
         self.hub.with_state(|state| {
             let mut out = Vec::new();
             for (i, inject) in self.exercise.scenario.injects.iter().enumerate() {

@@ -122,6 +122,10 @@ pub struct HubOptions {
     pub credentials: Credentials,
     /// The exercise this hub runs on its own log; `None` for a live hub.
     pub exercise: Option<Arc<exercise::Exercise>>,
+    /// True when whoever runs the hub steps it: the server spawns no timer or delivery
+    /// task, so nothing is appended but what the caller submits or fires
+    /// (`timers::fire_due`). For tests under the manual clock that compare logs.
+    pub stepped: bool,
 }
 
 /// The hub's credential store (a newtype so the options stay `Debug`). The default
@@ -156,6 +160,7 @@ impl Default for HubOptions {
             seal: true,
             credentials: Credentials::default(),
             exercise: None,
+            stepped: false,
         }
     }
 }

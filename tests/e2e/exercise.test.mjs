@@ -4,7 +4,10 @@
 // dispatches a simulated unit, which acknowledges and arrives (seen in the field app);
 // the EXERCISE banner is on every app (log-in, console, board, field, review) and the
 // page passes axe; a live hub started alongside answers 404 `not_an_exercise` and its
-// log is untouched (event count and head hash before and after).
+// log is untouched (event count and head hash before and after). The simulated callers
+// and units are clients of the API: the simulator's intake account and every simulated
+// unit's field user are connected (the hub's /metrics count of users by role), and
+// every event of the exercise log has a real user of that log (or the system) as actor.
 //
 // The handles (`handles.ex`, `.live`, `.ui`, `.api`, `.story`) are exported so the
 // debrief's checks can be added to this file after its tests.
@@ -160,6 +163,38 @@ test('the banner is on the board and the review too', async () => {
   }
 });
 
+/** `muster_users_connected{role=…}` from the exercise hub's /metrics (loopback may read it). */
+async function usersConnected(role) {
+  const text = await (await fetch(`${handles.ex.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`muster_users_connected{role="${role}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+test('the simulated callers and units act through the API as real users of the exercise log', async () => {
+  const supervisor = await handles.api.login('supervisor');
+  const { users } = await handles.api.get('/api/state', supervisor);
+  const simulator = Object.values(users).find((u) => u.username === 'simulator');
+  assert.ok(simulator, 'the simulator has an account in the exercise log');
+  assert.equal(simulator.role, 'intake');
+  // Its socket and every simulated unit's are open while the exercise runs (busy
+  // evening plays 8 units, each the field user who carries it).
+  const scenario = readFileSync(join(ROOT, 'config', 'exercises', 'busy-evening.toml'), 'utf8');
+  const units = scenario.match(/^\[\[units\]\]$/gm).length;
+  assert.equal(units, 8);
+  assert.ok((await usersConnected('intake')) >= 1, 'the simulator is connected');
+  assert.ok((await usersConnected('field')) >= units, 'every simulated unit is connected');
+  // Contacts come from the simulator's account; every event's actor is a user of the log.
+  await until('the socket has simulated contacts', async () => handles.story.records
+    .filter((r) => r.event.kind === 'contact.received').length >= 2);
+  const records = handles.story.records;
+  const contacts = records.filter((r) => r.event.kind === 'contact.received');
+  assert.ok(contacts.every((r) => r.actor === simulator.id), 'every contact came from the simulator');
+  const known = new Set([...Object.values(users).map((u) => u.id), 'system']);
+  const strangers = records.filter((r) => !known.has(r.actor)).map((r) => `${r.event.kind} by ${r.actor}`);
+  assert.deepEqual(strangers, [], 'events whose actor is no user of the exercise log');
+  handles.story.simulator = simulator.id;
+});
+
 test('a live hub alongside refuses exercise controls and its log is untouched', async () => {
   for (const [method, path] of [['GET', '/api/exercise'], ['POST', '/api/exercise/stop']]) {
     const res = await fetch(`${handles.live.url}${path}`, { method });
@@ -186,7 +221,8 @@ test("the debrief's figures for the trainee match figures computed from the exer
     const { head_seq } = await handles.api.get('/api/audit/verify', supervisor);
     return handles.story.records.at(-1)?.seq >= head_seq;
   });
-  const ours = debriefFigures(handles.story.records, { scenario: [], simulator: 'simulator' })[trainee];
+  const simulator = Object.values(users).find((u) => u.username === 'simulator').id;
+  const ours = debriefFigures(handles.story.records, { scenario: [], simulator })[trainee];
   assert.ok(ours, 'the trainee acted in the log');
   for (const figure of ['answer', 'dispatch']) {
     for (const key of ['count', 'median_secs', 'worst_secs']) {

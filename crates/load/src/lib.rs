@@ -5,6 +5,9 @@
 //! and `gen-log`. They speak only the wire protocol (WebSocket and HTTP, as any client)
 //! and write logs through muster-log; they never link the hub.
 //!
+//! Its client (`login`, [`net`], [`client`]) is the one piece the hub uses: the
+//! exercise simulator plays its callers and units through the real API with it.
+//!
 //! `muster-load scenario`: plays a scenario (`bench/scenarios/*.toml`) against a running hub
 //! over real WebSockets and reports latencies (HdrHistogram, from when each command
 //! or event was *due*, so a slow hub cannot hide behind a slow sender), throughput,
@@ -13,6 +16,7 @@
 //! broadcast server with no application logic, to give each figure a ceiling.
 
 pub mod centre;
+pub mod client;
 pub mod clock;
 pub mod durable;
 pub mod fanout;

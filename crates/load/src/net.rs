@@ -69,8 +69,12 @@ pub fn check_room(n: usize) -> Result<(), LoadError> {
 
 /// A TCP connection to `addr` from the next loopback source address, Nagle off.
 pub async fn tcp(addr: SocketAddr, small_rcvbuf: bool) -> Result<TcpStream, LoadError> {
-    let socket = TcpSocket::new_v4().map_err(|e| connect_error(&e))?;
-    if addr.ip().is_loopback() {
+    let socket = match addr {
+        SocketAddr::V4(_) => TcpSocket::new_v4(),
+        SocketAddr::V6(_) => TcpSocket::new_v6(),
+    }
+    .map_err(|e| connect_error(&e))?;
+    if addr.is_ipv4() && addr.ip().is_loopback() {
         let i = NEXT_SOURCE.fetch_add(1, Ordering::Relaxed) as u32 % SOURCES;
         let source = Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 1)) + i);
         socket
