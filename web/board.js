@@ -9,6 +9,7 @@ import { addTiles } from './lib/settings.js';
 import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
 import { bindBroadcast, bindInbox } from './lib/desk.js';
+import { hubNow } from './lib/exercise.js';
 
 const client = startApp(['supervisor', 'admin', 'operator']);
 const $ = (id) => document.getElementById(id);
@@ -204,7 +205,7 @@ function incidentTile(i) {
 
 /** Every clock on the page, from its own deadline: a target passing turns red at once. */
 function tickClocks() {
-  const now = Date.now();
+  const now = hubNow();
   for (const el of document.querySelectorAll('[data-since]')) el.textContent = age(el.dataset.since, now);
   for (const el of document.querySelectorAll('[data-over]')) el.textContent = clockWords({ deadline: Date.parse(el.dataset.over) }, now);
   for (const tile of document.querySelectorAll('.incident-tile')) {

@@ -8,6 +8,7 @@
 
 import { api, apiRaw } from './lib/muster.js';
 import { h, fill, byTime, clock, badge, words, run, throttleFrame, showError } from './lib/ui.js';
+import { hubNow } from './lib/exercise.js';
 
 const CASE_OUTCOMES = { complaint: ['upheld', 'partly_upheld', 'not_upheld'], query: ['answered'] };
 const DAY = 86400000;
@@ -58,7 +59,7 @@ function deadlineText(c, cat) {
   if (c.status === 'closed') return `closed ${c.closed_at?.slice(0, 10) || ''}`;
   const due = c.respond_by || respondBy(c, cat?.case_targets)?.toISOString();
   if (!due) return 'no deadline published';
-  const late = c.status !== 'responded' && Date.parse(due) < Date.now();
+  const late = c.status !== 'responded' && Date.parse(due) < hubNow();
   return `respond by ${due.slice(0, 10)}${late ? ' (overdue)' : ''}`;
 }
 

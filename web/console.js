@@ -9,6 +9,7 @@ import { bindBroadcast, bindGuidance, bindInbox } from './lib/desk.js';
 import { bindCasework } from './casework.js';
 import { locationField, premiseFor } from './lib/where.js';
 import { currentTarget } from './lib/targets.js';
+import { hubNow } from './lib/exercise.js';
 
 const client = startApp(['operator', 'supervisor', 'admin']);
 const $ = (id) => document.getElementById(id);
@@ -255,7 +256,7 @@ function renderIncidents() {
 }
 
 function tickClocks() {
-  const now = Date.now();
+  const now = hubNow();
   for (const el of document.querySelectorAll('[data-since]')) el.textContent = age(el.dataset.since, now);
   for (const el of document.querySelectorAll('[data-deadline]')) {
     const left = Number(el.dataset.deadline) - now;

@@ -5,6 +5,7 @@
 import { api } from './lib/muster.js';
 import { h, fill, byTime, badge, words, age, clock, startApp, run, throttleFrame } from './lib/ui.js';
 import { dismissals } from './lib/desk.js';
+import { hubNow } from './lib/exercise.js';
 import { alarm } from './field-alerts.js';
 import { registerWorker, pushCard, forgetPush, installHint } from './field-push.js';
 
@@ -280,7 +281,7 @@ function checkin(a, inc) {
 
 function tick() {
   for (const el of list.querySelectorAll('[data-due]')) {
-    const left = Math.round((Number(el.dataset.due) - Date.now()) / 1000);
+    const left = Math.round((Number(el.dataset.due) - hubNow()) / 1000);
     el.textContent = left >= 0 ? `Next check-in due in ${Math.floor(left / 60)} min ${left % 60} s` : `Check-in overdue by ${age(new Date(Number(el.dataset.due)).toISOString())}`;
   }
 }

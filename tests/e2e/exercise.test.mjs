@@ -154,6 +154,22 @@ test('a trainee takes a simulated call, opens its incident and dispatches a simu
   await desk.screenshot({ path: join(SHOTS, 'exercise-console-desktop.png') });
 });
 
+test("the console's running clocks follow the hub's scaled clock, not the browser's", async () => {
+  const { page, context } = await handles.ui.open('console', DESKTOP);
+  await logIn(page, 'operator', '/console');
+  await banner(page);
+  // The newest event's time is on the hub's clock, which runs 20 times faster than the
+  // browser's: by now the browser's clock is minutes behind it; the page's is not.
+  const last = Date.parse(handles.story.records.at(-1).at);
+  const { hub, browser } = await page.evaluate(async () => {
+    const { hubNow } = await import('/lib/exercise.js');
+    return { hub: hubNow(), browser: Date.now() };
+  });
+  assert.ok(browser < last - 60_000, `the browser's clock is behind the exercise's (${new Date(browser).toISOString()} vs ${new Date(last).toISOString()})`);
+  assert.ok(hub >= last - 5_000, `the page's clock keeps up with the hub's (${new Date(hub).toISOString()} vs ${new Date(last).toISOString()})`);
+  await context.close();
+});
+
 test('the banner is on the board and the review too', async () => {
   for (const app of ['/board', '/review']) {
     const { page, context } = await handles.ui.open(app, DESKTOP);

@@ -4,8 +4,33 @@
 // every hub answers (`{mode: "live"}` shows nothing; GET /api/exercise would be a 404
 // there) and which needs no session, so the log-in page shows the banner too. muster.js calls this once on every
 // page that imports it (every app), so a new page gets the banner by importing it.
+//
+// The hub's clock runs `speed` times faster than real time under an exercise, so the
+// apps' running clocks (how long a contact has waited, a target's countdown, the next
+// check-in) read `hubNow()`, which follows it once the banner has learnt the exercise.
 
 const RECHECK_MS = 15000;
+
+/** The exercise whose clock the page follows, or null (live: the browser's clock). */
+let hubClock = null;
+
+/**
+ * The hub's clock at the browser's `real` time (ms): under an exercise,
+ * `started_at + (real − started_at) × speed` (the hub's scaled clock started at
+ * `started_at` in real time too); the browser's clock otherwise.
+ */
+export function hubNow(real = Date.now()) {
+  if (!hubClock) return real;
+  const start = Date.parse(hubClock.started_at);
+  const speed = Number(hubClock.speed);
+  if (!Number.isFinite(start) || !(speed > 0)) return real;
+  return start + (real - start) * speed;
+}
+
+/** Follows `ex`'s clock (`{started_at, speed}` of GET /api/mode), or the browser's for null. */
+export function useHubClock(ex) {
+  hubClock = ex ? { started_at: ex.started_at, speed: ex.speed } : null;
+}
 
 /** The banner's text for `{title, status, speed}`. */
 export function bannerText(ex) {
@@ -72,6 +97,7 @@ export async function exerciseBanner() {
   }
   const ex = await fetchExercise();
   if (!ex) return;
+  useHubClock(ex);
   render(ex);
   keepTitlePrefixed();
   setInterval(async () => {

@@ -2,6 +2,9 @@
 // crates/core/src/engine/timers.rs, which raises `target.breached`): the same starts,
 // limits and "met" tests, from the store and the catalogue's types. The console's
 // incident list and the board's tiles both read them here. Change the two together.
+// "Now" is the hub's clock (`hubNow`: an exercise's runs faster than real time).
+
+import { hubNow } from './exercise.js';
 
 const OPEN = ['new', 'assessed', 'dispatched', 'in_progress'];
 
@@ -42,14 +45,14 @@ export function currentTarget(store, types, i) {
 }
 
 /** `late` when breached, `near` with 20 % or less of its time left, else `ok`. */
-export function clockState(t, now = Date.now()) {
+export function clockState(t, now = hubNow()) {
   const left = t.deadline - now;
   if (left < 0) return 'late';
   return left <= t.span * 0.2 ? 'near' : 'ok';
 }
 
 /** "2 min 5 s left", "12 min over". */
-export function clockWords(t, now = Date.now()) {
+export function clockWords(t, now = hubNow()) {
   const left = t.deadline - now;
   const s = Math.floor(Math.abs(left) / 1000);
   const span = s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;

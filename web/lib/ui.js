@@ -2,6 +2,7 @@
 // from callers can never become markup), times, and the app shell.
 
 import { Client, bindIndicator, requireSession, logout, currentSession, userKey } from './muster.js';
+import { hubNow } from './exercise.js';
 
 /** `h('button', {class: 'x', onclick}, 'text', child…)`. */
 export function h(tag, attrs = {}, ...children) {
@@ -26,8 +27,8 @@ export function fill(el, ...children) {
   return el;
 }
 
-/** "4 s", "3 min", "2 h 5 min" since `iso`. */
-export function age(iso, now = Date.now()) {
+/** "4 s", "3 min", "2 h 5 min" since `iso` (on the hub's clock: an exercise's runs faster). */
+export function age(iso, now = hubNow()) {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
