@@ -1,7 +1,9 @@
 // Exercise mode (issue 18) in real Chromium against `muster exercise --scenario
 // busy-evening --speed 20`: contacts arrive in the console without anyone typing; the
-// trainee (an operator) takes one in the console, opens its incident there and
-// dispatches a simulated unit, which acknowledges and arrives (seen in the field app);
+// trainee (an operator) plays the call in the console like a person: takes it, opens
+// its incident, answers the call script and assesses validity and priority with a
+// reason by keyboard alone, and dispatches the recommended simulated unit with its
+// button; the unit acknowledges and arrives (seen in the field app);
 // the EXERCISE banner is on every app (log-in, console, board, field, review) and the
 // page passes axe; a live hub started alongside answers 404 `not_an_exercise` and its
 // log is untouched (event count and head hash before and after). The simulated callers
@@ -26,6 +28,7 @@ const DESKTOP = { viewport: { width: 1366, height: 768 } };
 const PHONE = { viewport: { width: 375, height: 667 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
 const SHOTS = join(ROOT, 'docs', 'screenshots');
 const SPEED = 20;
+const PACE = { delay: 70 }; // between key presses, as a person types
 
 /** Everything the tests share; filled in before the first test runs. */
 export const handles = { ex: null, live: null, ui: null, api: null, liveApi: null, story: {} };
@@ -69,10 +72,12 @@ async function until(what, f, ms = 30000) {
   }
 }
 
-async function must(token, command) {
-  const r = await handles.api.command(token, command);
-  assert.ok(r.ok, `${command.kind}: ${JSON.stringify(r.error)}`);
-  return r.data;
+/** Presses Tab on `page` and checks that focus moved to `target` (a selector or a locator). */
+async function tabTo(page, target) {
+  await page.keyboard.press('Tab');
+  const field = typeof target === 'string' ? page.locator(target) : target;
+  const there = await field.evaluate((el) => el === document.activeElement);
+  assert.ok(there, `Tab moves focus to ${target}, not ${await page.evaluate(() => document.activeElement?.outerHTML.slice(0, 80))}`);
 }
 
 /** The banner of `page`: its text, and the tab's title. */
@@ -132,14 +137,55 @@ test('a trainee takes a simulated call, opens its incident and dispatches a simu
   const incident = await until('the incident', async () => Object.values((await handles.api.get('/api/state', token)).incidents)
     .find((i) => i.description?.startsWith('A visitor has fallen')));
   handles.story.incident = incident.id;
-  // The call script's answers and the assessment, then the dispatch to Chen Wei (a
-  // simulated unit, at the Civic Centre already), as the same trainee.
-  await must(token, { kind: 'incident.answer', incident_id: incident.id,
-    answers: { breathing: true, conscious: true, bleeding: 'minor', casualties: 1 } });
-  await must(token, { kind: 'incident.assess', incident_id: incident.id, validity: 'verified', priority: 'P2', method: 'manual', reason: 'awake, breathing, minor bleeding' });
+  await desk.locator('#page h2').filter({ hasText: incident.reference }).waitFor();
+
+  // The call script and the assessment by keyboard alone, as the caller answers: the
+  // console puts focus on the first question; each answer is typed and Tab goes on.
+  await desk.waitForFunction(() => document.activeElement?.id === 'q-breathing');
+  await desk.keyboard.type('y', PACE); // Yes
+  await tabTo(desk, '#q-conscious');
+  await desk.keyboard.type('y', PACE);
+  await tabTo(desk, '#q-bleeding');
+  await desk.keyboard.type('minor', PACE);
+  await tabTo(desk, '#q-casualties');
+  await desk.keyboard.type('1', PACE);
+  await tabTo(desk, '#q-hazards'); // optional: nothing said about it
+  const [validity, priority, method, reason] = ['Validity', 'Priority', 'Method', 'Reason'].map((l) => desk.getByLabel(l, { exact: true }));
+  await tabTo(desk, validity);
+  assert.equal(await validity.inputValue(), 'verified');
+  await tabTo(desk, priority);
+  await desk.keyboard.type('p2', PACE);
+  assert.equal(await priority.inputValue(), 'P2');
+  await tabTo(desk, method);
+  await desk.keyboard.type('manual', PACE);
+  assert.equal(await method.inputValue(), 'manual');
+  await tabTo(desk, reason);
+  await desk.keyboard.type('awake, breathing, minor bleeding', PACE);
+  await desk.keyboard.press('Enter');
+  await desk.locator(`#incidents li[data-incident="${incident.id}"][data-status="assessed"]`).waitFor();
+  const assessed = await handles.api.get(`/api/incidents/${incident.id}`, token);
+  assert.deepEqual(assessed.answers, { breathing: true, conscious: true, bleeding: 'minor', casualties: 1 }, 'the answers typed in the script');
+  assert.deepEqual(assessed.assessments.map((a) => [a.validity, a.priority, a.method, a.reason]),
+    [['verified', 'P2', 'manual', 'awake, breathing, minor bleeding']]);
+
+  // Dispatch Chen Wei (a simulated unit, at the Civic Centre already) from the
+  // recommended resources, with the console's button.
   const state = await handles.api.get('/api/state', token);
   const chen = Object.values(state.resources).find((r) => r.name === 'Chen Wei');
-  const { assignment_id: asg } = await must(token, { kind: 'assignment.create', incident_id: incident.id, resource_id: chen.id });
+  const top = desk.locator('#recs .rec').first();
+  await top.getByRole('button', { name: /^Assign / }).waitFor();
+  assert.equal(await top.getAttribute('data-resource'), chen.id, 'Chen Wei is recommended first');
+  await desk.locator(`#recs .rec[data-resource="${chen.id}"]`).getByRole('button', { name: 'Assign Chen Wei' }).click();
+  const created = await until('the assignment', async () => {
+    const mine = Object.values((await handles.api.get('/api/state', token)).assignments).filter((x) => x.incident_id === incident.id);
+    return mine.length > 0 && mine;
+  });
+  assert.deepEqual(created.map((x) => x.resource_id), [chen.id], 'one assignment, to Chen Wei');
+  const asg = created[0].id;
+  await desk.locator(`#assignments [data-assignment="${asg}"]`).waitFor();
+  // The list holds still under the pointer; once it leaves, Chen Wei is offered no more.
+  await desk.mouse.move(0, 0);
+  await desk.locator('#recs').getByRole('button', { name: 'Assign Chen Wei' }).waitFor({ state: 'detached' });
   handles.story.assignment = asg;
 
   // The unit acknowledges and arrives, seen in its field app.
@@ -151,6 +197,8 @@ test('a trainee takes a simulated call, opens its incident and dispatches a simu
   assert.ok(a.acknowledged_at, 'acknowledged');
   assert.ok(a.on_scene_at, 'arrived');
   await audit(desk, 'console');
+  await desk.evaluate(() => window.scrollTo(0, 0));
+  await desk.locator('#page').evaluate((el) => { el.scrollTop = 0; });
   await desk.screenshot({ path: join(SHOTS, 'exercise-console-desktop.png') });
 });
 
