@@ -297,3 +297,88 @@ fn a_shift_missed_whole_while_the_hub_was_down_only_ends() {
         )]
     );
 }
+
+/// The ranking the console shows (`GET /api/incidents/{id}/recommendations`): the
+/// roster's view at the world's clock.
+fn ranked(
+    w: &World,
+    inc: &muster_core::domain::ids::IncidentId,
+) -> Vec<muster_core::domain::recommend::Recommendation> {
+    let centre = &w.engine.centre;
+    let i = &w.state.incidents[inc];
+    muster_core::domain::recommend::rank_on_roster(
+        centre.incident_type(&i.incident_type).unwrap(),
+        &i.location,
+        w.state.resources.values(),
+        &centre.speeds_kmh,
+        &w.state.jobs_today(w.now),
+        &timers::roster_for(&w.state, centre, i, w.now),
+    )
+}
+
+fn ids(recs: &[muster_core::domain::recommend::Recommendation]) -> Vec<ResourceId> {
+    recs.iter().map(|r| r.resource_id.clone()).collect()
+}
+
+#[test]
+fn recommendations_prefer_resources_on_shift_flag_short_shifts_and_skip_ended_ones() {
+    let mut w = World::demo();
+    let op = w.actor("operator");
+    let inc = w.open_assessed(&op, "medical_emergency");
+    // The P2 resolve target: two hours after opening.
+    let target = w.state.incidents[&inc].opened_at + hours(2);
+    assert_eq!(
+        timers::resolve_by(&w.engine.centre, &w.state.incidents[&inc]),
+        Some(target)
+    );
+    let before = ranked(&w, &inc);
+    assert!(before.len() >= 3, "the demo has several first-aiders");
+    assert!(before.iter().all(|r| r.shift_ends_at.is_none()));
+    let (a, b, c) = (
+        before[0].resource_id.clone(),
+        before[1].resource_id.clone(),
+        before[2].resource_id.clone(),
+    );
+
+    // a's shift ends in 30 minutes, before the target; c's runs past it.
+    let sup = w.actor("supervisor");
+    let now = w.now;
+    w.ok(
+        &sup,
+        roster_add(&a, now - hours(1), now + Duration::minutes(30)),
+    );
+    w.ok(&sup, roster_add(&c, now - hours(1), now + hours(7)));
+    w.fire_timers();
+    let during = ranked(&w, &inc);
+    let order = ids(&during);
+    // c (on shift through the target) first, then b (no shifts), then a.
+    assert_eq!(order[0], c);
+    assert!(order.iter().position(|r| r == &b) < order.iter().position(|r| r == &a));
+    let ra = during.iter().find(|r| r.resource_id == a).unwrap();
+    assert_eq!(ra.shift_ends_at, Some(now + Duration::minutes(30)));
+    let warning = ra.shift_warning.clone().expect("a's shift ends too soon");
+    assert!(warning.starts_with("shift ends "), "{warning}");
+    assert!(warning.contains("before the resolve target"), "{warning}");
+    assert_eq!(ra.reasons.last(), Some(&warning));
+    assert!(ra.summary.ends_with(&warning));
+    let rc = &during[0];
+    assert_eq!(rc.shift_warning, None);
+    assert!(rc.reasons.iter().any(|r| r.starts_with("on shift until ")));
+
+    // a's shift ends: off duty, and no longer recommended.
+    let end = now + Duration::minutes(30);
+    at(&mut w, end);
+    assert_eq!(status(&w, &a), ResourceStatus::OffDuty);
+    let after = ranked(&w, &inc);
+    assert!(!ids(&after).contains(&a));
+    assert!(ids(&after).contains(&b));
+
+    // Made available by hand outside its shifts, it ranks last, saying so.
+    w.ok(&sup, resource_status(&a, ResourceStatus::Available));
+    let last = ranked(&w, &inc);
+    assert_eq!(last.last().unwrap().resource_id, a);
+    assert_eq!(
+        last.last().unwrap().reasons.last().map(String::as_str),
+        Some(muster_core::domain::recommend::OFF_SHIFT)
+    );
+}

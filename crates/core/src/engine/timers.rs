@@ -137,6 +137,27 @@ pub fn effective_priority(centre: &Centre, i: &Incident) -> Option<Priority> {
     })
 }
 
+/// When an incident should be resolved by: opened plus its type's resolve target at
+/// its effective priority (what a recommended resource's shift is held against).
+pub fn resolve_by(centre: &Centre, i: &Incident) -> Option<DateTime<Utc>> {
+    let priority = effective_priority(centre, i)?;
+    let set = centre
+        .incident_type(&i.incident_type)?
+        .targets
+        .for_priority(priority);
+    Some(i.opened_at + secs(set.resolve_secs))
+}
+
+/// The roster as recommendations for incident `i` see it at `now`.
+pub fn roster_for(
+    state: &State,
+    centre: &Centre,
+    i: &Incident,
+    now: DateTime<Utc>,
+) -> crate::domain::recommend::Roster {
+    crate::domain::recommend::Roster::at(state.shifts.values(), now, resolve_by(centre, i))
+}
+
 /// The next rung of an unacknowledged assignment's ladder: its level (from 1), the
 /// step, and when it falls due (`after_secs` after notification). `None` once the
 /// assignment is acknowledged, declined or cancelled, or the ladder is exhausted.
