@@ -29,6 +29,8 @@ let layer = null;
 let guideTo; // pickers, filled on every render
 let overrideOn;
 let types = {}; // incident types from the catalogue: names and targets
+let shiftChange; // the next shift change, the hub's answer: {at, on, off}, or null; undefined until it answers
+let shiftTimer = null;
 
 if (client) {
   $('review-link').hidden = client.user.role !== 'supervisor';
@@ -260,9 +262,6 @@ function renderResources() {
 }
 
 // ----- the next shift change -------------------------------------------------------------
-
-let shiftChange; // the hub's answer: {at, on, off}, or null; undefined until it answers
-let shiftTimer = null;
 
 async function loadShiftChange() {
   try {

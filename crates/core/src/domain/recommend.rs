@@ -82,15 +82,15 @@ impl Roster {
     }
 
     /// The tier a resource ranks in (lower first), its shift's end, the reason to
-    /// show and the warning: on shift through the target, then resources without
-    /// shifts, then on shift but ending before the target, then rostered but off
-    /// shift (made available by hand).
+    /// show and the warning: on shift through the target, then on shift but ending
+    /// before the target, then resources without shifts, then rostered but off shift
+    /// (made available by hand).
     fn judge(&self, id: &ResourceId) -> (u8, Option<DateTime<Utc>>, Option<String>, bool) {
         match self.standings.get(id) {
-            None | Some(Standing::Unrostered) => (1, None, None, false),
+            None | Some(Standing::Unrostered) => (2, None, None, false),
             Some(Standing::OnShift { ends_at }) => match self.target_at {
                 Some(target) if *ends_at < target => (
-                    2,
+                    1,
                     Some(*ends_at),
                     Some(format!(
                         "shift ends {}, before the resolve target {}",
@@ -132,9 +132,10 @@ pub fn rank<'a>(
     rank_on_roster(kind, at, resources, speeds, jobs_today, &Roster::default())
 }
 
-/// [`rank`] with the roster: resources on shift through the incident's resolve target
-/// first, then those without shifts, then those whose shift ends before the target
-/// (`shift_warning` says so), then rostered ones off shift; by score within each.
+/// [`rank`] with the roster: resources on shift first, those whose shift lasts to the
+/// incident's resolve target before those whose shift ends sooner (`shift_warning`
+/// says so), then those without shifts, then rostered ones off shift; by score within
+/// each.
 /// (Off duty — a shift ended — is filtered out with the other statuses.)
 pub fn rank_on_roster<'a>(
     kind: &IncidentType,

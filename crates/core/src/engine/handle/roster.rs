@@ -25,7 +25,7 @@ impl Cx<'_> {
             start,
             end,
         } = c;
-        self.resource(resource_id)?;
+        let name = &self.resource(resource_id)?.name;
         let (start, end) = (start.trunc_subsecs(3), end.trunc_subsecs(3));
         let state = self.state;
         roster::check_new(
@@ -39,7 +39,7 @@ impl Cx<'_> {
             ShiftError::Overlaps(other) => {
                 let o = &state.shifts[other];
                 Error::Conflict(format!(
-                    "{resource_id} already has {other} from {} to {}",
+                    "{name} already has a shift from {} to {} ({other})",
                     crate::time::rfc3339(o.start),
                     crate::time::rfc3339(o.end)
                 ))
