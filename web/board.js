@@ -41,10 +41,11 @@ if (client) {
   client.subscribe(throttleFrame(render));
   // The hub says when the next shift change is (one computation, in core); asked again
   // on every roster event and on every (re)connection, whose snapshot may hold new shifts.
+  // Only while live: offline, the question would fail (and the answer could not change).
   client.subscribe((frame) => {
+    if (client.state !== 'live') return;
     if (!frame || String(frame.event?.kind).startsWith('roster.')) loadShiftChange();
   });
-  loadShiftChange();
   bindBroadcast(client, $('broadcast'), $('sent'));
   bindInbox(client, $('inbox'));
   buildGuidance();
@@ -273,7 +274,10 @@ async function loadShiftChange() {
   renderShiftChange();
   // The boundary's own roster events ask again; this is the fallback if none comes.
   clearTimeout(shiftTimer);
-  if (shiftChange) shiftTimer = setTimeout(loadShiftChange, Math.max(0, Date.parse(shiftChange.at) - Date.now()) + 2000);
+  if (shiftChange) {
+    shiftTimer = setTimeout(() => { if (client.state === 'live') loadShiftChange(); },
+      Math.max(0, Date.parse(shiftChange.at) - Date.now()) + 2000);
+  }
 }
 
 function renderShiftChange() {
