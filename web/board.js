@@ -1,12 +1,13 @@
 // The supervisor board, made to be read from across the room: alerts the hub holds
 // at the top in plain words, contacts waiting, every open incident as a tile with its
 // target clock (amber when close, red and marked when breached) that opens the
-// incident in the console, resources in status columns, operator workload, live
-// guidance to one operator, overrides with a justification, and broadcasts.
+// incident in the console, resources in status columns, the next shift change,
+// operator workload, live guidance to one operator, overrides with a justification,
+// and broadcasts.
 
 import { api } from './lib/muster.js';
 import { addTiles } from './lib/settings.js';
-import { h, fill, age, badge, words, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
+import { h, fill, age, badge, words, clock, startApp, run, throttleFrame, OPEN_INCIDENT } from './lib/ui.js';
 import { currentTarget, runningTargets, clockState, clockWords } from './lib/targets.js';
 import { bindBroadcast, bindInbox } from './lib/desk.js';
 import { hubNow } from './lib/exercise.js';
@@ -29,6 +30,8 @@ let layer = null;
 let guideTo; // pickers, filled on every render
 let overrideOn;
 let types = {}; // incident types from the catalogue: names and targets
+let shiftChange; // the next shift change, the hub's answer: {at, on, off}, or null; undefined until it answers
+let shiftTimer = null;
 
 if (client) {
   $('review-link').hidden = client.user.role !== 'supervisor';
@@ -37,6 +40,13 @@ if (client) {
     render();
   }).catch((e) => console.warn('catalogue', e));
   client.subscribe(throttleFrame(render));
+  // The hub says when the next shift change is (one computation, in core); asked again
+  // on every roster event and on every (re)connection, whose snapshot may hold new shifts.
+  // Only while live: offline, the question would fail (and the answer could not change).
+  client.subscribe((frame) => {
+    if (client.state !== 'live') return;
+    if (!frame || String(frame.event?.kind).startsWith('roster.')) loadShiftChange();
+  });
   bindBroadcast(client, $('broadcast'), $('sent'));
   bindInbox(client, $('inbox'));
   buildGuidance();
@@ -53,6 +63,7 @@ function render() {
   renderAlerts();
   renderIncidents();
   renderResources();
+  renderShiftChange();
   renderWorkload();
   refreshSelects();
   applySearch();
@@ -250,6 +261,39 @@ function renderResources() {
     h('h3', {}, `${words(s)} (${all.filter((r) => r.status === s).length})`),
     all.filter((r) => r.status === s).map((r) => h('div', { class: 'tile', dataset: { resource: r.id, status: r.status } },
       r.name, h('span', { class: 'muted' }, ` · ${r.team}`))))));
+}
+
+// ----- the next shift change -------------------------------------------------------------
+
+async function loadShiftChange() {
+  try {
+    shiftChange = (await api('/api/roster/next')).next;
+  } catch (e) {
+    fill($('shift-change'), h('p', {}, `Shift change unavailable: ${e.message}`));
+    return;
+  }
+  renderShiftChange();
+  // The boundary's own roster events ask again; this is the fallback if none comes.
+  clearTimeout(shiftTimer);
+  if (shiftChange) {
+    shiftTimer = setTimeout(() => { if (client.state === 'live') loadShiftChange(); },
+      Math.max(0, Date.parse(shiftChange.at) - Date.now()) + 2000);
+  }
+}
+
+function renderShiftChange() {
+  if (shiftChange === undefined) return;
+  const el = $('shift-change');
+  const next = shiftChange;
+  el.dataset.at = next?.at || '';
+  if (!next) {
+    fill(el, h('p', { class: 'muted' }, 'No shift starts or ends ahead.'));
+    return;
+  }
+  const names = (ids) => ids.map((id) => client.store.resources[id]?.name || id).join(', ');
+  fill(el, h('p', {}, 'At ', h('strong', {}, clock(next.at))),
+    next.on.length > 0 && h('p', { class: 'shift-on', dataset: { resources: next.on.join(' ') } }, `On duty: ${names(next.on)}`),
+    next.off.length > 0 && h('p', { class: 'shift-off', dataset: { resources: next.off.join(' ') } }, `Off duty: ${names(next.off)}`));
 }
 
 function operators() {

@@ -689,7 +689,11 @@ function updatePage() {
   page.sections.merge.section.hidden = !open;
   if (open) page.sections.merge.refresh(i);
   // Keyed by the active assignments too: a stand-down frees its unit for the list.
-  const recsKey = `${i.id}:${i.status}:${activeResources(i).join(',')}`;
+  // And by who is available (a unit going off duty as its shift ends leaves the list)
+  // and by the roster (a shift added or removed changes the order and the warnings).
+  const available = Object.values(client.store.resources).filter((r) => r.status === 'available').map((r) => r.id);
+  const roster = Object.keys(client.store.shifts || {});
+  const recsKey = `${i.id}:${i.status}:${activeResources(i).join(',')}:${available.join(',')}:${roster.length}:${roster.at(-1)}`;
   if (!page.sections.dispatch.hidden && recsFor !== recsKey) {
     // The list re-sorts after a dispatch; not while one is in flight, nor under the
     // pointer (the second click of a double click would land on another resource).
@@ -735,7 +739,7 @@ async function loadRecs(i) {
     const assigned = new Set(activeResources(i));
     fill(page.recs, r.recommendations.slice(0, 6).map((x) => h('div', { class: 'rec', dataset: { resource: x.resource_id } },
       h('strong', {}, x.name), ' ', noApp(client.store.resources[x.resource_id]), ` · score ${Number(x.score).toFixed(2)}`, x.eta_secs != null ? ` · ETA ${Math.round(x.eta_secs / 60)} min` : '',
-      h('ul', {}, (x.reasons || []).map((why) => h('li', {}, why))),
+      h('ul', {}, (x.reasons || []).map((why) => h('li', why === x.shift_warning ? { class: 'shift-warning' } : {}, why))),
       assigned.has(x.resource_id) ? h('span', {}, 'Assigned')
         : h('button', { type: 'button', 'aria-label': `Assign ${x.name}`, onclick: () => assign(i.id, x.resource_id, x.name) }, `Assign ${x.name}`))));
   } catch (e) { fill(page.recs, h('p', {}, `Recommendations unavailable: ${e.message}`)); }

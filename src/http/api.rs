@@ -76,6 +76,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(logo(app.clone()))
         .unify()
+        .or(roster_next(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -235,6 +237,15 @@ fn recommendations(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = 
         .and(with_app(app.clone()))
         .and(with_session(app))
         .and_then(handlers::recommendations)
+}
+
+/// `GET /api/roster/next`.
+fn roster_next(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path!("api" / "roster" / "next")
+        .and(warp::get())
+        .and(with_app(app.clone()))
+        .and(with_session(app))
+        .and_then(handlers::roster_next)
 }
 
 /// `GET /api/cases/{id}[?format=html]`: the evidence pack, as JSON or printable HTML.

@@ -154,6 +154,17 @@ pub static ROUTES: &[Route] = &[
         codes: &[Forbidden, NotFound],
     },
     Route {
+        method: "get",
+        path: "/api/roster/next",
+        auth: Auth::Session,
+        who: "operator, supervisor, admin",
+        summary: "The next shift change: when, who goes on and who goes off",
+        query: &[],
+        request: None,
+        response: Body::Json(schema::<RosterNext>),
+        codes: &[Forbidden],
+    },
+    Route {
         method: "post",
         path: "/api/commands",
         auth: Auth::Session,
@@ -604,6 +615,7 @@ struct StateView {
     plans: Vec<Plan>,
     improvements: Vec<Improvement>,
     alerts: Vec<Alert>,
+    shifts: Vec<muster_core::domain::roster::Shift>,
 }
 
 /// An incident with what its page shows.
@@ -624,6 +636,13 @@ struct IncidentDetail {
 struct Recommendations {
     incident_id: String,
     recommendations: Vec<Recommendation>,
+}
+
+/// `GET /api/roster/next`: `null` when no shift starts or ends later.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct RosterNext {
+    next: Option<muster_core::domain::roster::ShiftChange>,
 }
 
 /// `POST /api/commands`.

@@ -390,12 +390,14 @@ pub async fn recommendations(
         let ranked = centre
             .incident_type(&incident.incident_type)
             .map(|kind| {
-                recommend::rank(
+                let now = app.hub.clock.now();
+                recommend::rank_on_roster(
                     kind,
                     &incident.location,
                     s.resources.values(),
                     &centre.speeds_kmh,
-                    &s.jobs_today(app.hub.clock.now()),
+                    &s.jobs_today(now),
+                    &muster_core::engine::timers::roster_for(s, &centre, incident, now),
                 )
             })
             .unwrap_or_default();
@@ -404,6 +406,19 @@ pub async fn recommendations(
     let ranked = ranked.ok_or_else(|| ApiError::not_found(format!("incident {id} not found")))?;
     let body = json!({ "incident_id": id, "recommendations": ranked });
     Ok(json_reply(&body, StatusCode::OK))
+}
+
+/// `GET /api/roster/next`: the next shift change (desk roles), `{next: null}` when
+/// no shift starts or ends later.
+pub async fn roster_next(app: Arc<App>, session: Session) -> Result<Response, Rejection> {
+    if !session.role.sees_everything() {
+        return Err(ApiError::forbidden("the roster is the desk's").into());
+    }
+    let now = app.hub.clock.now();
+    let next = app
+        .hub
+        .with_state(|s| muster_core::domain::roster::next_change(s.shifts.values(), now));
+    Ok(json_reply(&json!({ "next": next }), StatusCode::OK))
 }
 
 /// `POST /api/commands`: the WebSocket's result object; HTTP 200 when accepted, the

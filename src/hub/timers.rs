@@ -77,6 +77,12 @@ pub fn command_id(command: &Command) -> String {
         Command::TimerPlanReviewMissed(cmd::TimerPlanReviewMissed { plan_id }) => {
             format!("timer:target_breached:{plan_id}:review")
         }
+        Command::TimerShiftStart(cmd::TimerShiftStart { shift_id }) => {
+            format!("timer:shift_start:{shift_id}")
+        }
+        Command::TimerShiftEnd(cmd::TimerShiftEnd { shift_id }) => {
+            format!("timer:shift_end:{shift_id}")
+        }
         other => format!("timer:{}", other.kind()),
     }
 }

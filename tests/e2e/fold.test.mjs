@@ -19,7 +19,7 @@ import { useHub } from './hub.mjs';
 import { emptyStore, applyEvent } from '../../web/lib/store.js';
 
 // The collections the client keeps (store.js COLLECTIONS), as `GET /api/state` names them.
-const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements', 'alerts'];
+const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements', 'alerts', 'shifts'];
 // Fields the client adds for its own display and the hub does not hold.
 const CLIENT_ONLY = { incidents: ['suggested'] };
 const YEARS = 4;
@@ -109,6 +109,7 @@ async function driveWhatTheLogLacks(ws, state) {
   const r = await api.command(await api.login('operator'), { kind: 'message.acknowledge', message_id: sent.data.message_id });
   assert.ok(r.ok, JSON.stringify(r.error));
   const { caseId, planId } = await driveCasework(ws, state, x);
+  await driveRoster(ws, state);
   // Erasures (over HTTP, as an admin; overriding the holds of the incidents still
   // open): a caller, a complainant, a support plan and a member of field staff, so
   // every category's blanking is compared.
@@ -149,6 +150,26 @@ async function driveCasework(ws, state, incident) {
   const i = await ws.command({ kind: 'improvement.raise', title: 'Check diversions', finding: 'free text', owner_id: me, due_on: '2030-02-28', plan_id: planId });
   await ws.command({ kind: 'improvement.update', improvement_id: i.data.improvement_id, status: 'in_progress', note: 'started' });
   return { caseId, planId };
+}
+
+/**
+ * Rosters, which the generated log has none of: a shift under way (the hub starts it on
+ * its next tick), one to come, and one added then removed.
+ */
+async function driveRoster(ws, state) {
+  const [a, b] = state.resources;
+  const at = (minutes) => new Date(Date.now() + minutes * 60000).toISOString();
+  await ws.command({ kind: 'roster.add', resource_id: a.id, start: at(-60), end: at(60) });
+  await ws.command({ kind: 'roster.add', resource_id: b.id, start: at(120), end: at(600) });
+  const gone = await ws.command({ kind: 'roster.add', resource_id: b.id, start: at(600), end: at(700) });
+  await ws.command({ kind: 'roster.remove', shift_id: gone.data.shift_id });
+  // The start is recorded within a tick: wait for it, so both sides fold it.
+  const deadline = Date.now() + 10000;
+  const token = await api.login('supervisor');
+  while (!(await api.get('/api/state', token)).shifts.some((s) => s.started_at)) {
+    assert.ok(Date.now() < deadline, 'the hub started the shift under way');
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /**

@@ -10,7 +10,7 @@
 // times or lists); the object is built from it and the frame's `at` and `actor`, as the
 // hub's `Incident::opened` and its kin do.
 
-const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements', 'alerts'];
+const COLLECTIONS = ['contacts', 'incidents', 'resources', 'assignments', 'messages', 'users', 'cases', 'plans', 'improvements', 'alerts', 'shifts'];
 
 /** An empty store. */
 export function emptyStore() {
@@ -200,6 +200,13 @@ export function applyEvent(s, frame) {
     case 'privacy.swept':
       for (const r of e.records || []) erase(s, r, e.category, e.before);
       break;
+    // Rosters (`State::apply_roster`): a shift's start and end as the hub recorded them.
+    case 'roster.shift_added':
+      s.shifts[e.shift_id] = { id: e.shift_id, resource_id: e.resource_id, start: e.start, end: e.end };
+      break;
+    case 'roster.shift_removed': delete s.shifts[e.shift_id]; break;
+    case 'roster.shift_started': if (s.shifts[e.shift_id] && !s.shifts[e.shift_id].started_at) s.shifts[e.shift_id].started_at = at; break;
+    case 'roster.shift_ended': if (s.shifts[e.shift_id] && !s.shifts[e.shift_id].ended_at) s.shifts[e.shift_id].ended_at = at; break;
     case 'alert.acknowledged': {
       const a = s.alerts[e.alert_id];
       if (a && !a.acknowledged_at) Object.assign(a, { acknowledged_by: frame.actor, acknowledged_at: at, ...(e.note ? { note: e.note } : {}) });

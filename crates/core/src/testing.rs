@@ -232,6 +232,21 @@ impl World {
         self.now += Duration::seconds(secs);
     }
 
+    /// Submits, as the hub does on its clock, every internal command due now
+    /// (`engine::timers::due`), each with the hub's stable id; returns the records.
+    pub fn fire_timers(&mut self) -> Vec<Record> {
+        let due = crate::engine::timers::due(&self.state, &self.engine.centre, self.now);
+        let mut out = Vec::new();
+        for command in due {
+            let id = format!("timer:{:?}", command);
+            out.extend(
+                self.submit(&Actor::system(), Some(id), &command)
+                    .unwrap_or_else(|e| panic!("{} refused: {e}", command.kind())),
+            );
+        }
+        out
+    }
+
     /// Decides `command` and applies its records. On refusal nothing changes: the
     /// state and the log are checked to be exactly as before.
     pub fn submit(
@@ -917,5 +932,21 @@ pub fn push_unsubscribe(endpoint: &str) -> Command {
         endpoint: endpoint.into(),
         user_id: None,
         reason: None,
+    })
+}
+
+/// `roster.add`: a shift for `resource` from `start` to `end`.
+pub fn roster_add(resource: &ResourceId, start: DateTime<Utc>, end: DateTime<Utc>) -> Command {
+    Command::RosterAdd(cmd::RosterAdd {
+        resource_id: resource.clone(),
+        start,
+        end,
+    })
+}
+
+/// `roster.remove` of a shift.
+pub fn roster_remove(id: &crate::domain::ids::ShiftId) -> Command {
+    Command::RosterRemove(cmd::RosterRemove {
+        shift_id: id.clone(),
     })
 }

@@ -11,7 +11,7 @@ use muster_core::domain::assignment::AssignmentStatus;
 use muster_core::domain::case::{CaseOutcome, CaseType};
 use muster_core::domain::ids::{
     AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId, ResourceId,
-    UserId,
+    ShiftId, UserId,
 };
 use muster_core::domain::incident::rules;
 use muster_core::domain::message::Audience;
@@ -141,6 +141,18 @@ fn samples() -> Vec<Command> {
         Command::PrivacySearch(cmd::PrivacySearch {
             q: "Jo Caller".into(),
         }),
+        roster_add(
+            &res,
+            start_time(),
+            start_time() + chrono::Duration::hours(8),
+        ),
+        roster_remove(&ShiftId("shf_1".into())),
+        Command::TimerShiftStart(cmd::TimerShiftStart {
+            shift_id: ShiftId("shf_1".into()),
+        }),
+        Command::TimerShiftEnd(cmd::TimerShiftEnd {
+            shift_id: ShiftId("shf_1".into()),
+        }),
     ]
 }
 
@@ -205,6 +217,10 @@ fn wire_kind(c: &Command) -> &'static str {
         PrivacySweep(_) => "privacy.sweep",
         PrivacyAccess(_) => "privacy.access",
         PrivacySearch(_) => "privacy.search",
+        RosterAdd(_) => "roster.add",
+        RosterRemove(_) => "roster.remove",
+        TimerShiftStart(_) => "timer.shift_start",
+        TimerShiftEnd(_) => "timer.shift_end",
     }
 }
 
@@ -268,6 +284,9 @@ const ADMIN: &[&str] = &[
     "privacy.search",
     // Evidence from an exercise's debrief on a trainee's support plan.
     "support.attach_evidence",
+    // Rosters are entered by the admin office.
+    "roster.add",
+    "roster.remove",
 ];
 
 const FIELD: &[&str] = &[
@@ -300,6 +319,9 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
         // Alerts are the supervisor's oversight (an operator could hide their own breach).
         kinds.insert("alert.acknowledge");
         kinds.insert("support.attach_evidence");
+        // The supervisor adjusts the floor's roster.
+        kinds.insert("roster.add");
+        kinds.insert("roster.remove");
     }
     kinds
 }
@@ -308,8 +330,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 56);
-    assert_eq!(kinds.len(), 56, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 60);
+    assert_eq!(kinds.len(), 60, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }
@@ -336,7 +358,7 @@ fn role_by_command_matrix() {
     assert!(mismatches.is_empty(), "{mismatches:#?}");
     // Spot checks of the table itself.
     assert_eq!(expected_kinds(Role::Operator).len(), 38);
-    assert_eq!(expected_kinds(Role::Supervisor).len(), 42);
+    assert_eq!(expected_kinds(Role::Supervisor).len(), 44);
     assert_eq!(expected_kinds(Role::Intake).len(), 1);
 }
 

@@ -87,6 +87,10 @@ id_type!(
     /// An alert, numbered by the seq of the event that raised it.
     AlertId, "alr"
 );
+id_type!(
+    /// A shift on a resource's roster.
+    ShiftId, "shf"
+);
 
 #[cfg(test)]
 mod tests {

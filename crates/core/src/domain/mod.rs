@@ -18,6 +18,7 @@ pub mod procedure;
 pub mod push;
 pub mod recommend;
 pub mod resource;
+pub mod roster;
 pub mod support;
 pub mod triage;
 pub mod user;

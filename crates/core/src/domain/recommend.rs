@@ -6,12 +6,14 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::geo::{Location, haversine_m};
 use super::ids::ResourceId;
 use super::procedure::{IncidentType, Speeds};
 use super::resource::{Resource, ResourceStatus};
+use super::roster::{Shift, Standing, standings};
 
 /// Weight of travel time in the score: getting there first matters most.
 const W_ETA: f64 = 0.7;
@@ -48,6 +50,73 @@ pub struct Recommendation {
     pub eta_secs: Option<u64>,
     /// Assignments created for it today.
     pub jobs_today: u32,
+    /// When its shift ends, for a resource on shift (rostered resources only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift_ends_at: Option<DateTime<Utc>>,
+    /// Set when its shift ends before the incident's resolve target: what to tell the
+    /// dispatcher (also the last of `reasons`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shift_warning: Option<String>,
+}
+
+/// What the roster says when ranking: each rostered resource's standing now, and
+/// when the incident should be resolved by (its resolve target at its priority).
+/// The default (no shifts) ranks as before rosters.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Roster {
+    pub standings: BTreeMap<ResourceId, Standing>,
+    pub target_at: Option<DateTime<Utc>>,
+}
+
+impl Roster {
+    /// The roster's view at `now` of `shifts`, for an incident due resolved by `target_at`.
+    pub fn at<'a>(
+        shifts: impl IntoIterator<Item = &'a Shift>,
+        now: DateTime<Utc>,
+        target_at: Option<DateTime<Utc>>,
+    ) -> Roster {
+        Roster {
+            standings: standings(shifts, now),
+            target_at,
+        }
+    }
+
+    /// The tier a resource ranks in (lower first), its shift's end, the reason to
+    /// show and the warning: on shift through the target, then on shift but ending
+    /// before the target, then resources without shifts, then rostered but off shift
+    /// (made available by hand).
+    fn judge(&self, id: &ResourceId) -> (u8, Option<DateTime<Utc>>, Option<String>, bool) {
+        match self.standings.get(id) {
+            None | Some(Standing::Unrostered) => (2, None, None, false),
+            Some(Standing::OnShift { ends_at }) => match self.target_at {
+                Some(target) if *ends_at < target => (
+                    1,
+                    Some(*ends_at),
+                    Some(format!(
+                        "shift ends {}, before the resolve target {}",
+                        hhmm(*ends_at),
+                        hhmm(target)
+                    )),
+                    true,
+                ),
+                _ => (
+                    0,
+                    Some(*ends_at),
+                    Some(format!("on shift until {}", hhmm(*ends_at))),
+                    false,
+                ),
+            },
+            Some(Standing::OffShift) => (3, None, Some(OFF_SHIFT.to_string()), false),
+        }
+    }
+}
+
+/// The reason a rostered resource off shift, yet available, shows.
+pub const OFF_SHIFT: &str = "off shift: made available by hand";
+
+/// `17:00 UTC`.
+fn hhmm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M UTC").to_string()
 }
 
 /// Ranks `resources` for an incident of `kind` at `at`: only available ones holding
@@ -60,20 +129,46 @@ pub fn rank<'a>(
     speeds: &Speeds,
     jobs_today: &BTreeMap<ResourceId, u32>,
 ) -> Vec<Recommendation> {
-    let mut out: Vec<Recommendation> = resources
+    rank_on_roster(kind, at, resources, speeds, jobs_today, &Roster::default())
+}
+
+/// [`rank`] with the roster: resources on shift first, those whose shift lasts to the
+/// incident's resolve target before those whose shift ends sooner (`shift_warning`
+/// says so), then those without shifts, then rostered ones off shift; by score within
+/// each.
+/// (Off duty — a shift ended — is filtered out with the other statuses.)
+pub fn rank_on_roster<'a>(
+    kind: &IncidentType,
+    at: &Location,
+    resources: impl IntoIterator<Item = &'a Resource>,
+    speeds: &Speeds,
+    jobs_today: &BTreeMap<ResourceId, u32>,
+    roster: &Roster,
+) -> Vec<Recommendation> {
+    let mut out: Vec<(u8, Recommendation)> = resources
         .into_iter()
         .filter(|r| eligible(kind, r))
         .map(|r| {
             let jobs = jobs_today.get(&r.id).copied().unwrap_or(0);
-            recommend(kind, at, r, speeds, jobs)
+            let mut rec = recommend(kind, at, r, speeds, jobs);
+            let (tier, ends_at, reason, warn) = roster.judge(&r.id);
+            rec.shift_ends_at = ends_at;
+            if let Some(reason) = reason {
+                if warn {
+                    rec.shift_warning = Some(reason.clone());
+                }
+                rec.reasons.push(reason);
+                rec.summary = rec.reasons.join("; ");
+            }
+            (tier, rec)
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
+    out.sort_by(|(ta, a), (tb, b)| {
+        ta.cmp(tb)
+            .then_with(|| b.score.total_cmp(&a.score))
             .then_with(|| a.resource_id.cmp(&b.resource_id))
     });
-    out
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// The hard filters: available now and holding every skill the type requires.
@@ -123,6 +218,8 @@ fn recommend(
         distance_m: distance_m.map(|d| d.round()),
         eta_secs,
         jobs_today: jobs,
+        shift_ends_at: None,
+        shift_warning: None,
     }
 }
 

@@ -94,6 +94,10 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         | PrivacySweep => false,
         // Subject rights are the data protection officer's, an admin's.
         PrivacyErase | PrivacyAccess | PrivacySearch => role.can_administer(),
+        // Rosters: the admin office enters them; the supervisor adjusts the floor's.
+        RosterAdd | RosterRemove => role.can_administer() || role == Role::Supervisor,
+        // The hub's own, at shift boundaries.
+        TimerShiftStart | TimerShiftEnd => false,
     }
 }
 

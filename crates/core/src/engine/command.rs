@@ -15,6 +15,7 @@ mod message;
 mod privacy;
 mod push;
 mod resource;
+mod roster;
 mod support;
 mod timer;
 
@@ -33,6 +34,7 @@ pub use message::*;
 pub use privacy::*;
 pub use push::*;
 pub use resource::*;
+pub use roster::*;
 pub use support::*;
 pub use timer::*;
 
@@ -153,6 +155,10 @@ commands! {
     "privacy.sweep" => PrivacySweep,
     "privacy.access" => PrivacyAccess,
     "privacy.search" => PrivacySearch,
+    "roster.add" => RosterAdd,
+    "roster.remove" => RosterRemove,
+    "timer.shift_start" => TimerShiftStart,
+    "timer.shift_end" => TimerShiftEnd,
 }
 
 impl CommandKind {
@@ -169,6 +175,8 @@ impl CommandKind {
                 | TimerPlanReviewMissed
                 | NotificationRecord
                 | PrivacySweep
+                | TimerShiftStart
+                | TimerShiftEnd
         )
     }
 }
@@ -315,6 +323,10 @@ mod tests {
         r#"{"kind":"privacy.sweep","now":"2026-03-02T09:00:00.000Z"}"#,
         r#"{"kind":"privacy.access","subject_id":"caller:con_1","purpose":"subject access request"}"#,
         r#"{"kind":"privacy.search","q":"Jo Caller"}"#,
+        r#"{"kind":"roster.add","resource_id":"res_1","start":"2026-03-02T09:00:00.000Z","end":"2026-03-02T17:00:00.000Z"}"#,
+        r#"{"kind":"roster.remove","shift_id":"shf_1"}"#,
+        r#"{"kind":"timer.shift_start","shift_id":"shf_1"}"#,
+        r#"{"kind":"timer.shift_end","shift_id":"shf_1"}"#,
     ];
 
     #[test]

@@ -16,7 +16,7 @@ use crate::domain::contact::NewContact;
 use crate::domain::duplicate::Candidate;
 use crate::domain::ids::{
     AlertId, AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId,
-    ResourceId, UserId,
+    ResourceId, ShiftId, UserId,
 };
 use crate::domain::improvement::{ImprovementStatus, NewImprovement};
 use crate::domain::incident::{IncidentStatus, NewAssessment, NewIncident, NewNote};
@@ -381,6 +381,38 @@ events! {
     "privacy.accessed" => PrivacyAccessed { subject_id: String, purpose: String },
     /// An admin searched for data subjects: how many matched (never the search text).
     "privacy.searched" => PrivacySearched { matches: u32 },
+
+    /// A shift on a resource's roster, `[start, end)` (`roster.add`).
+    "roster.shift_added" => RosterShiftAdded {
+        shift_id: ShiftId,
+        resource_id: ResourceId,
+        #[serde(with = "crate::time::serde_millis")]
+        #[schemars(with = "DateTime<Utc>")]
+        start: DateTime<Utc>,
+        #[serde(with = "crate::time::serde_millis")]
+        #[schemars(with = "DateTime<Utc>")]
+        end: DateTime<Utc>,
+    },
+    /// A shift taken off the roster (`roster.remove`); one under way ended with it
+    /// (`roster.shift_ended` just before).
+    "roster.shift_removed" => RosterShiftRemoved {
+        shift_id: ShiftId,
+        resource_id: ResourceId,
+    },
+    /// The hub recorded a shift's start (`timer.shift_start`); a resource off duty went
+    /// on duty with it (`resource.status_changed` after).
+    "roster.shift_started" => RosterShiftStarted {
+        shift_id: ShiftId,
+        resource_id: ResourceId,
+    },
+    /// The hub recorded a shift's end. `busy_on`: the resource was on this assignment,
+    /// and goes off duty when it ends rather than now.
+    "roster.shift_ended" => RosterShiftEnded {
+        shift_id: ShiftId,
+        resource_id: ResourceId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        busy_on: Option<AssignmentId>,
+    },
 }
 
 impl EventKind {
@@ -505,6 +537,7 @@ impl Event {
             ImprovementRaised { improvement } => {
                 Some(("improvement_id", improvement.id.to_string()))
             }
+            RosterShiftAdded { shift_id, .. } => Some(("shift_id", shift_id.to_string())),
             _ => None,
         }
     }

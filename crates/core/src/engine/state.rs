@@ -15,13 +15,14 @@ use crate::domain::case::{Case, CaseStatus};
 use crate::domain::contact::{Contact, ContactStatus};
 use crate::domain::ids::{
     AlertId, AssignmentId, CaseId, ContactId, ImprovementId, IncidentId, MessageId, PlanId,
-    ResourceId, UserId,
+    ResourceId, ShiftId, UserId,
 };
 use crate::domain::improvement::{Improvement, ImprovementUpdate};
 use crate::domain::incident::{Assessment, Incident, IncidentStatus, Note};
 use crate::domain::message::Message;
 use crate::domain::push::PushSubscription;
 use crate::domain::resource::{Position, Resource};
+use crate::domain::roster::Shift;
 use crate::domain::support::{AttachedEvidence, Plan, PlanNote, PlanStatus};
 use crate::domain::user::User;
 
@@ -99,6 +100,9 @@ pub struct State {
     /// Personal data erased, and the days of day-scoped data held (for the sweep).
     #[serde(default)]
     pub privacy: crate::privacy::erase::PrivacyState,
+    /// Resources' shifts (removed ones are gone; ended ones stay, as history).
+    #[serde(default)]
+    pub shifts: BTreeMap<ShiftId, Shift>,
 }
 
 /// How many recent openings per incident type are kept for duplicate detection.
@@ -332,7 +336,53 @@ impl State {
             }
             // Where the log came from: nothing in the state changes.
             LogMigrated { .. } => {}
+            RosterShiftAdded { .. }
+            | RosterShiftRemoved { .. }
+            | RosterShiftStarted { .. }
+            | RosterShiftEnded { .. } => self.apply_roster(event, at),
         }
+    }
+
+    fn apply_roster(&mut self, event: &Event, at: DateTime<Utc>) {
+        match event {
+            Event::RosterShiftAdded {
+                shift_id,
+                resource_id,
+                start,
+                end,
+            } => {
+                let shift = Shift {
+                    id: shift_id.clone(),
+                    resource_id: resource_id.clone(),
+                    start: *start,
+                    end: *end,
+                    started_at: None,
+                    ended_at: None,
+                };
+                self.shifts.insert(shift_id.clone(), shift);
+            }
+            Event::RosterShiftRemoved { shift_id, .. } => {
+                self.shifts.remove(shift_id);
+            }
+            Event::RosterShiftStarted { shift_id, .. } => {
+                if let Some(s) = self.shifts.get_mut(shift_id) {
+                    s.started_at.get_or_insert(at);
+                }
+            }
+            Event::RosterShiftEnded { shift_id, .. } => {
+                if let Some(s) = self.shifts.get_mut(shift_id) {
+                    s.ended_at.get_or_insert(at);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// One resource's shifts.
+    pub fn shifts_of<'a>(&'a self, resource_id: &'a ResourceId) -> impl Iterator<Item = &'a Shift> {
+        self.shifts
+            .values()
+            .filter(move |s| &s.resource_id == resource_id)
     }
 
     fn apply_case(&mut self, event: &Event, at: DateTime<Utc>, actor: &UserId) {

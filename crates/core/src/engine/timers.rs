@@ -76,6 +76,29 @@ pub fn due(state: &State, centre: &Centre, now: DateTime<Utc>) -> Vec<Command> {
             }));
         }
     }
+    out.extend(shift_boundaries(state, now));
+    out
+}
+
+/// The shift boundaries due at `now` and not yet recorded: each shift's end once it
+/// has come, else its start once that has come. A shift whose end passed before its
+/// start was recorded (the hub was down throughout) only ends.
+pub fn shift_boundaries(state: &State, now: DateTime<Utc>) -> Vec<Command> {
+    let mut out = Vec::new();
+    for s in state.shifts.values().filter(|s| s.ended_at.is_none()) {
+        if s.end <= now {
+            out.push(Command::TimerShiftEnd(cmd::TimerShiftEnd {
+                shift_id: s.id.clone(),
+            }));
+        } else if s.started_at.is_none() && s.start <= now {
+            out.push(Command::TimerShiftStart(cmd::TimerShiftStart {
+                shift_id: s.id.clone(),
+            }));
+        }
+    }
+    // Ends before starts: a resource handed from one shift to the next back to back
+    // is ended (and stays on, the next covering now) before the next is started.
+    out.sort_by_key(|c| !matches!(c, Command::TimerShiftEnd(_)));
     out
 }
 
@@ -112,6 +135,27 @@ pub fn effective_priority(centre: &Centre, i: &Incident) -> Option<Priority> {
             .incident_type(&i.incident_type)
             .map(|t| t.default_priority)
     })
+}
+
+/// When an incident should be resolved by: opened plus its type's resolve target at
+/// its effective priority (what a recommended resource's shift is held against).
+pub fn resolve_by(centre: &Centre, i: &Incident) -> Option<DateTime<Utc>> {
+    let priority = effective_priority(centre, i)?;
+    let set = centre
+        .incident_type(&i.incident_type)?
+        .targets
+        .for_priority(priority);
+    Some(i.opened_at + secs(set.resolve_secs))
+}
+
+/// The roster as recommendations for incident `i` see it at `now`.
+pub fn roster_for(
+    state: &State,
+    centre: &Centre,
+    i: &Incident,
+    now: DateTime<Utc>,
+) -> crate::domain::recommend::Roster {
+    crate::domain::recommend::Roster::at(state.shifts.values(), now, resolve_by(centre, i))
 }
 
 /// The next rung of an unacknowledged assignment's ladder: its level (from 1), the

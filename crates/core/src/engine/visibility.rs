@@ -74,6 +74,11 @@ pub fn of(state: &State, rec: &Record) -> Visibility {
         ResourceStatusChanged { resource_id, .. } | ResourceLocated { resource_id, .. } => {
             with_resources(vec![resource_id.clone()])
         }
+        // A resource's shifts: the desk's, and its own crew's.
+        RosterShiftAdded { resource_id, .. }
+        | RosterShiftRemoved { resource_id, .. }
+        | RosterShiftStarted { resource_id, .. }
+        | RosterShiftEnded { resource_id, .. } => with_resources(vec![resource_id.clone()]),
         MessageBroadcast { message } => {
             message_audience(state, &message.audience, &message.recipients, &rec.actor)
         }

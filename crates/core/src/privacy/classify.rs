@@ -652,6 +652,18 @@ pub static TABLE: &[Row] = &[
     op(K::PrivacyAccessed, "subject_id"),
     op(K::PrivacyAccessed, "purpose"),
     op(K::PrivacySearched, "matches"),
+    // roster.*: when a resource is on shift is operational, like its status.
+    op(K::RosterShiftAdded, "shift_id"),
+    op(K::RosterShiftAdded, "resource_id"),
+    op(K::RosterShiftAdded, "start"),
+    op(K::RosterShiftAdded, "end"),
+    op(K::RosterShiftRemoved, "shift_id"),
+    op(K::RosterShiftRemoved, "resource_id"),
+    op(K::RosterShiftStarted, "shift_id"),
+    op(K::RosterShiftStarted, "resource_id"),
+    op(K::RosterShiftEnded, "shift_id"),
+    op(K::RosterShiftEnded, "resource_id"),
+    op(K::RosterShiftEnded, "busy_on"),
 ];
 
 /// The personal rows of each kind (most kinds have none).

@@ -25,7 +25,7 @@ use crate::engine::state::State;
 use crate::engine::visibility::{self, Viewer};
 
 /// The caller's view: `{seq, closed_since, incidents, resources, contacts, assignments,
-/// cases, messages, users, plans, improvements, alerts}` (alerts: desk roles only), each list a JSON array. Desk roles see
+/// cases, messages, users, plans, improvements, alerts, shifts}` (alerts: desk roles only), each list a JSON array. Desk roles see
 /// everything but direct messages between others; a field user sees its own resource,
 /// its own assignments and their incidents, and the messages addressed to it; intake
 /// sees nothing.
@@ -84,6 +84,7 @@ fn desk_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "plans": to_array(state.plans.values().filter(|p| plan_visible(p, viewer))),
         "improvements": to_array(state.improvements.values()),
         "alerts": to_array(state.alerts.values().filter(|a| alert_kept(state, window, a))),
+        "shifts": to_array(state.shifts.values().filter(|s| window.keeps(*s))),
     })
 }
 
@@ -175,6 +176,7 @@ fn field_view(state: &State, viewer: &Viewer, window: Window) -> Value {
         "plans": [],
         "improvements": [],
         "alerts": [],
+        "shifts": to_array(state.shifts.values().filter(|s| Some(&s.resource_id) == own && window.keeps(*s))),
     })
 }
 
@@ -191,6 +193,7 @@ fn empty_view(seq: u64) -> Value {
         "plans": [],
         "improvements": [],
         "alerts": [],
+        "shifts": [],
     })
 }
 

@@ -431,7 +431,9 @@ impl Cx<'_> {
             ResourceStatus::Assigned | ResourceStatus::EnRoute | ResourceStatus::OnScene
         );
         if !still_held && working {
-            self.set_resource_status(resource_id, ResourceStatus::Available)?;
+            // A rostered resource whose shift ended while it worked goes off duty.
+            let rest = self.at_rest(resource_id);
+            self.set_resource_status(resource_id, rest)?;
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ mod message;
 mod privacy;
 mod push;
 mod resource;
+mod roster;
 mod support;
 mod timer;
 
@@ -101,6 +102,10 @@ impl Cx<'_> {
             Command::PrivacySweep(c) => self.privacy_sweep(c),
             Command::PrivacyAccess(c) => self.privacy_access(c),
             Command::PrivacySearch(c) => self.privacy_search(c),
+            Command::RosterAdd(c) => self.roster_add(c),
+            Command::RosterRemove(c) => self.roster_remove(c),
+            Command::TimerShiftStart(c) => self.timer_shift_start(c),
+            Command::TimerShiftEnd(c) => self.timer_shift_end(c),
         }
     }
 

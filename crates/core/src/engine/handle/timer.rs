@@ -159,7 +159,7 @@ impl Cx<'_> {
             return Ok(None);
         };
         let on_it = crate::engine::visibility::resources_on(self.state, &i.id);
-        let ranked = recommend::rank(
+        let ranked = recommend::rank_on_roster(
             kind,
             &i.location,
             self.state
@@ -168,6 +168,7 @@ impl Cx<'_> {
                 .filter(|r| !on_it.contains(&r.id)),
             &self.centre.speeds_kmh,
             &self.state.jobs_today(self.now),
+            &timers::roster_for(self.state, self.centre, i, self.now),
         );
         Ok(ranked.into_iter().next().map(|r| r.resource_id))
     }

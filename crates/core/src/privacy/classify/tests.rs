@@ -139,6 +139,12 @@ fn hand_samples() -> Vec<Value> {
             "before": at, "records": [{"type": "resource", "id": "res_1"}]}),
         json!({"kind": "privacy.accessed", "subject_id": "staff:usr_1", "purpose": "p"}),
         json!({"kind": "privacy.searched", "matches": 2}),
+        json!({"kind": "roster.shift_added", "shift_id": "shf_1", "resource_id": "res_1",
+            "start": at, "end": at}),
+        json!({"kind": "roster.shift_removed", "shift_id": "shf_1", "resource_id": "res_1"}),
+        json!({"kind": "roster.shift_started", "shift_id": "shf_1", "resource_id": "res_1"}),
+        json!({"kind": "roster.shift_ended", "shift_id": "shf_1", "resource_id": "res_1",
+            "busy_on": "asg_1"}),
     ]
 }
 
