@@ -1857,6 +1857,81 @@ mod tests {
         assert!(err.to_string().contains("ftp://b"), "{err}");
     }
 
+    const GOOD_OIDC: &str = "[[auth.oidc]]\nid = \"corp\"\nname = \"Corp account\"\nissuer = \"https://login.corp.example/realms/staff\"\nclient_id = \"muster\"\nrole_claim = \"groups\"\nroles = { \"muster-ops\" = \"operator\" }\n";
+
+    #[test]
+    fn a_good_oidc_provider_passes_and_gets_its_secret_from_the_environment() {
+        let mut settings = Settings::from_toml(Path::new("m.toml"), GOOD_OIDC).expect("valid");
+        let p = &settings.auth.oidc[0];
+        assert_eq!(
+            p.scopes,
+            ["openid", "profile", "email"],
+            "the default scopes"
+        );
+        assert_eq!(
+            p.roles["muster-ops"],
+            muster_core::domain::user::Role::Operator
+        );
+        assert_eq!(p.secret_var(), "MUSTER_OIDC_CORP_CLIENT_SECRET");
+        settings
+            .apply_env(env(&[
+                ("MUSTER_OIDC_CORP_CLIENT_SECRET", "s3cret-value"),
+                ("MUSTER_OIDC_OTHER_CLIENT_SECRET", "ignored"),
+                ("MUSTER_LOCAL_PASSWORDS", "false"),
+                ("MUSTER_BREAK_GLASS", "Admin, root"),
+            ]))
+            .expect("applies");
+        assert_eq!(settings.auth.oidc[0].client_secret.expose(), "s3cret-value");
+        assert!(!settings.auth.local_passwords);
+        assert_eq!(settings.auth.break_glass, ["admin", "root"]);
+        assert!(settings.problems().is_empty(), "{:?}", settings.problems());
+        // The secret never shows in the settings' debug form.
+        assert!(!format!("{settings:?}").contains("s3cret-value"));
+        let dashed = OidcProvider {
+            id: "my-idp".into(),
+            ..OidcProvider::default()
+        };
+        assert_eq!(dashed.secret_var(), "MUSTER_OIDC_MY_IDP_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn oidc_providers_are_checked_field_by_field() {
+        let text = "[auth]\nlocal_passwords = false\n\n[[auth.oidc]]\nid = \"Corp IdP\"\nname = \"\"\nissuer = \"http://login.corp.example\"\nclient_id = \"\"\nscopes = [\"profile\"]\nrole_claim = \"\"\nroles = { \"x\" = \"intake\" }\n\n[[auth.oidc]]\nid = \"ok\"\nname = \"Fine\"\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"c\"\nrole_claim = \"groups\"\nroles = {}\n";
+        let err = Settings::from_toml(Path::new("m.toml"), text)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "auth.oidc[0].id: \"Corp IdP\": 1 to 32 characters of a-z, 0-9, _ or -",
+            "auth.oidc[0].name: must be 1 to 60 characters",
+            "auth.oidc[0].issuer: must be https:// (http:// only on a loopback address)",
+            "auth.oidc[0].client_id: must not be empty",
+            "auth.oidc[0].scopes: must include \"openid\"",
+            "auth.oidc[0].role_claim: must name the ID token claim",
+            "auth.oidc[0].roles: \"x\": intake is a gateway's key",
+            "auth.oidc[1].roles: must map at least one claim value",
+        ] {
+            assert!(err.contains(expected), "{expected} in {err}");
+        }
+        // A loopback http issuer is fine (tests), so [1] has no issuer problem.
+        assert!(!err.contains("auth.oidc[1].issuer"), "{err}");
+        let dup = format!("{GOOD_OIDC}\n{GOOD_OIDC}");
+        let err = Settings::from_toml(Path::new("m.toml"), &dup)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.oidc[1].id: \"corp\" is used by another provider"),
+            "{err}"
+        );
+        let locked_out = "[auth]\nlocal_passwords = false\n";
+        let err = Settings::from_toml(Path::new("m.toml"), locked_out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.local_passwords: false leaves no way to log in"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn push_settings_are_checked_in_the_file_and_the_environment() {
         let text = "[server]\npublic_url = \"https://m.example/path\"\n\n[push]\nvapid_private_key = \"AAAA\"\ncontact = \"ops@example.org\"\nmax_subscriptions_per_user = 0\n";
