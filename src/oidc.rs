@@ -97,7 +97,7 @@ pub enum SsoError {
     #[error("state")]
     State,
     /// The provider could not be reached, or answered nonsense.
-    #[error("unavailable")]
+    #[error("provider_unavailable")]
     Unavailable,
     /// The code exchange or the ID token check failed.
     #[error("failed")]

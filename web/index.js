@@ -39,7 +39,7 @@ const button = form.querySelector('button[type=submit]');
 export const SSO_ERRORS = {
   denied: 'Sign-in was cancelled or refused at your organisation\'s sign-in page. Try again.',
   state: 'That sign-in has expired or was already used. Sign in again.',
-  unavailable: 'Your organisation\'s sign-in service cannot be reached just now. Try again in a moment; if it goes on, tell your administrator.',
+  provider_unavailable: 'Your organisation\'s sign-in service cannot be reached just now. Try again in a moment; if it goes on, tell your administrator.',
   failed: 'Sign-in could not be completed: the answer from your organisation\'s sign-in service could not be verified. Try again; if it goes on, tell your administrator.',
   no_role: 'Your account has no role in Muster. Ask your Muster administrator to add you to the group for your role (operators, supervisors or admins), then sign in again.',
   disabled: 'Your Muster account is disabled: your organisation no longer gives you a Muster role. Ask your Muster administrator.',

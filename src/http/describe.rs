@@ -402,7 +402,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Other(
             "text/plain",
-            "302 to the provider; 302 to /#sso_error=unavailable when it cannot be reached",
+            "302 to the provider; 302 to /#sso_error=provider_unavailable when it cannot be reached",
         ),
         codes: &[NotFound],
     },
@@ -424,7 +424,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Other(
             "text/plain",
-            "302 to /#sso=CODE (exchange it at POST /api/auth/oidc/exchange) or /#sso_error=denied|state|unavailable|failed|no_role|disabled|field|role_changed",
+            "302 to /#sso=CODE (exchange it at POST /api/auth/oidc/exchange) or /#sso_error=denied|state|provider_unavailable|failed|no_role|disabled|field|role_changed",
         ),
         codes: &[NotFound],
     },

@@ -145,6 +145,9 @@ fn a_single_sign_on_account_is_linked_to_one_identity() {
     let id = UserId(created(&recs, "user_id"));
     assert_eq!(w.state.identities[&identity_key("corp", "sub-1")], id);
     assert_eq!(w.state.users[&id].role, Role::Supervisor);
+    // Clients never see the subject: the copy they are sent has no identity.
+    let sent = recs[0].event.redacted().expect("the identity is removed");
+    assert!(!serde_json::to_string(&sent).unwrap().contains("sub-1"));
     // The same person again: refused, whatever the username.
     let e = w.err(&system, sso("sam.two", "sub-1"));
     assert_eq!(e.code(), "conflict");
