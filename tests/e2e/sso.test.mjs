@@ -231,3 +231,16 @@ test('a one-time code is good once', async () => {
   assert.equal(again.status, 401, 'the page used it; a second exchange is refused');
   await context.close();
 });
+
+test('a sign-in cancelled at the provider comes back with a clear message', async () => {
+  const { page, context } = await ui.open('cancel', DESKTOP);
+  await page.goto('/');
+  await page.getByRole('link', { name: BUTTON }).click();
+  await page.waitForURL(`${idp.issuer}/interaction/**`);
+  await page.getByRole('button', { name: 'Cancel' }).click();
+  const error = page.locator('#login-error');
+  await error.waitFor({ state: 'visible' });
+  assert.match(await error.textContent(), /cancelled or refused/);
+  assert.equal(await storedSession(page), null);
+  await context.close();
+});
