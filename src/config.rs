@@ -304,6 +304,11 @@ const SECRET_VARS: [&str; 3] = [
     "MUSTER_SMTP_PASSWORD",
 ];
 
+/// `MUSTER_OIDC_<ID>_CLIENT_SECRET`.
+fn is_oidc_secret_var(key: &str) -> bool {
+    key.starts_with("MUSTER_OIDC_") && key.ends_with("_CLIENT_SECRET")
+}
+
 /// Where and to whom the hub listens.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -479,6 +484,149 @@ pub struct AuthSettings {
     /// Password checks (Argon2id, 19 MiB each) running at once, about the number of
     /// cores; a log-in beyond them is answered 503 with `Retry-After`.
     pub password_checks: usize,
+    /// Whether `POST /api/login` takes a username and password from everyone. With
+    /// single sign-on only, `false`: local log-in is then refused
+    /// (`local_login_disabled`) to all but the `break_glass` accounts.
+    pub local_passwords: bool,
+    /// Usernames that may still log in with a password when `local_passwords` is
+    /// `false`: the way in when the identity provider is down.
+    pub break_glass: Vec<String>,
+    /// Single sign-on providers (OpenID Connect), one `[[auth.oidc]]` table each.
+    pub oidc: Vec<OidcProvider>,
+}
+
+/// One OpenID Connect provider (`[[auth.oidc]]`): log-in starts at
+/// `/auth/oidc/{id}/login`, and the provider sends the browser back to
+/// `{server.public_url}/auth/oidc/{id}/callback` (the redirect URI to register there).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcProvider {
+    /// In URLs and in linked accounts: 1–32 of `a–z 0–9 _ -`. Changing it unlinks
+    /// every account signed in through it.
+    pub id: String,
+    /// The log-in page's button text (`Sign in with …`).
+    pub name: String,
+    /// The issuer URL; discovery reads `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Also `MUSTER_OIDC_<ID>_CLIENT_SECRET` (`<ID>` upper-cased, `-` as `_`); never
+    /// logged. `""` = a public client (PKCE only).
+    pub client_secret: Secret,
+    /// Scopes asked for; must include `openid`.
+    pub scopes: Vec<String>,
+    /// The ID token claim that carries the person's roles or groups (a string or an
+    /// array of strings), e.g. `groups` or `roles`.
+    pub role_claim: String,
+    /// Claim value → Muster role. The first of the claim's values (in the token's
+    /// order) that is in this table gives the role; none = no access.
+    pub roles: BTreeMap<String, muster_core::domain::user::Role>,
+}
+
+impl Default for OidcProvider {
+    fn default() -> Self {
+        OidcProvider {
+            id: String::new(),
+            name: String::new(),
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            scopes: ["openid", "profile", "email"].map(String::from).to_vec(),
+            role_claim: String::new(),
+            roles: BTreeMap::new(),
+        }
+    }
+}
+
+impl OidcProvider {
+    /// The environment variable that carries this provider's client secret.
+    pub fn secret_var(&self) -> String {
+        format!(
+            "MUSTER_OIDC_{}_CLIENT_SECRET",
+            self.id.to_ascii_uppercase().replace('-', "_")
+        )
+    }
+
+    /// What cannot work in this provider's table, as `(field, message)`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let id_ok = (1..=32).contains(&self.id.len())
+            && self
+                .id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        if !id_ok {
+            let message = format!(
+                "{:?}: 1 to 32 characters of a-z, 0-9, _ or - (it goes into URLs)",
+                self.id
+            );
+            out.push(("id", message));
+        }
+        if self.name.trim().is_empty() || self.name.chars().count() > 60 {
+            out.push(("name", "must be 1 to 60 characters".to_string()));
+        }
+        if let Err(e) = check_issuer(&self.issuer) {
+            out.push(("issuer", e));
+        }
+        if self.client_id.trim().is_empty() {
+            out.push((
+                "client_id",
+                "must not be empty (the client id the provider gave this hub)".to_string(),
+            ));
+        }
+        if !self.scopes.iter().any(|s| s == "openid") {
+            out.push(("scopes", "must include \"openid\"".to_string()));
+        }
+        if let Some(bad) = self.scopes.iter().find(|s| {
+            s.is_empty()
+                || s.chars()
+                    .any(|c| c.is_whitespace() || c == '"' || c == '\\')
+        }) {
+            out.push(("scopes", format!("{bad:?} is not a scope")));
+        }
+        if self.role_claim.trim().is_empty() {
+            out.push((
+                "role_claim",
+                "must name the ID token claim with the roles or groups, e.g. groups".to_string(),
+            ));
+        }
+        if self.roles.is_empty() {
+            out.push((
+                "roles",
+                "must map at least one claim value to a role, e.g. \"muster-operators\" = \"operator\""
+                    .to_string(),
+            ));
+        }
+        if let Some((value, _)) = self
+            .roles
+            .iter()
+            .find(|(_, r)| **r == muster_core::domain::user::Role::Intake)
+        {
+            out.push((
+                "roles",
+                format!("{value:?}: intake is a gateway's key, not a person's role"),
+            ));
+        }
+        out
+    }
+}
+
+/// An issuer URL: `https://`, or `http://` on a loopback host (tests, a provider on
+/// the same machine); no query or fragment.
+fn check_issuer(issuer: &str) -> Result<(), String> {
+    let url = crate::outbound::parse_url(issuer).map_err(|e| e.to_string())?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("no query or fragment".to_string());
+    }
+    let loopback = match url.host() {
+        Some(openidconnect::url::Host::Domain(d)) => d == "localhost",
+        Some(openidconnect::url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(openidconnect::url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    if url.scheme() != "https" && !loopback {
+        return Err("must be https:// (http:// only on a loopback address)".to_string());
+    }
+    Ok(())
 }
 
 impl Default for AuthSettings {
@@ -489,6 +637,9 @@ impl Default for AuthSettings {
             intake_key_hashes: Vec::new(),
             partner_keys: Vec::new(),
             password_checks: 2,
+            local_passwords: true,
+            break_glass: Vec::new(),
+            oidc: Vec::new(),
         }
     }
 }
@@ -796,7 +947,7 @@ impl Settings {
             self.apply_var(key, value)
                 .map_err(|message| ConfigError::Env {
                     var: key.to_string(),
-                    value: if SECRET_VARS.contains(&key) {
+                    value: if SECRET_VARS.contains(&key) || is_oidc_secret_var(key) {
                         "<hidden>".to_string()
                     } else {
                         value.to_string()
@@ -855,6 +1006,17 @@ impl Settings {
                     split_list(value).iter().map(|h| h.to_lowercase()).collect()
             }
             "MUSTER_PARTNER_KEYS" => self.auth.partner_keys = split_list(value),
+            "MUSTER_LOCAL_PASSWORDS" => self.auth.local_passwords = parse_flag(value)?,
+            "MUSTER_BREAK_GLASS" => {
+                self.auth.break_glass = split_list(value).iter().map(|u| u.to_lowercase()).collect()
+            }
+            // MUSTER_OIDC_<ID>_CLIENT_SECRET: for the provider with that id; a
+            // variable for no configured provider is ignored.
+            _ if is_oidc_secret_var(key) => {
+                if let Some(p) = self.auth.oidc.iter_mut().find(|p| p.secret_var() == key) {
+                    p.client_secret = Secret::new(value.trim());
+                }
+            }
             "MUSTER_CENTRE" => self.centre.procedures = required_path(value)?,
             "MUSTER_DEMO_DIR" => self.centre.demo_dir = optional_path(value),
             "MUSTER_DEMO" => self.centre.demo = value.parse()?,
@@ -932,6 +1094,9 @@ impl Settings {
                 );
             }
         }
+        for (path, message) in self.oidc_problems() {
+            add(&path, message);
+        }
         for (path, value) in self.positive_numbers() {
             if value == 0 {
                 add(path, "must be greater than 0".to_string());
@@ -992,6 +1157,40 @@ impl Settings {
             add("limits.ping_interval_secs", message.to_string());
         }
         problems
+    }
+
+    /// The single sign-on settings that cannot work.
+    fn oidc_problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let auth = &self.auth;
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, p) in auth.oidc.iter().enumerate() {
+            for (field, message) in p.problems() {
+                out.push((format!("auth.oidc[{i}].{field}"), message));
+            }
+            if !seen.insert(p.id.as_str()) {
+                out.push((
+                    format!("auth.oidc[{i}].id"),
+                    format!("{:?} is used by another provider", p.id),
+                ));
+            }
+        }
+        if !auth.local_passwords && auth.oidc.is_empty() && auth.break_glass.is_empty() {
+            out.push((
+                "auth.local_passwords".to_string(),
+                "false leaves no way to log in: add an [[auth.oidc]] provider or break_glass accounts"
+                    .to_string(),
+            ));
+        }
+        for (i, name) in auth.break_glass.iter().enumerate() {
+            if name.trim().is_empty() || name.to_lowercase() != *name {
+                out.push((
+                    format!("auth.break_glass[{i}]"),
+                    format!("{name:?}: a username, in lower case"),
+                ));
+            }
+        }
+        out
     }
 
     /// The push settings that cannot work.
@@ -1656,6 +1855,81 @@ mod tests {
             )]))
             .unwrap_err();
         assert!(err.to_string().contains("ftp://b"), "{err}");
+    }
+
+    const GOOD_OIDC: &str = "[[auth.oidc]]\nid = \"corp\"\nname = \"Corp account\"\nissuer = \"https://login.corp.example/realms/staff\"\nclient_id = \"muster\"\nrole_claim = \"groups\"\nroles = { \"muster-ops\" = \"operator\" }\n";
+
+    #[test]
+    fn a_good_oidc_provider_passes_and_gets_its_secret_from_the_environment() {
+        let mut settings = Settings::from_toml(Path::new("m.toml"), GOOD_OIDC).expect("valid");
+        let p = &settings.auth.oidc[0];
+        assert_eq!(
+            p.scopes,
+            ["openid", "profile", "email"],
+            "the default scopes"
+        );
+        assert_eq!(
+            p.roles["muster-ops"],
+            muster_core::domain::user::Role::Operator
+        );
+        assert_eq!(p.secret_var(), "MUSTER_OIDC_CORP_CLIENT_SECRET");
+        settings
+            .apply_env(env(&[
+                ("MUSTER_OIDC_CORP_CLIENT_SECRET", "s3cret-value"),
+                ("MUSTER_OIDC_OTHER_CLIENT_SECRET", "ignored"),
+                ("MUSTER_LOCAL_PASSWORDS", "false"),
+                ("MUSTER_BREAK_GLASS", "Admin, root"),
+            ]))
+            .expect("applies");
+        assert_eq!(settings.auth.oidc[0].client_secret.expose(), "s3cret-value");
+        assert!(!settings.auth.local_passwords);
+        assert_eq!(settings.auth.break_glass, ["admin", "root"]);
+        assert!(settings.problems().is_empty(), "{:?}", settings.problems());
+        // The secret never shows in the settings' debug form.
+        assert!(!format!("{settings:?}").contains("s3cret-value"));
+        let dashed = OidcProvider {
+            id: "my-idp".into(),
+            ..OidcProvider::default()
+        };
+        assert_eq!(dashed.secret_var(), "MUSTER_OIDC_MY_IDP_CLIENT_SECRET");
+    }
+
+    #[test]
+    fn oidc_providers_are_checked_field_by_field() {
+        let text = "[auth]\nlocal_passwords = false\n\n[[auth.oidc]]\nid = \"Corp IdP\"\nname = \"\"\nissuer = \"http://login.corp.example\"\nclient_id = \"\"\nscopes = [\"profile\"]\nrole_claim = \"\"\nroles = { \"x\" = \"intake\" }\n\n[[auth.oidc]]\nid = \"ok\"\nname = \"Fine\"\nissuer = \"http://127.0.0.1:9000\"\nclient_id = \"c\"\nrole_claim = \"groups\"\nroles = {}\n";
+        let err = Settings::from_toml(Path::new("m.toml"), text)
+            .unwrap_err()
+            .to_string();
+        for expected in [
+            "auth.oidc[0].id: \"Corp IdP\": 1 to 32 characters of a-z, 0-9, _ or -",
+            "auth.oidc[0].name: must be 1 to 60 characters",
+            "auth.oidc[0].issuer: must be https:// (http:// only on a loopback address)",
+            "auth.oidc[0].client_id: must not be empty",
+            "auth.oidc[0].scopes: must include \"openid\"",
+            "auth.oidc[0].role_claim: must name the ID token claim",
+            "auth.oidc[0].roles: \"x\": intake is a gateway's key",
+            "auth.oidc[1].roles: must map at least one claim value",
+        ] {
+            assert!(err.contains(expected), "{expected} in {err}");
+        }
+        // A loopback http issuer is fine (tests), so [1] has no issuer problem.
+        assert!(!err.contains("auth.oidc[1].issuer"), "{err}");
+        let dup = format!("{GOOD_OIDC}\n{GOOD_OIDC}");
+        let err = Settings::from_toml(Path::new("m.toml"), &dup)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.oidc[1].id: \"corp\" is used by another provider"),
+            "{err}"
+        );
+        let locked_out = "[auth]\nlocal_passwords = false\n";
+        let err = Settings::from_toml(Path::new("m.toml"), locked_out)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("auth.local_passwords: false leaves no way to log in"),
+            "{err}"
+        );
     }
 
     #[test]

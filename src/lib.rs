@@ -33,6 +33,7 @@ pub mod hub;
 pub mod interop;
 pub mod migrate;
 pub mod notify;
+pub mod oidc;
 pub mod outbound;
 pub mod server;
 

@@ -746,6 +746,7 @@ async fn add_user(
         password: String::new(),
         name,
         resource_id: resource_id.map(|r| r.as_str().into()),
+        identity: None,
         password_hash: Some(hash),
     });
     let out = hub

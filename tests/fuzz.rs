@@ -105,6 +105,7 @@ fn with_hashed_password(command: Command) -> Command {
             role,
             name,
             resource_id,
+            identity,
             ..
         }) => Command::UserCreate(cmd::UserCreate {
             username,
@@ -112,6 +113,7 @@ fn with_hashed_password(command: Command) -> Command {
             password: String::new(),
             name,
             resource_id,
+            identity,
             password_hash: hash,
         }),
         Command::UserPassword(cmd::UserPassword { user_id, .. }) => {

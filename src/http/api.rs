@@ -78,6 +78,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(roster_next(app.clone()))
         .unify()
+        .or(super::sso::routes(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -438,6 +440,7 @@ fn settings(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejecti
                 "tile_url": (!s.map.tile_url.is_empty()).then_some(&s.map.tile_url),
                 "attribution": s.map.attribution,
                 "max_zoom": s.map.max_zoom,
+                "local_passwords": s.auth.local_passwords,
             });
             handlers::json_reply(&body, warp::http::StatusCode::OK)
         })

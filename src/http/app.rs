@@ -37,6 +37,8 @@ pub struct App {
     pub csp: warp::http::HeaderValue,
     /// The centre's logo (`centre.logo`), read at start: media type and bytes.
     pub logo: Option<(&'static str, bytes::Bytes)>,
+    /// Single sign-on: the `[[auth.oidc]]` providers, pending log-ins and handoffs.
+    pub sso: crate::oidc::Sso,
 }
 
 impl App {
@@ -84,6 +86,7 @@ impl App {
             push: pusher(loaded).map(Arc::new),
             csp: super::web::policy(s.map.tile_origin().as_deref()),
             logo: read_logo(s.centre.logo.as_deref()),
+            sso: crate::oidc::Sso::new(&s.auth.oidc, &sso_base(s)),
         });
         crate::hub::connections::spawn_fanout(app.registry.clone(), app.hub.subscribe());
         spawn_revoker(app.clone());
@@ -125,6 +128,15 @@ impl App {
         }
         crate::hub::timers::spawn(app.hub.clone());
         app
+    }
+}
+
+/// Where the providers send the browser back: `server.public_url`, else
+/// `http://{bind}`.
+fn sso_base(s: &crate::config::Settings) -> String {
+    match s.server.public_url.as_str() {
+        "" => format!("http://{}", s.server.bind),
+        url => url.to_string(),
     }
 }
 

@@ -62,6 +62,8 @@ pub fn check_id(id: &str) -> Result<(), Error> {
 /// runtime) into the command's `password_hash`; the plain text is dropped.
 pub async fn prepare(command: Command) -> Result<Command, Error> {
     match command {
+        // A single sign-on account (`identity`) needs no password.
+        Command::UserCreate(c) if c.identity.is_some() && c.password.is_empty() => Ok(c.into()),
         Command::UserCreate(mut c) => {
             c.password_hash = Some(hash(std::mem::take(&mut c.password)).await?);
             Ok(c.into())

@@ -107,7 +107,14 @@ pub static ROUTES: &[Route] = &[
         query: &[],
         request: Some(schema::<LoginBody>),
         response: Body::Json(schema::<LoginAnswer>),
-        codes: &[BadRequest, Unauthorized, RateLimited, TooLarge, Unavailable],
+        codes: &[
+            BadRequest,
+            Unauthorized,
+            LocalLoginDisabled,
+            RateLimited,
+            TooLarge,
+            Unavailable,
+        ],
     },
     Route {
         method: "post",
@@ -383,6 +390,68 @@ pub static ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/auth/providers",
+        auth: Auth::None,
+        who: "anyone (no session: the log-in page shows a button each)",
+        summary: "The single sign-on providers ([[auth.oidc]])",
+        query: &[],
+        request: None,
+        response: Body::Json(schema::<Vec<ProviderView>>),
+        codes: &[],
+    },
+    Route {
+        method: "get",
+        path: "/auth/oidc/{id}/login",
+        auth: Auth::None,
+        who: "anyone (a browser)",
+        summary: "Start single sign-on: 302 to the provider (PKCE, state, nonce)",
+        query: &[(
+            "next",
+            false,
+            "a path on this hub to open after log-in (e.g. /board)",
+        )],
+        request: None,
+        response: Body::Other(
+            "text/plain",
+            "302 to the provider; 302 to /#sso_error=provider_unavailable when it cannot be reached",
+        ),
+        codes: &[NotFound],
+    },
+    Route {
+        method: "get",
+        path: "/auth/oidc/{id}/callback",
+        auth: Auth::None,
+        who: "the provider's redirect (a browser)",
+        summary: "Finish single sign-on: 302 to /#sso=<one-time code> or /#sso_error=<reason>",
+        query: &[
+            ("code", false, "the authorization code"),
+            ("state", true, "the state the log-in began with"),
+            (
+                "error",
+                false,
+                "the provider's refusal (e.g. access_denied)",
+            ),
+        ],
+        request: None,
+        response: Body::Other(
+            "text/plain",
+            "302 to /#sso=CODE (exchange it at POST /api/auth/oidc/exchange) or /#sso_error=denied|state|provider_unavailable|failed|no_role|disabled|field|role_changed",
+        ),
+        codes: &[NotFound],
+    },
+    Route {
+        method: "post",
+        path: "/api/auth/oidc/exchange",
+        auth: Auth::None,
+        who: "anyone holding a one-time code from the callback (within 60 s, once)",
+        summary: "The session a single sign-on began, as POST /api/login answers it",
+        query: &[],
+        request: Some(schema::<ExchangeBody>),
+        response: Body::Json(schema::<SsoLoginAnswer>),
+        codes: &[BadRequest, Unauthorized],
+    },
+    Route {
+        method: "get",
         path: "/api/openapi.json",
         auth: Auth::None,
         who: "anyone (no session)",
@@ -591,6 +660,35 @@ struct LoginAnswer {
     expires_at: String,
 }
 
+/// A single sign-on provider: its button.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct ProviderView {
+    /// `auth.oidc[].id`: log-in starts at `/auth/oidc/{id}/login`.
+    id: String,
+    /// `auth.oidc[].name`: the button's text.
+    name: String,
+}
+
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct ExchangeBody {
+    /// The one-time code from the callback's `#sso=` fragment.
+    code: String,
+}
+
+/// `POST /api/login`'s answer, plus where to go.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct SsoLoginAnswer {
+    token: String,
+    user: UserView,
+    /// RFC 3339.
+    expires_at: String,
+    /// The `next` the log-in began with, when it was a path on this hub.
+    next: Option<String>,
+}
+
 #[derive(JsonSchema)]
 #[allow(dead_code)]
 struct OkAnswer {
@@ -765,6 +863,9 @@ struct SettingsAnswer {
     /// HTML the map shows for the tiles.
     attribution: String,
     max_zoom: u8,
+    /// `auth.local_passwords`: false = the log-in page folds the password form away
+    /// (break-glass accounts only) and shows the single sign-on buttons.
+    local_passwords: bool,
 }
 
 #[derive(JsonSchema)]
@@ -1287,6 +1388,7 @@ mod tests {
             include_str!("api.rs"),
             include_str!("exercise.rs"),
             include_str!("interop.rs"),
+            include_str!("sso.rs"),
         ];
         let mut found = BTreeSet::new();
         for (at, source) in sources

@@ -97,6 +97,14 @@ pub async fn login(
     req: LoginRequest,
 ) -> Result<Response, Rejection> {
     let account = req.username.trim().to_lowercase();
+    let auth = &app.settings.auth;
+    if !auth.local_passwords && !auth.break_glass.contains(&account) {
+        return Err(ApiError::new(
+            muster_core::engine::Code::LocalLoginDisabled,
+            "log-in with a password is switched off: sign in with your organisation's account",
+        )
+        .into());
+    }
     // Never more checks at once than places: each holds 19 MiB and a blocking thread.
     // The place is taken first so that at most that many attempts hold throttle
     // tokens in flight: a burst of right passwords from one address is never refused
@@ -209,7 +217,7 @@ fn dummy_hash() -> &'static str {
 }
 
 /// `{id, name, role, resource_id?, username}` for the log-in answer.
-fn login_user(user: &User) -> Value {
+pub fn login_user(user: &User) -> Value {
     let mut v = json!({
         "id": user.id,
         "username": user.username,

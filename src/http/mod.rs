@@ -38,6 +38,7 @@ pub mod places;
 pub mod privacy;
 pub mod push;
 pub mod slots;
+pub mod sso;
 pub mod throttle;
 pub mod web;
 pub mod ws;

@@ -44,6 +44,7 @@ test('GET /api/settings serves the settings without a session, and the CSP names
     tile_url: env.MUSTER_TILE_URL,
     attribution: 'Tiles &copy; the test',
     max_zoom: 19,
+    local_passwords: true,
   });
   const logo = await fetch(`${hub.url}/api/settings/logo`);
   assert.equal(logo.headers.get('content-type'), 'image/png');

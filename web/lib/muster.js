@@ -82,6 +82,24 @@ export async function login(username, password, onWait = () => {}) {
   }
 }
 
+/**
+ * Finishes a single sign-on: the one-time code from the callback's `#sso=` fragment
+ * is exchanged for the session `login()` would have stored (plus `next`), stored the
+ * same way.
+ */
+export async function exchangeSso(code) {
+  const res = await fetch('/api/auth/oidc/exchange', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ code }),
+  });
+  const body = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(body.error?.message || `sign-in failed (${res.status})`);
+  const { next, ...session } = body;
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  return { session, next };
+}
+
 /** Forgets the token and everything the apps kept (and tells the hub when it can). */
 export async function logout() {
   const s = currentSession();

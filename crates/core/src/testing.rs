@@ -222,6 +222,7 @@ impl World {
                 password: String::new(),
                 name: Some(name.into()),
                 resource_id,
+                identity: None,
                 password_hash: Some(TEST_HASH.into()),
             }),
         );
@@ -616,6 +617,7 @@ pub fn user_create(username: &str, role: Role, resource: Option<&ResourceId>) ->
         password: "correct horse battery staple".into(),
         name: None,
         resource_id: resource.cloned(),
+        identity: None,
         password_hash: Some(TEST_HASH.into()),
     })
 }

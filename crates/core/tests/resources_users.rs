@@ -119,3 +119,50 @@ fn a_location_ping_is_a_fact_and_an_erased_one_leaves_the_position_alone() {
     w.state.apply(&erased);
     assert_eq!(w.state.resources[&unit].location, Some(position));
 }
+
+/// A single sign-on account: created without a password, linked to its provider and
+/// subject (one account per identity), the subject sealed personal data.
+#[test]
+fn a_single_sign_on_account_is_linked_to_one_identity() {
+    use muster_core::domain::user::{Identity, identity_key};
+    let mut w = World::demo();
+    let system = muster_core::engine::Actor::system();
+    let sso = |username: &str, subject: &str| {
+        Command::UserCreate(cmd::UserCreate {
+            username: username.into(),
+            role: Role::Supervisor,
+            password: String::new(),
+            name: Some("Sam Super".into()),
+            resource_id: None,
+            identity: Some(Identity {
+                provider: "corp".into(),
+                subject: subject.into(),
+            }),
+            password_hash: None,
+        })
+    };
+    let recs = w.ok(&system, sso("sam.super", "sub-1"));
+    let id = UserId(created(&recs, "user_id"));
+    assert_eq!(w.state.identities[&identity_key("corp", "sub-1")], id);
+    assert_eq!(w.state.users[&id].role, Role::Supervisor);
+    // Clients never see the subject: the copy they are sent has no identity.
+    let sent = recs[0].event.redacted().expect("the identity is removed");
+    assert!(!serde_json::to_string(&sent).unwrap().contains("sub-1"));
+    // The same person again: refused, whatever the username.
+    let e = w.err(&system, sso("sam.two", "sub-1"));
+    assert_eq!(e.code(), "conflict");
+    // Another person at the same provider is another account.
+    w.ok(&system, sso("sam.other", "sub-2"));
+    // Without an identity, a password (hashed by the hub) is still required.
+    let mut plain = user_create("nopass", Role::Operator, None);
+    if let Command::UserCreate(c) = &mut plain {
+        c.password_hash = None;
+    }
+    assert_eq!(w.err(&system, plain).code(), "validation_failed");
+    // The subject is personal data: sealed (staff details of the user's record).
+    let personal = muster_core::privacy::classify::personal_at(
+        muster_core::engine::EventKind::UserCreated,
+        "/user/identity/subject",
+    );
+    assert!(personal.is_some(), "the subject is classified personal");
+}

@@ -382,6 +382,7 @@ impl Sim {
                     password: String::new(),
                     name: Some(username),
                     resource_id: None,
+                    identity: None,
                     password_hash: Some(hash.clone()),
                 }),
             )?;

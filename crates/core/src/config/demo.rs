@@ -269,6 +269,7 @@ pub fn user_command(
         password: String::new(),
         name: Some(u.name.clone()),
         resource_id: u.resource.as_ref().and_then(|k| resources.get(k).cloned()),
+        identity: None,
         password_hash: Some(password_hash),
     })
 }

@@ -137,4 +137,29 @@ pub struct NewUser {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_id: Option<ResourceId>,
+    /// The single sign-on identity the account is linked to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+}
+
+/// A person at an OpenID Connect provider: the provider's `id` in the settings
+/// (`[[auth.oidc]]`) and the ID token's `sub`, which the provider never reassigns.
+/// The `subject` is personal data (sealed in the log).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Identity {
+    pub provider: String,
+    pub subject: String,
+}
+
+impl Identity {
+    /// The key of [`crate::engine::state::State::identities`]: provider and subject,
+    /// joined by a character neither may contain.
+    pub fn key(&self) -> String {
+        identity_key(&self.provider, &self.subject)
+    }
+}
+
+/// See [`Identity::key`].
+pub fn identity_key(provider: &str, subject: &str) -> String {
+    format!("{provider}\n{subject}")
 }

@@ -84,6 +84,9 @@ codes! {
     /// An exercise control (`/api/exercise…`) on a live hub: they only work under
     /// `muster exercise`.
     NotAnExercise => "not_an_exercise", 404, retry: false;
+    /// `POST /api/login` with `auth.local_passwords = false`: this account signs in
+    /// through single sign-on (only the `auth.break_glass` accounts use a password).
+    LocalLoginDisabled => "local_login_disabled", 403, retry: false;
 }
 
 impl fmt::Display for Code {

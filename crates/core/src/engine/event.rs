@@ -557,6 +557,13 @@ impl Event {
                 keys: keys.clone(),
                 session: None,
             }),
+            // A single sign-on subject is personal data the apps have no use for.
+            Event::UserCreated { user } if user.identity.is_some() => Some(Event::UserCreated {
+                user: NewUser {
+                    identity: None,
+                    ..user.clone()
+                },
+            }),
             _ => None,
         }
     }

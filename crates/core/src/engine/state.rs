@@ -50,6 +50,10 @@ pub struct State {
     pub messages: BTreeMap<MessageId, Message>,
     /// Lower-cased username → id, so usernames stay unique.
     pub usernames: BTreeMap<String, UserId>,
+    /// Single sign-on identities ([`crate::domain::user::Identity::key`]) → the
+    /// account linked to each.
+    #[serde(default)]
+    pub identities: BTreeMap<String, UserId>,
     /// Incidents opened per year, for human references.
     pub references: BTreeMap<i32, u32>,
     /// Results by `"<actor> <command id>"`, for idempotent retries.
@@ -730,6 +734,12 @@ impl State {
             Event::UserCreated { user } => {
                 self.usernames
                     .insert(user.username.to_lowercase(), user.id.clone());
+                // An erased subject reads as `[erased]`: no one signs in as that.
+                if let Some(identity) = &user.identity
+                    && identity.subject != crate::privacy::ERASED
+                {
+                    self.identities.insert(identity.key(), user.id.clone());
+                }
                 if let Some(r) = user
                     .resource_id
                     .as_ref()

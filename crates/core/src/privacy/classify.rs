@@ -350,6 +350,16 @@ pub static TABLE: &[Row] = &[
     op(K::UserCreated, "user/resource_id"),
     op(K::UserCreated, "user/disabled"),
     op(K::UserCreated, "user/password_hash"),
+    // Single sign-on: which provider is the centre's configuration; the person's
+    // subject at it identifies them.
+    op(K::UserCreated, "user/identity/provider"),
+    text(
+        K::UserCreated,
+        "user/identity/subject",
+        StaffDetails,
+        R::User,
+        "/user/id",
+    ),
     op(K::UserDisabled, "user_id"),
     op(K::UserPasswordChanged, "user_id"),
     op(K::UserPasswordChanged, "password_hash"),

@@ -110,6 +110,9 @@ fn blank_record(state: &mut State, r: &RecordRef, category: Category) {
             if let Some(u) = state.users.get_mut(id) {
                 blank(&mut u.name);
             }
+            // The single sign-on subject is erased with the staff details: the person
+            // can no longer sign in as this account.
+            state.identities.retain(|_, user| user.as_str() != id);
             state.push_subscriptions.remove(id);
         }
         (RecordType::Resource, Category::StaffDetails) => {
@@ -400,6 +403,9 @@ pub fn redact(rec: &mut crate::engine::event::Record, privacy: &PrivacyState) {
             ..
         } if gone(T::Assignment, assignment_id.as_str(), CheckinNotes) => blank_opt(note),
         Event::UserCreated { user } if gone(T::User, user.id.as_str(), StaffDetails) => {
+            if let Some(identity) = &mut user.identity {
+                blank(&mut identity.subject);
+            }
             blank(&mut user.name)
         }
         Event::ResourceRegistered { resource }

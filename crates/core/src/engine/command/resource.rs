@@ -5,17 +5,23 @@ use serde::{Deserialize, Serialize};
 use crate::domain::geo::Location;
 use crate::domain::ids::{ResourceId, UserId};
 use crate::domain::resource::ResourceType;
-use crate::domain::user::Role;
+use crate::domain::user::{Identity, Role};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserCreate {
     pub username: String,
     pub role: Role,
+    /// Required unless `identity` is given (a single sign-on account has none).
+    #[serde(default)]
     pub password: String,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub resource_id: Option<ResourceId>,
+    /// Links the account to a person at an OpenID Connect provider (single sign-on);
+    /// one account per identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
     /// Argon2id hash of `password`, computed by the hub before the command reaches
     /// the single writer (hashing is slow and salted, so it stays out of the engine).
     #[serde(skip)]

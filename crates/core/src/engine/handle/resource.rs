@@ -138,6 +138,7 @@ impl Cx<'_> {
             name,
             resource_id,
             password_hash,
+            identity,
             ..
         } = command;
         check_username(username)?;
@@ -163,13 +164,29 @@ impl Cx<'_> {
         if let Some(n) = name {
             short("name", n)?;
         }
-        prepared(password_hash)?;
+        match identity {
+            Some(identity) => {
+                short("identity.provider", &identity.provider)?;
+                short("identity.subject", &identity.subject)?;
+                if let Some(other) = self.state.identities.get(&identity.key()) {
+                    return Err(Error::Conflict(format!(
+                        "this identity is already linked to {other}"
+                    )));
+                }
+                // A single sign-on account may also have a password (break-glass);
+                // it needs none.
+            }
+            None => {
+                prepared(password_hash)?;
+            }
+        }
         let user = NewUser {
             id: UserId::at_seq(self.next_seq()),
             username: username.clone(),
             name: name.clone().unwrap_or_else(|| username.clone()),
             role: *role,
             resource_id: resource_id.clone(),
+            identity: identity.clone(),
         };
         self.emit(Event::UserCreated { user });
         Ok(())
