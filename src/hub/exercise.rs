@@ -141,6 +141,7 @@ pub async fn simulator_account(hub: &Hub) -> Result<String, Error> {
                 name: Some("Exercise simulator (callers)".into()),
                 resource_id: None,
                 password_hash: Some(hash),
+                identity: None,
             }),
         ),
         Some(user_id) => (
