@@ -141,6 +141,26 @@ fn samples() -> Vec<Command> {
         Command::PrivacySearch(cmd::PrivacySearch {
             q: "Jo Caller".into(),
         }),
+        Command::UserEnable(cmd::UserEnable {
+            user_id: UserId("usr_1".into()),
+        }),
+        Command::UserUpdate(cmd::UserUpdate {
+            user_id: UserId("usr_1".into()),
+            name: Some("Sam Okafor".into()),
+            role: None,
+            resource_id: None,
+        }),
+        Command::ResourceUpdate(cmd::ResourceUpdate {
+            resource_id: res.clone(),
+            name: None,
+            resource_type: None,
+            team: Some("north".into()),
+            skills: None,
+            home: None,
+        }),
+        Command::ResourceRetire(cmd::ResourceRetire {
+            resource_id: res.clone(),
+        }),
     ]
 }
 
@@ -205,6 +225,10 @@ fn wire_kind(c: &Command) -> &'static str {
         PrivacySweep(_) => "privacy.sweep",
         PrivacyAccess(_) => "privacy.access",
         PrivacySearch(_) => "privacy.search",
+        UserEnable(_) => "user.enable",
+        UserUpdate(_) => "user.update",
+        ResourceUpdate(_) => "resource.update",
+        ResourceRetire(_) => "resource.retire",
     }
 }
 
@@ -268,6 +292,11 @@ const ADMIN: &[&str] = &[
     "privacy.search",
     // Evidence from an exercise's debrief on a trainee's support plan.
     "support.attach_evidence",
+    // The /admin app (issue 20).
+    "user.enable",
+    "user.update",
+    "resource.update",
+    "resource.retire",
 ];
 
 const FIELD: &[&str] = &[
@@ -308,8 +337,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 56);
-    assert_eq!(kinds.len(), 56, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 60);
+    assert_eq!(kinds.len(), 60, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }

@@ -94,6 +94,7 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         | PrivacySweep => false,
         // Subject rights are the data protection officer's, an admin's.
         PrivacyErase | PrivacyAccess | PrivacySearch => role.can_administer(),
+        UserEnable | UserUpdate | ResourceUpdate | ResourceRetire => role.can_administer(),
     }
 }
 

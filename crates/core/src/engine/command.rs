@@ -153,6 +153,10 @@ commands! {
     "privacy.sweep" => PrivacySweep,
     "privacy.access" => PrivacyAccess,
     "privacy.search" => PrivacySearch,
+    "user.enable" => UserEnable,
+    "user.update" => UserUpdate,
+    "resource.update" => ResourceUpdate,
+    "resource.retire" => ResourceRetire,
 }
 
 impl CommandKind {
@@ -315,6 +319,10 @@ mod tests {
         r#"{"kind":"privacy.sweep","now":"2026-03-02T09:00:00.000Z"}"#,
         r#"{"kind":"privacy.access","subject_id":"caller:con_1","purpose":"subject access request"}"#,
         r#"{"kind":"privacy.search","q":"Jo Caller"}"#,
+        r#"{"kind":"user.enable","user_id":"usr_1"}"#,
+        r#"{"kind":"user.update","user_id":"usr_1","resource_id":null}"#,
+        r#"{"kind":"resource.update","resource_id":"res_1","skills":["first_aid"],"home":{"lat":51.5,"lon":-0.1}}"#,
+        r#"{"kind":"resource.retire","resource_id":"res_1"}"#,
     ];
 
     #[test]

@@ -101,6 +101,10 @@ impl Cx<'_> {
             Command::PrivacySweep(c) => self.privacy_sweep(c),
             Command::PrivacyAccess(c) => self.privacy_access(c),
             Command::PrivacySearch(c) => self.privacy_search(c),
+            Command::UserEnable(c) => self.user_enable(c),
+            Command::UserUpdate(c) => self.user_update(c),
+            Command::ResourceUpdate(c) => self.resource_update(c),
+            Command::ResourceRetire(c) => self.resource_retire(c),
         }
     }
 
