@@ -339,3 +339,76 @@ async fn resources_are_imported_linked_and_updated() {
     assert_eq!(a.status, 413, "{}", a.text);
     assert_eq!(a.body["error"]["code"], "too_large");
 }
+
+mod binary;
+
+/// `muster import` against the real binary: a dry run applies nothing, a file with a
+/// bad row exits non-zero naming its line, the good file applies and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_imports_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = binary::Serve::new(dir.path()).start();
+    let url = format!("http://{}", hub.addr);
+    let file = dir.path().join("users.csv");
+    let run = |file: &std::path::Path, dry_run: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_muster"));
+        cmd.args(["import", "users"])
+            .arg(file)
+            .args(["--hub", &url])
+            .env("MUSTER_USERNAME", "admin")
+            .env("MUSTER_PASSWORD", DEMO_PASSWORD)
+            .stdin(std::process::Stdio::null());
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        cmd.output().unwrap()
+    };
+    let token = muster_load::login(hub.addr, "admin", DEMO_PASSWORD)
+        .await
+        .unwrap();
+    let count = || async {
+        let res = reqwest::Client::new()
+            .get(format!("{url}/api/state"))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        let state: Value = serde_json::from_slice(&res.bytes().await.unwrap()).unwrap();
+        state["users"].as_array().unwrap().len()
+    };
+    let before = count().await;
+
+    std::fs::write(
+        &file,
+        "username,name,role\nclerk1,Clerk One,operator\nclerk2,,nobody\n",
+    )
+    .unwrap();
+    let out = run(&file, false);
+    assert!(!out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["errors"][0]["line"], 3, "{printed}");
+    assert_eq!(printed["applied"], 0);
+
+    std::fs::write(
+        &file,
+        "username,name,role\nclerk1,Clerk One,operator\nclerk2,,supervisor\n",
+    )
+    .unwrap();
+    let out = run(&file, true);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(count().await, before, "a dry run applies nothing");
+    let out = run(&file, false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed["applied"], 2, "{printed}");
+    assert_eq!(count().await, before + 2);
+    drop(hub);
+}
