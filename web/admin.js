@@ -19,7 +19,7 @@
 //   }
 
 import { api, apiRaw, currentSession } from './lib/muster.js';
-import { h, fill, words, badge, startApp, run, throttleFrame, showError, clearFieldErrors } from './lib/ui.js';
+import { h, fill, words, badge, startApp, run, throttleFrame, showError, clearFieldErrors, setBusy } from './lib/ui.js';
 
 const client = startApp(['admin']);
 const $ = (id) => document.getElementById(id);
@@ -308,7 +308,7 @@ function showImport(result, dryRun) {
   const { rows, errors, applied } = result;
   const summary = errors.length
     ? `${rows} rows read; ${errors.length} invalid: nothing was applied.`
-    : dryRun ? `${rows} rows read, all valid: ${applied} change${applied === 1 ? '' : 's'} to apply.`
+    : dryRun ? `${rows} rows read, all valid: nothing applied yet. Import applies them.`
       : `${rows} rows read: ${applied} change${applied === 1 ? '' : 's'} applied.`;
   fill($('import-result'), h('p', { dataset: { rows, errors: errors.length, applied } }, summary),
     errors.length ? h('ol', { class: 'import-errors' }, errors.map((e) => h('li', {}, `Line ${e.line}: ${e.message}`))) : null);
@@ -319,29 +319,31 @@ function bindImport() {
   const apply = $('import-apply');
   const read = async () => ({ what: form.elements.what.value, text: await form.elements.file.files[0]?.text() });
   form.addEventListener('change', () => { checked = null; apply.disabled = true; });
-  form.addEventListener('submit', async (e) => {
+  const check = $('import-check');
+  // One request per press: the button (and form) are busy until the answer.
+  const busy = async (els, fn) => {
+    setBusy(els, true);
+    try { await fn(); } catch (err) { showError(err, form); } finally { setBusy(els, false); }
+  };
+  form.addEventListener('submit', (e) => {
     e.preventDefault();
-    const { what, text } = await read();
-    if (text == null) return;
-    try {
+    busy([form, check], async () => {
+      const { what, text } = await read();
+      if (text == null) return;
       const result = await postImport(what, text, true);
       showImport(result, true);
       checked = result.errors.length ? null : { what, text };
       apply.disabled = !checked;
-    } catch (err) {
-      showError(err, form);
-    }
+    });
   });
-  apply.addEventListener('click', async () => {
+  apply.addEventListener('click', () => {
     if (!checked) return;
     const { what, text } = checked;
     apply.disabled = true;
-    try {
+    busy([form, apply], async () => {
       showImport(await postImport(what, text, false), false);
       checked = null;
-    } catch (err) {
-      showError(err, form);
-    }
+    });
   });
   $('export').addEventListener('click', async () => {
     const what = form.elements.what.value;

@@ -90,6 +90,9 @@ struct Plan {
     errors: Vec<RowError>,
     commands: Vec<(u64, Command)>,
     passwords: BTreeMap<usize, String>,
+    /// A command names what an earlier one creates (a resource registered and linked
+    /// in the same file): the batch must be decided on the state it was checked on.
+    pinned: bool,
 }
 
 fn require_admin(session: &Session) -> Result<(), Rejection> {
@@ -112,6 +115,8 @@ pub async fn import(
         .map_err(|_| ApiError::bad_request("the CSV must be UTF-8"))?
         .to_string();
     let actor = session.actor();
+    // Hashing is slow on purpose: a retry reuses the hashes already made.
+    let mut hashes = BTreeMap::new();
     for _ in 0..ATTEMPTS {
         let (plan, seq) = app.hub.with_state(|s| {
             let now = app.hub.clock.now();
@@ -132,12 +137,9 @@ pub async fn import(
             return Ok(json_reply(&answer, status));
         }
         let applied = plan.commands.len();
-        let commands = hashed(plan.commands, plan.passwords).await?;
-        match app
-            .hub
-            .submit_batch(actor.clone(), commands, Some(seq))
-            .await
-        {
+        let commands = hashed(plan.commands, plan.passwords, &mut hashes).await?;
+        let at_seq = plan.pinned.then_some(seq);
+        match app.hub.submit_batch(actor.clone(), commands, at_seq).await {
             Ok(_) => {
                 let answer = ImportAnswer {
                     rows: plan.rows,
@@ -146,9 +148,12 @@ pub async fn import(
                 };
                 return Ok(json_reply(&answer, StatusCode::OK));
             }
-            // The state moved on between the check and the writer: check again.
-            Err(Error::Conflict(_)) => continue,
-            Err(e) => return Err(ApiError::new(e.code(), e.to_string()).into()),
+            Err(e @ (Error::Unavailable(_) | Error::Forbidden(_))) => {
+                return Err(ApiError::new(e.code(), e.to_string()).into());
+            }
+            // The state moved on between the check and the writer (a username taken
+            // meanwhile): check again, which names the rows now refused.
+            Err(_) => continue,
         }
     }
     Err(ApiError::new(
@@ -162,13 +167,25 @@ pub async fn import(
 async fn hashed(
     commands: Vec<(u64, Command)>,
     mut passwords: BTreeMap<usize, String>,
+    made: &mut BTreeMap<(String, String), String>,
 ) -> Result<Vec<(Option<String>, Command)>, ApiError> {
     let mut out = Vec::with_capacity(commands.len());
     for (i, (_, mut command)) in commands.into_iter().enumerate() {
         if let (Some(password), Command::UserCreate(c)) = (passwords.remove(&i), &mut command) {
-            let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-                .await
-                .map_err(|_| ApiError::unavailable("could not hash a password; try again"))?;
+            let key = (c.username.clone(), password);
+            let hash = match made.get(&key) {
+                Some(h) => h.clone(),
+                None => {
+                    let plain = key.1.clone();
+                    let h = tokio::task::spawn_blocking(move || hash_password(&plain))
+                        .await
+                        .map_err(|_| {
+                            ApiError::unavailable("could not hash a password; try again")
+                        })?;
+                    made.insert(key, h.clone());
+                    h
+                }
+            };
             c.password_hash = Some(hash);
         }
         out.push((None, command));
@@ -207,6 +224,7 @@ fn check(
         errors: Vec::new(),
         commands: Vec::new(),
         passwords: BTreeMap::new(),
+        pinned: false,
     };
     for h in &header {
         if !known.contains(&h.as_str()) {
@@ -286,6 +304,7 @@ fn check(
             let command = match command {
                 Step::Ready(c) => c,
                 Step::LinkNew(user_id) => {
+                    plan.pinned = true;
                     let Some(resource_id) = last_created(&next) else {
                         refused = Some("the new resource was not registered".to_string());
                         break;

@@ -146,3 +146,28 @@ test('an admin edits, disables and re-enables a user, and retires a resource', a
   assert.equal(state.resources.find((r) => r.id === resource_id)?.retired, true);
   await context.close();
 });
+
+test('an admin imports users from CSV: a dry run first, the errors by line, then the import', async () => {
+  const { context, page } = await ui.open('admin-import', DESKTOP);
+  await logInHome(page, 'admin', 'muster-demo', '/admin');
+  const form = page.locator('#import-form');
+  const apply = page.locator('#import-apply');
+  const upload = (text) => form.locator('[name="file"]').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from(text) });
+
+  await form.locator('[name="what"]').selectOption('users');
+  await upload('username,name,role\nclerk1,Clerk One,operator\nclerk2,Clerk Two,pilot\n');
+  await form.getByRole('button', { name: 'Check (dry run)' }).click();
+  const result = page.locator('#import-result');
+  await result.locator('li', { hasText: 'Line 3' }).waitFor();
+  assert.match(await result.innerText(), /2 rows read; 1 invalid: nothing was applied/);
+  assert.equal(await apply.isDisabled(), true, 'no import while a row is invalid');
+
+  await upload('username,name,role\nclerk1,Clerk One,operator\nclerk2,Clerk Two,supervisor\n');
+  await form.getByRole('button', { name: 'Check (dry run)' }).click();
+  await result.locator('p', { hasText: 'all valid' }).waitFor();
+  await apply.click();
+  await result.locator('p[data-applied="2"]').waitFor();
+  // The new users are in the list, from the socket.
+  await page.locator('#user-list tbody tr', { hasText: 'clerk2' }).waitFor();
+  await context.close();
+});
