@@ -108,9 +108,11 @@ test('an admin creates a resource and its field user in /admin; the user logs in
   const recs = await api.get(`/api/incidents/${incident_id}/recommendations`, op);
   assert.ok(recs.recommendations.some((r) => r.resource_id === resourceId), 'the new resource is recommended');
   const { assignment_id } = await must(op, { kind: 'assignment.create', incident_id, resource_id: resourceId });
+  // The card, then the incident it fetches for it: what and where.
   const card = phone.page.locator(`article.card[data-assignment="${assignment_id}"]`);
-  await card.waitFor();
-  assert.match(await card.innerText(), /Cyclist down|medical/i);
+  await card.filter({ hasText: 'Cyclist down at the crossing' }).waitFor();
+  assert.match(await card.innerText(), /Civic Centre/);
+  await card.getByRole('button', { name: 'Acknowledge' }).waitFor();
 
   await phone.context.close();
   await context.close();
