@@ -280,11 +280,62 @@ function renderTeams() {
   const skills = new Map(held);
   for (const s of requiredSkills) if (!skills.has(s)) skills.set(s, 0);
   const sorted = [...skills].sort((a, b) => a[0].localeCompare(b[0]));
-  fill($('team-list'), teams.map(([t, n]) => h('li', {}, h('strong', {}, t), ` · ${n} resource${n === 1 ? '' : 's'}`)));
+  fill($('team-list'), teams.map(([t, n]) => h('li', { dataset: { team: t } }, h('strong', {}, t), ` · ${n} resource${n === 1 ? '' : 's'} `,
+    h('button', { type: 'button', class: 'secondary', dataset: { key: `team-${t}`, act: 'rename' }, 'aria-label': `Rename team ${t}` }, 'Rename'))));
   fill($('skill-list'), sorted.map(([s, n]) => h('li', {}, h('strong', {}, s), ` · ${n} resource${n === 1 ? '' : 's'}`,
     requiredSkills.includes(s) ? h('span', { class: 'muted' }, ' (required by an incident type)') : null)));
   fill($('team-options'), teams.map(([t]) => h('option', { value: t })));
   fill($('skill-options'), sorted.map(([s]) => h('option', { value: s })));
+}
+
+/** A CSV cell, quoted when it must be. */
+function csvCell(v) {
+  const s = String(v ?? '');
+  return /[",\r\n]/.test(s) || s !== s.trim() ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/**
+ * Renaming a team is one intent: every member's `resource.update`, sent as one import
+ * (one batch, all or none) of their names, kinds and the new team.
+ */
+function bindTeams() {
+  const form = $('team-rename');
+  let renaming = null;
+  $('team-list').addEventListener('click', (e) => {
+    const b = e.target.closest('button[data-act="rename"]');
+    if (!b) return;
+    renaming = b.closest('li').dataset.team;
+    clearFieldErrors(form);
+    $('team-rename-title').textContent = `Rename team ${renaming}`;
+    form.elements.team.value = renaming;
+    form.hidden = false;
+    form.elements.team.focus();
+  });
+  form.querySelector('[data-close]').addEventListener('click', () => { form.hidden = true; });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const team = form.elements.team.value.trim();
+    if (!team || team === renaming) {
+      showError({ code: 'validation_failed', message: 'team: give the team a new name' }, form);
+      return;
+    }
+    const members = inService().filter((r) => r.team === renaming);
+    const csv = ['name,kind,team', ...members.map((r) => [r.name, r.resource_type, team].map(csvCell).join(','))].join('\n');
+    const button = form.querySelector('button[type="submit"]');
+    setBusy([form, button], true);
+    try {
+      const result = await postImport('resources', csv, false);
+      if (result.errors.length) {
+        showError({ code: 'validation_failed', message: `team: ${result.errors.map((x) => x.message).join('; ')}` }, form);
+      } else {
+        form.hidden = true;
+      }
+    } catch (err) {
+      showError(err, form);
+    } finally {
+      setBusy([form, button], false);
+    }
+  });
 }
 
 // ----- import and export -------------------------------------------------------------
@@ -387,6 +438,7 @@ if (client) {
   bindUsers();
   bindResources();
   bindImport();
+  bindTeams();
   const draw = throttleFrame(() => keepingFocus(() => { renderUsers(); renderResources(); renderTeams(); }));
   client.subscribe((frame) => {
     const kind = frame?.event?.kind || '';

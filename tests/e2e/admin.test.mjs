@@ -118,9 +118,10 @@ test('an admin creates a resource and its field user in /admin; the user logs in
   await context.close();
 });
 
-test('an admin edits, disables and re-enables a user, and retires a resource', async () => {
+test('an admin edits, disables and re-enables a user, renames a team and retires a resource', async () => {
   const admin = await api.login('admin');
-  const { resource_id } = await must(admin, { kind: 'resource.register', name: 'Old Cart', resource_type: 'vehicle', team: 'east' });
+  const { resource_id } = await must(admin, { kind: 'resource.register', name: 'Old Cart', resource_type: 'vehicle', team: 'yard' });
+  await must(admin, { kind: 'resource.register', name: 'Yard Bike', resource_type: 'person', team: 'yard' });
   const { context, page } = await ui.open('admin-edit', DESKTOP);
   await logInHome(page, 'admin', 'muster-demo', '/admin');
 
@@ -139,6 +140,16 @@ test('an admin edits, disables and re-enables a user, and retires a resource', a
   await row.getByRole('button', { name: 'Enable operator2' }).waitFor();
   await row.getByRole('button', { name: 'Enable operator2' }).click();
   await row.getByRole('button', { name: 'Disable operator2' }).waitFor();
+
+  // Rename a team: both its resources move, in one batch.
+  await page.getByRole('button', { name: 'Rename team yard' }).click();
+  const rename = page.locator('#team-rename');
+  await rename.locator('[name="team"]').fill('depot');
+  await rename.getByRole('button', { name: 'Rename team' }).click();
+  await page.locator('#team-list li[data-team="depot"]', { hasText: '2 resources' }).waitFor();
+  assert.equal(await page.locator('#team-list li[data-team="yard"]').count(), 0);
+  const moved = await api.get('/api/state', admin);
+  assert.equal(moved.resources.filter((r) => r.team === 'depot').length, 2);
 
   // Retire: it leaves the list; the hub keeps it, retired.
   const cart = page.locator(`#resource-list tbody tr[data-resource="${resource_id}"]`);
