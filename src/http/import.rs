@@ -358,6 +358,7 @@ fn last_created(state: &State) -> Option<ResourceId> {
 
 /// One command a row comes to; `LinkNew` links a user to the resource registered by
 /// the row's command before it (its id is known only once that is decided).
+#[allow(clippy::large_enum_variant)] // a few per row, consumed at once
 enum Step {
     Ready(Command),
     LinkNew(UserId),
