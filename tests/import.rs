@@ -78,7 +78,7 @@ impl Hub {
                 .path(&format!("/api/import/{what}{q}"))
                 .header("authorization", format!("Bearer {token}"))
                 .header("content-type", "text/csv")
-                .body(csv.to_string()),
+                .body(csv),
         )
         .await
     }
