@@ -68,6 +68,22 @@ enum Cmd {
         #[command(subcommand)]
         cmd: PartnerCmd,
     },
+    /// Import users or resources from a CSV file through the hub's API
+    /// (`POST /api/import/{users|resources}`): prints the hub's answer and exits
+    /// non-zero when a row is refused. Log-in from MUSTER_USERNAME and MUSTER_PASSWORD,
+    /// else asked for.
+    Import {
+        /// `users` or `resources`.
+        what: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Check every row, apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The hub's URL (default: server.public_url, else http:// and the bind address).
+        #[arg(long)]
+        hub: Option<String>,
+    },
     #[command(flatten)]
     Loaded(LoadedCmd),
 }
@@ -229,6 +245,18 @@ fn main() -> anyhow::Result<()> {
                 muster::auth::token_hash(&key)
             );
             Ok(())
+        }
+        Cmd::Import {
+            what,
+            file,
+            dry_run,
+            hub,
+        } => {
+            let hub = match hub {
+                Some(url) => url,
+                None => hub_url(&load(cli.config.as_deref(), flags)?),
+            };
+            runtime.block_on(import_file(&hub, &what, &file, dry_run))
         }
         Cmd::Loaded(cmd) => {
             let loaded = load(cli.config.as_deref(), flags)?;
@@ -754,6 +782,82 @@ async fn add_user(
         .await
         .map_err(|e| anyhow::anyhow!("{}: {e}", e.code()))?;
     println!("{}", out.data.get("user_id").cloned().unwrap_or_default());
+    Ok(())
+}
+
+/// Where this machine reaches the hub the settings describe.
+fn hub_url(loaded: &Loaded) -> String {
+    let server = &loaded.settings.server;
+    if !server.public_url.is_empty() {
+        return server.public_url.trim_end_matches('/').to_string();
+    }
+    let mut addr = server.bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    format!("http://{addr}")
+}
+
+/// `muster import`: logs in as an admin, sends the file, prints the answer.
+async fn import_file(
+    hub: &str,
+    what: &str,
+    file: &std::path::Path,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    if !matches!(what, "users" | "resources") {
+        bail!("import users or resources, not {what:?}");
+    }
+    let csv = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let ask = |what: &str| -> anyhow::Result<String> {
+        eprint!("{what}: ");
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    };
+    let username = match std::env::var("MUSTER_USERNAME") {
+        Ok(u) => u,
+        Err(_) => ask("admin username")?,
+    };
+    let password = match std::env::var("MUSTER_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => ask("password")?,
+    };
+    let client = reqwest::Client::new();
+    let login = client
+        .post(format!("{hub}/api/login"))
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(
+            &serde_json::json!({"username": username, "password": password}),
+        )?)
+        .send()
+        .await
+        .with_context(|| format!("reaching the hub at {hub}"))?;
+    let status = login.status();
+    let body: serde_json::Value = serde_json::from_slice(&login.bytes().await?).unwrap_or_default();
+    let Some(token) = body["token"].as_str() else {
+        bail!("log-in refused ({status}): {}", body["error"]["message"]);
+    };
+    let query = if dry_run { "?dry_run=true" } else { "" };
+    let res = client
+        .post(format!("{hub}/api/import/{what}{query}"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await?;
+    let status = res.status();
+    let answer: serde_json::Value = serde_json::from_slice(&res.bytes().await?).unwrap_or_default();
+    let _ = client
+        .post(format!("{hub}/api/logout"))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await;
+    println!("{}", serde_json::to_string_pretty(&answer)?);
+    let refused = answer["errors"].as_array().is_none_or(|e| !e.is_empty());
+    if !status.is_success() || refused {
+        bail!("the import was refused ({status}); nothing was applied");
+    }
     Ok(())
 }
 

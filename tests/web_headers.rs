@@ -34,12 +34,13 @@ async fn head_of(addr: SocketAddr, path: &str) -> (u16, HashMap<String, String>)
     (status, headers)
 }
 
-const EVERY_PATH: [(&str, u16); 10] = [
+const EVERY_PATH: [(&str, u16); 11] = [
     ("/", 200),
     ("/console", 200),
     ("/board", 200),
     ("/field", 200),
     ("/review", 200),
+    ("/admin", 200),
     ("/lib/muster.js", 200),
     ("/lib/app.css", 200),
     ("/healthz", 200),

@@ -256,7 +256,8 @@ function applySearch() {
 }
 
 function renderResources() {
-  const all = Object.values(client.store.resources).sort((a, b) => a.name.localeCompare(b.name));
+  // Retired resources stay in the store (history names them) but leave the lists.
+  const all = Object.values(client.store.resources).filter((r) => !r.retired).sort((a, b) => a.name.localeCompare(b.name));
   fill($('resource-columns'), RESOURCE_COLUMNS.map((s) => h('div', { role: 'group', 'aria-label': `Resources ${words(s)}`, dataset: { column: s } },
     h('h3', {}, `${words(s)} (${all.filter((r) => r.status === s).length})`),
     all.filter((r) => r.status === s).map((r) => h('div', { class: 'tile', dataset: { resource: r.id, status: r.status } },
@@ -368,7 +369,7 @@ function renderMap() {
   }
   layer.clearLayers();
   for (const r of Object.values(client.store.resources)) {
-    if (r.location?.lat != null) pin(r.location.lat, r.location.lon, 'res', `R ${r.name.split(' ')[0]}`, `${r.name}: ${words(r.status)}`);
+    if (r.location?.lat != null && !r.retired) pin(r.location.lat, r.location.lon, 'res', `R ${r.name.split(' ')[0]}`, `${r.name}: ${words(r.status)}`);
   }
   for (const i of Object.values(client.store.incidents)) {
     if (OPEN_INCIDENT.includes(i.status) && i.location?.lat != null) pin(i.location.lat, i.location.lon, 'inc', `I ${i.reference.slice(-3)}`, `${i.reference}: ${words(i.type)}, ${words(i.status)}`);

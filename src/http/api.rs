@@ -80,6 +80,8 @@ pub fn routes(app: Arc<App>) -> impl Filter<Extract = (impl Reply,), Error = Inf
         .unify()
         .or(super::sso::routes(app.clone()))
         .unify()
+        .or(import(app.clone()))
+        .unify()
         .boxed();
     let ops = healthz()
         .or(readyz(app.clone()))
@@ -339,6 +341,51 @@ fn contacts_csv(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_session(app))
         .and(warp::query::<super::export::PeriodQuery>())
         .and_then(super::export::contacts)
+}
+
+/// `POST /api/import/{users|resources}[?dry_run=true]` (a CSV body) and `GET` on the
+/// same paths (the CSV export).
+fn import(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    use super::import::Kind;
+    warp::path!("api" / "import" / "users")
+        .and(warp::post())
+        .and(import_post(&app, Kind::Users))
+        .or(warp::path!("api" / "import" / "users")
+            .and(warp::get())
+            .and(import_get(&app, Kind::Users)))
+        .unify()
+        .or(warp::path!("api" / "import" / "resources")
+            .and(warp::post())
+            .and(import_post(&app, Kind::Resources)))
+        .unify()
+        .or(warp::path!("api" / "import" / "resources")
+            .and(warp::get())
+            .and(import_get(&app, Kind::Resources)))
+        .unify()
+        .boxed()
+}
+
+/// An import's session, `?dry_run` and CSV body (at most 2 MiB).
+fn import_post(
+    app: &Arc<App>,
+    kind: super::import::Kind,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    use super::import as imp;
+    with_app(app.clone())
+        .and(with_session(app.clone()))
+        .and(warp::query::<imp::ImportQuery>())
+        .and(warp::body::content_length_limit(imp::MAX_BODY_BYTES))
+        .and(warp::body::bytes())
+        .and_then(move |app, session, q, body| imp::import(kind, app, session, q, body))
+}
+
+fn import_get(
+    app: &Arc<App>,
+    kind: super::import::Kind,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone + use<> {
+    with_app(app.clone())
+        .and(with_session(app.clone()))
+        .and_then(move |app, session| super::import::export(kind, app, session))
 }
 
 /// `GET /api/audit/verify`.

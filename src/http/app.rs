@@ -202,6 +202,18 @@ fn spawn_revoker(app: Arc<App>) {
                         {
                             app.tokens.revoke_user(user_id).await;
                         }
+                        // A session holds its user's role and resource: a change to
+                        // either ends it (the user logs in again under the new ones).
+                        if let Event::UserUpdated {
+                            user_id,
+                            role,
+                            resource_id,
+                            ..
+                        } = &r.event
+                            && (role.is_some() || resource_id.is_some())
+                        {
+                            app.tokens.revoke_user(user_id).await;
+                        }
                     }
                 }
                 Err(RecvError::Lagged(missed)) => {

@@ -30,6 +30,7 @@ pub mod exercise;
 pub mod export;
 pub mod frame;
 pub mod handlers;
+pub mod import;
 pub mod interop;
 pub mod ops;
 pub mod partner;

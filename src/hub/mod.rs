@@ -309,6 +309,49 @@ impl Hub {
                 command_id,
                 command,
                 reply,
+                more: Vec::new(),
+                at_seq: None,
+            })
+            .await
+        {
+            Ok(()) => rx.await.unwrap_or_else(|_| Err(gone())),
+            Err(_) => Err(gone()),
+        };
+        let answered = result.as_ref().map(|_| ());
+        self.metrics
+            .exported
+            .command(kind, started.elapsed(), answered);
+        result
+    }
+
+    /// Submits commands to be decided together, in order, all or none, and appended as
+    /// one batch (one transaction): the first refusal refuses them all and nothing is
+    /// kept. With `at_seq`, they are decided only on the state at that seq (refused with
+    /// `conflict` otherwise), for commands that name what earlier ones create. The
+    /// outcome is the last event's seq and every id created.
+    pub async fn submit_batch(
+        &self,
+        actor: Actor,
+        commands: Vec<(Option<String>, Command)>,
+        at_seq: Option<u64>,
+    ) -> Result<CommandOutcome, Error> {
+        let mut commands = commands.into_iter();
+        let Some((command_id, command)) = commands.next() else {
+            return Ok(CommandOutcome::default());
+        };
+        let started = std::time::Instant::now();
+        let kind = command.kind();
+        let (reply, rx) = oneshot::channel();
+        let gone = || Error::Unavailable("the hub is shutting down".into());
+        let result = match self
+            .submit_tx
+            .send(Submission {
+                actor,
+                command_id,
+                command,
+                reply,
+                more: commands.collect(),
+                at_seq,
             })
             .await
         {

@@ -70,6 +70,12 @@ pub struct Submission {
     pub command_id: Option<String>,
     pub command: Command,
     pub reply: oneshot::Sender<Result<CommandOutcome, Error>>,
+    /// More commands decided right after this one, all or none, into the same append
+    /// ([`super::Hub::submit_batch`]); empty for a single command.
+    pub more: Vec<(Option<String>, Command)>,
+    /// Decide only on the state at this seq (the caller checked the commands there and
+    /// named what they create): else the whole submission is refused with `conflict`.
+    pub at_seq: Option<u64>,
 }
 
 /// A command kept so it can be decided again after a conflict.
@@ -77,6 +83,8 @@ struct Redo {
     actor: Actor,
     command_id: Option<String>,
     command: Command,
+    more: Vec<(Option<String>, Command)>,
+    at_seq: Option<u64>,
 }
 
 /// A decided batch: its records, their stored (chained) form once the append task has
@@ -321,7 +329,11 @@ impl Sequencer {
     /// the next command sees them.
     fn decide(&mut self, s: Submission, batch: &mut Batch) {
         let now = self.now();
-        let result = self.decide_one(&s, now, batch);
+        let result = if s.more.is_empty() && s.at_seq.is_none() {
+            self.decide_one(&s, now, batch)
+        } else {
+            self.decide_group(&s, now, batch)
+        };
         Metrics::add(&self.metrics.commands, 1);
         if result.is_err() {
             Metrics::add(&self.metrics.rejected, 1);
@@ -332,6 +344,8 @@ impl Sequencer {
                 actor: s.actor,
                 command_id: s.command_id,
                 command: s.command,
+                more: s.more,
+                at_seq: s.at_seq,
             });
         }
     }
@@ -381,6 +395,75 @@ impl Sequencer {
         }
         for r in records {
             self.state.apply(&r);
+            outcome.seq = r.seq;
+            if let Some((name, id)) = r.event.created() {
+                outcome.data.entry(name.to_string()).or_insert(id);
+            }
+            batch.records.push(r);
+        }
+        Ok(outcome)
+    }
+
+    /// Decides a submission's commands in order against a copy of the state, keeping
+    /// them (records, sealed bodies, password hashes) only if every one is accepted:
+    /// all or none, in one append. The first refusal answers the whole submission.
+    fn decide_group(
+        &mut self,
+        s: &Submission,
+        now: DateTime<Utc>,
+        batch: &mut Batch,
+    ) -> Result<CommandOutcome, Error> {
+        let span = info_span!("batch", commands = s.more.len() + 1, user = %s.actor.user_id);
+        let _enter = span.enter();
+        if let Some(seq) = s.at_seq
+            && seq != self.state.seq
+        {
+            return Err(Error::Conflict(
+                "the state changed while the batch was being checked; check it again".into(),
+            ));
+        }
+        let mut trial = self.state.clone();
+        let mut records = Vec::new();
+        let mut credentials = Vec::new();
+        let commands =
+            std::iter::once((&s.command_id, &s.command)).chain(s.more.iter().map(|(i, c)| (i, c)));
+        for (id, command) in commands {
+            if let Some(id) = id
+                && trial.result_of(&s.actor.user_id, id).is_some()
+            {
+                continue;
+            }
+            let decided = self
+                .engine
+                .records(&trial, command, &s.actor, id.as_deref(), now)?;
+            if let Some(hash) = password_hash(command).filter(|h| !h.is_empty()) {
+                let user = match command {
+                    Command::UserPassword(c) => Some(c.user_id.to_string()),
+                    _ => decided
+                        .iter()
+                        .find_map(|r| r.event.created())
+                        .map(|(_, id)| id),
+                };
+                credentials.extend(user.map(|u| (u, hash.to_string())));
+            }
+            for r in &decided {
+                trial.apply(r);
+            }
+            records.extend(decided);
+        }
+        let bodies = records
+            .iter()
+            .map(|r| self.vault.seal(r, &mut batch.keys))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                error!(error = %e, "sealing an event");
+                Error::Unavailable("the event could not be sealed; try again".into())
+            })?;
+        self.state = trial;
+        batch.bodies.extend(bodies);
+        batch.credentials.extend(credentials);
+        let mut outcome = CommandOutcome::default();
+        for r in records {
             outcome.seq = r.seq;
             if let Some((name, id)) = r.event.created() {
                 outcome.data.entry(name.to_string()).or_insert(id);
@@ -760,6 +843,8 @@ impl Sequencer {
                 command_id: r.command_id,
                 command: r.command,
                 reply,
+                more: r.more,
+                at_seq: r.at_seq,
             };
             self.decide(s, next);
         }

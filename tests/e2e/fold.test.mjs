@@ -114,6 +114,7 @@ async function driveWhatTheLogLacks(ws, state) {
   // open): a caller, a complainant, a support plan and a member of field staff, so
   // every category's blanking is compared.
   const admin = await api.login('admin');
+  await driveAdministration(admin, state);
   const field2 = state.users.find((u) => u.username === 'field2').id;
   for (const subject_id of [`caller:${again.data.contact_id}`, `caller:${contact.data.contact_id}`, `complainant:${caseId}`, `plan:${planId}`, `staff:${field2}`]) {
     const erased = await api.command(admin, { kind: 'privacy.erase', subject_id, reason: 'the fold test', override: true, justification: 'a test centre' });
@@ -124,6 +125,32 @@ async function driveWhatTheLogLacks(ws, state) {
   assert.ok(state.alerts.some((a) => a.acknowledged_at), 'the generated log acknowledged alerts');
   const open = state.alerts.find((a) => !a.acknowledged_at);
   if (open) await ws.command({ kind: 'alert.acknowledge', alert_id: open.id, note: 'seen' });
+}
+
+/**
+ * The admin's changes (issue 20), over HTTP: a user disabled and enabled again, renamed,
+ * linked to a resource and unlinked; a field user moved to a new resource (both
+ * resources' links follow); a resource updated in every field; one retired.
+ */
+async function driveAdministration(admin, state) {
+  const must = async (command) => {
+    const r = await api.command(admin, command);
+    assert.ok(r.ok, `${command.kind}: ${JSON.stringify(r.error)}`);
+    return r.data;
+  };
+  const op2 = state.users.find((u) => u.username === 'operator2').id;
+  await must({ kind: 'user.disable', user_id: op2 });
+  await must({ kind: 'user.enable', user_id: op2 });
+  await must({ kind: 'user.update', user_id: op2, name: 'Operator Two' });
+  const desk = await must({ kind: 'resource.register', name: 'Desk Radio', resource_type: 'person', team: 'control' });
+  await must({ kind: 'user.update', user_id: op2, resource_id: desk.resource_id });
+  await must({ kind: 'user.update', user_id: op2, resource_id: null });
+  const van = await must({ kind: 'resource.register', name: 'Spare Van', resource_type: 'vehicle', team: 'north', skills: ['driving'], location: { lat: 51.5, lon: -0.1 } });
+  const field3 = state.users.find((u) => u.username === 'field3').id;
+  await must({ kind: 'user.update', user_id: field3, resource_id: van.resource_id });
+  await must({ kind: 'resource.update', resource_id: van.resource_id, name: 'Spare Team', resource_type: 'team', team: 'south', skills: ['driving', 'first_aid'], home: { lat: 51.6, lon: -0.2 } });
+  const bike = await must({ kind: 'resource.register', name: 'Old Bike', resource_type: 'person', team: 'north' });
+  await must({ kind: 'resource.retire', resource_id: bike.resource_id });
 }
 
 /** Cases, support plans and improvement actions, which a short generated log lacks. */

@@ -201,7 +201,7 @@ test('finding_05_a_session_ended_elsewhere_clears_the_storage_with_the_unsent_ou
 test('finding_07_security_headers_on_pages_scripts_and_the_api_and_no_app_breaks_its_policy', async () => {
   const sup = await api.login('supervisor');
   const caseId = (await must(sup, { kind: 'case.open', case_type: 'query', from: 'Pat', text: 'When will the lifts be fixed?' })).case_id;
-  const paths = ['/', '/console', '/board', '/field', '/review', '/lib/muster.js', '/board.css', '/api/catalogue', '/healthz'];
+  const paths = ['/', '/console', '/board', '/field', '/review', '/admin', '/lib/muster.js', '/board.css', '/api/catalogue', '/healthz'];
   for (const path of paths) {
     const res = await fetch(hub.url + path);
     const h = (name) => res.headers.get(name) || '';
@@ -219,11 +219,12 @@ test('finding_07_security_headers_on_pages_scripts_and_the_api_and_no_app_breaks
   // Each app runs under its policy: live (the same-origin WebSocket is allowed) and
   // without a single violation; geolocation is allowed in the field app alone.
   const allowsGeolocation = (page) => page.evaluate(() => (document.permissionsPolicy || document.featurePolicy).allowsFeature('geolocation'));
-  for (const [user, app, options] of [['operator', '/console', DESKTOP], ['supervisor', '/board', DESKTOP], ['field1', '/field', PHONE], ['supervisor', '/review', DESKTOP]]) {
+  for (const [user, app, options] of [['operator', '/console', DESKTOP], ['supervisor', '/board', DESKTOP], ['field1', '/field', PHONE], ['supervisor', '/review', DESKTOP], ['admin', '/admin', DESKTOP]]) {
     const { page, context } = await open(app, options);
     await logIn(page, user, app);
     if (app === '/board') await page.locator('#map .pin').first().waitFor();
     if (app === '/review') await page.locator('.uplot').first().waitFor();
+    if (app === '/admin') await page.locator('#user-list tbody tr').first().waitFor();
     assert.equal(await allowsGeolocation(page), app === '/field', `geolocation in ${app}`);
     await assertNothingRan(page, app);
     if (app === '/console') {

@@ -21,7 +21,7 @@ export function bindBroadcast(client, form, list, currentIncident = () => null) 
   });
   const render = () => {
     const chosen = audience.value;
-    const teams = [...new Set(Object.values(client.store.resources).map((r) => r.team))].sort();
+    const teams = [...new Set(Object.values(client.store.resources).filter((r) => !r.retired).map((r) => r.team))].sort();
     const inc = currentIncident();
     const people = Object.values(client.store.users).filter((u) => u.role === 'field' && !u.disabled)
       .sort((a, b) => a.name.localeCompare(b.name));

@@ -109,7 +109,7 @@ export async function logout() {
 
 /** The app a role belongs in. */
 export function homeFor(role) {
-  return { operator: '/console', supervisor: '/board', admin: '/board', field: '/field' }[role] || '/';
+  return { operator: '/console', supervisor: '/board', admin: '/admin', field: '/field' }[role] || '/';
 }
 
 /** The session, or a trip to the log-in page that comes back here afterwards. */

@@ -102,7 +102,7 @@ export function applyEvent(s, frame) {
     case 'resource.registered':
       s.resources[e.resource.id] = {
         ...e.resource, status: 'available', status_at: at,
-        ...(e.resource.location ? { location: { ...e.resource.location, at } } : {}),
+        ...(e.resource.location ? { location: { ...e.resource.location, at }, home: { ...e.resource.location } } : {}),
       };
       patch(e.resource.user_id && s.users[e.resource.user_id], { resource_id: e.resource.id });
       break;
@@ -153,6 +153,34 @@ export function applyEvent(s, frame) {
       break;
     }
     case 'user.disabled': patch(s.users[e.user_id], { disabled: true }); break;
+    case 'user.enabled': patch(s.users[e.user_id], { disabled: false }); break;
+    case 'user.updated': {
+      // Only what changed is given; `resource_id: null` unlinks.
+      const u = s.users[e.user_id];
+      if (!u) break;
+      if (e.name != null) u.name = e.name;
+      if (e.role != null) u.role = e.role;
+      if ('resource_id' in e) {
+        const old = u.resource_id && s.resources[u.resource_id];
+        if (old && old.user_id === u.id) delete old.user_id;
+        if (e.resource_id == null) delete u.resource_id;
+        else {
+          u.resource_id = e.resource_id;
+          patch(s.resources[e.resource_id], { user_id: u.id });
+        }
+      }
+      break;
+    }
+    case 'resource.updated': {
+      const r = s.resources[e.resource_id];
+      if (!r) break;
+      for (const f of ['name', 'resource_type', 'team']) if (e[f] != null) r[f] = e[f];
+      if (e.skills != null) r.skills = [...e.skills];
+      if (e.home != null) r.home = { ...e.home };
+      break;
+    }
+    // Kept (history names it), left out of the lists by `inService`.
+    case 'resource.retired': patch(s.resources[e.resource_id], { retired: true }); break;
     case 'case.opened': s.cases[e.case.id] = { ...e.case, status: 'open', opened_by: frame.actor, opened_at: at }; break;
     case 'case.assigned': patch(s.cases[e.case_id], { status: 'assigned', assigned_to: e.user_id }); break;
     case 'case.responded': patch(s.cases[e.case_id], { status: 'responded', response: e.response, responded_at: at }); break;
@@ -325,4 +353,9 @@ export function putIncident(s, detail) {
 
 function patch(obj, fields) {
   if (obj) Object.assign(obj, fields);
+}
+
+/** A resource that is not retired: what the lists show and the desk may send. */
+export function inService(r) {
+  return Boolean(r) && !r.retired;
 }

@@ -147,6 +147,8 @@ export function explain(err) {
   const m = err?.code === 'validation_failed' && /^([A-Za-z_][\w.]*): (.+)$/s.exec(message);
   const lead = PLAIN[err?.code] || 'Refused';
   if (m) return { field: m[1], reason: m[2], text: `${lead} ${words(m[1]).replaceAll('.', ' ')}: ${m[2]}` };
+  // A refusal the caller tied to a field (`run`'s `conflictField`: a username taken).
+  if (err?.field) return { field: err.field, reason: message, text: `${lead}: ${message}` };
   return { field: null, reason: message, text: `${lead}: ${message}` };
 }
 
@@ -301,10 +303,11 @@ export function setBusy(els, busy) {
  * Runs a command; resolves to the data or undefined. A refusal is shown next to its
  * field when `form` has the field, else in the alert area. The button (and form) whose
  * click or submit called it is busy until the result; `busy` names other elements to
- * mark as well. The third argument is the form, or `{ form, busy }`.
+ * mark as well. The third argument is the form, or `{ form, busy, conflictField }`
+ * (`conflictField`: the field a `conflict` refusal is shown next to).
  */
 export async function run(client, command, options = {}) {
-  const { form, busy = [] } = options instanceof Element ? { form: options } : options || {};
+  const { form, busy = [], conflictField } = options instanceof Element ? { form: options } : options || {};
   clearFieldErrors(form);
   const els = [...new Set([...(trigger || []), ...busy])].filter((el) => el?.setAttribute);
   trigger = null;
@@ -314,6 +317,8 @@ export async function run(client, command, options = {}) {
     forgetDrafts(form);
     return data;
   } catch (e) {
+    // A conflict names no field; the caller may say which of the form's it concerns.
+    if (conflictField && e.code === 'conflict') e.field = conflictField;
     showError(e, form);
     return undefined;
   } finally {

@@ -177,7 +177,7 @@ export function locationField(client, { label = 'Location', initial = null, name
       icon: L.divIcon({ className: `pin landmark ${cls}`, html: h('span', {}, text), iconSize: null }),
       keyboard: false, interactive: false,
     }).addTo(map);
-    for (const r of Object.values(client.store.resources)) if (r.location?.lat != null) label(r.location, 'res', r.name);
+    for (const r of Object.values(client.store.resources)) if (r.location?.lat != null && !r.retired) label(r.location, 'res', r.name);
     for (const i of Object.values(client.store.incidents)) {
       if (OPEN_INCIDENT.includes(i.status) && i.location?.lat != null) label(i.location, 'inc', `${i.reference.slice(-3)} ${i.location.text || ''}`.trim());
     }

@@ -153,6 +153,26 @@ fn samples() -> Vec<Command> {
         Command::TimerShiftEnd(cmd::TimerShiftEnd {
             shift_id: ShiftId("shf_1".into()),
         }),
+        Command::UserEnable(cmd::UserEnable {
+            user_id: UserId("usr_1".into()),
+        }),
+        Command::UserUpdate(cmd::UserUpdate {
+            user_id: UserId("usr_1".into()),
+            name: Some("Sam Okafor".into()),
+            role: None,
+            resource_id: None,
+        }),
+        Command::ResourceUpdate(cmd::ResourceUpdate {
+            resource_id: res.clone(),
+            name: None,
+            resource_type: None,
+            team: Some("north".into()),
+            skills: None,
+            home: None,
+        }),
+        Command::ResourceRetire(cmd::ResourceRetire {
+            resource_id: res.clone(),
+        }),
     ]
 }
 
@@ -221,6 +241,10 @@ fn wire_kind(c: &Command) -> &'static str {
         RosterRemove(_) => "roster.remove",
         TimerShiftStart(_) => "timer.shift_start",
         TimerShiftEnd(_) => "timer.shift_end",
+        UserEnable(_) => "user.enable",
+        UserUpdate(_) => "user.update",
+        ResourceUpdate(_) => "resource.update",
+        ResourceRetire(_) => "resource.retire",
     }
 }
 
@@ -287,6 +311,11 @@ const ADMIN: &[&str] = &[
     // Rosters are entered by the admin office.
     "roster.add",
     "roster.remove",
+    // The /admin app (issue 20).
+    "user.enable",
+    "user.update",
+    "resource.update",
+    "resource.retire",
 ];
 
 const FIELD: &[&str] = &[
@@ -330,8 +359,8 @@ fn expected_kinds(role: Role) -> BTreeSet<&'static str> {
 fn samples_cover_every_command_kind() {
     let samples = samples();
     let kinds: BTreeSet<&str> = samples.iter().map(wire_kind).collect();
-    assert_eq!(samples.len(), 60);
-    assert_eq!(kinds.len(), 60, "one sample per kind, no repeats");
+    assert_eq!(samples.len(), 64);
+    assert_eq!(kinds.len(), 64, "one sample per kind, no repeats");
     for c in &samples {
         assert_eq!(c.kind(), wire_kind(c));
     }

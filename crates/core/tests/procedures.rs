@@ -559,6 +559,8 @@ fn res(
         status_at: start_time(),
         email: None,
         phone: None,
+        home: None,
+        retired: false,
     }
 }
 

@@ -11,7 +11,7 @@ use muster_core::domain::contact::Contact;
 use muster_core::domain::improvement::Improvement;
 use muster_core::domain::incident::{Assessment, Incident, Note};
 use muster_core::domain::message::Message;
-use muster_core::domain::resource::Resource;
+use muster_core::domain::resource::{Coordinates, Resource};
 use muster_core::domain::support::Plan;
 use muster_core::engine::{Event, Record, State};
 use muster_log::record::{self, DecodeError, VERSION};
@@ -196,9 +196,17 @@ fn every_creation_kind_upcasts_to_its_fact_and_folds_to_the_object_v1_carried() 
 
     let c: Contact = carried(&contact, "contact");
     assert_eq!(state.contacts[&c.id], c);
-    let r: Resource = carried(&resource, "resource");
+    // A resource's home (issue 20) is where it was registered: v1 carried no such field.
+    let homed = |mut r: Resource| {
+        r.home = r.location.as_ref().map(|p| Coordinates {
+            lat: p.lat,
+            lon: p.lon,
+        });
+        r
+    };
+    let r: Resource = homed(carried(&resource, "resource"));
     assert_eq!(state.resources[&r.id], r);
-    let r: Resource = carried(&staffed, "resource");
+    let r: Resource = homed(carried(&staffed, "resource"));
     assert_eq!(state.resources[&r.id], r);
     let a: Assignment = carried(&assignment, "assignment");
     assert_eq!(state.assignments[&a.id], a);

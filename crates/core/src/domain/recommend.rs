@@ -171,9 +171,12 @@ pub fn rank_on_roster<'a>(
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// The hard filters: available now and holding every skill the type requires.
+/// The hard filters: in service, available now and holding every skill the type
+/// requires.
 pub fn eligible(kind: &IncidentType, r: &Resource) -> bool {
-    r.status == ResourceStatus::Available && kind.required_skills.iter().all(|s| r.has_skill(s))
+    !r.retired
+        && r.status == ResourceStatus::Available
+        && kind.required_skills.iter().all(|s| r.has_skill(s))
 }
 
 fn recommend(
@@ -294,6 +297,8 @@ mod tests {
             status_at: Utc::now(),
             email: None,
             phone: None,
+            home: None,
+            retired: false,
         }
     }
 

@@ -78,6 +78,13 @@ pub struct Resource {
     /// Personal data: the phone number an SMS gateway texts (the webhook's `to_phone`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// Where it is based: the position it was registered at, or as `resource.updated`
+    /// last set it (what the CSV export's `lat, lon` hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<Coordinates>,
+    /// Out of service for good (`resource.retired`): never recommended nor assignable.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retired: bool,
 }
 
 impl Resource {
@@ -143,6 +150,8 @@ impl Resource {
             status_at: at,
             email: email.clone(),
             phone: phone.clone(),
+            home: *location,
+            retired: false,
         }
     }
 }

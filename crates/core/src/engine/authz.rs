@@ -98,6 +98,7 @@ pub fn permits(role: Role, kind: CommandKind) -> bool {
         RosterAdd | RosterRemove => role.can_administer() || role == Role::Supervisor,
         // The hub's own, at shift boundaries.
         TimerShiftStart | TimerShiftEnd => false,
+        UserEnable | UserUpdate | ResourceUpdate | ResourceRetire => role.can_administer(),
     }
 }
 

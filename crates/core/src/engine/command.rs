@@ -159,6 +159,10 @@ commands! {
     "roster.remove" => RosterRemove,
     "timer.shift_start" => TimerShiftStart,
     "timer.shift_end" => TimerShiftEnd,
+    "user.enable" => UserEnable,
+    "user.update" => UserUpdate,
+    "resource.update" => ResourceUpdate,
+    "resource.retire" => ResourceRetire,
 }
 
 impl CommandKind {
@@ -327,6 +331,10 @@ mod tests {
         r#"{"kind":"roster.remove","shift_id":"shf_1"}"#,
         r#"{"kind":"timer.shift_start","shift_id":"shf_1"}"#,
         r#"{"kind":"timer.shift_end","shift_id":"shf_1"}"#,
+        r#"{"kind":"user.enable","user_id":"usr_1"}"#,
+        r#"{"kind":"user.update","user_id":"usr_1","resource_id":null}"#,
+        r#"{"kind":"resource.update","resource_id":"res_1","skills":["first_aid"],"home":{"lat":51.5,"lon":-0.1}}"#,
+        r#"{"kind":"resource.retire","resource_id":"res_1"}"#,
     ];
 
     #[test]

@@ -413,6 +413,41 @@ events! {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         busy_on: Option<AssignmentId>,
     },
+    /// A disabled account may log in again.
+    "user.enabled" => UserEnabled { user_id: UserId },
+    /// What changed (absent: unchanged). `resource_id: null`: the user no longer
+    /// carries a resource; an id: they carry that one (and no longer their old one).
+    "user.updated" => UserUpdated {
+        user_id: UserId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<crate::domain::user::Role>,
+        #[serde(
+            default,
+            deserialize_with = "crate::engine::command::double_option",
+            skip_serializing_if = "Option::is_none"
+        )]
+        #[schemars(with = "Option<ResourceId>")]
+        resource_id: Option<Option<ResourceId>>,
+    },
+    /// What changed (absent: unchanged).
+    "resource.updated" => ResourceUpdated {
+        resource_id: ResourceId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resource_type: Option<crate::domain::resource::ResourceType>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        team: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        skills: Option<Vec<String>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        home: Option<crate::domain::resource::Coordinates>,
+    },
+    /// Out of service for good: never recommended nor assignable, left out of the
+    /// lists, kept in history.
+    "resource.retired" => ResourceRetired { resource_id: ResourceId },
 }
 
 impl EventKind {

@@ -255,6 +255,8 @@ impl State {
             UserCreated { .. } | UserDisabled { .. } | UserPasswordChanged { .. } => {
                 self.apply_user(event)
             }
+            UserEnabled { .. } | UserUpdated { .. } => self.apply_user(event),
+            ResourceUpdated { .. } | ResourceRetired { .. } => self.apply_resource(event, at),
             ResourceRegistered { .. } | ResourceStatusChanged { .. } | ResourceLocated { .. } => {
                 crate::privacy::erase::note_day(self, event, at);
                 self.apply_resource(event, at)
@@ -769,6 +771,39 @@ impl State {
                     u.password_seq = self.seq;
                 }
             }
+            Event::UserEnabled { user_id } => {
+                if let Some(u) = self.users.get_mut(user_id) {
+                    u.disabled = false;
+                }
+            }
+            Event::UserUpdated {
+                user_id,
+                name,
+                role,
+                resource_id,
+            } => {
+                let Some(u) = self.users.get_mut(user_id) else {
+                    return;
+                };
+                if let Some(n) = name {
+                    u.name.clone_from(n);
+                }
+                if let Some(r) = role {
+                    u.role = *r;
+                }
+                let Some(linked) = resource_id else {
+                    return;
+                };
+                let old = std::mem::replace(&mut u.resource_id, linked.clone());
+                if let Some(r) = old.and_then(|r| self.resources.get_mut(&r))
+                    && r.user_id.as_ref() == Some(user_id)
+                {
+                    r.user_id = None;
+                }
+                if let Some(r) = linked.as_ref().and_then(|r| self.resources.get_mut(r)) {
+                    r.user_id = Some(user_id.clone());
+                }
+            }
             _ => {}
         }
     }
@@ -810,6 +845,38 @@ impl State {
                         lon: *lon,
                         at,
                     });
+                }
+            }
+            Event::ResourceUpdated {
+                resource_id,
+                name,
+                resource_type,
+                team,
+                skills,
+                home,
+            } => {
+                let Some(r) = self.resources.get_mut(resource_id) else {
+                    return;
+                };
+                if let Some(n) = name {
+                    r.name.clone_from(n);
+                }
+                if let Some(t) = resource_type {
+                    r.resource_type = *t;
+                }
+                if let Some(t) = team {
+                    r.team.clone_from(t);
+                }
+                if let Some(s) = skills {
+                    r.skills.clone_from(s);
+                }
+                if let Some(h) = home {
+                    r.home = Some(*h);
+                }
+            }
+            Event::ResourceRetired { resource_id } => {
+                if let Some(r) = self.resources.get_mut(resource_id) {
+                    r.retired = true;
                 }
             }
             _ => {}

@@ -190,7 +190,7 @@ impl Cx<'_> {
             reason,
         } = command;
         let incident = self.incident(incident_id)?;
-        let resource = self.resource(resource_id)?;
+        let resource = self.in_service(resource_id)?;
         if !incident.status.is_open() {
             return Err(Error::InvalidTransition {
                 entity: "incident",

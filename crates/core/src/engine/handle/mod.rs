@@ -106,6 +106,10 @@ impl Cx<'_> {
             Command::RosterRemove(c) => self.roster_remove(c),
             Command::TimerShiftStart(c) => self.timer_shift_start(c),
             Command::TimerShiftEnd(c) => self.timer_shift_end(c),
+            Command::UserEnable(c) => self.user_enable(c),
+            Command::UserUpdate(c) => self.user_update(c),
+            Command::ResourceUpdate(c) => self.resource_update(c),
+            Command::ResourceRetire(c) => self.resource_retire(c),
         }
     }
 

@@ -96,7 +96,7 @@ impl Cx<'_> {
             resource_id,
             status,
         } = c;
-        let r = self.resource(resource_id)?;
+        let r = self.in_service(resource_id)?;
         r.status.check_move(*status)?;
         let working = matches!(status, ResourceStatus::Available | ResourceStatus::OffDuty);
         if working && let Some(a) = self.state.active_assignments_of(resource_id).next() {
@@ -122,7 +122,7 @@ impl Cx<'_> {
         } = c;
         check_coordinates("", *lat, *lon)
             .map_err(|_| Error::validation("lat", "lat within ±90 and lon within ±180"))?;
-        self.resource(resource_id)?;
+        self.in_service(resource_id)?;
         self.emit(Event::ResourceLocated {
             resource_id: resource_id.clone(),
             lat: Some(*lat),
@@ -153,7 +153,7 @@ impl Cx<'_> {
                 ));
             }
             (_, Some(r)) => {
-                if let Some(other) = &self.resource(r)?.user_id {
+                if let Some(other) = &self.in_service(r)?.user_id {
                     return Err(Error::Conflict(format!(
                         "{r} is already carried by {other}"
                     )));
@@ -190,6 +190,145 @@ impl Cx<'_> {
         };
         self.emit(Event::UserCreated { user });
         Ok(())
+    }
+
+    pub(super) fn user_enable(&mut self, c: &cmd::UserEnable) -> Result<(), Error> {
+        let cmd::UserEnable { user_id } = c;
+        if !self.user(user_id)?.disabled {
+            return Err(Error::Conflict(format!("{user_id} is not disabled")));
+        }
+        self.emit(Event::UserEnabled {
+            user_id: user_id.clone(),
+        });
+        Ok(())
+    }
+
+    /// Emits only what differs from the user as they are; nothing at all differing is
+    /// refused, so every `user.updated` changes something.
+    pub(super) fn user_update(&mut self, c: &cmd::UserUpdate) -> Result<(), Error> {
+        let cmd::UserUpdate {
+            user_id,
+            name,
+            role,
+            resource_id,
+        } = c;
+        let user = self.user(user_id)?;
+        if let Some(n) = name {
+            short("name", n)?;
+        }
+        let name = name.clone().filter(|n| *n != user.name);
+        let role = role.filter(|r| *r != user.role);
+        let resource_id = resource_id.clone().filter(|r| *r != user.resource_id);
+        if role.is_some() && self.actor.user_id == *user_id {
+            return Err(Error::validation(
+                "role",
+                "ask another admin to change your own role",
+            ));
+        }
+        if let Some(Some(r)) = &resource_id
+            && let Some(other) = &self.in_service(r)?.user_id
+            && other != user_id
+        {
+            return Err(Error::validation(
+                "resource_id",
+                format!("{r} is already carried by {other}"),
+            ));
+        }
+        let carries = match &resource_id {
+            Some(r) => r.is_some(),
+            None => user.resource_id.is_some(),
+        };
+        if role.unwrap_or(user.role) == Role::Field && !carries {
+            return Err(Error::validation(
+                "resource_id",
+                "a field user needs the resource they carry",
+            ));
+        }
+        if name.is_none() && role.is_none() && resource_id.is_none() {
+            return Err(Error::validation("user_id", "nothing to change"));
+        }
+        self.emit(Event::UserUpdated {
+            user_id: user_id.clone(),
+            name,
+            role,
+            resource_id,
+        });
+        Ok(())
+    }
+
+    /// Emits only what differs from the resource as it is; nothing differing is refused.
+    pub(super) fn resource_update(&mut self, c: &cmd::ResourceUpdate) -> Result<(), Error> {
+        let cmd::ResourceUpdate {
+            resource_id,
+            name,
+            resource_type,
+            team,
+            skills,
+            home,
+        } = c;
+        let r = self.in_service(resource_id)?;
+        if let Some(n) = name {
+            short("name", n)?;
+        }
+        if let Some(t) = team {
+            short("team", t)?;
+        }
+        for (i, s) in skills.iter().flatten().enumerate() {
+            short(&format!("skills[{i}]"), s)?;
+        }
+        if let Some(h) = home {
+            check_coordinates("home", h.lat, h.lon)
+                .map_err(|_| Error::validation("home", "lat within ±90 and lon within ±180"))?;
+        }
+        let name = name.clone().filter(|n| *n != r.name);
+        let resource_type = resource_type.filter(|t| *t != r.resource_type);
+        let team = team.clone().filter(|t| *t != r.team);
+        let skills = skills.clone().filter(|s| *s != r.skills);
+        let home = home.filter(|h| Some(*h) != r.home);
+        if name.is_none()
+            && resource_type.is_none()
+            && team.is_none()
+            && skills.is_none()
+            && home.is_none()
+        {
+            return Err(Error::validation("resource_id", "nothing to change"));
+        }
+        self.emit(Event::ResourceUpdated {
+            resource_id: resource_id.clone(),
+            name,
+            resource_type,
+            team,
+            skills,
+            home,
+        });
+        Ok(())
+    }
+
+    pub(super) fn resource_retire(&mut self, c: &cmd::ResourceRetire) -> Result<(), Error> {
+        let cmd::ResourceRetire { resource_id } = c;
+        self.in_service(resource_id)?;
+        if let Some(a) = self.state.active_assignments_of(resource_id).next() {
+            return Err(Error::Conflict(format!(
+                "{resource_id} is on {}; complete, decline or cancel it first",
+                a.id
+            )));
+        }
+        self.emit(Event::ResourceRetired {
+            resource_id: resource_id.clone(),
+        });
+        Ok(())
+    }
+
+    /// A resource that exists and is not retired.
+    pub(super) fn in_service(
+        &self,
+        id: &ResourceId,
+    ) -> Result<&crate::domain::resource::Resource, Error> {
+        let r = self.resource(id)?;
+        if r.retired {
+            return Err(Error::Conflict(format!("{id} is retired")));
+        }
+        Ok(r)
     }
 
     pub(super) fn user(&self, id: &UserId) -> Result<&User, Error> {
