@@ -44,7 +44,7 @@ export const SSO_ERRORS = {
   no_role: 'Your account has no role in Muster. Ask your Muster administrator to add you to the group for your role (operators, supervisors or admins), then sign in again.',
   disabled: 'Your Muster account is disabled: your organisation no longer gives you a Muster role. Ask your Muster administrator.',
   field: 'Field accounts are set up by your Muster administrator, with the resource you carry. Ask them to create yours.',
-  role_changed: 'Your role at your organisation has changed. Ask your Muster administrator to update your Muster account, then sign in again.',
+  role_changed: 'Your role at your organisation has changed and Muster could not update your account just now. Try again in a minute, or ask your Muster administrator.',
 };
 
 const fragment = new URLSearchParams(location.hash.slice(1));

@@ -190,16 +190,24 @@ async fn account(app: &App, provider: &Provider, person: &Person) -> Result<User
     }
 }
 
-/// A linked account whose mapped role changed at the provider.
-///
-/// MERGE(h-oidc → lead): the single call site for `user.update {user_id, role}` (added
-/// by another helper). Wire it here: submit
-/// `Command::UserUpdate(cmd::UserUpdate { user_id: user.id.clone(), role: Some(role), .. })`
-/// as `Actor::system()`, then return the user as the state now holds them. Until then
-/// the sign-in is refused (`role_changed`), never let in with the old role.
-async fn sync_role(_app: &App, user: User, role: Role) -> Result<User, SsoError> {
+/// A linked account whose mapped role changed at the provider: the role follows the
+/// provider (`user.update` as the hub, which also ends the user's other sessions). If
+/// that cannot be recorded the sign-in is refused, never let in with the old role.
+async fn sync_role(app: &App, user: User, role: Role) -> Result<User, SsoError> {
+    let update = Command::UserUpdate(cmd::UserUpdate {
+        user_id: user.id.clone(),
+        name: None,
+        role: Some(role),
+        resource_id: None,
+    });
+    if let Err(e) = app.hub.submit(Actor::system(), None, update).await {
+        tracing::warn!(user_id = %user.id, error = %e, "single sign-on: could not change the role");
+        return Err(SsoError::RoleChanged);
+    }
     tracing::info!(user_id = %user.id, from = user.role.as_str(), to = role.as_str(), "single sign-on: the mapped role changed");
-    Err(SsoError::RoleChanged)
+    app.hub
+        .with_state(|s| s.users.get(user.id.as_str()).cloned())
+        .ok_or(SsoError::Failed)
 }
 
 /// Creates the account of a first-time person with `user.create` (no password, linked

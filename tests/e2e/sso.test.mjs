@@ -147,6 +147,27 @@ test('a supervisor group signs in to the board with the supervisor role; the sec
   await again.context.close();
 });
 
+test("a person whose group changes signs in with the new role: the account follows the provider", async () => {
+  const first = await signIn('sam-sub-1');
+  await first.page.waitForURL(`${hub.url}/board`);
+  const before = await storedSession(first.page);
+  await first.context.close();
+
+  accounts['sam-sub-1'].groups = ['staff', 'muster-operators'];
+  try {
+    const again = await signIn('sam-sub-1');
+    await again.page.waitForURL(`${hub.url}/console`);
+    const after = await storedSession(again.page);
+    assert.equal(after.user.id, before.user.id, 'the same account');
+    assert.equal(after.user.role, 'operator');
+    const sam = (await users()).find((u) => u.username === 'sam.super');
+    assert.equal(sam.role, 'operator', 'user.update was recorded');
+    await again.context.close();
+  } finally {
+    accounts['sam-sub-1'].groups = ['staff', 'muster-supervisors'];
+  }
+});
+
 test('a person without a mapped group is refused with a clear message and gets no account', async () => {
   const { page, context } = await signIn('nora-sub-3');
   const error = page.locator('#login-error');
