@@ -68,12 +68,12 @@ enum Cmd {
         #[command(subcommand)]
         cmd: PartnerCmd,
     },
-    /// Import users or resources from a CSV file through the hub's API
-    /// (`POST /api/import/{users|resources}`): prints the hub's answer and exits
+    /// Import users, resources or shifts from a CSV file through the hub's API
+    /// (`POST /api/import/{users|resources|shifts}`): prints the hub's answer and exits
     /// non-zero when a row is refused. Log-in from MUSTER_USERNAME and MUSTER_PASSWORD,
     /// else asked for.
     Import {
-        /// `users` or `resources`.
+        /// `users`, `resources` or `shifts`.
         what: String,
         /// The CSV file.
         file: PathBuf,
@@ -805,8 +805,8 @@ async fn import_file(
     file: &std::path::Path,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    if !matches!(what, "users" | "resources") {
-        bail!("import users or resources, not {what:?}");
+    if !matches!(what, "users" | "resources" | "shifts") {
+        bail!("import users, resources or shifts, not {what:?}");
     }
     let csv = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let ask = |what: &str| -> anyhow::Result<String> {

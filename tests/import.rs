@@ -412,3 +412,66 @@ async fn the_command_line_imports_through_the_api() {
     assert_eq!(count().await, before + 2);
     drop(hub);
 }
+
+/// Shifts from CSV: bad rows named by line and nothing applied; the corrected file
+/// adds each shift with `roster.add` in one append; the same file again adds nothing;
+/// the export reads back as an import that changes nothing.
+#[tokio::test]
+async fn shifts_are_imported_all_or_nothing_and_read_back() {
+    let hub = Hub::start().await;
+    let admin = hub.token("admin").await;
+    let at = |hours: i64| {
+        let now = chrono::Utc::now() + chrono::Duration::hours(hours);
+        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let (h1, h5, h9, h10, h18) = (at(1), at(5), at(9), at(10), at(18));
+    let bad = format!(
+        "resource,start,end\n\
+         Chen Wei,{h1},{h9}\n\
+         Chen Wei,{h5},{h18}\n\
+         Chen Wei,tomorrow,{h18}\n\
+         Nobody Here,{h1},{h9}\n"
+    );
+    let before = hub.seq();
+    let a = hub.import(&admin, "shifts", &bad, false).await;
+    let (rows, errors, applied) = answer(&a);
+    assert_eq!((rows, applied), (4, 0), "{}", a.text);
+    // The second overlaps the first (which the trial applied), the third's start is not
+    // a time, the fourth's resource does not exist.
+    assert_eq!(
+        errors.iter().map(|e| e.0).collect::<Vec<_>>(),
+        [3, 4, 5],
+        "{errors:?}"
+    );
+    assert!(errors[1].1.starts_with("start:"), "{errors:?}");
+    assert_eq!(hub.seq(), before, "nothing applied");
+
+    let good = format!("resource,start,end\nChen Wei,{h1},{h9}\nChen Wei,{h10},{h18}\n");
+    let batches = hub.batches();
+    let a = hub.import(&admin, "shifts", &good, false).await;
+    assert_eq!(answer(&a), (2, vec![], 2), "{}", a.text);
+    assert_eq!(hub.batches(), batches + 1, "one append");
+    let kinds: Vec<String> = hub
+        .events_after(before)
+        .await
+        .into_iter()
+        .map(|e| e.2)
+        .collect();
+    assert_eq!(kinds, ["roster.shift_added", "roster.shift_added"]);
+
+    let a = hub.import(&admin, "shifts", &good, false).await;
+    assert_eq!(
+        answer(&a),
+        (2, vec![], 0),
+        "the same file again: {}",
+        a.text
+    );
+    let exported = hub.export(&admin, "shifts").await;
+    assert_eq!(exported.status, 200);
+    assert_eq!(
+        exported.text.lines().collect::<Vec<_>>(),
+        good.lines().collect::<Vec<_>>()
+    );
+    let a = hub.import(&admin, "shifts", &exported.text, false).await;
+    assert_eq!(answer(&a), (2, vec![], 0), "{}", a.text);
+}

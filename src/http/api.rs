@@ -362,6 +362,14 @@ fn import(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection
             .and(warp::get())
             .and(import_get(&app, Kind::Resources)))
         .unify()
+        .or(warp::path!("api" / "import" / "shifts")
+            .and(warp::post())
+            .and(import_post(&app, Kind::Shifts)))
+        .unify()
+        .or(warp::path!("api" / "import" / "shifts")
+            .and(warp::get())
+            .and(import_get(&app, Kind::Shifts)))
+        .unify()
         .boxed()
 }
 

@@ -1,6 +1,6 @@
-//! `POST /api/import/users` and `POST /api/import/resources` (admins, a `text/csv` body,
-//! `?dry_run=true` to check only) and `GET` on the same paths (the same columns, as
-//! CSV).
+//! `POST /api/import/users`, `POST /api/import/resources` and `POST /api/import/shifts`
+//! (admins, a `text/csv` body, `?dry_run=true` to check only) and `GET` on the same
+//! paths (the same columns, as CSV).
 //!
 //! Every row becomes the commands that bring the state to it: a new username or
 //! resource name is created, an existing one gets an update of what differs, a row
@@ -14,7 +14,8 @@
 //! and, on import only, `password`, used only when the user is created (a user
 //! created without one has no local password until an admin sets one). Resources':
 //! `name, kind, team, skills` (`;`-separated), `lat, lon` (its home), `user` (the
-//! username who carries it; empty leaves the link as it is).
+//! username who carries it; empty leaves the link as it is). Shifts': `resource` (its
+//! name), `start, end` (RFC 3339); a row equal to a shift on the roster gives nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,6 +51,7 @@ const ATTEMPTS: usize = 3;
 
 pub const USER_COLUMNS: [&str; 4] = ["username", "name", "role", "resource"];
 pub const RESOURCE_COLUMNS: [&str; 7] = ["name", "kind", "team", "skills", "lat", "lon", "user"];
+pub const SHIFT_COLUMNS: [&str; 3] = ["resource", "start", "end"];
 
 /// `?dry_run=true`.
 #[derive(Debug, Default, Deserialize)]
@@ -81,6 +83,7 @@ pub struct RowError {
 pub enum Kind {
     Users,
     Resources,
+    Shifts,
 }
 
 /// A checked file: the commands it comes to (with the row each came from, and for a
@@ -218,6 +221,7 @@ fn check(
             &["username", "role"],
         ),
         Kind::Resources => (&RESOURCE_COLUMNS, &["name", "kind", "team"]),
+        Kind::Shifts => (&SHIFT_COLUMNS, &SHIFT_COLUMNS),
     };
     let mut plan = Plan {
         rows: 0,
@@ -287,6 +291,7 @@ fn check(
         let commands = match kind {
             Kind::Users => user_row(&row, &trial),
             Kind::Resources => resource_row(&row, &trial),
+            Kind::Shifts => shift_row(&row, &trial),
         };
         let commands = match commands {
             Ok(c) => c,
@@ -438,6 +443,7 @@ fn user_row(row: &BTreeMap<&str, String>, state: &State) -> Result<Steps, String
             resource_id: resource.flatten(),
             // No password: no local one (an admin sets it, or single sign-on is used).
             password_hash: Some(String::new()),
+            identity: None,
         });
         let password = (!password.is_empty()).then(|| password.to_string());
         return Ok(vec![(Step::Ready(create), password)]);
@@ -569,6 +575,33 @@ fn resource_row(row: &BTreeMap<&str, String>, state: &State) -> Result<Steps, St
 }
 
 /// A wire value (`field`, `vehicle`) of one of the domain's enums.
+/// A shift on the roster: nothing when the same shift is there already.
+fn shift_row(row: &BTreeMap<&str, String>, state: &State) -> Result<Steps, String> {
+    let resource_id = resource_named(state, cell(row, "resource"))?;
+    let time = |column: &str| {
+        let text = cell(row, column);
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                format!("{column}: {text:?} is not an RFC 3339 time such as 2026-12-07T07:00:00Z")
+            })
+    };
+    let (start, end) = (time("start")?, time("end")?);
+    let known = state
+        .shifts
+        .values()
+        .any(|s| s.resource_id == resource_id && s.start == start && s.end == end);
+    if known {
+        return Ok(Vec::new());
+    }
+    let add = Command::RosterAdd(cmd::RosterAdd {
+        resource_id,
+        start,
+        end,
+    });
+    Ok(vec![(Step::Ready(add), None)])
+}
+
 fn parse_wire<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T, String> {
     serde_json::from_value(serde_json::Value::String(text.to_lowercase())).map_err(|_| {
         if text.is_empty() {
@@ -630,12 +663,33 @@ pub async fn export(kind: Kind, app: Arc<App>, session: Session) -> Result<Respo
                 .collect();
             (&RESOURCE_COLUMNS[..], rows)
         }
+        Kind::Shifts => {
+            let mut shifts: Vec<_> = s.shifts.values().collect();
+            shifts.sort_by(|a, b| a.start.cmp(&b.start).then_with(|| a.id.cmp(&b.id)));
+            let rows = shifts
+                .into_iter()
+                .map(|shift| {
+                    let at = |t: chrono::DateTime<chrono::Utc>| {
+                        t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    };
+                    vec![
+                        s.resources
+                            .get(&shift.resource_id)
+                            .map_or_else(|| shift.resource_id.0.clone(), |r| r.name.clone()),
+                        at(shift.start),
+                        at(shift.end),
+                    ]
+                })
+                .collect();
+            (&SHIFT_COLUMNS[..], rows)
+        }
     });
     let body = to_csv(header, rows)
         .map_err(|e| ApiError::unavailable(format!("the CSV could not be written: {e}")))?;
     let file = match kind {
         Kind::Users => "users.csv",
         Kind::Resources => "resources.csv",
+        Kind::Shifts => "shifts.csv",
     };
     let mut res = body.into_response();
     let h = res.headers_mut();
