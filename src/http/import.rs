@@ -121,10 +121,11 @@ pub async fn import(
     // Hashing is slow on purpose: a retry reuses the hashes already made.
     let mut hashes = BTreeMap::new();
     for _ in 0..ATTEMPTS {
-        let (plan, seq) = app.hub.with_state(|s| {
-            let now = app.hub.clock.now();
-            (check(kind, &text, s, &app.hub.engine, &actor, now), s.seq)
-        });
+        // Checked on a copy: the writer is not held up while a big file is read.
+        let state = app.hub.with_state(State::clone);
+        let now = app.hub.clock.now();
+        let seq = state.seq;
+        let plan = check(kind, &text, state, &app.hub.engine, &actor, now);
         let plan = plan?;
         if !plan.errors.is_empty() || q.dry_run {
             let status = if plan.errors.is_empty() || q.dry_run {
@@ -200,7 +201,7 @@ async fn hashed(
 fn check(
     kind: Kind,
     text: &str,
-    state: &State,
+    state: State,
     engine: &muster_core::engine::Engine,
     actor: &Actor,
     now: chrono::DateTime<chrono::Utc>,
@@ -251,7 +252,7 @@ fn check(
         plan.rows = reader.records().count();
         return Ok(plan);
     }
-    let mut trial = state.clone();
+    let mut trial = state;
     for record in reader.records() {
         plan.rows += 1;
         if plan.rows > MAX_ROWS {
@@ -301,8 +302,12 @@ fn check(
             }
         };
         // Each command on the state the rows before left, so later rows see earlier
-        // ones (a resource registered above, a username taken twice).
-        let mut next = trial.clone();
+        // ones (a resource registered above, a username taken twice). A row of one
+        // command is decided on the trial itself (a refused command changes nothing);
+        // only a row of several needs a copy to drop if a later one is refused.
+        let several = commands.len() > 1;
+        let mut copy = several.then(|| trial.clone());
+        let next = copy.as_mut().unwrap_or(&mut trial);
         let mut decided = Vec::new();
         let mut refused = None;
         for (command, password) in commands {
@@ -310,7 +315,7 @@ fn check(
                 Step::Ready(c) => c,
                 Step::LinkNew(user_id) => {
                     plan.pinned = true;
-                    let Some(resource_id) = last_created(&next) else {
+                    let Some(resource_id) = last_created(next) else {
                         refused = Some("the new resource was not registered".to_string());
                         break;
                     };
@@ -322,7 +327,7 @@ fn check(
                     })
                 }
             };
-            match engine.records(&next, &command, actor, None, now) {
+            match engine.records(next, &command, actor, None, now) {
                 Ok(records) => {
                     for r in &records {
                         next.apply(r);
@@ -339,7 +344,9 @@ fn check(
             plan.errors.push(RowError { line, message });
             continue;
         }
-        trial = next;
+        if let Some(copy) = copy {
+            trial = copy;
+        }
         for (command, password) in decided {
             if let Some(p) = password {
                 plan.passwords.insert(plan.commands.len(), p);
