@@ -202,8 +202,11 @@ fn spawn_revoker(app: Arc<App>) {
                         {
                             app.tokens.revoke_user(user_id).await;
                         }
-                        // A session holds its user's role and resource: a change to
-                        // either ends it (the user logs in again under the new ones).
+                        // A session holds its user's role and resource: after a change
+                        // to either, `user_allows` refuses the sessions begun before it,
+                        // and their sockets close here. Not every session of the user
+                        // is ended: one begun since (a single sign-on that changed the
+                        // role) is already under the new ones.
                         if let Event::UserUpdated {
                             user_id,
                             role,
@@ -212,7 +215,7 @@ fn spawn_revoker(app: Arc<App>) {
                         } = &r.event
                             && (role.is_some() || resource_id.is_some())
                         {
-                            app.tokens.revoke_user(user_id).await;
+                            close_stale_sockets(&app, user_id);
                         }
                     }
                 }
@@ -227,6 +230,16 @@ fn spawn_revoker(app: Arc<App>) {
             }
         }
     });
+}
+
+/// Closes (4401) the sockets of `user_id` that its user may no longer use.
+fn close_stale_sockets(app: &App, user_id: &muster_core::domain::ids::UserId) {
+    let user = app.hub.with_state(|s| s.users.get(user_id).cloned());
+    app.registry
+        .close_where(crate::hub::connections::CLOSE_SESSION_ENDED, |c| {
+            &c.viewer.user_id == user_id
+                && !crate::hub::tokens::user_allows(&c.viewer, &c.password_tag, user.as_ref())
+        });
 }
 
 /// Closes (4401) every socket whose user is gone, disabled or has a new password, and

@@ -282,10 +282,19 @@ fn csv_reply(
     header: &[&str],
     rows: Vec<Vec<String>>,
 ) -> Result<Response, Rejection> {
-    let body = to_csv(header, rows)
-        .map_err(|e| ApiError::unavailable(format!("the CSV could not be written: {e}")))?;
     let stamp = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
     let file = format!("{what}-{}-{}.csv", stamp(from), stamp(to));
+    csv_attachment(&file, header, rows)
+}
+
+/// `rows` under `header` as a CSV file to download, named `file`.
+pub(super) fn csv_attachment(
+    file: &str,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+) -> Result<Response, Rejection> {
+    let body = to_csv(header, rows)
+        .map_err(|e| ApiError::unavailable(format!("the CSV could not be written: {e}")))?;
     let mut res = body.into_response();
     let h = res.headers_mut();
     h.insert(

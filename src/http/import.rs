@@ -23,11 +23,11 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use warp::Rejection;
-use warp::http::{StatusCode, header};
-use warp::reply::{Reply, Response};
+use warp::http::StatusCode;
+use warp::reply::Response;
 
 use super::error::ApiError;
-use super::export::to_csv;
+use super::export::csv_attachment;
 use super::handlers::json_reply;
 use crate::auth::{MIN_PASSWORD_LEN, hash_password};
 use crate::http::App;
@@ -691,23 +691,12 @@ pub async fn export(kind: Kind, app: Arc<App>, session: Session) -> Result<Respo
             (&SHIFT_COLUMNS[..], rows)
         }
     });
-    let body = to_csv(header, rows)
-        .map_err(|e| ApiError::unavailable(format!("the CSV could not be written: {e}")))?;
     let file = match kind {
         Kind::Users => "users.csv",
         Kind::Resources => "resources.csv",
         Kind::Shifts => "shifts.csv",
     };
-    let mut res = body.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/csv; charset=utf-8"),
-    );
-    if let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{file}\"")) {
-        h.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(res)
+    csv_attachment(file, header, rows)
 }
 
 #[cfg(test)]

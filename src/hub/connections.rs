@@ -309,7 +309,7 @@ impl Registry {
         let mut closed: Vec<UserId> = Vec::new();
         for c in self.all.iter() {
             let user = users.get(&c.viewer.user_id);
-            if !crate::hub::tokens::user_allows(&c.viewer.user_id, &c.password_tag, user) {
+            if !crate::hub::tokens::user_allows(&c.viewer, &c.password_tag, user) {
                 c.closer.close(CLOSE_SESSION_ENDED);
                 if !closed.contains(&c.viewer.user_id) {
                     closed.push(c.viewer.user_id.clone());

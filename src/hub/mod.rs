@@ -298,30 +298,8 @@ impl Hub {
         command_id: Option<String>,
         command: Command,
     ) -> Result<CommandOutcome, Error> {
-        let started = std::time::Instant::now();
-        let kind = command.kind();
-        let (reply, rx) = oneshot::channel();
-        let gone = || Error::Unavailable("the hub is shutting down".into());
-        let result = match self
-            .submit_tx
-            .send(Submission {
-                actor,
-                command_id,
-                command,
-                reply,
-                more: Vec::new(),
-                at_seq: None,
-            })
+        self.send(actor, command_id, command, Vec::new(), None)
             .await
-        {
-            Ok(()) => rx.await.unwrap_or_else(|_| Err(gone())),
-            Err(_) => Err(gone()),
-        };
-        let answered = result.as_ref().map(|_| ());
-        self.metrics
-            .exported
-            .command(kind, started.elapsed(), answered);
-        result
     }
 
     /// Submits commands to be decided together, in order, all or none, and appended as
@@ -339,22 +317,32 @@ impl Hub {
         let Some((command_id, command)) = commands.next() else {
             return Ok(CommandOutcome::default());
         };
+        self.send(actor, command_id, command, commands.collect(), at_seq)
+            .await
+    }
+
+    /// Hands a submission to the writer and waits for its answer, timed by kind.
+    async fn send(
+        &self,
+        actor: Actor,
+        command_id: Option<String>,
+        command: Command,
+        more: Vec<(Option<String>, Command)>,
+        at_seq: Option<u64>,
+    ) -> Result<CommandOutcome, Error> {
         let started = std::time::Instant::now();
         let kind = command.kind();
         let (reply, rx) = oneshot::channel();
         let gone = || Error::Unavailable("the hub is shutting down".into());
-        let result = match self
-            .submit_tx
-            .send(Submission {
-                actor,
-                command_id,
-                command,
-                reply,
-                more: commands.collect(),
-                at_seq,
-            })
-            .await
-        {
+        let submission = Submission {
+            actor,
+            command_id,
+            command,
+            reply,
+            more,
+            at_seq,
+        };
+        let result = match self.submit_tx.send(submission).await {
             Ok(()) => rx.await.unwrap_or_else(|_| Err(gone())),
             Err(_) => Err(gone()),
         };

@@ -141,6 +141,17 @@ fn password_hash(command: &Command) -> Option<&str> {
     }
 }
 
+/// The password hash `command` sets, under the user it is for (a new user's id from
+/// its `records`); none for an empty hash (an account without a local password).
+fn credential(command: &Command, records: &[Record]) -> Option<(String, String)> {
+    let hash = password_hash(command).filter(|h| !h.is_empty())?;
+    let user = match command {
+        Command::UserPassword(c) => c.user_id.to_string(),
+        _ => records.iter().find_map(|r| r.event.created())?.1,
+    };
+    Some((user, hash.to_string()))
+}
+
 /// Stores the hashes of a durable batch. After the append, not before: a batch that
 /// lost the race to another hub must not leave its hash under a user id the winner
 /// gave to someone else. A failure is retried, then logged loudly: the account then
@@ -372,27 +383,9 @@ impl Sequencer {
             now,
         )?;
         let mut outcome = CommandOutcome::default();
-        let bodies = records
-            .iter()
-            .map(|r| self.vault.seal(r, &mut batch.keys))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                error!(error = %e, "sealing an event");
-                Error::Unavailable("the event could not be sealed; try again".into())
-            })?;
+        let bodies = self.seal_all(&records, &mut batch.keys)?;
         batch.bodies.extend(bodies);
-        if let Some(hash) = password_hash(&s.command) {
-            let user = match &s.command {
-                Command::UserPassword(c) => Some(c.user_id.to_string()),
-                _ => records
-                    .iter()
-                    .find_map(|r| r.event.created())
-                    .map(|(_, id)| id),
-            };
-            batch
-                .credentials
-                .extend(user.map(|u| (u, hash.to_string())));
-        }
+        batch.credentials.extend(credential(&s.command, &records));
         for r in records {
             self.state.apply(&r);
             outcome.seq = r.seq;
@@ -402,6 +395,23 @@ impl Sequencer {
             batch.records.push(r);
         }
         Ok(outcome)
+    }
+
+    /// Each record's body with its personal data sealed (`None`: nothing to seal), under
+    /// the batch's keys.
+    fn seal_all(
+        &self,
+        records: &[Record],
+        keys: &mut NewKeys,
+    ) -> Result<Vec<Option<String>>, Error> {
+        records
+            .iter()
+            .map(|r| self.vault.seal(r, keys))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                error!(error = %e, "sealing an event");
+                Error::Unavailable("the event could not be sealed; try again".into())
+            })
     }
 
     /// Decides a submission's commands in order against a copy of the state, keeping
@@ -436,29 +446,13 @@ impl Sequencer {
             let decided = self
                 .engine
                 .records(&trial, command, &s.actor, id.as_deref(), now)?;
-            if let Some(hash) = password_hash(command).filter(|h| !h.is_empty()) {
-                let user = match command {
-                    Command::UserPassword(c) => Some(c.user_id.to_string()),
-                    _ => decided
-                        .iter()
-                        .find_map(|r| r.event.created())
-                        .map(|(_, id)| id),
-                };
-                credentials.extend(user.map(|u| (u, hash.to_string())));
-            }
+            credentials.extend(credential(command, &decided));
             for r in &decided {
                 trial.apply(r);
             }
             records.extend(decided);
         }
-        let bodies = records
-            .iter()
-            .map(|r| self.vault.seal(r, &mut batch.keys))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                error!(error = %e, "sealing an event");
-                Error::Unavailable("the event could not be sealed; try again".into())
-            })?;
+        let bodies = self.seal_all(&records, &mut batch.keys)?;
         self.state = trial;
         batch.bodies.extend(bodies);
         batch.credentials.extend(credentials);

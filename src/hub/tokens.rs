@@ -55,19 +55,25 @@ pub fn password_tag(user: &User) -> String {
     user.password_seq.to_string()
 }
 
-/// Whether `user` (as the hub knows them now) may still use a session of `user_id`
-/// begun when their password had `tag`: they exist, are enabled, and have that password.
-pub fn user_allows(user_id: &UserId, tag: &str, user: Option<&User>) -> bool {
+/// Whether `user` (as the hub knows them now) may still use a session of `viewer`
+/// begun when their password had `tag`: they exist, are enabled, have that password,
+/// and still have the session's role and resource (a session holds both, so a change
+/// of either ends it; one begun since, under the new ones, is good).
+pub fn user_allows(viewer: &Viewer, tag: &str, user: Option<&User>) -> bool {
     user.is_some_and(|u| {
-        &u.id == user_id && !u.disabled && (tag.is_empty() || tag == password_tag(u))
+        u.id == viewer.user_id
+            && !u.disabled
+            && (tag.is_empty() || tag == password_tag(u))
+            && u.role == viewer.role
+            && u.resource_id == viewer.resource_id
     })
 }
 
 impl Session {
-    /// Whether `user` (as the hub knows them now) may still use this session: they
-    /// exist, are enabled and have the password the session was started with.
+    /// Whether `user` (as the hub knows them now) may still use this session
+    /// ([`user_allows`]).
     pub fn is_current_for(&self, user: Option<&User>) -> bool {
-        user_allows(&self.user_id, &self.password_tag, user)
+        user_allows(&self.viewer(), &self.password_tag, user)
     }
 
     pub fn actor(&self) -> Actor {

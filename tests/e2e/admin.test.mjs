@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { useHub } from './hub.mjs';
+import { join } from 'node:path';
+import { useHub, ROOT } from './hub.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const DESKTOP = { viewport: { width: 1366, height: 768 } };
@@ -95,6 +96,7 @@ test('an admin creates a resource and its field user in /admin; the user logs in
   assert.equal(await page.locator('#user-list tbody tr', { hasText: 'medic9' }).count(), 1);
 
   await audit(page, '/admin');
+  await page.screenshot({ path: join(ROOT, 'docs', 'screenshots', 'admin-desktop.png') });
 
   // The new field user logs in and lands on the field app.
   const phone = await ui.open('field', PHONE);

@@ -12,7 +12,7 @@ import { readFileSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startHub, apiFor, launchBrowser } from './hub.mjs';
+import { startHub, apiFor, launchBrowser, ROOT } from './hub.mjs';
 import { startProvider, freePort } from './oidc.mjs';
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -118,6 +118,7 @@ test('the log-in page lists the provider, folds the password form away, and pass
   const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
   const blocking = result.violations.filter((v) => ['serious', 'critical'].includes(v.impact)).map((v) => v.id);
   assert.deepEqual(blocking, [], 'axe: no serious or critical violations on the log-in page');
+  await page.screenshot({ path: join(ROOT, 'docs', 'screenshots', 'login-sso-desktop.png') });
   await context.close();
 });
 
