@@ -40,6 +40,9 @@ use muster_core::domain::user::Role;
 pub const PENDING_TTL: Duration = Duration::from_secs(600);
 /// Log-ins at providers at once; the oldest is dropped for a new one beyond this.
 pub const MAX_PENDING: usize = 10_000;
+/// Sign-ins one client address may have started and not finished: a flood from one
+/// address cannot push everyone else's pending sign-ins out of [`MAX_PENDING`].
+pub const MAX_PENDING_PER_ADDRESS: usize = 30;
 /// How long the log-in page has to exchange its one-time code.
 pub const HANDOFF_TTL: Duration = Duration::from_secs(60);
 /// How long one request to a provider may take.
@@ -116,6 +119,9 @@ pub enum SsoError {
     /// `crate::http::sso::sync_role`.
     #[error("role_changed")]
     RoleChanged,
+    /// Too many sign-ins started from one address and not finished.
+    #[error("busy")]
+    Busy,
 }
 
 impl SsoError {
@@ -131,6 +137,8 @@ pub struct Pending {
     pub verifier: PkceCodeVerifier,
     pub nonce: Nonce,
     pub next: Option<String>,
+    /// The client address that started it (set by the route).
+    pub address: String,
 }
 
 impl Pending {
@@ -145,6 +153,7 @@ impl Pending {
             verifier,
             nonce,
             next,
+            address: String::new(),
         }
     }
 }
@@ -189,6 +198,15 @@ impl<T> OneUse<T> {
         let mut entries = self.entries.lock().expect("one-use store lock");
         let (at, value) = entries.remove(key)?;
         (now.saturating_duration_since(at) < self.ttl).then_some(value)
+    }
+
+    /// How many live entries `f` holds for.
+    pub fn count_where(&self, f: impl Fn(&T) -> bool, now: Instant) -> usize {
+        let entries = self.entries.lock().expect("one-use store lock");
+        entries
+            .values()
+            .filter(|(at, v)| now.saturating_duration_since(*at) < self.ttl && f(v))
+            .count()
     }
 
     pub fn len(&self) -> usize {
@@ -527,6 +545,20 @@ mod tests {
         store.insert("b".into(), 2, t0);
         assert_eq!(store.take("b", t0 + PENDING_TTL), None, "expired");
         assert_eq!(store.take("nope", t0), None);
+    }
+
+    #[test]
+    fn unfinished_log_ins_are_counted_by_what_they_hold_while_live() {
+        let store: OneUse<&str> = OneUse::new(Duration::from_secs(60), 100);
+        let t0 = Instant::now();
+        store.insert("a".into(), "10.0.0.1", t0);
+        store.insert("b".into(), "10.0.0.1", t0);
+        store.insert("c".into(), "10.0.0.2", t0);
+        assert_eq!(store.count_where(|a| *a == "10.0.0.1", t0), 2);
+        store.take("a", t0);
+        assert_eq!(store.count_where(|a| *a == "10.0.0.1", t0), 1);
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(store.count_where(|a| *a == "10.0.0.1", later), 0, "expired");
     }
 
     #[test]

@@ -41,6 +41,7 @@ export const SSO_ERRORS = {
   state: 'That sign-in has expired or was already used. Sign in again.',
   provider_unavailable: 'Your organisation\'s sign-in service cannot be reached just now. Try again in a moment; if it goes on, tell your administrator.',
   failed: 'Sign-in could not be completed: the answer from your organisation\'s sign-in service could not be verified. Try again; if it goes on, tell your administrator.',
+  busy: 'Too many sign-ins were started from your network and not finished. Wait a few minutes, then try again.',
   no_role: 'Your account has no role in Muster. Ask your Muster administrator to add you to the group for your role (operators, supervisors or admins), then sign in again.',
   disabled: 'Your Muster account is disabled: your organisation no longer gives you a Muster role. Ask your Muster administrator.',
   field: 'Field accounts are set up by your Muster administrator, with the resource you carry. Ask them to create yours.',

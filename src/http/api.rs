@@ -175,7 +175,7 @@ fn json_body<T: DeserializeOwned + Send + 'static>(
 
 /// The client's IP address (see [`super::peer::client_ip`]: the TCP peer, or what a
 /// trusted proxy forwards), `unknown` when the transport does not say.
-fn client_address(
+pub(super) fn client_address(
     app: &App,
 ) -> impl Filter<Extract = (String,), Error = Infallible> + Clone + use<> {
     let trusted = Arc::new(app.settings.server.trusted_proxies.clone());

@@ -479,7 +479,7 @@ pub static ROUTES: &[Route] = &[
         request: None,
         response: Body::Other(
             "text/plain",
-            "302 to the provider; 302 to /#sso_error=provider_unavailable when it cannot be reached",
+            "302 to the provider; 302 to /#sso_error=provider_unavailable when it cannot be reached, /#sso_error=busy when the address has too many unfinished sign-ins",
         ),
         codes: &[NotFound],
     },

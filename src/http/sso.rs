@@ -21,7 +21,7 @@ use super::error::ApiError;
 use super::handlers::{json_reply, login_user};
 use crate::auth::{new_token, token_hash};
 use crate::http::App;
-use crate::oidc::{Person, Provider, SsoError, safe_next, username_from};
+use crate::oidc::{MAX_PENDING_PER_ADDRESS, Person, Provider, SsoError, safe_next, username_from};
 use muster_core::domain::user::{Identity, Role, User, identity_key};
 use muster_core::engine::command as cmd;
 use muster_core::engine::{Actor, Command};
@@ -69,16 +69,31 @@ pub struct LoginQuery {
 fn login(app: Arc<App>) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     warp::path!("auth" / "oidc" / String / "login")
         .and(warp::get())
+        .and(super::api::client_address(&app))
         .and(with_app(app))
         .and(warp::query::<LoginQuery>())
         .and_then(start)
 }
 
-async fn start(id: String, app: Arc<App>, q: LoginQuery) -> Result<Response, Rejection> {
+async fn start(
+    id: String,
+    address: String,
+    app: Arc<App>,
+    q: LoginQuery,
+) -> Result<Response, Rejection> {
     let provider = known(&app, &id)?;
+    let started = app
+        .sso
+        .pending
+        .count_where(|p| p.address == address, Instant::now());
+    if started >= MAX_PENDING_PER_ADDRESS {
+        tracing::warn!(%address, "single sign-on: too many unfinished sign-ins from one address");
+        return Ok(refused(SsoError::Busy));
+    }
     let next = q.next.as_deref().and_then(safe_next);
     match provider.start(next).await {
-        Ok((url, state, pending)) => {
+        Ok((url, state, mut pending)) => {
+            pending.address = address;
             app.sso.pending.insert(state, pending, Instant::now());
             Ok(redirect(&url))
         }

@@ -266,3 +266,20 @@ test('a sign-in cancelled at the provider comes back with a clear message', asyn
   assert.equal(await storedSession(page), null);
   await context.close();
 });
+
+// Last in the file: it leaves this address with its quota of unfinished sign-ins.
+test('a flood of unfinished sign-ins from one address is refused with a message, not stored', async () => {
+  const start = () => fetch(`${hub.url}/auth/oidc/${PROVIDER}/login`, { redirect: 'manual' });
+  const answers = [];
+  for (let i = 0; i < 31; i += 1) answers.push((await start()).headers.get('location'));
+  const toProvider = answers.filter((l) => l.startsWith(idp.issuer));
+  // Earlier tests' unfinished sign-ins from this address count too.
+  assert.ok(toProvider.length <= 30 && toProvider.length > 0, `${toProvider.length} sent to the provider`);
+  assert.equal(answers.at(-1), '/#sso_error=busy');
+  const { page, context } = await ui.open('busy', DESKTOP);
+  await page.goto('/#sso_error=busy');
+  const error = page.locator('#login-error');
+  await error.waitFor({ state: 'visible' });
+  assert.match(await error.textContent(), /Too many sign-ins/);
+  await context.close();
+});
