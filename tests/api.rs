@@ -5,61 +5,14 @@
 //! and that no password hash ever leaves.
 
 mod support;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
-use warp::test::RequestBuilder;
 
-use muster::config::Loaded;
-use muster::http::App;
 use muster::http::api::routes;
-use muster::server::start_hub;
-use muster::time::SystemClock;
 
-const DEMO_PASSWORD: &str = "muster-demo";
-
-/// A running hub and the shared state the routes need; the directory lives as long.
-struct Api {
-    app: Arc<App>,
-    _dir: tempfile::TempDir,
-    _shutdown_tx: tokio::sync::watch::Sender<bool>,
-}
-
-/// One answer: status and body (JSON when it parses, else a string).
-struct Answer {
-    status: u16,
-    body: Value,
-    text: String,
-}
-
-fn loaded(data_dir: &std::path::Path) -> Loaded {
-    support::shipped_settings(data_dir)
-}
+use support::{Answer, DEMO_PASSWORD, InProcess as Api, with_token};
 
 impl Api {
-    async fn start() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let loaded = loaded(dir.path());
-        let hub = start_hub(&loaded, Arc::new(SystemClock)).await.unwrap();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-        Api {
-            app: App::new(hub, &loaded, shutdown_rx),
-            _dir: dir,
-            _shutdown_tx: shutdown_tx,
-        }
-    }
-
-    async fn send(&self, req: RequestBuilder) -> Answer {
-        let res = req.reply(&routes(self.app.clone())).await;
-        let text = String::from_utf8(res.body().to_vec()).unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        Answer {
-            status: res.status().as_u16(),
-            body,
-            text,
-        }
-    }
-
     async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         self.send(with_token(
             warp::test::request().method("GET").path(path),
@@ -134,13 +87,6 @@ impl Api {
         let a = self.command(token, "assign-1", assign).await;
         assert_eq!(a.status, 200, "{}", a.text);
         id
-    }
-}
-
-fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
-    match token {
-        Some(t) => req.header("authorization", format!("Bearer {t}")),
-        None => req,
     }
 }
 

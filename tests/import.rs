@@ -5,54 +5,14 @@
 //! run applies nothing; the export reads back as an import that changes nothing.
 
 mod support;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use muster::http::App;
-use muster::http::api::routes;
 use muster::hub::metrics::Metrics;
-use muster::server::start_hub;
-use muster::time::SystemClock;
 
-const DEMO_PASSWORD: &str = "muster-demo";
-
-struct Hub {
-    app: Arc<App>,
-    _dir: tempfile::TempDir,
-    _shutdown_tx: tokio::sync::watch::Sender<bool>,
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    text: String,
-}
+use support::{Answer, DEMO_PASSWORD, InProcess as Hub};
 
 impl Hub {
-    async fn start() -> Hub {
-        let dir = tempfile::tempdir().unwrap();
-        let loaded = support::shipped_settings(dir.path());
-        let hub = start_hub(&loaded, Arc::new(SystemClock)).await.unwrap();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-        Hub {
-            app: App::new(hub, &loaded, shutdown_rx),
-            _dir: dir,
-            _shutdown_tx: shutdown_tx,
-        }
-    }
-
-    async fn send(&self, req: warp::test::RequestBuilder) -> Answer {
-        let res = req.reply(&routes(self.app.clone())).await;
-        let text = String::from_utf8(res.body().to_vec()).unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Answer {
-            status: res.status().as_u16(),
-            body,
-            text,
-        }
-    }
-
     async fn token(&self, username: &str) -> String {
         self.login(username, DEMO_PASSWORD).await
     }

@@ -9,76 +9,15 @@
 
 mod support;
 use std::path::PathBuf;
-use std::sync::Arc;
 use support::crate_path;
 
 use serde_json::{Value, json};
-use warp::test::RequestBuilder;
 
-use muster::config::Loaded;
-use muster::http::App;
-use muster::http::api::routes;
-use muster::server::start_hub;
-use muster::time::SystemClock;
-
-const DEMO_PASSWORD: &str = "muster-demo";
 const INTAKE_KEY: &str = "demo-intake-key";
 
-struct Api {
-    app: Arc<App>,
-    _dir: tempfile::TempDir,
-    _shutdown_tx: tokio::sync::watch::Sender<bool>,
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    text: String,
-    content_type: String,
-}
-
-fn loaded(data_dir: &std::path::Path) -> Loaded {
-    support::shipped_settings(data_dir)
-}
-
-fn with_token(req: RequestBuilder, token: Option<&str>) -> RequestBuilder {
-    match token {
-        Some(t) => req.header("authorization", format!("Bearer {t}")),
-        None => req,
-    }
-}
+use support::{Answer, DEMO_PASSWORD, InProcess as Api, with_token};
 
 impl Api {
-    async fn start() -> Api {
-        let dir = tempfile::tempdir().unwrap();
-        let loaded = loaded(dir.path());
-        let hub = start_hub(&loaded, Arc::new(SystemClock)).await.unwrap();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-        Api {
-            app: App::new(hub, &loaded, shutdown_rx),
-            _dir: dir,
-            _shutdown_tx: shutdown_tx,
-        }
-    }
-
-    async fn send(&self, req: RequestBuilder) -> Answer {
-        let res = req.reply(&routes(self.app.clone())).await;
-        let text = String::from_utf8(res.body().to_vec()).unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
-        let content_type = res
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        Answer {
-            status: res.status().as_u16(),
-            body,
-            text,
-            content_type,
-        }
-    }
-
     async fn get(&self, path: &str, token: &str) -> Answer {
         let req = warp::test::request().method("GET").path(path);
         self.send(with_token(req, Some(token))).await
