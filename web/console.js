@@ -311,7 +311,7 @@ function buildPage(i) {
   const parts = {
     head: h('div'), premise: h('div', { class: 'premise' }), suggested: h('p', { id: 'suggested', role: 'status', 'aria-live': 'polite' }),
     recs: h('div', { id: 'recs', onpointerleave: () => releaseRecs() }), confirm: h('div', { id: 'dispatch-confirm' }), assignments: h('ul', { class: 'plain', id: 'assignments' }),
-    notes: h('ul', { class: 'plain' }), callers: h('ul', { class: 'plain', id: 'callers' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
+    notes: h('ul', { class: 'plain', 'aria-label': 'Notes' }), callers: h('ul', { class: 'plain', id: 'callers' }), timeline: h('ol', { class: 'timeline', dataset: { scrolls: 'Timeline' } }), conformance: h('ul', { class: 'plain' }),
   };
   const script = h('form', { id: 'script', onsubmit: (e) => e.preventDefault() },
     t.questions.map((q) => question(i, q)));

@@ -169,9 +169,11 @@ test('the field card: reference, call back, navigate, a note the console sees; u
   // A note from the scene: the console shows it with who wrote it.
   await card.getByLabel('Add a note for control').fill('Ambulance not needed, she is walking');
   await card.getByRole('button', { name: 'Add note' }).dblclick(); // a hurried thumb: one note
-  await desk.locator('#page li', { hasText: 'Ambulance not needed' }).waitFor();
+  // The notes list, not the timeline (which also shows the note once it has refreshed).
+  const note = desk.getByRole('list', { name: 'Notes' }).getByRole('listitem').filter({ hasText: 'Ambulance not needed' });
+  await note.waitFor();
   await phone.waitForFunction(() => !document.querySelector('[aria-busy="true"]'));
-  assert.match(await desk.locator('#page li', { hasText: 'Ambulance not needed' }).textContent(), new RegExp(users.field1.name));
+  assert.match(await note.textContent(), new RegExp(users.field1.name));
   await phone.screenshot({ path: join(SHOTS, 'field-card-phone.png'), fullPage: true });
 
   // Tick, then untick on the phone with a reason: the console counts it undone.
