@@ -2,7 +2,7 @@
 //! `nonce || ciphertext`, and the scope as associated data (a sealed value or a
 //! wrapped key moved to another scope fails to open).
 
-use chacha20poly1305::aead::{Aead, Generate, KeyInit, Payload};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
@@ -54,11 +54,12 @@ impl Cipher {
     }
 }
 
-/// [`KEY_LEN`] random bytes from the operating system.
+/// [`KEY_LEN`] random bytes from the thread's CSPRNG (as for nonces: ChaCha, seeded and
+/// reseeded from the operating system), without a system call per key: the writer
+/// draws one for every new scope.
 pub fn random_key() -> Zeroizing<[u8; KEY_LEN]> {
-    let key = chacha20poly1305::Key::generate();
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
-    out.copy_from_slice(key.as_slice());
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut out[..]);
     out
 }
 

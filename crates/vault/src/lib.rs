@@ -10,8 +10,9 @@
 //!   "fields": ["/contact/caller/name", ...], "data": "<base64 of nonce || ciphertext>"}]}
 //! ```
 //!
-//! The ciphertext is of the JSON object `{pointer: value}`, XChaCha20-Poly1305 under the
-//! scope's data key with the scope as associated data. Coordinates kept `Coarse` stay
+//! The ciphertext is of the JSON array of the values in the order of `fields` (logs
+//! written before sealed the object `{pointer: value}`; they are still read),
+//! XChaCha20-Poly1305 under the scope's data key with the scope as associated data. Coordinates kept `Coarse` stay
 //! in clear rounded to `privacy.location_decimals`. The hash chain covers the sealed
 //! body, so erasing a key changes no stored byte of any event.
 //!
@@ -421,7 +422,9 @@ impl Vault {
         }
         let mut sealed = Vec::with_capacity(scopes.len());
         for s in scopes {
-            let mut plain = Map::new();
+            // The values in the order of `fields` (their pointers are not repeated in
+            // the sealed text: the body is smaller, and so is what is encrypted).
+            let mut plain = Vec::with_capacity(s.leaves.len());
             let mut fields = Vec::with_capacity(s.leaves.len());
             for leaf in s.leaves {
                 let value = match leaf.keep {
@@ -429,13 +432,13 @@ impl Vault {
                     Keep::Coarse => coarsen(&mut body, &leaf.pointer, self.decimals),
                 };
                 let Some(value) = value else { continue };
-                fields.push(Value::String(leaf.pointer.clone()));
-                plain.insert(leaf.pointer, value);
+                fields.push(Value::String(leaf.pointer));
+                plain.push(value);
             }
             let key = self.key_for_sealing(&s.scope, new)?;
             let cipher = key.cipher.get().expect("a key for sealing is unwrapped");
             let text = zeroize::Zeroizing::new(
-                serde_json::to_vec(&Value::Object(plain)).expect("JSON values serialise"),
+                serde_json::to_vec(&Value::Array(plain)).expect("JSON values serialise"),
             );
             let data = cipher.seal(s.scope.as_bytes(), &text);
             let mut entry = Map::new();
@@ -494,10 +497,26 @@ impl Vault {
                             scope: scope.to_string(),
                         }
                     })?;
-                    let values: Map<String, Value> = serde_json::from_slice(&plain)
+                    let values: Value = serde_json::from_slice(&plain)
                         .map_err(|e| unreadable(format!("sealed data of {scope}: {e}")))?;
-                    for (pointer, value) in values {
-                        put(&mut body, &pointer, value);
+                    match values {
+                        // Sealed from this version on: the values in the order of `fields`.
+                        Value::Array(values) => {
+                            let fields = entry["fields"].as_array().map(Vec::as_slice);
+                            let pointers = fields.unwrap_or_default().iter().map(Value::as_str);
+                            for (pointer, value) in pointers.zip(values) {
+                                put(&mut body, pointer.unwrap_or_default(), value);
+                            }
+                        }
+                        // Sealed before: `{pointer: value}`.
+                        Value::Object(values) => {
+                            for (pointer, value) in values {
+                                put(&mut body, &pointer, value);
+                            }
+                        }
+                        _ => {
+                            return Err(unreadable(format!("sealed data of {scope} is not a list")));
+                        }
                     }
                 }
                 None => {

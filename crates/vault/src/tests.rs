@@ -131,6 +131,40 @@ fn a_changed_seal_is_an_error_not_an_erasure() {
 }
 
 #[test]
+fn entries_sealed_as_pointer_objects_by_earlier_versions_still_open() {
+    let records = records();
+    let vault = Vault::new(&MasterKey::generate(), 3);
+    let (mut stored, new) = vault.encode(&records, chain::GENESIS).unwrap();
+    vault.commit(new);
+    let at = stored
+        .iter()
+        .position(|e| e.kind == "contact.received")
+        .unwrap();
+    // Re-seal each entry as the earlier versions did: `{pointer: value}`.
+    let mut body: Value = serde_json::from_str(&stored[at].body).unwrap();
+    for entry in body["sealed"].as_array_mut().unwrap() {
+        let scope = entry["scope"].as_str().unwrap().to_string();
+        let key = vault.key(&scope).unwrap().unwrap();
+        let cipher = key.cipher.get().unwrap();
+        let data = B64.decode(entry["data"].as_str().unwrap()).unwrap();
+        let plain = cipher.open(scope.as_bytes(), &data).unwrap();
+        let Value::Array(values) = serde_json::from_slice(&plain).unwrap() else {
+            panic!("this version seals a list of values")
+        };
+        let fields = entry["fields"].as_array().unwrap();
+        let old: Map<String, Value> = fields
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .zip(values)
+            .collect();
+        let old = serde_json::to_vec(&Value::Object(old)).unwrap();
+        entry["data"] = Value::String(B64.encode(cipher.seal(scope.as_bytes(), &old)));
+    }
+    stored[at].body = body.to_string();
+    assert_eq!(vault.decode(&stored[at]).unwrap(), records[at]);
+}
+
+#[test]
 fn plain_seals_nothing_and_still_opens_sealed_events() {
     let records = records();
     let master = MasterKey::generate();

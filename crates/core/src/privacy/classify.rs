@@ -745,6 +745,10 @@ pub fn personal_leaves(
     at: DateTime<Utc>,
 ) -> Result<Vec<ScopeLeaves>, ClassifyError> {
     let mut out: Vec<ScopeLeaves> = Vec::new();
+    // Rows that name the same id pointer, record type and category share a scope: the
+    // id is looked up and the scope written once for them (this runs for every event
+    // the writer seals).
+    let mut seen: Vec<(&'static str, RecordType, Category, usize)> = Vec::new();
     for row in personal_rows(kind) {
         let Class::Personal(p) = row.class else {
             continue;
@@ -754,25 +758,38 @@ pub fn personal_leaves(
         if pointers.is_empty() {
             continue;
         }
-        let Some(id) = body.pointer(p.id).and_then(Value::as_str) else {
-            return Err(ClassifyError::NoRecordId {
-                kind: kind.as_str(),
-                pointer: pointers.swap_remove(0),
-                id: p.id,
-            });
-        };
-        let scope = super::scope(p.record, id, p.category, at);
-        let at = match out.iter().position(|s| s.scope == scope) {
+        let known = seen
+            .iter()
+            .find(|(id, record, category, _)| {
+                *id == p.id && *record == p.record && *category == p.category
+            })
+            .map(|s| s.3);
+        let at = match known {
             Some(i) => i,
             None => {
-                out.push(ScopeLeaves {
-                    scope,
-                    category: p.category,
-                    record: p.record,
-                    record_id: id.to_string(),
-                    leaves: Vec::new(),
-                });
-                out.len() - 1
+                let Some(id) = body.pointer(p.id).and_then(Value::as_str) else {
+                    return Err(ClassifyError::NoRecordId {
+                        kind: kind.as_str(),
+                        pointer: pointers.swap_remove(0),
+                        id: p.id,
+                    });
+                };
+                let scope = super::scope(p.record, id, p.category, at);
+                let i = match out.iter().position(|s| s.scope == scope) {
+                    Some(i) => i,
+                    None => {
+                        out.push(ScopeLeaves {
+                            scope,
+                            category: p.category,
+                            record: p.record,
+                            record_id: id.to_string(),
+                            leaves: Vec::new(),
+                        });
+                        out.len() - 1
+                    }
+                };
+                seen.push((p.id, p.record, p.category, i));
+                i
             }
         };
         for pointer in pointers {
