@@ -515,7 +515,9 @@ impl Vault {
                             }
                         }
                         _ => {
-                            return Err(unreadable(format!("sealed data of {scope} is not a list")));
+                            return Err(unreadable(format!(
+                                "sealed data of {scope} is not a list"
+                            )));
                         }
                     }
                 }
