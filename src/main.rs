@@ -743,12 +743,7 @@ async fn add_user(
         .context("--role: operator, supervisor, field or admin")?;
     let password = match std::env::var("MUSTER_USER_PASSWORD") {
         Ok(p) => p,
-        Err(_) => {
-            eprint!("password for {username}: ");
-            let mut line = String::new();
-            std::io::stdin().read_line(&mut line)?;
-            line.trim_end_matches(['\r', '\n']).to_string()
-        }
+        Err(_) => read_answer(&format!("password for {username}"), true)?,
     };
     if password.len() < muster::auth::MIN_PASSWORD_LEN {
         bail!(
@@ -798,6 +793,19 @@ fn hub_url(loaded: &Loaded) -> String {
     format!("http://{addr}")
 }
 
+/// An answer to `prompt`: typed at the terminal (a `secret` without echo, through
+/// `rpassword`), else a line of standard input (a script piping it in).
+fn read_answer(prompt: &str, secret: bool) -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if secret && std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(format!("{prompt}: "))?);
+    }
+    eprint!("{prompt}: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
 /// `muster import`: logs in as an admin, sends the file, prints the answer.
 async fn import_file(
     hub: &str,
@@ -809,19 +817,13 @@ async fn import_file(
         bail!("import users, resources or shifts, not {what:?}");
     }
     let csv = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
-    let ask = |what: &str| -> anyhow::Result<String> {
-        eprint!("{what}: ");
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line)?;
-        Ok(line.trim_end_matches(['\r', '\n']).to_string())
-    };
     let username = match std::env::var("MUSTER_USERNAME") {
         Ok(u) => u,
-        Err(_) => ask("admin username")?,
+        Err(_) => read_answer("admin username", false)?,
     };
     let password = match std::env::var("MUSTER_PASSWORD") {
         Ok(p) => p,
-        Err(_) => ask("password")?,
+        Err(_) => read_answer("password", true)?,
     };
     let client = reqwest::Client::new();
     let login = client
