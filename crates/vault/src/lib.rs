@@ -12,9 +12,10 @@
 //!
 //! The ciphertext is of the JSON array of the values in the order of `fields` (logs
 //! written before sealed the object `{pointer: value}`; they are still read),
-//! XChaCha20-Poly1305 under the scope's data key with the scope as associated data. Coordinates kept `Coarse` stay
-//! in clear rounded to `privacy.location_decimals`. The hash chain covers the sealed
-//! body, so erasing a key changes no stored byte of any event.
+//! XChaCha20-Poly1305 under the scope's data key with the scope as associated data.
+//! Coordinates kept `Coarse` stay in clear rounded to `privacy.location_decimals`. The
+//! hash chain covers the sealed body, so erasing a key changes no stored byte of any
+//! event.
 //!
 //! Data keys (32 random bytes per scope) are wrapped by the master key and kept by the
 //! log's store beside the chain ([`EventLog::append_with_keys`]), written with the batch
