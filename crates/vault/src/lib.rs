@@ -28,6 +28,7 @@
 
 pub mod crypto;
 pub mod master;
+mod split;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -35,6 +36,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 use muster_core::engine::{EventKind, Record};
 use muster_core::privacy::classify::{self, ERASED, Erased, Keep};
@@ -83,10 +85,20 @@ impl From<VaultError> for StoreError {
     }
 }
 
-/// One data key: its wrapped form, unwrapped on first use.
+/// One data key: its wrapped form, unwrapped on first use. The key is kept rather
+/// than a cipher under it: a cipher's key schedules take about 1.5 KB, and a centre
+/// holds a key for every caller, incident and member of staff it still has data of.
 struct DataKey {
     wrapped: Vec<u8>,
-    cipher: OnceLock<Cipher>,
+    key: OnceLock<Zeroizing<[u8; crypto::KEY_LEN]>>,
+}
+
+impl DataKey {
+    /// A cipher under the key (unwrapped by [`Vault::key`] or made by the writer).
+    fn cipher(&self) -> Cipher {
+        let key = self.key.get().expect("a data key is unwrapped before use");
+        Cipher::new(&key[..]).expect("a data key has the cipher's key length")
+    }
 }
 
 /// The keys a batch made: the wrapped form for the store, and the keys themselves for
@@ -160,12 +172,14 @@ impl Vault {
         let check = wrapped.iter().find(|k| k.scope == CHECK_SCOPE);
         match check {
             Some(c) => {
-                vault.unwrap(c).map_err(|_| VaultError::WrongMasterKey)?;
+                vault
+                    .unwrap(&c.scope, &c.wrapped)
+                    .map_err(|_| VaultError::WrongMasterKey)?;
             }
             None => {
                 if let Some(first) = wrapped.first() {
                     vault
-                        .unwrap(first)
+                        .unwrap(&first.scope, &first.wrapped)
                         .map_err(|_| VaultError::WrongMasterKey)?;
                 }
                 let check = vault.wrap(CHECK_SCOPE, &crypto::random_key()[..]);
@@ -187,7 +201,7 @@ impl Vault {
             keys.entry(k.scope).or_insert_with(|| {
                 Arc::new(DataKey {
                     wrapped: k.wrapped,
-                    cipher: OnceLock::new(),
+                    key: OnceLock::new(),
                 })
             });
         }
@@ -242,11 +256,16 @@ impl Vault {
         }
     }
 
-    fn unwrap(&self, k: &WrappedKey) -> Result<Cipher, VaultError> {
+    fn unwrap(
+        &self,
+        scope: &str,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<[u8; crypto::KEY_LEN]>, VaultError> {
         self.master
-            .open(k.scope.as_bytes(), &k.wrapped)
-            .and_then(|key| Cipher::new(&key))
-            .ok_or_else(|| VaultError::BadKey(k.scope.clone()))
+            .open(scope.as_bytes(), wrapped)
+            .and_then(|key| <[u8; crypto::KEY_LEN]>::try_from(&key[..]).ok())
+            .map(Zeroizing::new)
+            .ok_or_else(|| VaultError::BadKey(scope.to_string()))
     }
 
     /// The key of `scope`, unwrapping it on first use; `None` when it is not held.
@@ -260,12 +279,8 @@ impl Vault {
         else {
             return Ok(None);
         };
-        if k.cipher.get().is_none() {
-            let cipher = self.unwrap(&WrappedKey {
-                scope: scope.to_string(),
-                wrapped: k.wrapped.clone(),
-            })?;
-            let _ = k.cipher.set(cipher);
+        if k.key.get().is_none() {
+            let _ = k.key.set(self.unwrap(scope, &k.wrapped)?);
         }
         Ok(Some(k))
     }
@@ -289,11 +304,9 @@ impl Vault {
         }
         let raw = crypto::random_key();
         let wrapped = self.wrap(scope, &raw[..]);
-        let cipher = OnceLock::new();
-        let _ = cipher.set(Cipher::new(&raw[..]).expect("a data key has the cipher's key length"));
         let key = Arc::new(DataKey {
             wrapped: wrapped.wrapped.clone(),
-            cipher,
+            key: OnceLock::from(raw),
         });
         new.wrapped.push(wrapped);
         new.keys.push((scope.to_string(), key.clone()));
@@ -408,52 +421,76 @@ impl Vault {
     }
 
     /// The body of `r` with its personal data sealed (the keys it first uses added to
-    /// `new`), or `None` when it has none to seal and is stored as it serialises.
+    /// `new`), or `None` when its kind has none and it is stored as it serialises.
+    /// One pass of serde splits the personal values out ([`split`]); each scope's are
+    /// then sealed as the JSON list of its values, in the order of its `fields`.
     pub fn seal(&self, r: &Record, new: &mut NewKeys) -> Result<Option<String>, VaultError> {
         let kind = r.event.kind();
         if !self.seal || classify::personal_rows(kind).is_empty() {
             return Ok(None);
         }
         let unreadable = |reason: String| VaultError::Unreadable { seq: r.seq, reason };
-        let mut body = serde_json::to_value(&r.event).map_err(|e| unreadable(e.to_string()))?;
-        let scopes =
-            classify::personal_leaves(kind, &body, r.at).map_err(|e| unreadable(e.to_string()))?;
-        if scopes.is_empty() {
-            return Ok(None);
-        }
-        let mut sealed = Vec::with_capacity(scopes.len());
-        for s in scopes {
-            // The values in the order of `fields` (their pointers are not repeated in
-            // the sealed text: the body is smaller, and so is what is encrypted).
-            let mut plain = Vec::with_capacity(s.leaves.len());
-            let mut fields = Vec::with_capacity(s.leaves.len());
-            for leaf in s.leaves {
-                let value = match leaf.keep {
-                    Keep::Sealed => take(&mut body, &leaf.pointer),
-                    Keep::Coarse => coarsen(&mut body, &leaf.pointer, self.decimals),
-                };
-                let Some(value) = value else { continue };
-                fields.push(Value::String(leaf.pointer));
-                plain.push(value);
+        let mut split = split::split(&r.event, kind, self.decimals).map_err(unreadable)?;
+        let mut body = std::mem::take(&mut split.body);
+        let scopes = split
+            .scopes(kind, r.at)
+            .map_err(|e| unreadable(e.to_string()))?;
+        if !scopes.is_empty() {
+            // The body is an object: `"sealed"` goes in before its closing brace.
+            body.pop();
+            body.extend_from_slice(b",\"sealed\":[");
+            for (n, (scope, leaves)) in scopes.iter().enumerate() {
+                if n > 0 {
+                    body.push(b',');
+                }
+                self.write_entry(&mut body, scope, leaves, new)?;
             }
-            let key = self.key_for_sealing(&s.scope, new)?;
-            let cipher = key.cipher.get().expect("a key for sealing is unwrapped");
-            let text = zeroize::Zeroizing::new(
-                serde_json::to_vec(&Value::Array(plain)).expect("JSON values serialise"),
-            );
-            let data = cipher.seal(s.scope.as_bytes(), &text);
-            let mut entry = Map::new();
-            entry.insert("scope".into(), Value::String(s.scope));
-            entry.insert("fields".into(), Value::Array(fields));
-            entry.insert("data".into(), Value::String(B64.encode(data)));
-            sealed.push(Value::Object(entry));
+            body.extend_from_slice(b"]}");
         }
-        body.as_object_mut()
-            .expect("an event is a JSON object")
-            .insert("sealed".into(), Value::Array(sealed));
         Ok(Some(
-            serde_json::to_string(&body).expect("JSON values serialise"),
+            String::from_utf8(body).expect("serde_json writes UTF-8"),
         ))
+    }
+
+    /// Writes one sealed entry, `{"scope", "fields", "data"}`, to `out`.
+    fn write_entry(
+        &self,
+        out: &mut Vec<u8>,
+        scope: &str,
+        leaves: &[&split::Leaf],
+        new: &mut NewKeys,
+    ) -> Result<(), VaultError> {
+        let key = self.key_for_sealing(scope, new)?;
+        let cipher = key.cipher();
+        let mut text = Zeroizing::new(Vec::with_capacity(64));
+        let values = leaves.iter().map(|l| &l.value);
+        serde_json::to_writer(&mut *text, &values.collect::<Vec<_>>())
+            .expect("JSON values serialise");
+        let data = cipher.seal(scope.as_bytes(), &text);
+        let json = |out: &mut Vec<u8>, s: &str| {
+            serde_json::to_writer(out, s).expect("a string serialises")
+        };
+        out.extend_from_slice(b"{\"scope\":");
+        json(out, scope);
+        out.extend_from_slice(b",\"fields\":[");
+        for (n, leaf) in leaves.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            json(out, &leaf.pointer);
+        }
+        out.extend_from_slice(b"],\"data\":\"");
+        let start = out.len();
+        out.resize(
+            start + base64::encoded_len(data.len(), true).unwrap_or(0),
+            0,
+        );
+        let written = B64
+            .encode_slice(&data, &mut out[start..])
+            .expect("the buffer is sized for the base64");
+        out.truncate(start + written);
+        out.extend_from_slice(b"\"}");
+        Ok(())
     }
 
     /// The body of `stored` with its sealed values put back (erased ones as
@@ -491,7 +528,7 @@ impl Vault {
                         .ok_or_else(|| {
                             unreadable(format!("sealed data of {scope} is not base64"))
                         })?;
-                    let cipher = key.cipher.get().expect("unwrapped by key()");
+                    let cipher = key.cipher();
                     let plain = cipher.open(scope.as_bytes(), &data).ok_or_else(|| {
                         VaultError::BadSeal {
                             seq: stored.seq,
@@ -571,7 +608,8 @@ impl Vault {
         let to = Vault::new(new, DEFAULT_LOCATION_DECIMALS);
         let wrapped = log.load_keys().await?;
         if let Some(check) = wrapped.iter().find(|k| k.scope == CHECK_SCOPE) {
-            from.unwrap(check).map_err(|_| VaultError::WrongMasterKey)?;
+            from.unwrap(&check.scope, &check.wrapped)
+                .map_err(|_| VaultError::WrongMasterKey)?;
         }
         let mut rewrapped = Vec::with_capacity(wrapped.len() + 1);
         for k in &wrapped {
@@ -601,29 +639,6 @@ fn split(pointer: &str) -> Option<(&str, String)> {
     let at = pointer.rfind('/')?;
     let key = pointer[at + 1..].replace("~1", "/").replace("~0", "~");
     Some((&pointer[..at], key))
-}
-
-/// Removes and returns the value at `pointer` (an array item becomes `null`, so the
-/// others keep their positions).
-fn take(body: &mut Value, pointer: &str) -> Option<Value> {
-    let (parent, key) = split(pointer)?;
-    match body.pointer_mut(parent)? {
-        Value::Object(map) => map.remove(&key),
-        Value::Array(items) => items.get_mut(key.parse::<usize>().ok()?).map(Value::take),
-        _ => None,
-    }
-}
-
-/// The exact number at `pointer`, leaving it rounded to `decimals` in `body`.
-fn coarsen(body: &mut Value, pointer: &str, decimals: u32) -> Option<Value> {
-    let slot = body.pointer_mut(pointer)?;
-    let exact = slot.clone();
-    if let Some(x) = exact.as_f64() {
-        *slot = serde_json::Number::from_f64(classify::round(x, decimals))
-            .map(Value::Number)
-            .unwrap_or(Value::Null);
-    }
-    Some(exact)
 }
 
 /// Puts `value` at `pointer`, making missing parent objects.

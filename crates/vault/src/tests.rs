@@ -145,7 +145,7 @@ fn entries_sealed_as_pointer_objects_by_earlier_versions_still_open() {
     for entry in body["sealed"].as_array_mut().unwrap() {
         let scope = entry["scope"].as_str().unwrap().to_string();
         let key = vault.key(&scope).unwrap().unwrap();
-        let cipher = key.cipher.get().unwrap();
+        let cipher = key.cipher();
         let data = B64.decode(entry["data"].as_str().unwrap()).unwrap();
         let plain = cipher.open(scope.as_bytes(), &data).unwrap();
         let Value::Array(values) = serde_json::from_slice(&plain).unwrap() else {
@@ -317,4 +317,81 @@ fn erased_events_still_read_as_their_kind() {
         panic!()
     };
     assert_eq!((endpoint.as_str(), keys.auth.as_str()), (ERASED, ERASED));
+}
+
+/// Every kind's samples (every optional field present, and what the engine makes):
+/// the writer's one-pass split seals what the classification table finds in the
+/// event's JSON, under the same scopes and pointers; the clear body keeps none of it
+/// (coarse values only rounded); and the event opens as it was decided.
+#[test]
+fn every_kind_is_sealed_as_the_table_says_and_opens_as_it_was() {
+    use muster_core::domain::ids::UserId;
+    use muster_core::privacy::classify::{Keep, personal_leaves};
+    let vault = Vault::new(&MasterKey::generate(), 3);
+    let samples = testing::hand_event_samples()
+        .into_iter()
+        .chain(testing::engine_event_samples());
+    for (n, sample) in samples.enumerate() {
+        let event: Event = serde_json::from_value(sample).unwrap();
+        let rec = Record {
+            seq: n as u64 + 1,
+            at: testing::start_time(),
+            actor: UserId("usr_1".into()),
+            command_id: None,
+            event,
+        };
+        let json = serde_json::to_value(&rec.event).unwrap();
+        let expected = personal_leaves(rec.event.kind(), &json, rec.at).unwrap();
+        let (stored, new) = vault
+            .encode(std::slice::from_ref(&rec), chain::GENESIS)
+            .unwrap();
+        vault.commit(new);
+        let body: Value = serde_json::from_str(&stored[0].body).unwrap();
+        let sealed: Vec<(String, Vec<String>)> = body["sealed"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                let fields = e["fields"].as_array().unwrap().iter();
+                let fields = fields.map(|f| f.as_str().unwrap().to_string());
+                (e["scope"].as_str().unwrap().to_string(), fields.collect())
+            })
+            .collect();
+        let mut want: Vec<(String, Vec<String>)> = expected
+            .iter()
+            .map(|s| {
+                let pointers = s.leaves.iter().map(|l| l.pointer.clone());
+                (s.scope.clone(), pointers.collect())
+            })
+            .collect();
+        let mut got = sealed.clone();
+        for list in [&mut want, &mut got] {
+            list.iter_mut().for_each(|(_, f)| f.sort());
+            list.sort();
+        }
+        assert_eq!(got, want, "{}: scopes and fields", rec.event.kind());
+        for leaf in expected.iter().flat_map(|s| &s.leaves) {
+            let clear = body.pointer(&leaf.pointer);
+            match leaf.keep {
+                Keep::Sealed => assert!(
+                    clear.is_none_or(Value::is_null),
+                    "{}: {} left in clear",
+                    rec.event.kind(),
+                    leaf.pointer
+                ),
+                Keep::Coarse => {
+                    let exact = json.pointer(&leaf.pointer).and_then(Value::as_f64);
+                    let rounded = exact.map(|x| classify::round(x, 3));
+                    assert_eq!(clear.and_then(Value::as_f64), rounded, "{}", leaf.pointer);
+                }
+            }
+        }
+        assert_eq!(
+            vault.decode(&stored[0]).unwrap(),
+            rec,
+            "{}",
+            rec.event.kind()
+        );
+    }
 }

@@ -845,7 +845,7 @@ fn expand<'a>(
 }
 
 /// Appends `/key` to a JSON pointer, escaping `~` and `/` (RFC 6901).
-fn push_segment(pointer: &mut String, key: &str) {
+pub fn push_segment(pointer: &mut String, key: &str) {
     pointer.push('/');
     for c in key.chars() {
         match c {
