@@ -462,10 +462,15 @@ impl Vault {
     ) -> Result<(), VaultError> {
         let key = self.key_for_sealing(scope, new)?;
         let cipher = key.cipher();
-        let mut text = Zeroizing::new(Vec::with_capacity(64));
-        let values = leaves.iter().map(|l| &l.value);
-        serde_json::to_writer(&mut *text, &values.collect::<Vec<_>>())
-            .expect("JSON values serialise");
+        let mut text = Zeroizing::new(Vec::with_capacity(128));
+        text.push(b'[');
+        for (n, leaf) in leaves.iter().enumerate() {
+            if n > 0 {
+                text.push(b',');
+            }
+            serde_json::to_writer(&mut *text, &leaf.value).expect("JSON values serialise");
+        }
+        text.push(b']');
         let data = cipher.seal(scope.as_bytes(), &text);
         let json = |out: &mut Vec<u8>, s: &str| {
             serde_json::to_writer(out, s).expect("a string serialises")

@@ -81,7 +81,7 @@ pub fn split<T: Serialize>(event: &T, kind: EventKind, decimals: u32) -> Result<
         ids: Vec::new(),
         decimals,
     });
-    let mut body = Vec::with_capacity(256);
+    let mut body = Vec::with_capacity(512);
     let mut ser = serde_json::Serializer::new(&mut body);
     event
         .serialize(Splitter {
@@ -109,6 +109,26 @@ enum Target {
 struct Pattern {
     segments: Vec<&'static str>,
     target: Target,
+    /// The pointer, for a path with no `*` (the one place it leads).
+    pointer: Option<String>,
+}
+
+impl Pattern {
+    fn new(path: &'static str, target: Target) -> Pattern {
+        let segments: Vec<&'static str> = path.split('/').collect();
+        let pointer = (!segments.contains(&"*")).then(|| {
+            let mut pointer = String::new();
+            segments
+                .iter()
+                .for_each(|s| classify::push_segment(&mut pointer, s));
+            pointer
+        });
+        Pattern {
+            segments,
+            target,
+            pointer,
+        }
+    }
 }
 
 /// Every kind's plan: its personal rows in the table's order, then the ids they name.
@@ -116,10 +136,8 @@ static PLANS: LazyLock<HashMap<EventKind, Vec<Pattern>>> = LazyLock::new(|| {
     let mut plans: HashMap<EventKind, Vec<Pattern>> = HashMap::new();
     for row in classify::TABLE {
         if let Class::Personal(p) = row.class {
-            plans.entry(row.kind).or_default().push(Pattern {
-                segments: row.path.split('/').collect(),
-                target: Target::Personal(p),
-            });
+            let pattern = Pattern::new(row.path, Target::Personal(p));
+            plans.entry(row.kind).or_default().push(pattern);
         }
     }
     for patterns in plans.values_mut() {
@@ -132,10 +150,7 @@ static PLANS: LazyLock<HashMap<EventKind, Vec<Pattern>>> = LazyLock::new(|| {
             }
         }
         for id in ids {
-            patterns.push(Pattern {
-                segments: id.trim_start_matches('/').split('/').collect(),
-                target: Target::Id,
-            });
+            patterns.push(Pattern::new(id.trim_start_matches('/'), Target::Id));
         }
     }
     plans
@@ -151,8 +166,8 @@ enum Step {
     Plain,
     /// Something of the plan is under it: serialise it through the splitter.
     Follow,
-    Personal(Personal),
-    Id,
+    Personal(Personal, &'static Pattern),
+    Id(&'static Pattern),
 }
 
 /// How a value goes into the clear body.
@@ -191,15 +206,18 @@ impl Ctx {
                 continue;
             }
             return match p.target {
-                Target::Personal(personal) => Step::Personal(personal),
-                Target::Id => Step::Id,
+                Target::Personal(personal) => Step::Personal(personal, p),
+                Target::Id => Step::Id(p),
             };
         }
         if follow { Step::Follow } else { Step::Plain }
     }
 
-    /// The JSON pointer of the current path.
-    fn pointer(&self) -> String {
+    /// The JSON pointer of the current path, which `pattern` leads to.
+    fn pointer(&self, pattern: &Pattern) -> String {
+        if let Some(pointer) = &pattern.pointer {
+            return pointer.clone();
+        }
         let mut out = String::new();
         for seg in &self.path {
             classify::push_segment(&mut out, seg);
@@ -217,12 +235,12 @@ impl Ctx {
         Ok(match self.step() {
             Step::Plain => Emit::Plain,
             Step::Follow => Emit::Follow,
-            Step::Id => {
+            Step::Id(pattern) => {
                 let v = serde_json::to_value(value)?;
-                self.ids.push((self.pointer(), v.clone()));
+                self.ids.push((self.pointer(pattern), v.clone()));
                 Emit::Value(v)
             }
-            Step::Personal(personal) => {
+            Step::Personal(personal, pattern) => {
                 let value = serde_json::to_value(value)?;
                 if value.is_null() {
                     return Ok(Emit::Value(Value::Null));
@@ -235,7 +253,7 @@ impl Ctx {
                         None => value.clone(),
                     }),
                 };
-                let pointer = self.pointer();
+                let pointer = self.pointer(pattern);
                 self.leaves.push(Leaf {
                     personal,
                     pointer,
