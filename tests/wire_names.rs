@@ -17,6 +17,8 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 /// Files that hold test data only (behind a feature), not product code.
 const TEST_DATA: &[&str] = &[
     "crates/log/src/contract.rs",
+    // Events of every kind as JSON, for the tests that cover every kind.
+    "crates/core/src/testing/samples.rs",
     // Test modules in files of their own (`#[cfg(test)] mod tests;`).
     "crates/core/src/privacy/classify/tests.rs",
     "crates/vault/src/tests.rs",

@@ -48,18 +48,16 @@ impl Cipher {
     /// system), without a system call per message.
     pub fn seal(&self, aad: &[u8], plain: &[u8]) -> Vec<u8> {
         use aes_gcm::aead::AeadInPlace as _;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + plain.len() + TAG_LEN);
-        out.push(GCM);
         let mut nonce = aes_gcm::Nonce::default();
         rand::RngCore::fill_bytes(&mut rand::rng(), nonce.as_mut_slice());
+        let mut out = Vec::with_capacity(1 + NONCE_LEN + plain.len() + TAG_LEN);
+        out.push(GCM);
         out.extend_from_slice(nonce.as_slice());
-        let mut body = out.split_off(1 + NONCE_LEN);
-        body.extend_from_slice(plain);
+        out.extend_from_slice(plain);
         let tag = self
             .gcm
-            .encrypt_in_place_detached(&nonce, aad, &mut body)
+            .encrypt_in_place_detached(&nonce, aad, &mut out[1 + NONCE_LEN..])
             .expect("AES-256-GCM encrypts any message under 64 GiB");
-        out.extend_from_slice(&body);
         out.extend_from_slice(tag.as_slice());
         out
     }

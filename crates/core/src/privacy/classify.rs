@@ -738,7 +738,9 @@ pub enum ClassifyError {
 
 /// The personal values present in an event's JSON (`body`, as serialised), grouped by
 /// scope in the table's order; `at` is the event's time (for day-scoped categories).
-/// `null` values carry nothing and are left out.
+/// `null` values carry nothing and are left out. This is the table read plainly, over
+/// JSON: the writer seals in one pass of serde instead (`muster-vault`'s `split`),
+/// and its tests hold that pass to this.
 pub fn personal_leaves(
     kind: EventKind,
     body: &Value,
