@@ -7,12 +7,14 @@
 //!
 //! ```json
 //! {"kind": "contact.received", "contact": {...}, "sealed": [{"scope": "contact:con_84/caller_details",
-//!   "fields": ["/contact/caller/name", ...], "data": "<base64 of nonce || ciphertext>"}]}
+//!   "fields": ["/contact/caller/name", ...], "data": "<base64 of 0x01 || nonce || ciphertext>"}]}
 //! ```
 //!
 //! The ciphertext is of the JSON array of the values in the order of `fields` (logs
 //! written before sealed the object `{pointer: value}`; they are still read),
-//! XChaCha20-Poly1305 under the scope's data key with the scope as associated data.
+//! AES-256-GCM under the scope's data key with the scope as associated data (what
+//! earlier versions sealed with XChaCha20-Poly1305 still opens: [`crypto`]). The body
+//! is split from its personal values in one pass of serde (`split`).
 //! Coordinates kept `Coarse` stay in clear rounded to `privacy.location_decimals`. The
 //! hash chain covers the sealed body, so erasing a key changes no stored byte of any
 //! event.

@@ -338,7 +338,15 @@ struct Items<'c, S> {
     index: usize,
 }
 
-impl<S> Items<'_, S> {
+impl<'c, S> Items<'c, S> {
+    fn new(inner: S, ctx: &'c RefCell<Ctx>) -> Self {
+        Items {
+            inner,
+            ctx,
+            index: 0,
+        }
+    }
+
     fn next_seg(&mut self) -> Cow<'static, str> {
         let seg = Cow::Owned(self.index.to_string());
         self.index += 1;
@@ -548,19 +556,11 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
     }
 
     fn serialize_seq(self, len: Option<usize>) -> Result<Self::SerializeSeq, S::Error> {
-        Ok(Items {
-            inner: self.inner.serialize_seq(len)?,
-            ctx: self.ctx,
-            index: 0,
-        })
+        Ok(Items::new(self.inner.serialize_seq(len)?, self.ctx))
     }
 
     fn serialize_tuple(self, len: usize) -> Result<Self::SerializeTuple, S::Error> {
-        Ok(Items {
-            inner: self.inner.serialize_tuple(len)?,
-            ctx: self.ctx,
-            index: 0,
-        })
+        Ok(Items::new(self.inner.serialize_tuple(len)?, self.ctx))
     }
 
     fn serialize_tuple_struct(
@@ -568,11 +568,10 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
         name: &'static str,
         len: usize,
     ) -> Result<Self::SerializeTupleStruct, S::Error> {
-        Ok(Items {
-            inner: self.inner.serialize_tuple_struct(name, len)?,
-            ctx: self.ctx,
-            index: 0,
-        })
+        Ok(Items::new(
+            self.inner.serialize_tuple_struct(name, len)?,
+            self.ctx,
+        ))
     }
 
     fn serialize_tuple_variant(
@@ -587,11 +586,7 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
             .serialize_tuple_variant(name, index, variant, len)?;
         self.ctx.borrow_mut().path.push(Cow::Borrowed(variant));
         Ok(VariantItems {
-            items: Items {
-                inner,
-                ctx: self.ctx,
-                index: 0,
-            },
+            items: Items::new(inner, self.ctx),
         })
     }
 
