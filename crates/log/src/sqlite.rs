@@ -18,12 +18,21 @@
 //!        v INTEGER NOT NULL DEFAULT 1)
 //! snapshots(seq INTEGER PRIMARY KEY, body TEXT NOT NULL)
 //! probe(id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL, pad BLOB)  -- see `probe`
-//! data_keys(scope TEXT PRIMARY KEY, wrapped BLOB NOT NULL) WITHOUT ROWID  -- the vault's keys
+//! data_keys(n INTEGER PRIMARY KEY, scope TEXT NOT NULL, wrapped BLOB NOT NULL)  -- the vault's keys
 //! ```
 //!
 //! `data_keys` is outside the hash chain; new keys are written in the transaction of
 //! the batch that first uses them. `secure_delete` is on, and erasing keys truncates
 //! the WAL, so an erased key's bytes do not linger in free pages or old WAL frames.
+//!
+//! The keys are kept in the order they were made (`n`), with no index on `scope`: a
+//! batch's new keys then go to the end of one B-tree. Keyed by scope (as files were
+//! until this version, `scope TEXT PRIMARY KEY ... WITHOUT ROWID`; opened for writing,
+//! such a table is rebuilt in this shape) they went to as many places in it as the
+//! batch had kinds of record, and each commit wrote those pages whole: about an eighth
+//! fewer durable commands/s with sealing on (docs/PERFORMANCE.md). Erasing and
+//! re-wrapping scan the table once per call; a scope is kept once, which the log
+//! checks against the scopes it holds ([`HeldScopes`]).
 //!
 //! `at` is written with [`muster_core::time::rfc3339`] (milliseconds, `Z`) and parsed back
 //! with chrono, so whole-millisecond times round-trip exactly; finer digits would be
@@ -96,16 +105,30 @@ CREATE TABLE IF NOT EXISTS probe (
     pad BLOB
 );
 CREATE TABLE IF NOT EXISTS data_keys (
-    scope TEXT PRIMARY KEY,
+    n INTEGER PRIMARY KEY,
+    scope TEXT NOT NULL,
     wrapped BLOB NOT NULL
-) WITHOUT ROWID;
+);
 ";
+/// A `data_keys` table keyed by scope (files written before keys were kept in the
+/// order made) rebuilt in that order, in one transaction.
+const SQL_REBUILD_KEYS: &str = "
+CREATE TABLE data_keys_made (
+    n INTEGER PRIMARY KEY,
+    scope TEXT NOT NULL,
+    wrapped BLOB NOT NULL
+);
+INSERT INTO data_keys_made (scope, wrapped) SELECT scope, wrapped FROM data_keys;
+DROP TABLE data_keys;
+ALTER TABLE data_keys_made RENAME TO data_keys;
+";
+const SQL_KEYED_BY_SCOPE: &str =
+    "SELECT 1 FROM sqlite_master WHERE name = 'data_keys' AND sql LIKE '%WITHOUT ROWID%'";
 const SQL_INSERT_KEY: &str = "INSERT INTO data_keys (scope, wrapped) VALUES (?1, ?2)";
-const SQL_UPSERT_KEY: &str = "INSERT OR REPLACE INTO data_keys (scope, wrapped) VALUES (?1, ?2)";
 const SQL_LOAD_KEYS: &str = "SELECT scope, wrapped FROM data_keys";
-const SQL_ERASE_KEY: &str = "DELETE FROM data_keys WHERE scope = ?1 RETURNING scope";
-const SQL_ERASE_KEYS_UNDER: &str =
-    "DELETE FROM data_keys WHERE substr(scope, 1, length(?1)) = ?1 RETURNING scope";
+const SQL_KEY_ROWS: &str = "SELECT n, scope FROM data_keys";
+const SQL_ERASE_KEY: &str = "DELETE FROM data_keys WHERE n = ?1";
+const SQL_REWRAP_KEY: &str = "UPDATE data_keys SET wrapped = ?2 WHERE n = ?1";
 
 const SQL_MAX_SEQ: &str = "SELECT COALESCE(MAX(seq), 0) FROM events";
 const SQL_INSERT: &str = "INSERT INTO events (seq, at, actor, command_id, kind, body, hash, v) \
@@ -143,6 +166,28 @@ pub struct SqliteLog {
     conn: Arc<Mutex<Connection>>,
     /// Which file the log is, for writable logs (`None` when opened read-only).
     file: Option<Arc<LogFile>>,
+    /// The scopes `data_keys` holds; locked after `conn`, and only with it.
+    held: Arc<Mutex<HeldScopes>>,
+}
+
+/// The scopes of the file's data keys, read once on the first append with keys and
+/// kept up to date by this log's writes: with no index on `scope`, this is what
+/// refuses a scope kept already. A log is its file's only writer of new keys (another
+/// process only re-wraps them: `muster rotate-master-key`).
+#[derive(Debug, Default)]
+struct HeldScopes(Option<std::collections::HashSet<String>>);
+
+impl HeldScopes {
+    fn get(
+        &mut self,
+        conn: &Connection,
+    ) -> Result<&mut std::collections::HashSet<String>, StoreError> {
+        if self.0.is_none() {
+            let scopes = key_rows(conn)?.into_iter().map(|(_, s)| s).collect();
+            self.0 = Some(scopes);
+        }
+        Ok(self.0.as_mut().expect("read above"))
+    }
 }
 
 /// The log's path and the identity of the file opened there.
@@ -173,6 +218,7 @@ impl SqliteLog {
         let log = SqliteLog {
             conn: Arc::new(Mutex::new(conn)),
             file: Some(file.clone()),
+            held: Arc::default(),
         };
         spawn_checkpointer(file, Arc::downgrade(&log.conn))?;
         Ok(log)
@@ -188,6 +234,7 @@ impl SqliteLog {
         SqliteLog {
             conn: Arc::new(Mutex::new(conn)),
             file: None,
+            held: Arc::default(),
         }
     }
 
@@ -263,7 +310,11 @@ impl EventLog for SqliteLog {
         let log = self.clone();
         self.call(move |conn| {
             log.check_file()?;
+            let mut held = lock(&log.held);
+            let held = held.get(conn)?;
+            refuse_kept(held, &keys)?;
             append_batch(conn, &batch, &keys)?;
+            held.extend(keys.iter().map(|k| k.scope.clone()));
             log.check_file()
         })
         .await
@@ -275,26 +326,28 @@ impl EventLog for SqliteLog {
 
     async fn erase_keys(&self, scopes: &[String]) -> Result<Vec<String>, StoreError> {
         let scopes = scopes.to_vec();
+        let log = self.clone();
         self.call(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let mut erased = Vec::new();
-            for scope in &scopes {
-                let sql = if scope.ends_with('/') {
-                    SQL_ERASE_KEYS_UNDER
-                } else {
-                    SQL_ERASE_KEY
-                };
-                let mut st = tx.prepare_cached(sql).map_err(unavailable)?;
-                let rows = st
-                    .query_map(params![scope], |row| row.get::<_, String>(0))
-                    .map_err(unavailable)?;
-                for r in rows {
-                    erased.push(r.map_err(unavailable)?);
+            let doomed: Vec<(i64, String)> = key_rows(&tx)?
+                .into_iter()
+                .filter(|(_, scope)| scopes.iter().any(|s| erases(s, scope)))
+                .collect();
+            {
+                let mut st = tx.prepare_cached(SQL_ERASE_KEY).map_err(unavailable)?;
+                for (n, _) in &doomed {
+                    st.execute(params![n]).map_err(unavailable)?;
                 }
             }
             tx.commit().map_err(unavailable)?;
+            let erased: Vec<String> = doomed.into_iter().map(|(_, scope)| scope).collect();
+            if let Some(held) = &mut lock(&log.held).0 {
+                erased.iter().for_each(|s| {
+                    held.remove(s);
+                });
+            }
             // The deleted rows' old page images live on in the WAL until it is reset:
             // copy it back and truncate it. Readers holding it open only delay this
             // (the next erase or checkpoint finishes it); it is not an error.
@@ -306,20 +359,33 @@ impl EventLog for SqliteLog {
         .await
     }
 
+    /// Replaces the keys of scopes held in place and adds the others, in one scan of
+    /// the table and one transaction.
     async fn rewrap_keys(&self, keys: &[WrappedKey]) -> Result<(), StoreError> {
         let keys = keys.to_vec();
+        let log = self.clone();
         self.call(move |conn| {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
+            let rows: std::collections::HashMap<String, i64> =
+                key_rows(&tx)?.into_iter().map(|(n, s)| (s, n)).collect();
             {
-                let mut st = tx.prepare_cached(SQL_UPSERT_KEY).map_err(unavailable)?;
+                let mut update = tx.prepare_cached(SQL_REWRAP_KEY).map_err(unavailable)?;
+                let mut insert = tx.prepare_cached(SQL_INSERT_KEY).map_err(unavailable)?;
                 for k in &keys {
-                    st.execute(params![k.scope, k.wrapped])
-                        .map_err(unavailable)?;
+                    match rows.get(&k.scope) {
+                        Some(n) => update.execute(params![n, k.wrapped]),
+                        None => insert.execute(params![k.scope, k.wrapped]),
+                    }
+                    .map_err(unavailable)?;
                 }
             }
-            tx.commit().map_err(unavailable)
+            tx.commit().map_err(unavailable)?;
+            if let Some(held) = &mut lock(&log.held).0 {
+                held.extend(keys.into_iter().map(|k| k.scope));
+            }
+            Ok(())
         })
         .await
     }
@@ -428,6 +494,7 @@ impl EventLog for SqliteLog {
         let Some(file) = self.file.clone() else {
             return Ok(());
         };
+        let held = self.held.clone();
         self.call(move |conn| {
             // Says plainly when the file is gone, rather than "unable to open".
             file_id(&file.path)?;
@@ -438,6 +505,7 @@ impl EventLog for SqliteLog {
             configure_writable(&fresh)?;
             let id = file_id(&file.path)?;
             *conn = fresh;
+            *lock(&held) = HeldScopes::default();
             *lock(&file.id) = id;
             file.generation.fetch_add(1, Ordering::Relaxed);
             Ok(())
@@ -529,6 +597,15 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(SCHEMA).map_err(unavailable)?;
     if !has_version_column(conn)? {
         conn.execute(SQL_ADD_VERSION, []).map_err(unavailable)?;
+    }
+    let keyed_by_scope = conn
+        .prepare(SQL_KEYED_BY_SCOPE)
+        .and_then(|mut st| st.exists([]))
+        .map_err(unavailable)?;
+    if keyed_by_scope {
+        let tx = conn.unchecked_transaction().map_err(unavailable)?;
+        tx.execute_batch(SQL_REBUILD_KEYS).map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
     }
     Ok(())
 }
@@ -659,6 +736,37 @@ fn append_batch(
         }
     }
     tx.commit().map_err(unavailable)
+}
+
+/// Refuses keys for a scope `held` already, or twice in `keys`: a scope has one key
+/// (with two, what one sealed would not open under the other).
+fn refuse_kept(
+    held: &std::collections::HashSet<String>,
+    keys: &[WrappedKey],
+) -> Result<(), StoreError> {
+    for (i, k) in keys.iter().enumerate() {
+        if held.contains(&k.scope) || keys[..i].iter().any(|o| o.scope == k.scope) {
+            return Err(StoreError::Unavailable(format!(
+                "the data key of {} is kept already: a scope has one key",
+                k.scope
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// True when erasing `target` (a scope, or a prefix ending in `/`) erases `scope`.
+fn erases(target: &str, scope: &str) -> bool {
+    scope == target || (target.ends_with('/') && scope.starts_with(target))
+}
+
+/// Every data key's row number and scope, in the order they were made.
+fn key_rows(conn: &Connection) -> Result<Vec<(i64, String)>, StoreError> {
+    let mut st = conn.prepare_cached(SQL_KEY_ROWS).map_err(unavailable)?;
+    let rows = st
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .map_err(unavailable)?;
+    rows.collect::<Result<_, _>>().map_err(unavailable)
 }
 
 /// Every kept data key; none when the file predates the table (a read-only

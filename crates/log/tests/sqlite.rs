@@ -285,3 +285,116 @@ async fn a_file_from_before_versions_reads_as_version_1() {
     let log = SqliteLog::open(&path).unwrap();
     assert_eq!(log.verify().await.unwrap(), ok_report(7));
 }
+
+fn wrapped(scope: &str, byte: u8) -> muster_log::WrappedKey {
+    muster_log::WrappedKey {
+        scope: scope.into(),
+        wrapped: vec![byte; 61],
+    }
+}
+
+/// The scopes of `data_keys` in the order of its rows, and whether it is keyed by scope.
+fn key_table(path: &Path) -> (Vec<String>, bool) {
+    let conn = Connection::open(path).unwrap();
+    let sql: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'data_keys'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut st = conn.prepare("SELECT scope FROM data_keys").unwrap();
+    let scopes = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap);
+    (scopes.collect(), sql.contains("WITHOUT ROWID"))
+}
+
+/// Data keys as files kept them before (keyed by scope) still read, read-only too;
+/// opened for writing, the table is rebuilt in the order the keys were made, and new
+/// keys go to its end, a scope kept already still refused.
+#[tokio::test]
+async fn keys_kept_by_scope_are_rebuilt_in_the_order_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let events = chain_events(0, chain::GENESIS, 3);
+    drop(log_with(&path, 3).await);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE data_keys; \
+         CREATE TABLE data_keys (scope TEXT PRIMARY KEY, wrapped BLOB NOT NULL) WITHOUT ROWID;",
+    )
+    .unwrap();
+    for k in [
+        wrapped("incident:inc_9/free_text", 1),
+        wrapped("contact:con_10/free_text", 2),
+    ] {
+        conn.execute(
+            "INSERT INTO data_keys VALUES (?1, ?2)",
+            rusqlite::params![k.scope, k.wrapped],
+        )
+        .unwrap();
+    }
+    drop(conn);
+    let old = vec![
+        wrapped("contact:con_10/free_text", 2),
+        wrapped("incident:inc_9/free_text", 1),
+    ];
+    let ro = SqliteLog::open_readonly(&path).unwrap();
+    assert_eq!(ro.load_keys().await.unwrap(), old);
+    drop(ro);
+    assert!(key_table(&path).1, "read-only, the table is as it was");
+
+    let log = SqliteLog::open(&path).unwrap();
+    assert_eq!(
+        key_table(&path),
+        (vec![old[0].scope.clone(), old[1].scope.clone()], false)
+    );
+    assert_eq!(log.load_keys().await.unwrap(), old);
+    let next = chain_events(3, &events[2].hash, 2);
+    let kept = vec![wrapped("contact:con_2/caller_details", 3), old[1].clone()];
+    assert!(
+        log.append_with_keys(&events[2].hash, next[..1].to_vec().into(), kept.into())
+            .await
+            .is_err()
+    );
+    let twice = vec![
+        wrapped("plan:pln_1/support_plans", 4),
+        wrapped("plan:pln_1/support_plans", 5),
+    ];
+    assert!(
+        log.append_with_keys(&events[2].hash, next[..1].to_vec().into(), twice.into())
+            .await
+            .is_err()
+    );
+    let new = vec![
+        wrapped("contact:con_2/caller_details", 3),
+        wrapped("case:cas_1/cases", 4),
+    ];
+    log.append_with_keys(&events[2].hash, next.clone().into(), new.into())
+        .await
+        .unwrap();
+    let made = |extra: &[&str]| -> Vec<String> {
+        let mut all = vec![old[0].scope.clone(), old[1].scope.clone()];
+        all.extend(["contact:con_2/caller_details", "case:cas_1/cases"].map(String::from));
+        all.retain(|s| !extra.contains(&s.as_str()));
+        all
+    };
+    assert_eq!(key_table(&path), (made(&[]), false));
+    let erased = log
+        .erase_keys(&["contact:con_1".into(), "contact:con_2/".into()])
+        .await;
+    assert_eq!(erased.unwrap(), ["contact:con_2/caller_details"]);
+    assert_eq!(log.verify().await.unwrap(), ok_report(5));
+    drop(log);
+    // Opened again: nothing rebuilt twice; an erased scope may be kept again.
+    let log = SqliteLog::open(&path).unwrap();
+    assert_eq!(
+        key_table(&path),
+        (made(&["contact:con_2/caller_details"]), false)
+    );
+    let last = chain_events(5, &next[1].hash, 1);
+    let again = vec![wrapped("contact:con_2/caller_details", 6)];
+    log.append_with_keys(&next[1].hash, last.into(), again.into())
+        .await
+        .unwrap();
+    assert_eq!(log.load_keys().await.unwrap().len(), 4);
+}

@@ -32,7 +32,9 @@ pub mod crypto;
 pub mod master;
 mod split;
 
-use std::collections::HashMap;
+/// The vault's maps of scopes: foldhash, not SipHash (the scopes are ours, not an
+/// attacker's choice of keys, and the writer looks up several per sealed event).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use base64::Engine as _;
@@ -143,8 +145,8 @@ impl Vault {
     pub fn new(master: &MasterKey, decimals: u32) -> Vault {
         Vault {
             master: master.cipher(),
-            keys: RwLock::new(HashMap::new()),
-            pending: RwLock::new(HashMap::new()),
+            keys: RwLock::new(HashMap::default()),
+            pending: RwLock::new(HashMap::default()),
             seal: true,
             decimals,
         }

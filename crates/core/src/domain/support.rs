@@ -116,7 +116,7 @@ impl Evidence {
     pub fn validate(&self) -> Result<(), DomainError> {
         check_text("evidence.scenario", &self.scenario, 200, true)?;
         check_text("evidence.summary", &self.summary, MAX_SHORT_TEXT, false)?;
-        if !self.score.is_some_and(|s| s <= 100) {
+        if self.score.is_none_or(|s| s > 100) {
             return Err(DomainError::validation(
                 "evidence.score",
                 "must be a score between 0 and 100",
