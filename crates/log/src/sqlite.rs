@@ -29,8 +29,8 @@
 //! batch's new keys then go to the end of one B-tree. Keyed by scope (as files were
 //! until this version, `scope TEXT PRIMARY KEY ... WITHOUT ROWID`; opened for writing,
 //! such a table is rebuilt in this shape) they went to as many places in it as the
-//! batch had kinds of record, and each commit wrote those pages whole: about an eighth
-//! fewer durable commands/s with sealing on (docs/PERFORMANCE.md). Erasing and
+//! batch had kinds of record, and each commit wrote those pages whole (12–21 % more
+//! bytes written per sealed command: docs/PERFORMANCE.md). Erasing and
 //! re-wrapping scan the table once per call; a scope is kept once, which the log
 //! checks against the scopes it holds ([`HeldScopes`]).
 //!
