@@ -350,21 +350,22 @@ async fn keys_kept_by_scope_are_rebuilt_in_the_order_made() {
     );
     assert_eq!(log.load_keys().await.unwrap(), old);
     let next = chain_events(3, &events[2].hash, 2);
-    let kept = vec![wrapped("contact:con_2/caller_details", 3), old[1].clone()];
-    assert!(
-        log.append_with_keys(&events[2].hash, next[..1].to_vec().into(), kept.into())
-            .await
-            .is_err()
-    );
-    let twice = vec![
-        wrapped("plan:pln_1/support_plans", 4),
-        wrapped("plan:pln_1/support_plans", 5),
-    ];
-    assert!(
-        log.append_with_keys(&events[2].hash, next[..1].to_vec().into(), twice.into())
-            .await
-            .is_err()
-    );
+    // A scope kept already, or twice in one batch: refused, and nothing of it kept.
+    for refused in [
+        vec![wrapped("contact:con_2/caller_details", 3), old[1].clone()],
+        vec![
+            wrapped("plan:pln_1/support_plans", 4),
+            wrapped("plan:pln_1/support_plans", 5),
+        ],
+    ] {
+        let batch = next[..1].to_vec().into();
+        let result = log
+            .append_with_keys(&events[2].hash, batch, refused.into())
+            .await;
+        assert!(result.is_err());
+        assert_eq!(log.head().await.unwrap(), (3, events[2].hash.clone()));
+        assert_eq!(log.load_keys().await.unwrap().len(), 2);
+    }
     let new = vec![
         wrapped("contact:con_2/caller_details", 3),
         wrapped("case:cas_1/cases", 4),
