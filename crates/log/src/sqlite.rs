@@ -303,8 +303,8 @@ impl EventLog for SqliteLog {
         batch: Arc<Vec<StoredEvent>>,
         keys: Arc<Vec<WrappedKey>>,
     ) -> Result<(), StoreError> {
-        if batch.is_empty() {
-            return Ok(());
+        if batch.is_empty() || keys.is_empty() {
+            return self.append_owned(batch).await;
         }
         check_dense(&batch)?;
         let log = self.clone();
