@@ -1357,7 +1357,6 @@ fn optional_path(value: &str) -> Option<PathBuf> {
     Some(value).filter(|v| !v.is_empty()).map(PathBuf::from)
 }
 
-/// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
 // ---- the gateways' settings (src/notify uses them) ---------------------------------
 
 /// Headers the hub sets itself, which `notify.webhook_headers` may not replace.
@@ -1513,6 +1512,7 @@ fn parse_header_pairs(value: &str) -> Result<BTreeMap<String, Secret>, String> {
     Ok(headers)
 }
 
+/// Comma-separated CIDRs (`10.0.0.0/8, ::1/128`); a bare address is one host.
 fn parse_cidrs(value: &str) -> Result<Vec<IpNet>, String> {
     value
         .split(',')

@@ -552,23 +552,22 @@ impl Simulator {
                     )
                     && let Some(due) = muster_core::engine::timers::next_checkin(state, centre, a)
                     && now >= due - chrono::Duration::seconds(30)
+                    && let Some((_, actor)) = self.unit_for(state, &a.resource_id)
                 {
-                    if let Some((_, actor)) = self.unit_for(state, &a.resource_id) {
-                        out.push((
-                            actor,
-                            format!(
-                                "exercise:{}:checkin:{}",
-                                a.id,
-                                muster_core::time::rfc3339(due)
-                            ),
-                            Command::Checkin(cmd::Checkin {
-                                assignment_id: a.id.clone(),
-                                ok: true,
-                                note: None,
-                                via: None,
-                            }),
-                        ));
-                    }
+                    out.push((
+                        actor,
+                        format!(
+                            "exercise:{}:checkin:{}",
+                            a.id,
+                            muster_core::time::rfc3339(due)
+                        ),
+                        Command::Checkin(cmd::Checkin {
+                            assignment_id: a.id.clone(),
+                            ok: true,
+                            note: None,
+                            via: None,
+                        }),
+                    ));
                 }
             }
             out
