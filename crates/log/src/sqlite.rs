@@ -331,9 +331,10 @@ impl EventLog for SqliteLog {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
+            let targets = Targets::of(&scopes);
             let doomed: Vec<(i64, String)> = key_rows(&tx)?
                 .into_iter()
-                .filter(|(_, scope)| scopes.iter().any(|s| erases(s, scope)))
+                .filter(|(_, scope)| targets.erase(scope))
                 .collect();
             {
                 let mut st = tx.prepare_cached(SQL_ERASE_KEY).map_err(unavailable)?;
@@ -755,9 +756,31 @@ fn refuse_kept(
     Ok(())
 }
 
-/// True when erasing `target` (a scope, or a prefix ending in `/`) erases `scope`.
-fn erases(target: &str, scope: &str) -> bool {
-    scope == target || (target.ends_with('/') && scope.starts_with(target))
+/// What an erasure names: exact scopes, and prefixes ending in `/` (every scope under
+/// one). Looked up per row, so that a retention sweep naming thousands of scopes still
+/// reads the table once at a few lookups a row.
+struct Targets<'a> {
+    exact: std::collections::HashSet<&'a str>,
+    prefixes: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> Targets<'a> {
+    fn of(scopes: &'a [String]) -> Targets<'a> {
+        let (prefixes, exact) = scopes
+            .iter()
+            .map(String::as_str)
+            .partition(|s| s.ends_with('/'));
+        Targets { exact, prefixes }
+    }
+
+    /// True when `scope` is named, or under a named prefix (each of its own prefixes
+    /// up to a `/` looked up).
+    fn erase(&self, scope: &str) -> bool {
+        self.exact.contains(scope)
+            || scope
+                .match_indices('/')
+                .any(|(i, _)| self.prefixes.contains(&scope[..=i]))
+    }
 }
 
 /// Every data key's row number and scope, in the order they were made.

@@ -399,3 +399,54 @@ async fn keys_kept_by_scope_are_rebuilt_in_the_order_made() {
         .unwrap();
     assert_eq!(log.load_keys().await.unwrap().len(), 4);
 }
+
+/// A retention sweep's erasure: thousands of scopes, exact and by prefix, in one call
+/// over a table of many keys; exactly those named (or under a named prefix) go.
+#[tokio::test]
+async fn a_sweep_erases_exactly_the_scopes_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    let log = log_with(&path, 1).await;
+    let head = log.head().await.unwrap().1;
+    let keys: Vec<_> = (0..20_000)
+        .map(|i| match i % 2 {
+            0 => wrapped(&format!("contact:con_{i}/caller_details"), 1),
+            _ => wrapped(&format!("resource:res_{i}/staff_locations/2026-12-07"), 2),
+        })
+        .collect();
+    let batch = chain_events(1, &head, 1);
+    log.append_with_keys(&head, batch.into(), keys.into())
+        .await
+        .unwrap();
+    // Every fourth contact by its scope, every fourth resource by its prefix, and
+    // names that reach nothing (a prefix without its `/`, a scope's parent).
+    let mut named: Vec<String> = (0..20_000)
+        .step_by(4)
+        .map(|i| format!("contact:con_{i}/caller_details"))
+        .chain((1..20_000).step_by(4).map(|i| format!("resource:res_{i}/")))
+        .collect();
+    named.extend([
+        "contact:con_2".into(),
+        "resource:res_3/staff_locations".into(),
+    ]);
+    let started = Instant::now();
+    let mut erased = log.erase_keys(&named).await.unwrap();
+    eprintln!(
+        "erased {} of 20,000 keys in {:?}",
+        erased.len(),
+        started.elapsed()
+    );
+    erased.sort();
+    let mut expected: Vec<String> = (0..20_000)
+        .step_by(4)
+        .map(|i| format!("contact:con_{i}/caller_details"))
+        .chain(
+            (1..20_000)
+                .step_by(4)
+                .map(|i| format!("resource:res_{i}/staff_locations/2026-12-07")),
+        )
+        .collect();
+    expected.sort();
+    assert_eq!(erased, expected);
+    assert_eq!(log.load_keys().await.unwrap().len(), 10_000);
+}
