@@ -32,9 +32,6 @@ pub mod crypto;
 pub mod master;
 mod split;
 
-/// The vault's maps of scopes: foldhash, not SipHash (the scopes are ours, not an
-/// attacker's choice of keys, and the writer looks up several per sealed event).
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use base64::Engine as _;
@@ -48,6 +45,11 @@ use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey};
 
 pub use crypto::Cipher;
 pub use master::MasterKey;
+
+/// The vault's maps of scopes: foldhash, not SipHash (the writer looks up several per
+/// sealed event). Its seed is random per map, and scopes are made of the hub's own
+/// record ids and categories.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// The reserved scope of the master key's check value.
 pub const CHECK_SCOPE: &str = "master:check";
