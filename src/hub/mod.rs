@@ -63,14 +63,30 @@ impl Published {
         visibility: Visibility,
         incident_id: Option<IncidentId>,
     ) -> Self {
-        let body = match rec.event.redacted() {
+        let body = Self::client_body(rec, stored);
+        Self::with_body(rec, stored, &body, visibility, incident_id)
+    }
+
+    /// The event as clients get it: its stored body, unless that is sealed (the log's
+    /// form: clients get the event as decided) or the event is redacted for clients.
+    pub fn client_body(rec: &Record, stored: &StoredEvent) -> String {
+        match rec.event.redacted() {
             Some(safe) => serde_json::to_string(&safe).expect("events always serialise"),
-            // A sealed body is the log's form: clients get the event as decided.
             None if stored.body.contains("\"sealed\":[") => {
                 serde_json::to_string(&rec.event).expect("events always serialise")
             }
             None => stored.body.clone(),
-        };
+        }
+    }
+
+    /// The published event, its [`client_body`](Self::client_body) made already.
+    pub fn with_body(
+        rec: &Record,
+        stored: &StoredEvent,
+        body: &str,
+        visibility: Visibility,
+        incident_id: Option<IncidentId>,
+    ) -> Self {
         let mut frame = String::with_capacity(body.len() + stored.actor.len() + 96);
         frame.push_str(r#"{"type":"event","seq":"#);
         frame.push_str(itoa::Buffer::new().format(rec.seq));
@@ -79,7 +95,7 @@ impl Published {
         frame.push_str(r#"","actor":"#);
         frame.push_str(&serde_json::to_string(&stored.actor).expect("strings serialise"));
         frame.push_str(r#","event":"#);
-        frame.push_str(&body);
+        frame.push_str(body);
         frame.push('}');
         Published {
             seq: rec.seq,

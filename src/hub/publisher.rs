@@ -25,6 +25,8 @@ pub(super) type Reply = (
 pub(super) struct Durable {
     pub records: Vec<Record>,
     pub stored: Arc<Vec<StoredEvent>>,
+    /// Each record's [`Published::client_body`] when made already, else empty.
+    pub client: Vec<String>,
     pub replies: Vec<Reply>,
 }
 
@@ -49,11 +51,16 @@ impl Publisher {
         if !batch.records.is_empty() {
             let mut read = self.read.write().unwrap_or_else(|e| e.into_inner());
             let mut out = Vec::with_capacity(batch.records.len());
+            let mut client = batch.client.into_iter();
             for (rec, st) in batch.records.iter().zip(batch.stored.iter()) {
                 read.apply(rec);
-                out.push(Arc::new(Published::new(
+                let body = client
+                    .next()
+                    .unwrap_or_else(|| Published::client_body(rec, st));
+                out.push(Arc::new(Published::with_body(
                     rec,
                     st,
+                    &body,
                     visibility::of(&read, rec),
                     read.incident_of(&rec.event),
                 )));

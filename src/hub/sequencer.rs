@@ -35,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{error, info, info_span, warn};
 
+use super::Published;
 use super::metrics::Metrics;
 use super::publisher::{Durable, Reply};
 use super::recovery;
@@ -93,6 +94,9 @@ struct Redo {
 struct Batch {
     records: Vec<Record>,
     stored: Arc<Vec<StoredEvent>>,
+    /// The records as clients get them ([`Published::client_body`]), made by the
+    /// append task while the log writes; empty for events read from the log.
+    client: Vec<String>,
     replies: Vec<Reply>,
     /// Shared logs only: the commands, in the order of `replies`, to re-decide.
     redo: Vec<Redo>,
@@ -115,6 +119,7 @@ struct Batch {
 struct Appended {
     records: Vec<Record>,
     stored: Arc<Vec<StoredEvent>>,
+    client: Vec<String>,
     result: Result<(), StoreError>,
 }
 
@@ -219,12 +224,13 @@ impl Sequencer {
                 done = async { (&mut inflight.as_mut().expect("guarded").0).await }, if inflight.is_some() => {
                     let (_, mut batch) = inflight.take().expect("guarded");
                     match done {
-                        Ok(Appended { records, stored, result: Ok(()) }) => {
+                        Ok(Appended { records, stored, client, result: Ok(()) }) => {
                             if let Some(last) = stored.last() {
                                 self.head_hash.clone_from(&last.hash);
                             }
                             batch.records = records;
                             batch.stored = stored;
+                            batch.client = client;
                             self.release(batch).await
                         }
                         Ok(Appended { result: Err(StoreError::Conflict { .. }), .. }) if self.shared => {
@@ -299,20 +305,30 @@ impl Sequencer {
             let stored = Arc::new(stored);
             // The batch's new data keys go in its own transaction (script); the vault
             // holds them only once they are durable with it.
-            let result = if !new_keys.is_empty() {
-                let wrapped = Arc::new(new_keys.wrapped.clone());
-                let result = log
-                    .append_with_keys(&prev_hash, Arc::clone(&stored), wrapped)
-                    .await;
-                if result.is_ok() {
-                    vault.commit(new_keys);
+            let write = async {
+                if !new_keys.is_empty() {
+                    let wrapped = Arc::new(new_keys.wrapped.clone());
+                    let result = log
+                        .append_with_keys(&prev_hash, Arc::clone(&stored), wrapped)
+                        .await;
+                    if result.is_ok() {
+                        vault.commit(new_keys);
+                    }
+                    result
+                } else if shared {
+                    log.append_after(&prev_hash, &stored).await
+                } else {
+                    log.append_owned(Arc::clone(&stored)).await
                 }
-                result
-            } else if shared {
-                log.append_after(&prev_hash, &stored).await
-            } else {
-                log.append_owned(Arc::clone(&stored)).await
             };
+            // What clients get is made while the log writes (a sealed event is
+            // serialised again in clear), not by the publisher, which is on the path
+            // from this batch to the next.
+            let client = async {
+                let pairs = records.iter().zip(stored.iter());
+                pairs.map(|(r, s)| Published::client_body(r, s)).collect()
+            };
+            let (result, client) = tokio::join!(write, client);
             // Lost the race on a shared log: the events the writer reads next (and the
             // scopes it seals under) may be another hub's, sealed under keys it made.
             if let Err(StoreError::Conflict { .. }) = &result {
@@ -331,6 +347,7 @@ impl Sequencer {
             Appended {
                 records,
                 stored,
+                client,
                 result,
             }
         })
@@ -475,6 +492,7 @@ impl Sequencer {
         let durable = Durable {
             records: batch.records,
             stored: batch.stored,
+            client: batch.client,
             replies: batch.replies,
         };
 

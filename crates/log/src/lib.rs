@@ -54,6 +54,19 @@ pub struct WrappedKey {
     pub wrapped: Vec<u8>,
 }
 
+/// A scope's fingerprint: the first 128 bits of its SHA-256. The sets and maps of every
+/// scope a log holds are keyed by it, so that probing or growing them never reads a
+/// scope again (they hold a key per caller and incident, and the writer looks several
+/// up per sealed event). Two scopes sharing one, a 2^-128 chance for a pair, is not a
+/// case to plan for.
+pub fn scope_fingerprint(scope: &str) -> u128 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(scope.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(first)
+}
+
 /// A serialised state as of `seq`, so start-up replays only the tail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {

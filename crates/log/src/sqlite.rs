@@ -64,6 +64,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use super::{
     Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, WrappedKey, chain,
+    scope_fingerprint,
 };
 
 /// How long a statement waits for another connection's lock before failing; long
@@ -173,18 +174,18 @@ pub struct SqliteLog {
 /// The scopes of the file's data keys, read once on the first append with keys and
 /// kept up to date by this log's writes: with no index on `scope`, this is what
 /// refuses a scope kept already. A log is its file's only writer of new keys (another
-/// process only re-wraps them: `muster rotate-master-key`).
+/// process only re-wraps them: `muster rotate-master-key`). Held by fingerprint
+/// ([`scope_fingerprint`]).
 #[derive(Debug, Default)]
-struct HeldScopes(Option<std::collections::HashSet<String>>);
+struct HeldScopes(Option<Fingerprints>);
+
+type Fingerprints = std::collections::HashSet<u128, foldhash::fast::RandomState>;
 
 impl HeldScopes {
-    fn get(
-        &mut self,
-        conn: &Connection,
-    ) -> Result<&mut std::collections::HashSet<String>, StoreError> {
+    fn get(&mut self, conn: &Connection) -> Result<&mut Fingerprints, StoreError> {
         if self.0.is_none() {
-            let scopes = key_rows(conn)?.into_iter().map(|(_, s)| s).collect();
-            self.0 = Some(scopes);
+            let rows = key_rows(conn)?.into_iter();
+            self.0 = Some(rows.map(|(_, s)| scope_fingerprint(&s)).collect());
         }
         Ok(self.0.as_mut().expect("read above"))
     }
@@ -312,9 +313,10 @@ impl EventLog for SqliteLog {
             log.check_file()?;
             let mut held = lock(&log.held);
             let held = held.get(conn)?;
-            refuse_kept(held, &keys)?;
+            let made: Vec<u128> = keys.iter().map(|k| scope_fingerprint(&k.scope)).collect();
+            refuse_kept(held, &keys, &made)?;
             append_batch(conn, &batch, &keys)?;
-            held.extend(keys.iter().map(|k| k.scope.clone()));
+            held.extend(made);
             log.check_file()
         })
         .await
@@ -346,7 +348,7 @@ impl EventLog for SqliteLog {
             let erased: Vec<String> = doomed.into_iter().map(|(_, scope)| scope).collect();
             if let Some(held) = &mut lock(&log.held).0 {
                 erased.iter().for_each(|s| {
-                    held.remove(s);
+                    held.remove(&scope_fingerprint(s));
                 });
             }
             // The deleted rows' old page images live on in the WAL until it is reset:
@@ -384,7 +386,7 @@ impl EventLog for SqliteLog {
             }
             tx.commit().map_err(unavailable)?;
             if let Some(held) = &mut lock(&log.held).0 {
-                held.extend(keys.into_iter().map(|k| k.scope));
+                held.extend(keys.iter().map(|k| scope_fingerprint(&k.scope)));
             }
             Ok(())
         })
@@ -741,12 +743,9 @@ fn append_batch(
 
 /// Refuses keys for a scope `held` already, or twice in `keys`: a scope has one key
 /// (with two, what one sealed would not open under the other).
-fn refuse_kept(
-    held: &std::collections::HashSet<String>,
-    keys: &[WrappedKey],
-) -> Result<(), StoreError> {
-    for (i, k) in keys.iter().enumerate() {
-        if held.contains(&k.scope) || keys[..i].iter().any(|o| o.scope == k.scope) {
+fn refuse_kept(held: &Fingerprints, keys: &[WrappedKey], made: &[u128]) -> Result<(), StoreError> {
+    for (i, (k, f)) in keys.iter().zip(made).enumerate() {
+        if held.contains(f) || made[..i].contains(f) {
             return Err(StoreError::Unavailable(format!(
                 "the data key of {} is kept already: a scope has one key",
                 k.scope

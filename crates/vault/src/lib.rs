@@ -41,7 +41,7 @@ use zeroize::Zeroizing;
 
 use muster_core::engine::{EventKind, Record};
 use muster_core::privacy::classify::{self, ERASED, Erased, Keep};
-use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey};
+use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey, scope_fingerprint};
 
 pub use crypto::Cipher;
 pub use master::MasterKey;
@@ -50,6 +50,12 @@ pub use master::MasterKey;
 /// sealed event). Its seed is random per map, and scopes are made of the hub's own
 /// record ids and categories.
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The vault's maps are keyed by the scope's fingerprint ([`scope_fingerprint`]).
+type Fingerprint = u128;
+
+/// Data keys by the fingerprint of their scope.
+type Keys = HashMap<Fingerprint, Arc<DataKey>>;
 
 /// The reserved scope of the master key's check value.
 pub const CHECK_SCOPE: &str = "master:check";
@@ -95,6 +101,7 @@ impl From<VaultError> for StoreError {
 /// than a cipher under it: a cipher's key schedules take about 1.5 KB, and a centre
 /// holds a key for every caller, incident and member of staff it still has data of.
 struct DataKey {
+    scope: Box<str>,
     wrapped: Vec<u8>,
     key: OnceLock<Zeroizing<[u8; crypto::KEY_LEN]>>,
 }
@@ -112,7 +119,7 @@ impl DataKey {
 #[derive(Default)]
 pub struct NewKeys {
     pub wrapped: Vec<WrappedKey>,
-    keys: Vec<(String, Arc<DataKey>)>,
+    keys: Vec<(Fingerprint, Arc<DataKey>)>,
 }
 
 impl NewKeys {
@@ -124,10 +131,10 @@ impl NewKeys {
 /// The master key and the data keys of one log.
 pub struct Vault {
     master: Cipher,
-    keys: RwLock<HashMap<String, Arc<DataKey>>>,
+    keys: RwLock<Keys>,
     /// Keys made by a batch that is being appended, not yet durable: the writer seals
     /// the next batch while this one is written, and must use (not remake) them.
-    pending: RwLock<HashMap<String, Arc<DataKey>>>,
+    pending: RwLock<Keys>,
     /// False for `--plain` (benchmarks): nothing is sealed, sealed events still open.
     seal: bool,
     decimals: u32,
@@ -204,8 +211,9 @@ impl Vault {
             if k.scope == CHECK_SCOPE {
                 continue;
             }
-            keys.entry(k.scope).or_insert_with(|| {
+            keys.entry(scope_fingerprint(&k.scope)).or_insert_with(|| {
                 Arc::new(DataKey {
+                    scope: k.scope.into(),
                     wrapped: k.wrapped,
                     key: OnceLock::new(),
                 })
@@ -252,7 +260,7 @@ impl Vault {
         self.keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(scope)
+            .contains_key(&scope_fingerprint(scope))
     }
 
     fn wrap(&self, scope: &str, key: &[u8]) -> WrappedKey {
@@ -276,11 +284,16 @@ impl Vault {
 
     /// The key of `scope`, unwrapping it on first use; `None` when it is not held.
     fn key(&self, scope: &str) -> Result<Option<Arc<DataKey>>, VaultError> {
+        self.key_by(scope_fingerprint(scope), scope)
+    }
+
+    /// [`key`](Self::key), the fingerprint of `scope` made already.
+    fn key_by(&self, print: Fingerprint, scope: &str) -> Result<Option<Arc<DataKey>>, VaultError> {
         let Some(k) = self
             .keys
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(scope)
+            .get(&print)
             .cloned()
         else {
             return Ok(None);
@@ -298,24 +311,26 @@ impl Vault {
     ///
     /// [`commit`]: Self::commit
     fn key_for_sealing(&self, scope: &str, new: &mut NewKeys) -> Result<Arc<DataKey>, VaultError> {
-        if let Some((_, k)) = new.keys.iter().find(|(s, _)| s == scope) {
+        let print = scope_fingerprint(scope);
+        if let Some((_, k)) = new.keys.iter().find(|(p, _)| *p == print) {
             return Ok(k.clone());
         }
-        let pending = self.read_pending().get(scope).cloned();
+        let pending = self.read_pending().get(&print).cloned();
         if let Some(k) = pending {
             return Ok(k);
         }
-        if let Some(k) = self.key(scope)? {
+        if let Some(k) = self.key_by(print, scope)? {
             return Ok(k);
         }
         let raw = crypto::random_key();
         let wrapped = self.wrap(scope, &raw[..]);
         let key = Arc::new(DataKey {
+            scope: scope.into(),
             wrapped: wrapped.wrapped.clone(),
             key: OnceLock::from(raw),
         });
         new.wrapped.push(wrapped);
-        new.keys.push((scope.to_string(), key.clone()));
+        new.keys.push((print, key.clone()));
         Ok(key)
     }
 
@@ -326,9 +341,9 @@ impl Vault {
         }
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         let mut pending = self.pending.write().unwrap_or_else(|e| e.into_inner());
-        for (scope, key) in new.keys {
-            pending.remove(&scope);
-            keys.insert(scope, key);
+        for (print, key) in new.keys {
+            pending.remove(&print);
+            keys.insert(print, key);
         }
     }
 
@@ -339,8 +354,8 @@ impl Vault {
             return;
         }
         let mut pending = self.pending.write().unwrap_or_else(|e| e.into_inner());
-        for (scope, key) in &new.keys {
-            pending.insert(scope.clone(), key.clone());
+        for (print, key) in &new.keys {
+            pending.insert(*print, key.clone());
         }
     }
 
@@ -353,7 +368,7 @@ impl Vault {
             .clear();
     }
 
-    fn read_pending(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Arc<DataKey>>> {
+    fn read_pending(&self) -> std::sync::RwLockReadGuard<'_, Keys> {
         self.pending.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -361,14 +376,14 @@ impl Vault {
     /// scopes forgotten. (Erasing from the store is [`Vault::erase`].)
     pub fn forget(&self, scopes: &[String]) -> Vec<String> {
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
-        let gone: Vec<String> = keys
-            .keys()
-            .filter(|k| matches_any(k, scopes))
-            .cloned()
-            .collect();
-        for k in &gone {
-            keys.remove(k);
-        }
+        let mut gone = Vec::new();
+        keys.retain(|_, k| {
+            let keep = !matches_any(&k.scope, scopes);
+            if !keep {
+                gone.push(k.scope.to_string());
+            }
+            keep
+        });
         gone
     }
 

@@ -26,7 +26,7 @@ use muster_core::privacy::classify::{self, Class, ClassifyError, Keep, Personal}
 /// A personal value taken from an event: its row, its exact pointer and its value.
 pub struct Leaf {
     pub personal: Personal,
-    pub pointer: String,
+    pub pointer: Cow<'static, str>,
     pub value: Value,
 }
 
@@ -35,7 +35,7 @@ pub struct Leaf {
 pub struct Split {
     pub body: Vec<u8>,
     pub leaves: Vec<Leaf>,
-    ids: Vec<(String, Value)>,
+    ids: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl Split {
@@ -65,7 +65,7 @@ impl Split {
         id.and_then(|(_, v)| v.as_str())
             .ok_or_else(|| ClassifyError::NoRecordId {
                 kind: kind.as_str(),
-                pointer: leaf.pointer.clone(),
+                pointer: leaf.pointer.to_string(),
                 id: leaf.personal.id,
             })
     }
@@ -184,7 +184,7 @@ struct Ctx {
     plan: &'static [Pattern],
     path: Vec<Cow<'static, str>>,
     leaves: Vec<Leaf>,
-    ids: Vec<(String, Value)>,
+    ids: Vec<(Cow<'static, str>, Value)>,
     decimals: u32,
 }
 
@@ -214,15 +214,15 @@ impl Ctx {
     }
 
     /// The JSON pointer of the current path, which `pattern` leads to.
-    fn pointer(&self, pattern: &Pattern) -> String {
+    fn pointer(&self, pattern: &'static Pattern) -> Cow<'static, str> {
         if let Some(pointer) = &pattern.pointer {
-            return pointer.clone();
+            return Cow::Borrowed(pointer);
         }
         let mut out = String::new();
         for seg in &self.path {
             classify::push_segment(&mut out, seg);
         }
-        out
+        Cow::Owned(out)
     }
 
     /// Enters `seg` and says how its `value` goes into the body; [`Ctx::leave`] after.
