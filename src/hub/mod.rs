@@ -63,19 +63,23 @@ impl Published {
         visibility: Visibility,
         incident_id: Option<IncidentId>,
     ) -> Self {
-        let body = Self::client_body(rec, stored);
+        let body = Self::client_body(rec, stored, None);
         Self::with_body(rec, stored, &body, visibility, incident_id)
     }
 
     /// The event as clients get it: its stored body, unless that is sealed (the log's
-    /// form: clients get the event as decided) or the event is redacted for clients.
-    pub fn client_body(rec: &Record, stored: &StoredEvent) -> String {
+    /// form: clients get the event as decided, `clear` when the vault gave it) or the
+    /// event is redacted for clients.
+    pub fn client_body(rec: &Record, stored: &StoredEvent, clear: Option<String>) -> String {
         match rec.event.redacted() {
             Some(safe) => serde_json::to_string(&safe).expect("events always serialise"),
-            None if stored.body.contains("\"sealed\":[") => {
-                serde_json::to_string(&rec.event).expect("events always serialise")
-            }
-            None => stored.body.clone(),
+            None => clear.unwrap_or_else(|| {
+                if stored.body.contains("\"sealed\":[") {
+                    serde_json::to_string(&rec.event).expect("events always serialise")
+                } else {
+                    stored.body.clone()
+                }
+            }),
         }
     }
 

@@ -56,7 +56,7 @@ impl Publisher {
                 read.apply(rec);
                 let body = client
                     .next()
-                    .unwrap_or_else(|| Published::client_body(rec, st));
+                    .unwrap_or_else(|| Published::client_body(rec, st, None));
                 out.push(Arc::new(Published::with_body(
                     rec,
                     st,

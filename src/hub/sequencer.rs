@@ -43,7 +43,7 @@ use muster_core::engine::state::CommandOutcome;
 use muster_core::engine::{Actor, Command, Engine, Error, Record, State};
 use muster_core::time::Clock;
 use muster_log::{EventLog, StoreError, StoredEvent, chain};
-use muster_vault::{NewKeys, Vault};
+use muster_vault::{NewKeys, Sealed, Vault};
 
 /// The most commands decided into one batch.
 pub const MAX_BATCH: usize = 1_024;
@@ -107,9 +107,9 @@ struct Batch {
     /// Password hashes the batch's commands set, `(user_id, hash)`: stored once the
     /// batch is durable (see [`Sequencer::spawn_append`]).
     credentials: Vec<(String, String)>,
-    /// Each record's body with its personal data sealed (`None`: nothing to seal),
-    /// sealed as it was decided so the work overlaps the previous batch's append.
-    bodies: Vec<Option<String>>,
+    /// Each record with its personal data sealed (`None`: nothing to seal), sealed as
+    /// it was decided so the work overlaps the previous batch's append.
+    bodies: Vec<Option<Sealed>>,
     /// The data keys the batch is the first to use, written with it.
     keys: NewKeys,
 }
@@ -125,16 +125,28 @@ struct Appended {
 
 /// The stored form of `records`, chained from `prev_hash`: each with its sealed body
 /// when it has one (as [`Sequencer::decide_one`] sealed it), else as it serialises.
-fn chained(records: &[Record], bodies: Vec<Option<String>>, prev_hash: &str) -> Vec<StoredEvent> {
+/// Also what was sealed, in clear (`None` where nothing was).
+fn chained(
+    records: &[Record],
+    bodies: Vec<Option<Sealed>>,
+    prev_hash: &str,
+) -> (Vec<StoredEvent>, Vec<Option<String>>) {
     let mut stored: Vec<StoredEvent> = Vec::with_capacity(records.len());
+    let mut clear = Vec::with_capacity(records.len());
     for (r, body) in records.iter().zip(bodies) {
         let prev = stored.last().map_or(prev_hash, |e| e.hash.as_str());
         stored.push(match body {
-            Some(body) => muster_log::record::encode_body(r, body, prev),
-            None => muster_log::record::encode(r, prev),
+            Some(sealed) => {
+                clear.push(Some(sealed.clear));
+                muster_log::record::encode_body(r, sealed.stored, prev)
+            }
+            None => {
+                clear.push(None);
+                muster_log::record::encode(r, prev)
+            }
         });
     }
-    stored
+    (stored, clear)
 }
 
 /// The password hash a command sets, prepared by the hub before it reached the writer.
@@ -300,7 +312,7 @@ impl Sequencer {
         // The batches decided while this one is written seal with its new keys.
         vault.hold_pending(&new_keys);
         tokio::spawn(async move {
-            let stored = chained(&records, bodies, &prev_hash);
+            let (stored, clear) = chained(&records, bodies, &prev_hash);
             let started = std::time::Instant::now();
             let stored = Arc::new(stored);
             // The batch's new data keys go in its own transaction (script); the vault
@@ -321,12 +333,12 @@ impl Sequencer {
                     log.append_owned(Arc::clone(&stored)).await
                 }
             };
-            // What clients get is made while the log writes (a sealed event is
-            // serialised again in clear), not by the publisher, which is on the path
-            // from this batch to the next.
+            // What clients get is made while the log writes, not by the publisher,
+            // which is on the path from this batch to the next.
             let client = async {
-                let pairs = records.iter().zip(stored.iter());
-                pairs.map(|(r, s)| Published::client_body(r, s)).collect()
+                let each = records.iter().zip(stored.iter()).zip(clear);
+                each.map(|((r, s), clear)| Published::client_body(r, s, clear))
+                    .collect()
             };
             let (result, client) = tokio::join!(write, client);
             // Lost the race on a shared log: the events the writer reads next (and the
@@ -420,7 +432,7 @@ impl Sequencer {
         &self,
         records: &[Record],
         keys: &mut NewKeys,
-    ) -> Result<Vec<Option<String>>, Error> {
+    ) -> Result<Vec<Option<Sealed>>, Error> {
         records
             .iter()
             .map(|r| self.vault.seal(r, keys))

@@ -128,6 +128,13 @@ impl NewKeys {
     }
 }
 
+/// An event with personal data, sealed: its body as stored, and the event in clear
+/// (its JSON as serde writes it: what clients get).
+pub struct Sealed {
+    pub stored: String,
+    pub clear: String,
+}
+
 /// The master key and the data keys of one log.
 pub struct Vault {
     master: Cipher,
@@ -436,16 +443,17 @@ impl Vault {
         new: &mut NewKeys,
     ) -> Result<StoredEvent, VaultError> {
         Ok(match self.seal(r, new)? {
-            Some(body) => muster_log::record::encode_body(r, body, prev_hash),
+            Some(sealed) => muster_log::record::encode_body(r, sealed.stored, prev_hash),
             None => muster_log::record::encode(r, prev_hash),
         })
     }
 
     /// The body of `r` with its personal data sealed (the keys it first uses added to
-    /// `new`), or `None` when its kind has none and it is stored as it serialises.
-    /// One pass of serde splits the personal values out ([`split`]); each scope's are
-    /// then sealed as the JSON list of its values, in the order of its `fields`.
-    pub fn seal(&self, r: &Record, new: &mut NewKeys) -> Result<Option<String>, VaultError> {
+    /// `new`), and the event in clear; or `None` when its kind has none and it is
+    /// stored as it serialises. One pass of serde writes the event and notes its
+    /// personal values ([`split`]); each scope's are then sealed as the JSON list of
+    /// its values, in the order of its `fields`.
+    pub fn seal(&self, r: &Record, new: &mut NewKeys) -> Result<Option<Sealed>, VaultError> {
         let kind = r.event.kind();
         if !self.seal || classify::personal_rows(kind).is_empty() {
             return Ok(None);
@@ -464,13 +472,15 @@ impl Vault {
                 if n > 0 {
                     body.push(b',');
                 }
-                self.write_entry(&mut body, scope, leaves, new)?;
+                self.write_entry(&mut body, scope, leaves, &split, new)?;
             }
             body.extend_from_slice(b"]}");
         }
-        Ok(Some(
-            String::from_utf8(body).expect("serde_json writes UTF-8"),
-        ))
+        let text = |bytes| String::from_utf8(bytes).expect("serde_json writes UTF-8");
+        Ok(Some(Sealed {
+            stored: text(body),
+            clear: text(std::mem::take(&mut split.full)),
+        }))
     }
 
     /// Writes one sealed entry, `{"scope", "fields", "data"}`, to `out`.
@@ -479,6 +489,7 @@ impl Vault {
         out: &mut Vec<u8>,
         scope: &str,
         leaves: &[&split::Leaf],
+        split: &split::Split,
         new: &mut NewKeys,
     ) -> Result<(), VaultError> {
         let key = self.key_for_sealing(scope, new)?;
@@ -489,7 +500,7 @@ impl Vault {
             if n > 0 {
                 text.push(b',');
             }
-            serde_json::to_writer(&mut *text, &leaf.value).expect("JSON values serialise");
+            text.extend_from_slice(split.value(leaf));
         }
         text.push(b']');
         let data = cipher.seal(scope.as_bytes(), &text);

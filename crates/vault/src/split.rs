@@ -1,18 +1,22 @@
 //! Splitting an event's personal values from its clear body as it serialises: one
-//! pass of serde straight into the body's bytes, following only the paths the
-//! classification table names for the event's kind. The writer seals every event it
-//! decides, and building a `serde_json::Value` of each, walking it for the table's
-//! paths and serialising it again cost more than the encryption.
+//! pass of serde writes the event's JSON, following only the paths the classification
+//! table names for the event's kind and noting where each personal value went. The
+//! writer seals every event it decides, and building a `serde_json::Value` of each,
+//! walking it for the table's paths and serialising it again cost more than the
+//! encryption.
 //!
-//! Where a path meets a personal row, the value is taken out (an array item leaves
-//! `null` in its place, so the others keep their positions) or, for a `Coarse` row,
-//! left rounded; where it meets the record id a row names, the id is noted. Every
-//! other value goes to the body as serde writes it. What comes out is what
-//! [`classify::personal_leaves`] finds in the same event (a test holds the two to it).
+//! The event's JSON is what clients get; the clear body is the same with each personal
+//! value cut out (an object's member left out; an array item left `null`, so the
+//! others keep their positions) or, for a `Coarse` row, rounded. The sealed values are
+//! their JSON as written. Where a path meets the record id a row names, the id is
+//! noted. What comes out is what [`classify::personal_leaves`] finds in the same event
+//! (a test holds the two to it).
 
 use std::borrow::Cow;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::ops::Range;
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -23,22 +27,30 @@ use serde_json::Value;
 use muster_core::engine::EventKind;
 use muster_core::privacy::classify::{self, Class, ClassifyError, Keep, Personal};
 
-/// A personal value taken from an event: its row, its exact pointer and its value.
+/// A personal value taken from an event: its row, its exact pointer and where its
+/// JSON is in the event's ([`Split::value`]).
 pub struct Leaf {
     pub personal: Personal,
     pub pointer: Cow<'static, str>,
-    pub value: Value,
+    value: Range<usize>,
 }
 
-/// An event split: its clear body (JSON, as serde wrote it less the personal
-/// values), the personal values in the order they were met, and the record ids.
+/// An event split: the event's JSON as serde writes it (what clients get), its clear
+/// body (the same less the personal values), the personal values in the order they
+/// were met, and the record ids.
 pub struct Split {
+    pub full: Vec<u8>,
     pub body: Vec<u8>,
     pub leaves: Vec<Leaf>,
     ids: Vec<(Cow<'static, str>, Value)>,
 }
 
 impl Split {
+    /// The JSON of `leaf`'s value.
+    pub fn value(&self, leaf: &Leaf) -> &[u8] {
+        &self.full[leaf.value.clone()]
+    }
+
     /// The leaves grouped by scope, in the order the scopes are first met.
     pub fn scopes(
         &self,
@@ -73,28 +85,158 @@ impl Split {
 
 /// Serialises `event` (of `kind`), splitting out its personal values; coordinates
 /// kept `Coarse` stay in the body rounded to `decimals` places.
+///
+/// The event is written once, whole, noting where each personal value went; the
+/// body is then that JSON with each cut out: an object's member left out, an array
+/// item (or a variant's value) left `null` so the others keep their positions, a
+/// coarse coordinate rounded.
 pub fn split<T: Serialize>(event: &T, kind: EventKind, decimals: u32) -> Result<Split, String> {
+    let written = Rc::new(Cell::new(0));
     let ctx = RefCell::new(Ctx {
         plan: plan(kind),
         path: Vec::with_capacity(4),
-        leaves: Vec::new(),
+        marks: Vec::new(),
         ids: Vec::new(),
-        decimals,
+        written: written.clone(),
     });
-    let mut body = Vec::with_capacity(512);
-    let mut ser = serde_json::Serializer::new(&mut body);
+    let mut ser = serde_json::Serializer::new(Tally {
+        out: Vec::with_capacity(512),
+        written,
+    });
     event
         .serialize(Splitter {
             inner: &mut ser,
             ctx: &ctx,
         })
         .map_err(|e| e.to_string())?;
+    let full = ser.into_inner().out;
     let ctx = ctx.into_inner();
+    let (body, leaves) = cut(&full, ctx.marks, decimals);
     Ok(Split {
+        full,
         body,
-        leaves: ctx.leaves,
+        leaves,
         ids: ctx.ids,
     })
+}
+
+/// The writer of the event's JSON, keeping count of what it has written so far.
+struct Tally {
+    out: Vec<u8>,
+    written: Rc<Cell<usize>>,
+}
+
+impl std::io::Write for Tally {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.out.extend_from_slice(bytes);
+        self.written.set(self.out.len());
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where a personal value was written: its slot and the bytes from its start (a
+/// member's or an item's leading comma included) to its end.
+struct Mark {
+    personal: Personal,
+    pointer: Cow<'static, str>,
+    slot: Slot,
+    start: usize,
+    end: usize,
+}
+
+/// What a value was written as, which says where in its bytes the value starts.
+#[derive(Clone, Copy)]
+enum Slot {
+    /// An array's or a tuple's item: `,value`.
+    Item,
+    /// An object's member, with its key's JSON length: `,"key":value`.
+    Member(usize),
+    /// A newtype variant's value, with its name's JSON length: `{"name":value}`.
+    Variant(usize),
+}
+
+/// The body (`full` with the personal values cut out as `marks` say) and the leaves.
+fn cut(full: &[u8], marks: Vec<Mark>, decimals: u32) -> (Vec<u8>, Vec<Leaf>) {
+    let mut body = Vec::with_capacity(full.len());
+    let mut leaves = Vec::with_capacity(marks.len());
+    let mut at = 0;
+    for m in marks {
+        let comma = usize::from(full[m.start] == b',');
+        let value = match m.slot {
+            Slot::Item => m.start + comma..m.end,
+            Slot::Member(key) => m.start + comma + key + 1..m.end,
+            Slot::Variant(name) => m.start + name + 2..m.end - 1,
+        };
+        if &full[value.clone()] == b"null" {
+            continue;
+        }
+        let number = || {
+            let text = std::str::from_utf8(&full[value.clone()]).ok()?;
+            text.parse::<f64>().ok()
+        };
+        let put = match (m.personal.keep, m.slot) {
+            (Keep::Sealed, Slot::Member(_)) => Put::Out,
+            (Keep::Sealed, _) => Put::Text("null".into()),
+            (Keep::Coarse, _) => match number() {
+                Some(x) => Put::Text(
+                    serde_json::Number::from_f64(classify::round(x, decimals))
+                        .map_or_else(|| "null".into(), |n| n.to_string()),
+                ),
+                None => Put::Same,
+            },
+        };
+        match put {
+            Put::Same => {}
+            Put::Text(text) => {
+                body.extend_from_slice(&full[at..value.start]);
+                body.extend_from_slice(text.as_bytes());
+                at = value.end;
+            }
+            Put::Out => {
+                // A member left out. The first of its object (no comma of its own)
+                // takes the next member's comma with it; that member, if cut too,
+                // then starts after it.
+                let start = m.start.max(at);
+                body.extend_from_slice(&full[at..start]);
+                let first = full[start] != b',';
+                at = if first && full.get(m.end) == Some(&b',') {
+                    m.end + 1
+                } else {
+                    m.end
+                };
+            }
+        }
+        leaves.push(Leaf {
+            personal: m.personal,
+            pointer: m.pointer,
+            value,
+        });
+    }
+    body.extend_from_slice(&full[at..]);
+    (body, leaves)
+}
+
+/// What the body has where a personal value was.
+enum Put {
+    /// The value as it is (a coarse value that is not a number).
+    Same,
+    /// Other JSON in its place.
+    Text(String),
+    /// Nothing: an object's member left out.
+    Out,
+}
+
+/// The length of `s` written as a JSON string.
+fn json_len(s: &str) -> usize {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        s.len() + 2
+    } else {
+        serde_json::to_string(s).map_or(0, |j| j.len())
+    }
 }
 
 /// What a path of the plan leads to.
@@ -170,22 +312,21 @@ enum Step {
     Id(&'static Pattern),
 }
 
-/// How a value goes into the clear body.
+/// How a value is written.
 enum Emit {
     Plain,
     Follow,
-    /// This value instead (a rounded coordinate, a noted id, a `null`).
-    Value(Value),
-    /// Nothing: the value was taken out.
-    Skip,
+    /// As it is, and marked as personal.
+    Personal(Personal, Cow<'static, str>),
 }
 
 struct Ctx {
     plan: &'static [Pattern],
     path: Vec<Cow<'static, str>>,
-    leaves: Vec<Leaf>,
+    marks: Vec<Mark>,
     ids: Vec<(Cow<'static, str>, Value)>,
-    decimals: u32,
+    /// How much of the event's JSON is written.
+    written: Rc<Cell<usize>>,
 }
 
 impl Ctx {
@@ -225,7 +366,7 @@ impl Ctx {
         Cow::Owned(out)
     }
 
-    /// Enters `seg` and says how its `value` goes into the body; [`Ctx::leave`] after.
+    /// Enters `seg` and says how its `value` is written; [`Ctx::leave`] after.
     fn enter<T: Serialize + ?Sized>(
         &mut self,
         seg: Cow<'static, str>,
@@ -237,30 +378,10 @@ impl Ctx {
             Step::Follow => Emit::Follow,
             Step::Id(pattern) => {
                 let v = serde_json::to_value(value)?;
-                self.ids.push((self.pointer(pattern), v.clone()));
-                Emit::Value(v)
+                self.ids.push((self.pointer(pattern), v));
+                Emit::Plain
             }
-            Step::Personal(personal, pattern) => {
-                let value = serde_json::to_value(value)?;
-                if value.is_null() {
-                    return Ok(Emit::Value(Value::Null));
-                }
-                let clear = match personal.keep {
-                    Keep::Sealed => Emit::Skip,
-                    Keep::Coarse => Emit::Value(match value.as_f64() {
-                        Some(x) => serde_json::Number::from_f64(classify::round(x, self.decimals))
-                            .map_or(Value::Null, Value::Number),
-                        None => value.clone(),
-                    }),
-                };
-                let pointer = self.pointer(pattern);
-                self.leaves.push(Leaf {
-                    personal,
-                    pointer,
-                    value,
-                });
-                clear
-            }
+            Step::Personal(personal, pattern) => Emit::Personal(personal, self.pointer(pattern)),
         })
     }
 
@@ -290,11 +411,10 @@ impl<T: Serialize + ?Sized> Serialize for Follow<'_, '_, T> {
     }
 }
 
-/// The value written at a path: as it is, through the splitter, or another in its place.
+/// The value written at a path: as it is, or through the splitter.
 enum Out<'c, 'v, T: ?Sized> {
     Plain(&'v T),
     Follow(Follow<'c, 'v, T>),
-    Value(Value),
 }
 
 impl<T: Serialize + ?Sized> Serialize for Out<'_, '_, T> {
@@ -302,30 +422,40 @@ impl<T: Serialize + ?Sized> Serialize for Out<'_, '_, T> {
         match self {
             Out::Plain(v) => v.serialize(s),
             Out::Follow(f) => f.serialize(s),
-            Out::Value(v) => v.serialize(s),
         }
     }
 }
 
-/// Enters `seg` for `value`, writes it with `emit` (given what to write, or `None` to
-/// leave it out) and leaves.
+/// Enters `seg` for `value`, writes it (in `slot`) with `emit`, marks it if it is
+/// personal, and leaves.
 fn at<T, R, E>(
     ctx: &RefCell<Ctx>,
     seg: Cow<'static, str>,
+    slot: Slot,
     value: &T,
-    emit: impl FnOnce(Option<&Out<'_, '_, T>>) -> Result<R, E>,
+    emit: impl FnOnce(&Out<'_, '_, T>) -> Result<R, E>,
 ) -> Result<R, E>
 where
     T: Serialize + ?Sized,
     E: ser::Error,
 {
-    let step = ctx.borrow_mut().enter(seg, value);
+    let start = ctx.borrow().written.get();
+    let step = ctx.borrow_mut().enter(seg, value).map_err(E::custom);
     let result = match step {
-        Err(e) => Err(E::custom(e)),
-        Ok(Emit::Plain) => emit(Some(&Out::Plain(value))),
-        Ok(Emit::Follow) => emit(Some(&Out::Follow(Follow { value, ctx }))),
-        Ok(Emit::Value(v)) => emit(Some(&Out::Value(v))),
-        Ok(Emit::Skip) => emit(None),
+        Err(e) => Err(e),
+        Ok(Emit::Plain) => emit(&Out::Plain(value)),
+        Ok(Emit::Follow) => emit(&Out::Follow(Follow { value, ctx })),
+        Ok(Emit::Personal(personal, pointer)) => emit(&Out::Plain(value)).inspect(|_| {
+            let mut c = ctx.borrow_mut();
+            let end = c.written.get();
+            c.marks.push(Mark {
+                personal,
+                pointer,
+                slot,
+                start,
+                end,
+            });
+        }),
     };
     ctx.borrow_mut().leave();
     result
@@ -362,10 +492,7 @@ macro_rules! items {
             fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
                 let seg = self.next_seg();
                 let inner = &mut self.inner;
-                at(self.ctx, seg, value, |out| match out {
-                    Some(out) => inner.$method(out),
-                    None => inner.$method(&Value::Null),
-                })
+                at(self.ctx, seg, Slot::Item, value, |out| inner.$method(out))
             }
             fn end(self) -> Result<S::Ok, S::Error> {
                 self.inner.end()
@@ -388,9 +515,8 @@ impl<S: ser::SerializeTupleVariant> ser::SerializeTupleVariant for VariantItems<
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
         let seg = self.items.next_seg();
         let inner = &mut self.items.inner;
-        at(self.items.ctx, seg, value, |out| match out {
-            Some(out) => inner.serialize_field(out),
-            None => inner.serialize_field(&Value::Null),
+        at(self.items.ctx, seg, Slot::Item, value, |out| {
+            inner.serialize_field(out)
         })
     }
     fn end(self) -> Result<S::Ok, S::Error> {
@@ -418,9 +544,9 @@ macro_rules! fields {
                 value: &T,
             ) -> Result<(), S::Error> {
                 let inner = &mut self.inner;
-                at(self.ctx, Cow::Borrowed(key), value, |out| match out {
-                    Some(out) => inner.serialize_field(key, out),
-                    None => Ok(()),
+                let slot = Slot::Member(json_len(key));
+                at(self.ctx, Cow::Borrowed(key), slot, value, |out| {
+                    inner.serialize_field(key, out)
                 })
             }
             fn skip_field(&mut self, key: &'static str) -> Result<(), S::Error> {
@@ -452,10 +578,11 @@ impl<S: ser::SerializeMap> Entries<'_, S> {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
+        // Keys are written as strings, a number's in quotes.
+        let slot = Slot::Member(json_len(&seg));
         let inner = &mut self.inner;
-        at(self.ctx, Cow::Owned(seg), value, |out| match out {
-            Some(out) => inner.serialize_entry(&key, out),
-            None => Ok(()),
+        at(self.ctx, Cow::Owned(seg), slot, value, |out| {
+            inner.serialize_entry(&key, out)
         })
     }
 }
@@ -549,9 +676,9 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
         value: &T,
     ) -> Result<S::Ok, S::Error> {
         let inner = self.inner;
-        at(self.ctx, Cow::Borrowed(variant), value, |out| match out {
-            Some(out) => inner.serialize_newtype_variant(name, index, variant, out),
-            None => inner.serialize_newtype_variant(name, index, variant, &Value::Null),
+        let slot = Slot::Variant(json_len(variant));
+        at(self.ctx, Cow::Borrowed(variant), slot, value, |out| {
+            inner.serialize_newtype_variant(name, index, variant, out)
         })
     }
 
@@ -630,5 +757,52 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
 
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use muster_core::privacy::classify::Erased;
+    use muster_core::privacy::{Category, RecordType};
+
+    fn mark(full: &str, text: &str, slot: Slot, keep: Keep) -> Mark {
+        let start = full.find(text).expect("the test's text is in the JSON");
+        Mark {
+            personal: Personal {
+                category: Category::CallerDetails,
+                record: RecordType::Contact,
+                id: "/id",
+                keep,
+                erased: Erased::Text,
+            },
+            pointer: Cow::Borrowed("/x"),
+            slot,
+            start,
+            end: start + text.len(),
+        }
+    }
+
+    /// Members first in their object (one after another, then one kept), an array's
+    /// item, a coarse number and a `null`: the body is what serde would have written
+    /// without them, and each leaf's value is its JSON.
+    #[test]
+    fn cuts_leave_the_json_serde_would_write_without_them() {
+        let full = r#"{"a":"x","b":"y","c":1,"d":[1,"p",3],"e":51.4656,"f":null}"#;
+        let marks = vec![
+            mark(full, r#""a":"x""#, Slot::Member(3), Keep::Sealed),
+            mark(full, r#","b":"y""#, Slot::Member(3), Keep::Sealed),
+            mark(full, r#","p""#, Slot::Item, Keep::Sealed),
+            mark(full, r#","e":51.4656"#, Slot::Member(3), Keep::Coarse),
+            mark(full, r#","f":null"#, Slot::Member(3), Keep::Sealed),
+        ];
+        let (body, leaves) = cut(full.as_bytes(), marks, 3);
+        let body = String::from_utf8(body).unwrap();
+        assert_eq!(body, r#"{"c":1,"d":[1,null,3],"e":51.466,"f":null}"#);
+        let values: Vec<&str> = leaves.iter().map(|l| &full[l.value.clone()]).collect();
+        assert_eq!(values, [r#""x""#, r#""y""#, r#""p""#, "51.4656"]);
+        let last = r#"{"k":1,"z":"q"}"#;
+        let marks = vec![mark(last, r#","z":"q""#, Slot::Member(3), Keep::Sealed)];
+        assert_eq!(cut(last.as_bytes(), marks, 3).0, br#"{"k":1}"#);
     }
 }

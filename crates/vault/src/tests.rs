@@ -342,6 +342,10 @@ fn every_kind_is_sealed_as_the_table_says_and_opens_as_it_was() {
         };
         let json = serde_json::to_value(&rec.event).unwrap();
         let expected = personal_leaves(rec.event.kind(), &json, rec.at).unwrap();
+        if let Some(sealed) = vault.seal(&rec, &mut NewKeys::default()).unwrap() {
+            let clear = serde_json::to_string(&rec.event).unwrap();
+            assert_eq!(sealed.clear, clear, "{}: in clear", rec.event.kind());
+        }
         let (stored, new) = vault
             .encode(std::slice::from_ref(&rec), chain::GENESIS)
             .unwrap();
