@@ -587,10 +587,6 @@ fn configure_writable(conn: &Connection) -> Result<(), StoreError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(unavailable)?;
-    // Deleted content (an erased data key above all) is overwritten, not left in
-    // free pages.
-    conn.pragma_update(None, "secure_delete", "ON")
-        .map_err(unavailable)?;
     conn.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)
         .map_err(unavailable)?;
     // Deleted content (old snapshots, erased keys) is overwritten, not left in free

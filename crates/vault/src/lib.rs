@@ -102,6 +102,8 @@ impl From<VaultError> for StoreError {
 /// holds a key for every caller, incident and member of staff it still has data of.
 struct DataKey {
     scope: Box<str>,
+    /// As the store keeps it, for a key read from there (unwrapped on first use);
+    /// empty for a key this vault made.
     wrapped: Vec<u8>,
     key: OnceLock<Zeroizing<[u8; crypto::KEY_LEN]>>,
 }
@@ -333,7 +335,7 @@ impl Vault {
         let wrapped = self.wrap(scope, &raw[..]);
         let key = Arc::new(DataKey {
             scope: scope.into(),
-            wrapped: wrapped.wrapped.clone(),
+            wrapped: Vec::new(),
             key: OnceLock::from(raw),
         });
         new.wrapped.push(wrapped);

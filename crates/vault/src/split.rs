@@ -14,7 +14,6 @@
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::LazyLock;
@@ -24,6 +23,7 @@ use serde::Serialize;
 use serde::ser::{self, Error as _, Serializer};
 use serde_json::Value;
 
+use super::HashMap;
 use muster_core::engine::EventKind;
 use muster_core::privacy::classify::{self, Class, ClassifyError, Keep, Personal};
 
@@ -275,7 +275,7 @@ impl Pattern {
 
 /// Every kind's plan: its personal rows in the table's order, then the ids they name.
 static PLANS: LazyLock<HashMap<EventKind, Vec<Pattern>>> = LazyLock::new(|| {
-    let mut plans: HashMap<EventKind, Vec<Pattern>> = HashMap::new();
+    let mut plans: HashMap<EventKind, Vec<Pattern>> = HashMap::default();
     for row in classify::TABLE {
         if let Class::Personal(p) = row.class {
             let pattern = Pattern::new(row.path, Target::Personal(p));
@@ -478,7 +478,10 @@ impl<'c, S> Items<'c, S> {
     }
 
     fn next_seg(&mut self) -> Cow<'static, str> {
-        let seg = Cow::Owned(self.index.to_string());
+        const SMALL: [&str; 8] = ["0", "1", "2", "3", "4", "5", "6", "7"];
+        let seg = SMALL
+            .get(self.index)
+            .map_or_else(|| Cow::Owned(self.index.to_string()), |s| Cow::Borrowed(*s));
         self.index += 1;
         seg
     }

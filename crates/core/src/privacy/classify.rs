@@ -689,8 +689,11 @@ pub static TABLE: &[Row] = &[
 ];
 
 /// The personal rows of each kind (most kinds have none).
-static PERSONAL: LazyLock<HashMap<EventKind, Vec<Row>>> = LazyLock::new(|| {
-    let mut by_kind: HashMap<EventKind, Vec<Row>> = HashMap::new();
+/// (foldhash: the writer looks every event's kind up here.)
+type ByKind<T> = HashMap<EventKind, Vec<T>, foldhash::fast::RandomState>;
+
+static PERSONAL: LazyLock<ByKind<Row>> = LazyLock::new(|| {
+    let mut by_kind = ByKind::<Row>::default();
     for row in TABLE {
         if matches!(row.class, Class::Personal(_)) {
             by_kind.entry(row.kind).or_default().push(*row);
