@@ -67,6 +67,33 @@ pub fn scope_fingerprint(scope: &str) -> u128 {
     u128::from_le_bytes(first)
 }
 
+/// The scopes an erasure names: exact scopes, and prefixes ending in `/` (every scope
+/// under one). Matched by lookups of a scope and its own prefixes, so that a retention
+/// sweep naming thousands of scopes costs a few lookups per key held, not one
+/// comparison per name.
+pub struct ScopeNames<'a> {
+    exact: std::collections::HashSet<&'a str>,
+    prefixes: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> ScopeNames<'a> {
+    pub fn of(scopes: &'a [String]) -> ScopeNames<'a> {
+        let (prefixes, exact) = scopes
+            .iter()
+            .map(String::as_str)
+            .partition(|s| s.ends_with('/'));
+        ScopeNames { exact, prefixes }
+    }
+
+    /// True when `scope` is named, or is under a named prefix.
+    pub fn name(&self, scope: &str) -> bool {
+        self.exact.contains(scope)
+            || scope
+                .match_indices('/')
+                .any(|(i, _)| self.prefixes.contains(&scope[..=i]))
+    }
+}
+
 /// A serialised state as of `seq`, so start-up replays only the tail.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Snapshot {

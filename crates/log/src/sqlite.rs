@@ -63,8 +63,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    Durability, EventLog, Snapshot, StoreError, StoredEvent, VerifyReport, WrappedKey, chain,
-    scope_fingerprint,
+    Durability, EventLog, ScopeNames, Snapshot, StoreError, StoredEvent, VerifyReport, WrappedKey,
+    chain, scope_fingerprint,
 };
 
 /// How long a statement waits for another connection's lock before failing; long
@@ -333,10 +333,10 @@ impl EventLog for SqliteLog {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(unavailable)?;
-            let targets = Targets::of(&scopes);
+            let named = ScopeNames::of(&scopes);
             let doomed: Vec<(i64, String)> = key_rows(&tx)?
                 .into_iter()
-                .filter(|(_, scope)| targets.erase(scope))
+                .filter(|(_, scope)| named.name(scope))
                 .collect();
             {
                 let mut st = tx.prepare_cached(SQL_ERASE_KEY).map_err(unavailable)?;
@@ -749,33 +749,6 @@ fn refuse_kept(held: &Fingerprints, keys: &[WrappedKey], made: &[u128]) -> Resul
         }
     }
     Ok(())
-}
-
-/// What an erasure names: exact scopes, and prefixes ending in `/` (every scope under
-/// one). Looked up per row, so that a retention sweep naming thousands of scopes still
-/// reads the table once at a few lookups a row.
-struct Targets<'a> {
-    exact: std::collections::HashSet<&'a str>,
-    prefixes: std::collections::HashSet<&'a str>,
-}
-
-impl<'a> Targets<'a> {
-    fn of(scopes: &'a [String]) -> Targets<'a> {
-        let (prefixes, exact) = scopes
-            .iter()
-            .map(String::as_str)
-            .partition(|s| s.ends_with('/'));
-        Targets { exact, prefixes }
-    }
-
-    /// True when `scope` is named, or under a named prefix (each of its own prefixes
-    /// up to a `/` looked up).
-    fn erase(&self, scope: &str) -> bool {
-        self.exact.contains(scope)
-            || scope
-                .match_indices('/')
-                .any(|(i, _)| self.prefixes.contains(&scope[..=i]))
-    }
 }
 
 /// Every data key's row number and scope, in the order they were made.

@@ -41,7 +41,7 @@ use zeroize::Zeroizing;
 
 use muster_core::engine::{EventKind, Record};
 use muster_core::privacy::classify::{self, ERASED, Erased, Keep};
-use muster_log::{EventLog, StoreError, StoredEvent, WrappedKey, scope_fingerprint};
+use muster_log::{EventLog, ScopeNames, StoreError, StoredEvent, WrappedKey, scope_fingerprint};
 
 pub use crypto::Cipher;
 pub use master::MasterKey;
@@ -384,10 +384,11 @@ impl Vault {
     /// Forgets keys: each entry an exact scope or a prefix ending in `/`. Returns the
     /// scopes forgotten. (Erasing from the store is [`Vault::erase`].)
     pub fn forget(&self, scopes: &[String]) -> Vec<String> {
+        let named = ScopeNames::of(scopes);
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         let mut gone = Vec::new();
         keys.retain(|_, k| {
-            let keep = !matches_any(&k.scope, scopes);
+            let keep = !named.name(&k.scope);
             if !keep {
                 gone.push(k.scope.to_string());
             }
@@ -664,13 +665,6 @@ impl Vault {
         log.rewrap_keys(&rewrapped).await?;
         Ok(wrapped.iter().filter(|k| k.scope != CHECK_SCOPE).count())
     }
-}
-
-/// True when `scope` is one of `scopes` or under one of its `/`-ended prefixes.
-pub fn matches_any(scope: &str, scopes: &[String]) -> bool {
-    scopes
-        .iter()
-        .any(|s| scope == s || (s.ends_with('/') && scope.starts_with(s.as_str())))
 }
 
 /// The parent pointer and the unescaped last key of `pointer`.
