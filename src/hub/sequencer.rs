@@ -120,6 +120,8 @@ struct Appended {
     records: Vec<Record>,
     stored: Arc<Vec<StoredEvent>>,
     client: Vec<String>,
+    /// The data keys the batch made, held once it is durable.
+    keys: NewKeys,
     result: Result<(), StoreError>,
 }
 
@@ -236,13 +238,17 @@ impl Sequencer {
                 done = async { (&mut inflight.as_mut().expect("guarded").0).await }, if inflight.is_some() => {
                     let (_, mut batch) = inflight.take().expect("guarded");
                     match done {
-                        Ok(Appended { records, stored, client, result: Ok(()) }) => {
+                        Ok(Appended { records, stored, client, keys, result: Ok(()) }) => {
                             if let Some(last) = stored.last() {
                                 self.head_hash.clone_from(&last.hash);
                             }
                             batch.records = records;
                             batch.stored = stored;
                             batch.client = client;
+                            // Held from now on (pending until here), before anyone
+                            // reads the batch. The writer moves them itself, so the
+                            // thread that seals never waits for the maps' locks.
+                            self.vault.commit(keys);
                             self.release(batch).await
                         }
                         Ok(Appended { result: Err(StoreError::Conflict { .. }), .. }) if self.shared => {
@@ -308,25 +314,20 @@ impl Sequencer {
         let credentials = std::mem::take(&mut batch.credentials);
         let credential_store = self.credentials.clone();
         let bodies = std::mem::take(&mut batch.bodies);
-        let new_keys = std::mem::take(&mut batch.keys);
+        let mut new_keys = std::mem::take(&mut batch.keys);
         // The batches decided while this one is written seal with its new keys.
         vault.hold_pending(&new_keys);
+        let wrapped = std::mem::take(&mut new_keys.wrapped);
         tokio::spawn(async move {
             let (stored, clear) = chained(&records, bodies, &prev_hash);
             let started = std::time::Instant::now();
             let stored = Arc::new(stored);
             // The batch's new data keys go in its own transaction (script); the vault
-            // holds them only once they are durable with it.
+            // holds them only once they are durable with it (the writer, on `Appended`).
             let write = async {
-                if !new_keys.is_empty() {
-                    let wrapped = Arc::new(new_keys.wrapped.clone());
-                    let result = log
-                        .append_with_keys(&prev_hash, Arc::clone(&stored), wrapped)
-                        .await;
-                    if result.is_ok() {
-                        vault.commit(new_keys);
-                    }
-                    result
+                if !wrapped.is_empty() {
+                    log.append_with_keys(&prev_hash, Arc::clone(&stored), Arc::new(wrapped))
+                        .await
                 } else if shared {
                     log.append_after(&prev_hash, &stored).await
                 } else {
@@ -360,6 +361,7 @@ impl Sequencer {
                 records,
                 stored,
                 client,
+                keys: new_keys,
                 result,
             }
         })
