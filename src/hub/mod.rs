@@ -212,6 +212,7 @@ impl Hub {
         clock: Arc<dyn Clock>,
         options: HubOptions,
     ) -> Result<Hub, StoreError> {
+        let started = std::time::Instant::now();
         let vault = Arc::new(match &options.master_key {
             Some(master) => {
                 let vault = Vault::load(log.as_ref(), master, options.location_decimals)
@@ -221,6 +222,10 @@ impl Hub {
             }
             None => Vault::new(&MasterKey::generate(), options.location_decimals).plain(),
         });
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "data keys loaded"
+        );
         let (state, head_hash) = recovery::load(log.as_ref(), &vault).await?;
         let last_at = match state.seq {
             0 => DateTime::<Utc>::MIN_UTC,
@@ -231,11 +236,6 @@ impl Hub {
                 .map_or(DateTime::<Utc>::MIN_UTC, |e| e.at),
         };
         let read = Arc::new(RwLock::new(state.clone()));
-        let state_for_snapshots = if options.snapshot_every > 0 {
-            state.clone()
-        } else {
-            State::default()
-        };
         let journal = Arc::new(Journal::new(
             options.journal_capacity,
             options.resume_window,
@@ -251,7 +251,7 @@ impl Hub {
             events_tx: events_tx.clone(),
             records_tx: records_tx.clone(),
             snapshots: snapshotter::Snapshotter::start(
-                state_for_snapshots,
+                read.clone(),
                 log.clone(),
                 vault.clone(),
                 options.snapshot_every,
@@ -295,6 +295,7 @@ impl Hub {
             scrubbed,
         };
         privacy::spawn(hub.clone(), scrubbed_tx);
+        tracing::info!(ms = started.elapsed().as_millis() as u64, "hub started");
         Ok(hub)
     }
 
@@ -390,6 +391,12 @@ impl Hub {
             journal::Backlog::Events(e) => e,
             journal::Backlog::TooOld => Vec::new(),
         }
+    }
+
+    /// True once the writer has stopped (the process is shutting down): commands are
+    /// refused from then on, which is nothing to warn about.
+    pub fn stopped(&self) -> bool {
+        self.submit_tx.is_closed()
     }
 
     /// Items finished before this time are left out of snapshots: now, on the hub's

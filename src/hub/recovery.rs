@@ -11,17 +11,36 @@ const PAGE: usize = 4_096;
 
 /// The state as of the log's head, and the head's hash.
 pub async fn load(log: &dyn EventLog, vault: &Vault) -> Result<(State, String), StoreError> {
+    let started = std::time::Instant::now();
     let mut state = match log.latest_snapshot().await? {
-        Some(snap) => serde_json::from_str::<State>(&snap.body)
-            .map_err(|e| StoreError::Corrupt(format!("snapshot at seq {}: {e}", snap.seq)))?,
+        Some(snap) => {
+            let read = started.elapsed();
+            let state = serde_json::from_str::<State>(&snap.body)
+                .map_err(|e| StoreError::Corrupt(format!("snapshot at seq {}: {e}", snap.seq)))?;
+            tracing::info!(
+                seq = snap.seq,
+                bytes = snap.body.len(),
+                read_ms = read.as_millis() as u64,
+                ms = started.elapsed().as_millis() as u64,
+                "snapshot loaded"
+            );
+            state
+        }
         None => State::default(),
     };
+    let from = state.seq;
     // On a shared log other hubs may append while this one replays: replay again
     // until the head stands still at what was replayed.
     loop {
         replay(log, vault, &mut state, None).await?;
         let (head, hash) = log.head().await?;
         if head == state.seq {
+            tracing::info!(
+                seq = head,
+                replayed = head - from,
+                ms = started.elapsed().as_millis() as u64,
+                "state rebuilt from the log"
+            );
             return Ok((state, hash));
         }
         if head < state.seq || !log.shared() {

@@ -106,6 +106,7 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
                 swept_at = Some(now);
                 if let Some((_, Err(e))) = fire_sweep(&hub).await
                     && !matches!(e, Error::Conflict(_))
+                    && !hub.stopped()
                 {
                     tracing::warn!(error = %e, "retention sweep refused");
                 }
@@ -113,6 +114,7 @@ pub fn spawn(hub: Hub) -> tokio::task::JoinHandle<()> {
             for (command, result) in fire_due(&hub).await {
                 match result {
                     Ok(_) | Err(Error::Conflict(_)) => {}
+                    Err(_) if hub.stopped() => return,
                     Err(e) => {
                         tracing::warn!(kind = command.kind().as_str(), error = %e, "timer refused")
                     }
