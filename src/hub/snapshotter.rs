@@ -27,8 +27,9 @@ pub struct Snapshotter {
 impl Snapshotter {
     /// Starts the thread, which folds from a copy of `read` (the publisher's state) it
     /// makes itself: a copy of a large state takes a fifth of a second or more, and the
-    /// hub is ready without waiting for it. Batches the copy already holds are skipped.
-    /// `every == 0` starts nothing.
+    /// hub is ready without waiting for it (a batch published meanwhile waits for the
+    /// read lock). Batches the copy already holds are skipped. `every == 0` starts
+    /// nothing.
     pub fn start(
         read: Arc<RwLock<State>>,
         log: Arc<dyn EventLog>,
