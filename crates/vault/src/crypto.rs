@@ -22,6 +22,8 @@ pub const NONCE_LEN: usize = 12;
 pub const TAG_LEN: usize = 16;
 /// The first byte of a message sealed with AES-256-GCM.
 const GCM: u8 = 0x01;
+/// Bytes before the ciphertext: the cipher's byte and the nonce.
+pub const HEADER_LEN: usize = 1 + NONCE_LEN;
 /// Bytes in the nonce of a message sealed by an earlier version (XChaCha20-Poly1305).
 const LEGACY_NONCE_LEN: usize = 24;
 
@@ -43,23 +45,31 @@ impl Cipher {
         })
     }
 
-    /// `0x01 || nonce || ciphertext` of `plain`, bound to `aad`. The nonce is random
-    /// from the thread's CSPRNG (ChaCha, seeded and reseeded from the operating
-    /// system), without a system call per message.
+    /// `0x01 || nonce || ciphertext` of `plain`, bound to `aad`.
     pub fn seal(&self, aad: &[u8], plain: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER_LEN + plain.len() + TAG_LEN);
+        out.resize(HEADER_LEN, 0);
+        out.extend_from_slice(plain);
+        self.seal_in_place(aad, &mut out);
+        out
+    }
+
+    /// Seals in place: `buf` is [`HEADER_LEN`] bytes (any) then the plaintext, and
+    /// becomes `0x01 || nonce || ciphertext || tag` (no copy of the plaintext made).
+    /// The nonce is random from the thread's CSPRNG (ChaCha, seeded and reseeded from
+    /// the operating system), without a system call per message.
+    pub fn seal_in_place(&self, aad: &[u8], buf: &mut Vec<u8>) {
         use aes_gcm::aead::AeadInPlace as _;
+        assert!(buf.len() >= HEADER_LEN, "room for the header is left");
         let mut nonce = aes_gcm::Nonce::default();
         rand::RngCore::fill_bytes(&mut rand::rng(), nonce.as_mut_slice());
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + plain.len() + TAG_LEN);
-        out.push(GCM);
-        out.extend_from_slice(nonce.as_slice());
-        out.extend_from_slice(plain);
+        buf[0] = GCM;
+        buf[1..HEADER_LEN].copy_from_slice(nonce.as_slice());
         let tag = self
             .gcm
-            .encrypt_in_place_detached(&nonce, aad, &mut out[1 + NONCE_LEN..])
+            .encrypt_in_place_detached(&nonce, aad, &mut buf[HEADER_LEN..])
             .expect("AES-256-GCM encrypts any message under 64 GiB");
-        out.extend_from_slice(tag.as_slice());
-        out
+        buf.extend_from_slice(tag.as_slice());
     }
 
     /// The plaintext of a sealed message bound to `aad`; `None` when it was sealed

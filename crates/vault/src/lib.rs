@@ -331,6 +331,11 @@ impl Vault {
         if let Some(k) = self.key_by(print, scope)? {
             return Ok(k);
         }
+        Ok(self.make_key(scope, print, new))
+    }
+
+    /// A new data key for `scope` (fingerprint `print`), added to `new`.
+    fn make_key(&self, scope: &str, print: Fingerprint, new: &mut NewKeys) -> Arc<DataKey> {
         let raw = crypto::random_key();
         let wrapped = self.wrap(scope, &raw[..]);
         let key = Arc::new(DataKey {
@@ -340,7 +345,7 @@ impl Vault {
         });
         new.wrapped.push(wrapped);
         new.keys.push((print, key.clone()));
-        Ok(key)
+        key
     }
 
     /// Holds the keys a batch made, once the batch (and so they) are durable.
@@ -464,18 +469,21 @@ impl Vault {
         let unreadable = |reason: String| VaultError::Unreadable { seq: r.seq, reason };
         let mut split = split::split(&r.event, kind, self.decimals).map_err(unreadable)?;
         let mut body = std::mem::take(&mut split.body);
+        // A record numbered by this event's seq is new with it: its scopes have no key.
+        let created = r.event.created_ref().map(|(_, id)| id);
+        let created = created.filter(|id| numbered_at(id, r.seq));
         let scopes = split
-            .scopes(kind, r.at)
+            .scopes(kind, r.at, created)
             .map_err(|e| unreadable(e.to_string()))?;
         if !scopes.is_empty() {
             // The body is an object: `"sealed"` goes in before its closing brace.
             body.pop();
             body.extend_from_slice(b",\"sealed\":[");
-            for (n, (scope, leaves)) in scopes.iter().enumerate() {
+            for (n, scope) in scopes.iter().enumerate() {
                 if n > 0 {
                     body.push(b',');
                 }
-                self.write_entry(&mut body, scope, leaves, &split, new)?;
+                self.write_entry(&mut body, scope, &split, new)?;
             }
             body.extend_from_slice(b"]}");
         }
@@ -490,34 +498,36 @@ impl Vault {
     fn write_entry(
         &self,
         out: &mut Vec<u8>,
-        scope: &str,
-        leaves: &[&split::Leaf],
+        scope: &split::Scope<'_>,
         split: &split::Split,
         new: &mut NewKeys,
     ) -> Result<(), VaultError> {
-        let key = self.key_for_sealing(scope, new)?;
-        let cipher = key.cipher();
-        let mut text = Zeroizing::new(Vec::with_capacity(128));
-        text.push(b'[');
+        let (leaves, scope_name) = (&scope.leaves, scope.name.as_str());
+        let key = if scope.new {
+            self.make_key(scope_name, scope_fingerprint(scope_name), new)
+        } else {
+            self.key_for_sealing(scope_name, new)?
+        };
+        // The values' JSON list, sealed where it is written.
+        let mut data = Zeroizing::new(Vec::with_capacity(256));
+        data.resize(crypto::HEADER_LEN, 0);
+        data.push(b'[');
         for (n, leaf) in leaves.iter().enumerate() {
             if n > 0 {
-                text.push(b',');
+                data.push(b',');
             }
-            text.extend_from_slice(split.value(leaf));
+            data.extend_from_slice(split.value(leaf));
         }
-        text.push(b']');
-        let data = cipher.seal(scope.as_bytes(), &text);
-        let json = |out: &mut Vec<u8>, s: &str| {
-            serde_json::to_writer(out, s).expect("a string serialises")
-        };
+        data.push(b']');
+        key.cipher().seal_in_place(scope_name.as_bytes(), &mut data);
         out.extend_from_slice(b"{\"scope\":");
-        json(out, scope);
+        split::write_str(out, scope_name);
         out.extend_from_slice(b",\"fields\":[");
         for (n, leaf) in leaves.iter().enumerate() {
             if n > 0 {
                 out.push(b',');
             }
-            json(out, &leaf.pointer);
+            split::write_str(out, &leaf.pointer);
         }
         out.extend_from_slice(b"],\"data\":\"");
         let start = out.len();
@@ -526,7 +536,7 @@ impl Vault {
             0,
         );
         let written = B64
-            .encode_slice(&data, &mut out[start..])
+            .encode_slice(&data[..], &mut out[start..])
             .expect("the buffer is sized for the base64");
         out.truncate(start + written);
         out.extend_from_slice(b"\"}");
@@ -693,6 +703,14 @@ fn put(body: &mut Value, pointer: &str, value: Value) {
         }
         _ => {}
     }
+}
+
+/// True when `id` is the one the engine gives a record created by the event at `seq`
+/// (`{prefix}_{seq}`, [`muster_core::id_type`]): no other event can have used it.
+fn numbered_at(id: &str, seq: u64) -> bool {
+    id.rsplit_once('_')
+        .and_then(|(_, n)| n.parse::<u64>().ok())
+        .is_some_and(|n| n == seq)
 }
 
 #[cfg(test)]

@@ -45,26 +45,45 @@ pub struct Split {
     ids: Vec<(Cow<'static, str>, Value)>,
 }
 
+/// One scope of an event: its name, whether its record is new with the event (so it
+/// has no key yet), and its leaves.
+pub struct Scope<'s> {
+    pub name: String,
+    pub new: bool,
+    pub leaves: Vec<&'s Leaf>,
+}
+
 impl Split {
     /// The JSON of `leaf`'s value.
     pub fn value(&self, leaf: &Leaf) -> &[u8] {
         &self.full[leaf.value.clone()]
     }
 
-    /// The leaves grouped by scope, in the order the scopes are first met.
+    /// The leaves grouped by scope, in the order the scopes are first met; `created`
+    /// is the id of the record the event creates, if any (its scopes are new).
     pub fn scopes(
         &self,
         kind: EventKind,
         at: DateTime<Utc>,
-    ) -> Result<Vec<(String, Vec<&Leaf>)>, ClassifyError> {
-        let mut scopes: Vec<(String, Vec<&Leaf>)> = Vec::new();
+        created: Option<&str>,
+    ) -> Result<Vec<Scope<'_>>, ClassifyError> {
+        // Within one event a scope is its record and category (the day is the
+        // event's): compared as such, each scope's name is written once.
+        let mut scopes: Vec<Scope<'_>> = Vec::with_capacity(2);
+        let mut named = Vec::with_capacity(2);
         for leaf in &self.leaves {
             let p = &leaf.personal;
             let id = self.id_of(kind, leaf)?;
-            let scope = muster_core::privacy::scope(p.record, id, p.category, at);
-            match scopes.iter_mut().find(|(s, _)| *s == scope) {
-                Some((_, leaves)) => leaves.push(leaf),
-                None => scopes.push((scope, vec![leaf])),
+            match named.iter().position(|n| *n == (p.record, p.category, id)) {
+                Some(i) => scopes[i].leaves.push(leaf),
+                None => {
+                    named.push((p.record, p.category, id));
+                    scopes.push(Scope {
+                        name: muster_core::privacy::scope(p.record, id, p.category, at),
+                        new: created == Some(id),
+                        leaves: vec![leaf],
+                    });
+                }
             }
         }
         Ok(scopes)
@@ -92,15 +111,16 @@ impl Split {
 /// coarse coordinate rounded.
 pub fn split<T: Serialize>(event: &T, kind: EventKind, decimals: u32) -> Result<Split, String> {
     let written = Rc::new(Cell::new(0));
+    // Sized for the events that carry personal data, so that none grows while written.
     let ctx = RefCell::new(Ctx {
         plan: plan(kind),
-        path: Vec::with_capacity(4),
-        marks: Vec::new(),
-        ids: Vec::new(),
+        path: Vec::with_capacity(6),
+        marks: Vec::with_capacity(8),
+        ids: Vec::with_capacity(2),
         written: written.clone(),
     });
     let mut ser = serde_json::Serializer::new(Tally {
-        out: Vec::with_capacity(512),
+        out: Vec::with_capacity(1024),
         written,
     });
     event
@@ -161,7 +181,8 @@ enum Slot {
 
 /// The body (`full` with the personal values cut out as `marks` say) and the leaves.
 fn cut(full: &[u8], marks: Vec<Mark>, decimals: u32) -> (Vec<u8>, Vec<Leaf>) {
-    let mut body = Vec::with_capacity(full.len());
+    // Room for the sealed entries the vault appends, so the body is allocated once.
+    let mut body = Vec::with_capacity(2 * full.len() + 128);
     let mut leaves = Vec::with_capacity(marks.len());
     let mut at = 0;
     for m in marks {
@@ -180,20 +201,23 @@ fn cut(full: &[u8], marks: Vec<Mark>, decimals: u32) -> (Vec<u8>, Vec<Leaf>) {
         };
         let put = match (m.personal.keep, m.slot) {
             (Keep::Sealed, Slot::Member(_)) => Put::Out,
-            (Keep::Sealed, _) => Put::Text("null".into()),
+            (Keep::Sealed, _) => Put::Null,
             (Keep::Coarse, _) => match number() {
-                Some(x) => Put::Text(
-                    serde_json::Number::from_f64(classify::round(x, decimals))
-                        .map_or_else(|| "null".into(), |n| n.to_string()),
-                ),
+                Some(x) => serde_json::Number::from_f64(classify::round(x, decimals))
+                    .map_or(Put::Null, Put::Number),
                 None => Put::Same,
             },
         };
         match put {
             Put::Same => {}
-            Put::Text(text) => {
+            Put::Null | Put::Number(_) => {
                 body.extend_from_slice(&full[at..value.start]);
-                body.extend_from_slice(text.as_bytes());
+                match put {
+                    Put::Number(n) => {
+                        serde_json::to_writer(&mut body, &n).expect("a number serialises")
+                    }
+                    _ => body.extend_from_slice(b"null"),
+                }
                 at = value.end;
             }
             Put::Out => {
@@ -224,18 +248,36 @@ fn cut(full: &[u8], marks: Vec<Mark>, decimals: u32) -> (Vec<u8>, Vec<Leaf>) {
 enum Put {
     /// The value as it is (a coarse value that is not a number).
     Same,
-    /// Other JSON in its place.
-    Text(String),
+    /// `null` in its place.
+    Null,
+    /// A number in its place (a coarse one, rounded).
+    Number(serde_json::Number),
     /// Nothing: an object's member left out.
     Out,
 }
 
+/// True when `s` is written as a JSON string as it is, between quotes.
+fn unescaped(s: &str) -> bool {
+    s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 /// The length of `s` written as a JSON string.
 fn json_len(s: &str) -> usize {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if unescaped(s) {
         s.len() + 2
     } else {
         serde_json::to_string(s).map_or(0, |j| j.len())
+    }
+}
+
+/// Writes `s` as a JSON string (scopes and pointers, which seldom need escaping).
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if unescaped(s) {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a string serialises");
     }
 }
 

@@ -399,3 +399,52 @@ fn every_kind_is_sealed_as_the_table_says_and_opens_as_it_was() {
         );
     }
 }
+
+#[test]
+fn only_an_id_numbered_by_the_event_s_own_seq_is_taken_as_new() {
+    assert!(numbered_at("con_84", 84));
+    assert!(!numbered_at("con_84", 85));
+    assert!(!numbered_at("res_ambulance", 84));
+    assert!(!numbered_at("84", 84));
+}
+
+#[test]
+fn a_record_new_with_an_event_gets_one_key_per_scope_and_later_batches_reuse_it() {
+    let mut w = World::seeded();
+    let op = w.actor("operator");
+    w.ok(&op, testing::incident_open("medical_emergency", None));
+    let first = w.log.clone();
+    let id = first
+        .iter()
+        .find_map(|r| r.event.created_ref().filter(|(n, _)| *n == "incident_id"))
+        .map(|(_, id)| id.to_string())
+        .unwrap();
+    let scope = format!("incident:{id}/free_text");
+    let vault = Vault::new(&MasterKey::generate(), 3);
+    let (stored, new) = vault.encode(&first, chain::GENESIS).unwrap();
+    let made: Vec<_> = new.wrapped.iter().map(|k| k.scope.clone()).collect();
+    assert_eq!(made.iter().filter(|s| **s == scope).count(), 1, "{made:?}");
+    vault.commit(new);
+    // A later note on it seals under the key made with it, in this batch and after.
+    w.ok(
+        &op,
+        testing::incident_note(&id.as_str().into(), "Zebedee is on the roof"),
+    );
+    w.ok(
+        &op,
+        testing::incident_note(&id.as_str().into(), "Zebedee is down"),
+    );
+    let later: Vec<Record> = w.log[first.len()..].to_vec();
+    let prev = &stored.last().unwrap().hash;
+    let (again, new) = vault.encode(&later, prev).unwrap();
+    assert!(
+        new.wrapped.iter().all(|k| k.scope != scope),
+        "a held scope got a second key"
+    );
+    let text = sealed_text(&again);
+    assert!(!text.contains("Zebedee") && text.contains(&scope), "{text}");
+    for e in stored.iter().chain(&again) {
+        let opened = vault.decode(e).unwrap();
+        assert_eq!(opened.event, w.log[(e.seq - first[0].seq) as usize].event);
+    }
+}

@@ -559,20 +559,23 @@ impl Event {
 
     /// The id this event created, as it appears in a command result's `data`.
     pub fn created(&self) -> Option<(&'static str, String)> {
+        self.created_ref().map(|(name, id)| (name, id.to_string()))
+    }
+
+    /// [`created`](Self::created), borrowed.
+    pub fn created_ref(&self) -> Option<(&'static str, &str)> {
         use Event::*;
         match self {
-            ContactReceived { contact } => Some(("contact_id", contact.id.to_string())),
-            IncidentOpened { incident, .. } => Some(("incident_id", incident.id.to_string())),
-            UserCreated { user } => Some(("user_id", user.id.to_string())),
-            ResourceRegistered { resource } => Some(("resource_id", resource.id.to_string())),
-            AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.to_string())),
-            MessageBroadcast { message } => Some(("message_id", message.id.to_string())),
-            CaseOpened { case } => Some(("case_id", case.id.to_string())),
-            SupportProposed { plan } => Some(("plan_id", plan.id.to_string())),
-            ImprovementRaised { improvement } => {
-                Some(("improvement_id", improvement.id.to_string()))
-            }
-            RosterShiftAdded { shift_id, .. } => Some(("shift_id", shift_id.to_string())),
+            ContactReceived { contact } => Some(("contact_id", contact.id.as_str())),
+            IncidentOpened { incident, .. } => Some(("incident_id", incident.id.as_str())),
+            UserCreated { user } => Some(("user_id", user.id.as_str())),
+            ResourceRegistered { resource } => Some(("resource_id", resource.id.as_str())),
+            AssignmentCreated { assignment } => Some(("assignment_id", assignment.id.as_str())),
+            MessageBroadcast { message } => Some(("message_id", message.id.as_str())),
+            CaseOpened { case } => Some(("case_id", case.id.as_str())),
+            SupportProposed { plan } => Some(("plan_id", plan.id.as_str())),
+            ImprovementRaised { improvement } => Some(("improvement_id", improvement.id.as_str())),
+            RosterShiftAdded { shift_id, .. } => Some(("shift_id", shift_id.as_str())),
             _ => None,
         }
     }
