@@ -115,6 +115,7 @@ pub fn split<T: Serialize>(event: &T, kind: EventKind, decimals: u32) -> Result<
     let ctx = RefCell::new(Ctx {
         plan: plan(kind),
         path: Vec::with_capacity(6),
+        live: Vec::with_capacity(6),
         marks: Vec::with_capacity(8),
         ids: Vec::with_capacity(2),
         written: written.clone(),
@@ -336,12 +337,28 @@ static PLANS: LazyLock<HashMap<EventKind, Vec<Pattern>>> = LazyLock::new(|| {
         for id in ids {
             patterns.push(Pattern::new(id.trim_start_matches('/'), Target::Id));
         }
+        assert!(
+            patterns.len() <= LIVE_BITS,
+            "a kind's plan has at most 64 paths"
+        );
     }
     plans
 });
 
 fn plan(kind: EventKind) -> &'static [Pattern] {
     PLANS.get(&kind).map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// The most patterns a plan has: one bit each in [`Ctx::live`].
+const LIVE_BITS: usize = 64;
+
+/// The bits of a plan of `len` patterns.
+fn mask(len: usize) -> u64 {
+    if len >= LIVE_BITS {
+        u64::MAX
+    } else {
+        (1 << len) - 1
+    }
 }
 
 /// What to do with the value at the current path.
@@ -365,6 +382,9 @@ enum Emit {
 struct Ctx {
     plan: &'static [Pattern],
     path: Vec<Cow<'static, str>>,
+    /// For each depth of `path`, the plan's patterns that match it so far, a bit per
+    /// pattern (a plan has at most [`LIVE_BITS`]).
+    live: Vec<u64>,
     marks: Vec<Mark>,
     ids: Vec<(Cow<'static, str>, Value)>,
     /// How much of the event's JSON is written.
@@ -372,28 +392,41 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn step(&self) -> Step {
+    /// Enters `seg` and says what the plan has there: the first pattern (in the
+    /// plan's order) that leads exactly to it, else whether one leads under it. Only
+    /// the patterns that matched the path so far are compared, at the new segment.
+    fn push(&mut self, seg: Cow<'static, str>) -> Step {
+        let depth = self.path.len() + 1;
+        let parent = self.live.last().copied().unwrap_or(u64::MAX);
+        let mut live = 0;
         let mut follow = false;
-        for p in self.plan {
-            if p.segments.len() < self.path.len()
-                || !p
-                    .segments
-                    .iter()
-                    .zip(&self.path)
-                    .all(|(s, q)| *s == "*" || *s == q.as_ref())
+        let mut exact = None;
+        let mut bits = parent & mask(self.plan.len());
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let p = &self.plan[i];
+            if p.segments
+                .get(depth - 1)
+                .is_none_or(|s| *s != "*" && *s != seg.as_ref())
             {
                 continue;
             }
-            if p.segments.len() > self.path.len() {
+            live |= 1 << i;
+            if p.segments.len() > depth {
                 follow = true;
-                continue;
+            } else if exact.is_none() {
+                exact = Some(p);
             }
-            return match p.target {
-                Target::Personal(personal) => Step::Personal(personal, p),
-                Target::Id => Step::Id(p),
-            };
         }
-        if follow { Step::Follow } else { Step::Plain }
+        self.path.push(seg);
+        self.live.push(live);
+        match exact.map(|p| (p, p.target)) {
+            Some((p, Target::Personal(personal))) => Step::Personal(personal, p),
+            Some((p, Target::Id)) => Step::Id(p),
+            None if follow => Step::Follow,
+            None => Step::Plain,
+        }
     }
 
     /// The JSON pointer of the current path, which `pattern` leads to.
@@ -401,7 +434,8 @@ impl Ctx {
         if let Some(pointer) = &pattern.pointer {
             return Cow::Borrowed(pointer);
         }
-        let mut out = String::new();
+        let len = self.path.iter().map(|seg| seg.len() + 1).sum();
+        let mut out = String::with_capacity(len);
         for seg in &self.path {
             classify::push_segment(&mut out, seg);
         }
@@ -414,8 +448,7 @@ impl Ctx {
         seg: Cow<'static, str>,
         value: &T,
     ) -> Result<Emit, serde_json::Error> {
-        self.path.push(seg);
-        Ok(match self.step() {
+        Ok(match self.push(seg) {
             Step::Plain => Emit::Plain,
             Step::Follow => Emit::Follow,
             Step::Id(pattern) => {
@@ -429,6 +462,7 @@ impl Ctx {
 
     fn leave(&mut self) {
         self.path.pop();
+        self.live.pop();
     }
 }
 
@@ -468,12 +502,12 @@ impl<T: Serialize + ?Sized> Serialize for Out<'_, '_, T> {
     }
 }
 
-/// Enters `seg` for `value`, writes it (in `slot`) with `emit`, marks it if it is
-/// personal, and leaves.
+/// Enters `seg` for `value`, writes it (in `slot`, worked out only for a personal
+/// value) with `emit`, marks it if it is personal, and leaves.
 fn at<T, R, E>(
     ctx: &RefCell<Ctx>,
     seg: Cow<'static, str>,
-    slot: Slot,
+    slot: impl FnOnce() -> Slot,
     value: &T,
     emit: impl FnOnce(&Out<'_, '_, T>) -> Result<R, E>,
 ) -> Result<R, E>
@@ -493,7 +527,7 @@ where
             c.marks.push(Mark {
                 personal,
                 pointer,
-                slot,
+                slot: slot(),
                 start,
                 end,
             });
@@ -537,7 +571,13 @@ macro_rules! items {
             fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
                 let seg = self.next_seg();
                 let inner = &mut self.inner;
-                at(self.ctx, seg, Slot::Item, value, |out| inner.$method(out))
+                at(
+                    self.ctx,
+                    seg,
+                    || Slot::Item,
+                    value,
+                    |out| inner.$method(out),
+                )
             }
             fn end(self) -> Result<S::Ok, S::Error> {
                 self.inner.end()
@@ -560,9 +600,13 @@ impl<S: ser::SerializeTupleVariant> ser::SerializeTupleVariant for VariantItems<
     fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), S::Error> {
         let seg = self.items.next_seg();
         let inner = &mut self.items.inner;
-        at(self.items.ctx, seg, Slot::Item, value, |out| {
-            inner.serialize_field(out)
-        })
+        at(
+            self.items.ctx,
+            seg,
+            || Slot::Item,
+            value,
+            |out| inner.serialize_field(out),
+        )
     }
     fn end(self) -> Result<S::Ok, S::Error> {
         self.items.ctx.borrow_mut().leave();
@@ -589,7 +633,7 @@ macro_rules! fields {
                 value: &T,
             ) -> Result<(), S::Error> {
                 let inner = &mut self.inner;
-                let slot = Slot::Member(json_len(key));
+                let slot = || Slot::Member(json_len(key));
                 at(self.ctx, Cow::Borrowed(key), slot, value, |out| {
                     inner.serialize_field(key, out)
                 })
@@ -625,6 +669,7 @@ impl<S: ser::SerializeMap> Entries<'_, S> {
         };
         // Keys are written as strings, a number's in quotes.
         let slot = Slot::Member(json_len(&seg));
+        let slot = move || slot;
         let inner = &mut self.inner;
         at(self.ctx, Cow::Owned(seg), slot, value, |out| {
             inner.serialize_entry(&key, out)
@@ -721,7 +766,7 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
         value: &T,
     ) -> Result<S::Ok, S::Error> {
         let inner = self.inner;
-        let slot = Slot::Variant(json_len(variant));
+        let slot = || Slot::Variant(json_len(variant));
         at(self.ctx, Cow::Borrowed(variant), slot, value, |out| {
             inner.serialize_newtype_variant(name, index, variant, out)
         })
@@ -756,7 +801,7 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
         let inner = self
             .inner
             .serialize_tuple_variant(name, index, variant, len)?;
-        self.ctx.borrow_mut().path.push(Cow::Borrowed(variant));
+        self.ctx.borrow_mut().push(Cow::Borrowed(variant));
         Ok(VariantItems {
             items: Items::new(inner, self.ctx),
         })
@@ -792,7 +837,7 @@ impl<'c, S: Serializer> Serializer for Splitter<'c, S> {
         let inner = self
             .inner
             .serialize_struct_variant(name, index, variant, len)?;
-        self.ctx.borrow_mut().path.push(Cow::Borrowed(variant));
+        self.ctx.borrow_mut().push(Cow::Borrowed(variant));
         Ok(Fields {
             inner,
             ctx: self.ctx,

@@ -852,6 +852,9 @@ fn expand<'a>(
 /// Appends `/key` to a JSON pointer, escaping `~` and `/` (RFC 6901).
 pub fn push_segment(pointer: &mut String, key: &str) {
     pointer.push('/');
+    if !key.contains(['~', '/']) {
+        return pointer.push_str(key);
+    }
     for c in key.chars() {
         match c {
             '~' => pointer.push_str("~0"),
